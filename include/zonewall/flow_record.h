@@ -1,0 +1,59 @@
+/* SPDX-License-Identifier: BSD-2-Clause OR GPL-2.0-only */
+/*
+ * The flow record every engine emits for telemetry (new connections,
+ * drops, connection ends): one struct shared by the BPF programs (ring
+ * buffer), the DPDK engine (rte_ring) and the daemon's exporters. Fixed
+ * size, explicit padding, no pointers; included from BPF code too, so it
+ * uses only <linux/types.h>.
+ */
+#ifndef ZONEWALL_FLOW_RECORD_H
+#define ZONEWALL_FLOW_RECORD_H
+
+#include <linux/types.h>
+
+enum zw_flow_event {
+	ZW_EV_NEW = 1,	/* a new connection was allowed */
+	ZW_EV_DROP = 2, /* a packet was dropped */
+	ZW_EV_END = 3,	/* a connection ended (closed or timed out) */
+};
+
+/* Why a packet was dropped (also the index of per-reason drop counters). */
+enum zw_drop_reason {
+	ZW_DROP_NONE = 0,
+	ZW_DROP_NO_FLOW = 1,	   /* no flow allows this new connection */
+	ZW_DROP_ISOLATED = 2,	   /* both ends in one isolated zone */
+	ZW_DROP_NOT_SYN = 3,	   /* TCP packet of no known connection */
+	ZW_DROP_FLOW_REMOVED = 4,  /* its flow left the policy */
+	ZW_DROP_BLOCKED = 5,	   /* crisis block list */
+	ZW_DROP_RATE = 6,	   /* flow rate limit exceeded */
+	ZW_DROP_TRUNCATED = 7,	   /* headers cut short */
+	ZW_DROP_BAD_HEADER = 8,	   /* IHL < 5, bad version, bad lengths */
+	ZW_DROP_FRAGMENT = 9,	   /* fragment without an allowed first one */
+	ZW_DROP_EXT_HEADERS = 10,  /* IPv6 extension chain too long/bad */
+	ZW_DROP_UNRELATED_ICMP = 11, /* ICMP error about no connection */
+	ZW_DROP_TABLE_FULL = 12,   /* connection table full */
+	ZW_DROP__COUNT = 13,
+};
+
+struct zw_flow_record {
+	__u64 ts_ns;	  /* engine clock (monotonic) */
+	__u64 packets;	  /* for ZW_EV_END: packets of the connection */
+	__u64 bytes;	  /* for ZW_EV_END: bytes of the connection */
+	__u32 flow;	  /* flow index in the image, 0xffffffff = none */
+	__u32 generation; /* policy generation that judged it */
+	__u16 src_zone;
+	__u16 dst_zone;
+	__u16 sport;	  /* host order; ICMP: id */
+	__u16 dport;	  /* host order; ICMP: type << 8 | code */
+	__u8 family;	  /* 4 or 6 */
+	__u8 proto;
+	__u8 event;	  /* enum zw_flow_event */
+	__u8 reason;	  /* enum zw_drop_reason */
+	__u8 engine;	  /* 1 xdp, 2 dpdk, 3 nft */
+	__u8 pad[3];
+	__u8 src[16];	  /* network order; IPv4 in the first 4 bytes */
+	__u8 dst[16];
+};
+_Static_assert(sizeof(struct zw_flow_record) == 88, "flow record size");
+
+#endif /* ZONEWALL_FLOW_RECORD_H */

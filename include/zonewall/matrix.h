@@ -1,0 +1,319 @@
+/* SPDX-License-Identifier: BSD-2-Clause */
+/*
+ * zonewall matrix: the flow-matrix language (docs/matrix-guide.md,
+ * spec/matrix.md), its typed in-memory model, the validator (ZW codes) and
+ * the diagnostics they produce.
+ *
+ * The model is plain data, read-only for every consumer once built: the
+ * validator, the compiler (policy.h), the reference evaluator (eval.h) and
+ * zonectl walk it directly. Only the parser builds it.
+ *
+ * Conventions: integer functions return 0 (or a count) on success and
+ * -errno on failure; pointer functions return NULL and set errno.
+ */
+#ifndef ZONEWALL_MATRIX_H
+#define ZONEWALL_MATRIX_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <stdio.h>
+
+#ifdef __cplusplus
+extern "C" {
+#endif
+
+/* Language version understood by this library. */
+#define ZW_MATRIX_LANG_VERSION 1
+
+/* Address families, independent of <sys/socket.h>. */
+#define ZW_AF_INET 4
+#define ZW_AF_INET6 6
+
+/* Zone index of the implicit "outside" zone: zones[0] always exists. */
+#define ZW_ZONE_OUTSIDE 0u
+
+/* A date as days since 1970-01-01 (UTC); ZW_DATE_NONE when absent. */
+#define ZW_DATE_NONE INT32_MIN
+
+/* Maximum lengths (bytes, without NUL) fixed by the language. */
+#define ZW_NAME_MAX 32	  /* zone and service names */
+#define ZW_FLOW_ID_MAX 64 /* flow ids */
+#define ZW_MATRIX_NAME_MAX 63
+
+/* A position in the source file, 1-based; line 0 means "unknown". */
+struct zw_loc {
+	uint32_t line;
+	uint32_t col;
+};
+
+enum zw_zone_kind {
+	/* internal kinds */
+	ZW_KIND_OPERATIONS,
+	ZW_KIND_SERVERS,
+	ZW_KIND_ADMIN,
+	ZW_KIND_UPDATE,
+	ZW_KIND_INFRASTRUCTURE,
+	ZW_KIND_INTERNAL_SERVICE,
+	/* interconnection kinds */
+	ZW_KIND_PROVIDER_EXCHANGE,
+	ZW_KIND_CLIENT_EXCHANGE,
+	ZW_KIND_THIRD_PARTY_EXCHANGE,
+	ZW_KIND_INTERNET_ACCESS,
+	ZW_KIND_MANAGED_ACCESS,
+	ZW_KIND_THIRD_PARTY_ADMIN,
+	ZW_KIND_REMOTE_ACCESS,
+	/* the implicit zone of undeclared addresses */
+	ZW_KIND_OUTSIDE,
+	ZW_KIND__COUNT
+};
+
+enum zw_profile {
+	ZW_PROFILE_MINIMAL,
+	ZW_PROFILE_PIAMS,
+};
+
+/* An IPv4 or IPv6 prefix; addr holds the address in network byte order
+ * (IPv4 in addr[0..3], the rest zero). */
+struct zw_prefix {
+	uint8_t family; /* ZW_AF_INET or ZW_AF_INET6 */
+	uint8_t len;	/* prefix length, 0..32 or 0..128 */
+	uint8_t addr[16];
+	struct zw_loc loc;
+};
+
+/* An inclusive range of ports or ICMP types. */
+struct zw_range {
+	uint16_t lo;
+	uint16_t hi;
+};
+
+/* One protocol entry of a service. */
+struct zw_svc_entry {
+	uint8_t proto;		 /* IP protocol number */
+	struct zw_range *ports;	 /* destination ports (tcp/udp/sctp), sorted */
+	size_t n_ports;		 /* 0 for protocols without ports */
+	struct zw_range *types;	 /* ICMP types (icmp/icmpv6), sorted */
+	size_t n_types;		 /* 0 means every type */
+	struct zw_loc loc;
+};
+
+/* Service classes the validator cares about (bit mask). */
+enum zw_svc_class {
+	ZW_SVC_ADMIN = 1u << 0, /* administration protocol (ZW032) */
+	ZW_SVC_TLS = 1u << 1,	/* TLS-protected (ZW033) */
+	ZW_SVC_VPN = 1u << 2,	/* VPN tunnel (ZW033) */
+};
+
+struct zw_service {
+	char *name;
+	struct zw_svc_entry *entries;
+	size_t n_entries;
+	bool unsafe;
+	char *inspect;	  /* L7 protocol name, or NULL */
+	unsigned classes; /* enum zw_svc_class bits */
+	bool builtin;	  /* from the built-in catalogue, not the matrix */
+	bool used;	  /* referenced by at least one flow */
+	struct zw_loc loc;
+};
+
+struct zw_zone {
+	char *name;
+	enum zw_zone_kind kind;
+	struct zw_prefix *networks;
+	size_t n_networks;
+	bool isolate;
+	char *description; /* or NULL */
+	struct zw_loc loc;
+	struct zw_loc loc_isolate;
+};
+
+/* Where each key of a flow was written, for diagnostics. */
+struct zw_flow_locs {
+	struct zw_loc id, from, to, src, dst, services, justification,
+		compensating, review, expires, owner, log, rate;
+};
+
+struct zw_flow {
+	char *id;
+	uint32_t from; /* zone index; ZW_ZONE_OUTSIDE for outside */
+	uint32_t to;
+	struct zw_prefix *src; /* narrowing, or NULL/0 for the whole zone */
+	size_t n_src;
+	struct zw_prefix *dst;
+	size_t n_dst;
+	uint32_t *services; /* service indexes */
+	size_t n_services;
+	char *justification;
+	char *compensating; /* or NULL */
+	char *owner;	    /* or NULL */
+	int32_t review;	    /* or ZW_DATE_NONE */
+	int32_t expires;    /* or ZW_DATE_NONE */
+	bool log;
+	uint32_t rate; /* new connections per second per source, 0 = none */
+	struct zw_loc loc;
+	struct zw_flow_locs locs;
+};
+
+struct zw_matrix {
+	char *file; /* the name diagnostics use */
+	int lang_version;
+	char *name;
+	enum zw_profile profile;
+	struct zw_zone *zones; /* zones[0] is "outside" */
+	size_t n_zones;
+	struct zw_service *services; /* built-in catalogue merged with the
+				      * matrix's own, in a stable order */
+	size_t n_services;
+	struct zw_flow *flows; /* in file order */
+	size_t n_flows;
+	uint8_t source_sha256[32]; /* SHA-256 of the YAML text */
+};
+
+/* ---- diagnostics ---- */
+
+enum zw_level {
+	ZW_WARNING,
+	ZW_ERROR,
+};
+
+struct zw_diag {
+	enum zw_level level;
+	int code; /* 1 for ZW001 ... */
+	struct zw_loc loc;
+	char *message;
+};
+
+/* A growing list of diagnostics tied to one file name. */
+struct zw_diags {
+	char *file;
+	struct zw_diag *v;
+	size_t n;
+	size_t cap;
+	size_t n_errors;
+	size_t n_warnings;
+};
+
+/* Initialise @d for @file (copied; may be NULL). */
+void zw_diags__init(struct zw_diags *d, const char *file);
+/* Release everything @d holds; @d may be re-initialised afterwards. */
+void zw_diags__fini(struct zw_diags *d);
+/* Append a diagnostic (printf-style message). Allocation failure is
+ * recorded as a ZW001 error with a fixed message, never lost silently. */
+void zw_diags__add(struct zw_diags *d, enum zw_level level, int code,
+		   struct zw_loc loc, const char *fmt, ...)
+	__attribute__((format(printf, 5, 6)));
+/* Sort by (line, column, code) so output is stable and reads top-down. */
+void zw_diags__sort(struct zw_diags *d);
+/* Print as "FILE:LINE:COL: error[ZWnnn]: message" lines. */
+void zw_diags__print_text(const struct zw_diags *d, FILE *out);
+/* Print as one JSON document {"file":..,"errors":N,"warnings":N,
+ * "diagnostics":[{"line","column","level","code","message"}]}. */
+void zw_diags__print_json(const struct zw_diags *d, FILE *out);
+
+/* Explanation of a ZW code: what it means, which requirement asks for it,
+ * how to fix it. NULL for an unknown code. */
+struct zw_code_info {
+	int code;
+	enum zw_level level;
+	const char *title;
+	const char *requirement; /* REQUIREMENTS.md IDs, e.g. "M1" */
+	const char *meaning;
+	const char *why;
+	const char *fix;
+};
+const struct zw_code_info *zw_code__info(int code);
+/* All codes, terminated by an entry with code 0. */
+const struct zw_code_info *zw_code__all(void);
+
+/* ---- parsing ---- */
+
+/*
+ * Parse matrix text (YAML) into a model. Every problem found is appended to
+ * @diags (ZW001 for syntax, type, range, unknown/duplicate/missing keys;
+ * ZW002 for unknown references; ZW010 for malformed prefixes). The model is
+ * returned even when diagnostics were emitted, as far as it could be built,
+ * so the validator can report more; it must not be compiled unless
+ * diags->n_errors is 0 after validation.
+ * Returns NULL with errno ENOMEM only when memory ran out.
+ */
+struct zw_matrix *zw_matrix__parse(const char *text, size_t len,
+				   const char *file, struct zw_diags *diags);
+
+/* Read and parse @path. On a read error returns NULL, sets errno and adds a
+ * ZW001 diagnostic saying why. */
+struct zw_matrix *zw_matrix__load(const char *path, struct zw_diags *diags);
+
+/* NULL-safe, half-built-safe. */
+void zw_matrix__free(struct zw_matrix *m);
+
+/*
+ * Run every semantic check of spec/matrix.md on @m and append diagnostics.
+ * @today (days since epoch, UTC) dates ZW041. Returns the number of errors
+ * in @diags afterwards.
+ */
+size_t zw_matrix__validate(struct zw_matrix *m, int32_t today,
+			   struct zw_diags *diags);
+
+/* ---- lookups and helpers ---- */
+
+/* Index of a zone by name (including "outside" = 0), or -1. */
+int zw_matrix__zone_index(const struct zw_matrix *m, const char *name);
+/* Index of a service by name, or -1. */
+int zw_matrix__service_index(const struct zw_matrix *m, const char *name);
+/* Index of a flow by id, or -1. */
+int zw_matrix__flow_index(const struct zw_matrix *m, const char *id);
+/* True if @flow is live (not expired) on @day. */
+bool zw_flow__live(const struct zw_flow *flow, int32_t day);
+
+const char *zw_zone_kind__name(enum zw_zone_kind kind);
+/* -1 if unknown. */
+int zw_zone_kind__parse(const char *name);
+bool zw_zone_kind__internal(enum zw_zone_kind kind);
+bool zw_zone_kind__exchange(enum zw_zone_kind kind);
+const char *zw_profile__name(enum zw_profile p);
+
+/* "tcp", "udp", "sctp", "icmp", "icmpv6" or the number as text. @buf must
+ * hold 4 bytes. */
+const char *zw_proto__name(uint8_t proto, char buf[4]);
+/* Protocol name or 0..255 → number; -1 if invalid. */
+int zw_proto__parse(const char *s);
+/* True if the protocol carries destination ports (tcp, udp, sctp). */
+bool zw_proto__has_ports(uint8_t proto);
+/* True for icmp and icmpv6. */
+bool zw_proto__is_icmp(uint8_t proto);
+/* ICMP type name to number for @proto (1 or 58), -1 if unknown. */
+int zw_icmp_type__parse(uint8_t proto, const char *name);
+const char *zw_icmp_type__name(uint8_t proto, uint8_t type);
+
+/* Prefix text ("10.0.0.0/8", "fd00::/64", or a bare address meaning a host
+ * prefix) to @out. Returns 0, -EINVAL if malformed, -EDOM if host bits are
+ * set (out is filled anyway). */
+int zw_prefix__parse(const char *s, struct zw_prefix *out);
+/* Canonical text form; @buf must hold 64 bytes. */
+const char *zw_prefix__format(const struct zw_prefix *p, char buf[64]);
+/* True if @addr (family, 16 bytes) lies in @p. */
+bool zw_prefix__contains_addr(const struct zw_prefix *p, uint8_t family,
+			      const uint8_t addr[16]);
+/* True if @inner lies entirely in @outer. */
+bool zw_prefix__contains(const struct zw_prefix *outer,
+			 const struct zw_prefix *inner);
+bool zw_prefix__overlap(const struct zw_prefix *a, const struct zw_prefix *b);
+
+/* "YYYY-MM-DD" to days since epoch; -EINVAL if not a valid date. */
+int zw_date__parse(const char *s, int32_t *days);
+/* @buf must hold 11 bytes. */
+const char *zw_date__format(int32_t days, char buf[11]);
+/* Today in UTC, from the system clock (or $ZONEWALL_TODAY=YYYY-MM-DD for
+ * reproducible tests). */
+int32_t zw_date__today(void);
+
+/* SHA-256 via OpenSSL's EVP; returns 0 or -EIO. */
+int zw_sha256(const void *data, size_t len, uint8_t out[32]);
+/* 64 lowercase hex digits plus NUL. */
+void zw_hex(const uint8_t *in, size_t len, char *out);
+
+#ifdef __cplusplus
+}
+#endif
+#endif /* ZONEWALL_MATRIX_H */
