@@ -1,0 +1,143 @@
+/* SPDX-License-Identifier: BSD-2-Clause */
+/* zonectl: the administrator's and auditor's tool (spec/cli.md). */
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "zonectl.h"
+
+struct zw_ctl_globals zw_ctl;
+
+struct command {
+	const char *name;
+	int (*run)(int argc, char **argv);
+	const char *summary;
+};
+
+static const struct command commands[] = {
+	{"check", zw_cmd_check, "validate a matrix (diagnostics, --explain ZWnnn)"},
+	{"compile", zw_cmd_compile, "validate and write the policy image"},
+	{"explain", zw_cmd_explain, "verdict a new connection gets, and by which flow"},
+	{"show", zw_cmd_show, "the matrix as text, csv, json, dot or html"},
+	{"diff", zw_cmd_diff, "flows and allowed traffic that differ between two matrices"},
+	{"commit", zw_cmd_commit, "store and enforce a matrix as the next version"},
+	{"versions", zw_cmd_versions, "list the stored versions"},
+	{"rollback", zw_cmd_rollback, "re-apply an earlier version as a new one"},
+	{"journal", zw_cmd_journal, "the change journal; 'journal verify' checks its chain"},
+	{"rules", zw_cmd_rules, "rules in force and deleted within N days (L1)"},
+	{"status", zw_cmd_status, "daemon, active version, what each backend enforces"},
+	{"crisis", zw_cmd_crisis, "crisis measures: isolate-internet, block, end"},
+	{"audit", zw_cmd_audit, "the auditor's report"},
+	{NULL, NULL, NULL},
+};
+
+void zw_ctl_err(const char *fmt, ...)
+{
+	va_list ap;
+
+	fputs("zonectl: ", stderr);
+	va_start(ap, fmt);
+	vfprintf(stderr, fmt, ap);
+	va_end(ap);
+	fputc('\n', stderr);
+}
+
+int zw_ctl_global_opt(int argc, char **argv, int *i)
+{
+	static const struct {
+		const char *name;
+		const char **dst;
+	} opts[] = {
+		{"--socket", &zw_ctl.socket},
+		{"--state", &zw_ctl.state},
+	};
+	const char *a = argv[*i];
+
+	for (size_t k = 0; k < sizeof(opts) / sizeof(opts[0]); k++) {
+		size_t n = strlen(opts[k].name);
+
+		if (strncmp(a, opts[k].name, n) != 0)
+			continue;
+		if (a[n] == '=') {
+			*opts[k].dst = a + n + 1;
+			*i += 1;
+			return 1;
+		}
+		if (a[n] != '\0')
+			continue;
+		if (*i + 1 >= argc) {
+			zw_ctl_err("%s needs a value (see zonectl --help)", a);
+			return -1;
+		}
+		*opts[k].dst = argv[*i + 1];
+		*i += 2;
+		return 1;
+	}
+	return 0;
+}
+
+static void usage(FILE *out)
+{
+	fputs("usage: zonectl [--socket PATH] [--state DIR] COMMAND [ARGS...]\n"
+	      "\n"
+	      "zonewall's administrator and auditor tool: check, compile and\n"
+	      "explain a flow matrix; commit it to zonewalld; read versions,\n"
+	      "the change journal and what every engine enforces.\n"
+	      "\n"
+	      "Commands:\n",
+	      out);
+	for (const struct command *c = commands; c->name; c++)
+		fprintf(out, "  %-9s %s\n", c->name, c->summary);
+	fputs("\n"
+	      "Global options (before or after the command):\n"
+	      "  --socket PATH  daemon socket (default $ZONEWALL_SOCKET, else\n"
+	      "                 " ZW_DEFAULT_SOCKET ")\n"
+	      "  --state DIR    read versions and journal from a state directory\n"
+	      "                 without the daemon (read-only)\n"
+	      "\n"
+	      "'zonectl COMMAND --help' describes each command. Exit codes: 0 ok,\n"
+	      "1 invalid input or refused, 2 usage error, 3 environment error.\n",
+	      out);
+}
+
+int main(int argc, char **argv)
+{
+	int i = 1;
+
+	while (i < argc && argv[i][0] == '-') {
+		if (!strcmp(argv[i], "--help") || !strcmp(argv[i], "-h")) {
+			usage(stdout);
+			return ZW_EXIT_OK;
+		}
+		if (!strcmp(argv[i], "--version")) {
+			puts("zonectl " ZW_VERSION);
+			return ZW_EXIT_OK;
+		}
+		int r = zw_ctl_global_opt(argc, argv, &i);
+
+		if (r < 0)
+			return ZW_EXIT_USAGE;
+		if (r == 0) {
+			zw_ctl_err("unknown option '%s' (see zonectl --help)", argv[i]);
+			return ZW_EXIT_USAGE;
+		}
+	}
+	if (i >= argc) {
+		usage(stderr);
+		return ZW_EXIT_USAGE;
+	}
+	if (!strcmp(argv[i], "help")) {
+		usage(stdout);
+		return ZW_EXIT_OK;
+	}
+	if (!zw_ctl.socket)
+		zw_ctl.socket = getenv("ZONEWALL_SOCKET");
+	if (!zw_ctl.socket || !*zw_ctl.socket)
+		zw_ctl.socket = ZW_DEFAULT_SOCKET;
+	for (const struct command *c = commands; c->name; c++)
+		if (!strcmp(argv[i], c->name))
+			return c->run(argc - i, argv + i);
+	zw_ctl_err("unknown command '%s' (see zonectl --help)", argv[i]);
+	return ZW_EXIT_USAGE;
+}

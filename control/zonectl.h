@@ -1,0 +1,56 @@
+/* SPDX-License-Identifier: BSD-2-Clause */
+/* zonectl's sub-commands (private to control/). Each takes the arguments
+ * after the sub-command name (argv[0] is the sub-command) and returns the
+ * exit code of spec/cli.md: 0 ok, 1 invalid input or refused, 2 usage,
+ * 3 environment. */
+#ifndef ZONEWALL_CONTROL_ZONECTL_H
+#define ZONEWALL_CONTROL_ZONECTL_H
+
+#include <stdio.h>
+
+enum {
+	ZW_EXIT_OK = 0,
+	ZW_EXIT_INVALID = 1,
+	ZW_EXIT_USAGE = 2,
+	ZW_EXIT_ENV = 3,
+};
+
+/* Global options, written before the sub-command (or after it). */
+struct zw_ctl_globals {
+	const char *socket; /* --socket, $ZONEWALL_SOCKET, or default */
+	const char *state;  /* --state DIR: read-only access without daemon */
+};
+extern struct zw_ctl_globals zw_ctl;
+
+#define ZW_DEFAULT_SOCKET "/run/zonewall/zonewalld.sock"
+
+/* Print "zonectl: ..." on stderr. */
+void zw_ctl_err(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
+
+/*
+ * Take a global option (--socket PATH / --socket=PATH / --state ...) at
+ * argv[*i] if there is one: sets zw_ctl, advances *i past it, returns 1;
+ * returns 0 if argv[*i] is not a global option, -1 on a usage error
+ * (already reported). Sub-commands call it in their own option loops so
+ * globals are accepted after the sub-command too.
+ */
+int zw_ctl_global_opt(int argc, char **argv, int *i);
+
+/* Offline matrix work (control/cmd_*.c). */
+int zw_cmd_check(int argc, char **argv);
+int zw_cmd_compile(int argc, char **argv);
+int zw_cmd_explain(int argc, char **argv);
+int zw_cmd_show(int argc, char **argv);
+int zw_cmd_diff(int argc, char **argv);
+
+/* Through the daemon, or read-only from --state (control/zonectl_remote.c). */
+int zw_cmd_commit(int argc, char **argv);
+int zw_cmd_versions(int argc, char **argv);
+int zw_cmd_rollback(int argc, char **argv);
+int zw_cmd_journal(int argc, char **argv);
+int zw_cmd_rules(int argc, char **argv);
+int zw_cmd_status(int argc, char **argv);
+int zw_cmd_crisis(int argc, char **argv);
+int zw_cmd_audit(int argc, char **argv);
+
+#endif
