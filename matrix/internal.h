@@ -32,6 +32,45 @@ extern const struct zw_builtin_service zw_builtin_services[];
 void zw_redundancy__check(const struct zw_matrix *m, int32_t today,
 			  struct zw_diags *diags);
 
+/* ---- traffic as boxes (boxes.c) ---- */
+
+typedef unsigned __int128 zw_u128;
+
+/* Inclusive interval; addresses as 32- or 128-bit integers. */
+struct zw_ival {
+	zw_u128 lo, hi;
+};
+
+/* A box of traffic: family, protocol, and three inclusive intervals:
+ * d[0] destination port (tcp/udp/sctp) or ICMP type (0..255 when any),
+ * [0,0] for other protocols; d[1] source address; d[2] destination. */
+struct zw_box {
+	uint8_t family;
+	uint8_t proto;
+	uint32_t flow;	  /* flow index it came from */
+	uint32_t service; /* service index it came from */
+	struct zw_ival d[3];
+};
+
+struct zw_boxes {
+	struct zw_box *v;
+	size_t n, cap;
+	bool oom; /* set when an append failed */
+};
+
+/* Append every box flow @flow allows (ignoring expiry) to @out. */
+void zw_boxes__flow(const struct zw_matrix *m, uint32_t flow,
+		    struct zw_boxes *out);
+bool zw_box__intersects(const struct zw_box *a, const struct zw_box *b);
+/* 1 if @b lies in the union of cands[0..n) (each intersecting @b), 0 if
+ * not, -1 when memory ran out. */
+int zw_box__covered(const struct zw_box *b, const struct zw_box *const *cands,
+		    size_t n);
+/* Append @b minus the union of cands[0..n) to @out as disjoint boxes
+ * (flow/service of @b). 0 or -ENOMEM. */
+int zw_box__subtract(const struct zw_box *b, const struct zw_box *const *cands,
+		     size_t n, struct zw_boxes *out);
+
 /* Free the contents of a service (not the struct itself). */
 void zw_service_fini(struct zw_service *s);
 
