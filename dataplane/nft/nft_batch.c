@@ -22,6 +22,7 @@
 #include <libnftnl/batch.h>
 #include <libnftnl/chain.h>
 #include <libnftnl/common.h>
+#include <libnftnl/expr.h>
 #include <libnftnl/object.h>
 #include <libnftnl/rule.h>
 #include <libnftnl/set.h>
@@ -86,6 +87,57 @@ static void next(struct ctx *c, struct nlmsghdr *nlh)
 		c->err = -ENOMEM;
 }
 
+struct rule_build {
+	struct nlmsghdr *nlh;
+};
+
+static int rule_expr_build(struct nftnl_expr *e, void *data)
+{
+	struct nlmsghdr *nlh = data;
+	struct nlattr *elem = mnl_attr_nest_start(nlh, NFTA_LIST_ELEM);
+
+	if (strcmp(nftnl_expr_get_str(e, NFTNL_EXPR_NAME), "objref") == 0 &&
+	    nftnl_expr_is_set(e, NFTNL_EXPR_OBJREF_IMM_NAME)) {
+		/* libnftnl 1.2.4 writes this name without its NUL, which
+		 * the kernel accepts but no parser reading it back does:
+		 * write it whole. */
+		struct nlattr *d;
+
+		mnl_attr_put_strz(nlh, NFTA_EXPR_NAME, "objref");
+		d = mnl_attr_nest_start(nlh, NFTA_EXPR_DATA);
+		mnl_attr_put_u32(nlh, NFTA_OBJREF_IMM_TYPE,
+				 htonl(nftnl_expr_get_u32(e, NFTNL_EXPR_OBJREF_IMM_TYPE)));
+		mnl_attr_put_strz(nlh, NFTA_OBJREF_IMM_NAME,
+				  nftnl_expr_get_str(e, NFTNL_EXPR_OBJREF_IMM_NAME));
+		mnl_attr_nest_end(nlh, d);
+	} else {
+		nftnl_expr_build_payload(nlh, e);
+	}
+	mnl_attr_nest_end(nlh, elem);
+	return 0;
+}
+
+/* nftnl_rule_nlmsg_build_payload() for the attributes our rules use. */
+static void rule_build_payload(struct nlmsghdr *nlh, struct nftnl_rule *r)
+{
+	struct nlattr *list;
+	uint32_t ulen = 0;
+	const void *ud;
+
+	if (nftnl_rule_is_set(r, NFTNL_RULE_TABLE))
+		mnl_attr_put_strz(nlh, NFTA_RULE_TABLE,
+				  nftnl_rule_get_str(r, NFTNL_RULE_TABLE));
+	if (nftnl_rule_is_set(r, NFTNL_RULE_CHAIN))
+		mnl_attr_put_strz(nlh, NFTA_RULE_CHAIN,
+				  nftnl_rule_get_str(r, NFTNL_RULE_CHAIN));
+	ud = nftnl_rule_get_data(r, NFTNL_RULE_USERDATA, &ulen);
+	if (ud && ulen)
+		mnl_attr_put(nlh, NFTA_RULE_USERDATA, ulen, ud);
+	list = mnl_attr_nest_start(nlh, NFTA_RULE_EXPRESSIONS);
+	nftnl_expr_foreach(r, rule_expr_build, nlh);
+	mnl_attr_nest_end(nlh, list);
+}
+
 static void msg_rule(struct ctx *c, uint16_t type, uint16_t flags,
 		     struct nftnl_rule *r, const char *what)
 {
@@ -93,7 +145,10 @@ static void msg_rule(struct ctx *c, uint16_t type, uint16_t flags,
 
 	if (!nlh)
 		return;
-	nftnl_rule_nlmsg_build_payload(nlh, r);
+	if (type == NFT_MSG_NEWRULE)
+		rule_build_payload(nlh, r);
+	else
+		nftnl_rule_nlmsg_build_payload(nlh, r);
 	next(c, nlh);
 }
 
@@ -130,6 +185,22 @@ static void msg_obj(struct ctx *c, uint16_t type, uint16_t flags,
 	next(c, nlh);
 }
 
+/* libnftnl numbers the elements of a list 1, 2, 3... where the kernel
+ * (which ignores the type) dumps NFTA_LIST_ELEM for each: use the
+ * kernel's form so every parser reads our messages back. */
+static void elems_list_types(struct nlmsghdr *nlh)
+{
+	struct nlattr *a, *e;
+
+	mnl_attr_for_each(a, nlh, sizeof(struct nfgenmsg)) {
+		if (mnl_attr_get_type(a) != NFTA_SET_ELEM_LIST_ELEMENTS)
+			continue;
+		mnl_attr_for_each_nested(e, a)
+			e->nla_type = (uint16_t)((e->nla_type & NLA_F_NESTED) |
+						 NFTA_LIST_ELEM);
+	}
+}
+
 /* Elements, in as many NEWSETELEM messages as they need. */
 static void msg_elems(struct ctx *c, struct nftnl_set *s, const char *what)
 {
@@ -150,6 +221,7 @@ static void msg_elems(struct ctx *c, struct nftnl_set *s, const char *what)
 		if (!nlh)
 			break;
 		ret = nftnl_set_elems_nlmsg_build_payload_iter(nlh, it);
+		elems_list_types(nlh);
 		next(c, nlh);
 		if (ret <= 0)
 			break;
