@@ -536,11 +536,12 @@ int zwnft_sock__send(struct zwnft_sock *s, struct zwnft_batch *bt, char *err,
 			if (nlh->nlmsg_type != NLMSG_ERROR)
 				continue;
 			e = mnl_nlmsg_get_payload(nlh);
-			if (e->error == 0) {
-				if (e->msg.nlmsg_seq == bt->seq_last)
-					acked = stop = true;
+			/* the answer about the last message closes the
+			 * exchange, whether an ack or an error */
+			if (e->msg.nlmsg_seq == bt->seq_last)
+				acked = stop = true;
+			if (e->error == 0)
 				continue;
-			}
 			if (!first_err) {
 				const char *x = ext_msg(nlh);
 
