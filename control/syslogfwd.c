@@ -491,6 +491,10 @@ static void *fwd_main(void *arg)
 		struct batch b = {.f = f};
 		int64_t head;
 
+		head = max_seq(f);
+		pthread_mutex_lock(&f->mu);
+		f->st.queued = head > sent ? head - sent : 0;
+		pthread_mutex_unlock(&f->mu);
 		if (f->fd >= 0 && peer_closed(f)) {
 			set_error(f, "%s", "server closed the connection");
 			disconnect(f);
@@ -516,11 +520,6 @@ static void *fwd_main(void *arg)
 			       f->host, f->port, f->o.tls ? "yes" : "no",
 			       (long long)sent);
 		}
-		/* The daemon appends through another connection. */
-		head = max_seq(f);
-		pthread_mutex_lock(&f->mu);
-		f->st.queued = head > sent ? head - sent : 0;
-		pthread_mutex_unlock(&f->mu);
 		if (zw_journal__foreach(f->j, &flt, batch_cb, &b) < 0 ||
 		    b.out.err) {
 			free(b.out.p);
