@@ -148,10 +148,36 @@ struct zw_journal *zw_journal__open(const char *path, unsigned flags,
 		/* A read-only open of something that is not a journal. */
 		rc = sqlite3_prepare_v2(j->db, "SELECT count(*) FROM journal",
 					-1, &st, NULL);
+		if (rc == SQLITE_OK)
+			rc = sqlite3_step(st) == SQLITE_ROW ? SQLITE_OK
+							    : SQLITE_CANTOPEN;
 		sqlite3_finalize(st);
+		if (rc == SQLITE_CANTOPEN) {
+			/* A copy in a directory we cannot write (an auditor's
+			 * read-only copy, no daemon): WAL needs its -shm file;
+			 * read the file as immutable instead. */
+			char *uri = sqlite3_mprintf("file:%s?immutable=1", path);
+
+			sqlite3_close_v2(j->db);
+			j->db = NULL;
+			rc = uri ? sqlite3_open_v2(uri, &j->db,
+						   SQLITE_OPEN_READONLY |
+							   SQLITE_OPEN_URI |
+							   SQLITE_OPEN_NOMUTEX,
+						   NULL)
+				 : SQLITE_NOMEM;
+			sqlite3_free(uri);
+			st = NULL;
+			if (rc == SQLITE_OK)
+				rc = sqlite3_prepare_v2(
+					j->db, "SELECT count(*) FROM journal",
+					-1, &st, NULL);
+			sqlite3_finalize(st);
+		}
 		if (rc != SQLITE_OK) {
 			set_err(err, err_len, "%s is not a zonewall journal: %s",
-				path, sqlite3_errmsg(j->db));
+				path, j->db ? sqlite3_errmsg(j->db)
+					    : sqlite3_errstr(rc));
 			errno = EINVAL;
 			goto err;
 		}
