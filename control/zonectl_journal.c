@@ -384,16 +384,27 @@ int zw_cmd_rules(int argc, char **argv)
 			ev_text("modified", json_object_get(r0, "modified"));
 			ev_text("suspended", json_object_get(r0, "suspended"));
 			ev_text("deleted", json_object_get(r0, "deleted"));
-			if (impl && *impl) {
-				char *line = impl, *nl;
+			{
+				const char *eng;
+				json_t *txt;
 
-				do {
-					nl = strchr(line, '\n');
-					printf("    impl      %.*s\n",
-					       nl ? (int)(nl - line) : (int)strlen(line),
-					       line);
-					line = nl ? nl + 1 : NULL;
-				} while (line);
+				json_object_foreach(json_object_get(r0, "implementation"),
+						    eng, txt) {
+					const char *line = json_string_value(txt);
+					const char *nl;
+
+					printf("    %-9s %s:", "impl", eng);
+					while (line && *line) {
+						nl = strchr(line, '\n');
+						printf(" %.*s\n",
+						       nl ? (int)(nl - line) : (int)strlen(line),
+						       line);
+						line = nl ? nl + 1 : NULL;
+						if (line && *line)
+							printf("    %-9s %*s ", "",
+							       (int)strlen(eng), "");
+					}
+				}
 			}
 		}
 		free(svc);

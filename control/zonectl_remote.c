@@ -646,10 +646,15 @@ int zw_cmd_crisis(int argc, char **argv)
 		return r;
 	if (fmt == ZW_JF_JSON)
 		zw_ctl_print_json(resp);
+	else if (!strcmp(m, "end"))
+		printf("crisis measures ended: %lld flow(s) resumed; enforced "
+		       "image %s\n",
+		       (long long)json_integer_value(json_object_get(resp, "flows")),
+		       sget(resp, "enforced_sha256"));
 	else
-		printf("crisis %s in force: %lld flow(s) %s; enforced image %s\n",
+		printf("crisis %s in force: %lld flow(s) suspended; enforced "
+		       "image %s\n",
 		       m, (long long)json_integer_value(json_object_get(resp, "flows")),
-		       strcmp(m, "end") ? "suspended" : "resumed",
 		       sget(resp, "enforced_sha256"));
 	json_decref(resp);
 	return 0;
