@@ -190,5 +190,18 @@ sqlite3 "$ST/zonewall.db" "DROP TRIGGER journal_no_update; UPDATE journal SET co
 expect_rc 1 "verify detects the modified entry" "$ZC" --state "$ST" journal verify
 grep -q "entry 1" "$T/out" && ok "verify names entry 1" || bad "verify output: $(cat "$T/out")"
 
+# --- daemon mode: detaches, answers, writes its pid, stops on SIGTERM
+rm -f "$ST/lock.test"
+expect_rc 0 "daemon mode starts and returns" "$ZWD" --state "$ST" --socket "$SOCK" --backend "file:$A"
+expect_rc 0 "daemon mode answers" zc versions
+check "daemon mode wrote its pid and log" [ -s "$ST/zonewalld.pid" -a -s "$ST/zonewalld.log" ]
+expect_rc 3 "a second daemon on the same state is refused" "$ZWD" --state "$ST" --socket "$T/other.sock" --backend "file:$A"
+DPID=$(cat "$ST/zonewalld.pid")
+kill -TERM "$DPID"
+for _ in $(seq 100); do kill -0 "$DPID" 2>/dev/null || break; sleep 0.05; done
+check "daemon mode stops on SIGTERM" bash -c "! kill -0 $DPID 2>/dev/null"
+expect_rc 3 "a missing backend engine fails the start" "$ZWD" --state "$ST" --socket "$SOCK" --backend "nope:x" --foreground
+grep -q "no engine 'nope'" "$T/err" && ok "start failure says why" || bad "start failure message: $(cat "$T/err")"
+
 echo "$checks checks, $fails failed"
 [ "$fails" = 0 ]
