@@ -14,6 +14,19 @@
  *    and never flushes it (reconcile, do not re-add blindly).
  *  - flows whose expires date is before @day are not enforced; the daemon
  *    re-applies the active image when a UTC day starts.
+ *  - apply() is idempotent: the daemon applies the same image again for a
+ *    new day, at start-up when read_back() shows drift, and to restore the
+ *    previous image when another backend refused a new one.
+ *  - read_back() reports what the engine itself holds (its image SHA-256
+ *    and any difference from @expected), never what the daemon last sent:
+ *    it is how the daemon decides, at start-up, to change nothing.
+ *  - describe_flow() is called for every flow added, changed or removed by
+ *    a commit (100 000 times for a 100 000-flow first commit): keep it
+ *    proportional to that flow's rules (zw_backend__describe_rules() keeps
+ *    a per-image index). The daemon calls every op from one thread.
+ *  - destroy(), when provided, is also used to clear an engine that took
+ *    the very first version of a commit another backend refused (there is
+ *    no previous image to restore).
  */
 #ifndef ZONEWALL_BACKEND_H
 #define ZONEWALL_BACKEND_H
