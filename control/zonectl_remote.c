@@ -574,6 +574,10 @@ int zw_cmd_status(int argc, char **argv)
 		       *sget(s, "last_error") ? "; " : "", sget(s, "last_error"));
 	else
 		puts("syslog forwarding: off");
+	if (!json_is_true(json_object_get(json_object_get(resp, "journal"),
+					  "intact_at_start")))
+		printf("JOURNAL ALTERED (found at daemon start): %s\n",
+		       sget(json_object_get(resp, "journal"), "problem_at_start"));
 	printf("journal head: entry %lld, %s\n",
 	       (long long)json_integer_value(json_object_get(
 		       json_object_get(resp, "journal"), "head_seq")),

@@ -49,6 +49,10 @@ struct zwd {
 	struct zwd_crisis crisis;
 	int32_t day;		   /* day the image was applied for */
 
+	/* journal check at start-up (zw_journal__verify) */
+	bool journal_intact;
+	char journal_problem[256];
+
 	struct zw_fwd *fwd;
 	char *syslog_target;
 	int64_t started_us;

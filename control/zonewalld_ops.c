@@ -852,13 +852,15 @@ static json_t *op_status(struct zwd *d)
 
 		zw_journal__head(d->j, &seq, hash);
 		return json_pack("{s:b, s:{s:i, s:s, s:s, s:s}, s:o, s:o, s:o,"
-				 " s:{s:I, s:s}}",
+				 " s:{s:I, s:s, s:b, s:s?}}",
 				 "ok", 1, "daemon", "pid", (int)getpid(),
 				 "version", ZW_VERSION, "state", d->state_dir,
 				 "started", zw_time__format(d->started_us, tbuf),
 				 "active", active, "backends", bes, "syslog",
 				 sys, "journal", "head_seq", (json_int_t)seq,
-				 "head_hash", hash);
+				 "head_hash", hash, "intact_at_start",
+				 d->journal_intact, "problem_at_start",
+				 d->journal_intact ? NULL : d->journal_problem);
 	}
 }
 
@@ -943,6 +945,27 @@ int zwd__recover(struct zwd *d)
 	char *cj = NULL;
 	int r;
 
+	/* The evidence first: a journal altered while we were down is
+	 * reported loudly (log and status); enforcement goes on. */
+	{
+		struct zw_journal_verify jv;
+		char q[300];
+
+		if (zw_journal__verify(d->j, &jv) == 0) {
+			d->journal_intact = jv.ok;
+			snprintf(d->journal_problem, sizeof(d->journal_problem),
+				 "%s", jv.ok ? "" : jv.problem);
+			if (jv.ok)
+				zw_log(ZW_LOG_INFO, "journal-intact",
+				       "entries=%lld head=%s",
+				       (long long)jv.entries, jv.head_hash);
+			else
+				zw_log(ZW_LOG_ERR, "journal-altered",
+				       "bad_seq=%lld problem=%s",
+				       (long long)jv.bad_seq,
+				       zw_log__q(jv.problem, q, sizeof(q)));
+		}
+	}
 	d->active = 0;
 	zw_state__get_int(db(d), "active_version", &d->active);
 	zw_state__get_int(db(d), "applied_day", &applied_day);

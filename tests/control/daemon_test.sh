@@ -194,6 +194,8 @@ grep -q "entry 1" "$T/out" && ok "verify names entry 1" || bad "verify output: $
 rm -f "$ST/lock.test"
 expect_rc 0 "daemon mode starts and returns" "$ZWD" --state "$ST" --socket "$SOCK" --backend "file:$A"
 expect_rc 0 "daemon mode answers" zc versions
+check "status reports the journal altered at start" bash -c "'$ZC' --socket '$SOCK' status | grep -q 'JOURNAL ALTERED'"
+grep -q "event=journal-altered bad_seq=1" "$ST/zonewalld.log" && ok "start-up logs the alteration" || bad "no journal-altered in the log"
 check "daemon mode wrote its pid and log" [ -s "$ST/zonewalld.pid" -a -s "$ST/zonewalld.log" ]
 expect_rc 3 "a second daemon on the same state is refused" "$ZWD" --state "$ST" --socket "$T/other.sock" --backend "file:$A"
 DPID=$(cat "$ST/zonewalld.pid")
