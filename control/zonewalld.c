@@ -477,8 +477,17 @@ int main(int argc, char **argv)
 	sfd = signalfd(-1, &mask, SFD_CLOEXEC);
 	tfd = timerfd_create(CLOCK_REALTIME, TFD_CLOEXEC);
 	{
-		struct itimerspec its = {.it_value = {.tv_sec = 30},
-					 .it_interval = {.tv_sec = 30}};
+		/* Checks for a new UTC day every 30 s (ZONEWALL_TICK_MS, a
+		 * test hook, shortens it). */
+		const char *tick = getenv("ZONEWALL_TICK_MS");
+		long ms = tick ? strtol(tick, NULL, 10) : 30000;
+		struct itimerspec its;
+
+		if (ms < 10)
+			ms = 30000;
+		its.it_value.tv_sec = ms / 1000;
+		its.it_value.tv_nsec = (ms % 1000) * 1000000;
+		its.it_interval = its.it_value;
 
 		timerfd_settime(tfd, 0, &its, NULL);
 	}

@@ -21,6 +21,30 @@
 #include "state.h"
 #include "zonewalld.h"
 
+/* Today (UTC days since epoch). ZONEWALL_TODAY_FILE, a test hook, names a
+ * file holding YYYY-MM-DD, read at each call, so a test can make a running
+ * daemon cross midnight; otherwise zw_date__today() ($ZONEWALL_TODAY or the
+ * clock). */
+static int32_t today(void)
+{
+	const char *path = getenv("ZONEWALL_TODAY_FILE");
+	char buf[32] = "";
+	int32_t d;
+	FILE *f;
+
+	if (path && (f = fopen(path, "r"))) {
+		if (fgets(buf, sizeof(buf), f)) {
+			buf[strcspn(buf, "\n")] = '\0';
+			if (zw_date__parse(buf, &d) == 0) {
+				fclose(f);
+				return d;
+			}
+		}
+		fclose(f);
+	}
+	return zw_date__today();
+}
+
 static sqlite3 *db(struct zwd *d)
 {
 	return zw_journal__sqlite(d->j);
@@ -87,7 +111,7 @@ static struct zw_matrix *parse_valid(const char *text, size_t len,
 	zw_diags__init(&dg, file);
 	m = zw_matrix__parse(text, len, file, &dg);
 	if (m)
-		zw_matrix__validate(m, zw_date__today(), &dg);
+		zw_matrix__validate(m, today(), &dg);
 	zw_diags__sort(&dg);
 	*n_errors = m ? dg.n_errors : 1;
 	f = open_memstream(&buf, &blen);
@@ -114,7 +138,7 @@ static struct zw_matrix *parse_valid(const char *text, size_t len,
 static int apply_all(struct zwd *d, const struct zw_image *img,
 		     const struct zw_image *prev, char *err, size_t len)
 {
-	int32_t day = zw_date__today();
+	int32_t day = today();
 
 	for (size_t i = 0; i < d->n_bes; i++) {
 		struct zwd_backend *b = &d->bes[i];
@@ -173,7 +197,7 @@ static int apply_all(struct zwd *d, const struct zw_image *img,
  * change that could not be recorded. */
 static void restore_all(struct zwd *d)
 {
-	int32_t day = zw_date__today();
+	int32_t day = today();
 
 	for (size_t i = 0; i < d->n_bes; i++) {
 		struct zwd_backend *b = &d->bes[i];
@@ -1048,14 +1072,14 @@ int zwd__recover(struct zwd *d)
 		same = r == 0 && st.enforcing &&
 		       !memcmp(st.sha256, d->enforced->sha256, 32) && !st.drift;
 		zw_hex(st.sha256, 32, hex);
-		if (same && applied_day == zw_date__today()) {
+		if (same && applied_day == today()) {
 			zw_log(ZW_LOG_INFO, "reconcile-ok",
 			       "backend=%s version=%lld image=%s", b->spec,
 			       (long long)d->active, d->enforced->sha256_hex);
 			free(st.drift);
 			continue;
 		}
-		r = b->ops->apply(b->be, d->enforced, zw_date__today(), err,
+		r = b->ops->apply(b->be, d->enforced, today(), err,
 				  sizeof(err));
 		if (same) {
 			/* Only the day changed while we were down. */
@@ -1092,7 +1116,7 @@ int zwd__recover(struct zwd *d)
 		       "backend=%s detail=%s", b->spec,
 		       zw_log__q(detail, q, sizeof(q)));
 	}
-	d->day = zw_date__today();
+	d->day = today();
 	zw_state__set_int(db(d), "applied_day", d->day);
 	return 0;
 }
@@ -1100,17 +1124,17 @@ int zwd__recover(struct zwd *d)
 void zwd__day_tick(struct zwd *d)
 {
 	struct zwd_author me = daemon_author();
-	int32_t today = zw_date__today();
+	int32_t now_day = today();
 	char err[512];
 
-	if (!d->enforced || today == d->day)
+	if (!d->enforced || now_day == d->day)
 		return;
 	/* Journal each flow whose expires date has just passed. */
 	zw_journal__begin(d->j);
 	for (size_t i = 0; d->active_m && i < d->active_m->n_flows; i++) {
 		const struct zw_flow *f = &d->active_m->flows[i];
 
-		if (zw_flow__live(f, d->day) && !zw_flow__live(f, today)) {
+		if (zw_flow__live(f, d->day) && !zw_flow__live(f, now_day)) {
 			char date[11], detail[128];
 
 			snprintf(detail, sizeof(detail),
@@ -1121,14 +1145,14 @@ void zwd__day_tick(struct zwd *d)
 				NULL, NULL, detail);
 		}
 	}
-	zw_state__set_int(db(d), "applied_day", today);
+	zw_state__set_int(db(d), "applied_day", now_day);
 	zw_journal__commit(d->j);
 	zw_fwd__notify(d->fwd);
 	if (apply_all(d, d->enforced, d->enforced, err, sizeof(err)) < 0)
-		zw_log(ZW_LOG_ERR, "day-reapply-failed", "day=%d", today);
+		zw_log(ZW_LOG_ERR, "day-reapply-failed", "day=%d", now_day);
 	else
-		zw_log(ZW_LOG_INFO, "day-reapply", "day=%d", today);
-	d->day = today;
+		zw_log(ZW_LOG_INFO, "day-reapply", "day=%d", now_day);
+	d->day = now_day;
 }
 
 void zwd__fini(struct zwd *d)

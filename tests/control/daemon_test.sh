@@ -190,6 +190,24 @@ sqlite3 "$ST/zonewall.db" "DROP TRIGGER journal_no_update; UPDATE journal SET co
 expect_rc 1 "verify detects the modified entry" "$ZC" --state "$ST" journal verify
 grep -q "entry 1" "$T/out" && ok "verify names entry 1" || bad "verify output: $(cat "$T/out")"
 
+# --- midnight: a flow past its expires date stops being enforced, and
+# that is journalled (test hooks: the day from a file, a 100 ms tick)
+echo 2026-11-01 >"$T/today"
+sed 's/^    review: 2026-09-01$/&/; /id: F-003/,/review:/ s/^    review: 2026-09-01$/    review: 2026-09-01\n    expires: 2026-11-01/' "$M1" >"$T/m-exp.yaml"
+check "test matrix has an expiring flow" grep -q "expires: 2026-11-01" "$T/m-exp.yaml"
+ZONEWALL_TODAY_FILE=$T/today ZONEWALL_TICK_MS=100 "$ZWD" --state "$T/st-day" --socket "$SOCK" \
+	--backend "file:$T/day.img" --foreground --log "$T/zwd-day.log" &
+PID=$!
+for _ in $(seq 100); do zc status >/dev/null 2>&1 && break; sleep 0.05; done
+expect_rc 0 "commit a matrix with a flow expiring today" zc commit "$T/m-exp.yaml" -m "temporary proxy flow"
+D0=$(cat "$T/day.img.day")
+echo 2026-11-02 >"$T/today"
+for _ in $(seq 60); do [ "$(count_action flow-expired)" = 1 ] && break; sleep 0.1; done
+check "flow-expired journalled at the new day" [ "$(zc journal --flow F-003 --format json | jq_ "d['entries'][-1]['action']")" = flow-expired ]
+check "engine re-applied for the new day" [ "$(cat "$T/day.img.day")" = $((D0 + 1)) ]
+check "rules shows the flow expired" [ "$(zc rules --format json | jq_ "[r['status'] for r in d['rules'] if r['flow']=='F-003'][0]")" = expired ]
+kill -TERM "$PID"; wait "$PID"; PID=
+
 # --- daemon mode: detaches, answers, writes its pid, stops on SIGTERM
 rm -f "$ST/lock.test"
 expect_rc 0 "daemon mode starts and returns" "$ZWD" --state "$ST" --socket "$SOCK" --backend "file:$A"
