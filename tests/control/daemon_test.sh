@@ -136,6 +136,12 @@ check "suspended flows resumed" [ "$(count_action flow-resumed)" = "$(count_acti
 check "back on the committed image" cmp -s "$A" "$T/v1.img"
 expect_rc 1 "crisis end with no crisis refused" zc crisis end -m "x"
 
+# --- archiving: never anything younger than 365 days
+expect_rc 1 "archive of entries younger than a year refused" zc journal archive --older-than 100 -m "tidy up"
+expect_rc 0 "archive with nothing old enough" zc journal archive --older-than 400 -m "tidy up"
+grep -q "nothing older than 400 days" "$T/out" && ok "archive says nothing was old enough" || bad "archive output"
+expect_rc 2 "archive needs the daemon" "$ZC" --state "$ST" journal archive --older-than 400 -m x
+
 # --- journal verify, online and offline
 expect_rc 0 "journal verify" zc journal verify
 expect_rc 0 "offline versions (--state)" "$ZC" --state "$ST" versions
