@@ -288,7 +288,11 @@ def run_matrix(args, matrix, k, fail):
         ctx.plan = json.loads(r.stdout)
         tlog(f"{name}: lab up")
         engine = eng_mod.Engine(ctx)
-        engine.start(policy)
+        if args.daemon:
+            from daemon_mode import Daemon
+            engine = Daemon(ctx, engine, eng_mod.Skip)
+        engine.start(matrix)
+        tlog(f"{name}: engine started ({'zonewalld' if args.daemon else 'loader'})")
         sha0 = engine.enforced_sha()
         fail.check(sha0 == sh([zonectl, "compile", matrix, "-o", os.path.join(ctx.tmp, "x.img")])
                    .stdout.split()[0], f"{name}: engine enforces {sha0}, not the compiled image")
@@ -339,7 +343,7 @@ def run_matrix(args, matrix, k, fail):
             m2 = os.path.join(ctx.tmp, "without.yaml")
             without_flow(matrix, cut["flow"], m2)
             p2 = compile_policy(zonectl, m2, os.path.join(ctx.tmp, "without.img"))
-            ok, msg = engine.apply(p2)
+            ok, msg = engine.apply(m2)
             fail.check(ok, f"{name}: applying the matrix without {cut['flow']}: {msg}")
             r = agents.call(cut["src"], {"op": "ping_held", "id": cut["id"], "timeout": 1.5})
             fail.check(not r.get("ok"),
@@ -361,7 +365,7 @@ def run_matrix(args, matrix, k, fail):
                 f.write("zonewall: 1\nname: broken\nzones: {}\nflows: [{id: X}]\n")
             ok, msg = engine.apply(bad)
             fail.check(not ok, f"{name}: an invalid matrix was accepted")
-            ok, msg = engine.apply_failing(policy) or (False, "not supported")
+            ok, msg = engine.apply_failing(matrix) or (False, "not supported")
             fail.check(not ok, f"{name}: a failing transaction reported success: {msg}")
             fail.check(engine.enforced_sha() == sha1,
                        f"{name}: enforcement changed after refused policies")
@@ -375,6 +379,27 @@ def run_matrix(args, matrix, k, fail):
             res = run_probes(agents, sample)
             check_probes(sample, res, fail, f"{name} after refused policies")
 
+            tlog(f"{name}: refused policies")
+
+            # 5. the daemon dies: enforcement stays; it comes back: nothing re-added
+            if args.daemon:
+                snap = engine.snapshot()
+                engine.kill9()
+                fail.check(engine.enforced_sha() == sha1,
+                           f"{name}: enforcement changed when zonewalld was killed")
+                r = agents.call(keep["src"], {"op": "ping_held", "id": keep["id"]})
+                fail.check(r.get("ok"), f"{name}: live connection cut by kill -9 of zonewalld: {r}")
+                for p in sample:
+                    p["id"] += 100000
+                res = run_probes(agents, sample)
+                check_probes(sample, res, fail, f"{name} with zonewalld killed")
+                engine.launch()
+                rc, st = engine.status()
+                fail.check(rc == 0 and "in sync" in st, f"{name}: after restart: {st}")
+                if snap is not None:
+                    fail.check(engine.snapshot() == snap,
+                               f"{name}: the restarted daemon re-programmed the engine")
+                tlog(f"{name}: kill -9 and restart")
         print(f"{name}: done in {time.time() - t0:.1f}s")
     finally:
         if agents:
@@ -395,6 +420,8 @@ def main():
     ap.add_argument("--matrix", action="append",
                     help="matrix to test (default: tests/netns/matrices/*.yaml and the examples)")
     ap.add_argument("--hosts", type=int, default=2)
+    ap.add_argument("--daemon", action="store_true",
+                    help="program the engine through zonewalld and zonectl")
     ap.add_argument("--full", action="store_true",
                     help="every service of the matrix on every zone pair")
     ap.add_argument("--builddir", default=os.environ.get("ZONEWALL_BUILDDIR"))

@@ -19,6 +19,11 @@ engine's owner adds theirs without touching the driver):
         enforced_sha()   SHA-256 (hex) of the image the engine enforces, read
                          back from the engine itself, or None
         stop()           remove what start() installed
+        backend_spec()   the zonewalld --backend SPEC reaching this engine
+                         (for connectivity.py --daemon)
+        snapshot()       optional: the engine's state as text with object
+                         identities (handles), to prove a daemon restart
+                         re-added nothing
 """
 import os
 import subprocess
@@ -69,6 +74,14 @@ class Engine:
     def drift(self, policy):
         rc, out = self._run("--read-back", policy)
         return None if rc == 0 else out
+
+    def backend_spec(self):
+        return f"nft:table={self.table}"
+
+    def snapshot(self):
+        r = subprocess.run(["ip", "netns", "exec", self.app, "nft", "-a", "-s", "list",
+                            "table", "inet", self.table], capture_output=True, text=True)
+        return r.stdout if r.returncode == 0 else None
 
     def stop(self):
         self._run("--destroy")
