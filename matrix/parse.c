@@ -8,6 +8,7 @@
  * can so the validator can report more.
  */
 #include <errno.h>
+#include <pthread.h>
 #include <limits.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -715,21 +716,85 @@ static int load_builtin(const struct zw_builtin_service *b,
 	return 0;
 }
 
-static int load_catalogue(struct zw_matrix *m)
+/* The catalogue is parsed once per process and copied into each matrix. */
+static struct zw_service *catalogue;
+static size_t n_catalogue;
+static int catalogue_err;
+static pthread_once_t catalogue_once = PTHREAD_ONCE_INIT;
+
+static void parse_catalogue(void)
 {
 	size_t n = 0;
 
 	while (zw_builtin_services[n].name)
 		n++;
-	m->services = calloc(n, sizeof(*m->services));
+	catalogue = calloc(n, sizeof(*catalogue));
+	if (!catalogue) {
+		catalogue_err = -ENOMEM;
+		return;
+	}
+	for (size_t i = 0; i < n; i++) {
+		int r = load_builtin(&zw_builtin_services[i], &catalogue[i]);
+
+		if (r) {
+			catalogue_err = r;
+			return;
+		}
+		n_catalogue++;
+	}
+}
+
+static void *dup_mem(const void *p, size_t len, bool *oom)
+{
+	void *d;
+
+	if (!p || !len)
+		return NULL;
+	d = malloc(len);
+	if (!d) {
+		*oom = true;
+		return NULL;
+	}
+	return memcpy(d, p, len);
+}
+
+static int copy_service(const struct zw_service *src, struct zw_service *dst)
+{
+	bool oom = false;
+
+	*dst = *src;
+	dst->name = strdup(src->name);
+	dst->inspect = src->inspect ? strdup(src->inspect) : NULL;
+	dst->entries = dup_mem(src->entries, src->n_entries * sizeof(*src->entries), &oom);
+	if (!dst->name || (src->inspect && !dst->inspect) || oom) {
+		dst->n_entries = dst->entries ? dst->n_entries : 0;
+		for (size_t i = 0; i < dst->n_entries; i++)
+			dst->entries[i].ports = dst->entries[i].types = NULL;
+		return -ENOMEM;
+	}
+	for (size_t i = 0; i < src->n_entries; i++) {
+		const struct zw_svc_entry *e = &src->entries[i];
+
+		dst->entries[i].ports = dup_mem(e->ports, e->n_ports * sizeof(*e->ports), &oom);
+		dst->entries[i].types = dup_mem(e->types, e->n_types * sizeof(*e->types), &oom);
+	}
+	return oom ? -ENOMEM : 0;
+}
+
+static int load_catalogue(struct zw_matrix *m)
+{
+	pthread_once(&catalogue_once, parse_catalogue);
+	if (catalogue_err)
+		return catalogue_err;
+	m->services = calloc(n_catalogue, sizeof(*m->services));
 	if (!m->services)
 		return -ENOMEM;
-	for (size_t i = 0; i < n; i++) {
-		int r = load_builtin(&zw_builtin_services[i], &m->services[i]);
+	for (size_t i = 0; i < n_catalogue; i++) {
+		int r = copy_service(&catalogue[i], &m->services[i]);
 
+		m->n_services++; /* so zw_matrix__free releases a partial copy */
 		if (r)
 			return r;
-		m->n_services++;
 	}
 	return 0;
 }
