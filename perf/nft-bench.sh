@@ -14,7 +14,7 @@ B=${1:-build}; shift || true
 [ "$(id -u)" = 0 ] || { echo "nft-bench: run as root"; exit 77; }
 [ -x "$B/perf/nft-bench" ] || { echo "nft-bench: build first (ninja -C $B)"; exit 3; }
 TAG=zwpb$$
-NS=$TAG-apply
+NS=${TAG}apply
 cleanup() { ip netns delete "$NS" 2>/dev/null || true; ./scripts/lab.sh down --prefix "$TAG" >/dev/null 2>&1 || true; }
 trap cleanup EXIT
 
@@ -37,8 +37,12 @@ run() { # LABEL
 	rm -f "/tmp/$TAG.sink"
 }
 run "no filter"
+ip netns exec "$TAG-app" nft -f - <<'EOF'
+table inet ctonly {
+	chain forward { type filter hook forward priority 0; policy drop; ct state established,related,new accept; }
+}
+EOF
+run "conntrack only (accept all)"
+ip netns exec "$TAG-app" nft delete table inet ctonly
 ip netns exec "$TAG-app" "$B/dataplane/nft/zw-nft-apply" "$M" >/dev/null
-run "nft engine (basic matrix)"
-ip netns exec "$TAG-app" "$B/dataplane/nft/zw-nft-apply" matrix/examples/piams.yaml >/dev/null
-ip netns exec "$TAG-app" nft flush ruleset
-run "no filter again (conntrack off)"
+run "nft engine (matrix enforced)"
