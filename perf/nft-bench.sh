@@ -17,6 +17,7 @@ TAG=zwpb$$
 NS=${TAG}apply
 cleanup() { ip netns delete "$NS" 2>/dev/null || true; ./scripts/lab.sh down --prefix "$TAG" >/dev/null 2>&1 || true; }
 trap cleanup EXIT
+trap 'exit 143' TERM INT
 
 echo "== apply latency (one netlink transaction per apply; $(nproc) cores, kernel $(uname -r)) =="
 ip netns add "$NS"

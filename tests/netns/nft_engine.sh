@@ -24,6 +24,7 @@ T=zw_$TAG
 TMP=$(mktemp -d)
 cleanup() { ip netns delete "$NS" 2>/dev/null; rm -rf "$TMP"; }
 trap cleanup EXIT
+trap 'exit 143' TERM INT
 ip netns add "$NS" || { echo "skip: cannot create a network namespace"; exit 77; }
 
 fails=0
