@@ -389,6 +389,11 @@ char *zwnft_drift(const struct zwnft_ruleset *rs, struct zwnft_live *live)
 		if (!live->owned)
 			say(&r, "table inet %s lacks the zonewall ownership comment",
 			    rs->opts.table);
+		if (nftnl_table_is_set(live->table, NFTNL_TABLE_FLAGS) &&
+		    nftnl_table_get_u32(live->table, NFTNL_TABLE_FLAGS) != 0)
+			say(&r, "table inet %s has flags 0x%x (dormant: NOT FILTERING)",
+			    rs->opts.table,
+			    nftnl_table_get_u32(live->table, NFTNL_TABLE_FLAGS));
 		drift_chains(&r, rs, live);
 		drift_sets(&r, rs, live);
 		drift_objs(&r, rs, live);

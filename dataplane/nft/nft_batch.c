@@ -359,7 +359,11 @@ int zwnft_batch__build(struct zwnft_batch *bt, const struct zwnft_ruleset *rs,
 	if ((ret = batch_begin(bt, &c, live, seq)))
 		return ret;
 
-	if (!have_table) {
+	/* missing, or switched to dormant (not filtering) by hand: (re)state
+	 * the table with flags 0 */
+	if (!have_table ||
+	    (nftnl_table_is_set(live->table, NFTNL_TABLE_FLAGS) &&
+	     nftnl_table_get_u32(live->table, NFTNL_TABLE_FLAGS) != 0)) {
 		struct nlmsghdr *nlh = hdr(&c, NFT_MSG_NEWTABLE, NLM_F_CREATE,
 					   table);
 

@@ -941,7 +941,7 @@ static int add_counter(struct zwnft_ruleset *rs, const char *name,
 		return -ENOMEM;
 	}
 	it->obj = o;
-	snprintf(text, sizeof(text), "counter %s {\n\t}", name);
+	snprintf(text, sizeof(text), "counter %s { }", name);
 	it->text = strdup(text);
 	return it->text ? 0 : -ENOMEM;
 }
