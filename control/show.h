@@ -117,4 +117,21 @@ int zw_show_dot(const struct zw_matrix *m, const struct zw_show_opts *o,
 int zw_show_html(const struct zw_matrix *m, const struct zw_show_opts *o,
 		 FILE *out);
 
+/* ---- zonectl diff: the traffic difference (control/diff_traffic.c) ---- */
+
+/*
+ * Print changes @v[0..n) of a traffic diff, all allowed by @m (the other
+ * matrix is @other; @m_label/@other_label name them, e.g. "new"/"old"),
+ * grouped by zone pair: as indented text, or as a JSON array of
+ * {"from","to","changes":[...]} (schema in docs/zonectl.md). 0 or -ENOMEM.
+ */
+int zw_diff_traffic_text(FILE *out, const struct zw_matrix *m,
+			 const struct zw_matrix *other,
+			 const struct zw_traffic_change *v, size_t n,
+			 const char *m_label, const char *other_label);
+int zw_diff_traffic_json(FILE *out, const struct zw_matrix *m,
+			 const struct zw_matrix *other,
+			 const struct zw_traffic_change *v, size_t n,
+			 const char *m_label, const char *other_label);
+
 #endif
