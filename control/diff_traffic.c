@@ -548,13 +548,12 @@ int zw_diff_traffic_text(FILE *out, const struct zw_matrix *m,
 				if (excepts_collect(c, m, other, &ex, &nx))
 					return -ENOMEM;
 				if (nx) {
-					fputs("      except what flows allow there:", out);
+					fputs("      except what these flows allow there:", out);
 					for (size_t e = 0; e < nx; e++)
-						fprintf(out, "%s %s %s%s%s%s", e ? "," : "",
+						fprintf(out, "%s %s (%s%s%s)", e ? "," : "",
 							ex[e].flow, ex[e].service,
-							ex[e].side == 2 ? " (in " : "",
-							ex[e].side == 2 ? other_label : "",
-							ex[e].side == 2 ? ")" : "");
+							ex[e].side == 2 ? ", in " : "",
+							ex[e].side == 2 ? other_label : "");
 					fputc('\n', out);
 				}
 				free(ex);

@@ -269,14 +269,26 @@ static int grid_out(FILE *out, const struct layout *L, unsigned width)
 	if (!starts)
 		return -ENOMEM;
 
-	/* Greedy blocks of columns that fit @width. */
-	while (c0 < g->n) {
-		size_t used = L->roww, c1 = c0;
+	/* The fewest blocks of columns that fit @width (greedily), then the
+	 * same number of blocks with the columns spread evenly, as far as
+	 * they fit. */
+	size_t want = 0;
 
-		while (c1 < g->n && (c1 == c0 || used + 3 + L->colw[c1] <= width))
-			used += 3 + L->colw[c1++];
-		starts[n_blocks++] = c0;
-		c0 = c1;
+	for (int pass = 0; pass < 2; pass++) {
+		n_blocks = 0;
+		c0 = 0;
+		while (c0 < g->n) {
+			size_t used = L->roww, c1 = c0;
+			size_t left = want > n_blocks ? want - n_blocks : 1;
+			size_t cap = pass ? (g->n - c0 + left - 1) / left : g->n;
+
+			while (c1 < g->n && (c1 == c0 || (used + 3 + L->colw[c1] <= width &&
+							   c1 - c0 < cap)))
+				used += 3 + L->colw[c1++];
+			starts[n_blocks++] = c0;
+			c0 = c1;
+		}
+		want = n_blocks;
 	}
 	starts[n_blocks] = g->n;
 	for (size_t b = 0; b < n_blocks; b++) {
