@@ -177,7 +177,8 @@ static int side_build(struct side *s, const struct zw_matrix *m, int32_t day)
 		return -ENOMEM;
 	for (size_t i = 0; i < n; i++)
 		s->order[i] = i;
-	qsort_r(s->order, n, sizeof(*s->order), cmp_order, s->flows.v);
+	if (n > 1)
+		qsort_r(s->order, n, sizeof(*s->order), cmp_order, s->flows.v);
 	for (size_t k = 0; k < n; k++) {
 		const struct zw_box *b = &s->flows.v[s->order[k]];
 		const struct zw_box *p = k ? &s->flows.v[s->order[k - 1]] : NULL;
@@ -323,7 +324,8 @@ static void merge(struct zw_boxes *b)
 	} while (gone);
 	/* Final order: family, proto, port, source, destination. */
 	merge_dim = 2;
-	qsort(b->v, b->n, sizeof(*b->v), cmp_merge);
+	if (b->n > 1)
+		qsort(b->v, b->n, sizeof(*b->v), cmp_merge);
 }
 
 /* ---- one direction ---- */
@@ -593,7 +595,8 @@ static int publish(struct chgs *in, struct zw_traffic_change **out,
 
 	if (!v)
 		return -ENOMEM;
-	qsort(in->v, in->n, sizeof(*in->v), cmp_chg);
+	if (in->n > 1)
+		qsort(in->v, in->n, sizeof(*in->v), cmp_chg);
 	for (size_t i = 0; i < in->n; i++) {
 		const struct chg *c = &in->v[i];
 		struct zw_traffic_change *o = &v[i];
