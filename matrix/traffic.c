@@ -15,10 +15,12 @@
  * that meet what remains being listed as exceptions (they allow that part by
  * a flow, so it is either unchanged or reported under the flow).
  *
- * Flow boxes of the other matrix meeting a box are found through an index
- * sorted by (family, protocol, source start) with a running maximum of the
- * source end, so the work is proportional to the boxes that share
- * addresses, not to the whole matrix.
+ * Flow boxes meeting a box are found through an index: the zones (of the
+ * indexed matrix) that the box's addresses belong to give the zone pairs
+ * to look at; within a (zone pair, family, protocol), boxes are sorted by
+ * port and read as an implicit balanced tree whose nodes carry the largest
+ * port below them (an interval tree). The work is thus proportional to the
+ * boxes of the same zone pairs whose ports overlap, not to the matrix.
  */
 #include <errno.h>
 #include <stdlib.h>
@@ -30,17 +32,37 @@
 
 #define SAME ZW_TRAFFIC_SAME_ZONE
 
+
 static const zw_u128 U128_MAX = ~(zw_u128)0;
+
+/* A declared network as an address interval, for finding zones. */
+struct zspan {
+	struct zw_ival iv;
+	uint32_t zone;
+};
 
 /* One matrix: its live flow boxes, its same-zone rectangles, the index. */
 struct side {
 	const struct zw_matrix *m;
 	struct zw_boxes flows; /* flow order, then family, service, entry */
 	struct zw_boxes same;  /* proto 0, d[0] = [0,0], flow SAME,
-				* service = zone index */
-	size_t *order;	       /* flows.v sorted by (family, proto, d[1].lo) */
-	zw_u128 *maxhi;	       /* running max of d[1].hi along a (family,
-				* proto) run of order */
+				* service = zone index; zone by zone */
+	size_t *same_at;       /* [zone, zone + 1): its rectangles in same */
+	uint64_t *pair;	       /* per flow box: from * n_zones + to */
+	uint32_t *gap;	       /* per flow box: gap of its outside end, or 0 */
+	size_t *order;	       /* flows.v sorted by struct key */
+	zw_u128 *maxhi;	       /* largest port (d[0].hi) in the implicit
+				* subtree of order[k] within its run (a key
+				* but for the port) */
+	struct zspan *spans[2]; /* declared networks per family, sorted */
+	size_t n_spans[2];
+};
+
+/* Zones (of one side) that an address interval meets. */
+struct zset {
+	uint32_t v[64];
+	size_t n;
+	bool many; /* more than fit: treat as "every zone" */
 };
 
 /* A change being built. */
@@ -108,26 +130,113 @@ static struct zw_ival net_ival(const struct zw_prefix *p)
 	return (struct zw_ival){base, base + span};
 }
 
-static int key_cmp(const struct zw_box *a, const struct zw_box *b)
+/* Where a flow box sorts in the index. Boxes of a zone pair with the
+ * outside zone at one end are further split by the gap (between declared
+ * networks) their outside addresses lie in: the outside zone is many
+ * intervals and its flows' boxes, one per gap, would otherwise all meet
+ * in the port tree. */
+struct key {
+	uint64_t pair; /* from * n_zones + to */
+	uint8_t family, proto;
+	uint32_t gap;  /* outside pairs: gap index; else 0 */
+	zw_u128 port;  /* d[0].lo: the interval tree is on ports */
+};
+
+/* Which end of a zone pair is outside: 1 (source), 2 (destination) or 0. */
+static int outside_dim(const struct side *s, uint64_t pair)
 {
+	if (pair / s->m->n_zones == ZW_ZONE_OUTSIDE)
+		return 1;
+	if (pair % s->m->n_zones == ZW_ZONE_OUTSIDE)
+		return 2;
+	return 0;
+}
+
+/* Index of the gap holding outside address @a: the number of declared
+ * networks of the family that start at or before it. */
+static uint32_t gap_of(const struct side *s, uint8_t family, zw_u128 a)
+{
+	int fi = family == ZW_AF_INET6;
+	size_t lo = 0, hi = s->n_spans[fi];
+
+	while (lo < hi) {
+		size_t mid = lo + (hi - lo) / 2;
+
+		if (s->spans[fi][mid].iv.lo <= a)
+			lo = mid + 1;
+		else
+			hi = mid;
+	}
+	return (uint32_t)lo;
+}
+
+static struct key key_of(const struct side *s, size_t i)
+{
+	const struct zw_box *b = &s->flows.v[i];
+
+	return (struct key){s->pair[i], b->family, b->proto, s->gap[i], b->d[0].lo};
+}
+
+static int key_cmp(const struct key *a, const struct key *b)
+{
+	if (a->pair != b->pair)
+		return a->pair < b->pair ? -1 : 1;
 	if (a->family != b->family)
 		return a->family < b->family ? -1 : 1;
 	if (a->proto != b->proto)
 		return a->proto < b->proto ? -1 : 1;
-	if (a->d[1].lo != b->d[1].lo)
-		return a->d[1].lo < b->d[1].lo ? -1 : 1;
+	if (a->gap != b->gap)
+		return a->gap < b->gap ? -1 : 1;
+	if (a->port != b->port)
+		return a->port < b->port ? -1 : 1;
 	return 0;
 }
 
 static int cmp_order(const void *a, const void *b, void *arg)
 {
-	const struct zw_box *v = arg;
+	const struct side *s = arg;
 	size_t x = *(const size_t *)a, y = *(const size_t *)b;
-	int c = key_cmp(&v[x], &v[y]);
+	struct key kx = key_of(s, x), ky = key_of(s, y);
+	int c = key_cmp(&kx, &ky);
 
 	if (c)
 		return c;
 	return x < y ? -1 : x > y;
+}
+
+/* Do order[i] and order[j] belong to one run (one tree)? */
+static bool same_run(const struct side *s, size_t i, size_t j)
+{
+	struct key a = key_of(s, s->order[i]), b = key_of(s, s->order[j]);
+
+	a.port = b.port = 0;
+	return key_cmp(&a, &b) == 0;
+}
+
+/* Subtree of order[l, r) rooted at its middle: store and return the
+ * largest port end in it. */
+static zw_u128 tree_build(struct side *s, size_t l, size_t r)
+{
+	size_t m = l + (r - l) / 2;
+	zw_u128 mx = s->flows.v[s->order[m]].d[0].hi, x;
+
+	if (l < m) {
+		x = tree_build(s, l, m);
+		mx = x > mx ? x : mx;
+	}
+	if (m + 1 < r) {
+		x = tree_build(s, m + 1, r);
+		mx = x > mx ? x : mx;
+	}
+	s->maxhi[m] = mx;
+	return mx;
+}
+
+static int cmp_span(const void *a, const void *b)
+{
+	const struct zspan *x = a, *y = b;
+
+	return x->iv.lo < y->iv.lo ? -1 : x->iv.lo > y->iv.lo;
 }
 
 static int side_build(struct side *s, const struct zw_matrix *m, int32_t day)
@@ -142,10 +251,14 @@ static int side_build(struct side *s, const struct zw_matrix *m, int32_t day)
 	if (s->flows.oom)
 		return -ENOMEM;
 
-	for (size_t z = 1; z < m->n_zones; z++) {
+	s->same_at = calloc(m->n_zones + 1, sizeof(*s->same_at));
+	if (!s->same_at)
+		return -ENOMEM;
+	for (size_t z = 0; z < m->n_zones; z++) {
 		const struct zw_zone *zone = &m->zones[z];
 
-		if (zone->isolate)
+		s->same_at[z] = s->same.n;
+		if (z == ZW_ZONE_OUTSIDE || zone->isolate)
 			continue;
 		for (int fi = 0; fi < 2; fi++)
 			for (size_t a = 0; a < zone->n_networks; a++) {
@@ -168,66 +281,224 @@ static int side_build(struct side *s, const struct zw_matrix *m, int32_t day)
 				}
 			}
 	}
+	s->same_at[m->n_zones] = s->same.n;
+
+	for (int fi = 0; fi < 2; fi++) {
+		size_t total = 0, n = 0;
+
+		for (size_t z = 1; z < m->n_zones; z++)
+			total += m->zones[z].n_networks;
+		s->spans[fi] = malloc((total + 1) * sizeof(*s->spans[fi]));
+		if (!s->spans[fi])
+			return -ENOMEM;
+		for (size_t z = 1; z < m->n_zones; z++)
+			for (size_t i = 0; i < m->zones[z].n_networks; i++)
+				if (m->zones[z].networks[i].family == fams[fi])
+					s->spans[fi][n++] = (struct zspan){
+						net_ival(&m->zones[z].networks[i]), (uint32_t)z};
+		if (n > 1)
+			qsort(s->spans[fi], n, sizeof(*s->spans[fi]), cmp_span);
+		s->n_spans[fi] = n;
+	}
 
 	size_t n = s->flows.n;
 
+	s->pair = malloc((n + 1) * sizeof(*s->pair));
+	s->gap = malloc((n + 1) * sizeof(*s->gap));
 	s->order = malloc((n + 1) * sizeof(*s->order));
 	s->maxhi = malloc((n + 1) * sizeof(*s->maxhi));
-	if (!s->order || !s->maxhi)
+	if (!s->pair || !s->gap || !s->order || !s->maxhi)
 		return -ENOMEM;
-	for (size_t i = 0; i < n; i++)
-		s->order[i] = i;
-	if (n > 1)
-		qsort_r(s->order, n, sizeof(*s->order), cmp_order, s->flows.v);
-	for (size_t k = 0; k < n; k++) {
-		const struct zw_box *b = &s->flows.v[s->order[k]];
-		const struct zw_box *p = k ? &s->flows.v[s->order[k - 1]] : NULL;
+	for (size_t i = 0; i < n; i++) {
+		const struct zw_box *b = &s->flows.v[i];
+		const struct zw_flow *f = &m->flows[b->flow];
+		int dim;
 
-		if (p && p->family == b->family && p->proto == b->proto &&
-		    s->maxhi[k - 1] > b->d[1].hi)
-			s->maxhi[k] = s->maxhi[k - 1];
-		else
-			s->maxhi[k] = b->d[1].hi;
+		s->pair[i] = (uint64_t)f->from * m->n_zones + f->to;
+		dim = outside_dim(s, s->pair[i]);
+		s->gap[i] = dim ? gap_of(s, b->family, b->d[dim].lo) : 0;
+		s->order[i] = i;
+	}
+	if (n > 1)
+		qsort_r(s->order, n, sizeof(*s->order), cmp_order, s);
+	for (size_t k = 0; k < n;) {
+		size_t e = k + 1;
+
+		while (e < n && same_run(s, k, e))
+			e++;
+		tree_build(s, k, e);
+		k = e;
 	}
 	return 0;
 }
 
 static void side_fini(struct side *s)
 {
-	free(s->flows.v);
-	free(s->same.v);
+	zw_boxes__fini(&s->flows);
+	zw_boxes__fini(&s->same);
+	free(s->same_at);
+	free(s->pair);
+	free(s->gap);
 	free(s->order);
 	free(s->maxhi);
+	free(s->spans[0]);
+	free(s->spans[1]);
 }
 
-/* Append to @c the flow boxes of @s with index below @below that meet @q. */
-static int side_meet(const struct side *s, const struct zw_box *q,
-		     size_t below, struct cands *c)
+static void zset_add(struct zset *z, uint32_t zone)
 {
-	const struct zw_box *v = s->flows.v;
-	struct zw_box probe = *q;
-	size_t lo = 0, hi = s->flows.n;
+	for (size_t i = 0; i < z->n; i++)
+		if (z->v[i] == zone)
+			return;
+	if (z->n == sizeof(z->v) / sizeof(z->v[0]))
+		z->many = true;
+	else
+		z->v[z->n++] = zone;
+}
 
-	/* First position whose key is above (family, proto, q's source end). */
-	probe.d[1].lo = q->d[1].hi;
+/* The zones of @s that addresses [iv.lo, iv.hi] of @family belong to:
+ * declared zones whose networks meet it, and outside if part of it lies
+ * in no declared network. */
+static void zones_of(const struct side *s, uint8_t family, struct zw_ival iv,
+		     struct zset *out)
+{
+	int fi = family == ZW_AF_INET6;
+	const struct zspan *v = s->spans[fi];
+	size_t lo = 0, hi = s->n_spans[fi];
+	zw_u128 next = iv.lo; /* first address not yet accounted for */
+	bool gap = false;
+
+	out->n = 0;
+	out->many = false;
+	/* First span ending at or after iv.lo (spans are disjoint). */
 	while (lo < hi) {
 		size_t mid = lo + (hi - lo) / 2;
 
-		if (key_cmp(&v[s->order[mid]], &probe) <= 0)
+		if (v[mid].iv.hi < iv.lo)
 			lo = mid + 1;
 		else
 			hi = mid;
 	}
-	for (size_t k = lo; k-- > 0;) {
-		const struct zw_box *b = &v[s->order[k]];
+	for (size_t i = lo; i < s->n_spans[fi] && v[i].iv.lo <= iv.hi; i++) {
+		if (v[i].iv.lo > next)
+			gap = true;
+		zset_add(out, v[i].zone);
+		if (v[i].iv.hi >= iv.hi) {
+			next = iv.hi;
+			goto covered;
+		}
+		next = v[i].iv.hi + 1;
+	}
+	gap = true; /* the end of the interval lies in no declared network */
+covered:
+	if (gap)
+		zset_add(out, ZW_ZONE_OUTSIDE);
+}
 
-		if (b->family != q->family || b->proto != q->proto ||
-		    s->maxhi[k] < q->d[1].lo)
-			break;
-		if (s->order[k] < below && zw_box__intersects(b, q) &&
+static int tree_query(const struct side *s, size_t l, size_t r,
+		      const struct zw_box *q, size_t below, struct cands *c)
+{
+	while (l < r) {
+		size_t m = l + (r - l) / 2;
+		const struct zw_box *b = &s->flows.v[s->order[m]];
+
+		if (s->maxhi[m] < q->d[0].lo)
+			return 0; /* nothing below reaches q's ports */
+		if (tree_query(s, l, m, q, below, c))
+			return -ENOMEM;
+		if (b->d[0].lo > q->d[0].hi)
+			return 0; /* the right subtree starts even later */
+		if (s->order[m] < below && zw_box__intersects(b, q) &&
 		    cands_push(c, b))
 			return -ENOMEM;
+		l = m + 1;
 	}
+	return 0;
+}
+
+/* First position of order whose key is above @k. */
+static size_t side_bound(const struct side *s, const struct key *k)
+{
+	size_t a = 0, b = s->flows.n;
+
+	while (a < b) {
+		size_t mid = a + (b - a) / 2;
+		struct key x = key_of(s, s->order[mid]);
+
+		if (key_cmp(&x, k) <= 0)
+			a = mid + 1;
+		else
+			b = mid;
+	}
+	return a;
+}
+
+/* [*l, *r): the positions of order with keys from @lo to @hi inclusive
+ * (ports ignored). */
+static void side_range(const struct side *s, struct key lo, struct key hi,
+		       size_t *l, size_t *r)
+{
+	/* Just below @lo: the largest key smaller than any with @lo's
+	 * (pair, family, proto, gap). */
+	if (lo.gap) {
+		lo.gap--;
+	} else if (lo.proto) {
+		lo.proto--;
+		lo.gap = UINT32_MAX;
+	} else {
+		lo.family--;
+		lo.proto = 255;
+		lo.gap = UINT32_MAX;
+	}
+	lo.port = U128_MAX;
+	hi.port = U128_MAX;
+	*l = side_bound(s, &lo);
+	*r = side_bound(s, &hi);
+}
+
+/* Append to @c the flow boxes of @s with index below @below that meet @q:
+ * only boxes of the zone pairs of @s that @q's addresses belong to, of the
+ * gaps of the outside zone they meet, whose ports meet @q's. */
+static int side_meet(const struct side *s, const struct zw_box *q,
+		     size_t below, struct cands *c)
+{
+	struct zset zs, zd;
+
+	zones_of(s, q->family, q->d[1], &zs);
+	zones_of(s, q->family, q->d[2], &zd);
+	if (zs.many || zd.many) {
+		/* A box spanning very many zones (rare: wide outside
+		 * narrowing): every box. */
+		for (size_t k = 0; k < s->flows.n && k < below; k++) {
+			const struct zw_box *b = &s->flows.v[k];
+
+			if (zw_box__intersects(b, q) && cands_push(c, b))
+				return -ENOMEM;
+		}
+		return 0;
+	}
+	for (size_t i = 0; i < zs.n; i++)
+		for (size_t j = 0; j < zd.n; j++) {
+			struct key lo = {(uint64_t)zs.v[i] * s->m->n_zones + zd.v[j],
+					 q->family, q->proto, 0, 0};
+			struct key hi = lo;
+			int dim = outside_dim(s, lo.pair);
+			size_t l, r;
+
+			if (dim) {
+				lo.gap = gap_of(s, q->family, q->d[dim].lo);
+				hi.gap = gap_of(s, q->family, q->d[dim].hi);
+			}
+			/* One tree per gap. */
+			for (uint32_t g = lo.gap; g <= hi.gap; g++) {
+				struct key k = lo;
+
+				k.gap = g;
+				side_range(s, k, k, &l, &r);
+				if (tree_query(s, l, r, q, below, c))
+					return -ENOMEM;
+			}
+		}
 	return 0;
 }
 
@@ -253,6 +524,76 @@ static struct zw_box clip(const struct zw_box *b, const struct zw_box *to)
 			x.d[i].hi = to->d[i].hi;
 	}
 	return x;
+}
+
+/* Append to @out every flow box of @s meeting @q's addresses, whatever its
+ * protocol, clipped to them. */
+static int side_meet_addr(const struct side *s, const struct zw_box *q,
+			  struct zw_boxes *out)
+{
+	struct zset zs, zd;
+
+	zones_of(s, q->family, q->d[1], &zs);
+	zones_of(s, q->family, q->d[2], &zd);
+	for (size_t i = 0; i < (zs.many ? 1 : zs.n); i++)
+		for (size_t j = 0; j < (zd.many ? 1 : zd.n); j++) {
+			uint64_t pair = (uint64_t)zs.v[i] * s->m->n_zones + zd.v[j];
+			size_t l = 0, r = s->flows.n;
+
+			if (!zs.many && !zd.many) {
+				struct key lo = {pair, q->family, 0, 0, 0};
+				struct key hi = {pair, q->family, 255, UINT32_MAX, 0};
+
+				side_range(s, lo, hi, &l, &r);
+			}
+			for (size_t k = l; k < r; k++) {
+				const struct zw_box *b = &s->flows.v[s->order[k]];
+				struct zw_box e;
+
+				if (!addr_meet(b, q))
+					continue;
+				e = clip(b, q);
+				if (box_push(out, &e))
+					return -ENOMEM;
+			}
+		}
+	return 0;
+}
+
+/* Append to @out the boxes of @s's same-zone rectangles meeting @q's
+ * addresses, stamped with @q's protocol and port range. */
+static int same_meet(const struct side *s, const struct zw_box *q,
+		     struct zw_boxes *out)
+{
+	struct zset zs, zd;
+
+	zones_of(s, q->family, q->d[1], &zs);
+	zones_of(s, q->family, q->d[2], &zd);
+	for (size_t z = 0; z < s->m->n_zones; z++) {
+		bool in_s = zs.many, in_d = zd.many;
+
+		for (size_t i = 0; i < zs.n; i++)
+			in_s |= zs.v[i] == z;
+		for (size_t i = 0; i < zd.n; i++)
+			in_d |= zd.v[i] == z;
+		if (!in_s || !in_d)
+			continue;
+		for (size_t k = s->same_at[z]; k < s->same_at[z + 1]; k++) {
+			const struct zw_box *r = &s->same.v[k];
+
+			if (r->family != q->family || r->d[1].hi < q->d[1].lo ||
+			    q->d[1].hi < r->d[1].lo || r->d[2].hi < q->d[2].lo ||
+			    q->d[2].hi < r->d[2].lo)
+				continue;
+			struct zw_box x = *r;
+
+			x.proto = q->proto;
+			x.d[0] = q->d[0];
+			if (box_push(out, &x))
+				return -ENOMEM;
+		}
+	}
+	return 0;
 }
 
 /* ---- merging pieces ---- */
@@ -421,16 +762,8 @@ static int gained(const struct side *x, const struct side *y, struct chgs *out)
 		/* Everything that allows part of @b before it does. */
 		c.n = 0;
 		stamped.n = 0;
-		for (size_t k = 0; k < y->same.n; k++) {
-			if (!addr_meet(&y->same.v[k], b))
-				continue;
-			struct zw_box s = y->same.v[k];
-
-			s.proto = b->proto;
-			s.d[0] = b->d[0];
-			if (box_push(&stamped, &s))
-				goto out;
-		}
+		if (same_meet(y, b, &stamped))
+			goto out;
 		for (size_t k = 0; k < stamped.n; k++)
 			if (cands_push(&c, &stamped.v[k]))
 				goto out;
@@ -471,24 +804,9 @@ static int gained(const struct side *x, const struct side *y, struct chgs *out)
 		for (size_t p = 0; p < ch->pieces.n; p++) {
 			const struct zw_box *pc = &ch->pieces.v[p];
 
-			for (size_t j = 0; j < x->flows.n; j++) {
-				struct zw_box e;
-
-				if (!addr_meet(&x->flows.v[j], pc))
-					continue;
-				e = clip(&x->flows.v[j], pc);
-				if (box_push(&ch->exc, &e))
-					goto out;
-			}
-			for (size_t j = 0; j < y->flows.n; j++) {
-				struct zw_box e;
-
-				if (!addr_meet(&y->flows.v[j], pc))
-					continue;
-				e = clip(&y->flows.v[j], pc);
-				if (box_push(&ch->exc_oth, &e))
-					goto out;
-			}
+			if (side_meet_addr(x, pc, &ch->exc) ||
+			    side_meet_addr(y, pc, &ch->exc_oth))
+				goto out;
 		}
 		merge(&ch->exc);
 		merge(&ch->exc_oth);

@@ -16,6 +16,8 @@
 #include <zonewall/matrix.h>
 #include <zonewall/policy.h>
 
+#include "gen.h"
+
 static int32_t day(const char *s)
 {
 	int32_t d = 0;
@@ -639,6 +641,17 @@ static void check_side(const struct zw_traffic_change *v, size_t n,
 		}
 	}
 	CU_ASSERT_EQUAL(hits, expect ? 1 : 0);
+	if (hits != (expect ? 1u : 0u) && getenv("ZW_TEST_DEBUG")) {
+		char a[64], b[64];
+		struct zw_prefix pa = {.family = q->family, .len = q->family == 4 ? 32 : 128};
+		struct zw_prefix pb = pa;
+
+		memcpy(pa.addr, q->src, 16);
+		memcpy(pb.addr, q->dst, 16);
+		fprintf(stderr, "q %s -> %s proto %u port %u: hits %zu gain(allow %d reason %d flow %u) lose(allow %d reason %d)\n",
+			zw_prefix__format(&pa, a), zw_prefix__format(&pb, b), q->proto, q->port,
+			hits, gain->allow, gain->reason, gain->flow, lose->allow, lose->reason);
+	}
 	if (!hit || hits != 1 || !expect)
 		return;
 	n_checked++;
@@ -731,6 +744,81 @@ static void test_random_vs_evaluator(void)
 	       pairs, n_checked);
 }
 
+/* Matrices of tests/gen (the generator every engine's differential test
+ * uses): pairs of different seeds (networks, isolation, flows differ) and
+ * a matrix against itself minus its last flows, queried where the
+ * generator aims (zone and narrowing edges, port and type range edges). */
+static char *drop_last_flows(const char *yaml, int k)
+{
+	char *s = strdup(yaml);
+	char *cut = NULL;
+
+	CU_ASSERT_FATAL(s != NULL);
+	for (int i = 0; i < k; i++) {
+		char *p = cut ? cut : s + strlen(s);
+		char *q = NULL;
+
+		for (char *x = strstr(s, "\n  - id:"); x && x < p; x = strstr(x + 1, "\n  - id:"))
+			q = x;
+		if (!q)
+			break;
+		cut = q;
+	}
+	if (cut)
+		cut[1] = '\0';
+	return s;
+}
+
+static void test_generated_vs_evaluator(void)
+{
+	int32_t today = zw_date__today();
+	size_t checked = n_checked;
+
+	for (uint64_t seed = 1; seed <= 40; seed++) {
+		struct zw_gen_opts o = {.seed = seed, .n_zones = 9, .n_flows = 25,
+					.n_services = 6, .ipv6 = true,
+					.narrowing = true, .expiry = true};
+		char *ya = zw_gen__matrix(&o), *yb;
+
+		if (seed % 2) {
+			o.seed = seed + 1000;
+			yb = zw_gen__matrix(&o);
+		} else {
+			yb = drop_last_flows(ya, 5);
+		}
+		struct zw_matrix *a = parse(ya), *b = parse(yb);
+		struct zw_traffic_diff *d = diff(a, b, today);
+		uint64_t st = seed;
+		size_t fails = CU_get_number_of_failures();
+
+		for (int k = 0; k < 2000 && CU_get_number_of_failures() == fails; k++) {
+			struct zw_query q;
+			struct zw_verdict va, vb;
+
+			zw_gen__query(k % 2 ? a : b, &st, today, &q);
+			q.day = today;
+			/* An ICMP type is 8 bits: the generator's larger
+			 * "types" are no packet at all. */
+			if (zw_proto__is_icmp(q.proto) && q.port > 255)
+				continue;
+			zw_eval__matrix(a, &q, &va);
+			zw_eval__matrix(b, &q, &vb);
+			check_side(d->added, d->n_added, &vb, &va, &q);
+			check_side(d->removed, d->n_removed, &va, &vb, &q);
+		}
+		if (CU_get_number_of_failures() != fails)
+			fprintf(stderr, "\nmismatch on generated pair, seed %llu\n",
+				(unsigned long long)seed);
+		zw_traffic_diff__free(d);
+		zw_matrix__free(a);
+		zw_matrix__free(b);
+		free(ya);
+		free(yb);
+	}
+	printf("\n  %zu connections in a change checked\n", n_checked - checked);
+	CU_ASSERT(n_checked - checked >= 2000);
+}
+
 int main(void)
 {
 	CU_pSuite s;
@@ -746,6 +834,7 @@ int main(void)
 	CU_add_test(s, "expiry", test_expiry);
 	CU_add_test(s, "attribution to first flow", test_redundant_attribution);
 	CU_add_test(s, "random pairs vs evaluator", test_random_vs_evaluator);
+	CU_add_test(s, "generated matrices vs evaluator", test_generated_vs_evaluator);
 	CU_basic_set_mode(CU_BRM_VERBOSE);
 	CU_basic_run_tests();
 	unsigned failed = CU_get_number_of_failures() + CU_get_number_of_tests_failed();
