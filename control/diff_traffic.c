@@ -345,10 +345,39 @@ static bool full_ports(const struct line *l)
 	return true;
 }
 
-/* The text of one line, addresses equal to the scope left out. Sets
- * *implicit when neither source nor destination is written. */
-static char *line_text(const struct line *l, const struct scope *sc,
-		       bool *implicit)
+/* "tcp/8081-8090", "icmp/echo-request", "proto 50"; "" for any protocol. */
+static char *proto_text(const struct line *l)
+{
+	char *buf = NULL;
+	size_t len = 0;
+	FILE *f = open_memstream(&buf, &len);
+
+	if (!f)
+		return NULL;
+	if (!l->any) {
+		char nb[4];
+		const char *p = zw_proto__name(l->proto, nb);
+
+		if (!zw_proto__has_ports(l->proto) && !zw_proto__is_icmp(l->proto))
+			fprintf(f, "proto %s", p);
+		else if (full_ports(l))
+			fprintf(f, "%s (any %s)", p,
+				zw_proto__is_icmp(l->proto) ? "type" : "port");
+		else {
+			fprintf(f, "%s/", p);
+			port_set(f, l, false);
+		}
+	}
+	if (fclose(f)) {
+		free(buf);
+		return NULL;
+	}
+	return buf;
+}
+
+/* "from A to B", "to B", "from A", or "" where the addresses are the whole
+ * scope of the change. */
+static char *addr_text(const struct line *l, const struct scope *sc)
 {
 	char *buf = NULL;
 	size_t len = 0;
@@ -359,28 +388,14 @@ static char *line_text(const struct line *l, const struct scope *sc,
 
 	if (!f)
 		return NULL;
-	if (!l->any) {
-		char nb[4];
-		const char *p = zw_proto__name(l->proto, nb);
-
-		if (full_ports(l))
-			fprintf(f, zw_proto__has_ports(l->proto) || zw_proto__is_icmp(l->proto)
-					   ? "%s (any %s)" : "proto %s",
-				p, zw_proto__is_icmp(l->proto) ? "type" : "port");
-		else {
-			fprintf(f, "%s/", p);
-			port_set(f, l, false);
-		}
-	}
 	if (src) {
-		fputs(l->any ? "from " : " from ", f);
+		fputs("from ", f);
 		addr_set(f, l->family, &l->src, false);
 	}
 	if (dst) {
-		fputs(l->any && !src ? "to " : " to ", f);
+		fputs(src ? " to " : "to ", f);
 		addr_set(f, l->family, &l->dst, false);
 	}
-	*implicit = !src && !dst;
 	if (fclose(f)) {
 		free(buf);
 		return NULL;
@@ -388,31 +403,150 @@ static char *line_text(const struct line *l, const struct scope *sc,
 	return buf;
 }
 
-/* The text lines of a partial change (caller frees them). */
-static int part_lines(const struct zw_traffic_change *c, char ***out,
-		      size_t *n_out)
+/* A part of a change, as text: the lines to print, and, when the part is
+ * the whole of the service for some addresses only, those addresses. */
+struct part {
+	char **lines;
+	size_t n;
+	char *addr_only; /* "to 10.1.0.128/25", or NULL */
+};
+
+static void part_free(struct part *p)
+{
+	for (size_t i = 0; i < p->n; i++)
+		free(p->lines[i]);
+	free(p->lines);
+	free(p->addr_only);
+	memset(p, 0, sizeof(*p));
+}
+
+static int cmp_cstr(const void *a, const void *b)
+{
+	return strcmp(*(char *const *)a, *(char *const *)b);
+}
+
+/* Protocol texts of @ls's lines of family index @fi, sorted, joined. */
+static char *protos_of(const struct lines *ls, int fi)
+{
+	char **v = calloc(ls->n + 1, sizeof(*v)), *buf = NULL;
+	size_t n = 0, len = 0;
+	FILE *f;
+
+	if (!v)
+		return NULL;
+	for (size_t i = 0; i < ls->n; i++)
+		if ((ls->v[i].family == ZW_AF_INET6) == fi) {
+			v[n] = proto_text(&ls->v[i]);
+			if (!v[n++])
+				goto out;
+		}
+	qsort(v, n, sizeof(*v), cmp_cstr);
+	f = open_memstream(&buf, &len);
+	if (f) {
+		for (size_t i = 0; i < n; i++)
+			fprintf(f, "%s;", v[i]);
+		if (fclose(f)) {
+			free(buf);
+			buf = NULL;
+		}
+	}
+out:
+	for (size_t i = 0; i < n; i++)
+		free(v[i]);
+	free(v);
+	return buf;
+}
+
+/* Is the change all of its service for some addresses? Sets *addr (NULL
+ * if not). */
+static int address_only(const struct zw_traffic_change *c,
+			const struct lines *ls, const char *const *atxt,
+			char **addr)
+{
+	struct lines sl = {0};
+	char *per[2] = {NULL, NULL};
+	bool ok = true;
+	int r = -ENOMEM;
+
+	*addr = NULL;
+	if (c->flow == ZW_TRAFFIC_SAME_ZONE || !ls->n)
+		return 0;
+	if (lines_from_boxes(c->scope, c->n_scope, &sl) || lines_fuse(&sl))
+		goto out;
+	for (int fi = 0; fi < 2 && ok; fi++) {
+		const char *a = NULL;
+		bool present = false;
+
+		for (size_t i = 0; i < ls->n && ok; i++) {
+			if ((ls->v[i].family == ZW_AF_INET6) != fi)
+				continue;
+			present = true;
+			if (!*atxt[i] || (a && strcmp(a, atxt[i])))
+				ok = false;
+			a = atxt[i];
+		}
+		if (!present || !ok)
+			continue;
+		char *pc = protos_of(ls, fi), *ps = protos_of(&sl, fi);
+
+		if (!pc || !ps) {
+			free(pc);
+			free(ps);
+			goto out;
+		}
+		ok = !strcmp(pc, ps);
+		free(pc);
+		free(ps);
+		per[fi] = (char *)a;
+	}
+	if (ok && (per[0] || per[1]) &&
+	    asprintf(addr, "%s%s%s", per[0] ? per[0] : "",
+		     per[0] && per[1] ? "; " : "", per[1] ? per[1] : "") < 0) {
+		*addr = NULL;
+		goto out;
+	}
+	r = 0;
+out:
+	lines_free(&sl);
+	return r;
+}
+
+/* The text of a partial change. */
+static int part_build(const struct zw_traffic_change *c, struct part *p)
 {
 	struct lines ls = {0};
 	struct scope sc;
-	char **txt = NULL, **res = NULL;
+	char **txt = NULL, **atxt = NULL;
 	bool *impl = NULL;
-	size_t n = 0;
 	int r = -ENOMEM;
 
+	memset(p, 0, sizeof(*p));
 	if (scope_build(c, &sc))
 		goto out;
 	if (lines_from_boxes(c->boxes, c->n_boxes, &ls) || lines_fuse(&ls))
 		goto out;
 	txt = calloc(ls.n + 1, sizeof(*txt));
-	res = calloc(ls.n + 1, sizeof(*res));
+	atxt = calloc(ls.n + 1, sizeof(*atxt));
 	impl = calloc(ls.n + 1, sizeof(*impl));
-	if (!txt || !res || !impl)
+	p->lines = calloc(ls.n + 1, sizeof(*p->lines));
+	if (!txt || !atxt || !impl || !p->lines)
 		goto out;
 	for (size_t i = 0; i < ls.n; i++) {
-		txt[i] = line_text(&ls.v[i], &sc, &impl[i]);
-		if (!txt[i])
+		char *pt = proto_text(&ls.v[i]);
+
+		atxt[i] = addr_text(&ls.v[i], &sc);
+		if (!pt || !atxt[i] ||
+		    asprintf(&txt[i], "%s%s%s", pt, *pt && *atxt[i] ? " " : "",
+			     atxt[i]) < 0) {
+			free(pt);
+			txt[i] = NULL;
 			goto out;
+		}
+		free(pt);
+		impl[i] = !*atxt[i];
 	}
+	if (address_only(c, &ls, (const char *const *)atxt, &p->addr_only))
+		goto out;
 	for (size_t i = 0; i < ls.n; i++) {
 		bool twin = false, dup = false;
 		const char *fam = "";
@@ -428,49 +562,40 @@ static int part_lines(const struct zw_traffic_change *c, char ***out,
 			continue;
 		if (!twin && impl[i] && sc.has[0] && sc.has[1])
 			fam = ls.v[i].family == ZW_AF_INET ? " (IPv4 only)" : " (IPv6 only)";
-		if (asprintf(&res[n], "%s%s", *txt[i] ? txt[i] : "all addresses", fam) < 0) {
-			res[n] = NULL;
+		if (asprintf(&p->lines[p->n], "%s%s", *txt[i] ? txt[i] : "all addresses",
+			     fam) < 0) {
+			p->lines[p->n] = NULL;
 			goto out;
 		}
-		n++;
+		p->n++;
 	}
-	*out = res;
-	*n_out = n;
-	res = NULL;
 	r = 0;
 out:
-	for (size_t i = 0; txt && i < ls.n; i++)
-		free(txt[i]);
-	for (size_t i = 0; res && i < n; i++)
-		free(res[i]);
-	free(res);
+	for (size_t i = 0; i < ls.n; i++) {
+		if (txt)
+			free(txt[i]);
+		if (atxt)
+			free(atxt[i]);
+	}
 	free(txt);
+	free(atxt);
 	free(impl);
 	lines_free(&ls);
 	scope_free(&sc);
+	if (r)
+		part_free(p);
 	return r;
 }
 
 /* "@head, only X" on one line, or "@head, only:" and the lines below. */
-static int part_text(FILE *out, const struct zw_traffic_change *c,
-		     const char *head)
+static void part_print(FILE *out, const struct part *p, const char *head)
 {
-	char **l = NULL;
-	size_t n = 0;
-
-	if (part_lines(c, &l, &n))
-		return -ENOMEM;
-	if (n == 1)
-		fprintf(out, "    %s, only %s\n", head, l[0]);
+	if (p->n == 1)
+		fprintf(out, "    %s, only %s\n", head, p->lines[0]);
 	else
 		fprintf(out, "    %s, only:\n", head);
-	for (size_t i = 0; i < n; i++) {
-		if (n > 1)
-			fprintf(out, "        %s\n", l[i]);
-		free(l[i]);
-	}
-	free(l);
-	return 0;
+	for (size_t i = 0; p->n > 1 && i < p->n; i++)
+		fprintf(out, "        %s\n", p->lines[i]);
 }
 
 /* ---- excepts of a same-zone change ---- */
@@ -541,10 +666,16 @@ int zw_diff_traffic_text(FILE *out, const struct zw_matrix *m,
 				struct exc_name *ex = NULL;
 				size_t nx = 0;
 
-				if (c->whole)
+				if (c->whole) {
 					fprintf(out, "    %s\n", head);
-				else if (part_text(out, c, head))
-					return -ENOMEM;
+				} else {
+					struct part p;
+
+					if (part_build(c, &p))
+						return -ENOMEM;
+					part_print(out, &p, head);
+					part_free(&p);
+				}
 				if (excepts_collect(c, m, other, &ex, &nx))
 					return -ENOMEM;
 				if (nx) {
@@ -560,15 +691,28 @@ int zw_diff_traffic_text(FILE *out, const struct zw_matrix *m,
 				k++;
 				continue;
 			}
-			/* One flow: its whole services on one line, then each
-			 * service of which only a part changed. */
+			/* One flow: its whole services on one line; the services
+			 * it keeps whole for some addresses only, grouped by
+			 * those addresses; then the other parts one by one. */
 			const char *id = m->flows[c->flow].id;
 			size_t e = k;
 			bool any_whole = false;
 
 			while (e < j && v[e].flow == c->flow)
 				e++;
-			for (size_t x = k; x < e; x++)
+			struct part *parts = calloc(e - k + 1, sizeof(*parts));
+			bool *done = calloc(e - k + 1, sizeof(*done));
+
+			if (!parts || !done) {
+				free(parts);
+				free(done);
+				return -ENOMEM;
+			}
+			r = 0;
+			for (size_t x = k; x < e && !r; x++)
+				if (!v[x].whole)
+					r = part_build(&v[x], &parts[x - k]);
+			for (size_t x = k; x < e && !r; x++)
 				if (v[x].whole) {
 					fprintf(out, any_whole ? ", %s" : "    %s: %s",
 						any_whole ? m->services[v[x].service].name : id,
@@ -577,19 +721,39 @@ int zw_diff_traffic_text(FILE *out, const struct zw_matrix *m,
 				}
 			if (any_whole)
 				fputc('\n', out);
-			for (size_t x = k; x < e; x++) {
+			for (size_t x = k; x < e && !r; x++) {
+				const char *a = parts[x - k].addr_only;
+
+				if (v[x].whole || !a || done[x - k])
+					continue;
+				fprintf(out, "    %s: %s", id, m->services[v[x].service].name);
+				for (size_t y = x + 1; y < e; y++)
+					if (!v[y].whole && parts[y - k].addr_only &&
+					    !strcmp(a, parts[y - k].addr_only)) {
+						fprintf(out, ", %s", m->services[v[y].service].name);
+						done[y - k] = true;
+					}
+				fprintf(out, ", only %s\n", a);
+			}
+			for (size_t x = k; x < e && !r; x++) {
 				char *head = NULL;
 
-				if (v[x].whole)
+				if (v[x].whole || parts[x - k].addr_only)
 					continue;
 				if (asprintf(&head, "%s: %s", id,
-					     m->services[v[x].service].name) < 0)
-					return -ENOMEM;
-				r = part_text(out, &v[x], head);
+					     m->services[v[x].service].name) < 0) {
+					r = -ENOMEM;
+					break;
+				}
+				part_print(out, &parts[x - k], head);
 				free(head);
-				if (r)
-					return r;
 			}
+			for (size_t x = k; x < e; x++)
+				part_free(&parts[x - k]);
+			free(parts);
+			free(done);
+			if (r)
+				return r;
 			k = e;
 		}
 		i = j;
