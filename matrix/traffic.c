@@ -107,29 +107,6 @@ static int box_push(struct zw_boxes *b, const struct zw_box *x)
 
 /* ---- building a side ---- */
 
-static zw_u128 addr_value(const uint8_t *addr, uint8_t family)
-{
-	zw_u128 v = 0;
-	int n = family == ZW_AF_INET ? 4 : 16;
-
-	for (int i = 0; i < n; i++)
-		v = (v << 8) | addr[i];
-	return v;
-}
-
-static struct zw_ival net_ival(const struct zw_prefix *p)
-{
-	int bits = p->family == ZW_AF_INET ? 32 : 128;
-	zw_u128 base = addr_value(p->addr, p->family);
-	zw_u128 span;
-
-	if (p->len == 0)
-		span = bits == 128 ? U128_MAX : (((zw_u128)1 << bits) - 1);
-	else
-		span = ((zw_u128)1 << (bits - p->len)) - 1;
-	return (struct zw_ival){base, base + span};
-}
-
 /* Where a flow box sorts in the index. Boxes of a zone pair with the
  * outside zone at one end are further split by the gap (between declared
  * networks) their outside addresses lie in: the outside zone is many
@@ -273,8 +250,8 @@ static int side_build(struct side *s, const struct zw_matrix *m, int32_t day)
 						.flow = SAME,
 						.service = (uint32_t)z,
 						.d = {{0, 0},
-						      net_ival(&zone->networks[a]),
-						      net_ival(&zone->networks[b])}};
+						      zw_prefix_ival(&zone->networks[a]),
+						      zw_prefix_ival(&zone->networks[b])}};
 
 					if (box_push(&s->same, &x))
 						return -ENOMEM;
@@ -295,7 +272,7 @@ static int side_build(struct side *s, const struct zw_matrix *m, int32_t day)
 			for (size_t i = 0; i < m->zones[z].n_networks; i++)
 				if (m->zones[z].networks[i].family == fams[fi])
 					s->spans[fi][n++] = (struct zspan){
-						net_ival(&m->zones[z].networks[i]), (uint32_t)z};
+						zw_prefix_ival(&m->zones[z].networks[i]), (uint32_t)z};
 		if (n > 1)
 			qsort(s->spans[fi], n, sizeof(*s->spans[fi]), cmp_span);
 		s->n_spans[fi] = n;
