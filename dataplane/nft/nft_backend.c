@@ -49,7 +49,7 @@ int zwnft_apply(struct zwnft_sock *s, const struct zwnft_opts *o,
 	double t = ms_now();
 	int ret;
 
-	ret = zwnft_ruleset__build(img, day, o, &rs);
+	ret = zwnft_ruleset__build_mode(img, day, o, ZWNFT_BUILD_OBJECTS, &rs);
 	st.build_ms = ms_now() - t;
 	if (ret) {
 		snprintf(err, err_len, "building the ruleset: %s", strerror(-ret));
@@ -68,7 +68,10 @@ int zwnft_apply(struct zwnft_sock *s, const struct zwnft_opts *o,
 
 		st.tries = tries + 1;
 		t = ms_now();
-		ret = zwnft_sock__read(s, o->table, false, &live, err, err_len);
+		/* Objects are read (and those added by hand removed) unless
+		 * the table is huge: see ZWNFT_READ_OBJS_IF_SMALL. */
+		ret = zwnft_sock__read(s, o->table, ZWNFT_READ_OBJS_IF_SMALL,
+				       &live, err, err_len);
 		st.read_ms += ms_now() - t;
 		if (ret)
 			break;
@@ -201,93 +204,126 @@ static const char *chain_name(const struct nftnl_chain *c)
 	return nftnl_chain_get_str(c, NFTNL_CHAIN_NAME);
 }
 
+/* Named things of both sides, sorted by name, walked in step: every
+ * comparison below is O(n log n) (100 000 flows are 100 000 chains). */
+struct named {
+	const char *name;
+	size_t idx;
+};
+
+static int named_cmp(const void *a, const void *b)
+{
+	const struct named *x = a, *y = b;
+	int c = strcmp(x->name, y->name);
+
+	return c ? c : (x->idx > y->idx) - (x->idx < y->idx);
+}
+
 static void drift_chains(struct report *r, const struct zwnft_ruleset *rs,
 			 const struct zwnft_live *live)
 {
-	for (size_t i = 0; i < rs->n[ZWNFT_CHAIN]; i++) {
-		const struct zwnft_item *w = &rs->v[ZWNFT_CHAIN][i];
-		const struct nftnl_chain *h = NULL;
+	size_t nw = rs->n[ZWNFT_CHAIN], nh = live->n_chains, i = 0, j = 0;
+	struct named *w = calloc(nw + 1, sizeof(*w)), *h = calloc(nh + 1, sizeof(*h));
 
-		for (size_t k = 0; k < live->n_chains && !h; k++)
-			if (strcmp(chain_name(live->chains[k]), w->name) == 0)
-				h = live->chains[k];
-		if (!h) {
-			say(r, "chain %s removed", w->name);
-			continue;
-		}
-		char *a = zwnft_canon_chain(w->chain), *b = zwnft_canon_chain(h);
+	if (!w || !h)
+		goto out;
+	for (size_t k = 0; k < nw; k++)
+		w[k] = (struct named){rs->v[ZWNFT_CHAIN][k].name, k};
+	for (size_t k = 0; k < nh; k++)
+		h[k] = (struct named){chain_name(live->chains[k]), k};
+	qsort(w, nw, sizeof(*w), named_cmp);
+	qsort(h, nh, sizeof(*h), named_cmp);
+	while (i < nw || j < nh) {
+		int c = i == nw ? 1 : j == nh ? -1 : strcmp(w[i].name, h[j].name);
 
-		if (a && b && strcmp(a, b) != 0)
-			say(r, "chain %s changed: is \"%s\", should be \"%s\"",
-			    w->name, b, a);
-		free(a);
-		free(b);
-	}
-	for (size_t k = 0; k < live->n_chains; k++) {
-		bool known = false;
+		if (c < 0) {
+			say(r, "chain %s removed", w[i++].name);
+		} else if (c > 0) {
+			char *x = zwnft_canon_chain(live->chains[h[j].idx]);
 
-		for (size_t i = 0; i < rs->n[ZWNFT_CHAIN] && !known; i++)
-			known = strcmp(rs->v[ZWNFT_CHAIN][i].name,
-				       chain_name(live->chains[k])) == 0;
-		if (!known) {
-			char *b = zwnft_canon_chain(live->chains[k]);
+			say(r, "chain %s added by hand: %s", h[j].name, x ? x : "?");
+			free(x);
+			j++;
+		} else {
+			char *a = zwnft_canon_chain(rs->v[ZWNFT_CHAIN][w[i].idx].chain);
+			char *b = zwnft_canon_chain(live->chains[h[j].idx]);
 
-			say(r, "chain %s added by hand: %s",
-			    chain_name(live->chains[k]), b ? b : "?");
+			if (a && b && strcmp(a, b) != 0)
+				say(r, "chain %s changed: is \"%s\", should be \"%s\"",
+				    w[i].name, b, a);
+			free(a);
 			free(b);
+			i++;
+			j++;
 		}
 	}
+out:
+	free(w);
+	free(h);
+}
+
+static void drift_set_pair(struct report *r, const struct zwnft_item *w,
+			   struct nftnl_set *h)
+{
+	char *a = zwnft_canon_set(w->set), *b = zwnft_canon_set(h);
+
+	if (a && b && strcmp(a, b) != 0)
+		say(r, "set %s changed: is \"%s\", should be \"%s\"", w->name, b, a);
+	free(a);
+	free(b);
+	if (w->dynamic)
+		return; /* elements are runtime state */
+	size_t nw = 0, nh = 0;
+	char **ew = zwnft_canon_elems(w->set, &nw);
+	char **eh = zwnft_canon_elems(h, &nh);
+	char added[ZWNFT_NAME_MAX + 64], removed[ZWNFT_NAME_MAX + 64];
+
+	snprintf(added, sizeof(added), "element added to set %s:", w->name);
+	snprintf(removed, sizeof(removed), "element removed from set %s:", w->name);
+	if (ew && eh)
+		diff_sorted(r, ew, nw, eh, nh, added, removed);
+	zwnft_strv_free(ew, nw);
+	zwnft_strv_free(eh, nh);
 }
 
 static void drift_sets(struct report *r, const struct zwnft_ruleset *rs,
 		       const struct zwnft_live *live)
 {
-	for (size_t i = 0; i < rs->n[ZWNFT_SET]; i++) {
-		const struct zwnft_item *w = &rs->v[ZWNFT_SET][i];
-		struct nftnl_set *h = NULL;
+	size_t nw = rs->n[ZWNFT_SET], nh = 0, i = 0, j = 0;
+	struct named *w = calloc(nw + 1, sizeof(*w));
+	struct named *h = calloc(live->n_sets + 1, sizeof(*h));
 
-		for (size_t k = 0; k < live->n_sets && !h; k++)
-			if (strcmp(nftnl_set_get_str(live->sets[k], NFTNL_SET_NAME),
-				   w->name) == 0)
-				h = live->sets[k];
-		if (!h) {
-			say(r, "set %s removed", w->name);
-			continue;
-		}
-		char *a = zwnft_canon_set(w->set), *b = zwnft_canon_set(h);
-
-		if (a && b && strcmp(a, b) != 0)
-			say(r, "set %s changed: is \"%s\", should be \"%s\"",
-			    w->name, b, a);
-		free(a);
-		free(b);
-		if (w->dynamic)
-			continue; /* elements are runtime state */
-		size_t nw = 0, nh = 0;
-		char **ew = zwnft_canon_elems(w->set, &nw);
-		char **eh = zwnft_canon_elems(h, &nh);
-		char added[ZWNFT_NAME_MAX + 64], removed[ZWNFT_NAME_MAX + 64];
-
-		snprintf(added, sizeof(added), "element added to set %s:", w->name);
-		snprintf(removed, sizeof(removed), "element removed from set %s:",
-			 w->name);
-		if (ew && eh)
-			diff_sorted(r, ew, nw, eh, nh, added, removed);
-		zwnft_strv_free(ew, nw);
-		zwnft_strv_free(eh, nh);
-	}
+	if (!w || !h)
+		goto out;
+	for (size_t k = 0; k < nw; k++)
+		w[k] = (struct named){rs->v[ZWNFT_SET][k].name, k};
 	for (size_t k = 0; k < live->n_sets; k++) {
-		const char *n = nftnl_set_get_str(live->sets[k], NFTNL_SET_NAME);
-		bool known = false;
-
+		/* anonymous sets are part of a rule: reported with the rule */
 		if (nftnl_set_get_u32(live->sets[k], NFTNL_SET_FLAGS) &
 		    NFT_SET_ANONYMOUS)
-			continue; /* part of a rule: reported with the rule */
-		for (size_t i = 0; i < rs->n[ZWNFT_SET] && !known; i++)
-			known = strcmp(rs->v[ZWNFT_SET][i].name, n) == 0;
-		if (!known)
-			say(r, "set %s added by hand", n);
+			continue;
+		h[nh++] = (struct named){
+			nftnl_set_get_str(live->sets[k], NFTNL_SET_NAME), k};
 	}
+	qsort(w, nw, sizeof(*w), named_cmp);
+	qsort(h, nh, sizeof(*h), named_cmp);
+	while (i < nw || j < nh) {
+		int c = i == nw ? 1 : j == nh ? -1 : strcmp(w[i].name, h[j].name);
+
+		if (c < 0) {
+			say(r, "set %s removed", w[i++].name);
+		} else if (c > 0) {
+			say(r, "set %s added by hand", h[j++].name);
+		} else {
+			drift_set_pair(r, &rs->v[ZWNFT_SET][w[i].idx],
+				       live->sets[h[j].idx]);
+			i++;
+			j++;
+		}
+	}
+out:
+	free(w);
+	free(h);
 }
 
 static void drift_objs(struct report *r, const struct zwnft_ruleset *rs,
@@ -313,7 +349,24 @@ out:
 	zwnft_strv_free(have, nh);
 }
 
-/* Rules, chain by chain: what was added or removed, then order. */
+/* A rule in its chain at its position, for the order check. */
+struct placed {
+	const char *chain;
+	size_t pos;
+	const char *canon;
+};
+
+static int placed_cmp(const void *a, const void *b)
+{
+	const struct placed *x = a, *y = b;
+	int c = strcmp(x->chain, y->chain);
+
+	return c ? c : (x->pos > y->pos) - (x->pos < y->pos);
+}
+
+/* Rules: what was added or removed (multiset of canonical lines, which
+ * start with the chain's name), then, if nothing was, the order inside
+ * each chain. */
 static void drift_rules(struct report *r, const struct zwnft_ruleset *rs,
 			const struct zwnft_live *live)
 {
@@ -322,15 +375,23 @@ static void drift_rules(struct report *r, const struct zwnft_ruleset *rs,
 	char **have = calloc(nh + 1, sizeof(char *));
 	char **sw = calloc(nw + 1, sizeof(char *));
 	char **sh = calloc(nh + 1, sizeof(char *));
+	struct placed *pw = calloc(nw + 1, sizeof(*pw));
+	struct placed *ph = calloc(nh + 1, sizeof(*ph));
 
-	if (!want || !have || !sw || !sh)
+	if (!want || !have || !sw || !sh || !pw || !ph)
 		goto out;
-	for (size_t i = 0; i < nw; i++)
+	for (size_t i = 0; i < nw; i++) {
 		if (!(want[i] = zwnft_canon_rule(rs->v[ZWNFT_RULE][i].rule)))
 			goto out;
-	for (size_t k = 0; k < nh; k++)
+		pw[i] = (struct placed){rs->v[ZWNFT_RULE][i].name, i, want[i]};
+	}
+	for (size_t k = 0; k < nh; k++) {
 		if (!(have[k] = zwnft_canon_rule(live->rules[k])))
 			goto out;
+		ph[k] = (struct placed){
+			nftnl_rule_get_str(live->rules[k], NFTNL_RULE_CHAIN), k,
+			have[k]};
+	}
 	memcpy(sw, want, nw * sizeof(char *));
 	memcpy(sh, have, nh * sizeof(char *));
 	qsort(sw, nw, sizeof(char *), strp_cmp);
@@ -339,30 +400,21 @@ static void drift_rules(struct report *r, const struct zwnft_ruleset *rs,
 
 	diff_sorted(r, sw, nw, sh, nh, "rule added by hand in chain",
 		    "rule removed from chain");
-	if (r->lines + r->dropped == before) {
-		/* same rules: same order? (kernel dumps chain by chain) */
-		for (size_t c = 0; c < rs->n[ZWNFT_CHAIN]; c++) {
-			const char *cn = rs->v[ZWNFT_CHAIN][c].name;
-			size_t i = 0, k = 0;
+	if (r->lines + r->dropped != before || nw != nh)
+		goto out;
+	/* same rules: same order in every chain? (a dump lists each chain's
+	 * rules in order; sorting by (chain, position) keeps that order) */
+	qsort(pw, nw, sizeof(*pw), placed_cmp);
+	qsort(ph, nh, sizeof(*ph), placed_cmp);
+	const char *reported = NULL;
 
-			for (;;) {
-				while (i < nw &&
-				       strcmp(rs->v[ZWNFT_RULE][i].name, cn) != 0)
-					i++;
-				while (k < nh &&
-				       strcmp(nftnl_rule_get_str(live->rules[k],
-								 NFTNL_RULE_CHAIN),
-					      cn) != 0)
-					k++;
-				if (i == nw || k == nh)
-					break;
-				if (strcmp(want[i], have[k]) != 0) {
-					say(r, "rules of chain %s reordered", cn);
-					break;
-				}
-				i++;
-				k++;
-			}
+	for (size_t i = 0; i < nw; i++) {
+		if (strcmp(pw[i].chain, ph[i].chain) != 0)
+			break; /* cannot happen: same multiset */
+		if (strcmp(pw[i].canon, ph[i].canon) != 0 &&
+		    (!reported || strcmp(reported, pw[i].chain) != 0)) {
+			say(r, "rules of chain %s reordered", pw[i].chain);
+			reported = pw[i].chain;
 		}
 	}
 out:
@@ -376,6 +428,8 @@ out:
 	free(have);
 	free(sw);
 	free(sh);
+	free(pw);
+	free(ph);
 }
 
 char *zwnft_drift(const struct zwnft_ruleset *rs, struct zwnft_live *live)
@@ -433,7 +487,7 @@ static int nft_open(const char *arg, struct zw_backend **out, char *err,
 	}
 	/* Attach: look, change nothing. Refuse a table we do not own now
 	 * rather than at the first apply. */
-	ret = zwnft_sock__read(be->sock, be->opts.table, false, &live, err,
+	ret = zwnft_sock__read(be->sock, be->opts.table, 0, &live, err,
 			       err_len);
 	if (ret)
 		goto err;
@@ -483,8 +537,8 @@ static int nft_read_back(struct zw_backend *be, const struct zw_image *expected,
 	int ret;
 
 	memset(st, 0, sizeof(*st));
-	ret = zwnft_sock__read(be->sock, be->opts.table, true, &live, err,
-			       sizeof(err));
+	ret = zwnft_sock__read(be->sock, be->opts.table, ZWNFT_READ_ALL, &live,
+			       err, sizeof(err));
 	if (ret)
 		return ret;
 	if (!live.table) {
@@ -532,7 +586,8 @@ static int nft_read_back(struct zw_backend *be, const struct zw_image *expected,
 		} else {
 			struct zwnft_ruleset *rs = NULL;
 
-			ret = zwnft_ruleset__build(expected, day, &be->opts, &rs);
+			ret = zwnft_ruleset__build_mode(expected, day, &be->opts,
+							ZWNFT_BUILD_OBJECTS, &rs);
 			if (ret == 0) {
 				errno = 0;
 				st->drift = zwnft_drift(rs, &live);
@@ -546,6 +601,30 @@ static int nft_read_back(struct zw_backend *be, const struct zw_image *expected,
 	return ret;
 }
 
+static int obj_name_cmp(const void *a, const void *b)
+{
+	return strcmp(nftnl_obj_get_str(*(struct nftnl_obj *const *)a, NFTNL_OBJ_NAME),
+		      nftnl_obj_get_str(*(struct nftnl_obj *const *)b, NFTNL_OBJ_NAME));
+}
+
+static struct nftnl_obj *obj_find(struct nftnl_obj **v, size_t n, const char *name)
+{
+	size_t lo = 0, hi = n;
+
+	while (lo < hi) {
+		size_t mid = (lo + hi) / 2;
+		int c = strcmp(nftnl_obj_get_str(v[mid], NFTNL_OBJ_NAME), name);
+
+		if (!c)
+			return v[mid];
+		if (c < 0)
+			lo = mid + 1;
+		else
+			hi = mid;
+	}
+	return NULL;
+}
+
 static int nft_counters(struct zw_backend *be, struct zw_flow_counters *out,
 			uint32_t n_flows)
 {
@@ -554,40 +633,37 @@ static int nft_counters(struct zw_backend *be, struct zw_flow_counters *out,
 	int ret;
 
 	memset(out, 0, (size_t)n_flows * sizeof(*out));
-	ret = zwnft_sock__read(be->sock, be->opts.table, false, &live, err,
-			       sizeof(err));
+	ret = zwnft_sock__read(be->sock, be->opts.table, ZWNFT_READ_OBJS, &live,
+			       err, sizeof(err));
 	if (ret)
 		return ret;
+	qsort(live.objs, live.n_objs, sizeof(live.objs[0]), obj_name_cmp);
 	/* Flow index <- id from the flow chains' comments ("flow #N ID: ..."),
 	 * so counters work after a daemon restart, before any apply. */
 	for (size_t c = 0; c < live.n_chains; c++) {
 		uint32_t ulen = 0;
 		const void *ud = nftnl_chain_get_data(live.chains[c],
 						      NFTNL_CHAIN_USERDATA, &ulen);
-		char *cm = zwnft_udata_comment(ud, ulen, NFTNL_UDATA_CHAIN_COMMENT);
 		const char *name = chain_name(live.chains[c]);
+		char *cm, other[ZWNFT_NAME_MAX + 8];
+		struct nftnl_obj *o;
 		unsigned idx;
 
-		if (!cm || strncmp(name, "flow_", 5) != 0 ||
-		    sscanf(cm, "flow #%u ", &idx) != 1 || idx >= n_flows) {
+		if (strncmp(name, "flow_", 5) != 0)
+			continue;
+		cm = zwnft_udata_comment(ud, ulen, NFTNL_UDATA_CHAIN_COMMENT);
+		if (!cm || sscanf(cm, "flow #%u ", &idx) != 1 || idx >= n_flows) {
 			free(cm);
 			continue;
 		}
 		free(cm);
-		for (size_t o = 0; o < live.n_objs; o++) {
-			const char *on = nftnl_obj_get_str(live.objs[o], NFTNL_OBJ_NAME);
-
-			if (strcmp(on, name) == 0) {
-				out[idx].packets = nftnl_obj_get_u64(live.objs[o],
-								     NFTNL_OBJ_CTR_PKTS);
-				out[idx].bytes = nftnl_obj_get_u64(live.objs[o],
-								   NFTNL_OBJ_CTR_BYTES);
-			} else if (strncmp(on, "new_", 4) == 0 &&
-				   strcmp(on + 4, name + 5) == 0) {
-				out[idx].new_conns = nftnl_obj_get_u64(
-					live.objs[o], NFTNL_OBJ_CTR_PKTS);
-			}
+		if ((o = obj_find(live.objs, live.n_objs, name))) {
+			out[idx].packets = nftnl_obj_get_u64(o, NFTNL_OBJ_CTR_PKTS);
+			out[idx].bytes = nftnl_obj_get_u64(o, NFTNL_OBJ_CTR_BYTES);
 		}
+		snprintf(other, sizeof(other), "new_%s", name + 5);
+		if ((o = obj_find(live.objs, live.n_objs, other)))
+			out[idx].new_conns = nftnl_obj_get_u64(o, NFTNL_OBJ_CTR_PKTS);
 	}
 	zwnft_live__free(&live);
 	return 0;
@@ -609,7 +685,8 @@ static char *nft_describe_flow(const struct zw_image *img, uint32_t flow)
 		zwnft_ruleset__free(describe_rs);
 		describe_rs = NULL;
 		/* every flow as if live: what it turns into when enforced */
-		ret = zwnft_ruleset__build(img, INT32_MIN, NULL, &describe_rs);
+		ret = zwnft_ruleset__build_mode(img, INT32_MIN, NULL,
+						ZWNFT_BUILD_TEXT, &describe_rs);
 		if (ret == 0)
 			memcpy(describe_sha, img->sha256, 32);
 	}
@@ -636,7 +713,7 @@ static int nft_destroy(struct zw_backend *be)
 	char err[256];
 	int ret;
 
-	ret = zwnft_sock__read(be->sock, be->opts.table, false, &live, err,
+	ret = zwnft_sock__read(be->sock, be->opts.table, 0, &live, err,
 			       sizeof(err));
 	if (ret)
 		return ret;

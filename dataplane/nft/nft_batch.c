@@ -229,6 +229,29 @@ static void msg_elems(struct ctx *c, struct nftnl_set *s, const char *what)
 	nftnl_set_elems_iter_destroy(it);
 }
 
+static void msg_del_obj(struct ctx *c, const char *table, const char *name,
+			uint32_t type)
+{
+	struct nftnl_obj *d = nftnl_obj_alloc();
+	struct nlmsghdr *nlh;
+
+	if (!d) {
+		c->err = -ENOMEM;
+		return;
+	}
+	nftnl_obj_set_str(d, NFTNL_OBJ_TABLE, table);
+	nftnl_obj_set_str(d, NFTNL_OBJ_NAME, name);
+	nftnl_obj_set_u32(d, NFTNL_OBJ_TYPE, type);
+	nftnl_obj_set_u32(d, NFTNL_OBJ_FAMILY, NFPROTO_INET);
+	/* the name must outlive the batch for error reports: "counter" */
+	nlh = hdr(c, NFT_MSG_DELOBJ, 0, "of a flow leaving the policy");
+	if (nlh) {
+		nftnl_obj_nlmsg_build_payload(nlh, d);
+		next(c, nlh);
+	}
+	nftnl_obj_free(d);
+}
+
 static int batch_begin(struct zwnft_batch *bt, struct ctx *c,
 		       const struct zwnft_live *live, uint32_t seq)
 {
@@ -437,6 +460,27 @@ int zwnft_batch__build(struct zwnft_batch *bt, const struct zwnft_ruleset *rs,
 			free(have);
 			return -ENOMEM;
 		}
+		if (!live->objs_read) {
+			/* Objects not read (reading 200 000 counters costs the
+			 * kernel seconds): those of flows leaving the policy
+			 * are named after their flow chains, which we read. */
+			for (size_t i = 0; i < live->n_chains; i++) {
+				const char *cn = nftnl_chain_get_str(live->chains[i],
+								     NFTNL_CHAIN_NAME);
+				char on[ZWNFT_NAME_MAX + 8];
+
+				if (strncmp(cn, "flow_", 5) != 0)
+					continue;
+				for (int k = 0; k < 2; k++) {
+					snprintf(on, sizeof(on), "%s%s",
+						 k ? "new_" : "flow_", cn + 5);
+					if (objkey_in(want, rs->n[ZWNFT_OBJ], on,
+						      NFT_OBJECT_COUNTER))
+						continue;
+					msg_del_obj(&c, table, on, NFT_OBJECT_COUNTER);
+				}
+			}
+		}
 		for (size_t i = 0; i < live->n_objs; i++) {
 			struct nftnl_obj *o = live->objs[i], *d;
 			const char *name = nftnl_obj_get_str(o, NFTNL_OBJ_NAME);
@@ -464,7 +508,10 @@ int zwnft_batch__build(struct zwnft_batch *bt, const struct zwnft_ruleset *rs,
 	for (size_t i = 0; i < rs->n[ZWNFT_OBJ]; i++) {
 		const struct zwnft_item *w = &rs->v[ZWNFT_OBJ][i];
 
-		if (!have_table ||
+		/* without NLM_F_EXCL, adding a counter that exists changes
+		 * nothing (its values stay): when the objects were not read,
+		 * declare every one */
+		if (!have_table || !live->objs_read ||
 		    !objkey_in(have, live->n_objs, w->name,
 			       nftnl_obj_get_u32(w->obj, NFTNL_OBJ_TYPE)))
 			msg_obj(&c, NFT_MSG_NEWOBJ, NLM_F_CREATE, w->obj, w->name);

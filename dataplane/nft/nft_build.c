@@ -86,21 +86,23 @@ static struct zwnft_item *rs_push(struct zwnft_ruleset *rs, enum zwnft_kind k,
 
 static void item_fini(struct zwnft_item *it)
 {
-	switch (it->kind) {
-	case ZWNFT_OBJ:
-		nftnl_obj_free(it->obj);
-		break;
-	case ZWNFT_CHAIN:
-		nftnl_chain_free(it->chain);
-		break;
-	case ZWNFT_SET:
-		nftnl_set_free(it->set);
-		break;
-	case ZWNFT_RULE:
-		nftnl_rule_free(it->rule);
-		break;
-	default:
-		break;
+	if (it->obj) { /* the union: any of the four, or none (text only) */
+		switch (it->kind) {
+		case ZWNFT_OBJ:
+			nftnl_obj_free(it->obj);
+			break;
+		case ZWNFT_CHAIN:
+			nftnl_chain_free(it->chain);
+			break;
+		case ZWNFT_SET:
+			nftnl_set_free(it->set);
+			break;
+		case ZWNFT_RULE:
+			nftnl_rule_free(it->rule);
+			break;
+		default:
+			break;
+		}
 	}
 	free(it->name);
 	free(it->text);
@@ -180,6 +182,8 @@ struct rb {
 	struct nftnl_rule *r;
 	struct zwnft_buf t;
 	bool oom;
+	bool objects; /* build libnftnl expressions */
+	bool text;    /* build the nft-syntax text */
 };
 
 static void rb_text(struct rb *rb, const char *fmt, ...)
@@ -189,6 +193,8 @@ static void rb_text(struct rb *rb, const char *fmt, ...)
 	char tmp[512];
 	va_list ap;
 
+	if (!rb->text)
+		return;
 	va_start(ap, fmt);
 	vsnprintf(tmp, sizeof(tmp), fmt, ap);
 	va_end(ap);
@@ -199,8 +205,11 @@ static void rb_text(struct rb *rb, const char *fmt, ...)
 
 static struct nftnl_expr *rb_expr(struct rb *rb, const char *name)
 {
-	struct nftnl_expr *e = nftnl_expr_alloc(name);
+	struct nftnl_expr *e;
 
+	if (!rb->objects)
+		return NULL;
+	e = nftnl_expr_alloc(name);
 	if (!e)
 		rb->oom = true;
 	return e;
@@ -581,6 +590,10 @@ static int rb_begin(struct rb *rb, const struct zwnft_ruleset *rs,
 		    const char *chain)
 {
 	memset(rb, 0, sizeof(*rb));
+	rb->objects = rs->mode & ZWNFT_BUILD_OBJECTS;
+	rb->text = rs->mode & ZWNFT_BUILD_TEXT;
+	if (!rb->objects)
+		return 0;
 	rb->r = nftnl_rule_alloc();
 	if (!rb->r)
 		return -ENOMEM;
@@ -604,7 +617,8 @@ static int rb_end(struct rb *rb, struct zwnft_ruleset *rs, const char *chain,
 		char c[NFTNL_UDATA_COMMENT_MAXLEN];
 
 		snprintf(c, sizeof(c), "%s", comment);
-		if (set_comment(rb->r, ZWNFT_RULE, NFTNL_UDATA_RULE_COMMENT, c))
+		if (rb->r &&
+		    set_comment(rb->r, ZWNFT_RULE, NFTNL_UDATA_RULE_COMMENT, c))
 			goto err;
 		rb_text(rb, "comment \"%s\"", c);
 	}
@@ -615,6 +629,8 @@ static int rb_end(struct rb *rb, struct zwnft_ruleset *rs, const char *chain,
 	rb->r = NULL;
 	it->sets[0] = src_set;
 	it->sets[1] = dst_set;
+	if (!rb->text)
+		return 0;
 	it->text = zwnft_buf__take(&rb->t);
 	if (!it->text)
 		return -ENOMEM;
@@ -844,7 +860,9 @@ static int add_interval_set(struct zwnft_ruleset *rs, const char *name,
 			  map ? "map" : "set", name,
 			  w == 4 ? "ipv4_addr" : "ipv6_addr",
 			  map ? " : verdict" : "");
-	if (r->n && !addr_is_zero(r->v[0].lo, w) &&
+	bool objects = rs->mode & ZWNFT_BUILD_OBJECTS;
+
+	if (objects && r->n && !addr_is_zero(r->v[0].lo, w) &&
 	    (ret = elem_add(s, zero, w, true, NULL)))
 		goto err;
 	if (r->n)
@@ -852,14 +870,17 @@ static int add_interval_set(struct zwnft_ruleset *rs, const char *name,
 	for (size_t i = 0; i < r->n; i++) {
 		uint8_t next[16];
 
-		if ((ret = elem_add(s, r->v[i].lo, w, false, &r->v[i])))
+		if (objects &&
+		    (ret = elem_add(s, r->v[i].lo, w, false, &r->v[i])))
 			goto err;
-		if (!addr_is_max(r->v[i].hi, w)) {
+		if (objects && !addr_is_max(r->v[i].hi, w)) {
 			memcpy(next, r->v[i].hi, 16);
 			addr_inc(next, w);
 			if ((ret = elem_add(s, next, w, true, NULL)))
 				goto err;
 		}
+		if (!(rs->mode & ZWNFT_BUILD_TEXT))
+			continue;
 		if (i)
 			zwnft_buf__puts(&t, ",\n\t\t\t     ");
 		range_text(&t, &r->v[i], w);
@@ -874,8 +895,12 @@ static int add_interval_set(struct zwnft_ruleset *rs, const char *name,
 		goto err;
 	it->set = s;
 	it->sets[0] = nset;
-	it->text = zwnft_buf__take(&t);
 	rs->n_elems += r->n * 2;
+	if (!(rs->mode & ZWNFT_BUILD_TEXT)) {
+		zwnft_buf__fini(&t);
+		return 0;
+	}
+	it->text = zwnft_buf__take(&t);
 	return it->text ? 0 : -ENOMEM;
 err:
 	nftnl_set_free(s);
@@ -915,6 +940,8 @@ static int add_rate_set(struct zwnft_ruleset *rs, const char *name, int w,
 	}
 	it->set = s;
 	it->dynamic = true;
+	if (!(rs->mode & ZWNFT_BUILD_TEXT))
+		return 0;
 	it->text = strdup(text);
 	return it->text ? 0 : -ENOMEM;
 }
@@ -941,6 +968,8 @@ static int add_counter(struct zwnft_ruleset *rs, const char *name,
 		return -ENOMEM;
 	}
 	it->obj = o;
+	if (!(rs->mode & ZWNFT_BUILD_TEXT))
+		return 0;
 	snprintf(text, sizeof(text), "counter %s { }", name);
 	it->text = strdup(text);
 	return it->text ? 0 : -ENOMEM;
@@ -991,6 +1020,10 @@ static int add_chain(struct zwnft_ruleset *rs, const char *name,
 		return -ENOMEM;
 	}
 	it->chain = c;
+	if (!(rs->mode & ZWNFT_BUILD_TEXT)) {
+		zwnft_buf__fini(&t);
+		return 0;
+	}
 	it->text = zwnft_buf__take(&t);
 	return it->text ? 0 : -ENOMEM;
 }
@@ -1818,6 +1851,15 @@ int zwnft_ruleset__build(const struct zw_image *img, int32_t day,
 			 const struct zwnft_opts *opts,
 			 struct zwnft_ruleset **out)
 {
+	return zwnft_ruleset__build_mode(img, day, opts,
+					 ZWNFT_BUILD_OBJECTS | ZWNFT_BUILD_TEXT,
+					 out);
+}
+
+int zwnft_ruleset__build_mode(const struct zw_image *img, int32_t day,
+			      const struct zwnft_opts *opts, unsigned mode,
+			      struct zwnft_ruleset **out)
+{
 	struct build b = {.img = img, .day = day};
 	struct zwnft_ruleset *rs;
 	char **from_names = NULL;
@@ -1828,6 +1870,7 @@ int zwnft_ruleset__build(const struct zw_image *img, int32_t day,
 	if (!rs)
 		return -ENOMEM;
 	b.rs = rs;
+	rs->mode = mode;
 	if (opts)
 		rs->opts = *opts;
 	else

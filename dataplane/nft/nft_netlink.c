@@ -326,7 +326,7 @@ void zwnft_live__free(struct zwnft_live *l)
 	memset(l, 0, sizeof(*l));
 }
 
-static int read_once(struct zwnft_sock *s, const char *table, bool full,
+static int read_once(struct zwnft_sock *s, const char *table, unsigned what,
 		     struct zwnft_live *l)
 {
 	char buf[16384];
@@ -361,30 +361,46 @@ static int read_once(struct zwnft_sock *s, const char *table, bool full,
 	if ((ret = talk(s, nlh, set_cb, &c)))
 		return ret;
 
-	struct nftnl_obj *o = nftnl_obj_alloc();
+	/* A dump of many objects costs the kernel quadratic time (it walks
+	 * the list from the start for each 32 KiB): only when needed. */
+	if ((what & ZWNFT_READ_OBJS) ||
+	    ((what & ZWNFT_READ_OBJS_IF_SMALL) &&
+	     l->n_chains <= ZWNFT_SMALL_TABLE_CHAINS)) {
+		struct nftnl_obj *o = nftnl_obj_alloc();
 
-	if (!o)
-		return -ENOMEM;
-	nftnl_obj_set_str(o, NFTNL_OBJ_TABLE, table);
-	nlh = nftnl_nlmsg_build_hdr(buf, NFT_MSG_GETOBJ, NFPROTO_INET,
-				    NLM_F_DUMP, zwnft_sock__seq(s, 1));
-	nftnl_obj_nlmsg_build_payload(nlh, o);
-	nftnl_obj_free(o);
-	if ((ret = talk(s, nlh, obj_cb, &c)))
-		return ret;
-
-	if (full) {
-		struct nftnl_rule *r = nftnl_rule_alloc();
-
-		if (!r)
+		if (!o)
 			return -ENOMEM;
-		nftnl_rule_set_str(r, NFTNL_RULE_TABLE, table);
-		nlh = nftnl_nlmsg_build_hdr(buf, NFT_MSG_GETRULE, NFPROTO_INET,
+		nftnl_obj_set_str(o, NFTNL_OBJ_TABLE, table);
+		nlh = nftnl_nlmsg_build_hdr(buf, NFT_MSG_GETOBJ, NFPROTO_INET,
 					    NLM_F_DUMP, zwnft_sock__seq(s, 1));
-		nftnl_rule_nlmsg_build_payload(nlh, r);
-		nftnl_rule_free(r);
-		if ((ret = talk(s, nlh, rule_cb, &c)))
+		nftnl_obj_nlmsg_build_payload(nlh, o);
+		nftnl_obj_free(o);
+		if ((ret = talk(s, nlh, obj_cb, &c)))
 			return ret;
+		l->objs_read = true;
+	}
+
+	if (what & ZWNFT_READ_RULES) {
+		/* Rules chain by chain: a dump restarts its walk from the first
+		 * rule of the table for every 32 KiB it returns, so one dump of
+		 * 500 000 rules costs minutes; one dump per chain does not. */
+		for (size_t i = 0; i < l->n_chains; i++) {
+			struct nftnl_rule *r = nftnl_rule_alloc();
+
+			if (!r)
+				return -ENOMEM;
+			nftnl_rule_set_str(r, NFTNL_RULE_TABLE, table);
+			nftnl_rule_set_str(r, NFTNL_RULE_CHAIN,
+					   nftnl_chain_get_str(l->chains[i],
+							       NFTNL_CHAIN_NAME));
+			nlh = nftnl_nlmsg_build_hdr(buf, NFT_MSG_GETRULE,
+						    NFPROTO_INET, NLM_F_DUMP,
+						    zwnft_sock__seq(s, 1));
+			nftnl_rule_nlmsg_build_payload(nlh, r);
+			nftnl_rule_free(r);
+			if ((ret = talk(s, nlh, rule_cb, &c)))
+				return ret;
+		}
 		for (size_t i = 0; i < l->n_sets; i++) {
 			nlh = nftnl_nlmsg_build_hdr(buf, NFT_MSG_GETSETELEM,
 						    NFPROTO_INET, NLM_F_DUMP,
@@ -400,7 +416,7 @@ check_gen:
 	return gen_after == l->genid ? 0 : -EINTR;
 }
 
-int zwnft_sock__read(struct zwnft_sock *s, const char *table, bool full,
+int zwnft_sock__read(struct zwnft_sock *s, const char *table, unsigned what,
 		     struct zwnft_live *out, char *err, size_t err_len)
 {
 	int ret = -EINTR;
@@ -408,7 +424,7 @@ int zwnft_sock__read(struct zwnft_sock *s, const char *table, bool full,
 	memset(out, 0, sizeof(*out));
 	for (int tries = 0; tries < 8 && ret == -EINTR; tries++) {
 		zwnft_live__free(out);
-		ret = read_once(s, table, full, out);
+		ret = read_once(s, table, what, out);
 	}
 	if (ret) {
 		snprintf(err, err_len, "reading table inet %s: %s", table,

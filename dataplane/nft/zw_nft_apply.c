@@ -207,7 +207,7 @@ int main(int argc, char **argv)
 		char *text = NULL;
 		int ret;
 
-		ret = zwnft_ruleset__build(img, day, &o, &rs);
+		ret = zwnft_ruleset__build_mode(img, day, &o, ZWNFT_BUILD_TEXT, &rs);
 		if (ret) {
 			fprintf(stderr, "zw-nft-apply: %s\n", strerror(-ret));
 			rc = EXIT_INVALID;

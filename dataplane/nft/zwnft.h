@@ -114,6 +114,7 @@ struct zwnft_ruleset {
 	size_t n[ZWNFT__KINDS];
 	size_t cap[ZWNFT__KINDS];
 	size_t n_elems; /* set elements, all sets */
+	unsigned mode; /* ZWNFT_BUILD_* */
 	struct zwnft_flow_index fx;
 	uint32_t *nset_items; /* [image set] -> first set item + 1, 0 none */
 	uint32_t n_nsets;
@@ -126,6 +127,16 @@ struct zwnft_ruleset {
 int zwnft_ruleset__build(const struct zw_image *img, int32_t day,
 			 const struct zwnft_opts *opts,
 			 struct zwnft_ruleset **out);
+/* What to build: the libnftnl objects (apply, drift) and/or the text
+ * (describe, print). At 100 000 flows the objects take ~750 MB and the
+ * text ~75 MB: build only what is used. */
+enum {
+	ZWNFT_BUILD_OBJECTS = 1u << 0,
+	ZWNFT_BUILD_TEXT = 1u << 1,
+};
+int zwnft_ruleset__build_mode(const struct zw_image *img, int32_t day,
+			      const struct zwnft_opts *opts, unsigned mode,
+			      struct zwnft_ruleset **out);
 /* NULL-safe. */
 void zwnft_ruleset__free(struct zwnft_ruleset *rs);
 /* The whole table in nft syntax (malloc'd), as `nft list table` shows it
@@ -168,6 +179,7 @@ struct zwnft_live {
 	size_t n_sets;
 	struct nftnl_obj **objs;
 	size_t n_objs;
+	bool objs_read; /* objs is the table's full list of objects */
 	struct nftnl_rule **rules; /* kernel order */
 	size_t n_rules;
 };
@@ -214,9 +226,18 @@ struct zwnft_sock;
 
 struct zwnft_sock *zwnft_sock__open(char *err, size_t err_len);
 void zwnft_sock__free(struct zwnft_sock *s);
-/* Read the generation id and our table (chains, sets, objects; with
- * @full also rules and set elements). Table absent is not an error. */
-int zwnft_sock__read(struct zwnft_sock *s, const char *table, bool full,
+/* What zwnft_sock__read() reads besides the table, chains and sets. */
+enum {
+	ZWNFT_READ_OBJS = 1u << 0,  /* named objects (counters) */
+	ZWNFT_READ_RULES = 1u << 1, /* rules and set elements */
+	ZWNFT_READ_ALL = ZWNFT_READ_OBJS | ZWNFT_READ_RULES,
+	/* objects too if the table is small enough for it to be cheap */
+	ZWNFT_READ_OBJS_IF_SMALL = 1u << 2,
+};
+#define ZWNFT_SMALL_TABLE_CHAINS 30000
+/* Read the generation id and our table (chains, sets, and what @what
+ * asks). Table absent is not an error. */
+int zwnft_sock__read(struct zwnft_sock *s, const char *table, unsigned what,
 		     struct zwnft_live *out, char *err, size_t err_len);
 /* Send one batch and wait for the kernel's verdict on it. Returns 0,
  * -ERESTART if the ruleset changed since the genid was read, or the first

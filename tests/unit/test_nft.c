@@ -1112,6 +1112,7 @@ static void live_of(struct parsed *p, struct zwnft_live *l)
 	l->n_sets = p->n_sets;
 	l->objs = p->objs;
 	l->n_objs = p->n_objs;
+	l->objs_read = true;
 	l->rules = p->rules;
 	l->n_rules = p->n_rules;
 }
@@ -1171,6 +1172,38 @@ static void test_reapply_batch(void)
 	CU_ASSERT(kept > 9); /* at least the global counters */
 	CU_ASSERT_EQUAL(kept + p2.n_objs, r2->n[ZWNFT_OBJ]);
 	zwnft_batch__fini(&bt);
+
+	/* objects not read (the engine's apply does not dump counters): every
+	 * wanted counter is declared (a no-op for those that exist), and the
+	 * counters of the flow chains that leave are deleted */
+	live.objs = NULL;
+	live.n_objs = 0;
+	live.objs_read = false;
+	CU_ASSERT_EQUAL_FATAL(zwnft_batch__build(&bt, r2, &live, 7000), 0);
+	parsed_free(&p2);
+	parse_batch(&bt, &p2);
+	CU_ASSERT_EQUAL(p2.n_objs, r2->n[ZWNFT_OBJ]);
+	size_t leaving = 0;
+
+	for (size_t i = 0; i < p1.n_chains; i++) {
+		const char *cn = nftnl_chain_get_str(p1.chains[i], NFTNL_CHAIN_NAME);
+		bool stays = false;
+
+		if (strncmp(cn, "flow_", 5))
+			continue;
+		for (size_t k = 0; k < r2->n[ZWNFT_CHAIN]; k++)
+			stays |= !strcmp(r2->v[ZWNFT_CHAIN][k].name, cn);
+		char nw[ZWNFT_NAME_MAX + 8];
+
+		snprintf(nw, sizeof(nw), "new_%s", cn + 5);
+		CU_ASSERT_EQUAL(deleted(&p2, NFT_MSG_DELOBJ, cn), !stays);
+		CU_ASSERT_EQUAL(deleted(&p2, NFT_MSG_DELOBJ, nw), !stays);
+		leaving += !stays;
+	}
+	CU_ASSERT(leaving > 0);
+	CU_ASSERT_EQUAL(p2.n_del[NFT_MSG_DELOBJ], 2 * leaving);
+	zwnft_batch__fini(&bt);
+	live_of(&p1, &live);
 
 	/* against a table that is not there: created, no genid */
 	struct zwnft_live empty = {0};
