@@ -166,6 +166,32 @@ def csum(b):
     return ~s & 0xffff
 
 
+async def probe_udp_closed(p, timeout):
+    """A datagram to a port nobody listens on: the destination answers
+    with an ICMP port unreachable, which must come back (an ICMP error
+    about an allowed exchange) as ECONNREFUSED on the connected socket."""
+    s = socket.socket(family(p["dst"]), socket.SOCK_DGRAM)
+    s.setblocking(False)
+    loop = asyncio.get_running_loop()
+    try:
+        s.connect((p["dst"], p["port"]))
+        s.send(b"anybody there?")
+        deadline = loop.time() + timeout
+        while loop.time() < deadline:
+            try:
+                s.recv(100)
+                return "error answered"
+            except BlockingIOError:
+                await asyncio.sleep(0.02)
+            except ConnectionRefusedError:
+                return "refused"
+        return "timeout"
+    except OSError as e:
+        return f"error {e.strerror}"
+    finally:
+        s.close()
+
+
 async def probe_icmp(p, timeout):
     v6 = ":" in p["dst"]
     ident = (int(p["id"]) * 7 + 1) & 0xffff
@@ -202,7 +228,8 @@ async def probe_raw(p, timeout):
 
 async def probe(cmd):
     timeout = cmd.get("timeout", 1.5)
-    kinds = {"tcp": probe_tcp, "udp": probe_udp, "icmp": probe_icmp, "raw": probe_raw}
+    kinds = {"tcp": probe_tcp, "udp": probe_udp, "icmp": probe_icmp, "raw": probe_raw,
+             "udp_closed": probe_udp_closed}
     sem = asyncio.Semaphore(400)
 
     async def one(p):

@@ -332,6 +332,30 @@ def run_matrix(args, matrix, k, fail):
             fail.check(a.get("answer") == "answered" and a.get("flags") == "SA",
                        f"{name}: control SYN of an allowed flow not answered: {a}")
 
+        # ICMP errors about an allowed exchange come back: an allowed UDP
+        # port nobody listens on (inside a range, off the probed edges)
+        listened = {p["port"] for p in probes if p["proto"] == 17}
+        closed = None
+        for r in rules:
+            if r["proto"] == 17 and not r["any"] and r["hi"] - r["lo"] >= 2:
+                port = (r["lo"] + r["hi"]) // 2
+                if port not in listened:
+                    closed = (r, port)
+                    break
+        if closed:
+            r, port = closed
+            src = next(h for h in ctx.plan["hosts"] if h["zone"] == r["from"])
+            dst = next(h for h in ctx.plan["hosts"] if h["zone"] == r["to"] and h is not src)
+            fam = "ipv4" if "ipv4" in src and "ipv4" in dst else "ipv6"
+            q = [{"src": src["name"], "dst": dst["name"], "addr": dst[fam], "saddr": src[fam],
+                  "proto": 17, "port": port, "id": 200000}]
+            ask_oracle(oracle, policy, q)
+            res = agents.call(src["name"], {"op": "probe", "timeout": 1.5, "probes": [
+                {"id": 200000, "kind": "udp_closed", "dst": dst[fam], "port": port}]})
+            got = res["results"]["200000"]
+            tlog(f"{name}: ICMP error about {describe(q[0])}: {got}")
+            fail.check(got == ("refused" if q[0]["allow"] else "timeout"),
+                       f"{name}: ICMP port unreachable about {describe(q[0])}: got {got}")
         tlog(f"{name}: unsolicited")
         # 3. removing a flow cuts its connections, and only those
         cut = tcp_ok[0] if tcp_ok else None
