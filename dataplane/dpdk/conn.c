@@ -14,36 +14,14 @@
 #include <rte_lcore.h>
 #include <rte_malloc.h>
 
+#include "zw_conn.h"
 #include "zwdpdk.h"
-
-#define NS 1000000000ull
 
 uint64_t zw_dconn__timeout(const struct zw_dconn *d, uint8_t proto)
 {
 	if (d->kind)
-		return ZW_TO_FRAG * NS;
-	switch (d->c.state) {
-	case ZW_CS_SYN_SENT:
-		return ZW_TO_TCP_SYN_SENT * NS;
-	case ZW_CS_SYN_RECV:
-		return ZW_TO_TCP_SYN_RECV * NS;
-	case ZW_CS_ESTABLISHED:
-		return ZW_TO_TCP_ESTABLISHED * NS;
-	case ZW_CS_FIN_WAIT:
-		return ZW_TO_TCP_FIN_WAIT * NS;
-	case ZW_CS_TIME_WAIT:
-		return ZW_TO_TCP_TIME_WAIT * NS;
-	case ZW_CS_CLOSE:
-		return ZW_TO_TCP_CLOSE * NS;
-	default:
-		break;
-	}
-	if (proto == ZW_IPPROTO_ICMP || proto == ZW_IPPROTO_ICMPV6)
-		return ZW_TO_ICMP * NS;
-	if (proto == ZW_IPPROTO_UDP)
-		return (d->c.state == ZW_CS_REPLIED ? ZW_TO_UDP_REPLIED :
-						      ZW_TO_UDP_UNREPLIED) * NS;
-	return ZW_TO_OTHER * NS;
+		return (uint64_t)ZW_TO_FRAG * ZW_NS_PER_SEC;
+	return zw_conn__timeout_ns(&d->c, proto);
 }
 
 bool zw_dconn__embryonic(const struct zw_dconn *d)
@@ -171,7 +149,8 @@ uint32_t zw_ctab__expire(struct zw_ctab *t, struct zw_worker *w,
 		}
 		proto = t->family == 4 ? ((const struct zw_key4 *)key)->proto :
 					 ((const struct zw_key6 *)key)->proto;
-		if (now_ns - d->c.last_ns < zw_dconn__timeout(d, proto))
+		if (!(now_ns > d->c.last_ns &&
+		      now_ns - d->c.last_ns > zw_dconn__timeout(d, proto)))
 			continue;
 		if (!d->kind && (d->c.flags & ZW_CF_LOG))
 			zw_worker__emit_end(w, key, t->family, d, now_ns);

@@ -25,6 +25,7 @@
 
 #include "acl_layout.h"
 #include "rules.h"
+#include "zw_conn.h"
 #include "zw_parse.h"
 #include "zwdpdk.h"
 
@@ -217,18 +218,6 @@ static uint8_t recheck(const struct zw_ctx *ctx, struct zw_ctab *t,
 	struct zw_tuple tu;
 	void *key;
 
-	if (d->kind) {
-		/* A fragment entry keeps only its flow's identity. */
-		uint32_t f = d->flow_hash ?
-				     zw_ctx__flow_by_hash(ctx, d->flow_hash) :
-				     ZW_NO_FLOW;
-
-		if (d->flow_hash && f == ZW_NO_FLOW)
-			return ZW_DROP_FLOW_REMOVED;
-		d->c.flow = f;
-		d->c.generation = ctx->generation;
-		return 0;
-	}
 	if (rte_hash_get_key_with_position(t->h, pos, &key))
 		return ZW_DROP_FLOW_REMOVED;
 	init_tuple(t->family, key, d, &tu);
@@ -252,51 +241,6 @@ static uint8_t recheck(const struct zw_ctx *ctx, struct zw_ctab *t,
 			d->c.flags &= (uint8_t)~ZW_CF_LOG;
 	}
 	return 0;
-}
-
-/*
- * Connection state machine for a packet of a known connection (the core's
- * states, docs/dataplane-core.md). Returns ZW_CA_REOPEN when a SYN arrives
- * on a closed TCP connection.
- */
-static inline int track(struct zw_dconn *d, const struct zw_pkt *p,
-			int from_init)
-{
-	struct zw_conn *c = &d->c;
-	uint8_t f = p->tcp_flags;
-
-	if (p->t.proto != ZW_IPPROTO_TCP || (p->flags & ZW_PF_FRAG_LATER)) {
-		if (!from_init && c->state == ZW_CS_UNREPLIED)
-			c->state = ZW_CS_REPLIED;
-		return ZW_CA_PASS;
-	}
-	if (f & ZW_TCP_RST) {
-		c->state = ZW_CS_CLOSE;
-		return ZW_CA_PASS;
-	}
-	if ((f & (ZW_TCP_SYN | ZW_TCP_ACK)) == ZW_TCP_SYN && from_init &&
-	    (c->state == ZW_CS_CLOSE || c->state == ZW_CS_TIME_WAIT))
-		return ZW_CA_REOPEN;
-	switch (c->state) {
-	case ZW_CS_SYN_SENT:
-		if (!from_init && (f & ZW_TCP_SYN) && (f & ZW_TCP_ACK))
-			c->state = ZW_CS_SYN_RECV;
-		break;
-	case ZW_CS_SYN_RECV:
-		if (from_init && (f & ZW_TCP_ACK) && !(f & ZW_TCP_SYN))
-			c->state = ZW_CS_ESTABLISHED;
-		break;
-	default:
-		break;
-	}
-	if (f & ZW_TCP_FIN) {
-		c->flags |= from_init ? ZW_CF_FIN_ORIG : ZW_CF_FIN_REPLY;
-		c->state = (c->flags & ZW_CF_FIN_ORIG) &&
-					   (c->flags & ZW_CF_FIN_REPLY) ?
-				   ZW_CS_TIME_WAIT :
-				   ZW_CS_FIN_WAIT;
-	}
-	return ZW_CA_PASS;
 }
 
 static inline struct zw_ctab *tab(struct zw_worker *w, uint8_t family)
@@ -445,11 +389,13 @@ static void frag_note(struct zw_worker *w, const struct zw_ctx *ctx,
 			return; /* later fragments will be dropped: counted */
 		zw_ctab__embryo(t, pos);
 	}
+	/* zw_frag semantics (core): first_ns, flow, generation. */
 	t->conns[pos].kind = 1;
 	t->conns[pos].flow_hash = fhash;
 	t->conns[pos].c.flow = flow;
 	t->conns[pos].c.generation = ctx->generation;
 	t->conns[pos].c.last_ns = now;
+	t->conns[pos].c.state = ZW_CS_NONE;
 }
 
 /* Open a connection for an allowed new packet. Returns 0 or a drop
@@ -467,20 +413,11 @@ static uint8_t open_conn(struct zw_worker *w, const struct zw_ctx *ctx,
 	if (pos < 0)
 		return ZW_DROP_TABLE_FULL;
 	d = &t->conns[pos];
-	d->c.last_ns = now;
-	d->c.flow = j->flow;
-	d->c.generation = ctx->generation;
-	d->c.src_zone = j->src_zone;
-	d->c.dst_zone = j->dst_zone;
-	d->c.match_port = p->match_port;
-	d->c.state = p->t.proto == ZW_IPPROTO_TCP ? ZW_CS_SYN_SENT :
-						    ZW_CS_UNREPLIED;
-	d->c.flags = sl->swapped ? ZW_CF_ORIG_SWAPPED : 0;
-	if (j->flow != ZW_NO_FLOW) {
+	zw_conn__init(&d->c, p, sl->swapped, now, j->flow, ctx->generation,
+		      j->src_zone, j->dst_zone,
+		      j->flow != ZW_NO_FLOW && ctx->flows[j->flow].log);
+	if (j->flow != ZW_NO_FLOW)
 		d->flow_hash = ctx->flows[j->flow].id_hash;
-		if (ctx->flows[j->flow].log)
-			d->c.flags |= ZW_CF_LOG;
-	}
 	zw_ctab__embryo(t, pos);
 	return 0;
 }
@@ -529,6 +466,11 @@ uint16_t zw_pipeline__burst(struct zw_worker *w, const struct zw_ctx *ctx,
 			sl->kind = 1;
 			frag_key(&p[i], &k[i]);
 		} else if (p[i].flags & ZW_PF_ICMP_ERR) {
+			if (!zw_pkt__error_to_sender(&p[i])) {
+				sl->verdict = V_DROP;
+				sl->reason = ZW_DROP_UNRELATED_ICMP;
+				continue;
+			}
 			sl->kind = 2;
 			conn_key(&p[i].inner, &k[i]);
 		} else {
@@ -561,8 +503,7 @@ uint16_t zw_pipeline__burst(struct zw_worker *w, const struct zw_ctx *ctx,
 
 		if (sl->verdict != V_NONE || sl->pos >= 0 || sl->kind)
 			continue;
-		if (p[i].t.proto == ZW_IPPROTO_TCP &&
-		    (p[i].tcp_flags & (ZW_TCP_SYN | ZW_TCP_ACK)) != ZW_TCP_SYN)
+		if (!zw_pkt__may_open(&p[i]))
 			continue; /* only a SYN opens; may be a reply below */
 		sl->cand = 1;
 		memset(&sl->j, 0, sizeof(sl->j));
@@ -596,6 +537,28 @@ uint16_t zw_pipeline__burst(struct zw_worker *w, const struct zw_ctx *ctx,
 		if (sl->pos < 0)
 			goto miss;
 		d = &t->conns[sl->pos];
+		if (sl->kind == 1) {
+			/* Later fragment: its first fragment passed under this
+			 * very policy, less than ZW_TO_FRAG ago. */
+			struct zw_frag f = {
+				.first_ns = d->c.last_ns,
+				.flow = d->c.flow,
+				.generation = d->c.generation,
+			};
+
+			if (!d->kind || !zw_frag__admits(&f, now, ctx->generation))
+				goto miss;
+			if (d->c.flow != ZW_NO_FLOW) {
+				struct zw_flow_ctr *c = ctr_of(w, ctx, d->c.flow);
+
+				c->packets++;
+				c->bytes += len;
+			}
+			sl->verdict = V_PASS;
+			goto done;
+		}
+		if (unlikely(d->kind)) /* cannot happen: kind is in the key */
+			goto miss;
 		if (unlikely(d->c.generation != ctx->generation)) {
 			uint8_t r = recheck(ctx, t, sl->pos, d);
 
@@ -613,8 +576,9 @@ uint16_t zw_pipeline__burst(struct zw_worker *w, const struct zw_ctx *ctx,
 				goto done;
 			}
 		}
-		if (sl->kind == 0 && track(d, pk, sl->swapped ==
-				!!(d->c.flags & ZW_CF_ORIG_SWAPPED)) == ZW_CA_REOPEN) {
+		if (sl->kind == 0 &&
+		    zw_conn__track(&d->c, pk, zw_conn__is_reply(&d->c, sl->swapped),
+				   now) == ZW_CA_REOPEN) {
 			/* A new connection on the same tuple: judge it anew. */
 			zw_ctab__del(t, sl->pos);
 			dirty = 1;
@@ -636,8 +600,6 @@ uint16_t zw_pipeline__burst(struct zw_worker *w, const struct zw_ctx *ctx,
 				goto done;
 			}
 		}
-		if (sl->kind != 2)
-			d->c.last_ns = now;
 		if (d->c.flow != ZW_NO_FLOW) {
 			struct zw_flow_ctr *c = ctr_of(w, ctx, d->c.flow);
 

@@ -13,6 +13,7 @@
 #include <rte_common.h>
 #include <rte_mbuf.h>
 
+#include <zonewall/backend.h>
 #include <zonewall/flow_record.h>
 #include <zonewall/packet.h>
 #include <zonewall/policy.h>
