@@ -30,7 +30,7 @@ struct zw_acl6_in {
 _Static_assert(sizeof(struct zw_acl6_in) == 44, "acl6 input");
 
 #define ZW_ACL4_FIELDS 7
-#define ZW_ACL6_FIELDS 15
+#define ZW_ACL6_FIELDS 13
 
 RTE_ACL_RULE_DEF(zw_acl4_rule, ZW_ACL4_FIELDS);
 RTE_ACL_RULE_DEF(zw_acl6_rule, ZW_ACL6_FIELDS);

@@ -138,7 +138,7 @@ static int dpdk_read_back(struct zw_backend *be,
 	fd = request(be->path, "STATUS", NULL, 0, TIMEOUT_MS, reply,
 		     sizeof(reply), err, sizeof(err));
 	if (fd < 0) {
-		snprintf(st->detail, sizeof(st->detail), "%s", err);
+		snprintf(st->detail, sizeof(st->detail), "%.200s", err);
 		return fd;
 	}
 	close(fd);
@@ -149,7 +149,7 @@ static int dpdk_read_back(struct zw_backend *be,
 	v = zw_ctl__kv(w, n, "sha256");
 	if (st->enforcing && (!v || zw_ctl__unhex(v, st->sha256)))
 		return -EPROTO;
-	snprintf(st->detail, sizeof(st->detail), "%s",
+	snprintf(st->detail, sizeof(st->detail), "%.200s",
 		 reply[2] ? reply + 3 : "");
 	if (expected && (!st->enforcing ||
 			 memcmp(st->sha256, expected->sha256, 32))) {

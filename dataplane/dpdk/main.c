@@ -73,9 +73,9 @@ static void usage(FILE *f)
 		"  --events N        telemetry ring size (default 16384)\n"
 		"  --help            this text\n"
 		"\n"
-		"Tests and virtual devices: add --no-huge -m 1024 --in-memory to\n"
+		"Tests and virtual devices: add --no-huge -m 1024 --no-shconf to\n"
 		"the EAL options, e.g.\n"
-		"  " PROG " --no-huge -m 1024 --in-memory --no-pci \\\n"
+		"  " PROG " --no-huge -m 1024 --no-shconf --no-pci \\\n"
 		"    --vdev net_pcap0,rx_pcap=in.pcap,tx_pcap=out.pcap \\\n"
 		"    --vdev net_pcap1,tx_pcap=out1.pcap -- --policy p.img --pair 0:1\n"
 		"SIGINT/SIGTERM stop it cleanly and print final statistics.\n"
@@ -329,7 +329,7 @@ int main(int argc, char **argv)
 	n = rte_eal_init(argc, argv);
 	if (n < 0) {
 		fprintf(stderr, PROG ": cannot initialise DPDK's EAL: %s "
-				"(tests: --no-huge -m 1024 --in-memory)\n",
+				"(tests: --no-huge -m 1024 --no-shconf)\n",
 			rte_strerror(rte_errno));
 		return 3;
 	}
