@@ -18,6 +18,9 @@
 #include <unistd.h>
 
 #include <rte_cycles.h>
+#include <rte_errno.h>
+#include <rte_malloc.h>
+#include <rte_mbuf.h>
 #include <rte_ethdev.h>
 #include <rte_lcore.h>
 #include <rte_rcu_qsbr.h>
@@ -79,6 +82,239 @@ int zw_engine__load(const void *bytes, size_t len, int32_t day, char *err,
 	zw_ctx__free(old);
 	pthread_mutex_unlock(&load_lock);
 	return 0;
+}
+
+/* Symmetric Toeplitz key: 0x6d5a repeated makes hash(a->b) == hash(b->a)
+ * (Woo & Park), so both directions of a connection land on one worker. */
+static uint8_t rss_key[64];
+
+static int setup_port(const struct zw_engine_cfg *cfg, uint16_t port,
+		      uint16_t nq, struct rte_mempool *mp)
+{
+	struct rte_eth_dev_info info;
+	struct rte_eth_conf conf = { 0 };
+	uint16_t rxd = cfg->rxd, txd = cfg->txd, q;
+	int rc, i;
+
+	rc = rte_eth_dev_info_get(port, &info);
+	if (rc)
+		return rc;
+	if (nq > 1) {
+		uint64_t hf = RTE_ETH_RSS_IP & info.flow_type_rss_offloads;
+
+		for (i = 0; i < (int)sizeof(rss_key); i += 2) {
+			rss_key[i] = 0x6d;
+			rss_key[i + 1] = 0x5a;
+		}
+		conf.rxmode.mq_mode = RTE_ETH_MQ_RX_RSS;
+		/* Hash on addresses only: later fragments (no ports) follow
+		 * their first fragment, replies follow requests. */
+		conf.rx_adv_conf.rss_conf.rss_hf = hf;
+		conf.rx_adv_conf.rss_conf.rss_key = rss_key;
+		conf.rx_adv_conf.rss_conf.rss_key_len =
+			info.hash_key_size ? info.hash_key_size : 40;
+		if (!hf)
+			return -ENOTSUP;
+	}
+	rc = rte_eth_dev_configure(port, nq, nq, &conf);
+	if (rc)
+		return rc;
+	rc = rte_eth_dev_adjust_nb_rx_tx_desc(port, &rxd, &txd);
+	if (rc)
+		return rc;
+	for (q = 0; q < nq; q++) {
+		rc = rte_eth_rx_queue_setup(port, q, rxd,
+					    (unsigned)rte_eth_dev_socket_id(port),
+					    NULL, mp);
+		if (rc)
+			return rc;
+		rc = rte_eth_tx_queue_setup(port, q, txd,
+					    (unsigned)rte_eth_dev_socket_id(port),
+					    NULL);
+		if (rc)
+			return rc;
+	}
+	rc = rte_eth_dev_start(port);
+	if (rc)
+		return rc;
+	/* A bump in the wire forwards frames for any MAC. Virtual devices
+	 * may not support it; that is fine. */
+	rte_eth_promiscuous_enable(port);
+	return 0;
+}
+
+int zw_engine__init(const struct zw_engine_cfg *cfg, struct zw_image *img,
+		    char *err, size_t err_len)
+{
+	unsigned lcores[RTE_MAX_LCORE], n_lcores = 0, lc, main_lcore;
+	uint16_t nq = UINT16_MAX;
+	uint32_t i, nb_mbufs;
+	size_t sz;
+	int rc;
+
+	zw_eng.quit = 0;
+	zw_eng.main_is_worker = 0;
+	/* Workers: one per queue; worker lcores first, the main lcore only
+	 * when there is no other. */
+	main_lcore = rte_get_main_lcore();
+	RTE_LCORE_FOREACH_WORKER(lc)
+		lcores[n_lcores++] = lc;
+	for (i = 0; i < zw_eng.n_ports; i++) {
+		struct rte_eth_dev_info info;
+
+		if (rte_eth_dev_info_get(zw_eng.ports[i], &info)) {
+			snprintf(err, err_len, "port %u: no device info",
+				 zw_eng.ports[i]);
+			return -ENODEV;
+		}
+		nq = RTE_MIN(nq, RTE_MIN(info.max_rx_queues, info.max_tx_queues));
+		if (!(info.flow_type_rss_offloads & RTE_ETH_RSS_IP))
+			nq = 1; /* no RSS: one worker sees everything */
+	}
+	if (!n_lcores) {
+		lcores[n_lcores++] = main_lcore;
+		zw_eng.main_is_worker = 1;
+	}
+	zw_eng.n_workers = RTE_MIN(RTE_MIN((unsigned)nq, n_lcores),
+				   (unsigned)ZW_MAX_WORKERS);
+	if (zw_eng.n_workers < n_lcores && !zw_eng.main_is_worker)
+		printf("zonewall-dpdk: %u worker(s): the ports offer %u queue(s) "
+		       "(RSS on IP needed for more)\n",
+		       zw_eng.n_workers, nq);
+	nq = (uint16_t)zw_eng.n_workers;
+
+	nb_mbufs = cfg->mbufs ? cfg->mbufs :
+		zw_eng.n_ports * nq * (uint32_t)(cfg->rxd + cfg->txd) +
+		zw_eng.n_workers * (ZW_BURST * 4 + 256) + 2048;
+	zw_eng.mp = rte_pktmbuf_pool_create("zw_mbufs", nb_mbufs, 256, 0,
+					    RTE_MBUF_DEFAULT_BUF_SIZE,
+					    (int)rte_socket_id());
+	if (!zw_eng.mp) {
+		snprintf(err, err_len, "cannot create a pool of %u mbufs: %s "
+			 "(raise -m, or lower --rxd/--txd/--mbufs)",
+			 nb_mbufs, rte_strerror(rte_errno));
+		rc = -ENOMEM;
+		goto err;
+	}
+	for (i = 0; i < zw_eng.n_ports; i++) {
+		rc = setup_port(cfg, zw_eng.ports[i], nq, zw_eng.mp);
+		if (rc) {
+			snprintf(err, err_len, "port %u: cannot start: %s",
+				 zw_eng.ports[i], strerror(-rc));
+			rc = -ENODEV;
+			goto err;
+		}
+		zw_eng.ports_started = i + 1;
+	}
+	zw_eng.hz = rte_get_tsc_hz();
+	zw_eng.start_tsc = rte_rdtsc();
+	sz = rte_rcu_qsbr_get_memsize(zw_eng.n_workers);
+	zw_eng.qs = rte_zmalloc("zw_rcu", sz, RTE_CACHE_LINE_SIZE);
+	rc = -ENOMEM;
+	if (!zw_eng.qs || rte_rcu_qsbr_init(zw_eng.qs, zw_eng.n_workers)) {
+		snprintf(err, err_len, "RCU init failed");
+		goto err;
+	}
+	zw_eng.events = rte_ring_create_elem("zw_events",
+					     sizeof(struct zw_flow_record),
+					     cfg->events ? cfg->events : 16384,
+					     (int)rte_socket_id(), RING_F_SC_DEQ);
+	if (!zw_eng.events) {
+		snprintf(err, err_len, "cannot create the event ring: %s",
+			 rte_strerror(rte_errno));
+		goto err;
+	}
+	for (i = 0; i < zw_eng.n_workers; i++) {
+		int socket = (int)rte_lcore_to_socket_id(lcores[i]);
+		struct zw_worker *w;
+		char name[64];
+		uint16_t k;
+
+		w = rte_zmalloc_socket("zw_worker", sizeof(*w),
+				       RTE_CACHE_LINE_SIZE, socket);
+		if (!w) {
+			snprintf(err, err_len, "out of memory");
+			goto err;
+		}
+		zw_eng.workers[i] = w;
+		w->id = i;
+		w->lcore = lcores[i];
+		w->queue = (uint16_t)i;
+		for (k = 0; k < zw_eng.n_ports; k++) {
+			w->pairs[k].in = zw_eng.ports[k];
+			w->pairs[k].out = zw_eng.peer[zw_eng.ports[k]];
+		}
+		w->n_pairs = zw_eng.n_ports;
+		snprintf(name, sizeof(name), "zwc4_%u", i);
+		rc = zw_ctab__init(&w->t4, name, 4, cfg->conns, socket);
+		snprintf(name, sizeof(name), "zwc6_%u", i);
+		if (!rc)
+			rc = zw_ctab__init(&w->t6, name, 6, cfg->conns, socket);
+		if (rc) {
+			snprintf(err, err_len, "cannot allocate connection "
+				 "tables of %u entries (raise -m or lower "
+				 "--conns)", cfg->conns);
+			goto err;
+		}
+		rte_rcu_qsbr_thread_register(zw_eng.qs, i);
+	}
+	zw_eng.generation = 1;
+	zw_eng.ctx = zw_ctx__new(img, cfg->day, zw_eng.generation,
+				 zw_eng.n_workers, err, err_len);
+	if (!zw_eng.ctx) {
+		rc = -EINVAL;
+		goto err;
+	}
+	return 0;
+err:
+	zw_engine__fini();
+	return rc;
+}
+
+void zw_engine__launch(void)
+{
+	uint32_t i;
+
+	zw_eng.quit = 0;
+	for (i = 0; i < zw_eng.n_workers; i++)
+		if (zw_eng.workers[i]->lcore != rte_get_main_lcore())
+			rte_eal_remote_launch(zw_worker__main, zw_eng.workers[i],
+					      zw_eng.workers[i]->lcore);
+}
+
+void zw_engine__stop(void)
+{
+	zw_eng.quit = 1;
+	rte_eal_mp_wait_lcore();
+}
+
+void zw_engine__fini(void)
+{
+	uint32_t i;
+
+	zw_ctx__free(zw_eng.ctx);
+	zw_eng.ctx = NULL;
+	for (i = 0; i < zw_eng.n_workers; i++) {
+		if (!zw_eng.workers[i])
+			continue;
+		zw_ctab__fini(&zw_eng.workers[i]->t4);
+		zw_ctab__fini(&zw_eng.workers[i]->t6);
+		rte_free(zw_eng.workers[i]);
+		zw_eng.workers[i] = NULL;
+	}
+	rte_ring_free(zw_eng.events);
+	zw_eng.events = NULL;
+	rte_free(zw_eng.qs);
+	zw_eng.qs = NULL;
+	/* Stop and close every port: the pcap vdev flushes its tx file. */
+	for (i = 0; i < zw_eng.ports_started; i++)
+		rte_eth_dev_stop(zw_eng.ports[i]);
+	for (i = 0; i < zw_eng.n_ports; i++)
+		rte_eth_dev_close(zw_eng.ports[i]);
+	zw_eng.ports_started = 0;
+	zw_eng.n_ports = 0;
+	rte_mempool_free(zw_eng.mp);
+	zw_eng.mp = NULL;
 }
 
 static void worker_sum(struct zw_worker_stats *s)

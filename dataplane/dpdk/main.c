@@ -251,64 +251,6 @@ static int parse_pairs(void)
 	return 0;
 }
 
-/* Symmetric Toeplitz key: 0x6d5a repeated makes hash(a->b) == hash(b->a)
- * (Woo & Park), so both directions of a connection land on one worker. */
-static uint8_t rss_key[64];
-
-static int setup_port(uint16_t port, uint16_t nq, struct rte_mempool *mp)
-{
-	struct rte_eth_dev_info info;
-	struct rte_eth_conf conf = { 0 };
-	uint16_t rxd = o.rxd, txd = o.txd, q;
-	int rc, i;
-
-	rc = rte_eth_dev_info_get(port, &info);
-	if (rc)
-		return rc;
-	if (nq > 1) {
-		uint64_t hf = RTE_ETH_RSS_IP & info.flow_type_rss_offloads;
-
-		for (i = 0; i < (int)sizeof(rss_key); i += 2) {
-			rss_key[i] = 0x6d;
-			rss_key[i + 1] = 0x5a;
-		}
-		conf.rxmode.mq_mode = RTE_ETH_MQ_RX_RSS;
-		/* Hash on addresses only: later fragments (no ports) follow
-		 * their first fragment, replies follow requests. */
-		conf.rx_adv_conf.rss_conf.rss_hf = hf;
-		conf.rx_adv_conf.rss_conf.rss_key = rss_key;
-		conf.rx_adv_conf.rss_conf.rss_key_len =
-			info.hash_key_size ? info.hash_key_size : 40;
-		if (!hf)
-			return -ENOTSUP;
-	}
-	rc = rte_eth_dev_configure(port, nq, nq, &conf);
-	if (rc)
-		return rc;
-	rc = rte_eth_dev_adjust_nb_rx_tx_desc(port, &rxd, &txd);
-	if (rc)
-		return rc;
-	for (q = 0; q < nq; q++) {
-		rc = rte_eth_rx_queue_setup(port, q, rxd,
-					    (unsigned)rte_eth_dev_socket_id(port),
-					    NULL, mp);
-		if (rc)
-			return rc;
-		rc = rte_eth_tx_queue_setup(port, q, txd,
-					    (unsigned)rte_eth_dev_socket_id(port),
-					    NULL);
-		if (rc)
-			return rc;
-	}
-	rc = rte_eth_dev_start(port);
-	if (rc)
-		return rc;
-	/* A bump in the wire forwards frames for any MAC. Virtual devices
-	 * may not support it; that is fine. */
-	rte_eth_promiscuous_enable(port);
-	return 0;
-}
-
 static void on_signal(int sig)
 {
 	(void)sig;
@@ -317,14 +259,10 @@ static void on_signal(int sig)
 
 int main(int argc, char **argv)
 {
-	struct rte_mempool *mp = NULL;
+	struct zw_engine_cfg cfg = { 0 };
 	struct zw_image *img = NULL;
-	unsigned lcores[RTE_MAX_LCORE], n_lcores = 0, lc, main_lcore;
-	uint16_t nq = UINT16_MAX;
-	uint32_t i, nb_mbufs;
-	int rc, ret = 3, n, main_is_worker = 0;
+	int rc, ret = 3, n;
 	char err[512];
-	size_t sz;
 
 	n = rte_eal_init(argc, argv);
 	if (n < 0) {
@@ -336,11 +274,7 @@ int main(int argc, char **argv)
 	argc -= n;
 	argv += n;
 	argv[0] = (char *)PROG;
-	if (parse_args(argc, argv)) {
-		ret = 2;
-		goto out_eal;
-	}
-	if (parse_pairs()) {
+	if (parse_args(argc, argv) || parse_pairs()) {
 		ret = 2;
 		goto out_eal;
 	}
@@ -350,124 +284,26 @@ int main(int argc, char **argv)
 		ret = 1;
 		goto out_eal;
 	}
-
-	/* Workers: one per queue; worker lcores first, the main lcore only
-	 * when there is no other. */
-	main_lcore = rte_get_main_lcore();
-	RTE_LCORE_FOREACH_WORKER(lc)
-		lcores[n_lcores++] = lc;
-	for (i = 0; i < zw_eng.n_ports; i++) {
-		struct rte_eth_dev_info info;
-
-		if (rte_eth_dev_info_get(zw_eng.ports[i], &info))
-			goto out_img;
-		nq = RTE_MIN(nq, RTE_MIN(info.max_rx_queues, info.max_tx_queues));
-		if (!(info.flow_type_rss_offloads & RTE_ETH_RSS_IP))
-			nq = 1; /* no RSS: one worker sees everything */
+	cfg.conns = o.conns;
+	cfg.rxd = o.rxd;
+	cfg.txd = o.txd;
+	cfg.mbufs = o.mbufs;
+	cfg.events = o.events;
+	cfg.day = o.day;
+	rc = zw_engine__init(&cfg, img, err, sizeof(err));
+	if (rc) {
+		fprintf(stderr, PROG ": %s\n", err);
+		ret = rc == -EINVAL ? 1 : 3;
+		zw_image__free(img);
+		goto out_eal;
 	}
-	if (!n_lcores) {
-		lcores[n_lcores++] = main_lcore;
-		main_is_worker = 1;
-	}
-	zw_eng.n_workers = RTE_MIN(RTE_MIN((unsigned)nq, n_lcores),
-				   (unsigned)ZW_MAX_WORKERS);
-	if (zw_eng.n_workers < n_lcores && !main_is_worker)
-		printf(PROG ": %u worker(s): the ports offer %u queue(s) "
-		       "(RSS on IP needed for more)\n",
-		       zw_eng.n_workers, nq);
-	nq = (uint16_t)zw_eng.n_workers;
-
-	nb_mbufs = o.mbufs ? o.mbufs :
-		zw_eng.n_ports * nq * (uint32_t)(o.rxd + o.txd) +
-		zw_eng.n_workers * (ZW_BURST * 4 + 256) + 2048;
-	mp = rte_pktmbuf_pool_create("zw_mbufs", nb_mbufs, 256, 0,
-				     RTE_MBUF_DEFAULT_BUF_SIZE,
-				     (int)rte_socket_id());
-	if (!mp) {
-		fprintf(stderr, PROG ": cannot create a pool of %u mbufs: %s "
-				"(raise -m, or lower --rxd/--txd/--mbufs)\n",
-			nb_mbufs, rte_strerror(rte_errno));
-		goto out_img;
-	}
-	for (i = 0; i < zw_eng.n_ports; i++) {
-		rc = setup_port(zw_eng.ports[i], nq, mp);
-		if (rc) {
-			fprintf(stderr, PROG ": port %u: cannot start: %s\n",
-				zw_eng.ports[i], strerror(-rc));
-			goto out_ports;
-		}
-	}
-
-	zw_eng.hz = rte_get_tsc_hz();
-	zw_eng.start_tsc = rte_rdtsc();
-	sz = rte_rcu_qsbr_get_memsize(zw_eng.n_workers);
-	zw_eng.qs = rte_zmalloc("zw_rcu", sz, RTE_CACHE_LINE_SIZE);
-	if (!zw_eng.qs || rte_rcu_qsbr_init(zw_eng.qs, zw_eng.n_workers)) {
-		fprintf(stderr, PROG ": RCU init failed\n");
-		goto out_ports;
-	}
-	zw_eng.events = rte_ring_create_elem("zw_events",
-					     sizeof(struct zw_flow_record),
-					     o.events, (int)rte_socket_id(),
-					     RING_F_SC_DEQ);
-	if (!zw_eng.events) {
-		fprintf(stderr, PROG ": cannot create the event ring: %s\n",
-			rte_strerror(rte_errno));
-		goto out_ports;
-	}
-	for (i = 0; i < zw_eng.n_workers; i++) {
-		struct zw_worker *w;
-		char name[64];
-		uint16_t k;
-
-		w = rte_zmalloc_socket("zw_worker", sizeof(*w),
-				       RTE_CACHE_LINE_SIZE,
-				       (int)rte_lcore_to_socket_id(lcores[i]));
-		if (!w)
-			goto out_workers;
-		zw_eng.workers[i] = w;
-		w->id = i;
-		w->lcore = lcores[i];
-		w->queue = (uint16_t)i;
-		for (k = 0; k < zw_eng.n_ports; k++) {
-			w->pairs[k].in = zw_eng.ports[k];
-			w->pairs[k].out = zw_eng.peer[zw_eng.ports[k]];
-		}
-		w->n_pairs = zw_eng.n_ports;
-		snprintf(name, sizeof(name), "zwc4_%u", i);
-		rc = zw_ctab__init(&w->t4, name, 4, o.conns,
-				   (int)rte_lcore_to_socket_id(lcores[i]));
-		snprintf(name, sizeof(name), "zwc6_%u", i);
-		if (!rc)
-			rc = zw_ctab__init(&w->t6, name, 6, o.conns,
-					   (int)rte_lcore_to_socket_id(lcores[i]));
-		if (rc) {
-			fprintf(stderr, PROG ": cannot allocate connection "
-					"tables of %u entries (raise -m or lower "
-					"--conns)\n", o.conns);
-			goto out_workers;
-		}
-		rte_rcu_qsbr_thread_register(zw_eng.qs, i);
-	}
-
-	zw_eng.generation = 1;
-	zw_eng.ctx = zw_ctx__new(img, o.day, zw_eng.generation,
-				 zw_eng.n_workers, err, sizeof(err));
-	if (!zw_eng.ctx) {
-		fprintf(stderr, PROG ": %s: cannot build the policy: %s\n",
-			o.policy, err);
-		ret = 1;
-		goto out_workers;
-	}
-	img = NULL; /* owned by the context */
-
 	signal(SIGINT, on_signal);
 	signal(SIGTERM, on_signal);
 	signal(SIGPIPE, SIG_IGN);
 	if (o.control && zw_ctl_server__start(o.control)) {
 		fprintf(stderr, PROG ": cannot listen on %s: %s\n", o.control,
 			strerror(errno));
-		goto out_ctx;
+		goto out_engine;
 	}
 	printf(PROG ": enforcing %s (%s), generation %u, day %d: %u worker(s), "
 	       "%u port(s), %u LPM entries, %u+%u ACL rules\n",
@@ -475,12 +311,8 @@ int main(int argc, char **argv)
 	       o.day, zw_eng.n_workers, zw_eng.n_ports, zw_eng.ctx->n_lpm,
 	       zw_eng.ctx->n_acl4, zw_eng.ctx->n_acl6);
 	fflush(stdout);
-
-	for (i = 0; i < zw_eng.n_workers; i++)
-		if (zw_eng.workers[i]->lcore != main_lcore)
-			rte_eal_remote_launch(zw_worker__main, zw_eng.workers[i],
-					      zw_eng.workers[i]->lcore);
-	if (main_is_worker) {
+	zw_engine__launch();
+	if (zw_eng.main_is_worker) {
 		zw_worker__main(zw_eng.workers[0]);
 	} else {
 		uint64_t next = rte_get_timer_cycles() +
@@ -494,34 +326,14 @@ int main(int argc, char **argv)
 			}
 		}
 	}
-	rte_eal_mp_wait_lcore();
+	zw_engine__stop();
 	ret = 0;
 	zw_ctl_server__stop();
 	printf(PROG ": stopping, final statistics:\n");
 	zw_engine__print_stats(stdout);
 	fflush(stdout);
-out_ctx:
-	zw_ctx__free(zw_eng.ctx);
-	zw_eng.ctx = NULL;
-out_workers:
-	for (i = 0; i < zw_eng.n_workers; i++) {
-		if (!zw_eng.workers[i])
-			continue;
-		zw_ctab__fini(&zw_eng.workers[i]->t4);
-		zw_ctab__fini(&zw_eng.workers[i]->t6);
-		rte_free(zw_eng.workers[i]);
-	}
-	rte_ring_free(zw_eng.events);
-	rte_free(zw_eng.qs);
-out_ports:
-	/* Stop and close every port: the pcap vdev flushes its tx file. */
-	for (i = 0; i < zw_eng.n_ports; i++) {
-		rte_eth_dev_stop(zw_eng.ports[i]);
-		rte_eth_dev_close(zw_eng.ports[i]);
-	}
-	rte_mempool_free(mp);
-out_img:
-	zw_image__free(img);
+out_engine:
+	zw_engine__fini();
 out_eal:
 	rte_eal_cleanup();
 	return ret;

@@ -213,9 +213,33 @@ struct zw_engine {
 	uint16_t peer[ZW_MAX_PORTS]; /* by port id, UINT16_MAX none */
 	uint32_t generation;
 	volatile int quit;
+	int main_is_worker;
+	uint32_t ports_started;
+	struct rte_mempool *mp;
 	uint64_t hz;
 	uint64_t start_tsc;
 };
+
+/* Engine set-up: zw_eng.ports/n_ports/peer are filled by the caller. */
+struct zw_engine_cfg {
+	uint32_t conns; /* connection table size per worker and family */
+	uint16_t rxd, txd;
+	uint32_t mbufs;	/* 0: computed */
+	uint32_t events; /* telemetry ring size, power of 2 (0: 16384) */
+	int32_t day;
+};
+
+/* Mempool, ports (RSS, queues), RCU, tables and the first context from
+ * @img (owned by the engine on success). Returns 0 or -errno (-EINVAL: the
+ * policy cannot be built) with a reason in @err. */
+int zw_engine__init(const struct zw_engine_cfg *cfg, struct zw_image *img,
+		    char *err, size_t err_len);
+/* Start the workers on their lcores (not the main lcore). */
+void zw_engine__launch(void);
+/* Ask the workers to stop and wait for them. */
+void zw_engine__stop(void);
+/* Free everything, stop and close the ports. */
+void zw_engine__fini(void);
 
 extern struct zw_engine zw_eng;
 
