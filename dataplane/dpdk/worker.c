@@ -704,14 +704,18 @@ int zw_worker__main(void *arg)
 			 * policy, never a mix. */
 			ctx = __atomic_load_n(&zw_eng.ctx, __ATOMIC_ACQUIRE);
 			nout = zw_pipeline__burst(w, ctx, rx, nb, tx, now);
-			if (!nout)
-				continue;
-			sent = rte_eth_tx_burst(pp->out, w->queue, tx, nout);
-			w->st.tx += sent;
-			if (unlikely(sent < nout)) {
-				w->st.tx_fail += nout - sent;
-				rte_pktmbuf_free_bulk(tx + sent, nout - sent);
+			if (nout) {
+				sent = rte_eth_tx_burst(pp->out, w->queue, tx,
+							nout);
+				w->st.tx += sent;
+				if (unlikely(sent < nout)) {
+					w->st.tx_fail += nout - sent;
+					rte_pktmbuf_free_bulk(tx + sent,
+							      nout - sent);
+				}
 			}
+			__atomic_store_n(&w->st.done, w->st.done + nb,
+					 __ATOMIC_RELEASE);
 		}
 		rte_rcu_qsbr_quiescent(zw_eng.qs, w->id);
 		if (unlikely(tsc >= next)) {

@@ -192,10 +192,9 @@ char *zt_matrix_yaml(uint64_t seed, unsigned n_flows)
 
 static struct zw_image *compile_matrix(struct zw_matrix *m, struct zw_diags *d,
 				       int32_t day,
-				       const struct zw_prefix *block,
-				       size_t n_block)
+				       const struct zw_compile_opts *opts)
 {
-	struct zw_compile_opts o = { .block = block, .n_block = n_block };
+	struct zw_compile_opts o = { 0 };
 	struct zw_image *img = NULL;
 	uint8_t *bytes = NULL;
 	size_t len = 0;
@@ -205,6 +204,8 @@ static struct zw_image *compile_matrix(struct zw_matrix *m, struct zw_diags *d,
 		zw_diags__print_text(d, stderr);
 		return NULL;
 	}
+	if (opts)
+		o = *opts;
 	if (zw_policy__compile_opts(m, &o, &bytes, &len)) {
 		fprintf(stderr, "compile failed\n");
 		return NULL;
@@ -219,13 +220,21 @@ static struct zw_image *compile_matrix(struct zw_matrix *m, struct zw_diags *d,
 struct zw_image *zt_compile(const char *yaml, int32_t day,
 			    const struct zw_prefix *block, size_t n_block)
 {
+	struct zw_compile_opts o = { .block = block, .n_block = n_block };
+
+	return zt_compile_opts(yaml, day, &o);
+}
+
+struct zw_image *zt_compile_opts(const char *yaml, int32_t day,
+				 const struct zw_compile_opts *o)
+{
 	struct zw_diags d;
 	struct zw_matrix *m;
 	struct zw_image *img;
 
 	zw_diags__init(&d, "test.yaml");
 	m = zw_matrix__parse(yaml, strlen(yaml), "test.yaml", &d);
-	img = compile_matrix(m, &d, day, block, n_block);
+	img = compile_matrix(m, &d, day, o);
 	zw_matrix__free(m);
 	zw_diags__fini(&d);
 	return img;
@@ -239,7 +248,7 @@ struct zw_image *zt_compile_file(const char *path, int32_t day)
 
 	zw_diags__init(&d, path);
 	m = zw_matrix__load(path, &d);
-	img = compile_matrix(m, &d, day, NULL, 0);
+	img = compile_matrix(m, &d, day, NULL);
 	zw_matrix__free(m);
 	zw_diags__fini(&d);
 	return img;
@@ -490,13 +499,44 @@ size_t zt_frame(const struct zt_pkt *p, uint8_t *buf, size_t cap)
 
 uint32_t zt_frame_tag(const uint8_t *buf, size_t len)
 {
-	size_t i;
+	size_t off, l4 = 0;
+	uint8_t proto;
 
-	for (i = 34; i + 6 <= len; i++)
-		if (buf[i] == 'Z' && buf[i + 1] == 'T')
-			return (uint32_t)buf[i + 2] << 24 | (uint32_t)buf[i + 3] << 16 |
-			       (uint32_t)buf[i + 4] << 8 | buf[i + 5];
-	return UINT32_MAX;
+	if (len < 14 + 20)
+		return UINT32_MAX;
+	if (buf[12] == 0x08 && buf[13] == 0x00) {
+		off = 14 + (size_t)(buf[14] & 15) * 4;
+		proto = buf[23];
+		if (buf[20] & 0x3f || buf[21]) /* fragment: payload at once */
+			proto = 0;
+	} else {
+		off = 14 + 40;
+		proto = buf[20];
+	}
+	switch (proto) {
+	case 6:
+		l4 = 20;
+		break;
+	case 17:
+	case 1:
+	case 58:
+		l4 = 8;
+		break;
+	case 132:
+		l4 = 12;
+		break;
+	default:
+		l4 = 0;
+	}
+	/* The tag follows the L4 header (zt_frame), or some quoted bytes
+	 * (hand-made ICMP errors and fragments): search from there. */
+	for (off += l4; off + 6 <= len; off++)
+		if (buf[off] == 'Z' && buf[off + 1] == 'T')
+			break;
+	if (off + 6 > len)
+		return UINT32_MAX;
+	return (uint32_t)buf[off + 2] << 24 | (uint32_t)buf[off + 3] << 16 |
+	       (uint32_t)buf[off + 4] << 8 | buf[off + 5];
 }
 
 void zt_pkt_of_query(const struct zw_query *q, uint16_t sport, uint32_t tag,

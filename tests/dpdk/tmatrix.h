@@ -33,6 +33,10 @@ char *zt_matrix_yaml(uint64_t seed, unsigned n_flows);
  * image or NULL. */
 struct zw_image *zt_compile(const char *yaml, int32_t day,
 			    const struct zw_prefix *block, size_t n_block);
+/* With full compile options (block list, excluded flows). */
+struct zw_compile_opts;
+struct zw_image *zt_compile_opts(const char *yaml, int32_t day,
+				 const struct zw_compile_opts *o);
 /* Same from a file. */
 struct zw_image *zt_compile_file(const char *path, int32_t day);
 
