@@ -329,6 +329,7 @@ static void worker_sum(struct zw_worker_stats *s)
 		s->tx += w->tx;
 		s->tx_fail += w->tx_fail;
 		s->passed_nonip += w->passed_nonip;
+		s->done += __atomic_load_n(&w->done, __ATOMIC_ACQUIRE);
 		s->evicted += w->evicted;
 		s->expired += w->expired;
 		s->events_lost += w->events_lost;
@@ -470,11 +471,13 @@ static int reply_status(int fd)
 		fd,
 		"OK enforcing=%d sha256=%s generation=%u day=%d name=%s "
 		"workers=%u ports=%u conns=%" PRIu64 " rx=%" PRIu64
-		" tx=%" PRIu64 " dropped=%" PRIu64 " acl4=%u acl6=%u lpm=%u\n",
+		" done=%" PRIu64 " tx=%" PRIu64 " dropped=%" PRIu64
+		" acl4=%u acl6=%u lpm=%u\n",
 		ctx ? 1 : 0, ctx ? ctx->img->sha256_hex : "-",
 		zw_eng.generation, ctx ? ctx->day : 0,
 		ctx ? zw_image__str(ctx->img, ctx->img->meta->name) : "-",
-		zw_eng.n_workers, zw_eng.n_ports, s.conns, s.rx, s.tx, dropped,
+		zw_eng.n_workers, zw_eng.n_ports, s.conns, s.rx, s.done, s.tx,
+		dropped,
 		ctx ? ctx->n_acl4 : 0, ctx ? ctx->n_acl6 : 0,
 		ctx ? ctx->n_lpm : 0);
 }
