@@ -12,6 +12,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/mman.h>
 #include <sys/socket.h>
 #include <sys/stat.h>
 #include <sys/un.h>
@@ -23,6 +24,7 @@
 #include <rte_mbuf.h>
 #include <rte_ethdev.h>
 #include <rte_lcore.h>
+#include <rte_memory.h>
 #include <rte_rcu_qsbr.h>
 #include <rte_ring.h>
 #include <rte_ring_elem.h>
@@ -315,6 +317,23 @@ void zw_engine__fini(void)
 	zw_eng.n_ports = 0;
 	rte_mempool_free(zw_eng.mp);
 	zw_eng.mp = NULL;
+}
+
+static int thp_one(const struct rte_memseg_list *msl, void *arg)
+{
+	(void)arg;
+	if (msl->base_va && msl->len)
+		madvise(msl->base_va, msl->len, MADV_HUGEPAGE);
+	return 0;
+}
+
+void zw_engine__thp(void)
+{
+	/* --no-huge memory is plain anonymous memory: ask for transparent
+	 * huge pages before it is touched, or TLB misses dominate tables of
+	 * a million connections (real deployments use hugetlbfs). */
+	if (!rte_eal_has_hugepages())
+		rte_memseg_list_walk(thp_one, NULL);
 }
 
 static void worker_sum(struct zw_worker_stats *s)

@@ -57,6 +57,13 @@ static inline uint64_t worker_ns(const struct zw_worker *w, uint64_t tsc)
 
 /* Normalised connection key of tuple @t; returns 1 if @t's source is the
  * key's b end. */
+static inline int conn_key(const struct zw_tuple *t, union key *k);
+
+int zw_pipeline__conn_key(const struct zw_tuple *t, void *key)
+{
+	return conn_key(t, key);
+}
+
 static inline int conn_key(const struct zw_tuple *t, union key *k)
 {
 	int sw;
@@ -439,12 +446,14 @@ uint16_t zw_pipeline__burst(struct zw_worker *w, const struct zw_ctx *ctx,
 	uint16_t nout = 0;
 
 	/* 1. parse, keys */
+	for (i = 0; i < n && i < 4; i++)
+		rte_prefetch0(rte_pktmbuf_mtod(pkts[i], void *));
 	for (i = 0; i < n; i++) {
 		const uint8_t *data = rte_pktmbuf_mtod(pkts[i], const uint8_t *);
 		struct slot *sl = &s[i];
 
-		if (i + 1 < n)
-			rte_prefetch0(rte_pktmbuf_mtod(pkts[i + 1], void *));
+		if (i + 4 < n)
+			rte_prefetch0(rte_pktmbuf_mtod(pkts[i + 4], void *));
 		sl->pos = -1;
 		sl->verdict = V_NONE;
 		sl->cand = 0;
@@ -486,15 +495,23 @@ uint16_t zw_pipeline__burst(struct zw_worker *w, const struct zw_ctx *ctx,
 	}
 
 	/* 2. bulk lookups */
+	/* (and prefetch the entries found: with a million connections each
+	 * one is a cache miss, better overlapped with the next ones) */
 	if (n4) {
 		rte_hash_lookup_bulk(w->t4.h, kp4, n4, pos4);
-		for (i = 0; i < n4; i++)
+		for (i = 0; i < n4; i++) {
 			s[i4[i]].pos = pos4[i];
+			if (pos4[i] >= 0)
+				rte_prefetch0(&w->t4.conns[pos4[i]]);
+		}
 	}
 	if (n6) {
 		rte_hash_lookup_bulk(w->t6.h, kp6, n6, pos6);
-		for (i = 0; i < n6; i++)
+		for (i = 0; i < n6; i++) {
 			s[i6[i]].pos = pos6[i];
+			if (pos6[i] >= 0)
+				rte_prefetch0(&w->t6.conns[pos6[i]]);
+		}
 	}
 
 	/* 3. bulk classification of what may open a connection */
@@ -657,7 +674,11 @@ done:
 			out[nout++] = pkts[i];
 		} else {
 			w->st.drops[sl->reason < ZW_DROP__COUNT ? sl->reason : 0]++;
-			if (sl->cls == ZW_PARSE_IP)
+			/* Drop records are sampled (ZW_DROP_EVENTS_PER_MS per
+			 * worker): a flood must not turn into a telemetry
+			 * flood; the per-reason counters stay exact. */
+			if (sl->cls == ZW_PARSE_IP && w->drop_budget &&
+			    w->drop_budget--)
 				emit_pkt(w, ctx, pk, ZW_EV_DROP, sl->reason,
 					 sl->cand ? sl->j.flow : ZW_NO_FLOW,
 					 sl->cand ? sl->j.src_zone : 0,
@@ -672,6 +693,7 @@ done:
 
 void zw_worker__housekeep(struct zw_worker *w, uint64_t now_ns)
 {
+	w->drop_budget = ZW_DROP_EVENTS_PER_MS;
 	uint32_t b4 = RTE_MAX(64u, w->t4.cap >> 10);
 	uint32_t b6 = RTE_MAX(64u, w->t6.cap >> 10);
 

@@ -21,6 +21,9 @@
 #define ZW_MAX_WORKERS 64
 #define ZW_MAX_PORTS 32
 #define ZW_BURST 32
+/* Drop records emitted per worker and millisecond at most (the drop
+ * counters are exact; the records are a sample under floods). */
+#define ZW_DROP_EVENTS_PER_MS 64
 
 struct rte_lpm;
 struct rte_lpm6;
@@ -201,6 +204,7 @@ struct zw_worker {
 	struct zw_worker_stats st;
 	uint64_t next_expire;
 	uint64_t tsc_to_ns_mul; /* ns = tsc * mul >> 20 */
+	uint32_t drop_budget;	/* drop records left in this millisecond */
 } __rte_cache_aligned;
 
 struct zw_engine {
@@ -237,6 +241,9 @@ int zw_engine__init(const struct zw_engine_cfg *cfg, struct zw_image *img,
 		    char *err, size_t err_len);
 /* Start the workers on their lcores (not the main lcore). */
 void zw_engine__launch(void);
+/* Under --no-huge, back DPDK's memory with transparent huge pages
+ * (madvise); no-op with hugetlbfs. Call right after rte_eal_init(). */
+void zw_engine__thp(void);
 /* Ask the workers to stop and wait for them. */
 void zw_engine__stop(void);
 /* Free everything, stop and close the ports. */
@@ -250,6 +257,9 @@ extern struct zw_engine zw_eng;
 uint16_t zw_pipeline__burst(struct zw_worker *w, const struct zw_ctx *ctx,
 			    struct rte_mbuf **pkts, uint16_t n,
 			    struct rte_mbuf **out, uint64_t now);
+/* The connection-table key of @t (struct zw_key4 or zw_key6, by family)
+ * into @key; returns 1 if @t's source is the key's b end. (Benchmarks.) */
+int zw_pipeline__conn_key(const struct zw_tuple *t, void *key);
 /* The worker loop (rte_eal_remote_launch). */
 int zw_worker__main(void *arg);
 /* Periodic housekeeping of a worker (expiry). */
