@@ -722,6 +722,7 @@ int zw_worker__main(void *arg)
 			if (!nb)
 				continue;
 			w->st.rx += nb;
+			w->st.bursts++;
 			/* One context per burst: a burst is judged by one
 			 * policy, never a mix. */
 			ctx = __atomic_load_n(&zw_eng.ctx, __ATOMIC_ACQUIRE);

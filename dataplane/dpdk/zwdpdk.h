@@ -189,6 +189,7 @@ struct zw_port_pair {
 struct zw_worker_stats {
 	uint64_t rx, tx, tx_fail, passed_nonip;
 	uint64_t done; /* packets fully judged (rx counts them first) */
+	uint64_t bursts; /* non-empty rx bursts */
 	uint64_t drops[ZW_DROP__COUNT];
 	uint64_t evicted, expired, events_lost;
 	uint64_t conns; /* live entries, both families */

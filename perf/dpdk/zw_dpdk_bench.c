@@ -796,6 +796,10 @@ static double bench_ports(struct zw_image *img, const struct conn *c,
 	t1 = rte_rdtsc();
 	d1 = __atomic_load_n(&zw_eng.workers[0]->st.done, __ATOMIC_ACQUIRE);
 	zw_engine__stop();
+	printf("    (average rx burst %.1f packets, tx failures %llu)\n",
+	       (double)zw_eng.workers[0]->st.rx /
+		       (double)(zw_eng.workers[0]->st.bursts + 1),
+	       (unsigned long long)zw_eng.workers[0]->st.tx_fail);
 	{
 		void *left = NULL;
 
@@ -916,9 +920,16 @@ int main(int argc, char **argv)
 				}
 				open_conns(w, ctx, c, nconn);
 				seq_init(&sq, c, nconn, npkt);
-				pipe = bench_pipeline_seq(w, ctx, &sq, npkt);
-				bl = base ? bench_baseline(base, (uint8_t)fam, &sq,
-							   npkt) : 0;
+				/* best of 3: the machine is shared */
+				pipe = bl = 1e9;
+				for (int rep = 0; rep < 3; rep++) {
+					double x = bench_pipeline_seq(w, ctx, &sq, npkt / 2);
+
+					pipe = x < pipe ? x : pipe;
+					x = base ? bench_baseline(base, (uint8_t)fam, &sq,
+								  npkt / 2) : 0;
+					bl = x < bl ? x : bl;
+				}
 				bench_stages(w, ctx, (uint8_t)fam, &sq, npkt, &st);
 				seq_fini(&sq);
 				printf(" IPv%u, %u live connections (%u live in the "
