@@ -220,18 +220,52 @@ static void set_range(const struct zw_image *img, uint32_t set, size_t *first,
 	*count = img->sets[set].count;
 }
 
+/* Index of the pair (from, to) in the sorted PAIRS section, or -1. */
+static int64_t pair_index(const struct zw_image *img, uint32_t from,
+			  uint32_t to)
+{
+	uint32_t lo = 0, hi = img->n_pairs;
+
+	while (lo < hi) {
+		uint32_t mid = lo + (hi - lo) / 2;
+		const struct zw_img_pair *p = &img->pairs[mid];
+
+		if (p->from < from || (p->from == from && p->to < to))
+			lo = mid + 1;
+		else
+			hi = mid;
+	}
+	if (lo < img->n_pairs && img->pairs[lo].from == from &&
+	    img->pairs[lo].to == to)
+		return lo;
+	return -1;
+}
+
 int zw_acl_rules__build(const struct zw_image *img, int32_t day,
 			uint8_t family, uint32_t flow,
 			struct zw_acl_rule **out, size_t *n)
 {
 	struct rule_list l = { 0 };
-	uint32_t p, r;
+	uint32_t p, r, p_first = 0, p_end = img->n_pairs;
 
 	*out = NULL;
 	*n = 0;
 	if (img->n_rules >= ZW_ACL_MAX_PRIORITY)
 		return -E2BIG;
-	for (p = 0; p < img->n_pairs; p++) {
+	if (flow != ZW_NO_FLOW) {
+		/* One flow: only its zone pair (describe_flow must stay
+		 * proportional to the flow, not to the image). */
+		int64_t pi;
+
+		if (flow >= img->n_flows)
+			return 0;
+		pi = pair_index(img, img->flows[flow].from, img->flows[flow].to);
+		if (pi < 0)
+			return 0;
+		p_first = (uint32_t)pi;
+		p_end = p_first + 1;
+	}
+	for (p = p_first; p < p_end; p++) {
 		const struct zw_img_pair *pair = &img->pairs[p];
 
 		for (r = pair->first; r < pair->first + pair->count; r++) {
@@ -373,7 +407,6 @@ static void sb_add(struct strbuf *b, const char *line)
 char *zw_dpdk__describe_flow(const struct zw_image *img, uint32_t flow)
 {
 	const struct zw_img_flow *f;
-	struct zw_lpm_entry *lpm = NULL;
 	struct zw_acl_rule *acl = NULL;
 	struct strbuf b = { 0 };
 	char line[512];
@@ -390,17 +423,44 @@ char *zw_dpdk__describe_flow(const struct zw_image *img, uint32_t flow)
 		 zw_image__str(img, f->id), flow, f->from,
 		 zone_name(img, f->from), f->to, zone_name(img, f->to));
 	sb_add(&b, line);
-	rc = zw_lpm_entries__build(img, &lpm, &n);
-	if (rc) {
-		errno = -rc;
-		goto err;
-	}
-	for (i = 0; i < n; i++) {
-		uint32_t z = lpm[i].nh & ZW_NH_ZONE_MASK;
+	/* The LPM entries of the flow's zones (as zw_lpm_entries__build()
+	 * gives them), without building the whole table. */
+	for (i = 0; i < (size_t)img->n_prefix4 + img->n_prefix6; i++) {
+		struct zw_lpm_entry e = { 0 };
+		uint32_t k;
 
-		if (z != f->from && z != f->to)
-			continue;
-		zw_lpm_entry__format(img, &lpm[i], line, sizeof(line));
+		if (i < img->n_prefix4) {
+			const struct zw_img_prefix4 *p4 = &img->prefix4[i];
+
+			if (p4->zone != f->from && p4->zone != f->to)
+				continue;
+			e.family = 4;
+			e.len = p4->len;
+			memcpy(e.addr, p4->addr, 4);
+			e.nh = p4->zone;
+		} else {
+			const struct zw_img_prefix6 *p6 =
+				&img->prefix6[i - img->n_prefix4];
+
+			if (p6->zone != f->from && p6->zone != f->to)
+				continue;
+			e.family = 6;
+			e.len = p6->len;
+			memcpy(e.addr, p6->addr, 16);
+			e.nh = p6->zone;
+		}
+		for (k = 0; k < img->n_block; k++)
+			if (img->block[k].family == e.family &&
+			    img->block[k].len <= e.len &&
+			    covers(img->block[k].addr, img->block[k].len, e.addr))
+				e.nh |= ZW_NH_BLOCKED;
+		zw_lpm_entry__format(img, &e, line, sizeof(line));
+		sb_add(&b, line);
+	}
+	if (img->n_block) {
+		snprintf(line, sizeof(line),
+			 "lpm: %u crisis block prefix(es) marked BLOCKED in both "
+			 "tables (denied before any flow)", img->n_block);
 		sb_add(&b, line);
 	}
 	if (f->from == 0 || f->to == 0)
@@ -432,10 +492,8 @@ char *zw_dpdk__describe_flow(const struct zw_image *img, uint32_t flow)
 		errno = b.err;
 		goto err;
 	}
-	free(lpm);
 	return b.s;
 err:
-	free(lpm);
 	free(acl);
 	free(b.s);
 	return NULL;

@@ -185,9 +185,36 @@ static void test_describe(void)
 {
 	char *y = zt_matrix_yaml(5, 20);
 	struct zw_image *img = zt_compile(y, zt_today(), NULL, 0);
+	struct zw_acl_rule *all;
+	size_t n_all;
 	uint32_t f;
+	int fam;
 
 	CU_ASSERT_PTR_NOT_NULL_FATAL(img);
+	/* The per-flow build (only the flow's pair) equals the full build
+	 * filtered by flow. */
+	for (fam = 4; fam <= 6; fam += 2) {
+		CU_ASSERT_FATAL(zw_acl_rules__build(img, INT32_MIN, (uint8_t)fam,
+						    ZW_NO_FLOW, &all, &n_all) == 0);
+		for (f = 0; f < img->n_flows; f++) {
+			struct zw_acl_rule *one;
+			size_t n_one, i, k = 0;
+
+			CU_ASSERT_FATAL(zw_acl_rules__build(img, INT32_MIN,
+							    (uint8_t)fam, f, &one,
+							    &n_one) == 0);
+			for (i = 0; i < n_all; i++) {
+				if (all[i].flow != f)
+					continue;
+				CU_ASSERT(k < n_one &&
+					  !memcmp(&all[i], &one[k], sizeof(one[k])));
+				k++;
+			}
+			CU_ASSERT_EQUAL(k, n_one);
+			free(one);
+		}
+		free(all);
+	}
 	for (f = 0; f < img->n_flows; f++) {
 		char *t = zw_backend_dpdk.describe_flow(img, f);
 		struct zw_acl_rule *r;
