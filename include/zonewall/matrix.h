@@ -46,6 +46,7 @@ struct zw_loc {
 	uint32_t line;
 	uint32_t col;
 };
+#define ZW_LOC(line, col) ((struct zw_loc){(line), (col)})
 
 enum zw_zone_kind {
 	/* internal kinds */
@@ -310,6 +311,9 @@ int32_t zw_date__today(void);
 
 /* SHA-256 via OpenSSL's EVP; returns 0 or -EIO. */
 int zw_sha256(const void *data, size_t len, uint8_t out[32]);
+/* Write @s as a JSON string literal (quotes, escapes); NULL writes "". */
+void zw_json__string(FILE *out, const char *s);
+
 /* 64 lowercase hex digits plus NUL. */
 void zw_hex(const uint8_t *in, size_t len, char *out);
 

@@ -1,0 +1,304 @@
+/* SPDX-License-Identifier: BSD-2-Clause */
+/*
+ * Traffic as boxes: a flow allows a union of boxes (family, protocol,
+ * port or type range, source interval, destination interval). Coverage and
+ * difference of unions of boxes are computed exactly by cutting each
+ * dimension at the edges of the boxes involved. Used by the redundancy
+ * check (ZW040) and by zonectl diff's effective traffic change.
+ */
+#include <errno.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include <zonewall/matrix.h>
+
+#include "internal.h"
+
+static zw_u128 addr_value(const uint8_t *addr, uint8_t family)
+{
+	zw_u128 v = 0;
+	int n = family == ZW_AF_INET ? 4 : 16;
+
+	for (int i = 0; i < n; i++)
+		v = (v << 8) | addr[i];
+	return v;
+}
+
+static struct zw_ival prefix_ival(const struct zw_prefix *p)
+{
+	int bits = p->family == ZW_AF_INET ? 32 : 128;
+	zw_u128 base = addr_value(p->addr, p->family);
+	zw_u128 span = p->len == 0 ? (bits == 128 ? ~(zw_u128)0 : (((zw_u128)1 << bits) - 1))
+				: ((((zw_u128)1) << (bits - p->len)) - 1);
+
+	return (struct zw_ival){base, base + span};
+}
+
+static int cmp_ival(const void *a, const void *b)
+{
+	const struct zw_ival *x = a, *y = b;
+
+	if (x->lo != y->lo)
+		return x->lo < y->lo ? -1 : 1;
+	return 0;
+}
+
+/* Address intervals of one family for (zone, narrowing). */
+struct zw_ivals {
+	struct zw_ival *v;
+	size_t n;
+};
+
+static bool zone_ivals(const struct zw_matrix *m, uint32_t zone,
+		       const struct zw_prefix *narrow, size_t n_narrow,
+		       uint8_t family, struct zw_ivals *out)
+{
+	size_t cap = 0, n = 0;
+	struct zw_ival *v = NULL;
+
+	out->v = NULL;
+	out->n = 0;
+	if (n_narrow) {
+		v = malloc(n_narrow * sizeof(*v));
+		if (!v)
+			return false;
+		for (size_t i = 0; i < n_narrow; i++)
+			if (narrow[i].family == family)
+				v[n++] = prefix_ival(&narrow[i]);
+		out->v = v;
+		out->n = n;
+		return true;
+	}
+	if (zone != ZW_ZONE_OUTSIDE) {
+		const struct zw_zone *z = &m->zones[zone];
+
+		v = malloc((z->n_networks + 1) * sizeof(*v));
+		if (!v)
+			return false;
+		for (size_t i = 0; i < z->n_networks; i++)
+			if (z->networks[i].family == family)
+				v[n++] = prefix_ival(&z->networks[i]);
+		out->v = v;
+		out->n = n;
+		return true;
+	}
+	/* outside: the complement of every declared prefix of the family. */
+	size_t total = 0;
+
+	for (size_t z = 1; z < m->n_zones; z++)
+		total += m->zones[z].n_networks;
+	struct zw_ival *d = malloc((total + 1) * sizeof(*d));
+
+	if (!d)
+		return false;
+	size_t nd = 0;
+
+	for (size_t z = 1; z < m->n_zones; z++)
+		for (size_t i = 0; i < m->zones[z].n_networks; i++)
+			if (m->zones[z].networks[i].family == family)
+				d[nd++] = prefix_ival(&m->zones[z].networks[i]);
+	qsort(d, nd, sizeof(*d), cmp_ival);
+	zw_u128 max = family == ZW_AF_INET ? 0xffffffffu : ~(zw_u128)0;
+	zw_u128 next = 0;
+	bool done = false;
+
+	cap = nd + 1;
+	v = malloc(cap * sizeof(*v));
+	if (!v) {
+		free(d);
+		return false;
+	}
+	for (size_t i = 0; i < nd && !done; i++) {
+		if (d[i].hi < next)
+			continue;
+		if (d[i].lo > next)
+			v[n++] = (struct zw_ival){next, d[i].lo - 1};
+		if (d[i].hi == max)
+			done = true;
+		else
+			next = d[i].hi + 1;
+	}
+	if (!done)
+		v[n++] = (struct zw_ival){next, max};
+	free(d);
+	out->v = v;
+	out->n = n;
+	return true;
+}
+
+static void push(struct zw_boxes *b, const struct zw_box *x)
+{
+	if (zw_grow((void **)&b->v, &b->cap, b->n + 1, sizeof(*b->v)) < 0) {
+		b->oom = true;
+		return;
+	}
+	b->v[b->n++] = *x;
+}
+
+void zw_boxes__flow(const struct zw_matrix *m, uint32_t flow,
+		    struct zw_boxes *out)
+{
+	static const uint8_t fams[2] = {ZW_AF_INET, ZW_AF_INET6};
+	const struct zw_flow *f = &m->flows[flow];
+
+	for (int fi = 0; fi < 2; fi++) {
+		struct zw_ivals src, dst;
+
+		if (!zone_ivals(m, f->from, f->src, f->n_src, fams[fi], &src)) {
+			out->oom = true;
+			return;
+		}
+		if (!zone_ivals(m, f->to, f->dst, f->n_dst, fams[fi], &dst)) {
+			free(src.v);
+			out->oom = true;
+			return;
+		}
+		for (size_t s = 0; s < f->n_services; s++) {
+			const struct zw_service *svc = &m->services[f->services[s]];
+
+			for (size_t e = 0; e < svc->n_entries; e++) {
+				const struct zw_svc_entry *en = &svc->entries[e];
+				const struct zw_range *r;
+				struct zw_range all;
+				size_t nr;
+
+				if (zw_proto__has_ports(en->proto)) {
+					r = en->ports;
+					nr = en->n_ports;
+				} else if (zw_proto__is_icmp(en->proto) && en->n_types) {
+					r = en->types;
+					nr = en->n_types;
+				} else {
+					all.lo = 0;
+					all.hi = zw_proto__is_icmp(en->proto) ? 255 : 0;
+					r = &all;
+					nr = 1;
+				}
+				for (size_t k = 0; k < nr; k++)
+					for (size_t a = 0; a < src.n; a++)
+						for (size_t b = 0; b < dst.n; b++) {
+							struct zw_box x = {
+								.family = fams[fi],
+								.proto = en->proto,
+								.flow = flow,
+								.service = f->services[s],
+								.d = {{r[k].lo, r[k].hi},
+								      src.v[a],
+								      dst.v[b]}};
+
+							push(out, &x);
+						}
+			}
+		}
+		free(src.v);
+		free(dst.v);
+	}
+}
+
+bool zw_box__intersects(const struct zw_box *a, const struct zw_box *b)
+{
+	if (a->family != b->family || a->proto != b->proto)
+		return false;
+	for (int i = 0; i < 3; i++)
+		if (a->d[i].hi < b->d[i].lo || b->d[i].hi < a->d[i].lo)
+			return false;
+	return true;
+}
+
+static int cmp_zw_u128(const void *a, const void *b)
+{
+	zw_u128 x = *(const zw_u128 *)a, y = *(const zw_u128 *)b;
+
+	return x < y ? -1 : x > y;
+}
+
+/*
+ * Cut @cell along dimension @dim at the edges of the candidates (every one
+ * intersects @cell) and recurse into each elementary segment with the
+ * candidates that span it. Returns 1 if the union covers @cell, 0 if not
+ * (with @out NULL it stops at the first uncovered cell; otherwise it
+ * appends every uncovered cell to @out), -1 when memory ran out.
+ */
+static int walk(struct zw_box *cell, const struct zw_box *const *cands,
+		size_t n, int dim, struct zw_boxes *out)
+{
+	if (!n) {
+		if (out) {
+			push(out, cell);
+			if (out->oom)
+				return -1;
+		}
+		return 0;
+	}
+	if (dim == 3)
+		return 1;
+
+	struct zw_ival whole = cell->d[dim];
+	zw_u128 *cuts = malloc((2 * n + 1) * sizeof(*cuts));
+	const struct zw_box **sub = malloc(n * sizeof(*sub));
+	size_t nc = 0;
+	int r = 1;
+
+	if (!cuts || !sub) {
+		free(cuts);
+		free(sub);
+		return -1;
+	}
+	cuts[nc++] = whole.lo;
+	for (size_t i = 0; i < n; i++) {
+		if (cands[i]->d[dim].lo > whole.lo)
+			cuts[nc++] = cands[i]->d[dim].lo;
+		if (cands[i]->d[dim].hi < whole.hi)
+			cuts[nc++] = cands[i]->d[dim].hi + 1;
+	}
+	qsort(cuts, nc, sizeof(*cuts), cmp_zw_u128);
+	for (size_t c = 0; c < nc; c++) {
+		if (c && cuts[c] == cuts[c - 1])
+			continue;
+		zw_u128 a = cuts[c], z = whole.hi;
+
+		for (size_t k = c + 1; k < nc; k++)
+			if (cuts[k] != a) {
+				z = cuts[k] - 1;
+				break;
+			}
+		size_t ns = 0;
+
+		for (size_t i = 0; i < n; i++)
+			if (cands[i]->d[dim].lo <= a && cands[i]->d[dim].hi >= z)
+				sub[ns++] = cands[i];
+		cell->d[dim] = (struct zw_ival){a, z};
+		int k = walk(cell, sub, ns, dim + 1, out);
+
+		if (k < 0) {
+			r = -1;
+			break;
+		}
+		if (k == 0) {
+			r = 0;
+			if (!out)
+				break;
+		}
+	}
+	cell->d[dim] = whole;
+	free(cuts);
+	free(sub);
+	return r;
+}
+
+int zw_box__covered(const struct zw_box *b, const struct zw_box *const *cands,
+		    size_t n)
+{
+	struct zw_box cell = *b;
+
+	return walk(&cell, cands, n, 0, NULL);
+}
+
+int zw_box__subtract(const struct zw_box *b, const struct zw_box *const *cands,
+		     size_t n, struct zw_boxes *out)
+{
+	struct zw_box cell = *b;
+	int r = walk(&cell, cands, n, 0, out);
+
+	return r < 0 ? -ENOMEM : 0;
+}

@@ -1,0 +1,77 @@
+/* SPDX-License-Identifier: BSD-2-Clause */
+/* Private to matrix/: helpers shared by parser, validator and compiler. */
+#ifndef ZONEWALL_MATRIX_INTERNAL_H
+#define ZONEWALL_MATRIX_INTERNAL_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include <zonewall/matrix.h>
+
+/* Zero the host bits of @addr beyond @len. */
+void zw_prefix_mask(uint8_t *addr, uint8_t family, unsigned len);
+
+/* SHA-256 of the concatenation a || b; 0 or -EIO. */
+int zw_sha256_2(const void *a, size_t alen, const void *b, size_t blen,
+		uint8_t out[32]);
+
+/* Grow *v (elements of @size) so it holds at least @need; 0 or -ENOMEM. */
+int zw_grow(void **v, size_t *cap, size_t need, size_t size);
+
+/* One entry of the built-in catalogue, as YAML text parsed at start-up by
+ * the same parser as the matrix's own services (one mechanism). */
+struct zw_builtin_service {
+	const char *name;
+	const char *yaml; /* flow-style YAML of the service value */
+	unsigned classes; /* enum zw_svc_class */
+};
+extern const struct zw_builtin_service zw_builtin_services[];
+
+/* ZW040: append a warning for every redundant live flow. */
+void zw_redundancy__check(const struct zw_matrix *m, int32_t today,
+			  struct zw_diags *diags);
+
+/* ---- traffic as boxes (boxes.c) ---- */
+
+typedef unsigned __int128 zw_u128;
+
+/* Inclusive interval; addresses as 32- or 128-bit integers. */
+struct zw_ival {
+	zw_u128 lo, hi;
+};
+
+/* A box of traffic: family, protocol, and three inclusive intervals:
+ * d[0] destination port (tcp/udp/sctp) or ICMP type (0..255 when any),
+ * [0,0] for other protocols; d[1] source address; d[2] destination. */
+struct zw_box {
+	uint8_t family;
+	uint8_t proto;
+	uint32_t flow;	  /* flow index it came from */
+	uint32_t service; /* service index it came from */
+	struct zw_ival d[3];
+};
+
+struct zw_boxes {
+	struct zw_box *v;
+	size_t n, cap;
+	bool oom; /* set when an append failed */
+};
+
+/* Append every box flow @flow allows (ignoring expiry) to @out. */
+void zw_boxes__flow(const struct zw_matrix *m, uint32_t flow,
+		    struct zw_boxes *out);
+bool zw_box__intersects(const struct zw_box *a, const struct zw_box *b);
+/* 1 if @b lies in the union of cands[0..n) (each intersecting @b), 0 if
+ * not, -1 when memory ran out. */
+int zw_box__covered(const struct zw_box *b, const struct zw_box *const *cands,
+		    size_t n);
+/* Append @b minus the union of cands[0..n) to @out as disjoint boxes
+ * (flow/service of @b). 0 or -ENOMEM. */
+int zw_box__subtract(const struct zw_box *b, const struct zw_box *const *cands,
+		     size_t n, struct zw_boxes *out);
+
+/* Free the contents of a service (not the struct itself). */
+void zw_service_fini(struct zw_service *s);
+
+#endif

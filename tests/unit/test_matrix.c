@@ -1,0 +1,805 @@
+/* SPDX-License-Identifier: BSD-2-Clause */
+/* Unit tests of the matrix library: parser, model, validator (every ZW code
+ * triggered and not triggered), compiler, image loader, evaluator. */
+#include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include <CUnit/Basic.h>
+
+#include <zonewall/eval.h>
+#include <zonewall/matrix.h>
+#include <zonewall/policy.h>
+
+#define TODAY_STR "2026-11-01"
+
+static int32_t today(void)
+{
+	int32_t d;
+
+	zw_date__parse(TODAY_STR, &d);
+	return d;
+}
+
+/* Zones satisfying the minimal profile; tests append flows/services. */
+static const char *BASE =
+	"zonewall: 1\n"
+	"name: t\n"
+	"zones:\n"
+	"  ops: {kind: operations, networks: [10.1.0.0/24, \"fd00:1::/64\"], isolate: true}\n"
+	"  jump: {kind: servers, networks: [10.2.0.0/24, \"fd00:2::/64\"]}\n"
+	"  adm: {kind: admin, networks: [10.3.0.0/24]}\n"
+	"  upd: {kind: update, networks: [10.4.0.0/24]}\n"
+	"  vpn: {kind: remote-access, networks: [10.5.0.0/24]}\n"
+	"  xchg: {kind: provider-exchange, networks: [10.6.0.0/24]}\n"
+	"  inet: {kind: internet-access, networks: [192.0.2.0/28]}\n";
+
+/* Flows that use every zone so ZW050 stays quiet. */
+static const char *USE_ALL =
+	"  - {id: U1, from: ops, to: jump, services: [ssh], justification: j}\n"
+	"  - {id: U2, from: jump, to: adm, services: [https], justification: j}\n"
+	"  - {id: U3, from: upd, to: inet, services: [proxy], justification: j}\n"
+	"  - {id: U4, from: vpn, to: jump, services: [rdp], justification: j}\n"
+	"  - {id: U5, from: xchg, to: jump, services: [syslog-tls], justification: j}\n";
+
+struct result {
+	struct zw_matrix *m;
+	struct zw_diags d;
+};
+
+static void run(struct result *r, const char *yaml)
+{
+	zw_diags__init(&r->d, "t.yaml");
+	r->m = zw_matrix__parse(yaml, strlen(yaml), "t.yaml", &r->d);
+	CU_ASSERT_PTR_NOT_NULL_FATAL(r->m);
+	zw_matrix__validate(r->m, today(), &r->d);
+}
+
+static void done(struct result *r)
+{
+	zw_matrix__free(r->m);
+	zw_diags__fini(&r->d);
+}
+
+static int count_code(const struct result *r, int code)
+{
+	int n = 0;
+
+	for (size_t i = 0; i < r->d.n; i++)
+		n += r->d.v[i].code == code;
+	return n;
+}
+
+/* Build BASE + services + "flows:" + USE_ALL + extra flows. */
+static char *doc(const char *services, const char *flows)
+{
+	char *s = NULL;
+
+	if (asprintf(&s, "%s%s%sflows:\n%s%s", BASE, services ? "services:\n" : "",
+		     services ? services : "", USE_ALL, flows ? flows : "") < 0)
+		return NULL;
+	return s;
+}
+
+/* Assert @code appears (want=1) or not (want=0) for the document. */
+static void expect_code(const char *yaml, int code, int want, int line)
+{
+	struct result r;
+	int n;
+
+	run(&r, yaml);
+	n = count_code(&r, code);
+	if ((want && !n) || (!want && n)) {
+		fprintf(stderr, "\nline %d: ZW%03d %s expected; got:\n", line, code,
+			want ? "" : "not");
+		zw_diags__print_text(&r.d, stderr);
+	}
+	CU_ASSERT(want ? n > 0 : n == 0);
+	done(&r);
+}
+
+#define EXPECT(yaml, code) expect_code((yaml), (code), 1, __LINE__)
+#define EXPECT_NOT(yaml, code) expect_code((yaml), (code), 0, __LINE__)
+
+static void expect_doc(const char *svc, const char *flows, int code, int want,
+		       int line)
+{
+	char *y = doc(svc, flows);
+
+	CU_ASSERT_PTR_NOT_NULL_FATAL(y);
+	expect_code(y, code, want, line);
+	free(y);
+}
+
+#define EXPECT_DOC(svc, flows, code) expect_doc((svc), (flows), (code), 1, __LINE__)
+#define EXPECT_DOC_NOT(svc, flows, code) expect_doc((svc), (flows), (code), 0, __LINE__)
+
+/* ---- the clean base ---- */
+
+static void test_base_is_clean(void)
+{
+	char *y = doc(NULL, NULL);
+	struct result r;
+
+	run(&r, y);
+	if (r.d.n)
+		zw_diags__print_text(&r.d, stderr);
+	CU_ASSERT_EQUAL(r.d.n, 0);
+	CU_ASSERT_EQUAL(r.m->n_flows, 5);
+	CU_ASSERT_EQUAL(r.m->n_zones, 8); /* 7 + outside */
+	CU_ASSERT_STRING_EQUAL(r.m->zones[0].name, "outside");
+	done(&r);
+	free(y);
+}
+
+/* ---- parser ---- */
+
+static void test_parse_positions(void)
+{
+	const char *y = "zonewall: 1\nname: t\nzones:\n  a: {kind: bogus, networks: [10.0.0.0/8]}\nflows: []\n";
+	struct result r;
+
+	run(&r, y);
+	CU_ASSERT(count_code(&r, 1) >= 1);
+	/* The unknown kind is reported where it is written: line 4. */
+	bool found = false;
+
+	for (size_t i = 0; i < r.d.n; i++)
+		if (r.d.v[i].code == 1 && r.d.v[i].loc.line == 4 &&
+		    r.d.v[i].loc.col == 13)
+			found = true;
+	CU_ASSERT(found);
+	done(&r);
+}
+
+static void test_parse_zw001(void)
+{
+	/* syntax error */
+	EXPECT("zonewall: 1\nname: [unclosed\n", 1);
+	/* unknown top-level key */
+	EXPECT("zonewall: 1\nname: t\nzones: {}\nflows: []\nflowz: []\n", 1);
+	/* duplicate top-level key */
+	EXPECT("zonewall: 1\nname: t\nname: u\nzones: {}\nflows: []\n", 1);
+	/* duplicate zone */
+	EXPECT("zonewall: 1\nname: t\nzones:\n  a: {kind: servers, networks: [10.0.0.0/8]}\n  a: {kind: servers, networks: [11.0.0.0/8]}\nflows: []\n", 1);
+	/* missing required keys */
+	EXPECT("name: t\nzones: {}\nflows: []\n", 1);
+	EXPECT("zonewall: 1\nzones: {}\nflows: []\n", 1);
+	EXPECT("zonewall: 1\nname: t\nflows: []\n", 1);
+	EXPECT("zonewall: 1\nname: t\nzones: {}\n", 1);
+	/* wrong version, wrong type */
+	EXPECT("zonewall: 2\nname: t\nzones: {}\nflows: []\n", 1);
+	EXPECT("zonewall: one\nname: t\nzones: {}\nflows: []\n", 1);
+	EXPECT("zonewall: 1\nname: T!\nzones: {}\nflows: []\n", 1);
+	EXPECT("zonewall: 1\nname: t\nprofile: maximal\nzones: {}\nflows: []\n", 1);
+	EXPECT("zonewall: 1\nname: t\nzones: []\nflows: []\n", 1);
+	/* reserved zone name, bad zone name */
+	EXPECT("zonewall: 1\nname: t\nzones:\n  outside: {kind: servers, networks: [10.0.0.0/8]}\nflows: []\n", 1);
+	EXPECT("zonewall: 1\nname: t\nzones:\n  Bad: {kind: servers, networks: [10.0.0.0/8]}\nflows: []\n", 1);
+	/* empty networks, bool typo */
+	EXPECT("zonewall: 1\nname: t\nzones:\n  a: {kind: servers, networks: []}\nflows: []\n", 1);
+	EXPECT("zonewall: 1\nname: t\nzones:\n  a: {kind: servers, networks: [10.0.0.0/8], isolate: yes}\nflows: []\n", 1);
+	/* aliases refused */
+	EXPECT("zonewall: 1\nname: t\nzones:\n  a: &z {kind: servers, networks: [10.0.0.0/8]}\n  b: *z\nflows: []\n", 1);
+	/* two documents */
+	EXPECT("zonewall: 1\nname: t\nzones: {}\nflows: []\n---\nzonewall: 1\n", 1);
+	/* flows: bad id, bad date, bad rate, unknown key, duplicate service */
+	EXPECT_DOC(NULL, "  - {id: -x, from: ops, to: jump, services: [ssh], justification: j}\n", 1);
+	EXPECT_DOC(NULL, "  - {id: X, from: ops, to: jump, services: [ssh], justification: j, review: 2026-02-30}\n", 1);
+	EXPECT_DOC(NULL, "  - {id: X, from: ops, to: jump, services: [ssh], justification: j, rate: 10/m}\n", 1);
+	EXPECT_DOC(NULL, "  - {id: X, from: ops, to: jump, services: [ssh], justification: j, comment: c}\n", 1);
+	EXPECT_DOC(NULL, "  - {id: X, from: ops, to: jump, services: [ssh, ssh], justification: j}\n", 1);
+	EXPECT_DOC(NULL, "  - {id: X, from: ops, to: jump, services: [], justification: j}\n", 1);
+	EXPECT_DOC(NULL, "  - {id: X, to: jump, services: [ssh], justification: j}\n", 1);
+	/* services: ports rules */
+	EXPECT_DOC("  s1: {proto: tcp}\n", NULL, 1);
+	EXPECT_DOC("  s1: {proto: icmp, ports: [1]}\n", NULL, 1);
+	EXPECT_DOC("  s1: {proto: tcp, ports: [0]}\n", NULL, 1);
+	EXPECT_DOC("  s1: {proto: tcp, ports: [65536]}\n", NULL, 1);
+	EXPECT_DOC("  s1: {proto: tcp, ports: [\"90-80\"]}\n", NULL, 1);
+	EXPECT_DOC("  s1: {proto: tcp, ports: [\"80-\"]}\n", NULL, 1);
+	EXPECT_DOC("  s1: {proto: tcpp, ports: [80]}\n", NULL, 1);
+	EXPECT_DOC("  s1: {proto: 256}\n", NULL, 1);
+	EXPECT_DOC("  s1: {proto: tcp, ports: [80], types: [echo-request]}\n", NULL, 1);
+	EXPECT_DOC("  s1: {proto: icmp, types: [no-such-type]}\n", NULL, 1);
+	EXPECT_DOC("  s1: {proto: tcp, ports: [80], inspect: gopher}\n", NULL, 1);
+	/* and what is fine */
+	EXPECT_DOC_NOT("  s1: [{proto: tcp, ports: [80, \"8000-8080\"]}, {proto: 47}]\n",
+		       "  - {id: X, from: jump, to: upd, services: [s1], justification: j}\n", 1);
+}
+
+static void test_parse_model(void)
+{
+	char *y = doc("  web: {proto: tcp, ports: [\"8000-8080\", 80, 81, \"8070-8090\"]}\n"
+		      "  ping6: {proto: icmpv6, types: [echo-request, 1]}\n",
+		      "  - {id: X, from: jump, to: upd, dst: [10.4.0.7], services: [web, ping6], justification: j, log: true, rate: 25/s, expires: 2027-01-31, owner: net team}\n");
+	struct result r;
+
+	run(&r, y);
+	CU_ASSERT_EQUAL(r.d.n_errors, 0);
+	int w = zw_matrix__service_index(r.m, "web");
+
+	CU_ASSERT_FATAL(w >= 0);
+	const struct zw_service *s = &r.m->services[w];
+
+	/* Ranges are sorted and merged: 80-81, 8000-8090. */
+	CU_ASSERT_EQUAL(s->entries[0].n_ports, 2);
+	CU_ASSERT_EQUAL(s->entries[0].ports[0].lo, 80);
+	CU_ASSERT_EQUAL(s->entries[0].ports[0].hi, 81);
+	CU_ASSERT_EQUAL(s->entries[0].ports[1].lo, 8000);
+	CU_ASSERT_EQUAL(s->entries[0].ports[1].hi, 8090);
+	int p = zw_matrix__service_index(r.m, "ping6");
+
+	CU_ASSERT_EQUAL(r.m->services[p].entries[0].proto, 58);
+	CU_ASSERT_EQUAL(r.m->services[p].entries[0].n_types, 2);
+	CU_ASSERT_EQUAL(r.m->services[p].entries[0].types[0].lo, 1);
+	CU_ASSERT_EQUAL(r.m->services[p].entries[0].types[1].lo, 128);
+	int f = zw_matrix__flow_index(r.m, "X");
+
+	CU_ASSERT_FATAL(f >= 0);
+	const struct zw_flow *fl = &r.m->flows[f];
+
+	CU_ASSERT_EQUAL(fl->n_dst, 1);
+	CU_ASSERT_EQUAL(fl->dst[0].len, 32);
+	CU_ASSERT(fl->log);
+	CU_ASSERT_EQUAL(fl->rate, 25);
+	CU_ASSERT_STRING_EQUAL(fl->owner, "net team");
+	char b[11];
+
+	CU_ASSERT_STRING_EQUAL(zw_date__format(fl->expires, b), "2027-01-31");
+	/* Built-in catalogue present and overridable. */
+	CU_ASSERT(zw_matrix__service_index(r.m, "ipsec") >= 0);
+	CU_ASSERT(r.m->services[zw_matrix__service_index(r.m, "ipsec")].classes & ZW_SVC_VPN);
+	done(&r);
+	free(y);
+
+	y = doc("  ssh: {proto: tcp, ports: [2222]}\n",
+		"  - {id: X, from: jump, to: upd, services: [ssh], justification: j}\n");
+	run(&r, y);
+	s = &r.m->services[zw_matrix__service_index(r.m, "ssh")];
+	CU_ASSERT_FALSE(s->builtin);
+	CU_ASSERT_EQUAL(s->entries[0].ports[0].lo, 2222);
+	CU_ASSERT(s->classes & ZW_SVC_ADMIN); /* an override keeps its nature */
+	CU_ASSERT_EQUAL(count_code(&r, 50), 0); /* used by flow X */
+	done(&r);
+	free(y);
+}
+
+/* ---- validator: each code triggered and not triggered ---- */
+
+static void test_zw002(void)
+{
+	EXPECT_DOC(NULL, "  - {id: X, from: nowhere, to: jump, services: [ssh], justification: j}\n", 2);
+	EXPECT_DOC(NULL, "  - {id: X, from: ops, to: jump, services: [sshh], justification: j}\n", 2);
+	EXPECT_DOC_NOT(NULL, "  - {id: X, from: outside, to: vpn, services: [ipsec], justification: j}\n", 2);
+}
+
+static void test_zw003(void)
+{
+	EXPECT_DOC(NULL, "  - {id: U1, from: ops, to: adm, services: [ssh], justification: j}\n", 3);
+	EXPECT_DOC_NOT(NULL, "  - {id: U1b, from: jump, to: upd, services: [ssh], justification: j}\n", 3);
+}
+
+static void test_zw010(void)
+{
+	EXPECT("zonewall: 1\nname: t\nzones:\n  a: {kind: servers, networks: [10.0.0.1/24]}\nflows: []\n", 10);
+	EXPECT("zonewall: 1\nname: t\nzones:\n  a: {kind: servers, networks: [10.0.0.0/33]}\nflows: []\n", 10);
+	EXPECT("zonewall: 1\nname: t\nzones:\n  a: {kind: servers, networks: [not-an-ip]}\nflows: []\n", 10);
+	EXPECT("zonewall: 1\nname: t\nzones:\n  a: {kind: servers, networks: [10.0.0.0/8]}\n  b: {kind: admin, networks: [10.9.0.0/16]}\nflows: []\n", 10);
+	EXPECT("zonewall: 1\nname: t\nzones:\n  a: {kind: servers, networks: [\"fd00::/16\"]}\n  b: {kind: admin, networks: [\"fd00:1::/64\"]}\nflows: []\n", 10);
+	/* adjacent, different families, same zone twice: fine */
+	EXPECT_NOT("zonewall: 1\nname: t\nzones:\n  a: {kind: servers, networks: [10.0.0.0/9, \"fd00::/16\"]}\n  b: {kind: admin, networks: [10.128.0.0/9, \"fd01::/16\"]}\nflows: []\n", 10);
+}
+
+static void test_zw011(void)
+{
+	EXPECT_DOC(NULL, "  - {id: X, from: ops, to: jump, src: [10.9.0.1], services: [ssh], justification: j}\n", 11);
+	EXPECT_DOC(NULL, "  - {id: X, from: ops, to: jump, dst: [10.2.0.0/16], services: [ssh], justification: j}\n", 11);
+	EXPECT_DOC(NULL, "  - {id: X, from: inet, to: outside, dst: [10.2.0.5], services: [https], justification: j}\n", 11);
+	EXPECT_DOC_NOT(NULL, "  - {id: X, from: inet, to: outside, dst: [198.51.100.0/24], services: [https], justification: j}\n", 11);
+	EXPECT_DOC_NOT(NULL, "  - {id: X, from: ops, to: jump, src: [10.1.0.5, \"fd00:1::5\"], dst: [10.2.0.0/25], services: [ssh], justification: j}\n", 11);
+}
+
+static void test_zw020(void)
+{
+	char *y = doc(NULL, NULL), *p = NULL;
+
+	EXPECT("zonewall: 1\nname: t\nzones:\n  a: {kind: servers, networks: [10.0.0.0/8]}\nflows: []\n", 20);
+	EXPECT_NOT(y, 20); /* BASE has every minimal kind */
+	/* piams also needs infrastructure and internal-service */
+	CU_ASSERT(asprintf(&p, "profile: piams\n%s", y) > 0);
+	EXPECT(p, 20);
+	free(p);
+	CU_ASSERT(asprintf(&p, "profile: piams\n%s", y) > 0);
+	free(p);
+	p = NULL;
+	CU_ASSERT(asprintf(&p, "profile: piams\n%s"
+			   "  - {id: I1, from: jump, to: infra, services: [dns], justification: j}\n"
+			   "  - {id: I2, from: jump, to: apps, services: [https], justification: j}\n",
+			   y) > 0);
+	char *z = strstr(p, "flows:");
+	char *full = NULL;
+
+	CU_ASSERT(asprintf(&full, "%.*s  infra: {kind: infrastructure, networks: [10.7.0.0/24]}\n"
+			   "  apps: {kind: internal-service, networks: [10.8.0.0/24]}\n%s",
+			   (int)(z - p), p, z) > 0);
+	EXPECT_NOT(full, 20);
+	free(full);
+	free(p);
+	free(y);
+}
+
+static void test_zw021(void)
+{
+	EXPECT("zonewall: 1\nname: t\nzones:\n  a: {kind: operations, networks: [10.0.0.0/8]}\nflows: []\n", 21);
+	EXPECT("zonewall: 1\nname: t\nzones:\n  a: {kind: operations, networks: [10.0.0.0/8], isolate: false}\nflows: []\n", 21);
+	EXPECT_DOC(NULL, "  - {id: X, from: ops, to: ops, services: [ssh], justification: j}\n", 21);
+	EXPECT_DOC_NOT(NULL, NULL, 21);
+}
+
+static void test_zw022(void)
+{
+	EXPECT_DOC(NULL, "  - {id: X, from: outside, to: jump, services: [ssh], justification: j}\n", 22);
+	EXPECT_DOC(NULL, "  - {id: X, from: upd, to: outside, services: [https], justification: j}\n", 22);
+	EXPECT_DOC_NOT(NULL, "  - {id: X, from: inet, to: outside, services: [https], justification: j}\n", 22);
+}
+
+static void test_zw023(void)
+{
+	EXPECT_DOC(NULL, "  - {id: X, from: xchg, to: adm, services: [https], justification: j}\n", 23);
+	EXPECT_DOC(NULL, "  - {id: X, from: inet, to: adm, services: [https], justification: j}\n", 23);
+	EXPECT_DOC_NOT(NULL, "  - {id: X, from: vpn, to: adm, services: [https], justification: j}\n", 23);
+	EXPECT_DOC_NOT(NULL, "  - {id: X, from: jump, to: adm, services: [ssh], justification: j}\n", 23);
+}
+
+static void test_zw030(void)
+{
+	EXPECT_DOC(NULL, "  - {id: X, from: jump, to: upd, services: [https]}\n", 30);
+	EXPECT_DOC(NULL, "  - {id: X, from: jump, to: upd, services: [https], justification: \"  \"}\n", 30);
+	EXPECT_DOC_NOT(NULL, "  - {id: X, from: jump, to: upd, services: [https], justification: ok}\n", 30);
+}
+
+static void test_zw031(void)
+{
+	EXPECT_DOC(NULL, "  - {id: X, from: jump, to: upd, services: [http], justification: j}\n", 31);
+	EXPECT_DOC("  old: {proto: udp, ports: [69], unsafe: true}\n",
+		   "  - {id: X, from: jump, to: upd, services: [old], justification: j, compensating: \"\"}\n", 31);
+	EXPECT_DOC_NOT(NULL, "  - {id: X, from: jump, to: upd, services: [http], justification: j, compensating: dedicated VLAN}\n", 31);
+}
+
+static void test_zw032(void)
+{
+	EXPECT_DOC(NULL, "  - {id: X, from: jump, to: upd, services: [telnet], justification: j, compensating: c}\n", 32);
+	EXPECT_DOC(NULL, "  - {id: X, from: jump, to: upd, services: [snmp], justification: j, compensating: c}\n", 32);
+	EXPECT_DOC_NOT(NULL, "  - {id: X, from: jump, to: upd, services: [ssh], justification: j}\n", 32);
+	/* unsafe but not an admin protocol */
+	EXPECT_DOC_NOT(NULL, "  - {id: X, from: jump, to: upd, services: [http], justification: j, compensating: c}\n", 32);
+}
+
+static void test_zw033(void)
+{
+	EXPECT_DOC(NULL, "  - {id: X, from: outside, to: vpn, services: [rdp], justification: j}\n", 33);
+	EXPECT_DOC_NOT(NULL, "  - {id: X, from: outside, to: vpn, services: [wireguard, https], justification: j}\n", 33);
+	EXPECT_DOC_NOT("  gw: {proto: tcp, ports: [8443], inspect: tls}\n",
+		       "  - {id: X, from: outside, to: vpn, services: [gw], justification: j}\n", 33);
+}
+
+static void test_zw040(void)
+{
+	/* exact duplicate: the later one is reported, once */
+	char *y = doc(NULL, "  - {id: X, from: ops, to: jump, services: [ssh], justification: j}\n");
+	struct result r;
+
+	run(&r, y);
+	CU_ASSERT_EQUAL(count_code(&r, 40), 1);
+	for (size_t i = 0; i < r.d.n; i++)
+		if (r.d.v[i].code == 40)
+			CU_ASSERT(strstr(r.d.v[i].message, "flow X ") != NULL);
+	done(&r);
+	free(y);
+	/* covered only by the union of two flows */
+	EXPECT_DOC("  a: {proto: tcp, ports: [\"1000-1999\"]}\n  b: {proto: tcp, ports: [\"2000-2999\"]}\n  c: {proto: tcp, ports: [\"1500-2500\"]}\n",
+		   "  - {id: A, from: jump, to: upd, services: [a], justification: j}\n"
+		   "  - {id: B, from: jump, to: upd, services: [b], justification: j}\n"
+		   "  - {id: C, from: jump, to: upd, services: [c], justification: j}\n", 40);
+	/* one port outside the union: not redundant */
+	EXPECT_DOC_NOT("  a: {proto: tcp, ports: [\"1000-1999\"]}\n  b: {proto: tcp, ports: [\"2001-2999\"]}\n  c: {proto: tcp, ports: [\"1500-2500\"]}\n",
+		       "  - {id: A, from: jump, to: upd, services: [a], justification: j}\n"
+		       "  - {id: B, from: jump, to: upd, services: [b], justification: j}\n"
+		       "  - {id: C, from: jump, to: upd, services: [c], justification: j}\n", 40);
+	/* narrowed sources: two halves cover the whole, one half does not */
+	EXPECT_DOC(NULL,
+		   "  - {id: A, from: jump, to: upd, src: [10.2.0.0/25], services: [ssh], justification: j}\n"
+		   "  - {id: B, from: jump, to: upd, src: [10.2.0.128/25, \"fd00:2::/64\"], services: [ssh], justification: j}\n"
+		   "  - {id: C, from: jump, to: upd, services: [ssh], justification: j}\n", 40);
+	y = doc(NULL,
+		"  - {id: A, from: jump, to: upd, src: [10.2.0.0/25], services: [ssh], justification: j}\n"
+		"  - {id: B, from: jump, to: upd, src: [10.2.0.128/26], services: [ssh], justification: j}\n"
+		"  - {id: C, from: jump, to: upd, services: [ssh], justification: j}\n");
+	run(&r, y);
+	/* C is not covered by A and B (10.2.0.192/26 is missing); A and B are
+	 * covered by C. */
+	CU_ASSERT_EQUAL(count_code(&r, 40), 2);
+	for (size_t i = 0; i < r.d.n; i++)
+		if (r.d.v[i].code == 40)
+			CU_ASSERT(strstr(r.d.v[i].message, "flow C ") == NULL);
+	done(&r);
+	free(y);
+	/* expired coverer does not count */
+	EXPECT_DOC_NOT(NULL,
+		       "  - {id: A, from: jump, to: upd, services: [ssh], justification: j, expires: 2026-01-01}\n"
+		       "  - {id: B, from: jump, to: upd, dst: [10.4.0.1], services: [ssh], justification: j}\n", 40);
+	/* a flow inside a non-isolated zone */
+	EXPECT_DOC(NULL, "  - {id: X, from: jump, to: jump, services: [ssh], justification: j}\n", 40);
+	/* different ICMP types do not cover each other */
+	EXPECT_DOC_NOT("  e: {proto: icmp, types: [echo-request]}\n  r: {proto: icmp, types: [echo-reply]}\n",
+		       "  - {id: A, from: jump, to: upd, services: [e], justification: j}\n"
+		       "  - {id: B, from: jump, to: upd, services: [r], justification: j}\n", 40);
+	/* all ICMP types cover one */
+	EXPECT_DOC("  e: {proto: icmp, types: [echo-request]}\n  all: {proto: icmp}\n",
+		   "  - {id: A, from: jump, to: upd, services: [all], justification: j}\n"
+		   "  - {id: B, from: jump, to: upd, services: [e], justification: j}\n", 40);
+}
+
+static void test_zw041(void)
+{
+	EXPECT_DOC(NULL, "  - {id: X, from: jump, to: upd, services: [https], justification: j, expires: 2026-10-31}\n", 41);
+	EXPECT_DOC(NULL, "  - {id: X, from: jump, to: upd, services: [https], justification: j, review: 2025-10-31}\n", 41);
+	/* live on its expiry day; review exactly 365 days old is fine */
+	EXPECT_DOC_NOT(NULL, "  - {id: X, from: jump, to: upd, services: [https], justification: j, expires: 2026-11-01, review: 2025-11-01}\n", 41);
+}
+
+static void test_zw050(void)
+{
+	EXPECT_DOC("  never: {proto: udp, ports: [9]}\n", NULL, 50);
+	EXPECT("zonewall: 1\nname: t\nzones:\n  a: {kind: servers, networks: [10.0.0.0/8]}\nflows: []\n", 50);
+	EXPECT_DOC_NOT("  used: {proto: udp, ports: [9]}\n",
+		       "  - {id: X, from: jump, to: upd, services: [used], justification: j}\n", 50);
+}
+
+static void test_all_problems_reported(void)
+{
+	/* Several independent problems: every one is reported in one run. */
+	char *y = doc(NULL,
+		      "  - {id: X, from: nowhere, to: jump, services: [ssh], justification: j}\n"
+		      "  - {id: Y, from: jump, to: upd, services: [https]}\n"
+		      "  - {id: Z, from: jump, to: upd, services: [http], justification: j}\n"
+		      "  - {id: U1, from: jump, to: upd, services: [ntp], justification: j}\n");
+	struct result r;
+
+	run(&r, y);
+	CU_ASSERT(count_code(&r, 2) == 1);
+	CU_ASSERT(count_code(&r, 30) == 1);
+	CU_ASSERT(count_code(&r, 31) == 1);
+	CU_ASSERT(count_code(&r, 3) == 1);
+	/* sorted by line */
+	for (size_t i = 1; i < r.d.n; i++)
+		CU_ASSERT(r.d.v[i - 1].loc.line <= r.d.v[i].loc.line);
+	done(&r);
+	free(y);
+}
+
+static void test_codes_documented(void)
+{
+	static const int codes[] = {1, 2, 3, 10, 11, 20, 21, 22, 23, 30, 31, 32, 33, 40, 41, 50};
+
+	for (size_t i = 0; i < sizeof(codes) / sizeof(codes[0]); i++) {
+		const struct zw_code_info *c = zw_code__info(codes[i]);
+
+		CU_ASSERT_PTR_NOT_NULL_FATAL(c);
+		CU_ASSERT(c->requirement && *c->requirement);
+		CU_ASSERT(c->meaning && strlen(c->meaning) > 20);
+		CU_ASSERT(c->fix && strlen(c->fix) > 20);
+	}
+	CU_ASSERT_PTR_NULL(zw_code__info(999));
+}
+
+/* ---- values ---- */
+
+static void test_values(void)
+{
+	struct zw_prefix p, q;
+	int32_t d;
+	char b[64];
+
+	CU_ASSERT_EQUAL(zw_prefix__parse("10.0.0.0/8", &p), 0);
+	CU_ASSERT_EQUAL(zw_prefix__parse("10.0.0.1/8", &q), -EDOM);
+	CU_ASSERT_EQUAL(zw_prefix__parse("10.0.0.1", &q), 0);
+	CU_ASSERT_EQUAL(q.len, 32);
+	CU_ASSERT(zw_prefix__contains(&p, &q));
+	CU_ASSERT(!zw_prefix__contains(&q, &p));
+	CU_ASSERT(zw_prefix__overlap(&q, &p));
+	CU_ASSERT_EQUAL(zw_prefix__parse("fd00::1/128", &q), 0);
+	CU_ASSERT(!zw_prefix__overlap(&q, &p));
+	CU_ASSERT_STRING_EQUAL(zw_prefix__format(&q, b), "fd00::1/128");
+	CU_ASSERT_EQUAL(zw_prefix__parse("10.0.0.0/", &q), -EINVAL);
+	CU_ASSERT_EQUAL(zw_prefix__parse("10.0.0.0/08x", &q), -EINVAL);
+	CU_ASSERT_EQUAL(zw_prefix__parse("::/0", &q), 0);
+	CU_ASSERT_EQUAL(zw_date__parse("1970-01-01", &d), 0);
+	CU_ASSERT_EQUAL(d, 0);
+	CU_ASSERT_EQUAL(zw_date__parse("2024-02-29", &d), 0);
+	CU_ASSERT_STRING_EQUAL(zw_date__format(d, b), "2024-02-29");
+	CU_ASSERT_EQUAL(zw_date__parse("2023-02-29", &d), -EINVAL);
+	CU_ASSERT_EQUAL(zw_date__parse("2023-13-01", &d), -EINVAL);
+	CU_ASSERT_EQUAL(zw_proto__parse("sctp"), 132);
+	CU_ASSERT_EQUAL(zw_proto__parse("255"), 255);
+	CU_ASSERT_EQUAL(zw_proto__parse("256"), -1);
+	CU_ASSERT_EQUAL(zw_icmp_type__parse(58, "echo-request"), 128);
+	CU_ASSERT_EQUAL(zw_icmp_type__parse(1, "echo-request"), 8);
+}
+
+/* ---- compiler, loader, evaluator ---- */
+
+static const char *EX =
+	"zonewall: 1\nname: ex\n"
+	"zones:\n"
+	"  ops: {kind: operations, networks: [10.1.0.0/24, \"fd00:1::/64\"], isolate: true}\n"
+	"  jump: {kind: servers, networks: [10.2.0.0/24, \"fd00:2::/64\"]}\n"
+	"  adm: {kind: admin, networks: [10.3.0.0/24]}\n"
+	"  upd: {kind: update, networks: [10.4.0.0/24]}\n"
+	"  vpn: {kind: remote-access, networks: [10.5.0.0/24]}\n"
+	"  xchg: {kind: provider-exchange, networks: [10.6.0.0/24]}\n"
+	"services:\n"
+	"  web: {proto: tcp, ports: [\"8000-8080\"]}\n"
+	"flows:\n"
+	"  - {id: F1, from: ops, to: jump, services: [ssh, rdp], justification: j}\n"
+	"  - {id: F2, from: jump, to: adm, dst: [10.3.0.10], services: [web], justification: j}\n"
+	"  - {id: F3, from: outside, to: vpn, services: [ipsec, icmp-echo], justification: j}\n"
+	"  - {id: F4, from: vpn, to: jump, services: [ssh], justification: j, expires: 2026-12-31}\n"
+	"  - {id: F5, from: upd, to: jump, services: [https], justification: j}\n"
+	"  - {id: F6, from: xchg, to: jump, services: [syslog-tls], justification: j}\n";
+
+static struct zw_image *compile_ex(struct zw_matrix **mout, uint8_t **bytes,
+				   size_t *len)
+{
+	struct zw_diags d;
+	struct zw_matrix *m;
+	struct zw_image *img;
+	char err[256];
+
+	zw_diags__init(&d, "ex");
+	m = zw_matrix__parse(EX, strlen(EX), "ex.yaml", &d);
+	CU_ASSERT_PTR_NOT_NULL_FATAL(m);
+	zw_matrix__validate(m, today(), &d);
+	if (d.n_errors)
+		zw_diags__print_text(&d, stderr);
+	CU_ASSERT_EQUAL_FATAL(d.n_errors, 0);
+	zw_diags__fini(&d);
+	CU_ASSERT_EQUAL_FATAL(zw_policy__compile(m, bytes, len), 0);
+	img = zw_image__open(*bytes, *len, err, sizeof(err));
+	if (!img)
+		fprintf(stderr, "open: %s\n", err);
+	CU_ASSERT_PTR_NOT_NULL_FATAL(img);
+	*mout = m;
+	return img;
+}
+
+static void q4(struct zw_query *q, const char *s, const char *d, uint8_t proto,
+	       uint16_t port)
+{
+	struct zw_prefix a, b;
+
+	memset(q, 0, sizeof(*q));
+	zw_prefix__parse(s, &a);
+	zw_prefix__parse(d, &b);
+	q->family = a.family;
+	memcpy(q->src, a.addr, 16);
+	memcpy(q->dst, b.addr, 16);
+	q->proto = proto;
+	q->port = port;
+	q->day = today();
+}
+
+static void test_compile_deterministic(void)
+{
+	struct zw_matrix *m;
+	uint8_t *b1, *b2;
+	size_t l1, l2;
+	struct zw_image *img = compile_ex(&m, &b1, &l1);
+
+	CU_ASSERT_EQUAL(zw_policy__compile(m, &b2, &l2), 0);
+	CU_ASSERT_EQUAL(l1, l2);
+	CU_ASSERT(memcmp(b1, b2, l1) == 0);
+	CU_ASSERT_STRING_EQUAL(zw_image__str(img, img->meta->name), "ex");
+	CU_ASSERT_EQUAL(img->n_flows, 6);
+	CU_ASSERT_EQUAL(img->n_zones, 7);
+	CU_ASSERT(memcmp(img->meta->source_sha256, m->source_sha256, 32) == 0);
+	/* ipsec = udp 500, udp 4500 (one range each), proto 50; icmp-echo */
+	const struct zw_img_pair *p = zw_image__pair(img, 0, 5);
+
+	CU_ASSERT_PTR_NOT_NULL_FATAL(p);
+	CU_ASSERT_EQUAL(p->count, 4);
+	free(b1);
+	free(b2);
+	zw_image__free(img);
+	zw_matrix__free(m);
+}
+
+static void test_eval(void)
+{
+	struct zw_matrix *m;
+	uint8_t *b;
+	size_t l;
+	struct zw_image *img = compile_ex(&m, &b, &l);
+	struct zw_query q;
+	struct zw_verdict vm, vi;
+	struct {
+		const char *s, *d;
+		uint8_t proto;
+		uint16_t port;
+		bool allow;
+		const char *flow;
+		enum zw_verdict_reason reason;
+	} cases[] = {
+		{"10.1.0.5", "10.2.0.9", 6, 22, true, "F1", ZW_VERDICT_FLOW},
+		{"10.1.0.5", "10.2.0.9", 6, 3389, true, "F1", ZW_VERDICT_FLOW},
+		{"10.1.0.5", "10.2.0.9", 6, 23, false, NULL, ZW_VERDICT_NO_FLOW},
+		{"10.1.0.5", "10.2.0.9", 17, 22, false, NULL, ZW_VERDICT_NO_FLOW},
+		{"fd00:1::5", "fd00:2::9", 6, 22, true, "F1", ZW_VERDICT_FLOW},
+		{"10.2.0.5", "10.3.0.10", 6, 8000, true, "F2", ZW_VERDICT_FLOW},
+		{"10.2.0.5", "10.3.0.10", 6, 8080, true, "F2", ZW_VERDICT_FLOW},
+		{"10.2.0.5", "10.3.0.10", 6, 8081, false, NULL, ZW_VERDICT_NO_FLOW},
+		{"10.2.0.5", "10.3.0.10", 6, 7999, false, NULL, ZW_VERDICT_NO_FLOW},
+		{"10.2.0.5", "10.3.0.11", 6, 8000, false, NULL, ZW_VERDICT_NO_FLOW},
+		{"198.51.100.7", "10.5.0.1", 17, 4500, true, "F3", ZW_VERDICT_FLOW},
+		{"198.51.100.7", "10.5.0.1", 50, 0, true, "F3", ZW_VERDICT_FLOW},
+		{"198.51.100.7", "10.5.0.1", 1, 8, true, "F3", ZW_VERDICT_FLOW},
+		{"198.51.100.7", "10.5.0.1", 1, 0, false, NULL, ZW_VERDICT_NO_FLOW},
+		{"10.5.0.1", "10.2.0.1", 6, 22, true, "F4", ZW_VERDICT_FLOW},
+		{"10.1.0.5", "10.1.0.6", 6, 22, false, NULL, ZW_VERDICT_ISOLATED},
+		{"10.2.0.5", "10.2.0.6", 17, 9, true, NULL, ZW_VERDICT_SAME_ZONE},
+		{"198.51.100.7", "198.51.100.8", 6, 22, false, NULL, ZW_VERDICT_NO_FLOW},
+		{"10.2.0.5", "198.51.100.8", 6, 443, false, NULL, ZW_VERDICT_NO_FLOW},
+	};
+
+	for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
+		q4(&q, cases[i].s, cases[i].d, cases[i].proto, cases[i].port);
+		zw_eval__matrix(m, &q, &vm);
+		zw_eval__image(img, &q, &vi);
+		if (vm.allow != cases[i].allow || vi.allow != cases[i].allow)
+			fprintf(stderr, "\ncase %zu: %s -> %s %u/%u\n", i,
+				cases[i].s, cases[i].d, cases[i].proto, cases[i].port);
+		CU_ASSERT_EQUAL(vm.allow, cases[i].allow);
+		CU_ASSERT_EQUAL(vi.allow, cases[i].allow);
+		CU_ASSERT_EQUAL(vm.reason, cases[i].reason);
+		CU_ASSERT_EQUAL(vi.reason, cases[i].reason);
+		CU_ASSERT_EQUAL(vm.flow, vi.flow);
+		if (cases[i].flow) {
+			CU_ASSERT_FATAL(vi.flow != ZW_NO_FLOW);
+			CU_ASSERT_STRING_EQUAL(zw_image__str(img, img->flows[vi.flow].id),
+					       cases[i].flow);
+			CU_ASSERT_STRING_EQUAL(zw_image__str(img, img->services[vi.service].name),
+					       m->services[vm.service].name);
+		}
+	}
+	/* F4 expires 2026-12-31: live that day, dead the day after */
+	q4(&q, "10.5.0.1", "10.2.0.1", 6, 22);
+	zw_date__parse("2026-12-31", &q.day);
+	zw_eval__image(img, &q, &vi);
+	CU_ASSERT(vi.allow);
+	q.day++;
+	zw_eval__image(img, &q, &vi);
+	zw_eval__matrix(m, &q, &vm);
+	CU_ASSERT(!vi.allow);
+	CU_ASSERT(!vm.allow);
+	free(b);
+	zw_image__free(img);
+	zw_matrix__free(m);
+}
+
+static void test_compile_opts(void)
+{
+	struct zw_matrix *m;
+	uint8_t *b, *b2;
+	size_t l, l2;
+	struct zw_image *img = compile_ex(&m, &b, &l), *img2;
+	struct zw_prefix blk;
+	bool exclude[6] = {false, false, true, false, false, false};
+	struct zw_compile_opts o = {.block = &blk, .n_block = 1, .exclude = exclude};
+	struct zw_query q;
+	struct zw_verdict v;
+	char err[128];
+
+	zw_prefix__parse("10.1.0.5/32", &blk);
+	CU_ASSERT_EQUAL_FATAL(zw_policy__compile_opts(m, &o, &b2, &l2), 0);
+	img2 = zw_image__open(b2, l2, err, sizeof(err));
+	CU_ASSERT_PTR_NOT_NULL_FATAL(img2);
+	CU_ASSERT(memcmp(img->sha256, img2->sha256, 32) != 0);
+	q4(&q, "10.1.0.5", "10.2.0.9", 6, 22);
+	zw_eval__image(img2, &q, &v);
+	CU_ASSERT(!v.allow);
+	CU_ASSERT_EQUAL(v.reason, ZW_VERDICT_BLOCKED);
+	q4(&q, "10.1.0.6", "10.2.0.9", 6, 22);
+	zw_eval__image(img2, &q, &v);
+	CU_ASSERT(v.allow);
+	q4(&q, "198.51.100.7", "10.5.0.1", 17, 4500);
+	zw_eval__image(img2, &q, &v);
+	CU_ASSERT(!v.allow); /* F3 excluded */
+	CU_ASSERT_EQUAL(img2->n_flows, 6); /* still listed, without rules */
+	free(b);
+	free(b2);
+	zw_image__free(img);
+	zw_image__free(img2);
+	zw_matrix__free(m);
+}
+
+static void test_image_rejects_corruption(void)
+{
+	struct zw_matrix *m;
+	uint8_t *b;
+	size_t l;
+	struct zw_image *img = compile_ex(&m, &b, &l), *bad;
+	char err[256];
+
+	zw_image__free(img);
+	/* truncated */
+	bad = zw_image__open(b, l - 1, err, sizeof(err));
+	CU_ASSERT_PTR_NULL(bad);
+	CU_ASSERT(strstr(err, "truncated") != NULL);
+	bad = zw_image__open(b, 10, err, sizeof(err));
+	CU_ASSERT_PTR_NULL(bad);
+	/* every single-byte flip is caught */
+	for (size_t i = 0; i < l; i++) {
+		b[i] ^= 0x40;
+		bad = zw_image__open(b, l, err, sizeof(err));
+		CU_ASSERT_PTR_NULL(bad);
+		if (bad) {
+			fprintf(stderr, "\nflip at %zu accepted\n", i);
+			zw_image__free(bad);
+		}
+		b[i] ^= 0x40;
+	}
+	/* bad magic, bad format */
+	b[0] = 'X';
+	CU_ASSERT_PTR_NULL(zw_image__open(b, l, err, sizeof(err)));
+	CU_ASSERT(strstr(err, "magic") != NULL);
+	b[0] = 'Z';
+	((struct zw_image_header *)b)->format = 99;
+	CU_ASSERT_PTR_NULL(zw_image__open(b, l, err, sizeof(err)));
+	CU_ASSERT(strstr(err, "format 99") != NULL);
+	free(b);
+	zw_matrix__free(m);
+}
+
+int main(void)
+{
+	CU_pSuite s;
+
+	setenv("ZONEWALL_TODAY", TODAY_STR, 1);
+	if (CU_initialize_registry() != CUE_SUCCESS)
+		return 2;
+	s = CU_add_suite("matrix", NULL, NULL);
+	CU_add_test(s, "base matrix is clean", test_base_is_clean);
+	CU_add_test(s, "positions", test_parse_positions);
+	CU_add_test(s, "ZW001", test_parse_zw001);
+	CU_add_test(s, "model", test_parse_model);
+	CU_add_test(s, "ZW002", test_zw002);
+	CU_add_test(s, "ZW003", test_zw003);
+	CU_add_test(s, "ZW010", test_zw010);
+	CU_add_test(s, "ZW011", test_zw011);
+	CU_add_test(s, "ZW020", test_zw020);
+	CU_add_test(s, "ZW021", test_zw021);
+	CU_add_test(s, "ZW022", test_zw022);
+	CU_add_test(s, "ZW023", test_zw023);
+	CU_add_test(s, "ZW030", test_zw030);
+	CU_add_test(s, "ZW031", test_zw031);
+	CU_add_test(s, "ZW032", test_zw032);
+	CU_add_test(s, "ZW033", test_zw033);
+	CU_add_test(s, "ZW040", test_zw040);
+	CU_add_test(s, "ZW041", test_zw041);
+	CU_add_test(s, "ZW050", test_zw050);
+	CU_add_test(s, "all problems in one run", test_all_problems_reported);
+	CU_add_test(s, "codes documented", test_codes_documented);
+	CU_add_test(s, "values", test_values);
+	CU_add_test(s, "compile deterministic", test_compile_deterministic);
+	CU_add_test(s, "evaluator", test_eval);
+	CU_add_test(s, "compile options", test_compile_opts);
+	CU_add_test(s, "image corruption", test_image_rejects_corruption);
+	CU_basic_set_mode(CU_BRM_VERBOSE);
+	CU_basic_run_tests();
+	unsigned fails = CU_get_number_of_failures();
+
+	CU_cleanup_registry();
+	return fails ? 1 : 0;
+}
