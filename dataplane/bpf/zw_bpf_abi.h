@@ -101,8 +101,10 @@ struct zw_bpf_flowinfo {
 	__u32 rate;	    /* new connections per second per source, 0 = none */
 	__u64 interval_ns;  /* 1e9 / rate */
 	__u64 tolerance_ns; /* burst tolerance: (rate - 1) * interval */
+	__u64 id_hash;	    /* FNV-1a of the flow id: lets the loader carry
+			     * counters over to the next image */
 };
-_Static_assert(sizeof(struct zw_bpf_flowinfo) == 24, "flowinfo size");
+_Static_assert(sizeof(struct zw_bpf_flowinfo) == 32, "flowinfo size");
 
 /*
  * Rule lookup. For each (from zone, to zone, protocol) the loader cuts the

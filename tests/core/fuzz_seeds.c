@@ -60,7 +60,7 @@ size_t zw_fuzz_seeds(void (*cb)(const uint8_t *frame, size_t len, void *arg),
 					s.ext[0] = 0;
 					s.ext[1] = 60;
 					s.ext[2] = 43;
-					s.ext[3] = 51;
+					s.ext[3] = 60;
 					s.n_ext = 4;
 				}
 				break;

@@ -225,12 +225,18 @@ static void test_ipv6_ext(void)
 	s.ext[0] = 0;
 	s.ext[1] = 60;
 	s.ext[2] = 43;
-	s.ext[3] = 51;
-	s.ext[4] = 60;
-	s.n_ext = 5;
+	s.ext[3] = 60;
+	s.n_ext = 4;
 	CU_ASSERT_EQUAL(parse_spec(&s, &p), ZW_PARSE_IP);
 	CU_ASSERT_EQUAL(p.t.proto, 6);
 	CU_ASSERT_EQUAL(p.match_port, 443);
+	/* AH is the protocol, as in IPv4 */
+	s.ext[4] = 51;
+	s.n_ext = 5;
+	CU_ASSERT_EQUAL(parse_spec(&s, &p), ZW_PARSE_IP);
+	CU_ASSERT_EQUAL(p.t.proto, 51);
+	CU_ASSERT_EQUAL(p.match_port, 0);
+	CU_ASSERT_EQUAL(p.t.sport, 0);
 
 	/* the limit: ZW_IPV6_EXT_MAX headers pass, one more does not */
 	for (i = 0; i < ZW_IPV6_EXT_MAX; i++)
@@ -475,7 +481,7 @@ static void test_truncation(void)
 	spec(&specs[1], "fd00::1", "fd00:1::2", 17, 1, 2);
 	specs[1].ext[0] = 0;
 	specs[1].ext[1] = 44;
-	specs[1].ext[2] = 51;
+	specs[1].ext[2] = 60;
 	specs[1].n_ext = 3;
 	spec(&specs[2], "10.0.0.1", "10.0.1.2", 132, 1, 2);
 	specs[2].vlans = 2;
