@@ -24,6 +24,8 @@ struct buf {
 
 static void put(struct buf *b, const void *data, size_t len)
 {
+	if (!len)
+		return;
 	if (b->oom || zw_grow((void **)&b->v, &b->cap, b->n + len, 1) < 0) {
 		b->oom = true;
 		return;
