@@ -49,81 +49,144 @@ struct zw_ivals {
 	size_t n;
 };
 
-static bool zone_ivals(const struct zw_matrix *m, uint32_t zone,
-		       const struct zw_prefix *narrow, size_t n_narrow,
-		       uint8_t family, struct zw_ivals *out)
+/* The gaps between declared prefixes of @family (the outside zone), with
+ * the running total of gap sizes before each, computed once per matrix. */
+static bool outside_gaps(const struct zw_matrix *m, struct zw_boxes *bx,
+			 int fi, uint8_t family)
 {
-	size_t cap = 0, n = 0;
-	struct zw_ival *v = NULL;
+	struct zw_outside *o = &bx->outside[fi];
+	size_t total = 0, nd = 0, n = 0;
+	struct zw_ival *d;
 
-	out->v = NULL;
-	out->n = 0;
-	if (n_narrow) {
-		v = malloc(n_narrow * sizeof(*v));
-		if (!v)
-			return false;
-		for (size_t i = 0; i < n_narrow; i++)
-			if (narrow[i].family == family)
-				v[n++] = prefix_ival(&narrow[i]);
-		out->v = v;
-		out->n = n;
+	if (o->ready)
 		return true;
-	}
-	if (zone != ZW_ZONE_OUTSIDE) {
-		const struct zw_zone *z = &m->zones[zone];
-
-		v = malloc((z->n_networks + 1) * sizeof(*v));
-		if (!v)
-			return false;
-		for (size_t i = 0; i < z->n_networks; i++)
-			if (z->networks[i].family == family)
-				v[n++] = prefix_ival(&z->networks[i]);
-		out->v = v;
-		out->n = n;
-		return true;
-	}
-	/* outside: the complement of every declared prefix of the family. */
-	size_t total = 0;
-
 	for (size_t z = 1; z < m->n_zones; z++)
 		total += m->zones[z].n_networks;
-	struct zw_ival *d = malloc((total + 1) * sizeof(*d));
-
-	if (!d)
+	d = malloc((total + 1) * sizeof(*d));
+	o->gaps = malloc((total + 1) * sizeof(*o->gaps));
+	o->before = malloc((total + 1) * sizeof(*o->before));
+	if (!d || !o->gaps || !o->before) {
+		free(d);
 		return false;
-	size_t nd = 0;
-
+	}
 	for (size_t z = 1; z < m->n_zones; z++)
 		for (size_t i = 0; i < m->zones[z].n_networks; i++)
 			if (m->zones[z].networks[i].family == family)
 				d[nd++] = prefix_ival(&m->zones[z].networks[i]);
 	qsort(d, nd, sizeof(*d), cmp_ival);
+
 	zw_u128 max = family == ZW_AF_INET ? 0xffffffffu : ~(zw_u128)0;
-	zw_u128 next = 0;
+	zw_u128 next = 0, sum = 0;
 	bool done = false;
 
-	cap = nd + 1;
-	v = malloc(cap * sizeof(*v));
-	if (!v) {
-		free(d);
-		return false;
-	}
 	for (size_t i = 0; i < nd && !done; i++) {
 		if (d[i].hi < next)
 			continue;
 		if (d[i].lo > next)
-			v[n++] = (struct zw_ival){next, d[i].lo - 1};
+			o->gaps[n++] = (struct zw_ival){next, d[i].lo - 1};
 		if (d[i].hi == max)
 			done = true;
 		else
 			next = d[i].hi + 1;
 	}
 	if (!done)
-		v[n++] = (struct zw_ival){next, max};
+		o->gaps[n++] = (struct zw_ival){next, max};
+	for (size_t i = 0; i < n; i++) {
+		o->before[i] = sum;
+		sum += o->gaps[i].hi - o->gaps[i].lo + 1; /* wraps only when
+							   * nothing is declared,
+							   * then unused */
+	}
+	o->n = n;
+	o->ready = true;
 	free(d);
+	return true;
+}
+
+/* Position of @a (an outside address) once the declared addresses are
+ * squeezed out: gaps laid end to end. */
+static zw_u128 squeeze(const struct zw_outside *o, zw_u128 a)
+{
+	size_t lo = 0, hi = o->n;
+
+	while (hi - lo > 1) {
+		size_t mid = (lo + hi) / 2;
+
+		if (o->gaps[mid].lo <= a)
+			lo = mid;
+		else
+			hi = mid;
+	}
+	return o->before[lo] + (a - o->gaps[lo].lo);
+}
+
+static bool zone_ivals(const struct zw_matrix *m, struct zw_boxes *bx,
+		       uint32_t zone, const struct zw_prefix *narrow,
+		       size_t n_narrow, int fi, uint8_t family,
+		       struct zw_ivals *out)
+{
+	size_t n = 0, cap;
+	struct zw_ival *v;
+	struct zw_outside *o = &bx->outside[fi];
+
+	out->v = NULL;
+	out->n = 0;
+	if (zone == ZW_ZONE_OUTSIDE && !outside_gaps(m, bx, fi, family))
+		return false;
+	if (n_narrow)
+		cap = n_narrow;
+	else if (zone != ZW_ZONE_OUTSIDE)
+		cap = m->zones[zone].n_networks;
+	else
+		cap = o->n;
+	v = malloc((cap + 1) * sizeof(*v));
+	if (!v)
+		return false;
+	if (n_narrow) {
+		for (size_t i = 0; i < n_narrow; i++)
+			if (narrow[i].family == family)
+				v[n++] = prefix_ival(&narrow[i]);
+	} else if (zone != ZW_ZONE_OUTSIDE) {
+		const struct zw_zone *z = &m->zones[zone];
+
+		for (size_t i = 0; i < z->n_networks; i++)
+			if (z->networks[i].family == family)
+				v[n++] = prefix_ival(&z->networks[i]);
+	} else if (!bx->squeeze_outside || o->n == 0 ||
+		   (o->n == 1 && o->gaps[0].lo == 0 &&
+		    o->gaps[0].hi == (family == ZW_AF_INET ? 0xffffffffu : ~(zw_u128)0))) {
+		/* real addresses, or nothing declared: the gaps themselves */
+		memcpy(v, o->gaps, o->n * sizeof(*v));
+		n = o->n;
+	} else {
+		/* one interval: every outside address, squeezed */
+		zw_u128 last = o->before[o->n - 1] + (o->gaps[o->n - 1].hi - o->gaps[o->n - 1].lo);
+
+		v[n++] = (struct zw_ival){0, last};
+	}
+	if (zone == ZW_ZONE_OUTSIDE && n_narrow && bx->squeeze_outside && o->n) {
+		/* A narrowing prefix of outside holds no declared address, so
+		 * it lies in one gap and stays contiguous once squeezed. */
+		for (size_t i = 0; i < n; i++) {
+			zw_u128 span = v[i].hi - v[i].lo;
+
+			v[i].lo = squeeze(o, v[i].lo);
+			v[i].hi = v[i].lo + span;
+		}
+	}
 	out->v = v;
 	out->n = n;
 	return true;
+}
+
+void zw_boxes__fini(struct zw_boxes *b)
+{
+	for (int i = 0; i < 2; i++) {
+		free(b->outside[i].gaps);
+		free(b->outside[i].before);
+	}
+	free(b->v);
+	memset(b, 0, sizeof(*b));
 }
 
 static void push(struct zw_boxes *b, const struct zw_box *x)
@@ -144,11 +207,11 @@ void zw_boxes__flow(const struct zw_matrix *m, uint32_t flow,
 	for (int fi = 0; fi < 2; fi++) {
 		struct zw_ivals src, dst;
 
-		if (!zone_ivals(m, f->from, f->src, f->n_src, fams[fi], &src)) {
+		if (!zone_ivals(m, out, f->from, f->src, f->n_src, fi, fams[fi], &src)) {
 			out->oom = true;
 			return;
 		}
-		if (!zone_ivals(m, f->to, f->dst, f->n_dst, fams[fi], &dst)) {
+		if (!zone_ivals(m, out, f->to, f->dst, f->n_dst, fi, fams[fi], &dst)) {
 			free(src.v);
 			out->oom = true;
 			return;

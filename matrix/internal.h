@@ -52,11 +52,28 @@ struct zw_box {
 	struct zw_ival d[3];
 };
 
+/* The outside zone of one family: the gaps between declared prefixes. */
+struct zw_outside {
+	bool ready;
+	struct zw_ival *gaps;
+	zw_u128 *before; /* sum of the sizes of the gaps before gaps[i] */
+	size_t n;
+};
+
+/* A list of boxes built from ONE matrix (it caches that matrix's outside
+ * gaps). Zero-initialise; release with zw_boxes__fini(). */
 struct zw_boxes {
 	struct zw_box *v;
 	size_t n, cap;
 	bool oom; /* set when an append failed */
+	/* Outside addresses with the declared ones squeezed out, so the outside
+	 * zone is one interval instead of one per gap. Exact for comparing
+	 * flows of one matrix (redundancy); not comparable across matrices. */
+	bool squeeze_outside;
+	struct zw_outside outside[2]; /* [0] IPv4, [1] IPv6 */
 };
+
+void zw_boxes__fini(struct zw_boxes *b);
 
 /* Append every box flow @flow allows (ignoring expiry) to @out. */
 void zw_boxes__flow(const struct zw_matrix *m, uint32_t flow,

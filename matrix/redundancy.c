@@ -20,6 +20,7 @@
  */
 #include <stdlib.h>
 #include <string.h>
+#include <string.h>
 
 #include <zonewall/matrix.h>
 
@@ -56,6 +57,45 @@ static void report(const struct zw_matrix *m, const struct zw_flow *f,
 		      f->id, list);
 }
 
+/* A flow's bounding box and a 64-bit signature of its (family, protocol)
+ * pairs: a cheap test that two flows cannot meet. */
+struct bound {
+	uint64_t sig;
+	struct zw_ival d[3];
+};
+
+static uint64_t sig_of(const struct zw_box *b)
+{
+	return 1ull << ((b->proto * 2u + (b->family == ZW_AF_INET6)) % 64u);
+}
+
+static void bound_of(const struct zw_boxes *all, size_t from, size_t to,
+		     struct bound *out)
+{
+	memset(out, 0, sizeof(*out));
+	for (size_t x = from; x < to; x++) {
+		const struct zw_box *b = &all->v[x];
+
+		out->sig |= sig_of(b);
+		for (int k = 0; k < 3; k++) {
+			if (x == from || b->d[k].lo < out->d[k].lo)
+				out->d[k].lo = b->d[k].lo;
+			if (x == from || b->d[k].hi > out->d[k].hi)
+				out->d[k].hi = b->d[k].hi;
+		}
+	}
+}
+
+static bool may_meet(const struct bound *a, const struct zw_box *b)
+{
+	if (!(a->sig & sig_of(b)))
+		return false;
+	for (int k = 0; k < 3; k++)
+		if (a->d[k].hi < b->d[k].lo || b->d[k].hi < a->d[k].lo)
+			return false;
+	return true;
+}
+
 /* Does any box of flow group member i intersect one of member j? */
 static bool flows_meet(const struct zw_boxes *all, const size_t *start,
 		       size_t i, size_t j)
@@ -72,11 +112,12 @@ static void check_group(const struct zw_matrix *m, const size_t *grp,
 			struct zw_boxes *all, size_t *start, struct zw_diags *d)
 {
 	size_t *cover = malloc((n + 1) * sizeof(*cover));
+	struct bound *bd = malloc((n + 1) * sizeof(*bd));
 	const struct zw_box **cands = NULL;
 	size_t cap = 0;
 
-	if (!cover)
-		return;
+	if (!cover || !bd)
+		goto out;
 	/* Box lists of every flow of the group, built once. */
 	all->n = 0;
 	for (size_t i = 0; i < n; i++) {
@@ -86,6 +127,8 @@ static void check_group(const struct zw_matrix *m, const size_t *grp,
 	start[n] = all->n;
 	if (all->oom)
 		goto out;
+	for (size_t i = 0; i < n; i++)
+		bound_of(all, start[i], start[i + 1], &bd[i]);
 
 	for (size_t ii = n; ii-- > 0;) {
 		const struct zw_flow *f = &m->flows[grp[ii]];
@@ -98,6 +141,7 @@ static void check_group(const struct zw_matrix *m, const size_t *grp,
 
 			for (size_t j = 0; j < n; j++) {
 				if (j == ii || removed[grp[j]] ||
+				    !may_meet(&bd[j], &all->v[b]) ||
 				    !zw_flow__live(&m->flows[grp[j]], today))
 					continue;
 				for (size_t c = start[j]; c < start[j + 1]; c++) {
@@ -135,6 +179,7 @@ static void check_group(const struct zw_matrix *m, const size_t *grp,
 out:
 	free(cands);
 	free(cover);
+	free(bd);
 }
 
 void zw_redundancy__check(const struct zw_matrix *m, int32_t today,
@@ -143,7 +188,7 @@ void zw_redundancy__check(const struct zw_matrix *m, int32_t today,
 	size_t *idx = malloc((m->n_flows + 1) * sizeof(*idx));
 	size_t *start = malloc((m->n_flows + 2) * sizeof(*start));
 	bool *removed = calloc(m->n_flows + 1, sizeof(*removed));
-	struct zw_boxes all = {0};
+	struct zw_boxes all = {.squeeze_outside = true};
 	size_t n = 0;
 
 	if (!idx || !start || !removed)
@@ -179,7 +224,7 @@ void zw_redundancy__check(const struct zw_matrix *m, int32_t today,
 		i = j;
 	}
 out:
-	free(all.v);
+	zw_boxes__fini(&all);
 	free(idx);
 	free(start);
 	free(removed);

@@ -205,7 +205,9 @@ struct zw_l3 {
 };
 
 /*
- * The IPv6 extension header walk. @off is the offset of the first
+ * The IPv6 extension header walk. AH and ESP end it: they are the
+ * packet's protocol (51, 50), as in IPv4, so a matrix rule for protocol 51
+ * means the same thing in both families. @off is the offset of the first
  * next-header from @data, @nh its type, @ip_end the offset where the IP
  * payload ends (per payload_len). Fills @l3; returns 0 or a drop reason.
  * @quote: parsing the packet quoted in an ICMPv6 error (the quote may be cut
@@ -232,7 +234,6 @@ ZW_UNROLL
 		case ZW_IPPROTO_MH:
 		case ZW_IPPROTO_HIP:
 		case ZW_IPPROTO_SHIM6:
-		case ZW_IPPROTO_AH:
 		case ZW_IPPROTO_FRAGMENT:
 			break;
 		default:
@@ -269,8 +270,6 @@ ZW_UNROLL
 					return 0;
 				}
 			}
-		} else if (nh == ZW_IPPROTO_AH) {
-			len = ((__u32)oh->hdrlen + 2) * 4;
 		} else {
 			if (nh == ZW_IPPROTO_ROUTING && oh->type == 0)
 				return ZW_DROP_EXT_HEADERS; /* RH0, RFC 5095 */
