@@ -214,9 +214,9 @@ static inline struct zw_flow_ctr *ctr_of(struct zw_worker *w,
 /*
  * A policy swap happened since this connection was judged: ask the new
  * policy the question the old one answered (initiator's tuple, opening
- * port). Keep it only if the answer is "allowed by the same flow id" (or
- * it was a same-zone connection and is still allowed). Returns 0 to keep,
- * or the drop reason.
+ * port), as docs/dataplane-core.md says every engine does. Denied: the
+ * connection is cut. Allowed: it lives on, counted under the flow that
+ * allows it now. Returns 0 to keep, or the drop reason.
  */
 static uint8_t recheck(const struct zw_ctx *ctx, struct zw_ctab *t,
 		       int32_t pos, struct zw_dconn *d)
@@ -233,20 +233,15 @@ static uint8_t recheck(const struct zw_ctx *ctx, struct zw_ctab *t,
 	if (!j.allow)
 		return j.reason == ZW_DROP_BLOCKED ? ZW_DROP_BLOCKED :
 						     ZW_DROP_FLOW_REMOVED;
-	if (d->flow_hash &&
-	    (j.flow == ZW_NO_FLOW || ctx->flows[j.flow].id_hash != d->flow_hash))
-		return ZW_DROP_FLOW_REMOVED;
 	d->c.flow = j.flow;
 	d->c.generation = ctx->generation;
 	d->c.src_zone = j.src_zone;
 	d->c.dst_zone = j.dst_zone;
-	if (j.flow != ZW_NO_FLOW) {
-		d->flow_hash = ctx->flows[j.flow].id_hash;
-		if (ctx->flows[j.flow].log)
-			d->c.flags |= ZW_CF_LOG;
-		else
-			d->c.flags &= (uint8_t)~ZW_CF_LOG;
-	}
+	d->flow_hash = j.flow != ZW_NO_FLOW ? ctx->flows[j.flow].id_hash : 0;
+	if (j.flow != ZW_NO_FLOW && ctx->flows[j.flow].log)
+		d->c.flags |= ZW_CF_LOG;
+	else
+		d->c.flags &= (uint8_t)~ZW_CF_LOG;
 	return 0;
 }
 
