@@ -373,6 +373,24 @@ static void classify6(const struct zw_ctx *ctx, struct zw_pkt *p,
 	}
 }
 
+static inline int blocked(const struct zw_ctx *ctx, const struct zw_tuple *t)
+{
+	uint32_t a = 0, b = 0;
+
+	if (t->family == 4) {
+		if (rte_lpm_lookup(ctx->lpm4, rte_be_to_cpu_32(*(const uint32_t *)t->src), &a))
+			a = 0;
+		if (rte_lpm_lookup(ctx->lpm4, rte_be_to_cpu_32(*(const uint32_t *)t->dst), &b))
+			b = 0;
+	} else {
+		if (rte_lpm6_lookup(ctx->lpm6, t->src, &a))
+			a = 0;
+		if (rte_lpm6_lookup(ctx->lpm6, t->dst, &b))
+			b = 0;
+	}
+	return !!((a | b) & ZW_NH_BLOCKED);
+}
+
 /* Remember an allowed first fragment so its datagram's later fragments
  * pass. */
 static void frag_note(struct zw_worker *w, const struct zw_ctx *ctx,
@@ -437,7 +455,7 @@ uint16_t zw_pipeline__burst(struct zw_worker *w, const struct zw_ctx *ctx,
 	struct rte_mbuf *drop[ZW_BURST];
 	unsigned n4 = 0, n6 = 0, nc4 = 0, nc6 = 0, nd = 0, i, inserted = 0;
 	uint64_t evicted0 = w->st.evicted;
-	int dirty = 0;
+	int dirty = 0, block = ctx->img->n_block != 0;
 	uint16_t nout = 0;
 
 	/* 1. parse, keys */
@@ -464,6 +482,13 @@ uint16_t zw_pipeline__burst(struct zw_worker *w, const struct zw_ctx *ctx,
 		if (sl->cls != ZW_PARSE_IP) {
 			sl->verdict = V_PASS;
 			w->st.passed_nonip++;
+			continue;
+		}
+		/* Crisis block list: denied first, whatever the packet (only
+		 * while a block list is in force: one LPM lookup per end). */
+		if (unlikely(block) && blocked(ctx, &p[i].t)) {
+			sl->verdict = V_DROP;
+			sl->reason = ZW_DROP_BLOCKED;
 			continue;
 		}
 		if (p[i].flags & ZW_PF_FRAG_LATER) {
@@ -599,18 +624,6 @@ uint16_t zw_pipeline__burst(struct zw_worker *w, const struct zw_ctx *ctx,
 				      pk->t.dst, pk->match_port, &sl->j);
 			sl->cand = 1;
 			goto miss;
-		}
-		if (sl->kind == 2 && ctx->img->n_block) {
-			/* An ICMP error from or to a blocked address. */
-			struct zw_judge bj;
-
-			zw_ctx__judge(ctx, pk->t.family, pk->t.proto, pk->t.src,
-				      pk->t.dst, 0, &bj);
-			if (bj.reason == ZW_DROP_BLOCKED) {
-				sl->verdict = V_DROP;
-				sl->reason = ZW_DROP_BLOCKED;
-				goto done;
-			}
 		}
 		if (d->c.flow != ZW_NO_FLOW) {
 			struct zw_flow_ctr *c = ctr_of(w, ctx, d->c.flow);

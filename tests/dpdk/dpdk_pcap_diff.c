@@ -29,6 +29,7 @@
 #include <zonewall/matrix.h>
 #include <zonewall/policy.h>
 
+#include "corpus.h"
 #include "ctl_proto.h"
 #include "gen.h"
 #include "tmatrix.h"
@@ -180,6 +181,178 @@ static void shutdown_engine(const char *sock)
 		zw_ctl__printf(fd, "SHUTDOWN\n");
 		close(fd);
 	}
+}
+
+/*
+ * Run zonewall-dpdk with @pol on net_pcap ports: port 0 reads @in (and
+ * writes out0), port 1 writes out1. Waits until @n packets were judged,
+ * reads the drop counters into @got, stops it. Returns 0, 1 on failure,
+ * 77 when the engine cannot run at all.
+ */
+static int run_engine(const char *name, const char *pol, const char *in,
+		      const char *out0, const char *out1, long n, long got[16])
+{
+	char sock[512], log[512], a0[1200], a1[600], reply[ZW_CTL_LINE_MAX];
+	int status_rc, bad = 0;
+	long done = -1;
+	time_t end;
+	pid_t pid;
+
+	snprintf(sock, sizeof(sock), "%s/%s.sock", dir, name);
+	snprintf(log, sizeof(log), "%s/%s.log", dir, name);
+	snprintf(a0, sizeof(a0), "net_pcap0,rx_pcap=%s,tx_pcap=%s", in, out0);
+	snprintf(a1, sizeof(a1), "net_pcap1,tx_pcap=%s", out1);
+	unlink(sock);
+	pid = fork();
+	if (pid == 0) {
+		int fd = open(log, O_WRONLY | O_CREAT | O_TRUNC, 0644);
+
+		dup2(fd, 1);
+		dup2(fd, 2);
+		execl(bin, bin, "--no-huge", "-m", "1024", "--no-shconf",
+		      "--no-pci", "-l", "0-1", "--vdev", a0, "--vdev", a1,
+		      "--log-level", "lib.eal:error", "--", "--policy", pol,
+		      "--pair", "0:1", "--control", sock, "--conns", "65536",
+		      (char *)NULL);
+		_exit(127);
+	}
+	/* The pcap vdev delivers the whole file at once: wait until every
+	 * packet was judged. */
+	end = time(NULL) + 60;
+	while (time(NULL) < end) {
+		usleep(50 * 1000);
+		if (waitpid(pid, &status_rc, WNOHANG) == pid) {
+			fprintf(stderr, "%s: zonewall-dpdk exited early (see %s)\n",
+				name, log);
+			return 77;
+		}
+		if (status(sock, reply, sizeof(reply)))
+			continue;
+		done = kv_long(reply, "done");
+		if (done >= n)
+			break;
+	}
+	if (done < n) {
+		fprintf(stderr, "%s: only %ld of %ld packets judged: %s\n", name,
+			done, n, reply);
+		bad++;
+	}
+	drops(sock, got);
+	shutdown_engine(sock);
+	waitpid(pid, &status_rc, 0);
+	if (!WIFEXITED(status_rc) || WEXITSTATUS(status_rc) != 0) {
+		fprintf(stderr, "%s: zonewall-dpdk exit status %d\n", name,
+			status_rc);
+		bad++;
+	}
+	return bad ? 1 : 0;
+}
+
+/*
+ * The shared differential corpus (tests/corpus: every zone pair, rule
+ * edges, replies, unsolicited packets, ICMP errors, fragments, malformed
+ * frames, block list; verdicts from the oracle and the reference state
+ * model), one phase: the frames leaving port B must be exactly the frames
+ * expected to pass, in order, and the drop counters per reason must equal
+ * the expected reasons.
+ */
+static int run_corpus(const char *name, struct zw_image *img, uint64_t seed)
+{
+	char in[512], out0[512], out1[512], pol[512], errbuf[PCAP_ERRBUF_SIZE];
+	struct zw_corpus *c = zw_corpus__new(day);
+	long want[16] = { 0 }, got[16];
+	size_t n, i, next = 0, passed = 0, judged = 0;
+	int bad = 0, rc;
+	pcap_t *pd;
+	pcap_dumper_t *dump;
+
+	if (!c || zw_corpus__add_phase(c, img, seed, 0)) {
+		fprintf(stderr, "%s: cannot build the corpus\n", name);
+		return 1;
+	}
+	n = zw_corpus__count(c);
+	snprintf(in, sizeof(in), "%s/%s.in.pcap", dir, name);
+	snprintf(out0, sizeof(out0), "%s/%s.out0.pcap", dir, name);
+	snprintf(out1, sizeof(out1), "%s/%s.out1.pcap", dir, name);
+	snprintf(pol, sizeof(pol), "%s/%s.img", dir, name);
+	if (write_file(pol, img->bytes, img->size))
+		return 1;
+	pd = pcap_open_dead(DLT_EN10MB, 65535);
+	dump = pcap_dump_open(pd, in);
+	for (i = 0; i < n; i++) {
+		const struct zw_cx_pkt *p = zw_corpus__pkt(c, i);
+		struct pcap_pkthdr h = { .caplen = (uint32_t)p->len,
+					 .len = (uint32_t)p->len };
+
+		h.ts.tv_usec = (long)i;
+		pcap_dump((u_char *)dump, &h, p->frame);
+		if (p->pass)
+			passed++;
+		else if (p->reason < 16)
+			want[p->reason]++;
+		judged += p->judged;
+	}
+	pcap_dump_close(dump);
+	pcap_close(pd);
+	rc = run_engine(name, pol, in, out0, out1, (long)n, got);
+	if (rc == 77) {
+		zw_corpus__free(c);
+		return 77;
+	}
+	bad += rc;
+	pd = pcap_open_offline(out1, errbuf);
+	if (!pd) {
+		fprintf(stderr, "%s: %s\n", out1, errbuf);
+		bad++;
+	} else {
+		struct pcap_pkthdr *h;
+		const u_char *d;
+
+		/* Every output frame must be the next expected-to-pass frame. */
+		while (pcap_next_ex(pd, &h, &d) == 1) {
+			size_t k = next;
+
+			while (k < n && !zw_corpus__pkt(c, k)->pass) {
+				k++;
+			}
+			if (k < n && zw_corpus__pkt(c, k)->len == h->caplen &&
+			    !memcmp(zw_corpus__pkt(c, k)->frame, d, h->caplen)) {
+				next = k + 1;
+				continue;
+			}
+			/* Unexpected frame: find which input it was. */
+			for (k = 0; k < n; k++)
+				if (zw_corpus__pkt(c, k)->len == h->caplen &&
+				    !memcmp(zw_corpus__pkt(c, k)->frame, d, h->caplen))
+					break;
+			if (++bad <= 10)
+				fprintf(stderr, "%s: frame %zu (%s) passed, expected "
+						"drop (reason %u)\n",
+					name, k, k < n ? zw_corpus__pkt(c, k)->label : "?",
+					k < n ? zw_corpus__pkt(c, k)->reason : 0);
+			if (k < n)
+				next = k + 1;
+		}
+		pcap_close(pd);
+		/* Expected to pass but never seen. */
+		for (i = next; i < n; i++)
+			if (zw_corpus__pkt(c, i)->pass && ++bad <= 10)
+				fprintf(stderr, "%s: frame %zu (%s) dropped, expected "
+						"to pass\n",
+					name, i, zw_corpus__pkt(c, i)->label);
+	}
+	for (i = 1; i < 13; i++) {
+		if (got[i] == want[i])
+			continue;
+		fprintf(stderr, "%s: drop reason %zu: engine %ld, expected %ld\n",
+			name, i, got[i], want[i]);
+		bad++;
+	}
+	printf("%-12s %5zu corpus frames (%zu pass, %zu judged): %s\n", name, n,
+	       passed, judged, bad ? "DISAGREE" : "100% agreement");
+	fflush(stdout);
+	zw_corpus__free(c);
+	return bad ? 1 : 0;
 }
 
 /* Run one image against @n queries. Returns 0 on full agreement, 1 on
@@ -409,6 +582,14 @@ static int one_case(const char *name, const char *yaml, uint64_t seed, int n,
 			zt_query(img, &s2, day, &qs[i]);
 	}
 	rc = run(name, img, qs, n);
+	if (rc != 77) {
+		char cname[64];
+		int r2;
+
+		snprintf(cname, sizeof(cname), "%s-corpus", name);
+		r2 = run_corpus(cname, img, seed);
+		rc = r2 == 77 ? 77 : (rc | r2);
+	}
 	free(qs);
 	zw_matrix__free(m);
 	zw_image__free(img);
