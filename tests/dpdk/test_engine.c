@@ -32,6 +32,8 @@
 #include <zonewall/matrix.h>
 #include <zonewall/policy.h>
 
+#include "corpus.h"
+#include "gen.h"
 #include "tmatrix.h"
 #include "zwdpdk.h"
 
@@ -606,6 +608,130 @@ static void test_table_full(void)
 	engine_end();
 }
 
+/*
+ * The shared differential corpus across policy swaps: phase 0 under a
+ * generated matrix, phase 1 under its variant (a third of the flows left
+ * out, a host blocked), phase 2 under the first again; each phase replays
+ * the connections opened before. Every frame's fate (pass/drop, in order)
+ * and the drop counters per reason must be what the reference model
+ * expects.
+ */
+static void test_corpus_phases(void)
+{
+	struct zw_gen_opts o = { .seed = 21, .n_zones = 12, .n_flows = 80,
+				 .n_services = 8, .ipv6 = true,
+				 .narrowing = true, .expiry = true };
+	char *y = zw_gen__matrix(&o);
+	struct zw_image *img0 = zt_compile(y, day, NULL, 0), *img1 = NULL;
+	struct zw_corpus *c = zw_corpus__new(day);
+	struct zw_diags d;
+	struct zw_matrix *m;
+	uint8_t *vb = NULL;
+	size_t vlen = 0, i, n;
+	uint32_t ph;
+	int bad = 0;
+
+	CU_ASSERT_PTR_NOT_NULL_FATAL(img0);
+	zw_diags__init(&d, "m");
+	m = zw_matrix__parse(y, strlen(y), "m", &d);
+	CU_ASSERT_FATAL(zw_corpus__variant(m, 22, &vb, &vlen) == 0);
+	img1 = zw_image__open(vb, vlen, NULL, 0);
+	CU_ASSERT_PTR_NOT_NULL_FATAL(img1);
+	CU_ASSERT_FATAL(zw_corpus__add_phase(c, img0, 1, 400) == 0);
+	CU_ASSERT_FATAL(zw_corpus__add_phase(c, img1, 2, 400) == 0);
+	CU_ASSERT_FATAL(zw_corpus__add_phase(c, img0, 3, 400) == 0);
+	n = zw_corpus__count(c);
+	CU_ASSERT_FATAL(engine_start(img0, 1 << 16) == 0);
+	i = 0;
+	for (ph = 0; ph < zw_corpus__phases(c); ph++) {
+		size_t first = i, last, next;
+		uint64_t before[ZW_DROP__COUNT], want[ZW_DROP__COUNT] = { 0 };
+		uint64_t base = rx_total();
+		struct rte_mbuf *mb;
+		int r;
+
+		if (ph)
+			CU_ASSERT_EQUAL_FATAL(load(ph == 1 ? img1 : img0), 0);
+		for (r = 0; r < ZW_DROP__COUNT; r++)
+			before[r] = drops(r);
+		while (i < n && zw_corpus__pkt(c, i)->phase == ph)
+			i++;
+		last = i;
+		/* feed in chunks the pool and ring can hold, collect */
+		next = first;
+		for (size_t k = first; k < last;) {
+			size_t chunk = RTE_MIN((size_t)8192, last - k), j;
+
+			for (j = 0; j < chunk; j++) {
+				const struct zw_cx_pkt *p = zw_corpus__pkt(c, k + j);
+
+				mb = mk(p->frame, p->len);
+				CU_ASSERT_FATAL(mb != NULL);
+				CU_ASSERT_FATAL(rte_ring_sp_enqueue(rx_a, mb) == 0);
+			}
+			k += chunk;
+			wait_rx(base + (k - first));
+			while (rte_ring_sc_dequeue(tx_b, (void **)&mb) == 0) {
+				const uint8_t *dta = rte_pktmbuf_mtod(mb, uint8_t *);
+				uint32_t len = rte_pktmbuf_data_len(mb);
+				size_t q = next;
+
+				while (q < k && !zw_corpus__pkt(c, q)->pass)
+					q++;
+				if (q < k && zw_corpus__pkt(c, q)->len == len &&
+				    !memcmp(zw_corpus__pkt(c, q)->frame, dta, len)) {
+					next = q + 1;
+				} else {
+					for (q = first; q < k; q++)
+						if (zw_corpus__pkt(c, q)->len == len &&
+						    !memcmp(zw_corpus__pkt(c, q)->frame,
+							    dta, len))
+							break;
+					if (++bad <= 10)
+						fprintf(stderr, "phase %u: frame %zu "
+								"(%s) passed, expected "
+								"drop %u\n",
+							ph, q,
+							q < k ? zw_corpus__pkt(c, q)->label : "?",
+							q < k ? zw_corpus__pkt(c, q)->reason : 0);
+					if (q < k)
+						next = q + 1;
+				}
+				rte_pktmbuf_free(mb);
+			}
+		}
+		for (size_t q = next; q < last; q++)
+			if (zw_corpus__pkt(c, q)->pass && ++bad <= 10)
+				fprintf(stderr, "phase %u: frame %zu (%s) dropped, "
+						"expected to pass\n",
+					ph, q, zw_corpus__pkt(c, q)->label);
+		for (size_t q = first; q < last; q++)
+			if (!zw_corpus__pkt(c, q)->pass)
+				want[zw_corpus__pkt(c, q)->reason]++;
+		for (r = 1; r < ZW_DROP__COUNT; r++)
+			if (drops(r) - before[r] != want[r]) {
+				fprintf(stderr, "phase %u: reason %d: engine %llu, "
+						"expected %llu\n",
+					ph, r,
+					(unsigned long long)(drops(r) - before[r]),
+					(unsigned long long)want[r]);
+				bad++;
+			}
+		printf("\ncorpus phase %u: %zu frames, %s", ph, last - first,
+		       bad ? "DISAGREE" : "100% agreement");
+	}
+	printf("\n");
+	CU_ASSERT_EQUAL(bad, 0);
+	engine_end();
+	zw_corpus__free(c);
+	zw_image__free(img0);
+	zw_image__free(img1);
+	free(vb);
+	zw_matrix__free(m);
+	zw_diags__fini(&d);
+	free(y);
+}
+
 int main(int argc, char **argv)
 {
 	char *eal[] = { argv[0], "--no-huge", "-m", "1024", "--no-shconf",
@@ -656,6 +782,8 @@ int main(int argc, char **argv)
 		    test_swap_under_load);
 	CU_add_test(s, "table full: early drop of embryonic entries",
 		    test_table_full);
+	CU_add_test(s, "shared corpus across policy swaps (3 phases)",
+		    test_corpus_phases);
 	CU_basic_set_mode(CU_BRM_VERBOSE);
 	CU_basic_run_tests();
 	fails = CU_get_number_of_failures() + CU_get_number_of_tests_failed();
