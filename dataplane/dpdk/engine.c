@@ -260,12 +260,15 @@ int zw_engine__init(const struct zw_engine_cfg *cfg, struct zw_image *img,
 		}
 		rte_rcu_qsbr_thread_register(zw_eng.qs, i);
 	}
-	zw_eng.generation = 1;
-	zw_eng.ctx = zw_ctx__new(img, cfg->day, zw_eng.generation,
-				 zw_eng.n_workers, err, err_len);
-	if (!zw_eng.ctx) {
-		rc = -EINVAL;
-		goto err;
+	zw_eng.generation = img ? 1 : 0;
+	zw_eng.ctx = NULL;
+	if (img) {
+		zw_eng.ctx = zw_ctx__new(img, cfg->day, zw_eng.generation,
+					 zw_eng.n_workers, err, err_len);
+		if (!zw_eng.ctx) {
+			rc = -EINVAL;
+			goto err;
+		}
 	}
 	return 0;
 err:
@@ -507,6 +510,8 @@ static int reply_counters(int fd)
 	uint32_t i;
 	int rc;
 
+	if (!ctx)
+		return zw_ctl__printf(fd, "OK sha256=- n=0\n");
 	rc = zw_ctl__printf(fd, "OK sha256=%s n=%u\n", ctx->img->sha256_hex,
 			    ctx->n_flows);
 	for (i = 0; i < ctx->n_flows && !rc; i++) {
@@ -620,8 +625,13 @@ static int handle(int fd, char *line)
 	if (!strcmp(w[0], "EVENTS"))
 		return reply_events(fd, n > 1 ? strtol(w[1], NULL, 10) : 0);
 	if (!strcmp(w[0], "IMAGE")) {
-		const struct zw_image *img = zw_eng.ctx->img;
-		int rc = zw_ctl__printf(fd, "OK size=%zu\n", img->size);
+		const struct zw_image *img = zw_eng.ctx ? zw_eng.ctx->img : NULL;
+		int rc;
+
+		if (!img)
+			return zw_ctl__printf(fd, "ERR %d no policy loaded\n",
+					      ENOENT);
+		rc = zw_ctl__printf(fd, "OK size=%zu\n", img->size);
 
 		return rc ? rc : zw_ctl__write_full(fd, img->bytes, img->size);
 	}

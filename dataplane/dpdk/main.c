@@ -59,7 +59,9 @@ static void usage(FILE *f)
 		"PORT_A leave by PORT_B when the policy allows them, and back.\n"
 		"PORT is a DPDK port id or device name (net_pcap0, 0000:01:00.0).\n"
 		"\n"
-		"  --policy FILE     policy image to enforce from the start\n"
+		"  --policy FILE     policy image to enforce from the start (without\n"
+		"                    it, with --control: every IP packet is dropped\n"
+		"                    until zonewalld loads one)\n"
 		"  --pair A:B        a port pair (repeat for more pairs)\n"
 		"  --control PATH    Unix control socket (zonewalld's dpdk backend,\n"
 		"                    protocol in docs/dpdk-engine.md)\n"
@@ -176,8 +178,9 @@ static int parse_args(int argc, char **argv)
 		fprintf(stderr, PROG ": unexpected argument '%s'\n", argv[optind]);
 		return -1;
 	}
-	if (!o.policy || !o.n_pairs) {
-		fprintf(stderr, PROG ": --policy and at least one --pair are "
+	if ((!o.policy && !o.control) || !o.n_pairs) {
+		fprintf(stderr, PROG ": --policy (or --control, to receive it "
+				"from zonewalld) and at least one --pair are "
 				"required (try --help)\n");
 		return -1;
 	}
@@ -264,6 +267,20 @@ int main(int argc, char **argv)
 	int rc, ret = 3, n;
 	char err[512];
 
+	/* --help needs no EAL (and must not need root). */
+	{
+		int i, app = 0;
+
+		for (i = 1; i < argc; i++) {
+			if (!strcmp(argv[i], "--"))
+				app = 1;
+			else if ((app || argc == 2) &&
+				 (!strcmp(argv[i], "--help") || !strcmp(argv[i], "-h"))) {
+				usage(stdout);
+				return 0;
+			}
+		}
+	}
 	n = rte_eal_init(argc, argv);
 	if (n < 0) {
 		fprintf(stderr, PROG ": cannot initialise DPDK's EAL: %s "
@@ -279,11 +296,13 @@ int main(int argc, char **argv)
 		ret = 2;
 		goto out_eal;
 	}
-	img = zw_image__load(o.policy, err, sizeof(err));
-	if (!img) {
-		fprintf(stderr, PROG ": %s: %s\n", o.policy, err);
-		ret = 1;
-		goto out_eal;
+	if (o.policy) {
+		img = zw_image__load(o.policy, err, sizeof(err));
+		if (!img) {
+			fprintf(stderr, PROG ": %s: %s\n", o.policy, err);
+			ret = 1;
+			goto out_eal;
+		}
 	}
 	cfg.conns = o.conns;
 	cfg.rxd = o.rxd;
@@ -306,11 +325,16 @@ int main(int argc, char **argv)
 			strerror(errno));
 		goto out_engine;
 	}
-	printf(PROG ": enforcing %s (%s), generation %u, day %d: %u worker(s), "
-	       "%u port(s), %u LPM entries, %u+%u ACL rules\n",
-	       zw_eng.ctx->img->sha256_hex, o.policy, zw_eng.generation,
-	       o.day, zw_eng.n_workers, zw_eng.n_ports, zw_eng.ctx->n_lpm,
-	       zw_eng.ctx->n_acl4, zw_eng.ctx->n_acl6);
+	if (zw_eng.ctx)
+		printf(PROG ": enforcing %s (%s), generation %u, day %d: %u "
+		       "worker(s), %u port(s), %u LPM entries, %u+%u ACL rules\n",
+		       zw_eng.ctx->img->sha256_hex, o.policy, zw_eng.generation,
+		       o.day, zw_eng.n_workers, zw_eng.n_ports, zw_eng.ctx->n_lpm,
+		       zw_eng.ctx->n_acl4, zw_eng.ctx->n_acl6);
+	else
+		printf(PROG ": no policy yet: every IP packet is dropped until "
+		       "one is loaded on %s; %u worker(s), %u port(s)\n",
+		       o.control, zw_eng.n_workers, zw_eng.n_ports);
 	fflush(stdout);
 	zw_engine__launch();
 	if (zw_eng.main_is_worker) {

@@ -699,6 +699,30 @@ done:
 	return nout;
 }
 
+uint16_t zw_pipeline__closed(struct zw_worker *w, struct rte_mbuf **pkts,
+			     uint16_t n, struct rte_mbuf **out)
+{
+	struct rte_mbuf *drop[ZW_BURST];
+	uint16_t nout = 0, nd = 0, i;
+
+	for (i = 0; i < n; i++) {
+		const uint8_t *d = rte_pktmbuf_mtod(pkts[i], const uint8_t *);
+		struct zw_pkt p;
+		int cls = zw_parse(d, d + rte_pktmbuf_data_len(pkts[i]), &p);
+
+		if (cls == ZW_PARSE_NOT_IP || cls == ZW_PARSE_LINK_LOCAL) {
+			w->st.passed_nonip++;
+			out[nout++] = pkts[i];
+			continue;
+		}
+		w->st.drops[cls == ZW_PARSE_DROP ? p.reason : ZW_DROP_NO_FLOW]++;
+		drop[nd++] = pkts[i];
+	}
+	if (nd)
+		rte_pktmbuf_free_bulk(drop, nd);
+	return nout;
+}
+
 void zw_worker__housekeep(struct zw_worker *w, uint64_t now_ns)
 {
 	w->drop_budget = ZW_DROP_EVENTS_PER_MS;
@@ -734,7 +758,10 @@ int zw_worker__main(void *arg)
 			/* One context per burst: a burst is judged by one
 			 * policy, never a mix. */
 			ctx = __atomic_load_n(&zw_eng.ctx, __ATOMIC_ACQUIRE);
-			nout = zw_pipeline__burst(w, ctx, rx, nb, tx, now);
+			if (likely(ctx != NULL))
+				nout = zw_pipeline__burst(w, ctx, rx, nb, tx, now);
+			else
+				nout = zw_pipeline__closed(w, rx, nb, tx);
 			if (nout) {
 				sent = rte_eth_tx_burst(pp->out, w->queue, tx,
 							nout);

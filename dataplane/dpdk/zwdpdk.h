@@ -236,7 +236,8 @@ struct zw_engine_cfg {
 };
 
 /* Mempool, ports (RSS, queues), RCU, tables and the first context from
- * @img (owned by the engine on success). Returns 0 or -errno (-EINVAL: the
+ * @img (owned by the engine on success; NULL: no policy until the first
+ * LOAD, fail closed). Returns 0 or -errno (-EINVAL: the
  * policy cannot be built) with a reason in @err. */
 int zw_engine__init(const struct zw_engine_cfg *cfg, struct zw_image *img,
 		    char *err, size_t err_len);
@@ -258,6 +259,10 @@ extern struct zw_engine zw_eng;
 uint16_t zw_pipeline__burst(struct zw_worker *w, const struct zw_ctx *ctx,
 			    struct rte_mbuf **pkts, uint16_t n,
 			    struct rte_mbuf **out, uint64_t now);
+/* No policy loaded yet (started without --policy): fail closed, every IP
+ * packet is dropped (NO_FLOW); ARP and IPv6 link-local control pass. */
+uint16_t zw_pipeline__closed(struct zw_worker *w, struct rte_mbuf **pkts,
+			     uint16_t n, struct rte_mbuf **out);
 /* The connection-table key of @t (struct zw_key4 or zw_key6, by family)
  * into @key; returns 1 if @t's source is the key's b end. (Benchmarks.) */
 int zw_pipeline__conn_key(const struct zw_tuple *t, void *key);
