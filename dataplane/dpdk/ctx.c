@@ -178,6 +178,12 @@ struct zw_ctx *zw_ctx__new(struct zw_image *img, int32_t day,
 		ctx->flows[i].log = !!(f->flags & ZW_IMG_FLOW_LOG);
 		ctx->flows[i].live =
 			f->expires == INT32_MIN || f->expires >= day;
+		ctx->flows[i].rate = f->rate;
+		if (f->rate) {
+			ctx->flows[i].interval_ns = 1000000000ull / f->rate;
+			ctx->flows[i].tolerance_ns =
+				(uint64_t)(f->rate - 1) * ctx->flows[i].interval_ns;
+		}
 	}
 	ctx->fh_mask = rte_align32pow2(2 * img->n_flows + 2) - 1;
 	ctx->fh_slot = malloc(((size_t)ctx->fh_mask + 1) * sizeof(uint32_t));

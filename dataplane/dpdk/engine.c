@@ -258,6 +258,11 @@ int zw_engine__init(const struct zw_engine_cfg *cfg, struct zw_image *img,
 				 "--conns)", cfg->conns);
 			goto err;
 		}
+		if (zw_worker__rate_init(w, socket)) {
+			snprintf(err, err_len, "cannot allocate the rate table");
+			rc = -ENOMEM;
+			goto err;
+		}
 		rte_rcu_qsbr_thread_register(zw_eng.qs, i);
 	}
 	zw_eng.generation = img ? 1 : 0;
@@ -304,6 +309,7 @@ void zw_engine__fini(void)
 			continue;
 		zw_ctab__fini(&zw_eng.workers[i]->t4);
 		zw_ctab__fini(&zw_eng.workers[i]->t6);
+		zw_worker__rate_fini(zw_eng.workers[i]);
 		rte_free(zw_eng.workers[i]);
 		zw_eng.workers[i] = NULL;
 	}

@@ -18,6 +18,8 @@
 #include <rte_hash.h>
 #include <rte_lpm.h>
 #include <rte_lpm6.h>
+#include <rte_malloc.h>
+#include <rte_hash_crc.h>
 #include <rte_prefetch.h>
 #include <rte_rcu_qsbr.h>
 #include <rte_ring.h>
@@ -418,6 +420,71 @@ static void frag_note(struct zw_worker *w, const struct zw_ctx *ctx,
 	t->conns[pos].c.state = ZW_CS_NONE;
 }
 
+int zw_worker__rate_init(struct zw_worker *w, int socket)
+{
+	struct rte_hash_parameters p = {
+		.entries = ZW_RATE_ENTRIES,
+		.key_len = sizeof(struct zw_rate_key),
+		.hash_func = rte_hash_crc,
+		.socket_id = socket,
+	};
+	char name[32];
+
+	snprintf(name, sizeof(name), "zwrate_%u_%p", w->id, (void *)w);
+	p.name = name;
+	w->rate = rte_hash_create(&p);
+	w->rate_tat = rte_zmalloc_socket("zw_rate",
+					 (ZW_RATE_ENTRIES + 1) * sizeof(uint64_t),
+					 RTE_CACHE_LINE_SIZE, socket);
+	if (!w->rate || !w->rate_tat) {
+		zw_worker__rate_fini(w);
+		return -ENOMEM;
+	}
+	return 0;
+}
+
+void zw_worker__rate_fini(struct zw_worker *w)
+{
+	rte_hash_free(w->rate);
+	rte_free(w->rate_tat);
+	w->rate = NULL;
+	w->rate_tat = NULL;
+}
+
+/*
+ * GCRA per (flow, source), as the XDP engine: 1 if this new connection
+ * is within the flow's rate. The table is per worker; when it is full it
+ * starts afresh (a coarse LRU: every source gets its burst again).
+ */
+static int rate_ok(struct zw_worker *w, const struct zw_ctx_flow *fi,
+		   const struct zw_tuple *t, uint32_t flow, uint64_t now)
+{
+	struct zw_rate_key k;
+	int32_t pos;
+	uint64_t tat;
+
+	memset(&k, 0, sizeof(k));
+	memcpy(k.addr, t->src, 16);
+	k.flow = flow;
+	k.family = t->family;
+	pos = rte_hash_lookup(w->rate, &k);
+	if (pos < 0) {
+		pos = rte_hash_add_key(w->rate, &k);
+		if (pos == -ENOSPC) {
+			rte_hash_reset(w->rate);
+			pos = rte_hash_add_key(w->rate, &k);
+		}
+		if (pos >= 0)
+			w->rate_tat[pos] = now + fi->interval_ns;
+		return 1;
+	}
+	tat = w->rate_tat[pos] > now ? w->rate_tat[pos] : now;
+	if (tat - now > fi->tolerance_ns)
+		return 0;
+	w->rate_tat[pos] = tat + fi->interval_ns;
+	return 1;
+}
+
 /* Open a connection for an allowed new packet. Returns 0 or a drop
  * reason. */
 static uint8_t open_conn(struct zw_worker *w, const struct zw_ctx *ctx,
@@ -650,6 +717,13 @@ miss:
 		} else if (!sl->j.allow) {
 			sl->verdict = V_DROP;
 			sl->reason = sl->j.reason;
+		} else if (sl->j.flow != ZW_NO_FLOW &&
+			   unlikely(ctx->flows[sl->j.flow].rate) &&
+			   !rate_ok(w, &ctx->flows[sl->j.flow], &pk->t,
+				    sl->j.flow, now)) {
+			ctr_of(w, ctx, sl->j.flow)->drops++;
+			sl->verdict = V_DROP;
+			sl->reason = ZW_DROP_RATE;
 		} else {
 			uint8_t r = open_conn(w, ctx, pk, &k[i], sl, now);
 

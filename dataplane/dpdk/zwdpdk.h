@@ -39,6 +39,9 @@ struct zw_ctx_flow {
 	uint16_t from, to;
 	uint8_t log;	  /* emit ZW_EV_NEW records */
 	uint8_t live;
+	uint32_t rate;	  /* new connections per second per source, 0 none */
+	uint64_t interval_ns;  /* GCRA: 1e9 / rate */
+	uint64_t tolerance_ns; /* GCRA burst tolerance: (rate - 1) * interval */
 };
 
 /* Per-flow counters of one worker (written by that worker only). */
@@ -150,6 +153,17 @@ _Static_assert(sizeof(struct zw_key6) == 48, "key6");
 
 struct zw_worker;
 
+/* Per-worker GCRA state of rate-limited flows, by (flow, source). */
+struct zw_rate_key {
+	uint8_t addr[16];
+	uint32_t flow;
+	uint8_t family;
+	uint8_t pad[11];
+};
+_Static_assert(sizeof(struct zw_rate_key) == 32, "rate key");
+
+#define ZW_RATE_ENTRIES 65536
+
 struct zw_ctab {
 	struct rte_hash *h;
 	struct zw_dconn *conns; /* [position] */
@@ -202,6 +216,8 @@ struct zw_worker {
 	uint16_t n_pairs; /* directed: in -> out */
 	struct zw_port_pair pairs[ZW_MAX_PORTS];
 	struct zw_ctab t4, t6;
+	struct rte_hash *rate;	/* struct zw_rate_key -> rate_tat[pos] */
+	uint64_t *rate_tat;	/* theoretical arrival time, ns */
 	struct zw_worker_stats st;
 	uint64_t next_expire;
 	uint64_t tsc_to_ns_mul; /* ns = tsc * mul >> 20 */
@@ -266,6 +282,9 @@ uint16_t zw_pipeline__closed(struct zw_worker *w, struct rte_mbuf **pkts,
 /* The connection-table key of @t (struct zw_key4 or zw_key6, by family)
  * into @key; returns 1 if @t's source is the key's b end. (Benchmarks.) */
 int zw_pipeline__conn_key(const struct zw_tuple *t, void *key);
+/* The rate table of a worker (flows with `rate`). 0 or -ENOMEM. */
+int zw_worker__rate_init(struct zw_worker *w, int socket);
+void zw_worker__rate_fini(struct zw_worker *w);
 /* The worker loop (rte_eal_remote_launch). */
 int zw_worker__main(void *arg);
 /* Periodic housekeeping of a worker (expiry). */

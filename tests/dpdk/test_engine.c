@@ -732,6 +732,43 @@ static void test_corpus_phases(void)
 	free(y);
 }
 
+/* A flow with `rate: 2/s`: the third new connection within the second
+ * from one source is dropped (RATE), another source is not affected. */
+static void test_rate(void)
+{
+	char *y = malloc(strlen(yaml) + 64), *p;
+	struct zw_image *img;
+	int i, passed = 0;
+	uint64_t r0;
+
+	strcpy(y, yaml);
+	p = strstr(y, "  - id: F-001\n");
+	CU_ASSERT_PTR_NOT_NULL_FATAL(p);
+	p += strlen("  - id: F-001\n");
+	memmove(p + 14, p, strlen(p) + 1);
+	memcpy(p, "    rate: 2/s\n", 14);
+	img = zt_compile(y, day, NULL, 0);
+	CU_ASSERT_PTR_NOT_NULL_FATAL(img);
+	CU_ASSERT_EQUAL(img->flows[0].rate, 2);
+	CU_ASSERT_FATAL(engine_start(img, 4096) == 0);
+	r0 = drops(ZW_DROP_RATE);
+	for (i = 0; i < 3; i++) {
+		struct zt_pkt s = tcp(OPS, JUMP, (uint16_t)(44000 + i), 22, SYN);
+
+		passed += one(0, &s);
+	}
+	CU_ASSERT_EQUAL(passed, 2);
+	CU_ASSERT_EQUAL(drops(ZW_DROP_RATE), r0 + 1);
+	{
+		struct zt_pkt s = tcp("10.1.0.6", JUMP, 44000, 22, SYN);
+
+		CU_ASSERT(one(0, &s));
+	}
+	engine_end();
+	zw_image__free(img);
+	free(y);
+}
+
 int main(int argc, char **argv)
 {
 	char *eal[] = { argv[0], "--no-huge", "-m", "1024", "--no-shconf",
@@ -782,6 +819,7 @@ int main(int argc, char **argv)
 		    test_swap_under_load);
 	CU_add_test(s, "table full: early drop of embryonic entries",
 		    test_table_full);
+	CU_add_test(s, "flow rate limit per source (GCRA)", test_rate);
 	CU_add_test(s, "shared corpus across policy swaps (3 phases)",
 		    test_corpus_phases);
 	CU_basic_set_mode(CU_BRM_VERBOSE);
