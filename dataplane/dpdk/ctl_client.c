@@ -218,13 +218,14 @@ static void dpdk_close(struct zw_backend *be)
 	free(be);
 }
 
-/* Stop the engine process (it prints its final statistics and exits). */
+/* Remove the policy: the engine stays up, fail closed (every IP packet
+ * dropped) until the next apply(). Stopping the process is not ours to do. */
 static int dpdk_destroy(struct zw_backend *be)
 {
 	char reply[ZW_CTL_LINE_MAX], err[256];
 	int fd;
 
-	fd = request(be->path, "SHUTDOWN", NULL, 0, TIMEOUT_MS, reply,
+	fd = request(be->path, "UNLOAD", NULL, 0, TIMEOUT_MS, reply,
 		     sizeof(reply), err, sizeof(err));
 	if (fd < 0)
 		return fd;

@@ -345,6 +345,19 @@ void zw_engine__thp(void)
 		rte_memseg_list_walk(thp_one, NULL);
 }
 
+void zw_engine__unload(void)
+{
+	struct zw_ctx *old;
+
+	pthread_mutex_lock(&load_lock);
+	old = zw_eng.ctx;
+	__atomic_store_n(&zw_eng.ctx, NULL, __ATOMIC_RELEASE);
+	zw_eng.generation++;
+	rte_rcu_qsbr_synchronize(zw_eng.qs, RTE_QSBR_THRID_INVALID);
+	zw_ctx__free(old);
+	pthread_mutex_unlock(&load_lock);
+}
+
 static void worker_sum(struct zw_worker_stats *s)
 {
 	uint32_t i, k;
@@ -640,6 +653,11 @@ static int handle(int fd, char *line)
 		rc = zw_ctl__printf(fd, "OK size=%zu\n", img->size);
 
 		return rc ? rc : zw_ctl__write_full(fd, img->bytes, img->size);
+	}
+	if (!strcmp(w[0], "UNLOAD")) {
+		zw_engine__unload();
+		return zw_ctl__printf(fd, "OK generation=%u enforcing=0\n",
+				      zw_eng.generation);
 	}
 	if (!strcmp(w[0], "SHUTDOWN")) {
 		zw_eng.quit = 1;

@@ -302,6 +302,9 @@ void zw_worker__emit_end(struct zw_worker *w, const void *key, uint8_t family,
  * a reason in @err. Not for the fast path. */
 int zw_engine__load(const void *bytes, size_t len, int32_t day, char *err,
 		    size_t err_len);
+/* Back to no policy (fail closed: every IP packet dropped), through the
+ * same RCU grace period. */
+void zw_engine__unload(void);
 /* Serve the control socket until zw_eng.quit; runs in a control thread. */
 int zw_ctl_server__start(const char *path);
 void zw_ctl_server__stop(void);

@@ -54,6 +54,8 @@ static struct rte_mempool *pool;
 static int32_t day;
 static uint64_t hz;
 static int quick;
+static unsigned only_flows, only_family;
+static uint32_t only_conns;
 static struct rte_ring *bench_events;
 
 static double ns_per(uint64_t cycles, uint64_t n)
@@ -836,6 +838,10 @@ int main(int argc, char **argv)
 	unsigned fi, ci, fam;
 
 	quick = argc > 1 && !strcmp(argv[1], "--quick");
+	/* ZW_BENCH_FLOWS / _FAMILY / _CONNS: run one scenario only. */
+	only_flows = getenv("ZW_BENCH_FLOWS") ? (unsigned)atoi(getenv("ZW_BENCH_FLOWS")) : 0;
+	only_family = getenv("ZW_BENCH_FAMILY") ? (unsigned)atoi(getenv("ZW_BENCH_FAMILY")) : 0;
+	only_conns = getenv("ZW_BENCH_CONNS") ? (uint32_t)atoi(getenv("ZW_BENCH_CONNS")) : 0;
 	if (geteuid() != 0) {
 		fprintf(stderr, "zw-dpdk-bench: needs root (DPDK EAL)\n");
 		return 77;
@@ -878,6 +884,11 @@ int main(int argc, char **argv)
 		struct zw_ctx *ctx;
 		char err[256];
 
+		if (only_flows && flow_counts[fi] != only_flows) {
+			zw_image__free(img);
+			zw_matrix__free(m);
+			continue;
+		}
 		if (!img) {
 			fprintf(stderr, "cannot build a %u-flow matrix\n",
 				flow_counts[fi]);
@@ -895,13 +906,16 @@ int main(int argc, char **argv)
 		       ctx->n_acl6, ctx->n_lpm);
 		for (fam = 4; fam <= 6; fam += 2) {
 			uint32_t nbr = 0;
-			struct rte_acl_ctx *base =
-				baseline_acl(img, (uint8_t)fam, &nbr);
+			struct rte_acl_ctx *base;
+
+			if (only_family && fam != only_family)
+				continue;
+			base = baseline_acl(img, (uint8_t)fam, &nbr);
 
 			for (ci = 0; ci < 2; ci++) {
 				uint32_t nconn = conn_counts[ci];
 				uint32_t npkt = quick ? 1u << 19 : 1u << 22;
-				struct conn *c = make_conns(img, m, (uint8_t)fam, nconn);
+				struct conn *c;
 				struct zw_worker *w;
 				struct rte_mbuf **pkts;
 				struct stages st;
@@ -909,6 +923,9 @@ int main(int argc, char **argv)
 				double pipe, bl;
 				char what[128];
 
+				if (only_conns && nconn != only_conns)
+					continue;
+				c = make_conns(img, m, (uint8_t)fam, nconn);
 				if (!c) {
 					printf("  IPv%u: no allowed TCP/UDP query\n", fam);
 					continue;
@@ -990,7 +1007,7 @@ int main(int argc, char **argv)
 			rte_acl_free(base);
 		}
 		/* Through ports, IPv4, on the worker lcore. */
-		if (fi == 2 || (fi == 1 && !quick)) {
+		if (!getenv("ZW_BENCH_NO_PORTS") && (fi == 2 || (fi == 1 && !quick))) {
 			for (ci = 0; ci < 2; ci++) {
 				uint32_t nconn = conn_counts[ci];
 				struct conn *c = make_conns(img, m, 4, nconn);

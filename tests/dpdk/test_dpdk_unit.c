@@ -332,6 +332,9 @@ static void *fake_main(void *arg)
 				zw_ctl__printf(c, "OK generation=%d sha256=%s\n",
 					       f->loads + 1, img->sha256_hex);
 				zw_image__free(img);
+			} else if (!strcmp(w[0], "UNLOAD")) {
+				f->enforcing = 0;
+				zw_ctl__printf(c, "OK enforcing=0\n");
 			} else if (!strcmp(w[0], "COUNTERS")) {
 				zw_ctl__printf(c, "OK sha256=%s n=2\n", hex);
 				zw_ctl__printf(c, "0 F-0 10 1000 2 1\n");
@@ -406,8 +409,16 @@ static void test_client(void)
 	CU_ASSERT_EQUAL(c[1].packets, 20);
 	CU_ASSERT_EQUAL(c[2].packets, 0); /* not reported: zero */
 
-	/* The fake refuses SHUTDOWN: the error comes back with its errno. */
-	CU_ASSERT_EQUAL(zw_backend_dpdk.destroy(be), -EINVAL);
+	/* destroy() unloads: the engine is left enforcing nothing. */
+	CU_ASSERT_EQUAL(zw_backend_dpdk.destroy(be), 0);
+	CU_ASSERT_EQUAL(f.enforcing, 0);
+	CU_ASSERT_EQUAL(zw_backend_dpdk.read_back(be, NULL, &st), 0);
+	CU_ASSERT_EQUAL(st.enforcing, 0);
+	/* An error comes back with its errno and reason. */
+	CU_ASSERT_EQUAL(zw_backend_dpdk.apply(be, &(struct zw_image){
+		.bytes = (const uint8_t *)"junk", .size = 4 }, 1, err,
+		sizeof(err)), -EBADMSG);
+	CU_ASSERT_PTR_NOT_NULL(strstr(err, "bad image"));
 	zw_backend_dpdk.close(be);
 	zw_backend_dpdk.close(NULL);
 

@@ -732,6 +732,31 @@ static void test_corpus_phases(void)
 	free(y);
 }
 
+/* UNLOAD (zonewalld's destroy): back to fail closed, then a policy again. */
+static void test_unload(void)
+{
+	struct zt_pkt s = tcp(OPS, JUMP, 45000, 22, SYN);
+	struct zt_pkt q = udp(JUMP, "10.2.0.8", 5001, 53);
+	uint8_t arp[1][256] = { { 0 } };
+	size_t len = 60;
+	int passed;
+
+	memset(arp[0], 0xff, 6);
+	memcpy(arp[0] + 6, "\x02\0\0\0\0\x01\x08\x06", 8);
+	CU_ASSERT_FATAL(engine_start(full, 4096) == 0);
+	CU_ASSERT(one(0, &q));
+	zw_engine__unload();
+	CU_ASSERT_PTR_NULL(zw_eng.ctx);
+	CU_ASSERT(!one(0, &s));
+	CU_ASSERT(!one(0, &q));
+	xfer(0, arp, &len, 1, &passed);
+	CU_ASSERT_EQUAL(zw_eng.workers[0]->st.passed_nonip, 1);
+	CU_ASSERT_EQUAL_FATAL(load(full), 0);
+	CU_ASSERT(one(0, &s));
+	CU_ASSERT(one(0, &q)); /* its old connection was re-checked: allowed */
+	engine_end();
+}
+
 /* A flow with `rate: 2/s`: the third new connection within the second
  * from one source is dropped (RATE), another source is not affected. */
 static void test_rate(void)
@@ -820,6 +845,7 @@ int main(int argc, char **argv)
 	CU_add_test(s, "table full: early drop of embryonic entries",
 		    test_table_full);
 	CU_add_test(s, "flow rate limit per source (GCRA)", test_rate);
+	CU_add_test(s, "unload: fail closed, then load again", test_unload);
 	CU_add_test(s, "shared corpus across policy swaps (3 phases)",
 		    test_corpus_phases);
 	CU_basic_set_mode(CU_BRM_VERBOSE);
