@@ -338,7 +338,7 @@ int zw_xdp__open(const char *dir, const struct zw_xdp_opts *opts,
 	}
 	/* the pinned connection table keeps its size; a new one takes the
 	 * requested size */
-	snprintf(path, sizeof(path), "%s/maps/zw_conns", x->dir);
+	snprintf(path, sizeof(path), "%s/maps/zw_conns4", x->dir);
 	{
 		int fd = bpf_obj_get(path);
 		__u32 max = opts && opts->conns ? opts->conns : ZW_BPF_DEF_CONNS;
@@ -351,7 +351,8 @@ int zw_xdp__open(const char *dir, const struct zw_xdp_opts *opts,
 				max = info.max_entries;
 			close(fd);
 		}
-		bpf_map__set_max_entries(x->skel->maps.zw_conns, max);
+		bpf_map__set_max_entries(x->skel->maps.zw_conns4, max);
+		bpf_map__set_max_entries(x->skel->maps.zw_conns6, max);
 	}
 	log[0] = 0;
 	bpf_program__set_log_buf(x->skel->progs.zw_xdp, log, sizeof(log));
@@ -1079,7 +1080,7 @@ int zw_xdp__status(struct zw_xdp *x, struct zw_xdp_status *st)
 	st->drop_sample = g.drop_sample;
 	st->log_all_new = g.log_all_new;
 	st->verifier_insns = x->verifier_insns;
-	st->conns_max = bpf_map__max_entries(x->skel->maps.zw_conns);
+	st->conns_max = bpf_map__max_entries(x->skel->maps.zw_conns4);
 	prog_tag(zw_xdp__prog_fd(x), (__u8[8]){0}, &st->prog_id);
 	if (g.generation) {
 		k = st->slot;

@@ -42,12 +42,20 @@ struct {
 	__type(value, struct zw_bpf_slot);
 } zw_slots SEC(".maps");
 
+/* Connections: IPv4 under a compact key, IPv6 under the normalised tuple. */
+struct {
+	__uint(type, BPF_MAP_TYPE_LRU_HASH);
+	__uint(max_entries, ZW_BPF_DEF_CONNS);
+	__type(key, struct zw_bpf_ckey4);
+	__type(value, struct zw_conn);
+} zw_conns4 SEC(".maps");
+
 struct {
 	__uint(type, BPF_MAP_TYPE_LRU_HASH);
 	__uint(max_entries, ZW_BPF_DEF_CONNS);
 	__type(key, struct zw_tuple);
 	__type(value, struct zw_conn);
-} zw_conns SEC(".maps");
+} zw_conns6 SEC(".maps");
 
 struct {
 	__uint(type, BPF_MAP_TYPE_LRU_HASH);
@@ -192,6 +200,54 @@ static __always_inline void count(__u32 flow, __u32 bytes, int is_new,
 	c->bytes += bytes;
 	c->new_conns += is_new;
 	c->drops += drop;
+}
+
+static __always_inline void ckey4(const struct zw_tuple *k,
+				  struct zw_bpf_ckey4 *k4)
+{
+	__builtin_memcpy(k4->src, k->src, 4);
+	__builtin_memcpy(k4->dst, k->dst, 4);
+	k4->sport = k->sport;
+	k4->dport = k->dport;
+	k4->proto = k->proto;
+	k4->pad[0] = 0;
+	k4->pad[1] = 0;
+	k4->pad[2] = 0;
+}
+
+static __always_inline struct zw_conn *conn_lookup(const struct zw_tuple *k)
+{
+	if (k->family == 4) {
+		struct zw_bpf_ckey4 k4;
+
+		ckey4(k, &k4);
+		return bpf_map_lookup_elem(&zw_conns4, &k4);
+	}
+	return bpf_map_lookup_elem(&zw_conns6, k);
+}
+
+static __always_inline int conn_update(const struct zw_tuple *k,
+				       const struct zw_conn *c)
+{
+	if (k->family == 4) {
+		struct zw_bpf_ckey4 k4;
+
+		ckey4(k, &k4);
+		return bpf_map_update_elem(&zw_conns4, &k4, c, BPF_ANY);
+	}
+	return bpf_map_update_elem(&zw_conns6, k, c, BPF_ANY);
+}
+
+static __always_inline void conn_delete(const struct zw_tuple *k)
+{
+	if (k->family == 4) {
+		struct zw_bpf_ckey4 k4;
+
+		ckey4(k, &k4);
+		bpf_map_delete_elem(&zw_conns4, &k4);
+		return;
+	}
+	bpf_map_delete_elem(&zw_conns6, k);
 }
 
 /* Zone of an address: longest prefix, outside (0) when none. */
@@ -570,14 +626,14 @@ static __always_inline int zw_judge(struct xdp_md *ctx, struct zw_pkt *p,
 			return drop(ctx, p, ZW_DROP_UNRELATED_ICMP,
 				    ZW_BPF_NO_FLOW, gen, 0, 0, 0, S);
 		zw_tuple__normalise(&p->inner, &key);
-		c = bpf_map_lookup_elem(&zw_conns, &key);
+		c = conn_lookup(&key);
 		if (!c || zw_conn__expired(c, key.proto, now))
 			return drop(ctx, p, ZW_DROP_UNRELATED_ICMP,
 				    ZW_BPF_NO_FLOW, gen, 0, 0, 0, S);
 		if (c->generation != gen && !recheck(&key, c, gen, S)) {
 			__u32 old = c->flow;
 
-			bpf_map_delete_elem(&zw_conns, &key);
+			conn_delete(&key);
 			return drop(ctx, p, ZW_DROP_FLOW_REMOVED, old, gen, 0,
 				    0, 0, S);
 		}
@@ -589,13 +645,13 @@ static __always_inline int zw_judge(struct xdp_md *ctx, struct zw_pkt *p,
 
 	/* 4. packets of a known connection */
 	swapped = zw_tuple__normalise(&p->t, &key);
-	c = bpf_map_lookup_elem(&zw_conns, &key);
+	c = conn_lookup(&key);
 	if (c && !zw_conn__expired(c, key.proto, now)) {
 		if (c->generation != gen && !recheck(&key, c, gen, S)) {
 			__u32 old = c->flow;
 			__u16 zs = c->src_zone, zd = c->dst_zone;
 
-			bpf_map_delete_elem(&zw_conns, &key);
+			conn_delete(&key);
 			return drop(ctx, p, ZW_DROP_FLOW_REMOVED, old, gen, 1,
 				    zs, zd, S);
 		}
@@ -637,7 +693,7 @@ static __always_inline int zw_judge(struct xdp_md *ctx, struct zw_pkt *p,
 		}
 		zw_conn__init(&nc, p, swapped, now, v.flow, gen, v.src_zone,
 			      v.dst_zone, log);
-		if (bpf_map_update_elem(&zw_conns, &key, &nc, BPF_ANY))
+		if (conn_update(&key, &nc))
 			return drop(ctx, p, ZW_DROP_TABLE_FULL, v.flow, gen, 1,
 				    v.src_zone, v.dst_zone, S);
 		count(v.flow, p->l3_len, 1, 0, S);
