@@ -328,23 +328,6 @@ void zw_engine__fini(void)
 	zw_eng.mp = NULL;
 }
 
-static int thp_one(const struct rte_memseg_list *msl, void *arg)
-{
-	(void)arg;
-	if (msl->base_va && msl->len)
-		madvise(msl->base_va, msl->len, MADV_HUGEPAGE);
-	return 0;
-}
-
-void zw_engine__thp(void)
-{
-	/* --no-huge memory is plain anonymous memory: ask for transparent
-	 * huge pages before it is touched, or TLB misses dominate tables of
-	 * a million connections (real deployments use hugetlbfs). */
-	if (!rte_eal_has_hugepages())
-		rte_memseg_list_walk(thp_one, NULL);
-}
-
 void zw_engine__unload(void)
 {
 	struct zw_ctx *old;

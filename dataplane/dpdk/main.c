@@ -288,7 +288,6 @@ int main(int argc, char **argv)
 			rte_strerror(rte_errno));
 		return 3;
 	}
-	zw_engine__thp();
 	argc -= n;
 	argv += n;
 	argv[0] = (char *)PROG;

@@ -259,9 +259,6 @@ int zw_engine__init(const struct zw_engine_cfg *cfg, struct zw_image *img,
 		    char *err, size_t err_len);
 /* Start the workers on their lcores (not the main lcore). */
 void zw_engine__launch(void);
-/* Under --no-huge, back DPDK's memory with transparent huge pages
- * (madvise); no-op with hugetlbfs. Call right after rte_eal_init(). */
-void zw_engine__thp(void);
 /* Ask the workers to stop and wait for them. */
 void zw_engine__stop(void);
 /* Free everything, stop and close the ports. */

@@ -850,7 +850,6 @@ int main(int argc, char **argv)
 		fprintf(stderr, "zw-dpdk-bench: EAL init failed\n");
 		return 77;
 	}
-	zw_engine__thp();
 	hz = rte_get_tsc_hz();
 	day = zt_today();
 	/* Small mbufs (64-byte frames), enough for 1M distinct packets. */
@@ -876,8 +875,8 @@ int main(int argc, char **argv)
 	       "(the smallest IPv6 TCP frame with our 6-byte tag)\n");
 	printf("packets hot in cache (a window of %d rewritten between timed "
 	       "passes, as DDIO delivers them), connections drawn at random\n"
-	       "over the whole table; --no-huge memory on transparent huge "
-	       "pages\n\n", WIN);
+	       "over the whole table; --no-huge: DPDK memory on 4 KiB pages "
+	       "(a memfd)\n\n", WIN);
 	for (fi = 0; fi < 3; fi++) {
 		struct zw_matrix *m = NULL;
 		struct zw_image *img = gen_image(flow_counts[fi], &m);
