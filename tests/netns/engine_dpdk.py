@@ -155,7 +155,32 @@ class Engine:
     def stop(self):
         if not self.proc:
             return
+        if self.proc.poll() is not None:
+            print(f"zonewall-dpdk died (exit {self.proc.returncode}); its log:")
+            self.log.flush()
+            with open(self.log.name) as f:
+                print(f.read()[-3000:])
         try:
+            # what the engine saw, for the test log
+            st = self._status()
+            print(f"zonewall-dpdk: rx={st.get('rx')} tx={st.get('tx')} "
+                  f"dropped={st.get('dropped')} conns={st.get('conns')} "
+                  f"generation={st.get('generation')}")
+            s = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+            s.settimeout(5)
+            s.connect(self.sock)
+            s.sendall(b"PORTS\nDROPS\n")
+            time.sleep(0.2)
+            out = s.recv(65536).decode()
+            s.close()
+            bad = [l for l in out.splitlines()
+                   if any(f"{k}=" in l and f"{k}=0 " not in l + " "
+                          for k in ("imissed", "ierrors", "oerrors", "rx_nombuf"))]
+            drops = [l for l in out.splitlines() if l and l[0].isdigit()
+                     and not l.endswith(" 0")]
+            print("zonewall-dpdk drops: " + "; ".join(drops))
+            for l in bad:
+                print("zonewall-dpdk port errors: " + l)
             self._req("SHUTDOWN", timeout=5)
         except OSError:
             pass
