@@ -530,6 +530,45 @@ static int run(const char *name, struct zw_image *img, struct zw_query *qs,
 	return bad ? 1 : 0;
 }
 
+/* Exit codes of the CLI contract (spec/cli.md): 1 invalid policy, 2 usage. */
+static int run_rc(const char *pol, const char *pair)
+{
+	int st;
+	pid_t pid = fork();
+
+	if (pid == 0) {
+		int fd = open("/dev/null", O_WRONLY);
+
+		dup2(fd, 1);
+		dup2(fd, 2);
+		execl(bin, bin, "--no-huge", "-m", "512", "--no-shconf", "--no-pci",
+		      "-l", "0", "--vdev", "net_null0", "--vdev", "net_null1",
+		      "--log-level", "lib.eal:error", "--", "--policy", pol,
+		      "--pair", pair, (char *)NULL);
+		_exit(127);
+	}
+	waitpid(pid, &st, 0);
+	return WIFEXITED(st) ? WEXITSTATUS(st) : -1;
+}
+
+static int cli_exit_codes(const struct zw_image *img)
+{
+	char good[512], bad[512];
+	int r1, r2, r3;
+
+	snprintf(good, sizeof(good), "%s/cli-good.img", dir);
+	snprintf(bad, sizeof(bad), "%s/cli-bad.img", dir);
+	if (write_file(good, img->bytes, img->size) ||
+	    write_file(bad, img->bytes, img->size / 2))
+		return 1;
+	r1 = run_rc(bad, "0:1");
+	r2 = run_rc(good, "0:7");
+	r3 = run_rc(good, "0:0");
+	printf("cli: truncated image -> exit %d, unknown port -> %d, "
+	       "port paired with itself -> %d\n", r1, r2, r3);
+	return !(r1 == 1 && r2 == 2 && r3 == 2);
+}
+
 static struct zw_matrix *parse(const char *yaml)
 {
 	struct zw_diags d;
@@ -631,6 +670,12 @@ int main(void)
 	snprintf(path, sizeof(path), "%s/matrix/examples/minimal.yaml", sd ? sd : ".");
 	y = slurp(path);
 	CASE(one_case("minimal", y, 1, 4000, NULL, 0));
+	{
+		struct zw_image *img = zt_compile(y, day, NULL, 0);
+
+		rc |= img ? cli_exit_codes(img) : 1;
+		zw_image__free(img);
+	}
 	free(y);
 	snprintf(path, sizeof(path), "%s/matrix/examples/piams.yaml", sd ? sd : ".");
 	y = slurp(path);
