@@ -27,6 +27,7 @@
 #include <rte_lcore.h>
 #include <rte_mbuf.h>
 #include <rte_ring.h>
+#include <rte_ring_elem.h>
 
 #include <zonewall/eval.h>
 #include <zonewall/matrix.h>
@@ -732,6 +733,54 @@ static void test_corpus_phases(void)
 	free(y);
 }
 
+/* Telemetry: a new connection of a `log: true` flow gives a ZW_EV_NEW
+ * record, a denied packet a ZW_EV_DROP record, through the rte_ring. */
+static void test_records(void)
+{
+	char *y = malloc(strlen(yaml) + 64), *p;
+	struct zw_image *img;
+	struct zw_flow_record r;
+	int n_new = 0, n_drop = 0;
+
+	strcpy(y, yaml);
+	p = strstr(y, "  - id: F-001\n");
+	CU_ASSERT_PTR_NOT_NULL_FATAL(p);
+	p += strlen("  - id: F-001\n");
+	memmove(p + 14, p, strlen(p) + 1);
+	memcpy(p, "    log: true\n", 14);
+	img = zt_compile(y, day, NULL, 0);
+	CU_ASSERT_PTR_NOT_NULL_FATAL(img);
+	CU_ASSERT_FATAL(engine_start(img, 4096) == 0);
+	{
+		struct zt_pkt s = tcp(OPS, JUMP, 46000, 22, SYN);
+		struct zt_pkt d = tcp(JUMP, OPS, 46001, 22, SYN);
+
+		CU_ASSERT(one(0, &s));
+		CU_ASSERT(!one(1, &d));
+	}
+	while (rte_ring_sc_dequeue_elem(zw_eng.events, &r, sizeof(r)) == 0) {
+		CU_ASSERT_EQUAL(r.engine, 2);
+		if (r.event == ZW_EV_NEW) {
+			n_new++;
+			CU_ASSERT_EQUAL(r.flow, 0);
+			CU_ASSERT_EQUAL(r.proto, 6);
+			CU_ASSERT_EQUAL(r.sport, 46000);
+			CU_ASSERT_EQUAL(r.dport, 22);
+			CU_ASSERT_EQUAL(r.family, 4);
+			CU_ASSERT_EQUAL(r.generation, zw_eng.generation);
+		} else if (r.event == ZW_EV_DROP) {
+			n_drop++;
+			CU_ASSERT_EQUAL(r.reason, ZW_DROP_NO_FLOW);
+			CU_ASSERT_EQUAL(r.flow, ZW_NO_FLOW);
+		}
+	}
+	CU_ASSERT_EQUAL(n_new, 1);
+	CU_ASSERT_EQUAL(n_drop, 1);
+	engine_end();
+	zw_image__free(img);
+	free(y);
+}
+
 /* UNLOAD (zonewalld's destroy): back to fail closed, then a policy again. */
 static void test_unload(void)
 {
@@ -846,6 +895,7 @@ int main(int argc, char **argv)
 		    test_table_full);
 	CU_add_test(s, "flow rate limit per source (GCRA)", test_rate);
 	CU_add_test(s, "unload: fail closed, then load again", test_unload);
+	CU_add_test(s, "flow records through the rte_ring", test_records);
 	CU_add_test(s, "shared corpus across policy swaps (3 phases)",
 		    test_corpus_phases);
 	CU_basic_set_mode(CU_BRM_VERBOSE);
