@@ -191,7 +191,9 @@ void zw_worker__emit_end(struct zw_worker *w, const void *key, uint8_t family,
 	init_tuple(family, key, d, &t);
 	memset(&r, 0, sizeof(r));
 	r.ts_ns = now_ns;
-	r.flow = d->c.generation == ctx->generation ? d->c.flow : ZW_NO_FLOW;
+	/* (no policy since an UNLOAD: ctx is NULL) */
+	r.flow = ctx && d->c.generation == ctx->generation ? d->c.flow :
+							     ZW_NO_FLOW;
 	r.generation = d->c.generation;
 	r.src_zone = d->c.src_zone;
 	r.dst_zone = d->c.dst_zone;

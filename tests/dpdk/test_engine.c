@@ -25,6 +25,7 @@
 #include <rte_eth_ring.h>
 #include <rte_ethdev.h>
 #include <rte_lcore.h>
+#include <rte_malloc.h>
 #include <rte_mbuf.h>
 #include <rte_ring.h>
 #include <rte_ring_elem.h>
@@ -733,6 +734,63 @@ static void test_corpus_phases(void)
 	free(y);
 }
 
+/* Timeouts, without waiting: the pipeline driven directly on a private
+ * worker with a clock we choose; the expiry scan removes what idled past
+ * the core's ZW_TO_* and keeps the rest. */
+static void test_expiry(void)
+{
+	struct zw_image *copy = zw_image__open(full->bytes, full->size, NULL, 0);
+	char err[256];
+	struct zw_ctx *ctx = zw_ctx__new(copy, day, 500, 1, err, sizeof(err));
+	struct zw_worker *w = rte_zmalloc("tw", sizeof(*w), RTE_CACHE_LINE_SIZE);
+	struct zt_pkt pk[4] = {
+		udp(JUMP, "10.2.0.8", 7000, 53),	 /* unreplied UDP: 30 s */
+		tcp(OPS, JUMP, 47000, 22, SYN),		 /* SYN_SENT: 120 s */
+		tcp(JUMP, OPS, 22, 47000, SYN | ACK),
+		tcp(OPS, JUMP, 47000, 22, ACK),		 /* established: 5 days */
+	};
+	struct rte_mbuf *m[4], *out[4];
+	const uint64_t s = 1000000000ull;
+	uint64_t t0 = 1000 * s;
+	int i;
+
+	CU_ASSERT_PTR_NOT_NULL_FATAL(ctx);
+	CU_ASSERT_FATAL(zw_ctab__init(&w->t4, "tx4", 4, 1024, 0) == 0);
+	CU_ASSERT_FATAL(zw_ctab__init(&w->t6, "tx6", 6, 1024, 0) == 0);
+	for (i = 0; i < 4; i++) {
+		uint8_t f[256];
+		size_t len = zt_frame(&pk[i], f, sizeof(f));
+
+		m[i] = mk(f, len);
+	}
+	CU_ASSERT_EQUAL(zw_pipeline__burst(w, ctx, m, 4, out, t0), 4);
+	rte_pktmbuf_free_bulk(out, 4);
+	CU_ASSERT_EQUAL(w->t4.count, 2);
+	/* 60 s later: the UDP entry is gone, the TCP one stays. */
+	for (i = 0; i < 4; i++)
+		zw_ctab__expire(&w->t4, w, t0 + 60 * s, 2048);
+	CU_ASSERT_EQUAL(w->t4.count, 1);
+	/* a day later: established TCP still there; 6 days: gone. */
+	zw_ctab__expire(&w->t4, w, t0 + 86400 * s, 2048);
+	CU_ASSERT_EQUAL(w->t4.count, 1);
+	zw_ctab__expire(&w->t4, w, t0 + 6 * 86400 * s, 2048);
+	CU_ASSERT_EQUAL(w->t4.count, 0);
+	/* and its packets are unsolicited again */
+	{
+		uint8_t f[256];
+		size_t len = zt_frame(&pk[3], f, sizeof(f));
+
+		m[0] = mk(f, len);
+		CU_ASSERT_EQUAL(zw_pipeline__burst(w, ctx, m, 1, out,
+						   t0 + 6 * 86400 * s), 0);
+		CU_ASSERT_EQUAL(w->st.drops[ZW_DROP_NOT_SYN], 1);
+	}
+	zw_ctab__fini(&w->t4);
+	zw_ctab__fini(&w->t6);
+	rte_free(w);
+	zw_ctx__free(ctx);
+}
+
 /* Telemetry: a new connection of a `log: true` flow gives a ZW_EV_NEW
  * record, a denied packet a ZW_EV_DROP record, through the rte_ring. */
 static void test_records(void)
@@ -896,6 +954,7 @@ int main(int argc, char **argv)
 	CU_add_test(s, "flow rate limit per source (GCRA)", test_rate);
 	CU_add_test(s, "unload: fail closed, then load again", test_unload);
 	CU_add_test(s, "flow records through the rte_ring", test_records);
+	CU_add_test(s, "connection timeouts (expiry scan)", test_expiry);
 	CU_add_test(s, "shared corpus across policy swaps (3 phases)",
 		    test_corpus_phases);
 	CU_basic_set_mode(CU_BRM_VERBOSE);
