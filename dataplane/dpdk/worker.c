@@ -184,7 +184,7 @@ static void emit_pkt(struct zw_worker *w, const struct zw_ctx *ctx,
 void zw_worker__emit_end(struct zw_worker *w, const void *key, uint8_t family,
 			 const struct zw_dconn *d, uint64_t now_ns)
 {
-	const struct zw_ctx *ctx = zw_eng.ctx;
+	const struct zw_ctx *ctx = __atomic_load_n(&zw_eng.ctx, __ATOMIC_ACQUIRE);
 	struct zw_flow_record r;
 	struct zw_tuple t;
 
@@ -851,11 +851,13 @@ int zw_worker__main(void *arg)
 			__atomic_store_n(&w->st.done, w->st.done + nb,
 					 __ATOMIC_RELEASE);
 		}
-		rte_rcu_qsbr_quiescent(zw_eng.qs, w->id);
+		/* Housekeeping reads the context too (END records): it runs
+		 * before the quiescent report, never after. */
 		if (unlikely(tsc >= next)) {
 			zw_worker__housekeep(w, now);
 			next = tsc + tick;
 		}
+		rte_rcu_qsbr_quiescent(zw_eng.qs, w->id);
 	}
 	rte_rcu_qsbr_thread_offline(zw_eng.qs, w->id);
 	return 0;
