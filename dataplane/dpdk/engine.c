@@ -35,6 +35,9 @@
 
 struct zw_engine zw_eng;
 
+/* Serialises swaps (control thread vs. nothing else today, but cheap). */
+static pthread_mutex_t load_lock = PTHREAD_MUTEX_INITIALIZER;
+
 static const char *const drop_names[ZW_DROP__COUNT] = {
 	[ZW_DROP_NONE] = "none",
 	[ZW_DROP_NO_FLOW] = "no-flow",
@@ -51,8 +54,6 @@ static const char *const drop_names[ZW_DROP__COUNT] = {
 	[ZW_DROP_TABLE_FULL] = "table-full",
 };
 
-/* Serialises swaps (control thread vs. nothing else today, but cheap). */
-static pthread_mutex_t load_lock = PTHREAD_MUTEX_INITIALIZER;
 
 int zw_engine__load(const void *bytes, size_t len, int32_t day, char *err,
 		    size_t err_len)
@@ -366,10 +367,14 @@ static void worker_sum(struct zw_worker_stats *s)
 
 void zw_engine__print_stats(FILE *f)
 {
-	const struct zw_ctx *ctx = zw_eng.ctx;
+	const struct zw_ctx *ctx;
 	struct zw_worker_stats s;
 	uint64_t dropped = 0;
 	uint32_t i;
+
+	/* The control thread swaps and frees contexts under load_lock. */
+	pthread_mutex_lock(&load_lock);
+	ctx = zw_eng.ctx;
 
 	worker_sum(&s);
 	for (i = 0; i < ZW_DROP__COUNT; i++)
@@ -410,6 +415,7 @@ void zw_engine__print_stats(FILE *f)
 			zw_image__str(ctx->img, ctx->img->flows[i].id),
 			c.packets, c.bytes, c.new_conns, c.drops);
 	}
+	pthread_mutex_unlock(&load_lock);
 	fflush(f);
 }
 
