@@ -56,6 +56,7 @@ static uint64_t hz;
 static int quick;
 static unsigned only_flows, only_family;
 static uint32_t only_conns;
+static int denied_rounds = 64;
 static struct rte_ring *bench_events;
 
 static double ns_per(uint64_t cycles, uint64_t n)
@@ -841,6 +842,8 @@ int main(int argc, char **argv)
 	/* ZW_BENCH_FLOWS / _FAMILY / _CONNS: run one scenario only. */
 	only_flows = getenv("ZW_BENCH_FLOWS") ? (unsigned)atoi(getenv("ZW_BENCH_FLOWS")) : 0;
 	only_family = getenv("ZW_BENCH_FAMILY") ? (unsigned)atoi(getenv("ZW_BENCH_FAMILY")) : 0;
+	if (getenv("ZW_BENCH_DENIED_ROUNDS"))
+		denied_rounds = atoi(getenv("ZW_BENCH_DENIED_ROUNDS"));
 	only_conns = getenv("ZW_BENCH_CONNS") ? (uint32_t)atoi(getenv("ZW_BENCH_CONNS")) : 0;
 	if (geteuid() != 0) {
 		fprintf(stderr, "zw-dpdk-bench: needs root (DPDK EAL)\n");
@@ -970,8 +973,8 @@ int main(int argc, char **argv)
 					uint64_t s = 99;
 					uint32_t k = 0, tries = 0;
 
-					pkts = malloc(65536 * sizeof(*pkts));
-					while (k < 65536 && tries++ < 10000000) {
+					pkts = malloc(WIN * sizeof(*pkts));
+					while (k < WIN && tries++ < 10000000) {
 						struct zw_query q;
 						struct zw_verdict v;
 						struct zt_pkt p;
@@ -989,9 +992,9 @@ int main(int argc, char **argv)
 						pkts[k++] = mbuf_of(&p);
 					}
 					if (k >= BURST) {
-						pipe = bench_pipeline(w, ctx, pkts, k, 4, 1);
+						pipe = bench_pipeline(w, ctx, pkts, k, denied_rounds, 1);
 						bl = base ? bench_baseline_pkts(base, (uint8_t)fam,
-									   pkts, k, 4) : 0;
+									   pkts, k, denied_rounds) : 0;
 						line("zonewall pipeline (new, denied: LPM+ACL)",
 						     pipe, bl);
 						if (base)
