@@ -91,13 +91,23 @@ int zw_engine__load(const void *bytes, size_t len, int32_t day, char *err,
  * (Woo & Park), so both directions of a connection land on one worker. */
 static uint8_t rss_key[64];
 
+void zw_engine__rss_key(uint8_t *key, size_t len)
+{
+	size_t i;
+
+	for (i = 0; i + 1 < len; i += 2) {
+		key[i] = 0x6d;
+		key[i + 1] = 0x5a;
+	}
+}
+
 static int setup_port(const struct zw_engine_cfg *cfg, uint16_t port,
 		      uint16_t nq, struct rte_mempool *mp)
 {
 	struct rte_eth_dev_info info;
 	struct rte_eth_conf conf = { 0 };
 	uint16_t rxd = cfg->rxd, txd = cfg->txd, q;
-	int rc, i;
+	int rc;
 
 	rc = rte_eth_dev_info_get(port, &info);
 	if (rc)
@@ -105,10 +115,7 @@ static int setup_port(const struct zw_engine_cfg *cfg, uint16_t port,
 	if (nq > 1) {
 		uint64_t hf = RTE_ETH_RSS_IP & info.flow_type_rss_offloads;
 
-		for (i = 0; i < (int)sizeof(rss_key); i += 2) {
-			rss_key[i] = 0x6d;
-			rss_key[i + 1] = 0x5a;
-		}
+		zw_engine__rss_key(rss_key, sizeof(rss_key));
 		conf.rxmode.mq_mode = RTE_ETH_MQ_RX_RSS;
 		/* Hash on addresses only: later fragments (no ports) follow
 		 * their first fragment, replies follow requests. */

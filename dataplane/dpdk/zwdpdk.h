@@ -261,6 +261,8 @@ int zw_engine__init(const struct zw_engine_cfg *cfg, struct zw_image *img,
 void zw_engine__launch(void);
 /* Ask the workers to stop and wait for them. */
 void zw_engine__stop(void);
+/* The symmetric Toeplitz key the ports are given (0x6d5a repeated). */
+void zw_engine__rss_key(uint8_t *key, size_t len);
 /* Free everything, stop and close the ports. */
 void zw_engine__fini(void);
 

@@ -28,6 +28,7 @@
 #include <rte_malloc.h>
 #include <rte_mbuf.h>
 #include <rte_ring.h>
+#include <rte_thash.h>
 #include <rte_ring_elem.h>
 
 #include <zonewall/eval.h>
@@ -734,6 +735,31 @@ static void test_corpus_phases(void)
 	free(y);
 }
 
+/* The RSS key makes the Toeplitz hash symmetric on the addresses (the
+ * hash the ports are configured for, RTE_ETH_RSS_IP): both directions of
+ * a connection, and a datagram's later fragments, reach one worker. */
+static void test_rss_symmetric(void)
+{
+	uint8_t key[40];
+	uint64_t s = 5;
+	int i, k, same = 0;
+
+	zw_engine__rss_key(key, sizeof(key));
+	for (i = 0; i < 10000; i++) {
+		uint32_t a[8], b[8];
+
+		for (k = 0; k < 8; k++)
+			a[k] = (uint32_t)zt_rand(&s);
+		/* IPv4: src, dst; IPv6: src[4], dst[4] (host-order words) */
+		b[0] = a[1], b[1] = a[0];
+		same += rte_softrss(a, 2, key) == rte_softrss(b, 2, key);
+		for (k = 0; k < 4; k++)
+			b[k] = a[4 + k], b[4 + k] = a[k];
+		same += rte_softrss(a, 8, key) == rte_softrss(b, 8, key);
+	}
+	CU_ASSERT_EQUAL(same, 20000);
+}
+
 /* Timeouts, without waiting: the pipeline driven directly on a private
  * worker with a clock we choose; the expiry scan removes what idled past
  * the core's ZW_TO_* and keeps the rest. */
@@ -955,6 +981,7 @@ int main(int argc, char **argv)
 	CU_add_test(s, "unload: fail closed, then load again", test_unload);
 	CU_add_test(s, "flow records through the rte_ring", test_records);
 	CU_add_test(s, "connection timeouts (expiry scan)", test_expiry);
+	CU_add_test(s, "RSS key: symmetric hash on addresses", test_rss_symmetric);
 	CU_add_test(s, "shared corpus across policy swaps (3 phases)",
 		    test_corpus_phases);
 	CU_basic_set_mode(CU_BRM_VERBOSE);
