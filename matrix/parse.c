@@ -8,6 +8,7 @@
  * can so the validator can report more.
  */
 #include <errno.h>
+#include <pthread.h>
 #include <limits.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -26,11 +27,16 @@
 #define MAX_ZONES 4096
 #define MAX_LIST 1000000
 
+struct name_ref;
+
 struct parser {
 	yaml_document_t *doc;
 	struct zw_diags *diags;
 	struct zw_matrix *m;
 	bool oom;
+	/* sorted name indexes of zones and services, built before flows */
+	struct name_ref *zone_ix, *svc_ix;
+	size_t n_zone_ix, n_svc_ix;
 };
 
 #define ERR(p, loc, code, ...)                                                 \
@@ -266,38 +272,87 @@ static bool walk_mapping(struct parser *p, const yaml_node_t *map,
 	return true;
 }
 
-/* Every key of a name → value mapping; duplicate names are errors. */
-static bool check_unique_keys(struct parser *p, const yaml_node_t *map,
-			      const char *what)
+/* A name → index table, sorted for binary search (zones and services
+ * referenced by many flows; duplicate detection in big mappings). */
+struct name_ref {
+	const char *name;
+	size_t index;
+};
+
+static int cmp_ref(const void *a, const void *b)
 {
-	bool ok = true;
+	const struct name_ref *x = a, *y = b;
+	int c = strcmp(x->name, y->name);
+
+	if (c)
+		return c;
+	return x->index < y->index ? -1 : x->index > y->index;
+}
+
+static int find_ref(const struct name_ref *v, size_t n, const char *name)
+{
+	size_t lo = 0, hi = n;
+
+	while (lo < hi) {
+		size_t mid = lo + (hi - lo) / 2;
+		int c = strcmp(v[mid].name, name);
+
+		if (!c)
+			return (int)v[mid].index;
+		if (c < 0)
+			lo = mid + 1;
+		else
+			hi = mid;
+	}
+	return -1;
+}
+
+/*
+ * Every key of a name → value mapping; duplicate names are errors. Returns
+ * a malloc'd array telling, for each pair, whether it repeats an earlier
+ * key (callers skip those), or NULL when memory ran out.
+ */
+static bool *check_unique_keys(struct parser *p, const yaml_node_t *map,
+			       const char *what)
+{
 	size_t n = (size_t)(map->data.mapping.pairs.top -
 			    map->data.mapping.pairs.start);
+	struct name_ref *v = malloc((n + 1) * sizeof(*v));
+	bool *dup = calloc(n + 1, sizeof(*dup));
+	size_t k = 0;
 
-	/* Quadratic but bounded by MAX_ZONES for zones; services are few. A
-	 * huge services map is checked with the same cost (acceptable: the
-	 * size is capped by MAX_TEXT). */
+	if (!v || !dup) {
+		free(v);
+		free(dup);
+		p->oom = true;
+		return NULL;
+	}
 	for (size_t i = 0; i < n; i++) {
 		yaml_node_t *ki = yaml_document_get_node(
 			p->doc, map->data.mapping.pairs.start[i].key);
 
-		if (!ki || ki->type != YAML_SCALAR_NODE)
-			continue;
-		for (size_t j = 0; j < i; j++) {
-			yaml_node_t *kj = yaml_document_get_node(
-				p->doc, map->data.mapping.pairs.start[j].key);
-
-			if (kj && kj->type == YAML_SCALAR_NODE &&
-			    !strcmp(scalar(ki), scalar(kj))) {
-				ERR(p, loc_of(ki), 1,
-				    "duplicate key '%s' in %s (first at line %u)",
-				    scalar(ki), what, loc_of(kj).line);
-				ok = false;
-				break;
-			}
-		}
+		if (ki && ki->type == YAML_SCALAR_NODE)
+			v[k++] = (struct name_ref){scalar(ki), i};
 	}
-	return ok;
+	qsort(v, k, sizeof(*v), cmp_ref);
+	for (size_t i = 1; i < k; i++) {
+		size_t first = i - 1;
+
+		if (strcmp(v[i].name, v[first].name))
+			continue;
+		while (first > 0 && !strcmp(v[first - 1].name, v[i].name))
+			first--;
+		yaml_node_t *ki = yaml_document_get_node(
+			p->doc, map->data.mapping.pairs.start[v[i].index].key);
+		yaml_node_t *kf = yaml_document_get_node(
+			p->doc, map->data.mapping.pairs.start[v[first].index].key);
+
+		ERR(p, loc_of(ki), 1, "duplicate key '%s' in %s (first at line %u)",
+		    v[i].name, what, loc_of(kf).line);
+		dup[v[i].index] = true;
+	}
+	free(v);
+	return dup;
 }
 
 static size_t seq_len(const yaml_node_t *n)
@@ -715,21 +770,85 @@ static int load_builtin(const struct zw_builtin_service *b,
 	return 0;
 }
 
-static int load_catalogue(struct zw_matrix *m)
+/* The catalogue is parsed once per process and copied into each matrix. */
+static struct zw_service *catalogue;
+static size_t n_catalogue;
+static int catalogue_err;
+static pthread_once_t catalogue_once = PTHREAD_ONCE_INIT;
+
+static void parse_catalogue(void)
 {
 	size_t n = 0;
 
 	while (zw_builtin_services[n].name)
 		n++;
-	m->services = calloc(n, sizeof(*m->services));
+	catalogue = calloc(n, sizeof(*catalogue));
+	if (!catalogue) {
+		catalogue_err = -ENOMEM;
+		return;
+	}
+	for (size_t i = 0; i < n; i++) {
+		int r = load_builtin(&zw_builtin_services[i], &catalogue[i]);
+
+		if (r) {
+			catalogue_err = r;
+			return;
+		}
+		n_catalogue++;
+	}
+}
+
+static void *dup_mem(const void *p, size_t len, bool *oom)
+{
+	void *d;
+
+	if (!p || !len)
+		return NULL;
+	d = malloc(len);
+	if (!d) {
+		*oom = true;
+		return NULL;
+	}
+	return memcpy(d, p, len);
+}
+
+static int copy_service(const struct zw_service *src, struct zw_service *dst)
+{
+	bool oom = false;
+
+	*dst = *src;
+	dst->name = strdup(src->name);
+	dst->inspect = src->inspect ? strdup(src->inspect) : NULL;
+	dst->entries = dup_mem(src->entries, src->n_entries * sizeof(*src->entries), &oom);
+	if (!dst->name || (src->inspect && !dst->inspect) || oom) {
+		dst->n_entries = dst->entries ? dst->n_entries : 0;
+		for (size_t i = 0; i < dst->n_entries; i++)
+			dst->entries[i].ports = dst->entries[i].types = NULL;
+		return -ENOMEM;
+	}
+	for (size_t i = 0; i < src->n_entries; i++) {
+		const struct zw_svc_entry *e = &src->entries[i];
+
+		dst->entries[i].ports = dup_mem(e->ports, e->n_ports * sizeof(*e->ports), &oom);
+		dst->entries[i].types = dup_mem(e->types, e->n_types * sizeof(*e->types), &oom);
+	}
+	return oom ? -ENOMEM : 0;
+}
+
+static int load_catalogue(struct zw_matrix *m)
+{
+	pthread_once(&catalogue_once, parse_catalogue);
+	if (catalogue_err)
+		return catalogue_err;
+	m->services = calloc(n_catalogue, sizeof(*m->services));
 	if (!m->services)
 		return -ENOMEM;
-	for (size_t i = 0; i < n; i++) {
-		int r = load_builtin(&zw_builtin_services[i], &m->services[i]);
+	for (size_t i = 0; i < n_catalogue; i++) {
+		int r = copy_service(&catalogue[i], &m->services[i]);
 
+		m->n_services++; /* so zw_matrix__free releases a partial copy */
 		if (r)
 			return r;
-		m->n_services++;
 	}
 	return 0;
 }
@@ -738,15 +857,19 @@ static void parse_services(struct parser *p, const yaml_node_t *n)
 {
 	struct zw_matrix *m = p->m;
 	size_t len, cap;
+	bool *dup;
 
 	if (!want(p, n, YAML_MAPPING_NODE, "services"))
 		return;
-	check_unique_keys(p, n, "services");
+	dup = check_unique_keys(p, n, "services");
+	if (!dup)
+		return;
 	len = (size_t)(n->data.mapping.pairs.top - n->data.mapping.pairs.start);
 	cap = m->n_services;
 	if (zw_grow((void **)&m->services, &cap, m->n_services + len,
 		    sizeof(*m->services)) < 0) {
 		p->oom = true;
+		free(dup);
 		return;
 	}
 	for (yaml_node_pair_t *pr = n->data.mapping.pairs.start;
@@ -764,12 +887,16 @@ static void parse_services(struct parser *p, const yaml_node_t *n)
 			    scalar(k));
 			continue;
 		}
-		existing = zw_matrix__service_index(m, scalar(k));
-		if (existing >= 0 && !m->services[existing].builtin)
-			continue; /* duplicate key, reported above */
+		if (dup[pr - n->data.mapping.pairs.start])
+			continue; /* reported above */
+		/* Only a built-in can exist already: overridden in place. */
+		existing = -1;
+		for (size_t i = 0; i < n_catalogue && i < m->n_services; i++)
+			if (!strcmp(m->services[i].name, scalar(k)))
+				existing = (int)i;
 		svc.name = xstrdup(p, scalar(k));
 		if (!svc.name)
-			return;
+			break;
 		parse_service(p, v, &svc); /* errors reported; keep what parsed */
 		svc.loc = loc_of(k);
 		svc.builtin = false;
@@ -786,6 +913,7 @@ static void parse_services(struct parser *p, const yaml_node_t *n)
 			m->services[m->n_services++] = svc;
 		}
 	}
+	free(dup);
 }
 
 /* ---- zones ---- */
@@ -845,19 +973,25 @@ static void parse_zones(struct parser *p, const yaml_node_t *n)
 	struct zw_matrix *m = p->m;
 	size_t len;
 
+	bool *dup;
+
 	if (!want(p, n, YAML_MAPPING_NODE, "zones"))
 		return;
-	check_unique_keys(p, n, "zones");
+	dup = check_unique_keys(p, n, "zones");
+	if (!dup)
+		return;
 	len = (size_t)(n->data.mapping.pairs.top - n->data.mapping.pairs.start);
 	if (len > MAX_ZONES) {
 		ERR(p, loc_of(n), 1, "too many zones (%zu, limit %u)", len,
 		    MAX_ZONES);
+		free(dup);
 		return;
 	}
 	struct zw_zone *zones = realloc(m->zones, (len + 1) * sizeof(*zones));
 
 	if (!zones) {
 		p->oom = true;
+		free(dup);
 		return;
 	}
 	m->zones = zones;
@@ -880,16 +1014,17 @@ static void parse_zones(struct parser *p, const yaml_node_t *n)
 			    scalar(k));
 			continue;
 		}
-		if (zw_matrix__zone_index(m, scalar(k)) >= 0)
-			continue; /* duplicate, reported */
+		if (dup[pr - n->data.mapping.pairs.start])
+			continue; /* reported */
 		z = &m->zones[m->n_zones];
 		memset(z, 0, sizeof(*z));
 		z->name = xstrdup(p, scalar(k));
 		if (!z->name)
-			return;
+			break;
 		m->n_zones++;
 		parse_zone(p, k, v, z);
 	}
+	free(dup);
 }
 
 /* ---- flows ---- */
@@ -901,7 +1036,7 @@ static uint32_t resolve_zone(struct parser *p, const yaml_node_t *n,
 
 	if (!want(p, n, YAML_SCALAR_NODE, key))
 		return UINT32_MAX;
-	z = zw_matrix__zone_index(p->m, scalar(n));
+	z = find_ref(p->zone_ix, p->n_zone_ix, scalar(n));
 	if (z < 0) {
 		ERR(p, loc_of(n), 2, "unknown zone '%s' in '%s'", scalar(n),
 		    key);
@@ -1004,7 +1139,7 @@ static void parse_flow(struct parser *p, const yaml_node_t *n,
 
 			if (!it || !want(p, it, YAML_SCALAR_NODE, "a service name"))
 				continue;
-			si = zw_matrix__service_index(p->m, scalar(it));
+			si = find_ref(p->svc_ix, p->n_svc_ix, scalar(it));
 			if (si < 0) {
 				ERR(p, loc_of(it), 2, "flow %s: unknown service '%s'",
 				    id, scalar(it));
@@ -1053,10 +1188,42 @@ static void parse_flow(struct parser *p, const yaml_node_t *n,
 	}
 }
 
+static struct name_ref *build_index(struct parser *p, size_t n,
+				    const char *(*name_at)(const struct zw_matrix *, size_t))
+{
+	struct name_ref *v = malloc((n + 1) * sizeof(*v));
+
+	if (!v) {
+		p->oom = true;
+		return NULL;
+	}
+	for (size_t i = 0; i < n; i++)
+		v[i] = (struct name_ref){name_at(p->m, i), i};
+	qsort(v, n, sizeof(*v), cmp_ref);
+	return v;
+}
+
+static const char *zone_name_at(const struct zw_matrix *m, size_t i)
+{
+	return m->zones[i].name;
+}
+
+static const char *svc_name_at(const struct zw_matrix *m, size_t i)
+{
+	return m->services[i].name;
+}
+
 static void parse_flows(struct parser *p, const yaml_node_t *n)
 {
 	struct zw_matrix *m = p->m;
 	size_t len;
+
+	p->zone_ix = build_index(p, m->n_zones, zone_name_at);
+	p->svc_ix = build_index(p, m->n_services, svc_name_at);
+	if (!p->zone_ix || !p->svc_ix)
+		return;
+	p->n_zone_ix = m->n_zones;
+	p->n_svc_ix = m->n_services;
 
 	if (!want(p, n, YAML_SEQUENCE_NODE, "flows"))
 		return;
@@ -1262,6 +1429,8 @@ struct zw_matrix *zw_matrix__parse(const char *text, size_t len,
 	}
 	yaml_document_delete(&doc);
 	yaml_parser_delete(&yp);
+	free(p.zone_ix);
+	free(p.svc_ix);
 	if (p.oom)
 		goto oom;
 	return m;

@@ -11,7 +11,7 @@ PKGS=(
   libbpf-dev libelf-dev zlib1g-dev bpftool
   dpdk-dev libpcap-dev
   libnftnl-dev libmnl-dev libnl-3-dev libnl-route-3-dev
-  libgnutls28-dev
+  libgnutls28-dev libjansson-dev
   # fuzzing and sanitizers (clang runtime)
   libclang-rt-14-dev libfuzzer-14-dev
   # tests, lab and demo

@@ -14,6 +14,19 @@
  *    and never flushes it (reconcile, do not re-add blindly).
  *  - flows whose expires date is before @day are not enforced; the daemon
  *    re-applies the active image when a UTC day starts.
+ *  - apply() is idempotent: the daemon applies the same image again for a
+ *    new day, at start-up when read_back() shows drift, and to restore the
+ *    previous image when another backend refused a new one.
+ *  - read_back() reports what the engine itself holds (its image SHA-256
+ *    and any difference from @expected), never what the daemon last sent:
+ *    it is how the daemon decides, at start-up, to change nothing.
+ *  - describe_flow() is called for every flow added, changed or removed by
+ *    a commit (100 000 times for a 100 000-flow first commit): keep it
+ *    proportional to that flow's rules (zw_backend__describe_rules() keeps
+ *    a per-image index). The daemon calls every op from one thread.
+ *  - destroy(), when provided, is also used to clear an engine that took
+ *    the very first version of a commit another backend refused (there is
+ *    no previous image to restore).
  */
 #ifndef ZONEWALL_BACKEND_H
 #define ZONEWALL_BACKEND_H
@@ -83,11 +96,40 @@ struct zw_backend_ops {
 	int (*destroy)(struct zw_backend *be);
 };
 
+/* The engines. Each is defined by its own library (dataplane/...) and is
+ * listed in zw_backends[] only when that library is built. */
+extern const struct zw_backend_ops zw_backend_nft;  /* dataplane/nft */
+extern const struct zw_backend_ops zw_backend_xdp;  /* dataplane/bpf */
+extern const struct zw_backend_ops zw_backend_dpdk; /* dataplane/dpdk client */
+/* Test double (control/backend_file.c), always built: "file:PATH" writes
+ * the image it is given to PATH (atomically) and enforces nothing; it fails
+ * apply() while PATH.fail exists. For the daemon's own tests and dry runs,
+ * never a filter. */
+extern const struct zw_backend_ops zw_backend_file;
+
 /* Engines linked into this build, NULL-terminated. */
 extern const struct zw_backend_ops *const zw_backends[];
 
 /* Find an engine by name, or NULL. */
 const struct zw_backend_ops *zw_backend__find(const char *name);
+
+/*
+ * Open the engine named by a --backend SPEC ("nft", "xdp:eth0,eth1",
+ * "dpdk:/run/zw-dpdk.sock", "file:/tmp/x.img"): finds the engine by the
+ * part before ':' and calls its open() with the rest ("" when none).
+ * Returns 0 or -errno with a one-line reason in @err (-ENOENT: no such
+ * engine in this build; the reason lists those that are).
+ */
+int zw_backend__open_spec(const char *spec, const struct zw_backend_ops **ops,
+			  struct zw_backend **be, char *err, size_t err_len);
+
+/*
+ * Engine-neutral text of flow @flow's rules in @img, one line per rule:
+ * "ops -> jump tcp/22 src any dst any" (malloc'd; "no rule" when the flow
+ * has none, e.g. left out by a crisis measure). Engines may use it as part
+ * of describe_flow().
+ */
+char *zw_backend__describe_rules(const struct zw_image *img, uint32_t flow);
 
 #ifdef __cplusplus
 }

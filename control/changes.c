@@ -1,0 +1,291 @@
+/* SPDX-License-Identifier: BSD-2-Clause */
+/* Flows and zones as the journal records them, and what changed between
+ * two matrices (state.h). */
+#include <errno.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "journal_priv.h"
+#include "state.h"
+
+static json_t *prefixes(const struct zw_prefix *p, size_t n)
+{
+	json_t *a = json_array();
+	char buf[64];
+
+	for (size_t i = 0; a && i < n; i++)
+		json_array_append_new(a, json_string(zw_prefix__format(&p[i], buf)));
+	return a;
+}
+
+static json_t *ranges(const struct zw_range *r, size_t n)
+{
+	json_t *a = json_array();
+	char buf[16];
+
+	for (size_t i = 0; a && i < n; i++) {
+		if (r[i].lo == r[i].hi)
+			snprintf(buf, sizeof(buf), "%u", r[i].lo);
+		else
+			snprintf(buf, sizeof(buf), "%u-%u", r[i].lo, r[i].hi);
+		json_array_append_new(a, json_string(buf));
+	}
+	return a;
+}
+
+static json_t *zone_ref(const struct zw_matrix *m, uint32_t z)
+{
+	const struct zw_zone *zone = &m->zones[z];
+
+	if (z == ZW_ZONE_OUTSIDE)
+		return json_pack("{s:s, s:s}", "zone", "outside", "kind",
+				 "outside");
+	return json_pack("{s:s, s:s, s:o}", "zone", zone->name, "kind",
+			 zw_zone_kind__name(zone->kind), "networks",
+			 prefixes(zone->networks, zone->n_networks));
+}
+
+static json_t *service_json(const struct zw_service *s)
+{
+	json_t *entries = json_array();
+	char pbuf[4];
+
+	for (size_t i = 0; entries && i < s->n_entries; i++) {
+		const struct zw_svc_entry *e = &s->entries[i];
+		json_t *o = json_pack("{s:s}", "proto",
+				      zw_proto__name(e->proto, pbuf));
+
+		if (e->n_ports)
+			json_object_set_new(o, "ports",
+					    ranges(e->ports, e->n_ports));
+		if (e->n_types)
+			json_object_set_new(o, "types",
+					    ranges(e->types, e->n_types));
+		json_array_append_new(entries, o);
+	}
+	return json_pack("{s:s, s:o, s:b, s:s?}", "name", s->name, "entries",
+			 entries, "unsafe", s->unsafe, "inspect", s->inspect);
+}
+
+static json_t *date_or_null(int32_t d)
+{
+	char buf[11];
+
+	if (d == ZW_DATE_NONE)
+		return json_null();
+	return json_string(zw_date__format(d, buf));
+}
+
+json_t *zw_flow__json(const struct zw_matrix *m, const struct zw_flow *f)
+{
+	json_t *svcs = json_array();
+
+	for (size_t i = 0; svcs && i < f->n_services; i++)
+		json_array_append_new(svcs,
+				      service_json(&m->services[f->services[i]]));
+	return json_pack("{s:s, s:o, s:o, s:o, s:o, s:o, s:s, s:s?, s:s?,"
+			 " s:o, s:o, s:b, s:I}",
+			 "id", f->id, "from", zone_ref(m, f->from), "to",
+			 zone_ref(m, f->to), "src", prefixes(f->src, f->n_src),
+			 "dst", prefixes(f->dst, f->n_dst), "services", svcs,
+			 "justification", f->justification ? f->justification : "",
+			 "compensating", f->compensating, "owner", f->owner,
+			 "review", date_or_null(f->review), "expires",
+			 date_or_null(f->expires), "log", f->log, "rate",
+			 (json_int_t)f->rate);
+}
+
+json_t *zw_zone__json(const struct zw_matrix *m, const struct zw_zone *z)
+{
+	(void)m;
+	return json_pack("{s:s, s:s, s:o, s:b, s:s?}", "name", z->name, "kind",
+			 zw_zone_kind__name(z->kind), "networks",
+			 prefixes(z->networks, z->n_networks), "isolate",
+			 z->isolate, "description", z->description);
+}
+
+struct item {
+	const char *name;
+	int idx;
+	char *json;
+};
+
+static int by_name(const void *a, const void *b)
+{
+	return strcmp(((const struct item *)a)->name,
+		      ((const struct item *)b)->name);
+}
+
+/* Items of @m (zones if @zones) sorted by name, with canonical JSON. */
+static struct item *items(const struct zw_matrix *m, bool zones, size_t *n)
+{
+	size_t cnt = !m ? 0 : zones ? (m->n_zones ? m->n_zones - 1 : 0)
+				   : m->n_flows;
+	struct item *v = calloc(cnt + 1, sizeof(*v));
+
+	*n = 0;
+	if (!v)
+		return NULL;
+	for (size_t i = 0; i < cnt; i++) {
+		json_t *o;
+
+		if (zones) {
+			v[i].name = m->zones[i + 1].name;
+			v[i].idx = (int)i + 1;
+			o = zw_zone__json(m, &m->zones[i + 1]);
+		} else {
+			v[i].name = m->flows[i].id;
+			v[i].idx = (int)i;
+			o = zw_flow__json(m, &m->flows[i]);
+		}
+		v[i].json = o ? zw_json__canonical(o) : NULL;
+		json_decref(o);
+		if (!v[i].json) {
+			for (size_t k = 0; k <= i; k++)
+				free(v[k].json);
+			free(v);
+			return NULL;
+		}
+	}
+	qsort(v, cnt, sizeof(*v), by_name);
+	*n = cnt;
+	return v;
+}
+
+static int push(struct zw_change **out, size_t *n, size_t *cap,
+		enum zw_journal_action a, struct item *o, struct item *nw)
+{
+	struct zw_change *c;
+
+	if (*n == *cap) {
+		size_t nc = *cap ? *cap * 2 : 64;
+		struct zw_change *x = realloc(*out, nc * sizeof(*x));
+
+		if (!x)
+			return -ENOMEM;
+		*out = x;
+		*cap = nc;
+	}
+	c = &(*out)[(*n)++];
+	c->action = a;
+	c->name = nw ? nw->name : o->name;
+	c->old_idx = o ? o->idx : -1;
+	c->new_idx = nw ? nw->idx : -1;
+	/* ownership of the JSON texts moves to the change */
+	c->before = o ? o->json : NULL;
+	c->after = nw ? nw->json : NULL;
+	if (o)
+		o->json = NULL;
+	if (nw)
+		nw->json = NULL;
+	return 0;
+}
+
+static int diff(struct item *a, size_t na, struct item *b, size_t nb,
+		bool zones, struct zw_change **out, size_t *n, size_t *cap)
+{
+	size_t i = 0, k = 0;
+	enum zw_journal_action add = zones ? ZW_JA_ZONE_ADDED : ZW_JA_FLOW_ADDED,
+			       chg = zones ? ZW_JA_ZONE_CHANGED
+					   : ZW_JA_FLOW_CHANGED,
+			       rem = zones ? ZW_JA_ZONE_REMOVED
+					   : ZW_JA_FLOW_REMOVED;
+
+	while (i < na || k < nb) {
+		int c = i == na	  ? 1
+			: k == nb ? -1
+				  : strcmp(a[i].name, b[k].name);
+		int r = 0;
+
+		if (c < 0) {
+			r = push(out, n, cap, rem, &a[i++], NULL);
+		} else if (c > 0) {
+			r = push(out, n, cap, add, NULL, &b[k++]);
+		} else {
+			if (strcmp(a[i].json, b[k].json))
+				r = push(out, n, cap, chg, &a[i], &b[k]);
+			i++;
+			k++;
+		}
+		if (r)
+			return r;
+	}
+	return 0;
+}
+
+static void items_free(struct item *v, size_t n)
+{
+	for (size_t i = 0; v && i < n; i++)
+		free(v[i].json);
+	free(v);
+}
+
+int zw_matrix__changes(const struct zw_matrix *old, const struct zw_matrix *new,
+		       struct zw_change **out, size_t *n)
+{
+	size_t nzo, nzn, nfo, nfn, cap = 0;
+	struct item *zo = items(old, true, &nzo), *zn = items(new, true, &nzn);
+	struct item *fo = items(old, false, &nfo), *fn = items(new, false, &nfn);
+	int r = -ENOMEM;
+
+	*out = NULL;
+	*n = 0;
+	if (!zo || !zn || !fo || !fn)
+		goto out;
+	r = diff(zo, nzo, zn, nzn, true, out, n, &cap);
+	if (!r)
+		r = diff(fo, nfo, fn, nfn, false, out, n, &cap);
+	if (r) {
+		zw_changes__free(*out, *n);
+		*out = NULL;
+		*n = 0;
+	}
+out:
+	items_free(zo, nzo);
+	items_free(zn, nzn);
+	items_free(fo, nfo);
+	items_free(fn, nfn);
+	return r;
+}
+
+void zw_changes__free(struct zw_change *c, size_t n)
+{
+	for (size_t i = 0; c && i < n; i++) {
+		free(c[i].before);
+		free(c[i].after);
+	}
+	free(c);
+}
+
+static bool check(const char *text, const char *what, const char *name,
+		  char *why, size_t len)
+{
+	char kind[64];
+
+	if (!text || !zw_secret__find(text, kind, sizeof(kind)))
+		return false;
+	snprintf(why, len,
+		 "%s of %s seems to contain a secret (%s): never put "
+		 "passwords or keys in the matrix",
+		 what, name, kind);
+	return true;
+}
+
+bool zw_matrix__has_secret(const struct zw_matrix *m, char *why, size_t len)
+{
+	for (size_t i = 1; i < m->n_zones; i++)
+		if (check(m->zones[i].description, "the description",
+			  m->zones[i].name, why, len))
+			return true;
+	for (size_t i = 0; i < m->n_flows; i++) {
+		const struct zw_flow *f = &m->flows[i];
+
+		if (check(f->justification, "the justification", f->id, why,
+			  len) ||
+		    check(f->compensating, "the compensating measures", f->id,
+			  why, len) ||
+		    check(f->owner, "the owner", f->id, why, len))
+			return true;
+	}
+	return false;
+}

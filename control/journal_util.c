@@ -1,0 +1,233 @@
+/* SPDX-License-Identifier: BSD-2-Clause */
+/* Journal helpers: clock state, time stamps, reasons, CSV. Secrets are in
+ * secret.c. */
+#include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/timex.h>
+#include <time.h>
+
+#include <zonewall/journal.h>
+
+void zw_clock__read(struct zw_clock_state *cs)
+{
+	struct timex tx = {0};
+	int st = ntp_adjtime(&tx);
+
+	memset(cs, 0, sizeof(*cs));
+	cs->state = st;
+	if (st < 0) {
+		cs->synced = false;
+		return;
+	}
+	/* The kernel's view, as chronyd/ntpd/systemd-timesyncd maintain it:
+	 * STA_UNSYNC cleared and not TIME_ERROR means synchronised. */
+	cs->synced = st != TIME_ERROR && !(tx.status & STA_UNSYNC);
+	cs->maxerror_us = tx.maxerror;
+	cs->esterror_us = tx.esterror;
+}
+
+const char *zw_clock__state_name(int state)
+{
+	switch (state) {
+	case TIME_OK:
+		return "TIME_OK";
+	case TIME_INS:
+		return "TIME_INS";
+	case TIME_DEL:
+		return "TIME_DEL";
+	case TIME_OOP:
+		return "TIME_OOP";
+	case TIME_WAIT:
+		return "TIME_WAIT";
+	case TIME_ERROR:
+		return "TIME_ERROR";
+	default:
+		return "unknown";
+	}
+}
+
+int64_t zw_time__now_us(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_REALTIME, &ts);
+	return (int64_t)ts.tv_sec * 1000000 + ts.tv_nsec / 1000;
+}
+
+const char *zw_time__format(int64_t us, char buf[32])
+{
+	time_t s = (time_t)(us / 1000000);
+	long frac = (long)(us % 1000000);
+	struct tm tm;
+
+	if (frac < 0) {
+		frac += 1000000;
+		s -= 1;
+	}
+	gmtime_r(&s, &tm);
+	{
+		char tmp[96];
+
+		snprintf(tmp, sizeof(tmp), "%04d-%02d-%02dT%02d:%02d:%02d.%06ldZ",
+			 tm.tm_year + 1900, tm.tm_mon + 1, tm.tm_mday,
+			 tm.tm_hour, tm.tm_min, tm.tm_sec, frac);
+		snprintf(buf, 32, "%.31s", tmp);
+	}
+	return buf;
+}
+
+int zw_time__parse(const char *s, int64_t *us)
+{
+	struct tm tm = {0};
+	long frac = 0;
+	int n = 0, y, mo, d, h, mi, se;
+	const char *p;
+
+	if (!s || sscanf(s, "%4d-%2d-%2dT%2d:%2d:%2d%n", &y, &mo, &d, &h, &mi,
+			 &se, &n) != 6 || n != 19)
+		return -EINVAL;
+	p = s + n;
+	if (*p == '.') {
+		int digits = 0;
+
+		p++;
+		while (*p >= '0' && *p <= '9') {
+			if (digits < 6) {
+				frac = frac * 10 + (*p - '0');
+				digits++;
+			}
+			p++;
+		}
+		if (!digits)
+			return -EINVAL;
+		while (digits++ < 6)
+			frac *= 10;
+	}
+	if (strcmp(p, "Z") || mo < 1 || mo > 12 || d < 1 || d > 31 || h > 23 ||
+	    mi > 59 || se > 60)
+		return -EINVAL;
+	tm.tm_year = y - 1900;
+	tm.tm_mon = mo - 1;
+	tm.tm_mday = d;
+	tm.tm_hour = h;
+	tm.tm_min = mi;
+	tm.tm_sec = se;
+	*us = (int64_t)timegm(&tm) * 1000000 + frac;
+	return 0;
+}
+
+/* Length of the UTF-8 sequence at @s, 0 if invalid. */
+static size_t utf8_len(const unsigned char *s)
+{
+	size_t n;
+	unsigned cp;
+
+	if (s[0] < 0x80)
+		return 1;
+	if ((s[0] & 0xe0) == 0xc0) {
+		n = 2;
+		cp = s[0] & 0x1f;
+	} else if ((s[0] & 0xf0) == 0xe0) {
+		n = 3;
+		cp = s[0] & 0x0f;
+	} else if ((s[0] & 0xf8) == 0xf0) {
+		n = 4;
+		cp = s[0] & 0x07;
+	} else {
+		return 0;
+	}
+	for (size_t i = 1; i < n; i++) {
+		if ((s[i] & 0xc0) != 0x80)
+			return 0;
+		cp = (cp << 6) | (s[i] & 0x3f);
+	}
+	if ((n == 2 && cp < 0x80) || (n == 3 && cp < 0x800) ||
+	    (n == 4 && (cp < 0x10000 || cp > 0x10ffff)) ||
+	    (cp >= 0xd800 && cp <= 0xdfff))
+		return 0;
+	return n;
+}
+
+int zw_reason__check(const char *reason, char *err, size_t err_len)
+{
+	const unsigned char *p = (const unsigned char *)reason;
+	char what[64];
+	size_t len;
+	bool blank = true;
+
+	if (!reason) {
+		snprintf(err, err_len, "a reason is required (-m REASON)");
+		return -EINVAL;
+	}
+	len = strlen(reason);
+	if (len > 1024) {
+		snprintf(err, err_len,
+			 "reason is %zu bytes long; keep it under 1024", len);
+		return -EINVAL;
+	}
+	while (*p) {
+		size_t n = utf8_len(p);
+
+		if (!n) {
+			snprintf(err, err_len, "reason is not valid UTF-8");
+			return -EINVAL;
+		}
+		if (n == 1 && (*p < 0x20 || *p == 0x7f) && *p != '\t') {
+			snprintf(err, err_len,
+				 "reason contains a control character; write "
+				 "it on one line");
+			return -EINVAL;
+		}
+		if (n > 1 || (*p != ' ' && *p != '\t'))
+			blank = false;
+		p += n;
+	}
+	if (blank) {
+		snprintf(err, err_len,
+			 "reason is empty: say why the rules change "
+			 "(-m REASON)");
+		return -EINVAL;
+	}
+	if (zw_secret__find(reason, what, sizeof(what))) {
+		snprintf(err, err_len,
+			 "reason seems to contain a secret (%s): never write "
+			 "passwords or keys in a reason",
+			 what);
+		return -EINVAL;
+	}
+	return 0;
+}
+
+int zw_journal_format__parse(const char *s)
+{
+	if (!s)
+		return -1;
+	if (!strcmp(s, "text"))
+		return ZW_JF_TEXT;
+	if (!strcmp(s, "json"))
+		return ZW_JF_JSON;
+	if (!strcmp(s, "csv"))
+		return ZW_JF_CSV;
+	return -1;
+}
+
+void zw_csv__field(FILE *out, const char *s)
+{
+	if (!s)
+		return;
+	/* RFC 4180: quote when needed, double the quotes. Values are written
+	 * as they are (no formula neutralisation): this is evidence. */
+	if (!strpbrk(s, ",\"\r\n")) {
+		fputs(s, out);
+		return;
+	}
+	fputc('"', out);
+	for (; *s; s++) {
+		if (*s == '"')
+			fputc('"', out);
+		fputc(*s, out);
+	}
+	fputc('"', out);
+}

@@ -1,0 +1,86 @@
+/* SPDX-License-Identifier: BSD-2-Clause */
+/* Read-only requests, answered the same way by zonewalld and by zonectl
+ * --state DIR (no daemon): journal, verify, versions, rules. */
+#include <errno.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "journal_priv.h"
+#include "proto.h"
+#include "queries.h"
+#include "state.h"
+
+static int collect_cb(int64_t seq, const char *content, const char *hash,
+		      void *ctx)
+{
+	json_t *arr = ctx, *c = json_loads(content, 0, NULL);
+
+	(void)seq;
+	if (!c)
+		return -EBADMSG;
+	json_object_set_new(c, "hash", json_string(hash));
+	return json_array_append_new(arr, c) ? -ENOMEM : 0;
+}
+
+json_t *zw_q__journal(struct zw_journal *j, const json_t *req)
+{
+	struct zw_journal_filter f = {.with_archive = true};
+	json_int_t since = json_integer_value(json_object_get(req, "since_days"));
+	json_t *arr = json_array();
+	int r;
+
+	if (!arr)
+		return zw_proto__error(3, "out of memory");
+	f.flow = json_string_value(json_object_get(req, "flow"));
+	if (since > 0)
+		f.since_us = zw_time__now_us() - (int64_t)since * 86400 * 1000000;
+	/* Recent history never needs the archives (older than a year). */
+	f.with_archive = since <= 0 || since >= ZW_JOURNAL_RETENTION_DAYS;
+	r = zw_journal__foreach(j, &f, collect_cb, arr);
+	if (r < 0) {
+		json_decref(arr);
+		return zw_proto__error(3, "cannot read the journal: %s",
+				       strerror(-r));
+	}
+	return json_pack("{s:b, s:I, s:o}", "ok", 1, "count",
+			 (json_int_t)json_array_size(arr), "entries", arr);
+}
+
+json_t *zw_q__verify(struct zw_journal *j)
+{
+	struct zw_journal_verify v;
+	int r = zw_journal__verify(j, &v);
+
+	if (r < 0)
+		return zw_proto__error(3, "cannot verify the journal: %s",
+				       strerror(-r));
+	return json_pack("{s:b, s:b, s:I, s:I, s:I, s:s, s:o, s:s?}", "ok", 1,
+			 "intact", v.ok, "entries", (json_int_t)v.entries,
+			 "archived", (json_int_t)v.archived, "head_seq",
+			 (json_int_t)v.head_seq, "head_hash", v.head_hash,
+			 "bad_seq", v.ok ? json_null() : json_integer(v.bad_seq),
+			 "problem", v.ok ? NULL : v.problem);
+}
+
+json_t *zw_q__versions(struct zw_journal *j)
+{
+	json_t *v = zw_state__versions_json(zw_journal__sqlite(j));
+
+	if (!v)
+		return zw_proto__error(3, "cannot read the versions");
+	json_object_set_new(v, "ok", json_true());
+	return v;
+}
+
+json_t *zw_q__rules(struct zw_journal *j, const json_t *req)
+{
+	json_t *days = json_object_get(req, "deleted_within_days");
+	int d = json_is_integer(days) ? (int)json_integer_value(days)
+				      : ZW_JOURNAL_RETENTION_DAYS;
+	json_t *r = zw_rules__json(j, d, zw_date__today());
+
+	if (!r)
+		return zw_proto__error(3, "cannot build the rules list");
+	json_object_set_new(r, "ok", json_true());
+	return r;
+}

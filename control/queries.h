@@ -1,0 +1,22 @@
+/* SPDX-License-Identifier: BSD-2-Clause */
+/* Read-only requests of the control protocol, shared by zonewalld and by
+ * zonectl --state DIR (private to control/). Each returns a complete
+ * response object ({"ok":true,...} or an error response). */
+#ifndef ZONEWALL_CONTROL_QUERIES_H
+#define ZONEWALL_CONTROL_QUERIES_H
+
+#include <jansson.h>
+
+#include <zonewall/journal.h>
+
+/* {"since_days":N, "flow":ID} -> {"count","entries":[content + "hash"]} */
+json_t *zw_q__journal(struct zw_journal *j, const json_t *req);
+/* -> {"intact","entries","archived","head_seq","head_hash","bad_seq",
+ * "problem"} */
+json_t *zw_q__verify(struct zw_journal *j);
+/* -> {"active","versions":[...]} */
+json_t *zw_q__versions(struct zw_journal *j);
+/* {"deleted_within_days":N} -> {"rules":[...]} */
+json_t *zw_q__rules(struct zw_journal *j, const json_t *req);
+
+#endif

@@ -1,0 +1,569 @@
+/* SPDX-License-Identifier: BSD-2-Clause */
+/* zonewalld: the control daemon (spec/cli.md, docs/daemon.md). This file:
+ * options, state directory, daemon mode, control socket, event loop. The
+ * operations are in zonewalld_ops.c. */
+#include <errno.h>
+#include <fcntl.h>
+#include <getopt.h>
+#include <grp.h>
+#include <poll.h>
+#include <stdarg.h>
+#include <pwd.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/file.h>
+#include <sys/signalfd.h>
+#include <sys/socket.h>
+#include <sys/stat.h>
+#include <sys/timerfd.h>
+#include <sys/un.h>
+#include <unistd.h>
+
+#include "log.h"
+#include "proto.h"
+#include "state.h"
+#include "zonewalld.h"
+
+#define DEFAULT_SOCKET "/run/zonewall/zonewalld.sock"
+
+struct opts {
+	const char *state;
+	const char *socket;
+	const char *socket_group;
+	const char **backends;
+	size_t n_backends;
+	const char *syslog;
+	bool syslog_tls;
+	const char *syslog_ca, *syslog_cert, *syslog_key, *syslog_name;
+	const char *ipfix;
+	const char *log;
+	bool foreground;
+};
+
+static void usage(FILE *out)
+{
+	fputs("usage: zonewalld --state DIR [--socket PATH] [--backend SPEC]...\n"
+	      "                 [--syslog HOST:PORT [--syslog-tls --syslog-ca FILE\n"
+	      "                 [--syslog-cert FILE --syslog-key FILE]\n"
+	      "                 [--syslog-name NAME]]] [--ipfix HOST:PORT]\n"
+	      "                 [--socket-group GROUP] [--log FILE] [--foreground]\n"
+	      "\n"
+	      "zonewall's control daemon: the only writer of the matrix versions\n"
+	      "and of the change journal; programs every backend with the active\n"
+	      "version and keeps them on it across its own restarts.\n"
+	      "\n"
+	      "  --state DIR        state directory (created 0750): zonewall.db\n"
+	      "                     (versions, journal), archive/, lock, log, pid\n"
+	      "  --socket PATH      control socket, mode 0660 (default\n"
+	      "                     " DEFAULT_SOCKET ")\n"
+	      "  --socket-group G   group owning the socket (its members may\n"
+	      "                     use zonectl)\n"
+	      "  --backend SPEC     engine to program, repeatable: nft,\n"
+	      "                     xdp:IFACE[,IFACE...], dpdk:CONTROL_SOCKET, or\n"
+	      "                     file:PATH (test engine: writes the image to\n"
+	      "                     PATH, enforces nothing)\n"
+	      "  --syslog HOST:PORT forward every journal entry as RFC 5424 over\n"
+	      "                     TCP (octet counting); queued on disk while the\n"
+	      "                     server is down\n"
+	      "  --syslog-tls       use TLS (RFC 5425); needs --syslog-ca\n"
+	      "  --syslog-ca FILE   CA certificate(s) that sign the server's\n"
+	      "  --syslog-cert FILE, --syslog-key FILE  client certificate\n"
+	      "  --syslog-name NAME name to verify in the server's certificate\n"
+	      "                     (default: HOST)\n"
+	      "  --ipfix HOST:PORT  accepted; flow telemetry export is not in this\n"
+	      "                     version (logged at start)\n"
+	      "  --log FILE         log of the daemon's own operation (default:\n"
+	      "                     stderr with --foreground, else DIR/zonewalld.log)\n"
+	      "  --foreground       do not detach\n"
+	      "\n"
+	      "SIGTERM/SIGINT stop it cleanly; enforcement stays in place. SIGHUP\n"
+	      "is ignored: nothing is reloaded by surprise, changes go through\n"
+	      "'zonectl commit'. Exit codes: 0 ok, 2 usage, 3 environment.\n",
+	      out);
+}
+
+static int parse_opts(int argc, char **argv, struct opts *o)
+{
+	enum { O_SYSLOG_TLS = 256, O_SYSLOG_CA, O_SYSLOG_CERT, O_SYSLOG_KEY,
+	       O_SYSLOG_NAME, O_IPFIX, O_LOG, O_GROUP };
+	static const struct option lo[] = {
+		{"state", required_argument, NULL, 's'},
+		{"socket", required_argument, NULL, 'S'},
+		{"backend", required_argument, NULL, 'b'},
+		{"syslog", required_argument, NULL, 'l'},
+		{"syslog-tls", no_argument, NULL, O_SYSLOG_TLS},
+		{"syslog-ca", required_argument, NULL, O_SYSLOG_CA},
+		{"syslog-cert", required_argument, NULL, O_SYSLOG_CERT},
+		{"syslog-key", required_argument, NULL, O_SYSLOG_KEY},
+		{"syslog-name", required_argument, NULL, O_SYSLOG_NAME},
+		{"ipfix", required_argument, NULL, O_IPFIX},
+		{"log", required_argument, NULL, O_LOG},
+		{"socket-group", required_argument, NULL, O_GROUP},
+		{"foreground", no_argument, NULL, 'f'},
+		{"help", no_argument, NULL, 'h'},
+		{"version", no_argument, NULL, 'V'},
+		{NULL, 0, NULL, 0},
+	};
+	int c;
+
+	o->socket = DEFAULT_SOCKET;
+	o->backends = calloc((size_t)argc + 1, sizeof(char *));
+	if (!o->backends)
+		return 3;
+	while ((c = getopt_long(argc, argv, "fh", lo, NULL)) != -1) {
+		switch (c) {
+		case 's': o->state = optarg; break;
+		case 'S': o->socket = optarg; break;
+		case 'b': o->backends[o->n_backends++] = optarg; break;
+		case 'l': o->syslog = optarg; break;
+		case O_SYSLOG_TLS: o->syslog_tls = true; break;
+		case O_SYSLOG_CA: o->syslog_ca = optarg; break;
+		case O_SYSLOG_CERT: o->syslog_cert = optarg; break;
+		case O_SYSLOG_KEY: o->syslog_key = optarg; break;
+		case O_SYSLOG_NAME: o->syslog_name = optarg; break;
+		case O_IPFIX: o->ipfix = optarg; break;
+		case O_LOG: o->log = optarg; break;
+		case O_GROUP: o->socket_group = optarg; break;
+		case 'f': o->foreground = true; break;
+		case 'h': usage(stdout); exit(0);
+		case 'V': puts("zonewalld " ZW_VERSION); exit(0);
+		default:
+			fputs("zonewalld: bad option (see zonewalld --help)\n",
+			      stderr);
+			return 2;
+		}
+	}
+	if (optind < argc) {
+		fprintf(stderr, "zonewalld: unexpected argument '%s' (see "
+				"zonewalld --help)\n",
+			argv[optind]);
+		return 2;
+	}
+	if (!o->state) {
+		fputs("zonewalld: --state DIR is required (see zonewalld "
+		      "--help)\n",
+		      stderr);
+		return 2;
+	}
+	if (o->syslog_tls && !o->syslog) {
+		fputs("zonewalld: --syslog-tls needs --syslog HOST:PORT\n",
+		      stderr);
+		return 2;
+	}
+	return 0;
+}
+
+/* "host:port", "[v6]:port" -> host, port (malloc'd host). */
+static int split_hostport(const char *s, char **host, const char **port)
+{
+	const char *colon;
+
+	if (*s == '[') {
+		const char *end = strchr(s, ']');
+
+		if (!end || end[1] != ':' || !end[2])
+			return -EINVAL;
+		*host = strndup(s + 1, (size_t)(end - s - 1));
+		*port = end + 2;
+	} else {
+		colon = strrchr(s, ':');
+		if (!colon || colon == s || !colon[1])
+			return -EINVAL;
+		*host = strndup(s, (size_t)(colon - s));
+		*port = colon + 1;
+	}
+	return *host ? 0 : -ENOMEM;
+}
+
+/* ---- start-up failure reporting to the parent in daemon mode ---- */
+
+static int ready_fd = -1;
+
+static void fail(const char *fmt, ...) __attribute__((format(printf, 1, 2), noreturn));
+
+static void fail(const char *fmt, ...)
+{
+	char msg[1024];
+	va_list ap;
+
+	va_start(ap, fmt);
+	vsnprintf(msg, sizeof(msg), fmt, ap);
+	va_end(ap);
+	{
+		char q[1100];
+
+		zw_log(ZW_LOG_ERR, "start-failed", "error=%s",
+		       zw_log__q(msg, q, sizeof(q)));
+	}
+	if (ready_fd >= 0) {
+		if (write(ready_fd, msg, strlen(msg)) < 0)
+			(void)0;
+		close(ready_fd);
+	} else {
+		fprintf(stderr, "zonewalld: %s\n", msg);
+	}
+	exit(3);
+}
+
+/* Detach; the parent exits when the child says it is ready (or why not). */
+static void daemonize(void)
+{
+	int p[2];
+	pid_t pid;
+
+	if (pipe2(p, O_CLOEXEC) < 0) {
+		perror("zonewalld: pipe");
+		exit(3);
+	}
+	pid = fork();
+	if (pid < 0) {
+		perror("zonewalld: fork");
+		exit(3);
+	}
+	if (pid > 0) {
+		char msg[1100];
+		ssize_t n;
+
+		close(p[1]);
+		n = read(p[0], msg, sizeof(msg) - 1);
+		if (n > 0 && !(n == 2 && !memcmp(msg, "OK", 2))) {
+			msg[n] = '\0';
+			fprintf(stderr, "zonewalld: %s\n", msg);
+			exit(3);
+		}
+		if (n <= 0) {
+			fputs("zonewalld: the daemon died during start-up (see "
+			      "its log)\n",
+			      stderr);
+			exit(3);
+		}
+		exit(0);
+	}
+	close(p[0]);
+	setsid();
+	pid = fork();
+	if (pid < 0)
+		exit(3);
+	if (pid > 0)
+		_exit(0);
+	ready_fd = p[1];
+	{
+		int fd = open("/dev/null", O_RDWR);
+
+		if (fd >= 0) {
+			dup2(fd, 0);
+			dup2(fd, 1);
+			if (fd > 1)
+				close(fd);
+		}
+	}
+}
+
+static void mkdir_p(const char *path, mode_t mode)
+{
+	char buf[4096];
+
+	snprintf(buf, sizeof(buf), "%s", path);
+	for (char *p = buf + 1; *p; p++) {
+		if (*p != '/')
+			continue;
+		*p = '\0';
+		mkdir(buf, 0755);
+		*p = '/';
+	}
+	mkdir(buf, mode);
+}
+
+static int listen_socket(const struct opts *o)
+{
+	struct sockaddr_un sa = {.sun_family = AF_UNIX};
+	char dir[sizeof(sa.sun_path)];
+	mode_t old;
+	int fd;
+
+	if (strlen(o->socket) >= sizeof(sa.sun_path))
+		fail("socket path %s is too long", o->socket);
+	strcpy(sa.sun_path, o->socket);
+	snprintf(dir, sizeof(dir), "%s", o->socket);
+	if (strrchr(dir, '/') && strrchr(dir, '/') != dir) {
+		*strrchr(dir, '/') = '\0';
+		mkdir_p(dir, 0755);
+	}
+	fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
+	if (fd < 0)
+		fail("cannot create the control socket: %s", strerror(errno));
+	/* A live daemon on this path? Then refuse; else the file is stale. */
+	if (connect(fd, (struct sockaddr *)&sa, sizeof(sa)) == 0)
+		fail("another zonewalld answers on %s", o->socket);
+	close(fd);
+	unlink(o->socket);
+	fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
+	old = umask(0117);
+	if (bind(fd, (struct sockaddr *)&sa, sizeof(sa)) < 0) {
+		umask(old);
+		fail("cannot bind %s: %s", o->socket, strerror(errno));
+	}
+	umask(old);
+	chmod(o->socket, 0660);
+	if (o->socket_group) {
+		struct group *g = getgrnam(o->socket_group);
+
+		if (!g || chown(o->socket, (uid_t)-1, g->gr_gid) < 0)
+			fail("cannot give %s to group %s", o->socket,
+			     o->socket_group);
+	}
+	if (listen(fd, 16) < 0)
+		fail("cannot listen on %s: %s", o->socket, strerror(errno));
+	return fd;
+}
+
+static void serve_client(struct zwd *d, int lfd)
+{
+	struct ucred cred;
+	socklen_t cl = sizeof(cred);
+	struct zwd_author who = {0};
+	struct timeval tv = {.tv_sec = 10};
+	json_t *req = NULL, *resp;
+	int fd = accept4(lfd, NULL, NULL, SOCK_CLOEXEC), r;
+
+	if (fd < 0)
+		return;
+	if (getsockopt(fd, SOL_SOCKET, SO_PEERCRED, &cred, &cl) < 0) {
+		close(fd);
+		return;
+	}
+	who.uid = cred.uid;
+	{
+		struct passwd pw, *res = NULL;
+		char buf[4096];
+
+		if (getpwuid_r(cred.uid, &pw, buf, sizeof(buf), &res) == 0 &&
+		    res)
+			snprintf(who.name, sizeof(who.name), "%s", res->pw_name);
+		else
+			snprintf(who.name, sizeof(who.name), "uid%u", cred.uid);
+	}
+	setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof(tv));
+	tv.tv_sec = 30;
+	setsockopt(fd, SOL_SOCKET, SO_SNDTIMEO, &tv, sizeof(tv));
+	r = zw_proto__recv(fd, &req, 0);
+	if (r < 0) {
+		resp = zw_proto__error(2, "bad request: %s", strerror(-r));
+	} else {
+		const char *op = json_string_value(json_object_get(req, "op"));
+
+		zw_log(ZW_LOG_DEBUG, "request", "op=%s uid=%u pid=%d",
+		       op ? op : "?", cred.uid, (int)cred.pid);
+		resp = zwd__handle(d, req, &who);
+	}
+	if (!resp)
+		resp = zw_proto__error(3, "out of memory");
+	zw_proto__send(fd, resp);
+	json_decref(resp);
+	json_decref(req);
+	close(fd);
+}
+
+int main(int argc, char **argv)
+{
+	struct opts o = {0};
+	struct zwd d = {0};
+	char err[1024], lockpath[4200], pidpath[4200];
+	sigset_t mask;
+	int r, lockfd, lfd, sfd, tfd;
+	FILE *logf = NULL;
+
+	r = parse_opts(argc, argv, &o);
+	if (r)
+		return r;
+	signal(SIGPIPE, SIG_IGN);
+	mkdir_p(o.state, 0750);
+	if (access(o.state, W_OK) < 0) {
+		fprintf(stderr, "zonewalld: cannot write in %s: %s\n", o.state,
+			strerror(errno));
+		return 3;
+	}
+	if (!o.foreground)
+		daemonize();
+	if (o.log || !o.foreground) {
+		char lp[4200];
+
+		snprintf(lp, sizeof(lp), "%s/zonewalld.log", o.state);
+		logf = fopen(o.log ? o.log : lp, "ae");
+		if (!logf)
+			fail("cannot open the log %s: %s", o.log ? o.log : lp,
+			     strerror(errno));
+		zw_log__set_file(logf);
+	}
+	if (getenv("ZONEWALL_DEBUG"))
+		zw_log__set_level(ZW_LOG_DEBUG);
+	d.state_dir = o.state;
+	d.started_us = zw_time__now_us();
+
+	/* One daemon per state directory. */
+	snprintf(lockpath, sizeof(lockpath), "%s/lock", o.state);
+	lockfd = open(lockpath, O_RDWR | O_CREAT | O_CLOEXEC, 0640);
+	if (lockfd < 0 || flock(lockfd, LOCK_EX | LOCK_NB) < 0)
+		fail("another zonewalld uses %s (lock %s held)", o.state,
+		     lockpath);
+
+	snprintf(d.db_path, sizeof(d.db_path), "%s/" ZW_STATE_DB, o.state);
+	d.j = zw_journal__open(d.db_path, 0, err, sizeof(err));
+	if (!d.j)
+		fail("%s", err);
+	if (zw_state__init(zw_journal__sqlite(d.j)) < 0)
+		fail("cannot initialise the state in %s", d.db_path);
+
+	d.bes = calloc(o.n_backends + 1, sizeof(*d.bes));
+	if (!d.bes)
+		fail("out of memory");
+	for (size_t i = 0; i < o.n_backends; i++) {
+		struct zwd_backend *b = &d.bes[i];
+
+		err[0] = '\0';
+		r = zw_backend__open_spec(o.backends[i], &b->ops, &b->be, err,
+					  sizeof(err));
+		if (r < 0)
+			fail("backend %s: %s", o.backends[i],
+			     *err ? err : strerror(-r));
+		b->spec = strdup(o.backends[i]);
+		d.n_bes++;
+		zw_log(ZW_LOG_INFO, "backend-open", "backend=%s engine=%s",
+		       o.backends[i], b->ops->name);
+	}
+	if (!o.n_backends)
+		zw_log(ZW_LOG_WARN, "no-backend",
+		       "msg=\"no --backend: versions are stored and journalled "
+		       "but nothing is enforced\"");
+	if (o.ipfix)
+		zw_log(ZW_LOG_WARN, "ipfix-unsupported",
+		       "target=%s msg=\"flow telemetry export (IPFIX) is not in "
+		       "this version; option ignored\"",
+		       o.ipfix);
+
+	r = zwd__recover(&d);
+	if (r < 0)
+		fail("cannot restore the active version from %s (%s)",
+		     d.db_path, strerror(-r));
+
+	if (o.syslog) {
+		struct zw_fwd_opts fo = {
+			.db_path = d.db_path,
+			.tls = o.syslog_tls,
+			.ca_file = o.syslog_ca,
+			.cert_file = o.syslog_cert,
+			.key_file = o.syslog_key,
+			.server_name = o.syslog_name,
+		};
+		char *host = NULL;
+
+		if (split_hostport(o.syslog, &host, &fo.port) < 0)
+			fail("--syslog %s: expected HOST:PORT", o.syslog);
+		fo.host = host;
+		d.fwd = zw_fwd__start(&fo, err, sizeof(err));
+		free(host);
+		if (!d.fwd)
+			fail("syslog forwarding: %s", err);
+		d.syslog_target = strdup(o.syslog);
+	}
+
+	sigemptyset(&mask);
+	sigaddset(&mask, SIGTERM);
+	sigaddset(&mask, SIGINT);
+	sigaddset(&mask, SIGHUP);
+	sigprocmask(SIG_BLOCK, &mask, NULL);
+	sfd = signalfd(-1, &mask, SFD_CLOEXEC);
+	tfd = timerfd_create(CLOCK_REALTIME, TFD_CLOEXEC);
+	{
+		/* Checks for a new UTC day every 30 s (ZONEWALL_TICK_MS, a
+		 * test hook, shortens it). */
+		const char *tick = getenv("ZONEWALL_TICK_MS");
+		long ms = tick ? strtol(tick, NULL, 10) : 30000;
+		struct itimerspec its;
+
+		if (ms < 10)
+			ms = 30000;
+		its.it_value.tv_sec = ms / 1000;
+		its.it_value.tv_nsec = (ms % 1000) * 1000000;
+		its.it_interval = its.it_value;
+
+		timerfd_settime(tfd, 0, &its, NULL);
+	}
+	lfd = listen_socket(&o);
+	snprintf(pidpath, sizeof(pidpath), "%s/zonewalld.pid", o.state);
+	{
+		FILE *pf = fopen(pidpath, "we");
+
+		if (pf) {
+			fprintf(pf, "%d\n", (int)getpid());
+			fclose(pf);
+		}
+	}
+	zw_log(ZW_LOG_INFO, "ready",
+	       "pid=%d state=%s socket=%s backends=%zu active_version=%lld "
+	       "syslog=%s",
+	       (int)getpid(), o.state, o.socket, d.n_bes, (long long)d.active,
+	       o.syslog ? o.syslog : "none");
+	if (ready_fd >= 0) {
+		if (write(ready_fd, "OK", 2) < 0)
+			(void)0;
+		close(ready_fd);
+		ready_fd = -1;
+		int fd = open("/dev/null", O_RDWR);
+
+		if (fd >= 0) {
+			dup2(fd, 2);
+			close(fd);
+		}
+	}
+
+	for (;;) {
+		struct pollfd p[3] = {
+			{.fd = lfd, .events = POLLIN},
+			{.fd = sfd, .events = POLLIN},
+			{.fd = tfd, .events = POLLIN},
+		};
+
+		if (poll(p, 3, -1) < 0) {
+			if (errno == EINTR)
+				continue;
+			break;
+		}
+		if (p[1].revents & POLLIN) {
+			struct signalfd_siginfo si;
+
+			if (read(sfd, &si, sizeof(si)) == sizeof(si)) {
+				if (si.ssi_signo == SIGHUP) {
+					zw_log(ZW_LOG_INFO, "sighup-ignored",
+					       "msg=\"nothing is reloaded; use "
+					       "zonectl commit\"");
+				} else {
+					zw_log(ZW_LOG_INFO, "stopping",
+					       "signal=%u", si.ssi_signo);
+					break;
+				}
+			}
+		}
+		if (p[2].revents & POLLIN) {
+			uint64_t n;
+
+			if (read(tfd, &n, sizeof(n)) < 0)
+				(void)0;
+			zwd__day_tick(&d);
+		}
+		if (p[0].revents & POLLIN)
+			serve_client(&d, lfd);
+	}
+	close(lfd);
+	unlink(o.socket);
+	zwd__fini(&d);
+	unlink(pidpath);
+	zw_log(ZW_LOG_INFO, "stopped", "msg=\"enforcement stays in place\"");
+	close(lockfd);
+	free(o.backends);
+	if (logf)
+		fclose(logf);
+	return 0;
+}

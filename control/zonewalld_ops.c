@@ -1,0 +1,1175 @@
+/* SPDX-License-Identifier: BSD-2-Clause */
+/*
+ * zonewalld's operations: commit, rollback, crisis measures, status, the
+ * start-up recovery and reconciliation, the midnight re-apply. Every change
+ * follows the same order (pf_commit_rules-like):
+ *   validate -> compile -> store as pending (durable) -> program every
+ *   backend -> only then, in one transaction: mark active + journal.
+ * A backend failure restores the previous image on the backends that took
+ * the new one; the version is marked refused and the refusal journalled.
+ */
+#include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "journal_priv.h"
+#include "log.h"
+#include "proto.h"
+#include "queries.h"
+#include "state.h"
+#include "zonewalld.h"
+
+/* Today (UTC days since epoch). ZONEWALL_TODAY_FILE, a test hook, names a
+ * file holding YYYY-MM-DD, read at each call, so a test can make a running
+ * daemon cross midnight; otherwise zw_date__today() ($ZONEWALL_TODAY or the
+ * clock). */
+static int32_t today(void)
+{
+	const char *path = getenv("ZONEWALL_TODAY_FILE");
+	char buf[32] = "";
+	int32_t d;
+	FILE *f;
+
+	if (path && (f = fopen(path, "r"))) {
+		if (fgets(buf, sizeof(buf), f)) {
+			buf[strcspn(buf, "\n")] = '\0';
+			if (zw_date__parse(buf, &d) == 0) {
+				fclose(f);
+				return d;
+			}
+		}
+		fclose(f);
+	}
+	return zw_date__today();
+}
+
+static sqlite3 *db(struct zwd *d)
+{
+	return zw_journal__sqlite(d->j);
+}
+
+/* ---- images ---- */
+
+static bool touches_internet(const struct zw_matrix *m, const struct zw_flow *f)
+{
+	return f->from == ZW_ZONE_OUTSIDE || f->to == ZW_ZONE_OUTSIDE ||
+	       m->zones[f->from].kind == ZW_KIND_INTERNET_ACCESS ||
+	       m->zones[f->to].kind == ZW_KIND_INTERNET_ACCESS;
+}
+
+/* Is flow @i left out by crisis @c? */
+static bool suspended(const struct zw_matrix *m, const struct zwd_crisis *c,
+		      size_t i)
+{
+	return c->isolate && touches_internet(m, &m->flows[i]);
+}
+
+static struct zw_image *build_image(const struct zw_matrix *m,
+				    const struct zwd_crisis *c, char *err,
+				    size_t len)
+{
+	struct zw_compile_opts o = {.block = c->block, .n_block = c->n_block};
+	bool *ex = NULL;
+	uint8_t *bytes = NULL;
+	size_t n = 0;
+	struct zw_image *img = NULL;
+	int r;
+
+	if (c->isolate) {
+		ex = calloc(m->n_flows + 1, sizeof(bool));
+		if (!ex) {
+			snprintf(err, len, "out of memory");
+			return NULL;
+		}
+		for (size_t i = 0; i < m->n_flows; i++)
+			ex[i] = suspended(m, c, i);
+		o.exclude = ex;
+	}
+	r = zw_policy__compile_opts(m, &o, &bytes, &n);
+	free(ex);
+	if (r < 0) {
+		snprintf(err, len, "cannot compile the matrix: %s", strerror(-r));
+		return NULL;
+	}
+	img = zw_image__open(bytes, n, err, len);
+	free(bytes);
+	return img;
+}
+
+static struct zw_matrix *parse_valid(const char *text, size_t len,
+				     const char *file, char **diag_text,
+				     size_t *n_errors)
+{
+	struct zw_diags dg;
+	struct zw_matrix *m;
+	char *buf = NULL;
+	size_t blen = 0;
+	FILE *f;
+
+	zw_diags__init(&dg, file);
+	m = zw_matrix__parse(text, len, file, &dg);
+	if (m)
+		zw_matrix__validate(m, today(), &dg);
+	zw_diags__sort(&dg);
+	*n_errors = m ? dg.n_errors : 1;
+	f = open_memstream(&buf, &blen);
+	if (f) {
+		zw_diags__print_text(&dg, f);
+		fclose(f);
+	}
+	*diag_text = buf;
+	zw_diags__fini(&dg);
+	if (*n_errors) {
+		zw_matrix__free(m);
+		return NULL;
+	}
+	return m;
+}
+
+/* ---- backends ---- */
+
+/*
+ * Program @img on every backend. On a failure, put @prev back on the
+ * backends that already took @img (or remove what they installed when
+ * there was no previous image) and say so in @err.
+ */
+static int apply_all(struct zwd *d, const struct zw_image *img,
+		     const struct zw_image *prev, char *err, size_t len)
+{
+	int32_t day = today();
+
+	for (size_t i = 0; i < d->n_bes; i++) {
+		struct zwd_backend *b = &d->bes[i];
+		char e[512] = "";
+		int r = b->ops->apply(b->be, img, day, e, sizeof(e));
+
+		if (r == 0) {
+			b->last_error[0] = '\0';
+			continue;
+		}
+		snprintf(b->last_error, sizeof(b->last_error), "%s",
+			 *e ? e : strerror(-r));
+		{
+			char q[600];
+
+			zw_log(ZW_LOG_ERR, "apply-failed", "backend=%s error=%s",
+			       b->spec, zw_log__q(b->last_error, q, sizeof(q)));
+		}
+		size_t off = (size_t)snprintf(err, len, "backend %s failed: %s",
+					      b->spec, b->last_error);
+		for (size_t k = 0; k < i; k++) {
+			struct zwd_backend *o = &d->bes[k];
+			char e2[256] = "";
+			int r2;
+
+			if (prev)
+				r2 = o->ops->apply(o->be, prev, day, e2,
+						   sizeof(e2));
+			else
+				r2 = o->ops->destroy ? o->ops->destroy(o->be)
+						     : -EOPNOTSUPP;
+			if (off < len)
+				off += (size_t)snprintf(
+					err + off, len - off,
+					"; %s %s", o->spec,
+					r2 ? "could NOT be restored"
+					   : prev ? "restored to the previous "
+						    "policy"
+						  : "cleared (no previous "
+						    "policy)");
+			if (r2) {
+				snprintf(o->last_error, sizeof(o->last_error),
+					 "restore failed: %s",
+					 *e2 ? e2 : strerror(-r2));
+				zw_log(ZW_LOG_ERR, "restore-failed",
+				       "backend=%s", o->spec);
+			}
+		}
+		return r;
+	}
+	d->day = day;
+	return 0;
+}
+
+/* Put the image in memory (or nothing) back on every backend, after a
+ * change that could not be recorded. */
+static void restore_all(struct zwd *d)
+{
+	int32_t day = today();
+
+	for (size_t i = 0; i < d->n_bes; i++) {
+		struct zwd_backend *b = &d->bes[i];
+		char e[256];
+		int r = d->enforced ? b->ops->apply(b->be, d->enforced, day, e,
+						    sizeof(e))
+			: b->ops->destroy ? b->ops->destroy(b->be)
+					  : -EOPNOTSUPP;
+
+		if (r)
+			zw_log(ZW_LOG_ERR, "restore-failed", "backend=%s",
+			       b->spec);
+	}
+}
+
+/* {"nft": "...", "file": "..."} for flow @idx of @img, as JSON text. */
+static char *impl_json(struct zwd *d, const struct zw_image *img, int idx)
+{
+	json_t *o;
+	char *s;
+
+	if (!img || idx < 0 || (uint32_t)idx >= img->n_flows || !d->n_bes)
+		return NULL;
+	o = json_object();
+	for (size_t i = 0; o && i < d->n_bes; i++) {
+		const struct zw_backend_ops *ops = d->bes[i].ops;
+		char *t;
+
+		if (json_object_get(o, ops->name) || !ops->describe_flow)
+			continue;
+		t = ops->describe_flow(img, (uint32_t)idx);
+		json_object_set_new(o, ops->name, json_string(t ? t : "?"));
+		free(t);
+	}
+	s = o ? zw_json__canonical(o) : NULL;
+	json_decref(o);
+	return s;
+}
+
+/* Image flow index of model flow @i (same order by construction). */
+static int img_flow(const struct zw_image *img, const struct zw_matrix *m,
+		    int i)
+{
+	if (!img || i < 0)
+		return -1;
+	if ((uint32_t)i < img->n_flows &&
+	    !strcmp(zw_image__str(img, img->flows[i].id), m->flows[i].id))
+		return i;
+	for (uint32_t k = 0; k < img->n_flows; k++)
+		if (!strcmp(zw_image__str(img, img->flows[k].id), m->flows[i].id))
+			return (int)k;
+	return -1;
+}
+
+/* ---- journal helpers ---- */
+
+static int journal(struct zwd *d, const struct zwd_author *who,
+		   enum zw_journal_action a, int64_t version,
+		   const char *reason, const char *flow, const char *zone,
+		   const char *before, const char *after, const char *impl,
+		   const char *detail)
+{
+	struct zw_journal_entry e = {
+		.action = a,
+		.uid = who->uid,
+		.user = who->name,
+		.version = version,
+		.reason = reason,
+		.flow = flow,
+		.zone = zone,
+		.before = before,
+		.after = after,
+		.impl = impl,
+		.detail = detail,
+	};
+	int r = zw_journal__append(d->j, &e, NULL);
+
+	if (r < 0)
+		zw_log(ZW_LOG_ERR, "journal-failed", "action=%s error=%d",
+		       zw_journal_action__name(a), r);
+	return r;
+}
+
+/* Journal a refusal in its own transaction and build the response. */
+static json_t *refuse(struct zwd *d, const struct zwd_author *who,
+		      int status, int64_t version, const char *reason,
+		      const char *what, const char *detail)
+{
+	char q[600];
+
+	journal(d, who, ZW_JA_COMMIT_REFUSED, version, reason, NULL, NULL,
+		NULL, NULL, NULL, detail);
+	zw_fwd__notify(d->fwd);
+	zw_log(ZW_LOG_WARN, "refused", "what=%s uid=%u detail=%s", what,
+	       who->uid, zw_log__q(detail, q, sizeof(q)));
+	return zw_proto__error(status, "%s refused: %s", what, detail);
+}
+
+static char *crisis_json(const struct zwd_crisis *c)
+{
+	json_t *blocks = json_array(), *o;
+	char buf[64], *s;
+
+	for (size_t i = 0; i < c->n_block; i++)
+		json_array_append_new(blocks,
+				      json_string(zw_prefix__format(&c->block[i], buf)));
+	o = json_pack("{s:b, s:o}", "isolate_internet", c->isolate, "block",
+		      blocks);
+	s = o ? zw_json__canonical(o) : NULL;
+	json_decref(o);
+	return s;
+}
+
+static int crisis_parse(const char *text, struct zwd_crisis *c)
+{
+	json_t *o = json_loads(text, 0, NULL), *b;
+	size_t i;
+
+	memset(c, 0, sizeof(*c));
+	if (!o)
+		return -EINVAL;
+	c->isolate = json_is_true(json_object_get(o, "isolate_internet"));
+	json_array_foreach(json_object_get(o, "block"), i, b) {
+		struct zw_prefix p;
+		struct zw_prefix *x;
+
+		if (zw_prefix__parse(json_string_value(b), &p))
+			continue;
+		x = realloc(c->block, (c->n_block + 1) * sizeof(p));
+		if (!x)
+			break;
+		c->block = x;
+		c->block[c->n_block++] = p;
+	}
+	json_decref(o);
+	return 0;
+}
+
+static void crisis_fini(struct zwd_crisis *c)
+{
+	free(c->block);
+	memset(c, 0, sizeof(*c));
+}
+
+static bool crisis_active(const struct zwd_crisis *c)
+{
+	return c->isolate || c->n_block;
+}
+
+/* ---- commit and rollback ---- */
+
+static json_t *commit_core(struct zwd *d, const struct zwd_author *who,
+			   const char *text, size_t len, const char *file,
+			   const char *reason, int64_t rollback_of)
+{
+	const char *what = rollback_of ? "rollback" : "commit";
+	char err[1024], detail[2048], why[512];
+	char *diags = NULL;
+	size_t n_errors = 0, n_changes = 0;
+	struct zw_matrix *m = NULL;
+	struct zw_image *img = NULL, *plain = NULL;
+	struct zw_change *ch = NULL;
+	struct zw_version_rec v = {0};
+	json_t *resp = NULL;
+	uint8_t *pbytes = NULL;
+	size_t plen = 0;
+	int64_t t0 = zw_time__now_us();
+	int r, added = 0, changed = 0, removed = 0;
+
+	m = parse_valid(text, len, file, &diags, &n_errors);
+	if (!m) {
+		char first[600] = "";
+
+		if (diags)
+			snprintf(first, sizeof(first), "%.*s",
+				 (int)strcspn(diags, "\n"), diags);
+		snprintf(detail, sizeof(detail),
+			 "%s does not validate: %zu error(s); first: %s", file,
+			 n_errors, first);
+		resp = refuse(d, who, 1, 0, reason, what, detail);
+		json_object_set_new(resp, "diagnostics",
+				    json_string(diags ? diags : ""));
+		goto out;
+	}
+	if (zw_matrix__has_secret(m, why, sizeof(why))) {
+		resp = refuse(d, who, 1, 0, reason, what, why);
+		goto out;
+	}
+	/* The version's own image, and the one to enforce (crisis measures in
+	 * force stay in force across commits). */
+	r = zw_policy__compile(m, &pbytes, &plen);
+	if (r == 0)
+		plain = zw_image__open(pbytes, plen, err, sizeof(err));
+	else
+		snprintf(err, sizeof(err), "%s", strerror(-r));
+	if (!plain) {
+		snprintf(detail, sizeof(detail), "cannot compile %s: %s", file,
+			 err);
+		resp = refuse(d, who, 1, 0, reason, what, detail);
+		goto out;
+	}
+	img = crisis_active(&d->crisis)
+		      ? build_image(m, &d->crisis, err, sizeof(err))
+		      : zw_image__open(pbytes, plen, err, sizeof(err));
+	if (!img) {
+		snprintf(detail, sizeof(detail), "cannot compile %s: %s", file,
+			 err);
+		resp = refuse(d, who, 1, 0, reason, what, detail);
+		goto out;
+	}
+	if (zw_matrix__changes(d->active_m, m, &ch, &n_changes) < 0) {
+		resp = zw_proto__error(3, "out of memory");
+		goto out;
+	}
+
+	/* Store as pending: durable before any backend is touched. */
+	v.time_us = zw_time__now_us();
+	v.uid = who->uid;
+	v.user = (char *)who->name;
+	v.reason = (char *)reason;
+	v.kind = rollback_of ? "rollback" : "commit";
+	v.rollback_of = rollback_of;
+	v.file = (char *)file;
+	zw_hex(m->source_sha256, 32, v.matrix_sha256);
+	memcpy(v.image_sha256, plain->sha256_hex, 65);
+	v.matrix = (char *)text;
+	v.matrix_len = len;
+	v.image = pbytes;
+	v.image_len = plen;
+	v.state = "pending";
+	if (zw_state__version_add(db(d), &v) < 0) {
+		resp = zw_proto__error(3, "cannot store the version: %s",
+				       sqlite3_errmsg(db(d)));
+		goto out;
+	}
+
+	r = apply_all(d, img, d->enforced, err, sizeof(err));
+	if (r < 0) {
+		snprintf(detail, sizeof(detail),
+			 "version %lld not applied, version %lld stays active: "
+			 "%s",
+			 (long long)v.n, (long long)d->active, err);
+		zw_journal__begin(d->j);
+		zw_state__version_set_state(db(d), v.n, "refused", err);
+		journal(d, who, ZW_JA_COMMIT_REFUSED, v.n, reason, NULL, NULL,
+			NULL, NULL, NULL, detail);
+		zw_journal__commit(d->j);
+		zw_fwd__notify(d->fwd);
+		zw_log(ZW_LOG_WARN, "refused", "what=%s version=%lld", what,
+		       (long long)v.n);
+		resp = zw_proto__error(3, "%s refused: %s", what, detail);
+		json_object_set_new(resp, "version", json_integer(v.n));
+		goto out;
+	}
+
+	/* Every backend enforces v.n: make it so on disk, with the evidence. */
+	for (size_t i = 0; i < n_changes; i++) {
+		enum zw_journal_action a = ch[i].action;
+
+		added += a == ZW_JA_FLOW_ADDED;
+		changed += a == ZW_JA_FLOW_CHANGED;
+		removed += a == ZW_JA_FLOW_REMOVED;
+	}
+	r = zw_journal__begin(d->j);
+	if (!r)
+		r = zw_state__version_set_state(db(d), v.n, "ok", NULL);
+	if (!r)
+		r = zw_state__set_int(db(d), "active_version", v.n);
+	if (!r)
+		r = zw_state__set_int(db(d), "applied_day", d->day);
+	if (!r) {
+		char after[512];
+
+		snprintf(detail, sizeof(detail),
+			 "version %lld active: %d flow(s) added, %d "
+			 "changed, %d removed; image %s%s",
+			 (long long)v.n, added, changed, removed,
+			 plain->sha256_hex,
+			 crisis_active(&d->crisis)
+				 ? " (crisis measures still in force)"
+				 : "");
+		if (rollback_of)
+			snprintf(detail, sizeof(detail),
+				 "version %lld (rollback to version %lld) "
+				 "active: %d flow(s) added, %d changed, %d "
+				 "removed; image %s",
+				 (long long)v.n, (long long)rollback_of, added,
+				 changed, removed, plain->sha256_hex);
+		snprintf(after, sizeof(after),
+			 "{\"version\":%lld,\"matrix_sha256\":\"%s\","
+			 "\"image_sha256\":\"%s\",\"enforced_sha256\":\"%s\","
+			 "\"rollback_of\":%lld,\"previous\":%lld}",
+			 (long long)v.n, v.matrix_sha256, plain->sha256_hex,
+			 img->sha256_hex, (long long)rollback_of,
+			 (long long)d->active);
+		r = journal(d, who, rollback_of ? ZW_JA_ROLLBACK : ZW_JA_COMMIT,
+			    v.n, reason, NULL, NULL, NULL, after, NULL, detail);
+	}
+	for (size_t i = 0; !r && i < n_changes; i++) {
+		struct zw_change *c = &ch[i];
+		bool is_zone = c->action >= ZW_JA_ZONE_ADDED &&
+			       c->action <= ZW_JA_ZONE_REMOVED;
+		char *impl = NULL;
+
+		if (!is_zone)
+			impl = c->new_idx >= 0
+				       ? impl_json(d, img,
+						   img_flow(img, m, c->new_idx))
+				       : impl_json(d, d->enforced,
+						   img_flow(d->enforced,
+							    d->active_m,
+							    c->old_idx));
+		r = journal(d, who, c->action, v.n, reason,
+			    is_zone ? NULL : c->name, is_zone ? c->name : NULL,
+			    c->before, c->after, impl, NULL);
+		free(impl);
+	}
+	if (!r)
+		r = zw_journal__commit(d->j);
+	if (r < 0) {
+		/* Not recorded: the change must not stay in force. */
+		zw_journal__abort(d->j);
+		restore_all(d);
+		zw_state__version_set_state(db(d), v.n, "refused",
+					    "journal write failed");
+		resp = zw_proto__error(3,
+				       "%s refused: the journal could not be "
+				       "written (%s); version %lld stays active",
+				       what, sqlite3_errmsg(db(d)),
+				       (long long)d->active);
+		goto out;
+	}
+	zw_fwd__notify(d->fwd);
+	zw_log(ZW_LOG_INFO, what,
+	       "version=%lld uid=%u user=%s added=%d changed=%d removed=%d "
+	       "image=%s ms=%lld",
+	       (long long)v.n, who->uid, who->name, added, changed, removed,
+	       plain->sha256_hex, (long long)(zw_time__now_us() - t0) / 1000);
+	resp = json_pack("{s:b, s:I, s:s, s:s, s:i, s:i, s:i, s:I}", "ok", 1,
+			 "version", (json_int_t)v.n, "image_sha256",
+			 plain->sha256_hex, "enforced_sha256", img->sha256_hex,
+			 "added", added, "changed", changed, "removed", removed,
+			 "previous", (json_int_t)d->active);
+	if (diags && *diags)
+		json_object_set_new(resp, "diagnostics", json_string(diags));
+	d->active = v.n;
+	zw_matrix__free(d->active_m);
+	d->active_m = m;
+	m = NULL;
+	zw_image__free(d->enforced);
+	d->enforced = img;
+	img = NULL;
+out:
+	zw_changes__free(ch, n_changes);
+	zw_matrix__free(m);
+	zw_image__free(img);
+	zw_image__free(plain);
+	free(pbytes);
+	free(diags);
+	return resp;
+}
+
+static json_t *op_commit(struct zwd *d, const json_t *req,
+			 const struct zwd_author *who)
+{
+	const char *text = json_string_value(json_object_get(req, "matrix"));
+	const char *file = json_string_value(json_object_get(req, "file"));
+	const char *reason = json_string_value(json_object_get(req, "reason"));
+	char err[256];
+
+	if (!text)
+		return zw_proto__error(1, "commit needs the matrix text");
+	if (zw_reason__check(reason, err, sizeof(err)))
+		return refuse(d, who, 1, 0, reason ? reason : "", "commit",
+			      err);
+	return commit_core(d, who, text, json_string_length(json_object_get(req, "matrix")),
+			   file && *file ? file : "matrix.yaml", reason, 0);
+}
+
+static json_t *op_rollback(struct zwd *d, const json_t *req,
+			   const struct zwd_author *who)
+{
+	json_int_t n = json_integer_value(json_object_get(req, "version"));
+	const char *reason = json_string_value(json_object_get(req, "reason"));
+	struct zw_version_rec v;
+	char err[256];
+	json_t *resp;
+	int r;
+
+	if (zw_reason__check(reason, err, sizeof(err)))
+		return refuse(d, who, 1, 0, reason ? reason : "", "rollback",
+			      err);
+	r = zw_state__version_get(db(d), n, true, &v);
+	if (r == -ENOENT)
+		return zw_proto__error(1, "no version %lld (see zonectl versions)",
+				       (long long)n);
+	if (r < 0)
+		return zw_proto__error(3, "cannot read version %lld",
+				       (long long)n);
+	if (n == d->active) {
+		zw_state__version_fini(&v);
+		return zw_proto__error(1, "version %lld is already active",
+				       (long long)n);
+	}
+	if (strcmp(v.state, "ok")) {
+		snprintf(err, sizeof(err),
+			 "version %lld was never active (%s): roll back only "
+			 "to a version that was enforced",
+			 (long long)n, v.state);
+		zw_state__version_fini(&v);
+		return zw_proto__error(1, "%s", err);
+	}
+	resp = commit_core(d, who, v.matrix, v.matrix_len,
+			   v.file && *v.file ? v.file : "matrix.yaml", reason,
+			   n);
+	zw_state__version_fini(&v);
+	return resp;
+}
+
+/* ---- crisis measures ---- */
+
+static json_t *op_crisis(struct zwd *d, const json_t *req,
+			 const struct zwd_author *who)
+{
+	const char *measure = json_string_value(json_object_get(req, "measure"));
+	const char *reason = json_string_value(json_object_get(req, "reason"));
+	const char *prefix = json_string_value(json_object_get(req, "prefix"));
+	struct zwd_crisis nc = {0};
+	struct zw_image *img = NULL;
+	enum zw_journal_action a;
+	char err[1024], detail[1536], pbuf[64];
+	char *before = NULL, *after = NULL;
+	json_t *resp = NULL;
+	int r, n_flows = 0;
+
+	if (!measure)
+		return zw_proto__error(1, "crisis needs a measure");
+	if (zw_reason__check(reason, err, sizeof(err)))
+		return refuse(d, who, 1, 0, reason ? reason : "",
+			      "crisis measure", err);
+	if (!d->active_m)
+		return zw_proto__error(1, "no active version: commit a matrix "
+					  "before taking crisis measures");
+	nc.isolate = d->crisis.isolate;
+	if (d->crisis.n_block) {
+		nc.block = malloc(d->crisis.n_block * sizeof(*nc.block));
+		if (!nc.block)
+			return zw_proto__error(3, "out of memory");
+		memcpy(nc.block, d->crisis.block,
+		       d->crisis.n_block * sizeof(*nc.block));
+		nc.n_block = d->crisis.n_block;
+	}
+	if (!strcmp(measure, "isolate-internet")) {
+		a = ZW_JA_CRISIS_ISOLATE;
+		if (nc.isolate) {
+			resp = zw_proto__error(1, "isolate-internet is already "
+						  "in force");
+			goto out;
+		}
+		nc.isolate = true;
+	} else if (!strcmp(measure, "block")) {
+		struct zw_prefix p, *x;
+
+		a = ZW_JA_CRISIS_BLOCK;
+		r = prefix ? zw_prefix__parse(prefix, &p) : -EINVAL;
+		if (r) {
+			resp = zw_proto__error(1, "'%s' is not a prefix%s",
+					       prefix ? prefix : "",
+					       r == -EDOM ? " (host bits set)"
+							  : "");
+			goto out;
+		}
+		for (size_t i = 0; i < nc.n_block; i++)
+			if (nc.block[i].family == p.family &&
+			    nc.block[i].len == p.len &&
+			    !memcmp(nc.block[i].addr, p.addr, 16)) {
+				resp = zw_proto__error(1, "%s is already "
+							  "blocked",
+						       prefix);
+				goto out;
+			}
+		x = realloc(nc.block, (nc.n_block + 1) * sizeof(p));
+		if (!x) {
+			resp = zw_proto__error(3, "out of memory");
+			goto out;
+		}
+		nc.block = x;
+		nc.block[nc.n_block++] = p;
+	} else if (!strcmp(measure, "end")) {
+		a = ZW_JA_CRISIS_END;
+		if (!crisis_active(&d->crisis)) {
+			resp = zw_proto__error(1, "no crisis measure is in "
+						  "force");
+			goto out;
+		}
+		crisis_fini(&nc);
+	} else {
+		resp = zw_proto__error(1, "unknown crisis measure '%s'", measure);
+		goto out;
+	}
+	img = build_image(d->active_m, &nc, err, sizeof(err));
+	if (!img) {
+		resp = refuse(d, who, 3, d->active, reason, "crisis measure",
+			      err);
+		goto out;
+	}
+	r = apply_all(d, img, d->enforced, err, sizeof(err));
+	if (r < 0) {
+		snprintf(detail, sizeof(detail),
+			 "crisis measure %s not applied: %s", measure, err);
+		resp = refuse(d, who, 3, d->active, reason, "crisis measure",
+			      detail);
+		goto out;
+	}
+	before = crisis_json(&d->crisis);
+	after = crisis_json(&nc);
+	r = zw_journal__begin(d->j);
+	if (!r)
+		r = crisis_active(&nc)
+			    ? zw_state__set_text(db(d), "crisis", after)
+			    : zw_state__set_text(db(d), "crisis", NULL);
+	if (!r)
+		r = zw_state__set_int(db(d), "applied_day", d->day);
+	/* Each flow the measure takes out of (or puts back into) force. */
+	for (size_t i = 0; !r && i < d->active_m->n_flows; i++) {
+		bool was = suspended(d->active_m, &d->crisis, i),
+		     now = suspended(d->active_m, &nc, i);
+		json_t *fj;
+		char *fs, *impl;
+
+		if (was == now)
+			continue;
+		n_flows++;
+		fj = zw_flow__json(d->active_m, &d->active_m->flows[i]);
+		fs = fj ? zw_json__canonical(fj) : NULL;
+		json_decref(fj);
+		impl = impl_json(d, now ? d->enforced : img,
+				 img_flow(now ? d->enforced : img, d->active_m,
+					  (int)i));
+		r = journal(d, who, now ? ZW_JA_FLOW_SUSPENDED
+					: ZW_JA_FLOW_RESUMED,
+			    d->active, reason, d->active_m->flows[i].id, NULL,
+			    now ? fs : NULL, now ? NULL : fs, impl, NULL);
+		free(fs);
+		free(impl);
+	}
+	if (!r) {
+		if (a == ZW_JA_CRISIS_BLOCK)
+			snprintf(detail, sizeof(detail),
+				 "every packet from or to %s is denied by every "
+				 "engine; image %s",
+				 zw_prefix__format(&nc.block[nc.n_block - 1],
+						   pbuf),
+				 img->sha256_hex);
+		else if (a == ZW_JA_CRISIS_ISOLATE)
+			snprintf(detail, sizeof(detail),
+				 "%d flow(s) to or from internet-access and "
+				 "outside zones suspended; image %s",
+				 n_flows, img->sha256_hex);
+		else
+			snprintf(detail, sizeof(detail),
+				 "crisis measures ended: version %lld enforced "
+				 "as committed, %d flow(s) resumed; image %s",
+				 (long long)d->active, n_flows, img->sha256_hex);
+		r = journal(d, who, a, d->active, reason, NULL, NULL, before,
+			    after, NULL, detail);
+	}
+	if (!r)
+		r = zw_journal__commit(d->j);
+	if (r < 0) {
+		zw_journal__abort(d->j);
+		restore_all(d);
+		resp = zw_proto__error(3, "crisis measure refused: the journal "
+					  "could not be written");
+		goto out;
+	}
+	zw_fwd__notify(d->fwd);
+	zw_log(ZW_LOG_WARN, "crisis", "measure=%s uid=%u image=%s", measure,
+	       who->uid, img->sha256_hex);
+	resp = json_pack("{s:b, s:s, s:s, s:i, s:o}", "ok", 1, "measure",
+			 measure, "enforced_sha256", img->sha256_hex,
+			 "flows", n_flows, "crisis",
+			 json_loads(after, 0, NULL));
+	crisis_fini(&d->crisis);
+	d->crisis = nc;
+	memset(&nc, 0, sizeof(nc));
+	zw_image__free(d->enforced);
+	d->enforced = img;
+	img = NULL;
+out:
+	crisis_fini(&nc);
+	zw_image__free(img);
+	free(before);
+	free(after);
+	return resp;
+}
+
+/* ---- status ---- */
+
+static json_t *op_status(struct zwd *d)
+{
+	json_t *bes = json_array(), *active = json_null(), *sys = json_null();
+	char tbuf[32], hex[65];
+	struct zw_version_rec v;
+
+	for (size_t i = 0; i < d->n_bes; i++) {
+		struct zwd_backend *b = &d->bes[i];
+		struct zw_backend_state st;
+		struct zw_flow_counters tot = {0};
+		int r = b->ops->read_back(b->be, d->enforced, &st);
+		json_t *o;
+
+		if (r < 0)
+			memset(&st, 0, sizeof(st));
+		zw_hex(st.sha256, 32, hex);
+		if (d->enforced && b->ops->counters) {
+			uint32_t n = d->enforced->n_flows;
+			struct zw_flow_counters *c = calloc(n + 1, sizeof(*c));
+
+			if (c && b->ops->counters(b->be, c, n) == 0)
+				for (uint32_t k = 0; k < n; k++) {
+					tot.packets += c[k].packets;
+					tot.bytes += c[k].bytes;
+					tot.new_conns += c[k].new_conns;
+					tot.drops += c[k].drops;
+				}
+			free(c);
+		}
+		o = json_pack("{s:s, s:s, s:b, s:s?, s:b, s:s, s:s?, s:s?,"
+			      " s:{s:I, s:I, s:I, s:I}}",
+			      "spec", b->spec, "engine", b->ops->name,
+			      "enforcing", st.enforcing != 0, "sha256",
+			      st.enforcing ? hex : NULL, "in_sync",
+			      r == 0 && st.enforcing && d->enforced &&
+				      !memcmp(st.sha256, d->enforced->sha256, 32) &&
+				      !st.drift,
+			      "detail", st.detail, "drift", st.drift,
+			      "last_error", *b->last_error ? b->last_error : NULL,
+			      "counters", "packets", (json_int_t)tot.packets,
+			      "bytes", (json_int_t)tot.bytes, "new_conns",
+			      (json_int_t)tot.new_conns, "drops",
+			      (json_int_t)tot.drops);
+		free(st.drift);
+		json_array_append_new(bes, o);
+	}
+	if (d->active && zw_state__version_get(db(d), d->active, false, &v) == 0) {
+		char *cj = crisis_json(&d->crisis);
+
+		active = json_pack("{s:I, s:s, s:s, s:s?, s:s, s:s, s:o}",
+				   "version", (json_int_t)d->active,
+				   "image_sha256", v.image_sha256,
+				   "matrix_sha256", v.matrix_sha256,
+				   "enforced_sha256",
+				   d->enforced ? d->enforced->sha256_hex : NULL,
+				   "since", zw_time__format(v.time_us, tbuf),
+				   "user", v.user, "crisis",
+				   crisis_active(&d->crisis)
+					   ? json_loads(cj, 0, NULL)
+					   : json_null());
+		free(cj);
+		zw_state__version_fini(&v);
+	}
+	if (d->fwd) {
+		struct zw_fwd_status fs;
+
+		zw_fwd__status(d->fwd, &fs);
+		sys = json_pack("{s:s, s:b, s:I, s:I, s:s?}", "server",
+				d->syslog_target, "connected", fs.connected,
+				"sent_seq", (json_int_t)fs.sent_seq, "queued",
+				(json_int_t)fs.queued, "last_error",
+				*fs.last_error ? fs.last_error : NULL);
+	}
+	{
+		int64_t seq;
+		char hash[65];
+
+		zw_journal__head(d->j, &seq, hash);
+		return json_pack("{s:b, s:{s:i, s:s, s:s, s:s}, s:o, s:o, s:o,"
+				 " s:{s:I, s:s, s:b, s:s?}}",
+				 "ok", 1, "daemon", "pid", (int)getpid(),
+				 "version", ZW_VERSION, "state", d->state_dir,
+				 "started", zw_time__format(d->started_us, tbuf),
+				 "active", active, "backends", bes, "syslog",
+				 sys, "journal", "head_seq", (json_int_t)seq,
+				 "head_hash", hash, "intact_at_start",
+				 d->journal_intact, "problem_at_start",
+				 d->journal_intact ? NULL : d->journal_problem);
+	}
+}
+
+static json_t *op_archive(struct zwd *d, const json_t *req,
+			  const struct zwd_author *who)
+{
+	json_int_t days = json_integer_value(json_object_get(req, "older_than_days"));
+	const char *reason = json_string_value(json_object_get(req, "reason"));
+	struct zw_journal_entry e = {.uid = who->uid, .user = who->name,
+				     .reason = reason};
+	int64_t n = 0, keep = 0;
+	char path[4096 + 128], err[256];
+	int r;
+
+	if (zw_reason__check(reason, err, sizeof(err)))
+		return zw_proto__error(1, "archive refused: %s", err);
+	if (days < ZW_JOURNAL_RETENTION_DAYS)
+		return zw_proto__error(1,
+				       "entries younger than %d days are never "
+				       "archived (asked: %lld)",
+				       ZW_JOURNAL_RETENTION_DAYS,
+				       (long long)days);
+	if (d->fwd)
+		keep = zw_fwd__cursor(db(d)) + 1;
+	r = zw_journal__archive(d->j, zw_time__now_us() -
+					      (int64_t)days * 86400 * 1000000,
+				keep, &e, &n, path, sizeof(path));
+	if (r < 0)
+		return zw_proto__error(r == -EPERM ? 1 : 3, "archive failed: %s",
+				       strerror(-r));
+	zw_fwd__notify(d->fwd);
+	zw_log(ZW_LOG_INFO, "archive", "entries=%lld", (long long)n);
+	return json_pack("{s:b, s:I, s:s?}", "ok", 1, "archived", (json_int_t)n,
+			 "file", n ? path : NULL);
+}
+
+json_t *zwd__handle(struct zwd *d, const json_t *req,
+		    const struct zwd_author *who)
+{
+	const char *op = json_string_value(json_object_get(req, "op"));
+
+	if (!op)
+		return zw_proto__error(2, "request without \"op\"");
+	if (!strcmp(op, "status"))
+		return op_status(d);
+	if (!strcmp(op, "commit"))
+		return op_commit(d, req, who);
+	if (!strcmp(op, "rollback"))
+		return op_rollback(d, req, who);
+	if (!strcmp(op, "crisis"))
+		return op_crisis(d, req, who);
+	if (!strcmp(op, "versions"))
+		return zw_q__versions(d->j);
+	if (!strcmp(op, "journal"))
+		return zw_q__journal(d->j, req);
+	if (!strcmp(op, "verify"))
+		return zw_q__verify(d->j);
+	if (!strcmp(op, "rules"))
+		return zw_q__rules(d->j, req);
+	if (!strcmp(op, "archive"))
+		return op_archive(d, req, who);
+	return zw_proto__error(2, "unknown request '%s'", op);
+}
+
+/* ---- start-up ---- */
+
+static struct zwd_author daemon_author(void)
+{
+	struct zwd_author a = {.uid = (uint32_t)getuid()};
+
+	snprintf(a.name, sizeof(a.name), "zonewalld");
+	return a;
+}
+
+int zwd__recover(struct zwd *d)
+{
+	struct zwd_author me = daemon_author();
+	struct zw_version_rec v = {0};
+	int64_t *pend = NULL, applied_day = 0;
+	size_t n_pend = 0;
+	char err[1024], detail[2048];
+	char *cj = NULL;
+	int r;
+
+	/* The evidence first: a journal altered while we were down is
+	 * reported loudly (log and status); enforcement goes on. */
+	{
+		struct zw_journal_verify jv;
+		char q[300];
+
+		if (zw_journal__verify(d->j, &jv) == 0) {
+			d->journal_intact = jv.ok;
+			snprintf(d->journal_problem, sizeof(d->journal_problem),
+				 "%s", jv.ok ? "" : jv.problem);
+			if (jv.ok)
+				zw_log(ZW_LOG_INFO, "journal-intact",
+				       "entries=%lld head=%s",
+				       (long long)jv.entries, jv.head_hash);
+			else
+				zw_log(ZW_LOG_ERR, "journal-altered",
+				       "bad_seq=%lld problem=%s",
+				       (long long)jv.bad_seq,
+				       zw_log__q(jv.problem, q, sizeof(q)));
+		}
+	}
+	d->active = 0;
+	zw_state__get_int(db(d), "active_version", &d->active);
+	zw_state__get_int(db(d), "applied_day", &applied_day);
+	if (zw_state__get_text(db(d), "crisis", &cj) == 0 && cj) {
+		crisis_parse(cj, &d->crisis);
+		free(cj);
+	}
+	/* A commit interrupted by a crash or kill -9 never became active. */
+	zw_state__pending(db(d), &pend, &n_pend);
+	for (size_t i = 0; i < n_pend; i++) {
+		snprintf(detail, sizeof(detail),
+			 "zonewalld stopped during the commit of version %lld; "
+			 "it never became active, version %lld is",
+			 (long long)pend[i], (long long)d->active);
+		zw_journal__begin(d->j);
+		zw_state__version_set_state(db(d), pend[i], "abandoned",
+					    "zonewalld stopped during commit");
+		journal(d, &me, ZW_JA_COMMIT_REFUSED, pend[i],
+			"commit interrupted", NULL, NULL, NULL, NULL, NULL,
+			detail);
+		zw_journal__commit(d->j);
+		zw_log(ZW_LOG_WARN, "commit-abandoned", "version=%lld",
+		       (long long)pend[i]);
+	}
+	free(pend);
+	if (!d->active) {
+		zw_log(ZW_LOG_INFO, "no-active-version",
+		       "backends=%zu (nothing to reconcile)", d->n_bes);
+		return 0;
+	}
+	r = zw_state__version_get(db(d), d->active, true, &v);
+	if (r < 0) {
+		zw_log(ZW_LOG_ERR, "state-corrupt",
+		       "active_version=%lld missing", (long long)d->active);
+		return r;
+	}
+	{
+		char *diags = NULL;
+		size_t n_err = 0;
+
+		d->active_m = parse_valid(v.matrix, v.matrix_len,
+					  v.file && *v.file ? v.file : "matrix.yaml",
+					  &diags, &n_err);
+		free(diags);
+	}
+	if (d->active_m)
+		d->enforced = crisis_active(&d->crisis)
+				      ? build_image(d->active_m, &d->crisis, err,
+						    sizeof(err))
+				      : zw_image__open(v.image, v.image_len,
+						       err, sizeof(err));
+	if (!d->enforced) {
+		/* The stored image is the version: enforce it as stored. */
+		zw_log(ZW_LOG_ERR, "active-version-reload",
+		       "version=%lld error=\"matrix no longer validates; "
+		       "using the stored image\"",
+		       (long long)d->active);
+		d->enforced = zw_image__open(v.image, v.image_len, err,
+					     sizeof(err));
+	}
+	zw_state__version_fini(&v);
+	if (!d->enforced)
+		return -EINVAL;
+
+	/* Reconcile: ask each engine what it enforces; change only those
+	 * that differ (never flush and re-add). */
+	d->day = (int32_t)applied_day;
+	for (size_t i = 0; i < d->n_bes; i++) {
+		struct zwd_backend *b = &d->bes[i];
+		struct zw_backend_state st;
+		char hex[65], q[600];
+		bool same;
+
+		r = b->ops->read_back(b->be, d->enforced, &st);
+		if (r < 0) {
+			memset(&st, 0, sizeof(st));
+			snprintf(st.detail, sizeof(st.detail),
+				 "read back failed: %s", strerror(-r));
+		}
+		same = r == 0 && st.enforcing &&
+		       !memcmp(st.sha256, d->enforced->sha256, 32) && !st.drift;
+		zw_hex(st.sha256, 32, hex);
+		if (same && applied_day == today()) {
+			zw_log(ZW_LOG_INFO, "reconcile-ok",
+			       "backend=%s version=%lld image=%s", b->spec,
+			       (long long)d->active, d->enforced->sha256_hex);
+			free(st.drift);
+			continue;
+		}
+		r = b->ops->apply(b->be, d->enforced, today(), err,
+				  sizeof(err));
+		if (same) {
+			/* Only the day changed while we were down. */
+			zw_log(r ? ZW_LOG_ERR : ZW_LOG_INFO, "reapply-day",
+			       "backend=%s version=%lld rc=%d", b->spec,
+			       (long long)d->active, r);
+			free(st.drift);
+			continue;
+		}
+		snprintf(detail, sizeof(detail),
+			 "backend %s enforced %s%s%s; %s version %lld (image %s)%s%s",
+			 b->spec,
+			 !st.enforcing ? "no zonewall policy"
+				       : memcmp(st.sha256, d->enforced->sha256, 32)
+						 ? "another image "
+						 : "the active image with drift: ",
+			 st.enforcing && memcmp(st.sha256, d->enforced->sha256, 32)
+				 ? hex
+				 : "",
+			 st.drift && st.enforcing &&
+					 !memcmp(st.sha256, d->enforced->sha256, 32)
+				 ? st.drift
+				 : "",
+			 r ? "FAILED to re-apply" : "re-applied",
+			 (long long)d->active, d->enforced->sha256_hex,
+			 r ? ": " : "", r ? err : "");
+		free(st.drift);
+		if (r)
+			snprintf(b->last_error, sizeof(b->last_error), "%.255s", err);
+		journal(d, &me, ZW_JA_RECONCILE, d->active,
+			"start-up reconciliation", NULL, NULL, NULL, NULL, NULL,
+			detail);
+		zw_log(r ? ZW_LOG_ERR : ZW_LOG_WARN, "reconcile",
+		       "backend=%s detail=%s", b->spec,
+		       zw_log__q(detail, q, sizeof(q)));
+	}
+	d->day = today();
+	zw_state__set_int(db(d), "applied_day", d->day);
+	return 0;
+}
+
+void zwd__day_tick(struct zwd *d)
+{
+	struct zwd_author me = daemon_author();
+	int32_t now_day = today();
+	char err[512];
+
+	if (!d->enforced || now_day == d->day)
+		return;
+	/* Journal each flow whose expires date has just passed. */
+	zw_journal__begin(d->j);
+	for (size_t i = 0; d->active_m && i < d->active_m->n_flows; i++) {
+		const struct zw_flow *f = &d->active_m->flows[i];
+
+		if (zw_flow__live(f, d->day) && !zw_flow__live(f, now_day)) {
+			char date[11], detail[128];
+
+			snprintf(detail, sizeof(detail),
+				 "expired on %s: no longer enforced",
+				 zw_date__format(f->expires, date));
+			journal(d, &me, ZW_JA_FLOW_EXPIRED, d->active,
+				"flow expiry date passed", f->id, NULL, NULL,
+				NULL, NULL, detail);
+		}
+	}
+	zw_state__set_int(db(d), "applied_day", now_day);
+	zw_journal__commit(d->j);
+	zw_fwd__notify(d->fwd);
+	if (apply_all(d, d->enforced, d->enforced, err, sizeof(err)) < 0)
+		zw_log(ZW_LOG_ERR, "day-reapply-failed", "day=%d", now_day);
+	else
+		zw_log(ZW_LOG_INFO, "day-reapply", "day=%d", now_day);
+	d->day = now_day;
+}
+
+void zwd__fini(struct zwd *d)
+{
+	zw_fwd__stop(d->fwd);
+	d->fwd = NULL;
+	for (size_t i = 0; i < d->n_bes; i++) {
+		if (d->bes[i].ops && d->bes[i].be)
+			d->bes[i].ops->close(d->bes[i].be);
+		free(d->bes[i].spec);
+	}
+	free(d->bes);
+	d->bes = NULL;
+	d->n_bes = 0;
+	zw_matrix__free(d->active_m);
+	zw_image__free(d->enforced);
+	crisis_fini(&d->crisis);
+	zw_journal__free(d->j);
+	free(d->syslog_target);
+}

@@ -1,0 +1,635 @@
+// SPDX-License-Identifier: BSD-2-Clause
+/*
+ * The nftables engine behind zonewalld's backend interface
+ * (include/zonewall/backend.h): apply, read-back with drift detection,
+ * per-flow counters, describe_flow.
+ */
+#include <errno.h>
+#include <pthread.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include <linux/netfilter.h>
+#include <linux/netfilter/nf_tables.h>
+
+#include <libnftnl/chain.h>
+#include <libnftnl/object.h>
+#include <libnftnl/rule.h>
+#include <libnftnl/set.h>
+#include <libnftnl/table.h>
+#include <libnftnl/udata.h>
+
+#include <zonewall/backend.h>
+#include <zonewall/policy.h>
+
+#include "zwnft.h"
+
+struct zw_backend {
+	struct zwnft_opts opts;
+	struct zwnft_sock *sock;
+};
+
+int zwnft_apply(struct zwnft_sock *s, const struct zwnft_opts *o,
+		const struct zw_image *img, int32_t day, char *err,
+		size_t err_len)
+{
+	struct zwnft_ruleset *rs = NULL;
+	int ret;
+
+	ret = zwnft_ruleset__build(img, day, o, &rs);
+	if (ret) {
+		snprintf(err, err_len, "building the ruleset: %s", strerror(-ret));
+		return ret;
+	}
+	/* A concurrent change (genid moved between our read and our commit)
+	 * makes the kernel refuse the batch: read again and rebuild. */
+	for (int tries = 0; tries < 5; tries++) {
+		struct zwnft_live live;
+		struct zwnft_batch bt;
+
+		ret = zwnft_sock__read(s, o->table, false, &live, err, err_len);
+		if (ret)
+			break;
+		if (live.table && !live.owned) {
+			snprintf(err, err_len,
+				 "table inet %s exists and is not zonewall's "
+				 "(no \"%s\" comment): refusing to touch it; "
+				 "pick another name with nft:table=NAME",
+				 o->table, ZWNFT_OWNER_MARK);
+			zwnft_live__free(&live);
+			ret = -EEXIST;
+			break;
+		}
+		ret = zwnft_batch__build(&bt, rs, &live,
+					 zwnft_sock__seq(s, 0));
+		if (ret == 0) {
+			zwnft_sock__seq(s, (uint32_t)bt.n_msgs + 2);
+			ret = zwnft_sock__send(s, &bt, err, err_len);
+		} else {
+			snprintf(err, err_len, "building the batch: %s",
+				 strerror(-ret));
+		}
+		zwnft_batch__fini(&bt);
+		zwnft_live__free(&live);
+		if (ret != -ERESTART)
+			break;
+	}
+	zwnft_ruleset__free(rs);
+	return ret;
+}
+
+int zwnft_live__marker(const struct zwnft_live *live, char sha_hex[65],
+		       int32_t *day)
+{
+	size_t mlen = strlen(ZWNFT_IMAGE_MARK);
+
+	for (size_t i = 0; i < live->n_rules; i++) {
+		const struct nftnl_rule *r = live->rules[i];
+		uint32_t ulen = 0;
+		const void *ud;
+		char *c;
+		int ret = -ENOENT;
+
+		if (strcmp(nftnl_rule_get_str(r, NFTNL_RULE_CHAIN),
+			   ZWNFT_BASE_CHAIN) != 0)
+			continue;
+		ud = nftnl_rule_get_data(r, NFTNL_RULE_USERDATA, &ulen);
+		c = zwnft_udata_comment(ud, ulen, NFTNL_UDATA_RULE_COMMENT);
+		if (c && strncmp(c, ZWNFT_IMAGE_MARK, mlen) == 0 &&
+		    strlen(c) >= mlen + 64) {
+			const char *d = strstr(c + mlen, " day=");
+
+			memcpy(sha_hex, c + mlen, 64);
+			sha_hex[64] = '\0';
+			*day = d ? (int32_t)strtol(d + 5, NULL, 10) : 0;
+			ret = 0;
+		}
+		free(c);
+		/* the marker is the base chain's first rule, nowhere else */
+		return ret;
+	}
+	return -ENOENT;
+}
+
+/* ------------------------------------------------------------------ */
+/* drift */
+
+struct report {
+	struct zwnft_buf b;
+	size_t lines;
+	size_t dropped;
+};
+
+#define DRIFT_MAX_LINES 200
+
+static void say(struct report *r, const char *fmt, ...)
+	__attribute__((format(printf, 2, 3)));
+static void say(struct report *r, const char *fmt, ...)
+{
+	char tmp[2048];
+	va_list ap;
+
+	if (r->lines >= DRIFT_MAX_LINES) {
+		r->dropped++;
+		return;
+	}
+	va_start(ap, fmt);
+	vsnprintf(tmp, sizeof(tmp), fmt, ap);
+	va_end(ap);
+	zwnft_buf__printf(&r->b, "%s\n", tmp);
+	r->lines++;
+}
+
+static int strp_cmp(const void *a, const void *b)
+{
+	return strcmp(*(char *const *)a, *(char *const *)b);
+}
+
+/* Report the multiset difference of two sorted string vectors. */
+static void diff_sorted(struct report *r, char **want, size_t nw, char **have,
+			size_t nh, const char *what_added,
+			const char *what_removed)
+{
+	size_t i = 0, j = 0;
+
+	while (i < nw || j < nh) {
+		int c = i == nw ? 1 : j == nh ? -1 : strcmp(want[i], have[j]);
+
+		if (c == 0) {
+			i++;
+			j++;
+		} else if (c < 0) {
+			say(r, "%s %s", what_removed, want[i++]);
+		} else {
+			say(r, "%s %s", what_added, have[j++]);
+		}
+	}
+}
+
+static const char *chain_name(const struct nftnl_chain *c)
+{
+	return nftnl_chain_get_str(c, NFTNL_CHAIN_NAME);
+}
+
+static void drift_chains(struct report *r, const struct zwnft_ruleset *rs,
+			 const struct zwnft_live *live)
+{
+	for (size_t i = 0; i < rs->n[ZWNFT_CHAIN]; i++) {
+		const struct zwnft_item *w = &rs->v[ZWNFT_CHAIN][i];
+		const struct nftnl_chain *h = NULL;
+
+		for (size_t k = 0; k < live->n_chains && !h; k++)
+			if (strcmp(chain_name(live->chains[k]), w->name) == 0)
+				h = live->chains[k];
+		if (!h) {
+			say(r, "chain %s removed", w->name);
+			continue;
+		}
+		char *a = zwnft_canon_chain(w->chain), *b = zwnft_canon_chain(h);
+
+		if (a && b && strcmp(a, b) != 0)
+			say(r, "chain %s changed: is \"%s\", should be \"%s\"",
+			    w->name, b, a);
+		free(a);
+		free(b);
+	}
+	for (size_t k = 0; k < live->n_chains; k++) {
+		bool known = false;
+
+		for (size_t i = 0; i < rs->n[ZWNFT_CHAIN] && !known; i++)
+			known = strcmp(rs->v[ZWNFT_CHAIN][i].name,
+				       chain_name(live->chains[k])) == 0;
+		if (!known) {
+			char *b = zwnft_canon_chain(live->chains[k]);
+
+			say(r, "chain %s added by hand: %s",
+			    chain_name(live->chains[k]), b ? b : "?");
+			free(b);
+		}
+	}
+}
+
+static void drift_sets(struct report *r, const struct zwnft_ruleset *rs,
+		       const struct zwnft_live *live)
+{
+	for (size_t i = 0; i < rs->n[ZWNFT_SET]; i++) {
+		const struct zwnft_item *w = &rs->v[ZWNFT_SET][i];
+		struct nftnl_set *h = NULL;
+
+		for (size_t k = 0; k < live->n_sets && !h; k++)
+			if (strcmp(nftnl_set_get_str(live->sets[k], NFTNL_SET_NAME),
+				   w->name) == 0)
+				h = live->sets[k];
+		if (!h) {
+			say(r, "set %s removed", w->name);
+			continue;
+		}
+		char *a = zwnft_canon_set(w->set), *b = zwnft_canon_set(h);
+
+		if (a && b && strcmp(a, b) != 0)
+			say(r, "set %s changed: is \"%s\", should be \"%s\"",
+			    w->name, b, a);
+		free(a);
+		free(b);
+		if (w->dynamic)
+			continue; /* elements are runtime state */
+		size_t nw = 0, nh = 0;
+		char **ew = zwnft_canon_elems(w->set, &nw);
+		char **eh = zwnft_canon_elems(h, &nh);
+		char added[ZWNFT_NAME_MAX + 64], removed[ZWNFT_NAME_MAX + 64];
+
+		snprintf(added, sizeof(added), "element added to set %s:", w->name);
+		snprintf(removed, sizeof(removed), "element removed from set %s:",
+			 w->name);
+		if (ew && eh)
+			diff_sorted(r, ew, nw, eh, nh, added, removed);
+		zwnft_strv_free(ew, nw);
+		zwnft_strv_free(eh, nh);
+	}
+	for (size_t k = 0; k < live->n_sets; k++) {
+		const char *n = nftnl_set_get_str(live->sets[k], NFTNL_SET_NAME);
+		bool known = false;
+
+		if (nftnl_set_get_u32(live->sets[k], NFTNL_SET_FLAGS) &
+		    NFT_SET_ANONYMOUS)
+			continue; /* part of a rule: reported with the rule */
+		for (size_t i = 0; i < rs->n[ZWNFT_SET] && !known; i++)
+			known = strcmp(rs->v[ZWNFT_SET][i].name, n) == 0;
+		if (!known)
+			say(r, "set %s added by hand", n);
+	}
+}
+
+static void drift_objs(struct report *r, const struct zwnft_ruleset *rs,
+		       const struct zwnft_live *live)
+{
+	char **want = calloc(rs->n[ZWNFT_OBJ] + 1, sizeof(char *));
+	char **have = calloc(live->n_objs + 1, sizeof(char *));
+	size_t nw = 0, nh = 0;
+
+	if (!want || !have)
+		goto out;
+	for (size_t i = 0; i < rs->n[ZWNFT_OBJ]; i++)
+		if ((want[nw] = zwnft_canon_obj(rs->v[ZWNFT_OBJ][i].obj)))
+			nw++;
+	for (size_t k = 0; k < live->n_objs; k++)
+		if ((have[nh] = zwnft_canon_obj(live->objs[k])))
+			nh++;
+	qsort(want, nw, sizeof(char *), strp_cmp);
+	qsort(have, nh, sizeof(char *), strp_cmp);
+	diff_sorted(r, want, nw, have, nh, "object added by hand:", "object removed:");
+out:
+	zwnft_strv_free(want, nw);
+	zwnft_strv_free(have, nh);
+}
+
+/* Rules, chain by chain: what was added or removed, then order. */
+static void drift_rules(struct report *r, const struct zwnft_ruleset *rs,
+			const struct zwnft_live *live)
+{
+	size_t nw = rs->n[ZWNFT_RULE], nh = live->n_rules;
+	char **want = calloc(nw + 1, sizeof(char *));
+	char **have = calloc(nh + 1, sizeof(char *));
+	char **sw = calloc(nw + 1, sizeof(char *));
+	char **sh = calloc(nh + 1, sizeof(char *));
+
+	if (!want || !have || !sw || !sh)
+		goto out;
+	for (size_t i = 0; i < nw; i++)
+		if (!(want[i] = zwnft_canon_rule(rs->v[ZWNFT_RULE][i].rule)))
+			goto out;
+	for (size_t k = 0; k < nh; k++)
+		if (!(have[k] = zwnft_canon_rule(live->rules[k])))
+			goto out;
+	memcpy(sw, want, nw * sizeof(char *));
+	memcpy(sh, have, nh * sizeof(char *));
+	qsort(sw, nw, sizeof(char *), strp_cmp);
+	qsort(sh, nh, sizeof(char *), strp_cmp);
+	size_t before = r->lines + r->dropped;
+
+	diff_sorted(r, sw, nw, sh, nh, "rule added by hand in chain",
+		    "rule removed from chain");
+	if (r->lines + r->dropped == before) {
+		/* same rules: same order? (kernel dumps chain by chain) */
+		for (size_t c = 0; c < rs->n[ZWNFT_CHAIN]; c++) {
+			const char *cn = rs->v[ZWNFT_CHAIN][c].name;
+			size_t i = 0, k = 0;
+
+			for (;;) {
+				while (i < nw &&
+				       strcmp(rs->v[ZWNFT_RULE][i].name, cn) != 0)
+					i++;
+				while (k < nh &&
+				       strcmp(nftnl_rule_get_str(live->rules[k],
+								 NFTNL_RULE_CHAIN),
+					      cn) != 0)
+					k++;
+				if (i == nw || k == nh)
+					break;
+				if (strcmp(want[i], have[k]) != 0) {
+					say(r, "rules of chain %s reordered", cn);
+					break;
+				}
+				i++;
+				k++;
+			}
+		}
+	}
+out:
+	if (want)
+		for (size_t i = 0; i < nw; i++)
+			free(want[i]);
+	if (have)
+		for (size_t k = 0; k < nh; k++)
+			free(have[k]);
+	free(want);
+	free(have);
+	free(sw);
+	free(sh);
+}
+
+char *zwnft_drift(const struct zwnft_ruleset *rs, struct zwnft_live *live)
+{
+	struct report r = {0};
+	char *s;
+
+	if (!live->table) {
+		say(&r, "table inet %s is missing", rs->opts.table);
+	} else {
+		if (!live->owned)
+			say(&r, "table inet %s lacks the zonewall ownership comment",
+			    rs->opts.table);
+		drift_chains(&r, rs, live);
+		drift_sets(&r, rs, live);
+		drift_objs(&r, rs, live);
+		drift_rules(&r, rs, live);
+	}
+	if (r.dropped)
+		zwnft_buf__printf(&r.b, "... and %zu more differences\n", r.dropped);
+	if (r.b.len == 0 && !r.b.oom) {
+		errno = 0;
+		return NULL;
+	}
+	s = zwnft_buf__take(&r.b);
+	if (s && s[0] && s[strlen(s) - 1] == '\n')
+		s[strlen(s) - 1] = '\0';
+	return s;
+}
+
+/* ------------------------------------------------------------------ */
+/* backend ops */
+
+static int nft_open(const char *arg, struct zw_backend **out, char *err,
+		    size_t err_len)
+{
+	struct zw_backend *be = calloc(1, sizeof(*be));
+	struct zwnft_live live;
+	int ret;
+
+	*out = NULL;
+	if (!be)
+		return -ENOMEM;
+	if ((ret = zwnft_opts__parse(&be->opts, arg, err, err_len)))
+		goto err;
+	be->sock = zwnft_sock__open(err, err_len);
+	if (!be->sock) {
+		ret = -errno;
+		goto err;
+	}
+	/* Attach: look, change nothing. Refuse a table we do not own now
+	 * rather than at the first apply. */
+	ret = zwnft_sock__read(be->sock, be->opts.table, false, &live, err,
+			       err_len);
+	if (ret)
+		goto err;
+	if (live.table && !live.owned) {
+		snprintf(err, err_len,
+			 "table inet %s exists and is not zonewall's: refusing "
+			 "to manage it (use nft:table=NAME)",
+			 be->opts.table);
+		zwnft_live__free(&live);
+		ret = -EEXIST;
+		goto err;
+	}
+	zwnft_live__free(&live);
+	*out = be;
+	return 0;
+err:
+	zwnft_sock__free(be->sock);
+	free(be);
+	return ret;
+}
+
+static int nft_apply(struct zw_backend *be, const struct zw_image *img,
+		     int32_t day, char *err, size_t err_len)
+{
+	return zwnft_apply(be->sock, &be->opts, img, day, err, err_len);
+}
+
+static int hex_to_bytes(const char *hex, uint8_t out[32])
+{
+	for (int i = 0; i < 32; i++) {
+		unsigned v;
+
+		if (sscanf(hex + 2 * i, "%2x", &v) != 1)
+			return -EINVAL;
+		out[i] = (uint8_t)v;
+	}
+	return 0;
+}
+
+static int nft_read_back(struct zw_backend *be, const struct zw_image *expected,
+			 struct zw_backend_state *st)
+{
+	struct zwnft_live live;
+	char err[256], sha[65];
+	int32_t day = 0;
+	size_t n_elems = 0;
+	int ret;
+
+	memset(st, 0, sizeof(*st));
+	ret = zwnft_sock__read(be->sock, be->opts.table, true, &live, err,
+			       sizeof(err));
+	if (ret)
+		return ret;
+	if (!live.table) {
+		snprintf(st->detail, sizeof(st->detail),
+			 "no table inet %s", be->opts.table);
+		if (expected) {
+			st->drift = strdup("table missing: nothing is enforced");
+			if (!st->drift)
+				ret = -ENOMEM;
+		}
+		zwnft_live__free(&live);
+		return ret;
+	}
+	for (size_t i = 0; i < live.n_sets; i++) {
+		size_t n = 0;
+		char **v = zwnft_canon_elems(live.sets[i], &n);
+
+		zwnft_strv_free(v, n);
+		n_elems += n;
+	}
+	if (zwnft_live__marker(&live, sha, &day) == 0 &&
+	    hex_to_bytes(sha, st->sha256) == 0)
+		st->enforcing = 1;
+	snprintf(st->detail, sizeof(st->detail),
+		 "table inet %s: hook forward priority %d, %zu chains, %zu rules, "
+		 "%zu sets (%zu elements), %zu counters%s",
+		 be->opts.table, be->opts.priority, live.n_chains, live.n_rules,
+		 live.n_sets, n_elems, live.n_objs,
+		 live.owned ? "" : ", NOT OWNED");
+	if (expected) {
+		char want[65];
+
+		zwnft_hex(expected->sha256, 32, want);
+		if (!st->enforcing) {
+			st->drift = strdup("no zonewall image marker in the base chain "
+					   "(first rule changed or removed)");
+		} else if (strcmp(want, sha) != 0) {
+			size_t n = 200;
+
+			st->drift = malloc(n);
+			if (st->drift)
+				snprintf(st->drift, n,
+					 "enforces image %.16s..., expected %.16s...",
+					 sha, want);
+		} else {
+			struct zwnft_ruleset *rs = NULL;
+
+			ret = zwnft_ruleset__build(expected, day, &be->opts, &rs);
+			if (ret == 0) {
+				errno = 0;
+				st->drift = zwnft_drift(rs, &live);
+				if (!st->drift && errno)
+					ret = -errno;
+			}
+			zwnft_ruleset__free(rs);
+		}
+	}
+	zwnft_live__free(&live);
+	return ret;
+}
+
+static int nft_counters(struct zw_backend *be, struct zw_flow_counters *out,
+			uint32_t n_flows)
+{
+	struct zwnft_live live;
+	char err[256];
+	int ret;
+
+	memset(out, 0, (size_t)n_flows * sizeof(*out));
+	ret = zwnft_sock__read(be->sock, be->opts.table, false, &live, err,
+			       sizeof(err));
+	if (ret)
+		return ret;
+	/* Flow index <- id from the flow chains' comments ("flow #N ID: ..."),
+	 * so counters work after a daemon restart, before any apply. */
+	for (size_t c = 0; c < live.n_chains; c++) {
+		uint32_t ulen = 0;
+		const void *ud = nftnl_chain_get_data(live.chains[c],
+						      NFTNL_CHAIN_USERDATA, &ulen);
+		char *cm = zwnft_udata_comment(ud, ulen, NFTNL_UDATA_CHAIN_COMMENT);
+		const char *name = chain_name(live.chains[c]);
+		unsigned idx;
+
+		if (!cm || strncmp(name, "flow_", 5) != 0 ||
+		    sscanf(cm, "flow #%u ", &idx) != 1 || idx >= n_flows) {
+			free(cm);
+			continue;
+		}
+		free(cm);
+		for (size_t o = 0; o < live.n_objs; o++) {
+			const char *on = nftnl_obj_get_str(live.objs[o], NFTNL_OBJ_NAME);
+
+			if (strcmp(on, name) == 0) {
+				out[idx].packets = nftnl_obj_get_u64(live.objs[o],
+								     NFTNL_OBJ_CTR_PKTS);
+				out[idx].bytes = nftnl_obj_get_u64(live.objs[o],
+								   NFTNL_OBJ_CTR_BYTES);
+			} else if (strncmp(on, "new_", 4) == 0 &&
+				   strcmp(on + 4, name + 5) == 0) {
+				out[idx].new_conns = nftnl_obj_get_u64(
+					live.objs[o], NFTNL_OBJ_CTR_PKTS);
+			}
+		}
+	}
+	zwnft_live__free(&live);
+	return 0;
+}
+
+/* describe_flow is called once per flow per commit: build the ruleset
+ * once per image and keep it. */
+static pthread_mutex_t describe_lock = PTHREAD_MUTEX_INITIALIZER;
+static struct zwnft_ruleset *describe_rs;
+static uint8_t describe_sha[32];
+
+static char *nft_describe_flow(const struct zw_image *img, uint32_t flow)
+{
+	char *s = NULL;
+	int ret = 0;
+
+	pthread_mutex_lock(&describe_lock);
+	if (!describe_rs || memcmp(describe_sha, img->sha256, 32) != 0) {
+		zwnft_ruleset__free(describe_rs);
+		describe_rs = NULL;
+		/* every flow as if live: what it turns into when enforced */
+		ret = zwnft_ruleset__build(img, INT32_MIN, NULL, &describe_rs);
+		if (ret == 0)
+			memcpy(describe_sha, img->sha256, 32);
+	}
+	if (ret == 0)
+		s = zwnft_ruleset__describe_flow(describe_rs, img, flow);
+	pthread_mutex_unlock(&describe_lock);
+	if (ret)
+		errno = -ret;
+	return s;
+}
+
+static void nft_close(struct zw_backend *be)
+{
+	if (!be)
+		return;
+	zwnft_sock__free(be->sock);
+	free(be);
+}
+
+static int nft_destroy(struct zw_backend *be)
+{
+	struct zwnft_live live;
+	struct zwnft_batch bt;
+	char err[256];
+	int ret;
+
+	ret = zwnft_sock__read(be->sock, be->opts.table, false, &live, err,
+			       sizeof(err));
+	if (ret)
+		return ret;
+	if (!live.table || !live.owned) {
+		ret = live.table ? -EEXIST : 0;
+		zwnft_live__free(&live);
+		return ret;
+	}
+	ret = zwnft_batch__build_delete(&bt, be->opts.table, &live,
+					zwnft_sock__seq(be->sock, 0));
+	if (ret == 0) {
+		zwnft_sock__seq(be->sock, (uint32_t)bt.n_msgs + 2);
+		ret = zwnft_sock__send(be->sock, &bt, err, sizeof(err));
+	}
+	zwnft_batch__fini(&bt);
+	zwnft_live__free(&live);
+	return ret;
+}
+
+const struct zw_backend_ops zw_backend_nft = {
+	.name = "nft",
+	.open = nft_open,
+	.apply = nft_apply,
+	.read_back = nft_read_back,
+	.counters = nft_counters,
+	.describe_flow = nft_describe_flow,
+	.close = nft_close,
+	.destroy = nft_destroy,
+};

@@ -1,0 +1,481 @@
+// SPDX-License-Identifier: BSD-2-Clause
+/*
+ * The one netlink transaction that replaces the table's content. Pure: the
+ * batch is bytes in memory; nft_netlink.c sends it.
+ *
+ * Why flush-and-refill rather than delete-and-recreate the table: the base
+ * chain (the hook) and the table stay registered through every change, so
+ * no packet ever meets a half-registered hook, and the named counters of
+ * flows that stay in the policy keep counting across versions. Both are
+ * equally atomic: the kernel applies the whole batch or none of it.
+ */
+#include <arpa/inet.h>
+#include <errno.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include <libmnl/libmnl.h>
+#include <linux/netfilter.h>
+#include <linux/netfilter/nf_tables.h>
+#include <linux/netfilter/nfnetlink.h>
+
+#include <libnftnl/batch.h>
+#include <libnftnl/chain.h>
+#include <libnftnl/common.h>
+#include <libnftnl/expr.h>
+#include <libnftnl/object.h>
+#include <libnftnl/rule.h>
+#include <libnftnl/set.h>
+#include <libnftnl/table.h>
+
+#include "zwnft.h"
+
+#define BATCH_PAGE (1u << 20)
+#define BATCH_OVERRUN (64u << 10) /* > any one message (elements: 8 KiB) */
+
+static int ref_add(struct zwnft_batch *bt, uint32_t seq, uint16_t type,
+		   const char *what)
+{
+	if (bt->n_refs == bt->cap_refs) {
+		size_t cap = bt->cap_refs ? bt->cap_refs * 2 : 256;
+		struct zwnft_msgref *v = realloc(bt->refs, cap * sizeof(*v));
+
+		if (!v)
+			return -ENOMEM;
+		bt->refs = v;
+		bt->cap_refs = cap;
+	}
+	bt->refs[bt->n_refs].seq = seq;
+	bt->refs[bt->n_refs].type = type;
+	bt->refs[bt->n_refs].what = what;
+	bt->n_refs++;
+	return 0;
+}
+
+struct ctx {
+	struct zwnft_batch *bt;
+	uint32_t seq;
+	struct nlmsghdr *last;
+	int err;
+};
+
+static struct nlmsghdr *hdr(struct ctx *c, uint16_t type, uint16_t flags,
+			    const char *what)
+{
+	struct nlmsghdr *nlh;
+
+	if (c->err)
+		return NULL;
+	nlh = nftnl_nlmsg_build_hdr(nftnl_batch_buffer(c->bt->b), type,
+				    NFPROTO_INET, flags, c->seq);
+	if (ref_add(c->bt, c->seq, type, what)) {
+		c->err = -ENOMEM;
+		return NULL;
+	}
+	c->seq++;
+	return nlh;
+}
+
+static void next(struct ctx *c, struct nlmsghdr *nlh)
+{
+	if (c->err || !nlh)
+		return;
+	c->last = nlh;
+	c->bt->n_msgs++;
+	c->bt->bytes += nlh->nlmsg_len;
+	if (nftnl_batch_update(c->bt->b) < 0)
+		c->err = -ENOMEM;
+}
+
+struct rule_build {
+	struct nlmsghdr *nlh;
+};
+
+static int rule_expr_build(struct nftnl_expr *e, void *data)
+{
+	struct nlmsghdr *nlh = data;
+	struct nlattr *elem = mnl_attr_nest_start(nlh, NFTA_LIST_ELEM);
+
+	if (strcmp(nftnl_expr_get_str(e, NFTNL_EXPR_NAME), "objref") == 0 &&
+	    nftnl_expr_is_set(e, NFTNL_EXPR_OBJREF_IMM_NAME)) {
+		/* libnftnl 1.2.4 writes this name without its NUL, which
+		 * the kernel accepts but no parser reading it back does:
+		 * write it whole. */
+		struct nlattr *d;
+
+		mnl_attr_put_strz(nlh, NFTA_EXPR_NAME, "objref");
+		d = mnl_attr_nest_start(nlh, NFTA_EXPR_DATA);
+		mnl_attr_put_u32(nlh, NFTA_OBJREF_IMM_TYPE,
+				 htonl(nftnl_expr_get_u32(e, NFTNL_EXPR_OBJREF_IMM_TYPE)));
+		mnl_attr_put_strz(nlh, NFTA_OBJREF_IMM_NAME,
+				  nftnl_expr_get_str(e, NFTNL_EXPR_OBJREF_IMM_NAME));
+		mnl_attr_nest_end(nlh, d);
+	} else {
+		nftnl_expr_build_payload(nlh, e);
+	}
+	mnl_attr_nest_end(nlh, elem);
+	return 0;
+}
+
+/* nftnl_rule_nlmsg_build_payload() for the attributes our rules use. */
+static void rule_build_payload(struct nlmsghdr *nlh, struct nftnl_rule *r)
+{
+	struct nlattr *list;
+	uint32_t ulen = 0;
+	const void *ud;
+
+	if (nftnl_rule_is_set(r, NFTNL_RULE_TABLE))
+		mnl_attr_put_strz(nlh, NFTA_RULE_TABLE,
+				  nftnl_rule_get_str(r, NFTNL_RULE_TABLE));
+	if (nftnl_rule_is_set(r, NFTNL_RULE_CHAIN))
+		mnl_attr_put_strz(nlh, NFTA_RULE_CHAIN,
+				  nftnl_rule_get_str(r, NFTNL_RULE_CHAIN));
+	ud = nftnl_rule_get_data(r, NFTNL_RULE_USERDATA, &ulen);
+	if (ud && ulen)
+		mnl_attr_put(nlh, NFTA_RULE_USERDATA, ulen, ud);
+	list = mnl_attr_nest_start(nlh, NFTA_RULE_EXPRESSIONS);
+	nftnl_expr_foreach(r, rule_expr_build, nlh);
+	mnl_attr_nest_end(nlh, list);
+}
+
+static void msg_rule(struct ctx *c, uint16_t type, uint16_t flags,
+		     struct nftnl_rule *r, const char *what)
+{
+	struct nlmsghdr *nlh = hdr(c, type, flags, what);
+
+	if (!nlh)
+		return;
+	if (type == NFT_MSG_NEWRULE)
+		rule_build_payload(nlh, r);
+	else
+		nftnl_rule_nlmsg_build_payload(nlh, r);
+	next(c, nlh);
+}
+
+static void msg_chain(struct ctx *c, uint16_t type, uint16_t flags,
+		      struct nftnl_chain *ch, const char *what)
+{
+	struct nlmsghdr *nlh = hdr(c, type, flags, what);
+
+	if (!nlh)
+		return;
+	nftnl_chain_nlmsg_build_payload(nlh, ch);
+	next(c, nlh);
+}
+
+static void msg_set(struct ctx *c, uint16_t type, uint16_t flags,
+		    struct nftnl_set *s, const char *what)
+{
+	struct nlmsghdr *nlh = hdr(c, type, flags, what);
+
+	if (!nlh)
+		return;
+	nftnl_set_nlmsg_build_payload(nlh, s);
+	next(c, nlh);
+}
+
+static void msg_obj(struct ctx *c, uint16_t type, uint16_t flags,
+		    struct nftnl_obj *o, const char *what)
+{
+	struct nlmsghdr *nlh = hdr(c, type, flags, what);
+
+	if (!nlh)
+		return;
+	nftnl_obj_nlmsg_build_payload(nlh, o);
+	next(c, nlh);
+}
+
+/* libnftnl numbers the elements of a list 1, 2, 3... where the kernel
+ * (which ignores the type) dumps NFTA_LIST_ELEM for each: use the
+ * kernel's form so every parser reads our messages back. */
+static void elems_list_types(struct nlmsghdr *nlh)
+{
+	struct nlattr *a, *e;
+
+	mnl_attr_for_each(a, nlh, sizeof(struct nfgenmsg)) {
+		if (mnl_attr_get_type(a) != NFTA_SET_ELEM_LIST_ELEMENTS)
+			continue;
+		mnl_attr_for_each_nested(e, a)
+			e->nla_type = (uint16_t)((e->nla_type & NLA_F_NESTED) |
+						 NFTA_LIST_ELEM);
+	}
+}
+
+/* Elements, in as many NEWSETELEM messages as they need. */
+static void msg_elems(struct ctx *c, struct nftnl_set *s, const char *what)
+{
+	struct nftnl_set_elems_iter *it;
+
+	if (c->err)
+		return;
+	it = nftnl_set_elems_iter_create(s);
+	if (!it) {
+		c->err = -ENOMEM;
+		return;
+	}
+	while (!c->err && nftnl_set_elems_iter_cur(it)) {
+		struct nlmsghdr *nlh = hdr(c, NFT_MSG_NEWSETELEM, NLM_F_CREATE,
+					   what);
+		int ret;
+
+		if (!nlh)
+			break;
+		ret = nftnl_set_elems_nlmsg_build_payload_iter(nlh, it);
+		elems_list_types(nlh);
+		next(c, nlh);
+		if (ret <= 0)
+			break;
+	}
+	nftnl_set_elems_iter_destroy(it);
+}
+
+static int batch_begin(struct zwnft_batch *bt, struct ctx *c,
+		       const struct zwnft_live *live, uint32_t seq)
+{
+	struct nlmsghdr *nlh;
+
+	memset(bt, 0, sizeof(*bt));
+	bt->b = nftnl_batch_alloc(BATCH_PAGE, BATCH_OVERRUN);
+	if (!bt->b)
+		return -ENOMEM;
+	memset(c, 0, sizeof(*c));
+	c->bt = bt;
+	c->seq = seq;
+	bt->seq_begin = seq;
+	nlh = nftnl_batch_begin(nftnl_batch_buffer(bt->b), c->seq++);
+	/* The kernel refuses the batch (ERESTART) if the ruleset changed
+	 * after we read it: no lost update, no half-informed flush. */
+	if (live && live->genid)
+		mnl_attr_put_u32(nlh, NFNL_BATCH_GENID, htonl(live->genid));
+	bt->bytes += nlh->nlmsg_len;
+	if (nftnl_batch_update(bt->b) < 0)
+		return -ENOMEM;
+	return 0;
+}
+
+static int batch_end(struct ctx *c)
+{
+	struct nlmsghdr *nlh;
+
+	if (c->err)
+		return c->err;
+	if (!c->last)
+		return -EINVAL;
+	/* One ack, on the last message: the kernel answers the whole batch
+	 * synchronously, errors first, so this ack closes the exchange
+	 * without one ack per message filling the socket. */
+	c->last->nlmsg_flags |= NLM_F_ACK;
+	c->bt->seq_last = c->last->nlmsg_seq;
+	nlh = nftnl_batch_end(nftnl_batch_buffer(c->bt->b), c->seq++);
+	c->bt->bytes += nlh->nlmsg_len;
+	if (nftnl_batch_update(c->bt->b) < 0)
+		return -ENOMEM;
+	return 0;
+}
+
+static bool base_chain_matches(const struct nftnl_chain *live,
+			       const struct nftnl_chain *want)
+{
+	char *a = zwnft_canon_chain(live), *b = zwnft_canon_chain(want);
+	bool eq = a && b && strcmp(a, b) == 0;
+
+	free(a);
+	free(b);
+	return eq;
+}
+
+static const struct zwnft_item *find_item(const struct zwnft_ruleset *rs,
+					  enum zwnft_kind k, const char *name)
+{
+	for (size_t i = 0; i < rs->n[k]; i++)
+		if (strcmp(rs->v[k][i].name, name) == 0)
+			return &rs->v[k][i];
+	return NULL;
+}
+
+int zwnft_batch__build(struct zwnft_batch *bt, const struct zwnft_ruleset *rs,
+		       const struct zwnft_live *live, uint32_t seq)
+{
+	const struct nftnl_chain *base_live = NULL;
+	const struct zwnft_item *base = find_item(rs, ZWNFT_CHAIN,
+						  ZWNFT_BASE_CHAIN);
+	const char *table = rs->opts.table;
+	bool have_table = live && live->table;
+	bool keep_base = false;
+	struct ctx c;
+	int ret;
+
+	if ((ret = batch_begin(bt, &c, live, seq)))
+		return ret;
+
+	if (!have_table) {
+		struct nlmsghdr *nlh = hdr(&c, NFT_MSG_NEWTABLE, NLM_F_CREATE,
+					   table);
+
+		if (nlh) {
+			nftnl_table_nlmsg_build_payload(nlh, rs->table);
+			next(&c, nlh);
+		}
+	}
+	if (have_table) {
+		for (size_t i = 0; i < live->n_chains; i++)
+			if (strcmp(nftnl_chain_get_str(live->chains[i],
+						       NFTNL_CHAIN_NAME),
+				   ZWNFT_BASE_CHAIN) == 0)
+				base_live = live->chains[i];
+		keep_base = base_live && base &&
+			    base_chain_matches(base_live, base->chain);
+
+		/* 1. every rule of the table */
+		struct nftnl_rule *flush = nftnl_rule_alloc();
+
+		if (!flush)
+			return -ENOMEM;
+		nftnl_rule_set_str(flush, NFTNL_RULE_TABLE, table);
+		nftnl_rule_set_u32(flush, NFTNL_RULE_FAMILY, NFPROTO_INET);
+		msg_rule(&c, NFT_MSG_DELRULE, 0, flush, table);
+		nftnl_rule_free(flush);
+
+		/* 2. every named set (anonymous ones went with the rules) */
+		for (size_t i = 0; i < live->n_sets; i++) {
+			struct nftnl_set *s = live->sets[i];
+			struct nftnl_set *d;
+
+			if (nftnl_set_get_u32(s, NFTNL_SET_FLAGS) &
+			    NFT_SET_ANONYMOUS)
+				continue;
+			d = nftnl_set_alloc();
+			if (!d)
+				return -ENOMEM;
+			nftnl_set_set_str(d, NFTNL_SET_TABLE, table);
+			nftnl_set_set_str(d, NFTNL_SET_NAME,
+					  nftnl_set_get_str(s, NFTNL_SET_NAME));
+			nftnl_set_set_u32(d, NFTNL_SET_FAMILY, NFPROTO_INET);
+			msg_set(&c, NFT_MSG_DELSET, 0, d,
+				nftnl_set_get_str(s, NFTNL_SET_NAME));
+			nftnl_set_free(d);
+		}
+
+		/* 3. every chain but a base chain we keep */
+		for (size_t i = 0; i < live->n_chains; i++) {
+			struct nftnl_chain *ch = live->chains[i], *d;
+
+			if (keep_base && ch == base_live)
+				continue;
+			d = nftnl_chain_alloc();
+			if (!d)
+				return -ENOMEM;
+			nftnl_chain_set_str(d, NFTNL_CHAIN_TABLE, table);
+			nftnl_chain_set_str(d, NFTNL_CHAIN_NAME,
+					    nftnl_chain_get_str(ch, NFTNL_CHAIN_NAME));
+			nftnl_chain_set_u32(d, NFTNL_CHAIN_FAMILY, NFPROTO_INET);
+			msg_chain(&c, NFT_MSG_DELCHAIN, 0, d,
+				  nftnl_chain_get_str(ch, NFTNL_CHAIN_NAME));
+			nftnl_chain_free(d);
+		}
+
+		/* 4. objects no longer wanted (kept ones keep counting) */
+		for (size_t i = 0; i < live->n_objs; i++) {
+			struct nftnl_obj *o = live->objs[i], *d;
+			const char *name = nftnl_obj_get_str(o, NFTNL_OBJ_NAME);
+			const struct zwnft_item *w = find_item(rs, ZWNFT_OBJ, name);
+
+			if (w && nftnl_obj_get_u32(o, NFTNL_OBJ_TYPE) ==
+					 nftnl_obj_get_u32(w->obj, NFTNL_OBJ_TYPE))
+				continue;
+			d = nftnl_obj_alloc();
+			if (!d)
+				return -ENOMEM;
+			nftnl_obj_set_str(d, NFTNL_OBJ_TABLE, table);
+			nftnl_obj_set_str(d, NFTNL_OBJ_NAME, name);
+			nftnl_obj_set_u32(d, NFTNL_OBJ_TYPE,
+					  nftnl_obj_get_u32(o, NFTNL_OBJ_TYPE));
+			nftnl_obj_set_u32(d, NFTNL_OBJ_FAMILY, NFPROTO_INET);
+			msg_obj(&c, NFT_MSG_DELOBJ, 0, d, name);
+			nftnl_obj_free(d);
+		}
+	}
+
+	/* objects we do not have yet */
+	for (size_t i = 0; i < rs->n[ZWNFT_OBJ]; i++) {
+		const struct zwnft_item *w = &rs->v[ZWNFT_OBJ][i];
+		bool exists = false;
+
+		for (size_t k = 0; have_table && k < live->n_objs && !exists; k++)
+			exists = strcmp(nftnl_obj_get_str(live->objs[k],
+							  NFTNL_OBJ_NAME),
+					w->name) == 0 &&
+				 nftnl_obj_get_u32(live->objs[k], NFTNL_OBJ_TYPE) ==
+					 nftnl_obj_get_u32(w->obj, NFTNL_OBJ_TYPE);
+		if (!exists)
+			msg_obj(&c, NFT_MSG_NEWOBJ, NLM_F_CREATE, w->obj, w->name);
+	}
+	/* chains (jump targets before the rules and maps naming them) */
+	for (size_t i = 0; i < rs->n[ZWNFT_CHAIN]; i++) {
+		const struct zwnft_item *w = &rs->v[ZWNFT_CHAIN][i];
+
+		if (keep_base && w == base)
+			continue;
+		msg_chain(&c, NFT_MSG_NEWCHAIN, NLM_F_CREATE, w->chain, w->name);
+	}
+	/* sets and their elements */
+	for (size_t i = 0; i < rs->n[ZWNFT_SET]; i++) {
+		const struct zwnft_item *w = &rs->v[ZWNFT_SET][i];
+
+		msg_set(&c, NFT_MSG_NEWSET, NLM_F_CREATE, w->set, w->name);
+		msg_elems(&c, w->set, w->name);
+	}
+	/* rules, in chain order */
+	for (size_t i = 0; i < rs->n[ZWNFT_RULE]; i++) {
+		const struct zwnft_item *w = &rs->v[ZWNFT_RULE][i];
+
+		msg_rule(&c, NFT_MSG_NEWRULE, NLM_F_CREATE | NLM_F_APPEND,
+			 w->rule, w->name);
+	}
+	if (rs->opts.inject_failure) {
+		/* a rule in a chain that does not exist: ENOENT */
+		struct nftnl_rule *r = nftnl_rule_alloc();
+
+		if (!r)
+			return -ENOMEM;
+		nftnl_rule_set_str(r, NFTNL_RULE_TABLE, table);
+		nftnl_rule_set_str(r, NFTNL_RULE_CHAIN, "zw_injected_failure");
+		nftnl_rule_set_u32(r, NFTNL_RULE_FAMILY, NFPROTO_INET);
+		msg_rule(&c, NFT_MSG_NEWRULE, NLM_F_CREATE | NLM_F_APPEND, r,
+			 "injected failure (test)");
+		nftnl_rule_free(r);
+	}
+	return batch_end(&c);
+}
+
+int zwnft_batch__build_delete(struct zwnft_batch *bt, const char *table,
+			      const struct zwnft_live *live, uint32_t seq)
+{
+	struct nftnl_table *t;
+	struct nlmsghdr *nlh;
+	struct ctx c;
+	int ret;
+
+	if ((ret = batch_begin(bt, &c, live, seq)))
+		return ret;
+	t = nftnl_table_alloc();
+	if (!t)
+		return -ENOMEM;
+	nftnl_table_set_str(t, NFTNL_TABLE_NAME, table);
+	nftnl_table_set_u32(t, NFTNL_TABLE_FAMILY, NFPROTO_INET);
+	nlh = hdr(&c, NFT_MSG_DELTABLE, 0, table);
+	if (nlh) {
+		nftnl_table_nlmsg_build_payload(nlh, t);
+		next(&c, nlh);
+	}
+	nftnl_table_free(t);
+	return batch_end(&c);
+}
+
+void zwnft_batch__fini(struct zwnft_batch *bt)
+{
+	if (bt->b)
+		nftnl_batch_free(bt->b);
+	free(bt->refs);
+	memset(bt, 0, sizeof(*bt));
+}

@@ -1,0 +1,247 @@
+/* SPDX-License-Identifier: BSD-2-Clause */
+/*
+ * zonewall nftables engine, private to dataplane/nft/.
+ *
+ * The engine projects a policy image onto one nftables table it owns
+ * (default `inet zonewall`): the image becomes a *ruleset* (libnftnl
+ * objects, each with its nft-syntax text), the ruleset becomes ONE netlink
+ * batch, and read-back compares the live table with the ruleset the image
+ * implies. Layout and reasoning: docs/nft-engine.md.
+ */
+#ifndef ZONEWALL_DATAPLANE_NFT_ZWNFT_H
+#define ZONEWALL_DATAPLANE_NFT_ZWNFT_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+struct zw_image;
+struct nftnl_table;
+struct nftnl_chain;
+struct nftnl_set;
+struct nftnl_obj;
+struct nftnl_rule;
+struct nftnl_expr;
+struct nlmsghdr;
+
+#define ZWNFT_TABLE_DEFAULT "zonewall"
+#define ZWNFT_BASE_CHAIN "forward"
+/* Table comment: the ownership marker. A table of the configured name
+ * without it is never touched. */
+#define ZWNFT_OWNER_MARK "zonewall:"
+#define ZWNFT_OWNER_COMMENT \
+	"zonewall: managed by zonewalld from the flow matrix; do not edit"
+/* Comment of the first rule of the base chain: what the table enforces. */
+#define ZWNFT_IMAGE_MARK "zonewall image sha256="
+#define ZWNFT_LOG_GROUP_DEFAULT 23
+#define ZWNFT_RATE_TIMEOUT_MS 60000u
+#define ZWNFT_RATE_SIZE 65535u
+#define ZWNFT_NAME_MAX 256 /* chain, set and object names (kernel limit) */
+
+/* ---- growing text buffer ---- */
+
+struct zwnft_buf {
+	char *s;
+	size_t len;
+	size_t cap;
+	bool oom;
+};
+
+void zwnft_buf__printf(struct zwnft_buf *b, const char *fmt, ...)
+	__attribute__((format(printf, 2, 3)));
+void zwnft_buf__puts(struct zwnft_buf *b, const char *s);
+/* Hand over the string (malloc'd, "" if empty); NULL and errno ENOMEM if
+ * any append failed. The buffer is reset. */
+char *zwnft_buf__take(struct zwnft_buf *b);
+void zwnft_buf__fini(struct zwnft_buf *b);
+
+/* ---- options (the part after "nft:" in --backend) ---- */
+
+struct zwnft_opts {
+	char table[64];	     /* table name in family inet */
+	int32_t priority;    /* forward hook priority (0 = filter) */
+	uint16_t log_group;  /* NFLOG group of flows with log: true */
+	bool inject_failure; /* tests: end the batch with a message the
+			      * kernel refuses, to prove atomicity */
+};
+
+void zwnft_opts__init(struct zwnft_opts *o);
+/* "table=NAME,priority=N,log_group=N" (any subset, "" = defaults).
+ * Returns 0 or -EINVAL with a reason in @err. */
+int zwnft_opts__parse(struct zwnft_opts *o, const char *arg, char *err,
+		      size_t err_len);
+
+/* ---- the ruleset an image implies ---- */
+
+enum zwnft_kind {
+	ZWNFT_OBJ,
+	ZWNFT_CHAIN,
+	ZWNFT_SET,
+	ZWNFT_RULE,
+	ZWNFT__KINDS,
+};
+
+struct zwnft_item {
+	enum zwnft_kind kind;
+	union {
+		struct nftnl_obj *obj;
+		struct nftnl_chain *chain;
+		struct nftnl_set *set; /* with its elements */
+		struct nftnl_rule *rule;
+	};
+	char *name;   /* object/chain/set name; for a rule its chain */
+	char *text;   /* nft syntax: declaration, or the rule line */
+	uint32_t flow; /* flow index implemented, ZW_NO_FLOW if shared */
+	uint32_t sets[2]; /* rules: image narrowing sets used (src, dst);
+			   * narrowing sets: [0] = the image set index */
+	bool dynamic;	  /* set whose elements are runtime state */
+	uint32_t chain_idx; /* rules: index of their chain in v[ZWNFT_CHAIN] */
+};
+
+/* Items of one flow, for describe_flow(): indexes into v[kind]. */
+struct zwnft_flow_index {
+	uint32_t *off[ZWNFT__KINDS]; /* [n_flows + 1] */
+	uint32_t *idx[ZWNFT__KINDS];
+};
+
+struct zwnft_ruleset {
+	struct zwnft_opts opts;
+	char sha256_hex[65];
+	int32_t day;
+	uint32_t n_flows; /* flows of the image */
+	struct nftnl_table *table;
+	struct zwnft_item *v[ZWNFT__KINDS]; /* in creation order */
+	size_t n[ZWNFT__KINDS];
+	size_t cap[ZWNFT__KINDS];
+	size_t n_elems; /* set elements, all sets */
+	struct zwnft_flow_index fx;
+	uint32_t *nset_items; /* [image set] -> first set item + 1, 0 none */
+	uint32_t n_nsets;
+};
+
+/*
+ * Build the ruleset enforcing @img on @day. Pure: no kernel. Returns 0,
+ * -ENOMEM, or -E2BIG if a name would exceed the kernel's limits.
+ */
+int zwnft_ruleset__build(const struct zw_image *img, int32_t day,
+			 const struct zwnft_opts *opts,
+			 struct zwnft_ruleset **out);
+/* NULL-safe. */
+void zwnft_ruleset__free(struct zwnft_ruleset *rs);
+/* The whole table in nft syntax (malloc'd), as `nft list table` shows it
+ * minus counter values. */
+char *zwnft_ruleset__text(const struct zwnft_ruleset *rs);
+/* What flow @flow turns into (malloc'd nft syntax), or NULL+errno. */
+char *zwnft_ruleset__describe_flow(const struct zwnft_ruleset *rs,
+				   const struct zw_image *img, uint32_t flow);
+
+/* Flow liveness and the image's SHA-256 in hex, without libzwmatrix. */
+bool zwnft_flow_live(const struct zw_image *img, uint32_t flow, int32_t day);
+void zwnft_hex(const uint8_t *in, size_t len, char *out);
+
+/* ---- canonical forms (drift detection, unit tests) ---- */
+
+/* One line per object; counter values, handles and kernel-assigned ids
+ * left out, so a rule built here and the same rule dumped from the kernel
+ * compare equal. Return malloc'd text or NULL. */
+char *zwnft_canon_rule(const struct nftnl_rule *r);
+char *zwnft_canon_chain(const struct nftnl_chain *c);
+char *zwnft_canon_set(const struct nftnl_set *s);
+char *zwnft_canon_obj(struct nftnl_obj *o);
+/* Elements of @s, one canonical line each, sorted; *n set. Free with
+ * zwnft_strv_free(). */
+char **zwnft_canon_elems(struct nftnl_set *s, size_t *n);
+void zwnft_strv_free(char **v, size_t n);
+/* The comment in a table/chain/rule userdata blob, or NULL (malloc'd). */
+char *zwnft_udata_comment(const void *data, uint32_t len, uint8_t type);
+
+/* ---- the batch ---- */
+
+/* What is live in the kernel, as far as a batch needs to know. */
+struct zwnft_live {
+	uint32_t genid;
+	struct nftnl_table *table; /* NULL: no such table */
+	bool owned;		   /* table carries ZWNFT_OWNER_MARK */
+	struct nftnl_chain **chains;
+	size_t n_chains;
+	struct nftnl_set **sets; /* with elements when dumped with them */
+	size_t n_sets;
+	struct nftnl_obj **objs;
+	size_t n_objs;
+	struct nftnl_rule **rules; /* kernel order */
+	size_t n_rules;
+};
+
+void zwnft_live__free(struct zwnft_live *l);
+
+/* One message of a batch, for error reports. */
+struct zwnft_msgref {
+	uint32_t seq;
+	uint16_t type; /* NFT_MSG_* */
+	const char *what; /* name of the object (points into ruleset/live) */
+};
+
+struct zwnft_batch {
+	struct nftnl_batch *b;
+	uint32_t seq_begin;
+	uint32_t seq_last; /* the message carrying NLM_F_ACK */
+	struct zwnft_msgref *refs;
+	size_t n_refs;
+	size_t cap_refs;
+	size_t n_msgs;
+	size_t bytes;
+};
+
+/*
+ * One transaction replacing the content of the table by @rs: starts with
+ * the generation id of @live (the kernel refuses the batch if anything
+ * changed since @live was read), creates the table and base chain if
+ * missing, flushes every rule, deletes every set and non-base chain and
+ * the counters no flow uses any more, then adds everything. Counters of
+ * flows still present are kept, so they keep counting. @live may be NULL
+ * (empty namespace, no genid check). Returns 0 or -errno.
+ */
+int zwnft_batch__build(struct zwnft_batch *bt, const struct zwnft_ruleset *rs,
+		       const struct zwnft_live *live, uint32_t seq);
+/* Remove the whole table (destroy). */
+int zwnft_batch__build_delete(struct zwnft_batch *bt, const char *table,
+			      const struct zwnft_live *live, uint32_t seq);
+void zwnft_batch__fini(struct zwnft_batch *bt);
+
+/* ---- netlink (the calling thread's network namespace) ---- */
+
+struct zwnft_sock;
+
+struct zwnft_sock *zwnft_sock__open(char *err, size_t err_len);
+void zwnft_sock__free(struct zwnft_sock *s);
+/* Read the generation id and our table (chains, sets, objects; with
+ * @full also rules and set elements). Table absent is not an error. */
+int zwnft_sock__read(struct zwnft_sock *s, const char *table, bool full,
+		     struct zwnft_live *out, char *err, size_t err_len);
+/* Send one batch and wait for the kernel's verdict on it. Returns 0,
+ * -ERESTART if the ruleset changed since the genid was read, or the first
+ * error the kernel reported (reason in @err, naming the message). */
+int zwnft_sock__send(struct zwnft_sock *s, struct zwnft_batch *bt, char *err,
+		     size_t err_len);
+uint32_t zwnft_sock__seq(struct zwnft_sock *s, uint32_t n);
+
+/* ---- engine operations (also used by zw-nft-apply) ---- */
+
+/* Apply with retries on a concurrent change. */
+int zwnft_apply(struct zwnft_sock *s, const struct zwnft_opts *o,
+		const struct zw_image *img, int32_t day, char *err,
+		size_t err_len);
+
+/* Drift between @rs and @live (full dump), one line per difference,
+ * malloc'd, or NULL if none (errno 0) / out of memory (errno ENOMEM). */
+char *zwnft_drift(const struct zwnft_ruleset *rs, struct zwnft_live *live);
+
+/* From a live table's marker rule: the image SHA-256 (hex) and day. */
+int zwnft_live__marker(const struct zwnft_live *live, char sha_hex[65],
+		       int32_t *day);
+
+/* The engine, for zonewalld's backend table and zw-nft-apply. */
+struct zw_backend_ops;
+extern const struct zw_backend_ops zw_backend_nft;
+
+#endif /* ZONEWALL_DATAPLANE_NFT_ZWNFT_H */

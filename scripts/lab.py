@@ -1,0 +1,360 @@
+#!/usr/bin/python3
+# SPDX-License-Identifier: BSD-2-Clause
+"""zonewall netns lab: one network namespace per host of each zone of a
+matrix (plus hosts in `outside`), every host on its own veth to one
+appliance namespace that routes between them. See docs/lab.md.
+
+    lab.py up MATRIX [--engine nft|xdp|dpdk|none] [--prefix TAG] [--hosts N]
+                     [--apply] [--builddir DIR]
+    lab.py down [MATRIX] [--prefix TAG]
+    lab.py status [MATRIX] [--prefix TAG] [--json]
+
+Every name the lab creates starts with TAG (default zwlab): namespaces
+TAG-app and TAG-<zone>-<n>, state file /run/zonewall-lab/TAG.json.
+`down` removes every namespace whose name starts with TAG- (and the
+processes in them), whether `up` finished or not.
+"""
+import argparse
+import ipaddress
+import json
+import os
+import shutil
+import subprocess
+import sys
+
+STATE_DIR = "/run/zonewall-lab"
+GW4 = "169.254.0.1"  # the appliance on every host link
+GW6 = "fe80::1"
+
+# Addresses for hosts of `outside`: the first candidate of these pools
+# that no zone declares.
+OUTSIDE4 = ["198.51.100.0/24", "203.0.113.0/24", "192.0.2.0/24",
+            "100.64.0.0/10", "172.16.0.0/12", "11.0.0.0/8"]
+OUTSIDE6 = ["2001:db8:ffff::/48", "2001:db8:fffe::/48", "2001:db9::/32"]
+
+
+def die(msg, code=3):
+    print(f"lab: {msg}", file=sys.stderr)
+    sys.exit(code)
+
+
+def run(cmd, input=None, check=True):
+    r = subprocess.run(cmd, input=input, text=True, capture_output=True)
+    if check and r.returncode != 0:
+        raise RuntimeError(f"{' '.join(cmd)}: {r.stderr.strip() or r.stdout.strip()}")
+    return r
+
+
+# ---------------------------------------------------------------- matrix
+
+def find_zonectl(builddir):
+    for d in [builddir, os.environ.get("ZONEWALL_BUILDDIR"),
+              os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "build")]:
+        if d and os.access(os.path.join(d, "control", "zonectl"), os.X_OK):
+            return os.path.join(d, "control", "zonectl")
+    return shutil.which("zonectl")
+
+
+def load_matrix(path, builddir=None):
+    """zones [{name, kind, networks, isolate}] and flows [{id, from, to,
+    src, dst}], from `zonectl show --format json` when it can, else from
+    the YAML itself."""
+    zonectl = find_zonectl(builddir)
+    if zonectl:
+        r = subprocess.run([zonectl, "show", path, "--format", "json"],
+                           capture_output=True, text=True)
+        if r.returncode == 0:
+            try:
+                m = json.loads(r.stdout)
+                if isinstance(m.get("zones"), list):
+                    return normalize(m)
+            except ValueError:
+                pass
+    try:
+        import yaml
+    except ImportError:
+        die("need zonectl show --format json or python3-yaml to read the matrix")
+    with open(path) as f:
+        y = yaml.safe_load(f)
+    zones = [{"name": n, "kind": z.get("kind"), "networks": z.get("networks", []),
+              "isolate": bool(z.get("isolate", False))}
+             for n, z in (y.get("zones") or {}).items()]
+    return normalize({"name": y.get("name"), "zones": zones,
+                      "flows": y.get("flows") or []})
+
+
+def normalize(m):
+    zones = []
+    for z in m["zones"]:
+        if z["name"] == "outside":
+            continue
+        zones.append({"name": z["name"], "kind": z.get("kind"),
+                      "networks": [str(n) for n in z.get("networks", [])],
+                      "isolate": bool(z.get("isolate", False))})
+    flows = []
+    for f in m.get("flows", []):
+        flows.append({"id": str(f.get("id")), "from": f.get("from"), "to": f.get("to"),
+                      "src": [str(a) for a in (f.get("src") or [])],
+                      "dst": [str(a) for a in (f.get("dst") or [])]})
+    return {"name": m.get("name"), "zones": zones, "flows": flows}
+
+
+# ---------------------------------------------------------------- plan
+
+def first_host(net):
+    if net.num_addresses <= 2:
+        return net.network_address
+    return net.network_address + 1
+
+
+def zone_plan(zone, flows, declared, n_hosts):
+    """Addresses for the hosts of one zone, per family: the first host on
+    an address some flow narrows to (if any), the others on addresses no
+    narrowing names, so both sides of a narrowing edge get exercised."""
+    name = zone["name"]
+    hosts = [dict() for _ in range(n_hosts)]
+    for fam in (4, 6):
+        if name == "outside":
+            pool = OUTSIDE4 if fam == 4 else OUTSIDE6
+            nets = [ipaddress.ip_network(p) for p in pool]
+            nets = [n for n in nets if not any(n.overlaps(d) for d in declared
+                                                 if d.version == fam)] or nets
+        else:
+            nets = [ipaddress.ip_network(n) for n in zone["networks"]]
+            nets = [n for n in nets if n.version == fam]
+        if not nets:
+            continue
+        narrowed = []
+        for f in flows:
+            for key, end in (("src", "from"), ("dst", "to")):
+                if f[end] != name:
+                    continue
+                for a in f[key]:
+                    n = ipaddress.ip_network(a, strict=False)
+                    if n.version == fam:
+                        narrowed.append(n)
+        used = set()
+        cand = []
+        if narrowed:
+            a = first_host(narrowed[0])
+            if name != "outside" or not any(a in d for d in declared):
+                cand.append(a)
+        for i in range(4096):
+            net = nets[i % len(nets)]
+            off = 10 + i // len(nets)
+            if off >= net.num_addresses:
+                off = i // len(nets) % net.num_addresses
+            a = net.network_address + off
+            if any(a in n for n in narrowed):
+                continue
+            if name == "outside" and any(a in d for d in declared):
+                continue
+            cand.append(a)
+            if len(cand) >= n_hosts * 2:
+                break
+        for h in hosts:
+            for a in cand:
+                if a not in used:
+                    used.add(a)
+                    h[f"ipv{fam}"] = str(a)
+                    break
+    return hosts
+
+
+def make_plan(m, prefix, engine, min_hosts, matrix_path):
+    declared = [ipaddress.ip_network(n) for z in m["zones"] for n in z["networks"]]
+    zones = m["zones"] + [{"name": "outside", "networks": [], "isolate": False}]
+    hosts = []
+    for z in zones:
+        n = max(min_hosts, 2 if (z["isolate"] or z["name"] == "outside") else 1)
+        for i, addr in enumerate(zone_plan(z, m["flows"], declared, n)):
+            if not addr:
+                continue
+            idx = len(hosts)
+            h = {"name": f"{z['name']}-{i + 1}", "zone": z["name"],
+                 "ns": f"{prefix}-{z['name']}-{i + 1}", "index": idx,
+                 "iface": f"h{idx}", "host_iface": "eth0"}
+            h.update(addr)
+            if engine == "dpdk":
+                h["dpdk_pair"] = [f"z{idx}", f"r{idx}"]
+            hosts.append(h)
+    return {"prefix": prefix, "engine": engine, "matrix": os.path.abspath(matrix_path),
+            "matrix_name": m.get("name"), "appliance": f"{prefix}-app",
+            "gateway4": GW4, "gateway6": GW6, "hosts": hosts}
+
+
+# ---------------------------------------------------------------- up/down
+
+def state_path(prefix):
+    return os.path.join(STATE_DIR, f"{prefix}.json")
+
+
+def lab_namespaces(prefix):
+    r = run(["ip", "netns", "list"], check=False)
+    out = []
+    for line in r.stdout.splitlines():
+        name = line.split()[0] if line.split() else ""
+        if name.startswith(prefix + "-"):
+            out.append(name)
+    return out
+
+
+def down(prefix):
+    for ns in lab_namespaces(prefix):
+        pids = run(["ip", "netns", "pids", ns], check=False).stdout.split()
+        for p in pids:
+            try:
+                os.kill(int(p), 9)
+            except (ProcessLookupError, ValueError):
+                pass
+        run(["ip", "netns", "delete", ns], check=False)
+    try:
+        os.unlink(state_path(prefix))
+    except FileNotFoundError:
+        pass
+    left = lab_namespaces(prefix)
+    if left:
+        die(f"could not remove {' '.join(left)}")
+
+
+SYSCTL_HOST = ["net.ipv6.conf.all.accept_dad=0", "net.ipv6.conf.default.accept_dad=0",
+               "net.ipv6.conf.all.forwarding=0"]
+SYSCTL_APP = ["net.ipv4.ip_forward=1", "net.ipv6.conf.all.forwarding=1",
+              "net.ipv4.conf.all.rp_filter=0", "net.ipv4.conf.default.rp_filter=0",
+              "net.ipv6.conf.all.accept_dad=0", "net.ipv6.conf.default.accept_dad=0"]
+
+
+def up(plan):
+    app = plan["appliance"]
+    for ns in [app] + [h["ns"] for h in plan["hosts"]]:
+        run(["ip", "netns", "add", ns])
+    run(["ip", "netns", "exec", app, "sysctl", "-qw"] + SYSCTL_APP)
+    for h in plan["hosts"]:
+        run(["ip", "netns", "exec", h["ns"], "sysctl", "-qw"] + SYSCTL_HOST)
+
+    # links and the appliance side, in one batch
+    b = ["link set lo up"]
+    for h in plan["hosts"]:
+        i = h["index"]
+        if plan["engine"] == "dpdk":
+            # host eth0 <-> z<i> (DPDK port) ... r<i> (DPDK port) <-> h<i>
+            b.append(f"link add z{i} type veth peer name eth0 netns {h['ns']}")
+            b.append(f"link add r{i} type veth peer name h{i}")
+            b.append(f"link set z{i} up")
+            b.append(f"link set r{i} up")
+        else:
+            b.append(f"link add h{i} type veth peer name eth0 netns {h['ns']}")
+        b.append(f"link set h{i} up")
+        b.append(f"addr add {GW4}/32 dev h{i}")
+        b.append(f"addr add {GW6}/64 dev h{i} nodad")
+        if "ipv4" in h:
+            b.append(f"route add {h['ipv4']}/32 dev h{i}")
+        if "ipv6" in h:
+            b.append(f"route add {h['ipv6']}/128 dev h{i}")
+    run(["ip", "-n", app, "-batch", "-"], input="\n".join(b) + "\n")
+
+    for h in plan["hosts"]:
+        b = ["link set lo up", "link set eth0 up"]
+        if "ipv4" in h:
+            b += [f"addr add {h['ipv4']}/32 dev eth0",
+                  f"route add {GW4}/32 dev eth0 scope link",
+                  f"route add default via {GW4} dev eth0 src {h['ipv4']}"]
+        if "ipv6" in h:
+            b += [f"addr add {h['ipv6']}/128 dev eth0 nodad",
+                  f"route add default via {GW6} dev eth0"]
+        run(["ip", "-n", h["ns"], "-batch", "-"], input="\n".join(b) + "\n")
+    if plan["engine"] == "dpdk" and shutil.which("ethtool"):
+        # af_packet sees frames as the kernel left them: no checksum
+        # offload on the links the DPDK ports bridge.
+        for h in plan["hosts"]:
+            run(["ip", "netns", "exec", h["ns"], "ethtool", "-K", "eth0", "tx", "off"],
+                check=False)
+            run(["ip", "netns", "exec", app, "ethtool", "-K", f"h{h['index']}", "tx", "off"],
+                check=False)
+
+
+def apply_nft(plan, builddir):
+    tool = None
+    for d in [builddir, os.environ.get("ZONEWALL_BUILDDIR"),
+              os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "build")]:
+        if d and os.access(os.path.join(d, "dataplane", "nft", "zw-nft-apply"), os.X_OK):
+            tool = os.path.join(d, "dataplane", "nft", "zw-nft-apply")
+            break
+    if not tool:
+        die("zw-nft-apply not found (build first, or pass --builddir)")
+    r = run(["ip", "netns", "exec", plan["appliance"], tool, plan["matrix"]], check=False)
+    if r.returncode != 0:
+        die(f"applying the matrix with the nft engine: {r.stderr.strip()}")
+    print(r.stdout.strip())
+
+
+def print_status(plan, as_json):
+    if as_json:
+        json.dump(plan, sys.stdout, indent=1)
+        print()
+        return
+    print(f"lab {plan['prefix']}: matrix {plan['matrix_name']} ({plan['matrix']}), "
+          f"engine {plan['engine']}, appliance namespace {plan['appliance']}")
+    print(f"{'host':<18} {'namespace':<28} {'iface':<8} {'ipv4':<16} ipv6")
+    for h in plan["hosts"]:
+        iface = h["iface"] if "dpdk_pair" not in h else \
+            f"{h['iface']}({h['dpdk_pair'][0]}:{h['dpdk_pair'][1]})"
+        print(f"{h['name']:<18} {h['ns']:<28} {iface:<8} {h.get('ipv4', '-'):<16} "
+              f"{h.get('ipv6', '-')}")
+
+
+def main():
+    ap = argparse.ArgumentParser(prog="lab.sh", description=__doc__,
+                                 formatter_class=argparse.RawDescriptionHelpFormatter)
+    ap.add_argument("cmd", choices=["up", "down", "status"])
+    ap.add_argument("matrix", nargs="?")
+    ap.add_argument("--engine", choices=["nft", "xdp", "dpdk", "none"], default="none")
+    ap.add_argument("--prefix", default="zwlab")
+    ap.add_argument("--hosts", type=int, default=1,
+                    help="hosts per zone at least (isolated zones and outside get 2)")
+    ap.add_argument("--apply", action="store_true",
+                    help="with --engine nft: enforce the matrix with zw-nft-apply")
+    ap.add_argument("--builddir")
+    ap.add_argument("--json", action="store_true")
+    a = ap.parse_args()
+    if not a.prefix.replace("-", "").replace("_", "").isalnum() or len(a.prefix) > 24:
+        die("--prefix: letters, digits, - and _ only, at most 24", 2)
+
+    if a.cmd == "down":
+        down(a.prefix)
+        return
+    if a.cmd == "status":
+        try:
+            with open(state_path(a.prefix)) as f:
+                plan = json.load(f)
+        except FileNotFoundError:
+            left = lab_namespaces(a.prefix)
+            die(f"no lab {a.prefix}" + (f" (stray namespaces: {' '.join(left)})" if left else ""), 1)
+        print_status(plan, a.json)
+        return
+
+    if os.geteuid() != 0:
+        die("up needs root (network namespaces)")
+    if not a.matrix:
+        die("up needs a MATRIX", 2)
+    if lab_namespaces(a.prefix):
+        die(f"lab {a.prefix} already exists: lab.sh down --prefix {a.prefix} first", 1)
+    plan = make_plan(load_matrix(a.matrix, a.builddir), a.prefix, a.engine,
+                     a.hosts, a.matrix)
+    try:
+        up(plan)
+        os.makedirs(STATE_DIR, exist_ok=True)
+        with open(state_path(a.prefix), "w") as f:
+            json.dump(plan, f, indent=1)
+        if a.apply:
+            if a.engine != "nft":
+                die("--apply only drives the nft engine")
+            apply_nft(plan, a.builddir)
+    except (RuntimeError, OSError) as e:
+        down(a.prefix)
+        die(f"up failed, lab removed: {e}")
+    print_status(plan, a.json)
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,281 @@
+#!/usr/bin/python3
+# SPDX-License-Identifier: BSD-2-Clause
+"""Test agent run inside one lab host namespace (ip netns exec NS agent.py).
+
+Reads one JSON command per line on stdin, answers one JSON line on stdout:
+  {"op": "listen", "tcp": [..], "udp": [..], "raw": [protos]}
+      echo servers on every address (IPv4 and IPv6)
+  {"op": "probe", "timeout": s, "probes": [{"id", "kind", "dst", "port"}]}
+      kind tcp|udp|icmp|raw; all at once; result per id: ok|timeout|refused|error
+      (ok = the request reached the server AND its answer came back)
+  {"op": "hold", "id", "dst", "port"} / {"op": "ping_held", "id", "timeout"}
+  {"op": "craft", "flags": "A"|"S"|"SA", "dst", "port", "timeout"}
+      one hand-made TCP segment (scapy); answered|silent
+  {"op": "quit"}
+"""
+import asyncio
+import json
+import os
+import socket
+import struct
+import sys
+
+held = {}
+
+
+class UdpEcho(asyncio.DatagramProtocol):
+    def connection_made(self, transport):
+        self.t = transport
+
+    def datagram_received(self, data, addr):
+        self.t.sendto(data, addr)
+
+
+async def tcp_echo(reader, writer):
+    try:
+        while True:
+            line = await reader.readline()
+            if not line:
+                break
+            writer.write(line)
+            await writer.drain()
+    except (ConnectionError, OSError):
+        pass
+    finally:
+        try:
+            writer.close()
+        except OSError:
+            pass
+
+
+def raw_echo(fam, proto):
+    """Answer every packet of protocol @proto with 'R' + its payload."""
+    s = socket.socket(fam, socket.SOCK_RAW, proto)
+    s.setblocking(False)
+    loop = asyncio.get_running_loop()
+
+    def readable():
+        try:
+            data, addr = s.recvfrom(65535)
+        except OSError:
+            return
+        if fam == socket.AF_INET:
+            data = data[(data[0] & 15) * 4:]
+        if data.startswith(b"P"):
+            try:
+                s.sendto(b"R" + data, addr)
+            except OSError:
+                pass
+    loop.add_reader(s.fileno(), readable)
+    return s
+
+
+async def listen(cmd):
+    failed = []
+    keep = []
+    for p in cmd.get("tcp", []):
+        try:
+            srv = await asyncio.start_server(tcp_echo, host=None, port=p, reuse_address=True)
+            keep.append(srv)
+        except OSError as e:
+            failed.append(f"tcp/{p}: {e}")
+    loop = asyncio.get_running_loop()
+    for p in cmd.get("udp", []):
+        try:
+            s = socket.socket(socket.AF_INET6, socket.SOCK_DGRAM)
+            s.setsockopt(socket.IPPROTO_IPV6, socket.IPV6_V6ONLY, 0)
+            s.bind(("::", p))
+            t, _ = await loop.create_datagram_endpoint(UdpEcho, sock=s)
+            keep.append(t)
+        except OSError as e:
+            failed.append(f"udp/{p}: {e}")
+    for proto in cmd.get("raw", []):
+        for fam in (socket.AF_INET, socket.AF_INET6):
+            try:
+                keep.append(raw_echo(fam, proto))
+            except OSError as e:
+                failed.append(f"raw/{proto}: {e}")
+    listen.keep = getattr(listen, "keep", []) + keep
+    return {"ok": not failed, "failed": failed}
+
+
+def family(addr):
+    return socket.AF_INET6 if ":" in addr else socket.AF_INET
+
+
+async def probe_tcp(p, timeout):
+    tag = f"ping {p['id']}\n".encode()
+    try:
+        r, w = await asyncio.wait_for(asyncio.open_connection(p["dst"], p["port"]), timeout)
+    except asyncio.TimeoutError:
+        return "timeout"
+    except ConnectionRefusedError:
+        return "refused"
+    except OSError as e:
+        return f"error {e.strerror}"
+    try:
+        w.write(tag)
+        line = await asyncio.wait_for(r.readline(), timeout)
+        return "ok" if line == tag else "error bad echo"
+    except asyncio.TimeoutError:
+        return "timeout"
+    except OSError as e:
+        return f"error {e.strerror}"
+    finally:
+        w.close()
+
+
+async def datagram_probe(sock, send, match, timeout):
+    loop = asyncio.get_running_loop()
+    fut = loop.create_future()
+
+    def readable():
+        try:
+            data, addr = sock.recvfrom(65535)
+        except OSError:
+            return
+        if match(data) and not fut.done():
+            fut.set_result("ok")
+    loop.add_reader(sock.fileno(), readable)
+    try:
+        send()
+        return await asyncio.wait_for(fut, timeout)
+    except asyncio.TimeoutError:
+        return "timeout"
+    except OSError as e:
+        return f"error {e.strerror}"
+    finally:
+        loop.remove_reader(sock.fileno())
+        sock.close()
+
+
+async def probe_udp(p, timeout):
+    tag = f"ping {p['id']}".encode()
+    s = socket.socket(family(p["dst"]), socket.SOCK_DGRAM)
+    s.setblocking(False)
+    return await datagram_probe(s, lambda: s.sendto(tag, (p["dst"], p["port"])),
+                                lambda d: d == tag, timeout)
+
+
+def csum(b):
+    if len(b) % 2:
+        b += b"\0"
+    s = sum(struct.unpack(f"!{len(b) // 2}H", b))
+    s = (s >> 16) + (s & 0xffff)
+    s += s >> 16
+    return ~s & 0xffff
+
+
+async def probe_icmp(p, timeout):
+    v6 = ":" in p["dst"]
+    ident = (int(p["id"]) * 7 + 1) & 0xffff
+    s = socket.socket(socket.AF_INET6 if v6 else socket.AF_INET, socket.SOCK_RAW,
+                      socket.IPPROTO_ICMPV6 if v6 else socket.IPPROTO_ICMP)
+    s.setblocking(False)
+    payload = f"zonewall {p['id']}".encode()
+    typ = 128 if v6 else 8
+    hdr = struct.pack("!BBHHH", typ, 0, 0, ident, 1)
+    pkt = hdr + payload
+    if not v6:  # the kernel computes ICMPv6 checksums itself
+        pkt = struct.pack("!BBHHH", typ, 0, csum(pkt), ident, 1) + payload
+
+    def match(d):
+        if not v6:
+            d = d[(d[0] & 15) * 4:]
+        return len(d) >= 8 and d[0] == (129 if v6 else 0) and \
+            struct.unpack("!H", d[4:6])[0] == ident and d[8:] == payload
+    return await datagram_probe(s, lambda: s.sendto(pkt, (p["dst"], 0)), match, timeout)
+
+
+async def probe_raw(p, timeout):
+    fam = family(p["dst"])
+    s = socket.socket(fam, socket.SOCK_RAW, p["port"])
+    s.setblocking(False)
+    tag = f"P{p['id']}".encode()
+
+    def match(d):
+        if fam == socket.AF_INET:
+            d = d[(d[0] & 15) * 4:]
+        return d == b"R" + tag
+    return await datagram_probe(s, lambda: s.sendto(tag, (p["dst"], 0)), match, timeout)
+
+
+async def probe(cmd):
+    timeout = cmd.get("timeout", 1.5)
+    kinds = {"tcp": probe_tcp, "udp": probe_udp, "icmp": probe_icmp, "raw": probe_raw}
+    sem = asyncio.Semaphore(400)
+
+    async def one(p):
+        async with sem:
+            return await kinds[p["kind"]](p, timeout)
+    res = await asyncio.gather(*(one(p) for p in cmd["probes"]))
+    return {"results": {str(p["id"]): r for p, r in zip(cmd["probes"], res)}}
+
+
+async def hold(cmd):
+    try:
+        r, w = await asyncio.wait_for(asyncio.open_connection(cmd["dst"], cmd["port"]),
+                                      cmd.get("timeout", 2))
+    except (asyncio.TimeoutError, OSError) as e:
+        return {"ok": False, "error": str(e) or "timeout"}
+    held[str(cmd["id"])] = (r, w)
+    return await ping_held({"id": cmd["id"], "timeout": cmd.get("timeout", 2)})
+
+
+async def ping_held(cmd):
+    c = held.get(str(cmd["id"]))
+    if not c:
+        return {"ok": False, "error": "no such connection"}
+    r, w = c
+    tag = f"held {cmd['id']} {os.urandom(4).hex()}\n".encode()
+    try:
+        w.write(tag)
+        line = await asyncio.wait_for(r.readline(), cmd.get("timeout", 2))
+        return {"ok": line == tag, "error": "" if line == tag else "closed"}
+    except (asyncio.TimeoutError, OSError) as e:
+        return {"ok": False, "error": str(e) or "timeout"}
+
+
+def craft(cmd):
+    import logging
+    logging.getLogger("scapy.runtime").setLevel(logging.ERROR)
+    from scapy.all import IP, IPv6, TCP, conf, sr1
+    conf.verb = 0
+    l3 = IPv6(dst=cmd["dst"]) if ":" in cmd["dst"] else IP(dst=cmd["dst"])
+    sport = cmd.get("sport", 40000 + os.getpid() % 20000)
+    pkt = l3 / TCP(sport=sport, dport=cmd["port"], flags=cmd["flags"], seq=12345, ack=67890)
+    ans = sr1(pkt, timeout=cmd.get("timeout", 1.5))
+    if ans is None:
+        return {"answer": "silent"}
+    return {"answer": "answered", "flags": str(ans[TCP].flags) if TCP in ans else "?"}
+
+
+async def main():
+    loop = asyncio.get_running_loop()
+    reader = asyncio.StreamReader()
+    await loop.connect_read_pipe(lambda: asyncio.StreamReaderProtocol(reader), sys.stdin)
+    out = sys.stdout
+    ops = {"listen": listen, "probe": probe, "hold": hold, "ping_held": ping_held}
+    while True:
+        line = await reader.readline()
+        if not line:
+            break
+        cmd = json.loads(line)
+        op = cmd.get("op")
+        if op == "quit":
+            break
+        try:
+            if op == "craft":
+                res = await loop.run_in_executor(None, craft, cmd)
+            elif op in ops:
+                res = await ops[op](cmd)
+            else:
+                res = {"error": f"unknown op {op}"}
+        except Exception as e:  # report, never die silently
+            res = {"error": f"{type(e).__name__}: {e}"}
+        out.write(json.dumps(res) + "\n")
+        out.flush()
+
+
+if __name__ == "__main__":
+    asyncio.run(main())

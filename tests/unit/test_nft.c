@@ -1,0 +1,1409 @@
+// SPDX-License-Identifier: BSD-2-Clause
+/*
+ * Unit tests of the nftables engine, without a kernel (libnftnl tests/
+ * style: build -> netlink bytes -> parse back -> compare):
+ *  - every message of the batch built from an image parses back into the
+ *    object the ruleset holds (canonical forms equal), in a valid order;
+ *  - golden bytecode for a small matrix (the exact expressions);
+ *  - every jump/goto target, set and counter a rule names exists;
+ *  - a small nftables interpreter runs the parsed-back ruleset on packets
+ *    (new connections, replies, bare ACKs) and must agree with the
+ *    reference evaluator on every query (generated matrices, both
+ *    families, narrowing, expiry, the crisis block list);
+ *  - the re-apply batch (flush and refill against a live table) deletes
+ *    and keeps what it must and carries the generation id;
+ *  - drift detection finds a rule, an element, a chain, a counter changed;
+ *  - describe_flow shows each flow's rules;
+ *  - option parsing.
+ */
+#include <arpa/inet.h>
+#include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/uio.h>
+
+#include <CUnit/Basic.h>
+#include <libmnl/libmnl.h>
+#include <linux/netfilter.h>
+#include <linux/netfilter/nf_conntrack_common.h>
+#include <linux/netfilter/nf_tables.h>
+#include <linux/netfilter/nfnetlink.h>
+
+#include <libnftnl/batch.h>
+#include <libnftnl/chain.h>
+#include <libnftnl/expr.h>
+#include <libnftnl/object.h>
+#include <libnftnl/rule.h>
+#include <libnftnl/set.h>
+#include <libnftnl/table.h>
+#include <libnftnl/udata.h>
+
+#include <zonewall/backend.h>
+#include <zonewall/eval.h>
+#include <zonewall/matrix.h>
+#include <zonewall/policy.h>
+
+#include "gen.h"
+#include "zwnft.h"
+
+static int32_t today;
+
+/* ------------------------------------------------------------------ */
+/* matrices and images */
+
+static struct zw_image *image_of(const char *yaml,
+				 const struct zw_compile_opts *co)
+{
+	struct zw_diags d;
+	struct zw_matrix *m;
+	uint8_t *b = NULL;
+	size_t len = 0;
+	char err[256];
+	struct zw_image *img = NULL;
+
+	zw_diags__init(&d, "t.yaml");
+	m = zw_matrix__parse(yaml, strlen(yaml), "t.yaml", &d);
+	if (m)
+		zw_matrix__validate(m, today, &d);
+	if (!m || d.n_errors) {
+		zw_diags__print_text(&d, stderr);
+		goto out;
+	}
+	if (zw_policy__compile_opts(m, co, &b, &len))
+		goto out;
+	img = zw_image__open(b, len, err, sizeof(err));
+	if (!img)
+		fprintf(stderr, "image: %s\n", err);
+out:
+	free(b);
+	zw_matrix__free(m);
+	zw_diags__fini(&d);
+	return img;
+}
+
+static char *read_file(const char *rel)
+{
+	const char *src = getenv("ZONEWALL_SRCDIR");
+	char path[1024];
+	FILE *f;
+	long n;
+	char *s;
+
+	snprintf(path, sizeof(path), "%s/%s", src ? src : ".", rel);
+	f = fopen(path, "rb");
+	if (!f)
+		return NULL;
+	fseek(f, 0, SEEK_END);
+	n = ftell(f);
+	fseek(f, 0, SEEK_SET);
+	s = calloc(1, (size_t)n + 1);
+	if (s && fread(s, 1, (size_t)n, f) != (size_t)n) {
+		free(s);
+		s = NULL;
+	}
+	fclose(f);
+	return s;
+}
+
+static const char small_yaml[] =
+	"zonewall: 1\n"
+	"name: small\n"
+	"zones:\n"
+	"  ops: {kind: operations, networks: [10.1.0.0/24, \"fd00:1::/64\"], isolate: true}\n"
+	"  jump: {kind: servers, networks: [10.2.0.0/24, \"fd00:2::/64\"]}\n"
+	"  adm: {kind: admin, networks: [10.3.0.0/24]}\n"
+	"  upd: {kind: update, networks: [10.4.0.0/24]}\n"
+	"  vpn: {kind: remote-access, networks: [10.5.0.0/24]}\n"
+	"  xchg: {kind: provider-exchange, networks: [10.6.0.0/24]}\n"
+	"services:\n"
+	"  hi: {proto: tcp, ports: [\"8000-8010\"]}\n"
+	"flows:\n"
+	"  - id: F-1\n"
+	"    from: ops\n"
+	"    to: jump\n"
+	"    services: [ssh, icmp-echo]\n"
+	"    justification: admins\n"
+	"  - id: F-2\n"
+	"    from: jump\n"
+	"    to: adm\n"
+	"    dst: [10.3.0.5, 10.3.0.8/30]\n"
+	"    services: [hi]\n"
+	"    rate: 5/s\n"
+	"    log: true\n"
+	"    justification: tools\n"
+	"  - id: F-3\n"
+	"    from: vpn\n"
+	"    to: jump\n"
+	"    services: [ssh]\n"
+	"    expires: 2020-01-01\n"
+	"    justification: old\n";
+
+/* ------------------------------------------------------------------ */
+/* the batch as parsed objects */
+
+struct parsed {
+	struct nftnl_table *table;
+	struct nftnl_chain **chains;
+	size_t n_chains;
+	struct nftnl_set **sets;
+	size_t n_sets;
+	struct nftnl_obj **objs;
+	size_t n_objs;
+	struct nftnl_rule **rules;
+	size_t n_rules;
+	/* deletions of a re-apply batch, by type */
+	size_t n_del[NFT_MSG_MAX];
+	char **del_names;
+	uint16_t *del_types;
+	size_t n_dels;
+	size_t n_new[NFT_MSG_MAX];
+	uint32_t genid; /* batch begin attribute, 0 if none */
+	bool begin, end, ack_last;
+	int order_errors;
+};
+
+static void *grow(void *v, size_t n, size_t sz)
+{
+	return realloc(v, (n + 1) * sz);
+}
+
+static struct nftnl_set *find_set(struct parsed *p, const char *name)
+{
+	for (size_t i = 0; i < p->n_sets; i++)
+		if (!strcmp(nftnl_set_get_str(p->sets[i], NFTNL_SET_NAME), name))
+			return p->sets[i];
+	return NULL;
+}
+
+static void parsed_free(struct parsed *p)
+{
+	if (p->table)
+		nftnl_table_free(p->table);
+	for (size_t i = 0; i < p->n_chains; i++)
+		nftnl_chain_free(p->chains[i]);
+	for (size_t i = 0; i < p->n_sets; i++)
+		nftnl_set_free(p->sets[i]);
+	for (size_t i = 0; i < p->n_objs; i++)
+		nftnl_obj_free(p->objs[i]);
+	for (size_t i = 0; i < p->n_rules; i++)
+		nftnl_rule_free(p->rules[i]);
+	for (size_t i = 0; i < p->n_dels; i++)
+		free(p->del_names[i]);
+	free(p->chains);
+	free(p->sets);
+	free(p->objs);
+	free(p->rules);
+	free(p->del_names);
+	free(p->del_types);
+	memset(p, 0, sizeof(*p));
+}
+
+static void add_del(struct parsed *p, uint16_t type, const char *name)
+{
+	p->del_names = grow(p->del_names, p->n_dels, sizeof(char *));
+	p->del_types = grow(p->del_types, p->n_dels, sizeof(uint16_t));
+	p->del_names[p->n_dels] = strdup(name ? name : "");
+	p->del_types[p->n_dels] = type;
+	p->n_dels++;
+	p->n_del[type]++;
+}
+
+/* Walk every netlink message of the batch and parse it with libnftnl. */
+static void parse_batch(struct zwnft_batch *bt, struct parsed *p)
+{
+	int n_iov = nftnl_batch_iovec_len(bt->b);
+	struct iovec *iov = calloc((size_t)n_iov, sizeof(*iov));
+	size_t total = 0, off = 0;
+	char *buf;
+	uint32_t last_seq = 0;
+	int phase = 0; /* 0 deletes, 1 objects, 2 chains, 3 sets, 4 rules */
+
+	memset(p, 0, sizeof(*p));
+	nftnl_batch_iovec(bt->b, iov, (uint32_t)n_iov);
+	for (int i = 0; i < n_iov; i++)
+		total += iov[i].iov_len;
+	buf = malloc(total);
+	for (int i = 0; i < n_iov; i++) {
+		memcpy(buf + off, iov[i].iov_base, iov[i].iov_len);
+		off += iov[i].iov_len;
+	}
+	free(iov);
+	CU_ASSERT_EQUAL(total, bt->bytes);
+
+	const struct nlmsghdr *nlh = (const struct nlmsghdr *)buf;
+	int len = (int)total;
+
+	for (; mnl_nlmsg_ok(nlh, len); nlh = mnl_nlmsg_next(nlh, &len)) {
+		uint16_t type = NFNL_MSG_TYPE(nlh->nlmsg_type);
+
+		if (nlh->nlmsg_type == NFNL_MSG_BATCH_BEGIN) {
+			struct nlattr *a;
+
+			p->begin = true;
+			mnl_attr_for_each(a, nlh, sizeof(struct nfgenmsg))
+				if (mnl_attr_get_type(a) == NFNL_BATCH_GENID)
+					p->genid = ntohl(mnl_attr_get_u32(a));
+			continue;
+		}
+		if (nlh->nlmsg_type == NFNL_MSG_BATCH_END) {
+			p->end = true;
+			p->ack_last = last_seq == bt->seq_last;
+			continue;
+		}
+		CU_ASSERT_EQUAL(NFNL_SUBSYS_ID(nlh->nlmsg_type), NFNL_SUBSYS_NFTABLES);
+		CU_ASSERT_FALSE(p->end);
+		if (nlh->nlmsg_flags & NLM_F_ACK)
+			last_seq = nlh->nlmsg_seq;
+		int want_phase = -1;
+
+		switch (type) {
+		case NFT_MSG_NEWTABLE: {
+			struct nftnl_table *t = nftnl_table_alloc();
+
+			CU_ASSERT_EQUAL(nftnl_table_nlmsg_parse(nlh, t), 0);
+			p->table = t;
+			want_phase = 0;
+			break;
+		}
+		case NFT_MSG_NEWCHAIN: {
+			struct nftnl_chain *c = nftnl_chain_alloc();
+
+			CU_ASSERT_EQUAL(nftnl_chain_nlmsg_parse(nlh, c), 0);
+			p->chains = grow(p->chains, p->n_chains, sizeof(void *));
+			p->chains[p->n_chains++] = c;
+			want_phase = 2;
+			break;
+		}
+		case NFT_MSG_NEWSET: {
+			struct nftnl_set *s = nftnl_set_alloc();
+
+			CU_ASSERT_EQUAL(nftnl_set_nlmsg_parse(nlh, s), 0);
+			p->sets = grow(p->sets, p->n_sets, sizeof(void *));
+			p->sets[p->n_sets++] = s;
+			want_phase = 3;
+			break;
+		}
+		case NFT_MSG_NEWSETELEM: {
+			struct nftnl_set *tmp = nftnl_set_alloc(), *s;
+
+			CU_ASSERT_EQUAL(nftnl_set_elems_nlmsg_parse(nlh, tmp), 0);
+			s = find_set(p, nftnl_set_get_str(tmp, NFTNL_SET_NAME));
+			CU_ASSERT_PTR_NOT_NULL(s); /* elements after their set */
+			if (s) /* again, into the set itself */
+				CU_ASSERT_EQUAL(nftnl_set_elems_nlmsg_parse(nlh, s), 0);
+			nftnl_set_free(tmp);
+			want_phase = 3;
+			break;
+		}
+		case NFT_MSG_NEWOBJ: {
+			struct nftnl_obj *o = nftnl_obj_alloc();
+
+			CU_ASSERT_EQUAL(nftnl_obj_nlmsg_parse(nlh, o), 0);
+			p->objs = grow(p->objs, p->n_objs, sizeof(void *));
+			p->objs[p->n_objs++] = o;
+			want_phase = 1;
+			break;
+		}
+		case NFT_MSG_NEWRULE: {
+			struct nftnl_rule *r = nftnl_rule_alloc();
+
+			CU_ASSERT_EQUAL(nftnl_rule_nlmsg_parse(nlh, r), 0);
+			CU_ASSERT(nlh->nlmsg_flags & NLM_F_APPEND);
+			p->rules = grow(p->rules, p->n_rules, sizeof(void *));
+			p->rules[p->n_rules++] = r;
+			want_phase = 4;
+			break;
+		}
+		case NFT_MSG_DELRULE: {
+			struct nftnl_rule *r = nftnl_rule_alloc();
+
+			nftnl_rule_nlmsg_parse(nlh, r);
+			/* the flush: table only, no chain, no handle */
+			CU_ASSERT_FALSE(nftnl_rule_is_set(r, NFTNL_RULE_CHAIN));
+			CU_ASSERT_FALSE(nftnl_rule_is_set(r, NFTNL_RULE_HANDLE));
+			add_del(p, type, nftnl_rule_get_str(r, NFTNL_RULE_TABLE));
+			nftnl_rule_free(r);
+			want_phase = 0;
+			break;
+		}
+		case NFT_MSG_DELSET: {
+			struct nftnl_set *s = nftnl_set_alloc();
+
+			nftnl_set_nlmsg_parse(nlh, s);
+			add_del(p, type, nftnl_set_get_str(s, NFTNL_SET_NAME));
+			nftnl_set_free(s);
+			want_phase = 0;
+			break;
+		}
+		case NFT_MSG_DELCHAIN: {
+			struct nftnl_chain *c = nftnl_chain_alloc();
+
+			nftnl_chain_nlmsg_parse(nlh, c);
+			add_del(p, type, nftnl_chain_get_str(c, NFTNL_CHAIN_NAME));
+			nftnl_chain_free(c);
+			want_phase = 0;
+			break;
+		}
+		case NFT_MSG_DELOBJ: {
+			struct nftnl_obj *o = nftnl_obj_alloc();
+
+			nftnl_obj_nlmsg_parse(nlh, o);
+			add_del(p, type, nftnl_obj_get_str(o, NFTNL_OBJ_NAME));
+			nftnl_obj_free(o);
+			want_phase = 0;
+			break;
+		}
+		default:
+			CU_FAIL("unexpected message type in the batch");
+		}
+		if (type < NFT_MSG_MAX)
+			p->n_new[type]++;
+		if (want_phase < phase)
+			p->order_errors++;
+		else
+			phase = want_phase;
+	}
+	CU_ASSERT_EQUAL(len, 0);
+	free(buf);
+}
+
+/* Every parsed object equals the ruleset's, in order. */
+static void check_round_trip(const struct zwnft_ruleset *rs, struct parsed *p,
+			     bool fresh)
+{
+	size_t base_skip = fresh ? 0 : 1;
+
+	CU_ASSERT(p->begin && p->end && p->ack_last);
+	CU_ASSERT_EQUAL(p->order_errors, 0);
+	CU_ASSERT_EQUAL(p->n_rules, rs->n[ZWNFT_RULE]);
+	for (size_t i = 0; i < p->n_rules && i < rs->n[ZWNFT_RULE]; i++) {
+		char *a = zwnft_canon_rule(rs->v[ZWNFT_RULE][i].rule);
+		char *b = zwnft_canon_rule(p->rules[i]);
+
+		CU_ASSERT_STRING_EQUAL(a, b);
+		free(a);
+		free(b);
+	}
+	if (fresh)
+		CU_ASSERT_EQUAL(p->n_chains, rs->n[ZWNFT_CHAIN]);
+	for (size_t i = 0; i < p->n_chains; i++) {
+		char *a = zwnft_canon_chain(rs->v[ZWNFT_CHAIN][i + base_skip].chain);
+		char *b = zwnft_canon_chain(p->chains[i]);
+
+		CU_ASSERT_STRING_EQUAL(a, b);
+		free(a);
+		free(b);
+	}
+	CU_ASSERT_EQUAL(p->n_sets, rs->n[ZWNFT_SET]);
+	for (size_t i = 0; i < p->n_sets && i < rs->n[ZWNFT_SET]; i++) {
+		char *a = zwnft_canon_set(rs->v[ZWNFT_SET][i].set);
+		char *b = zwnft_canon_set(p->sets[i]);
+		size_t na = 0, nb = 0;
+		char **ea = zwnft_canon_elems(rs->v[ZWNFT_SET][i].set, &na);
+		char **eb = zwnft_canon_elems(p->sets[i], &nb);
+
+		CU_ASSERT_STRING_EQUAL(a, b);
+		CU_ASSERT_EQUAL(na, nb);
+		for (size_t k = 0; k < na && k < nb; k++)
+			CU_ASSERT_STRING_EQUAL(ea[k], eb[k]);
+		zwnft_strv_free(ea, na);
+		zwnft_strv_free(eb, nb);
+		free(a);
+		free(b);
+	}
+	if (fresh) {
+		CU_ASSERT_EQUAL(p->n_objs, rs->n[ZWNFT_OBJ]);
+		CU_ASSERT_PTR_NOT_NULL(p->table);
+	}
+}
+
+/* Every name a rule or a map element uses exists. */
+static bool has_chain(struct parsed *p, const struct zwnft_ruleset *rs,
+		      const char *n)
+{
+	for (size_t i = 0; i < rs->n[ZWNFT_CHAIN]; i++)
+		if (!strcmp(rs->v[ZWNFT_CHAIN][i].name, n))
+			return true;
+	(void)p;
+	return false;
+}
+
+static int check_ref_expr(struct nftnl_expr *e, void *data)
+{
+	void **ctx = data;
+	struct parsed *p = ctx[0];
+	const struct zwnft_ruleset *rs = ctx[1];
+	const char *name = nftnl_expr_get_str(e, NFTNL_EXPR_NAME);
+
+	if (!strcmp(name, "lookup"))
+		CU_ASSERT_PTR_NOT_NULL(find_set(p, nftnl_expr_get_str(e, NFTNL_EXPR_LOOKUP_SET)));
+	if (!strcmp(name, "dynset"))
+		CU_ASSERT_PTR_NOT_NULL(find_set(p, nftnl_expr_get_str(e, NFTNL_EXPR_DYNSET_SET_NAME)));
+	if (!strcmp(name, "immediate") && nftnl_expr_is_set(e, NFTNL_EXPR_IMM_CHAIN))
+		CU_ASSERT(has_chain(p, rs, nftnl_expr_get_str(e, NFTNL_EXPR_IMM_CHAIN)));
+	if (!strcmp(name, "objref")) {
+		const char *o = nftnl_expr_get_str(e, NFTNL_EXPR_OBJREF_IMM_NAME);
+		bool found = false;
+
+		for (size_t i = 0; i < rs->n[ZWNFT_OBJ]; i++)
+			found |= !strcmp(rs->v[ZWNFT_OBJ][i].name, o);
+		CU_ASSERT(found);
+	}
+	return 0;
+}
+
+static int check_ref_elem(struct nftnl_set_elem *e, void *data)
+{
+	void **ctx = data;
+
+	if (nftnl_set_elem_is_set(e, NFTNL_SET_ELEM_CHAIN))
+		CU_ASSERT(has_chain(ctx[0], ctx[1],
+				    nftnl_set_elem_get_str(e, NFTNL_SET_ELEM_CHAIN)));
+	return 0;
+}
+
+static void check_references(const struct zwnft_ruleset *rs, struct parsed *p)
+{
+	void *ctx[2] = {p, (void *)rs};
+
+	for (size_t i = 0; i < p->n_rules; i++)
+		nftnl_expr_foreach(p->rules[i], check_ref_expr, ctx);
+	for (size_t i = 0; i < p->n_sets; i++)
+		nftnl_set_elem_foreach(p->sets[i], check_ref_elem, ctx);
+	/* names unique per kind */
+	for (int k = 0; k < ZWNFT__KINDS; k++) {
+		if (k == ZWNFT_RULE)
+			continue;
+		for (size_t i = 0; i < rs->n[k]; i++)
+			for (size_t j = i + 1; j < rs->n[k]; j++)
+				if (!strcmp(rs->v[k][i].name, rs->v[k][j].name)) {
+					fprintf(stderr, "duplicate name %s\n", rs->v[k][i].name);
+					CU_FAIL("duplicate name");
+				}
+	}
+}
+
+/* ------------------------------------------------------------------ */
+/* a small nftables interpreter over the parsed-back ruleset */
+
+struct pkt {
+	int family; /* 4 or 6 */
+	uint8_t l4proto;
+	uint8_t saddr[16], daddr[16];
+	uint8_t tcp_flags;
+	uint32_t ct_state; /* NF_CT_STATE_* bit */
+	uint8_t o_src[16], o_dst[16];
+	uint8_t o_proto;
+	uint8_t o_pdst[2]; /* as in the conntrack tuple */
+};
+
+struct run {
+	struct parsed *p;
+	const struct pkt *k;
+	uint8_t reg[16];
+	int verdict; /* NFT_CONTINUE if none */
+	const char *target;
+	const char *hits[16];
+	int n_hits;
+	bool broke;
+};
+
+struct velem {
+	uint8_t key[16];
+	bool end;
+	int verdict;
+	const char *chain;
+};
+
+struct vset {
+	struct nftnl_set *s;
+	struct velem *e;
+	size_t n;
+};
+
+static struct vset *vsets;
+static size_t n_vsets;
+
+static int velem_cmp(const void *a, const void *b)
+{
+	const struct velem *x = a, *y = b;
+	int c = memcmp(x->key, y->key, 16);
+
+	if (c)
+		return c;
+	return (int)y->end - (int)x->end; /* end before start at one key */
+}
+
+static int collect_elem(struct nftnl_set_elem *e, void *data)
+{
+	struct vset *v = data;
+	uint32_t len = 0;
+	const void *k = nftnl_set_elem_get(e, NFTNL_SET_ELEM_KEY, &len);
+	struct velem x = {0};
+
+	memcpy(x.key, k, len);
+	x.end = nftnl_set_elem_is_set(e, NFTNL_SET_ELEM_FLAGS) &&
+		(nftnl_set_elem_get_u32(e, NFTNL_SET_ELEM_FLAGS) & NFT_SET_ELEM_INTERVAL_END);
+	if (nftnl_set_elem_is_set(e, NFTNL_SET_ELEM_VERDICT)) {
+		x.verdict = (int)nftnl_set_elem_get_u32(e, NFTNL_SET_ELEM_VERDICT);
+		x.chain = nftnl_set_elem_get_str(e, NFTNL_SET_ELEM_CHAIN);
+	}
+	v->e = grow(v->e, v->n, sizeof(x));
+	v->e[v->n++] = x;
+	return 0;
+}
+
+static void vm_load(struct parsed *p)
+{
+	vsets = calloc(p->n_sets + 1, sizeof(*vsets));
+	n_vsets = p->n_sets;
+	for (size_t i = 0; i < p->n_sets; i++) {
+		vsets[i].s = p->sets[i];
+		nftnl_set_elem_foreach(p->sets[i], collect_elem, &vsets[i]);
+		if (vsets[i].n)
+			qsort(vsets[i].e, vsets[i].n, sizeof(struct velem), velem_cmp);
+	}
+}
+
+static void vm_unload(void)
+{
+	for (size_t i = 0; i < n_vsets; i++)
+		free(vsets[i].e);
+	free(vsets);
+	vsets = NULL;
+	n_vsets = 0;
+}
+
+/* rbtree semantics: the greatest element <= key decides. */
+static const struct velem *vset_lookup(const char *name, const uint8_t *key,
+				       uint32_t klen)
+{
+	for (size_t i = 0; i < n_vsets; i++) {
+		const struct velem *best = NULL;
+		uint8_t k[16] = {0};
+
+		if (strcmp(nftnl_set_get_str(vsets[i].s, NFTNL_SET_NAME), name))
+			continue;
+		memcpy(k, key, klen);
+		for (size_t j = 0; j < vsets[i].n; j++)
+			if (memcmp(vsets[i].e[j].key, k, 16) <= 0)
+				best = &vsets[i].e[j];
+		return best && !best->end ? best : NULL;
+	}
+	CU_FAIL("lookup of an unknown set");
+	return NULL;
+}
+
+static int vm_expr(struct nftnl_expr *e, void *data)
+{
+	struct run *r = data;
+	const struct pkt *k = r->k;
+	const char *name = nftnl_expr_get_str(e, NFTNL_EXPR_NAME);
+	uint32_t len = 0;
+
+	if (r->broke || r->verdict != NFT_CONTINUE)
+		return 0;
+	if (!strcmp(name, "meta")) {
+		uint32_t key = nftnl_expr_get_u32(e, NFTNL_EXPR_META_KEY);
+
+		memset(r->reg, 0, sizeof(r->reg));
+		if (key == NFT_META_NFPROTO)
+			r->reg[0] = k->family == 4 ? NFPROTO_IPV4 : NFPROTO_IPV6;
+		else if (key == NFT_META_L4PROTO)
+			r->reg[0] = k->l4proto;
+		else
+			CU_FAIL("meta key");
+	} else if (!strcmp(name, "cmp")) {
+		const void *d = nftnl_expr_get(e, NFTNL_EXPR_CMP_DATA, &len);
+		int op = (int)nftnl_expr_get_u32(e, NFTNL_EXPR_CMP_OP);
+		int c = memcmp(r->reg, d, len);
+
+		if ((op == NFT_CMP_EQ && c) || (op == NFT_CMP_NEQ && !c))
+			r->broke = true;
+		else if (op != NFT_CMP_EQ && op != NFT_CMP_NEQ)
+			CU_FAIL("cmp op");
+	} else if (!strcmp(name, "range")) {
+		const void *lo = nftnl_expr_get(e, NFTNL_EXPR_RANGE_FROM_DATA, &len);
+		const void *hi = nftnl_expr_get(e, NFTNL_EXPR_RANGE_TO_DATA, &len);
+
+		if (memcmp(r->reg, lo, len) < 0 || memcmp(r->reg, hi, len) > 0)
+			r->broke = true;
+	} else if (!strcmp(name, "bitwise")) {
+		const uint8_t *mask = nftnl_expr_get(e, NFTNL_EXPR_BITWISE_MASK, &len);
+		const uint8_t *x = nftnl_expr_get(e, NFTNL_EXPR_BITWISE_XOR, &len);
+
+		for (uint32_t i = 0; i < len; i++)
+			r->reg[i] = (uint8_t)((r->reg[i] & mask[i]) ^ x[i]);
+	} else if (!strcmp(name, "ct")) {
+		uint32_t key = nftnl_expr_get_u32(e, NFTNL_EXPR_CT_KEY);
+
+		memset(r->reg, 0, sizeof(r->reg));
+		switch (key) {
+		case NFT_CT_STATE:
+			memcpy(r->reg, &k->ct_state, 4);
+			break;
+		case NFT_CT_PROTOCOL:
+			r->reg[0] = k->o_proto;
+			break;
+		case NFT_CT_PROTO_DST:
+			memcpy(r->reg, k->o_pdst, 2);
+			break;
+		case NFT_CT_SRC_IP:
+		case NFT_CT_DST_IP:
+			if (k->family != 4)
+				r->broke = true; /* kernel: no IPv4 tuple */
+			memcpy(r->reg, key == NFT_CT_SRC_IP ? k->o_src : k->o_dst, 4);
+			break;
+		case NFT_CT_SRC_IP6:
+		case NFT_CT_DST_IP6:
+			if (k->family != 6)
+				r->broke = true;
+			memcpy(r->reg, key == NFT_CT_SRC_IP6 ? k->o_src : k->o_dst, 16);
+			break;
+		default:
+			CU_FAIL("ct key");
+		}
+	} else if (!strcmp(name, "payload")) {
+		uint32_t base = nftnl_expr_get_u32(e, NFTNL_EXPR_PAYLOAD_BASE);
+		uint32_t off = nftnl_expr_get_u32(e, NFTNL_EXPR_PAYLOAD_OFFSET);
+
+		memset(r->reg, 0, sizeof(r->reg));
+		if (base == NFT_PAYLOAD_TRANSPORT_HEADER && off == 13)
+			r->reg[0] = k->tcp_flags;
+		else if (base == NFT_PAYLOAD_NETWORK_HEADER && k->family == 4 && off == 12)
+			memcpy(r->reg, k->saddr, 4);
+		else if (base == NFT_PAYLOAD_NETWORK_HEADER && k->family == 4 && off == 16)
+			memcpy(r->reg, k->daddr, 4);
+		else if (base == NFT_PAYLOAD_NETWORK_HEADER && k->family == 6 && off == 8)
+			memcpy(r->reg, k->saddr, 16);
+		else if (base == NFT_PAYLOAD_NETWORK_HEADER && k->family == 6 && off == 24)
+			memcpy(r->reg, k->daddr, 16);
+		else
+			CU_FAIL("payload");
+	} else if (!strcmp(name, "lookup")) {
+		const char *set = nftnl_expr_get_str(e, NFTNL_EXPR_LOOKUP_SET);
+		struct nftnl_set *s = find_set(r->p, set);
+		const struct velem *x = vset_lookup(set, r->reg,
+						    s ? nftnl_set_get_u32(s, NFTNL_SET_KEY_LEN) : 4);
+
+		if (!x) {
+			r->broke = true;
+		} else if (nftnl_expr_is_set(e, NFTNL_EXPR_LOOKUP_DREG)) {
+			r->verdict = x->verdict;
+			r->target = x->chain;
+		}
+	} else if (!strcmp(name, "immediate")) {
+		r->verdict = (int)nftnl_expr_get_u32(e, NFTNL_EXPR_IMM_VERDICT);
+		r->target = nftnl_expr_is_set(e, NFTNL_EXPR_IMM_CHAIN) ?
+				    nftnl_expr_get_str(e, NFTNL_EXPR_IMM_CHAIN) : NULL;
+	} else if (!strcmp(name, "objref")) {
+		if (r->n_hits < 16)
+			r->hits[r->n_hits++] = nftnl_expr_get_str(e, NFTNL_EXPR_OBJREF_IMM_NAME);
+	} else if (!strcmp(name, "dynset")) {
+		r->broke = true; /* rate never exceeded here */
+	} else if (strcmp(name, "log") && strcmp(name, "counter")) {
+		CU_FAIL("unknown expression");
+	}
+	return 0;
+}
+
+/* Run the forward hook. Returns NF_ACCEPT or NF_DROP. */
+static int vm_run(struct parsed *p, const struct pkt *k, struct run *out)
+{
+	struct {
+		const char *chain;
+		size_t next;
+	} stack[16];
+	int depth = 0, steps = 0;
+	const char *chain = ZWNFT_BASE_CHAIN;
+	size_t i = 0;
+
+	memset(out, 0, sizeof(*out));
+	out->p = p;
+	out->k = k;
+	for (;;) {
+		/* next rule of this chain at or after position i */
+		size_t seen = 0, idx = SIZE_MAX;
+
+		for (size_t j = 0; j < p->n_rules; j++) {
+			if (strcmp(nftnl_rule_get_str(p->rules[j], NFTNL_RULE_CHAIN), chain))
+				continue;
+			if (seen++ == i) {
+				idx = j;
+				break;
+			}
+		}
+		if (++steps > 10000) {
+			CU_FAIL("rule loop");
+			return NF_DROP;
+		}
+		if (idx == SIZE_MAX) { /* end of chain: return */
+			if (depth == 0)
+				return NF_DROP; /* base chain policy */
+			depth--;
+			chain = stack[depth].chain;
+			i = stack[depth].next;
+			continue;
+		}
+		out->verdict = NFT_CONTINUE;
+		out->broke = false;
+		nftnl_expr_foreach(p->rules[idx], vm_expr, out);
+		i++;
+		if (out->broke || out->verdict == NFT_CONTINUE)
+			continue;
+		switch (out->verdict) {
+		case NF_ACCEPT:
+		case NF_DROP:
+			return out->verdict;
+		case NFT_JUMP:
+			if (depth == 16)
+				return NF_DROP;
+			stack[depth].chain = chain;
+			stack[depth].next = i;
+			depth++;
+			/* fall through */
+		case NFT_GOTO:
+			chain = out->target;
+			i = 0;
+			break;
+		default:
+			CU_FAIL("verdict");
+			return NF_DROP;
+		}
+	}
+}
+
+static bool hit(const struct run *r, const char *name)
+{
+	for (int i = 0; i < r->n_hits; i++)
+		if (!strcmp(r->hits[i], name))
+			return true;
+	return false;
+}
+
+static void pkt_of_query(const struct zw_query *q, struct pkt *k)
+{
+	memset(k, 0, sizeof(*k));
+	k->family = q->family;
+	k->l4proto = q->proto;
+	memcpy(k->saddr, q->src, 16);
+	memcpy(k->daddr, q->dst, 16);
+	memcpy(k->o_src, q->src, 16);
+	memcpy(k->o_dst, q->dst, 16);
+	k->o_proto = q->proto;
+	if (q->proto == 1 || q->proto == 58) {
+		k->o_pdst[0] = (uint8_t)q->port; /* type, code 0 */
+	} else if (q->proto == 6 || q->proto == 17 || q->proto == 132 ||
+		   q->proto == 33 || q->proto == 136) {
+		k->o_pdst[0] = (uint8_t)(q->port >> 8);
+		k->o_pdst[1] = (uint8_t)q->port;
+	}
+	k->tcp_flags = 0x02; /* SYN */
+	k->ct_state = NF_CT_STATE_BIT(IP_CT_NEW);
+}
+
+struct stats {
+	unsigned long checked, allowed, mismatches;
+};
+
+/* Check one query: new packet, reply packet, bare ACK. */
+static void check_query(struct parsed *p, const struct zw_image *img,
+			const struct zw_query *q, struct stats *st)
+{
+	struct zw_verdict v;
+	struct pkt k;
+	struct run r;
+	int got;
+	char want_hit[ZWNFT_NAME_MAX] = "";
+
+	zw_eval__image(img, q, &v);
+	switch (v.reason) {
+	case ZW_VERDICT_FLOW:
+		snprintf(want_hit, sizeof(want_hit), "flow_%s",
+			 zw_image__str(img, img->flows[v.flow].id));
+		break;
+	case ZW_VERDICT_SAME_ZONE:
+		strcpy(want_hit, "zw_same_zone");
+		break;
+	case ZW_VERDICT_ISOLATED:
+		strcpy(want_hit, "zw_isolated");
+		break;
+	case ZW_VERDICT_BLOCKED:
+		strcpy(want_hit, "zw_blocked");
+		break;
+	default:
+		strcpy(want_hit, "zw_no_flow");
+	}
+	pkt_of_query(q, &k);
+	got = vm_run(p, &k, &r);
+	st->checked++;
+	st->allowed += v.allow;
+	bool ok = (got == NF_ACCEPT) == v.allow && hit(&r, want_hit);
+
+	/* the reply of that connection: judged like the connection */
+	struct pkt reply = k;
+
+	memcpy(reply.saddr, k.daddr, 16);
+	memcpy(reply.daddr, k.saddr, 16);
+	reply.ct_state = NF_CT_STATE_BIT(IP_CT_ESTABLISHED);
+	reply.tcp_flags = 0x12; /* SYN|ACK */
+	struct run rr;
+	int got_reply = vm_run(p, &reply, &rr);
+
+	ok = ok && (got_reply == NF_ACCEPT) == v.allow;
+	if (!v.allow && v.reason != ZW_VERDICT_BLOCKED && v.reason != ZW_VERDICT_ISOLATED)
+		ok = ok && hit(&rr, "zw_cut");
+
+	/* a TCP packet that is not a SYN opens nothing */
+	if (q->proto == 6) {
+		struct pkt ack = k;
+		struct run ra;
+
+		ack.tcp_flags = 0x10;
+		ok = ok && vm_run(p, &ack, &ra) == NF_DROP &&
+		     (hit(&ra, "zw_not_syn") || hit(&ra, "zw_blocked"));
+	}
+	if (!ok) {
+		char a[64], b[64];
+		struct zw_prefix pa = {.family = q->family, .len = q->family == 4 ? 32 : 128};
+		struct zw_prefix pb = pa;
+
+		memcpy(pa.addr, q->src, 16);
+		memcpy(pb.addr, q->dst, 16);
+		if (st->mismatches++ < 10)
+			fprintf(stderr,
+				"mismatch: %s -> %s proto %u port %u day %d: oracle %s (%s), nft %s/%s\n",
+				zw_prefix__format(&pa, a), zw_prefix__format(&pb, b),
+				q->proto, q->port, q->day, v.allow ? "allow" : "deny",
+				want_hit, got == NF_ACCEPT ? "accept" : "drop",
+				got_reply == NF_ACCEPT ? "accept" : "drop");
+	}
+}
+
+/* Build, batch, parse back, check structure; returns the parse. */
+static struct zwnft_ruleset *build_and_parse(const struct zw_image *img,
+					     int32_t day, struct parsed *p)
+{
+	struct zwnft_ruleset *rs = NULL;
+	struct zwnft_batch bt;
+
+	CU_ASSERT_EQUAL_FATAL(zwnft_ruleset__build(img, day, NULL, &rs), 0);
+	CU_ASSERT_EQUAL_FATAL(zwnft_batch__build(&bt, rs, NULL, 1000), 0);
+	parse_batch(&bt, p);
+	check_round_trip(rs, p, true);
+	check_references(rs, p);
+	CU_ASSERT_EQUAL(p->genid, 0);
+	CU_ASSERT_EQUAL(p->n_dels, 0);
+	zwnft_batch__fini(&bt);
+	return rs;
+}
+
+/* ------------------------------------------------------------------ */
+/* tests */
+
+static void test_golden_bytecode(void)
+{
+	struct zw_image *img = image_of(small_yaml, NULL);
+	struct zwnft_ruleset *rs;
+	struct parsed p;
+	static const char *const want[] = {
+		"pair_ops_jump: [ ct load protocol => reg 1 ] [ cmp eq reg 1 0x00000006 ] "
+		"[ ct load proto_dst => reg 1 , dir original ] [ cmp eq reg 1 0x00001600 ] "
+		"[ immediate reg 0 goto -> flow_F-1 ] comment \"F-1 ssh tcp/22\"",
+		"pair_ops_jump: [ ct load protocol => reg 1 ] [ cmp eq reg 1 0x00000001 ] "
+		"[ ct load proto_dst => reg 1 , dir original ] [ range eq reg 1 0x00000008 0x0000ff08 ] "
+		"[ immediate reg 0 goto -> flow_F-1 ] comment \"F-1 icmp-echo icmp/8\"",
+		"pair_jump_adm: [ meta load nfproto => reg 1 ] [ cmp eq reg 1 0x00000002 ] "
+		"[ ct load dst_ip => reg 1 , dir original ] [ lookup reg 1 set n4_1 0x0 ] "
+		"[ ct load protocol => reg 1 ] [ cmp eq reg 1 0x00000006 ] "
+		"[ ct load proto_dst => reg 1 , dir original ] [ range eq reg 1 0x0000401f 0x00004a1f ] "
+		"[ immediate reg 0 goto -> flow_F-2 ] comment \"F-2 hi tcp/8000-8010\"",
+		"forward: [ ct load state => reg 1 ] [ bitwise reg 1 = ( reg 1 & 0x00000008 ) ^ 0x00000000 ] "
+		"[ cmp neq reg 1 0x00000000 ] [ meta load l4proto => reg 1 ] [ cmp eq reg 1 0x00000006 ] "
+		"[ payload load 1b @ transport header + 13 => reg 1 ] "
+		"[ bitwise reg 1 = ( reg 1 & 0x00000017 ) ^ 0x00000000 ] [ cmp neq reg 1 0x00000002 ] "
+		"[ objref type 1 name zw_not_syn ] [ immediate reg 0 drop ]",
+		"pair_ops_ops: [ objref type 1 name zw_isolated ] [ immediate reg 0 drop ] "
+		"comment \"isolated zone: members may not talk\"",
+	};
+
+	CU_ASSERT_PTR_NOT_NULL_FATAL(img);
+	rs = build_and_parse(img, today, &p);
+	for (size_t w = 0; w < sizeof(want) / sizeof(want[0]); w++) {
+		bool found = false;
+
+		for (size_t i = 0; i < p.n_rules && !found; i++) {
+			char *c = zwnft_canon_rule(p.rules[i]);
+
+			found = !strcmp(c, want[w]);
+			free(c);
+		}
+		if (!found) {
+			fprintf(stderr, "\nmissing rule: %s\nrules:\n", want[w]);
+			for (size_t i = 0; i < p.n_rules; i++) {
+				char *c = zwnft_canon_rule(p.rules[i]);
+
+				fprintf(stderr, "  %s\n", c);
+				free(c);
+			}
+		}
+		CU_ASSERT(found);
+	}
+	/* F-3 expired: no chain, no counter; F-2 rate and log */
+	char *text = zwnft_ruleset__text(rs);
+
+	CU_ASSERT_PTR_NULL(strstr(text, "flow_F-3"));
+	CU_ASSERT_PTR_NOT_NULL(strstr(text, "add @rate4_F-2 { ct original ip saddr limit rate over 5/second burst 5 packets }"));
+	CU_ASSERT_PTR_NOT_NULL(strstr(text, "ct state new log prefix \"zonewall F-2 \" group 23"));
+	CU_ASSERT_PTR_NOT_NULL(strstr(text, "elements = { 10.3.0.5,\n\t\t\t     10.3.0.8/30 }"));
+	CU_ASSERT_PTR_NOT_NULL(strstr(text, "type filter hook forward priority filter; policy drop;"));
+	free(text);
+	/* the marker rule carries the image */
+	char sha[65];
+	int32_t day = 0;
+	struct zwnft_live live = {.rules = p.rules, .n_rules = p.n_rules};
+
+	CU_ASSERT_EQUAL(zwnft_live__marker(&live, sha, &day), 0);
+	CU_ASSERT_STRING_EQUAL(sha, img->sha256_hex);
+	CU_ASSERT_EQUAL(day, today);
+	/* before the expiry F-3 is there */
+	struct parsed p2;
+	struct zwnft_ruleset *rs2 = build_and_parse(img, 18000, &p2);
+
+	text = zwnft_ruleset__text(rs2);
+	CU_ASSERT_PTR_NOT_NULL(strstr(text, "chain flow_F-3"));
+	free(text);
+	zwnft_ruleset__free(rs2);
+	parsed_free(&p2);
+	zwnft_ruleset__free(rs);
+	parsed_free(&p);
+	zw_image__free(img);
+}
+
+static void run_differential(const struct zw_image *img, const struct zw_matrix *m,
+			     uint64_t seed, unsigned n_queries, struct stats *st)
+{
+	for (int d = -1; d <= 1; d++) {
+		struct parsed p;
+		int32_t day = today + d * 40;
+		struct zwnft_ruleset *rs = build_and_parse(img, day, &p);
+		uint64_t s = seed * 7919u + (uint64_t)(d + 2);
+
+		vm_load(&p);
+		for (unsigned i = 0; i < n_queries; i++) {
+			struct zw_query q;
+
+			zw_gen__query(m, &s, day, &q);
+			q.day = day;
+			check_query(&p, img, &q, st);
+		}
+		vm_unload();
+		zwnft_ruleset__free(rs);
+		parsed_free(&p);
+	}
+}
+
+static struct zw_matrix *parse_ok(const char *yaml)
+{
+	struct zw_diags d;
+	struct zw_matrix *m;
+
+	zw_diags__init(&d, "g.yaml");
+	m = zw_matrix__parse(yaml, strlen(yaml), "g.yaml", &d);
+	if (m)
+		zw_matrix__validate(m, today, &d);
+	if (!m || d.n_errors) {
+		zw_diags__print_text(&d, stderr);
+		zw_matrix__free(m);
+		m = NULL;
+	}
+	zw_diags__fini(&d);
+	return m;
+}
+
+static void test_differential_generated(void)
+{
+	struct stats st = {0};
+
+	for (unsigned k = 1; k <= 24; k++) {
+		struct zw_gen_opts o = {
+			.seed = k,
+			.n_zones = 7 + k % 12,
+			.n_flows = 5 + (k * 7) % 60,
+			.n_services = k % 10,
+			.ipv6 = k % 3 != 0,
+			.narrowing = k % 2 == 0 || k % 5 == 0,
+			.expiry = k % 4 == 0,
+		};
+		char *yaml = zw_gen__matrix(&o);
+		struct zw_matrix *m = parse_ok(yaml);
+		struct zw_image *img = m ? image_of(yaml, NULL) : NULL;
+
+		CU_ASSERT_PTR_NOT_NULL(img);
+		if (img)
+			run_differential(img, m, k, 300, &st);
+		zw_image__free(img);
+		zw_matrix__free(m);
+		free(yaml);
+	}
+	printf("\n  nft interpreter vs oracle: %lu queries, %lu allowed, %lu mismatches\n",
+	       st.checked, st.allowed, st.mismatches);
+	CU_ASSERT_EQUAL(st.mismatches, 0);
+	/* a degenerate mix proves nothing */
+	CU_ASSERT(st.allowed > st.checked / 20);
+	CU_ASSERT(st.allowed < st.checked - st.checked / 20);
+}
+
+static void test_differential_examples(void)
+{
+	static const char *const files[] = {"matrix/examples/minimal.yaml",
+					    "matrix/examples/piams.yaml"};
+	struct stats st = {0};
+
+	for (size_t i = 0; i < 2; i++) {
+		char *yaml = read_file(files[i]);
+		struct zw_matrix *m = yaml ? parse_ok(yaml) : NULL;
+		struct zw_image *img = m ? image_of(yaml, NULL) : NULL;
+
+		CU_ASSERT_PTR_NOT_NULL(img);
+		if (img)
+			run_differential(img, m, 100 + i, 2000, &st);
+		zw_image__free(img);
+		zw_matrix__free(m);
+		free(yaml);
+	}
+	CU_ASSERT_EQUAL(st.mismatches, 0);
+	CU_ASSERT(st.allowed > 0);
+}
+
+static void test_block_list(void)
+{
+	char *yaml = read_file("matrix/examples/minimal.yaml");
+	struct zw_matrix *m = parse_ok(yaml);
+	struct zw_prefix block[2];
+	struct zw_compile_opts co = {.block = block, .n_block = 2};
+	struct stats st = {0};
+
+	CU_ASSERT_PTR_NOT_NULL_FATAL(m);
+	CU_ASSERT_EQUAL(zw_prefix__parse("10.2.0.0/25", &block[0]), 0);
+	CU_ASSERT_EQUAL(zw_prefix__parse("fd00:1::/65", &block[1]), 0);
+	struct zw_image *img = image_of(yaml, &co);
+
+	CU_ASSERT_PTR_NOT_NULL_FATAL(img);
+	CU_ASSERT_EQUAL(img->n_block, 2);
+	run_differential(img, m, 7, 3000, &st);
+	CU_ASSERT_EQUAL(st.mismatches, 0);
+	zw_image__free(img);
+	zw_matrix__free(m);
+	free(yaml);
+}
+
+/* A "live" table made of what a fresh batch created. */
+static void live_of(struct parsed *p, struct zwnft_live *l)
+{
+	memset(l, 0, sizeof(*l));
+	l->genid = 42;
+	l->table = p->table;
+	l->owned = true;
+	l->chains = p->chains;
+	l->n_chains = p->n_chains;
+	l->sets = p->sets;
+	l->n_sets = p->n_sets;
+	l->objs = p->objs;
+	l->n_objs = p->n_objs;
+	l->rules = p->rules;
+	l->n_rules = p->n_rules;
+}
+
+static bool deleted(struct parsed *p, uint16_t type, const char *name)
+{
+	for (size_t i = 0; i < p->n_dels; i++)
+		if (p->del_types[i] == type && !strcmp(p->del_names[i], name))
+			return true;
+	return false;
+}
+
+static void test_reapply_batch(void)
+{
+	char *y1 = zw_gen__matrix(&(struct zw_gen_opts){.seed = 3, .n_zones = 9, .n_flows = 30, .ipv6 = true, .narrowing = true});
+	char *y2 = zw_gen__matrix(&(struct zw_gen_opts){.seed = 3, .n_zones = 9, .n_flows = 20, .ipv6 = true, .narrowing = true});
+	struct zw_image *i1 = image_of(y1, NULL), *i2 = image_of(y2, NULL);
+	struct zwnft_ruleset *r1, *r2;
+	struct parsed p1, p2;
+	struct zwnft_live live;
+	struct zwnft_batch bt;
+
+	CU_ASSERT_PTR_NOT_NULL_FATAL(i1);
+	CU_ASSERT_PTR_NOT_NULL_FATAL(i2);
+	r1 = build_and_parse(i1, today, &p1);
+	live_of(&p1, &live);
+	CU_ASSERT_EQUAL_FATAL(zwnft_ruleset__build(i2, today, NULL, &r2), 0);
+	CU_ASSERT_EQUAL_FATAL(zwnft_batch__build(&bt, r2, &live, 5000), 0);
+	parse_batch(&bt, &p2);
+	check_round_trip(r2, &p2, false);
+	CU_ASSERT_EQUAL(p2.genid, 42);
+	CU_ASSERT_PTR_NULL(p2.table); /* the table stays */
+	CU_ASSERT_EQUAL(p2.n_del[NFT_MSG_DELRULE], 1);
+	CU_ASSERT_EQUAL(p2.n_del[NFT_MSG_DELSET], p1.n_sets);
+	/* every chain but the base chain is replaced */
+	CU_ASSERT_EQUAL(p2.n_del[NFT_MSG_DELCHAIN], p1.n_chains - 1);
+	CU_ASSERT_FALSE(deleted(&p2, NFT_MSG_DELCHAIN, ZWNFT_BASE_CHAIN));
+	for (size_t i = 0; i < p2.n_chains; i++)
+		CU_ASSERT_STRING_NOT_EQUAL(nftnl_chain_get_str(p2.chains[i], NFTNL_CHAIN_NAME),
+					   ZWNFT_BASE_CHAIN);
+	/* counters: kept when still wanted, deleted otherwise, added if new;
+	 * after the batch the table holds exactly r2's counters */
+	size_t kept = 0;
+
+	for (size_t i = 0; i < p1.n_objs; i++) {
+		const char *n = nftnl_obj_get_str(p1.objs[i], NFTNL_OBJ_NAME);
+		bool wanted = false, readded = false;
+
+		for (size_t k = 0; k < r2->n[ZWNFT_OBJ]; k++)
+			wanted |= !strcmp(r2->v[ZWNFT_OBJ][k].name, n);
+		for (size_t k = 0; k < p2.n_objs; k++)
+			readded |= !strcmp(nftnl_obj_get_str(p2.objs[k], NFTNL_OBJ_NAME), n);
+		CU_ASSERT_EQUAL(deleted(&p2, NFT_MSG_DELOBJ, n), !wanted);
+		CU_ASSERT_FALSE(readded);
+		kept += wanted;
+	}
+	CU_ASSERT(kept > 9); /* at least the global counters */
+	CU_ASSERT_EQUAL(kept + p2.n_objs, r2->n[ZWNFT_OBJ]);
+	zwnft_batch__fini(&bt);
+
+	/* against a table that is not there: created, no genid */
+	struct zwnft_live empty = {0};
+
+	CU_ASSERT_EQUAL(zwnft_batch__build(&bt, r2, &empty, 1), 0);
+	parsed_free(&p2);
+	parse_batch(&bt, &p2);
+	CU_ASSERT_PTR_NOT_NULL(p2.table);
+	CU_ASSERT_EQUAL(p2.n_dels, 0);
+	zwnft_batch__fini(&bt);
+
+	/* destroy: one delete of the table */
+	CU_ASSERT_EQUAL(zwnft_batch__build_delete(&bt, "zonewall", &live, 9), 0);
+	CU_ASSERT_EQUAL(bt.n_msgs, 1);
+	zwnft_batch__fini(&bt);
+
+	/* injected failure: one more rule, in a chain that does not exist */
+	struct zwnft_ruleset *r3 = NULL;
+	struct zwnft_opts o;
+
+	zwnft_opts__init(&o);
+	o.inject_failure = true;
+	CU_ASSERT_EQUAL(zwnft_ruleset__build(i2, today, &o, &r3), 0);
+	CU_ASSERT_EQUAL(zwnft_batch__build(&bt, r3, &live, 1), 0);
+	parsed_free(&p2);
+	parse_batch(&bt, &p2);
+	CU_ASSERT_EQUAL(p2.n_rules, r3->n[ZWNFT_RULE] + 1);
+	CU_ASSERT_STRING_EQUAL(nftnl_rule_get_str(p2.rules[p2.n_rules - 1], NFTNL_RULE_CHAIN),
+			       "zw_injected_failure");
+	zwnft_batch__fini(&bt);
+	zwnft_ruleset__free(r3);
+
+	parsed_free(&p2);
+	zwnft_ruleset__free(r1);
+	zwnft_ruleset__free(r2);
+	parsed_free(&p1);
+	zw_image__free(i1);
+	zw_image__free(i2);
+	free(y1);
+	free(y2);
+}
+
+static bool drift_says(const char *drift, const char *what)
+{
+	return drift && strstr(drift, what);
+}
+
+static void test_drift(void)
+{
+	struct zw_image *img = image_of(small_yaml, NULL);
+	struct zwnft_ruleset *rs;
+	struct parsed p;
+	struct zwnft_live live;
+	char *d;
+
+	CU_ASSERT_PTR_NOT_NULL_FATAL(img);
+	rs = build_and_parse(img, today, &p);
+	live_of(&p, &live);
+	live.table = NULL;
+	errno = 0;
+	d = zwnft_drift(rs, &live);
+	CU_ASSERT(drift_says(d, "is missing"));
+	free(d);
+	live_of(&p, &live);
+	errno = 0;
+	d = zwnft_drift(rs, &live);
+	if (d)
+		fprintf(stderr, "\nunexpected drift:\n%s\n", d);
+	CU_ASSERT_PTR_NULL(d);
+	CU_ASSERT_EQUAL(errno, 0);
+
+	/* a rule removed (the base chain's last) */
+	live.n_rules = 0;
+	for (size_t i = 0; i < p.n_rules; i++)
+		if (strcmp(nftnl_rule_get_str(p.rules[i], NFTNL_RULE_CHAIN), ZWNFT_BASE_CHAIN) == 0)
+			live.n_rules = i;
+	struct nftnl_rule **copy = calloc(p.n_rules, sizeof(void *));
+	size_t n = 0;
+
+	for (size_t i = 0; i < p.n_rules; i++)
+		if (i != live.n_rules)
+			copy[n++] = p.rules[i];
+	live.rules = copy;
+	live.n_rules = n;
+	d = zwnft_drift(rs, &live);
+	CU_ASSERT(drift_says(d, "rule removed from chain forward"));
+	free(d);
+	/* same rules, other order: swap the two IPv4 block-list rules */
+	memcpy(copy, p.rules, p.n_rules * sizeof(void *));
+	copy[1] = p.rules[2];
+	copy[2] = p.rules[1];
+	live.n_rules = p.n_rules;
+	d = zwnft_drift(rs, &live);
+	CU_ASSERT(drift_says(d, "rules of chain forward reordered"));
+	free(d);
+	free(copy);
+	live_of(&p, &live);
+
+	/* a rule added by hand */
+	struct nftnl_rule *extra = nftnl_rule_alloc();
+	struct nftnl_expr *e = nftnl_expr_alloc("immediate");
+
+	nftnl_rule_set_str(extra, NFTNL_RULE_TABLE, "zonewall");
+	nftnl_rule_set_str(extra, NFTNL_RULE_CHAIN, "pair_ops_ops");
+	nftnl_expr_set_u32(e, NFTNL_EXPR_IMM_DREG, NFT_REG_VERDICT);
+	nftnl_expr_set_u32(e, NFTNL_EXPR_IMM_VERDICT, NF_ACCEPT);
+	nftnl_rule_add_expr(extra, e);
+	p.rules = grow(p.rules, p.n_rules, sizeof(void *));
+	p.rules[p.n_rules++] = extra;
+	live_of(&p, &live);
+	d = zwnft_drift(rs, &live);
+	CU_ASSERT(drift_says(d, "rule added by hand in chain pair_ops_ops: [ immediate reg 0 accept ]"));
+	free(d);
+	nftnl_rule_free(p.rules[--p.n_rules]);
+
+	/* an element added to a narrowing set */
+	struct nftnl_set *n4 = find_set(&p, "n4_1");
+	struct nftnl_set_elem *el = nftnl_set_elem_alloc();
+	uint8_t key[4] = {10, 3, 0, 99};
+
+	CU_ASSERT_PTR_NOT_NULL_FATAL(n4);
+	nftnl_set_elem_set(el, NFTNL_SET_ELEM_KEY, key, 4);
+	nftnl_set_elem_add(n4, el);
+	live_of(&p, &live);
+	d = zwnft_drift(rs, &live);
+	CU_ASSERT(drift_says(d, "element added to set n4_1: 10.3.0.99"));
+	free(d);
+
+	/* a chain and a counter gone */
+	live_of(&p, &live);
+	live.n_chains--;
+	live.n_objs--;
+	d = zwnft_drift(rs, &live);
+	CU_ASSERT(drift_says(d, "chain"));
+	CU_ASSERT(drift_says(d, "object removed: counter"));
+	free(d);
+
+	/* not ours */
+	live_of(&p, &live);
+	live.owned = false;
+	d = zwnft_drift(rs, &live);
+	CU_ASSERT(drift_says(d, "ownership"));
+	free(d);
+
+	zwnft_ruleset__free(rs);
+	parsed_free(&p);
+	zw_image__free(img);
+}
+
+static void test_describe_flow(void)
+{
+	struct zw_image *img = image_of(small_yaml, NULL);
+	struct zwnft_ruleset *rs = NULL;
+	char *t;
+
+	CU_ASSERT_PTR_NOT_NULL_FATAL(img);
+	CU_ASSERT_EQUAL_FATAL(zwnft_ruleset__build(img, today, NULL, &rs), 0);
+	for (uint32_t f = 0; f < 2; f++) {
+		char want[128];
+		const char *id = zw_image__str(img, img->flows[f].id);
+
+		t = zwnft_ruleset__describe_flow(rs, img, f);
+		CU_ASSERT_PTR_NOT_NULL_FATAL(t);
+		snprintf(want, sizeof(want), "chain flow_%s {", id);
+		CU_ASSERT_PTR_NOT_NULL(strstr(t, want));
+		snprintf(want, sizeof(want), "goto flow_%s comment", id);
+		CU_ASSERT_PTR_NOT_NULL(strstr(t, want));
+		snprintf(want, sizeof(want), "counter name \"flow_%s\" accept", id);
+		CU_ASSERT_PTR_NOT_NULL(strstr(t, want));
+		/* nothing of the other flow */
+		snprintf(want, sizeof(want), "flow_%s",
+			 zw_image__str(img, img->flows[1 - f].id));
+		CU_ASSERT_PTR_NULL(strstr(t, want));
+		free(t);
+	}
+	t = zwnft_ruleset__describe_flow(rs, img, 1);
+	CU_ASSERT_PTR_NOT_NULL(strstr(t, "set n4_1 {"));
+	CU_ASSERT_PTR_NOT_NULL(strstr(t, "chain pair_jump_adm {"));
+	CU_ASSERT_PTR_NOT_NULL(strstr(t, "set rate4_F-2 {"));
+	free(t);
+	t = zwnft_ruleset__describe_flow(rs, img, 2); /* expired */
+	CU_ASSERT_PTR_NOT_NULL(strstr(t, "expired"));
+	free(t);
+	CU_ASSERT_PTR_NULL(zwnft_ruleset__describe_flow(rs, img, 99));
+	zwnft_ruleset__free(rs);
+
+	/* through the ops table: every flow as if live */
+	t = zw_backend_nft.describe_flow(img, 2);
+	CU_ASSERT_PTR_NOT_NULL(t);
+	CU_ASSERT_PTR_NOT_NULL(strstr(t, "chain flow_F-3 {"));
+	free(t);
+	zw_image__free(img);
+}
+
+static void test_opts(void)
+{
+	struct zwnft_opts o;
+	char err[200];
+
+	CU_ASSERT_EQUAL(zwnft_opts__parse(&o, "", err, sizeof(err)), 0);
+	CU_ASSERT_STRING_EQUAL(o.table, "zonewall");
+	CU_ASSERT_EQUAL(o.priority, 0);
+	CU_ASSERT_EQUAL(zwnft_opts__parse(&o, "table=zw_t1,priority=-10,log_group=5",
+					  err, sizeof(err)), 0);
+	CU_ASSERT_STRING_EQUAL(o.table, "zw_t1");
+	CU_ASSERT_EQUAL(o.priority, -10);
+	CU_ASSERT_EQUAL(o.log_group, 5);
+	CU_ASSERT_EQUAL(zwnft_opts__parse(&o, "table=a b", err, sizeof(err)), -EINVAL);
+	CU_ASSERT_EQUAL(zwnft_opts__parse(&o, "priority=9999", err, sizeof(err)), -EINVAL);
+	CU_ASSERT_EQUAL(zwnft_opts__parse(&o, "colour=blue", err, sizeof(err)), -EINVAL);
+	CU_ASSERT_EQUAL(zwnft_opts__parse(&o, "table", err, sizeof(err)), -EINVAL);
+}
+
+int main(void)
+{
+	CU_pSuite s;
+	unsigned failed;
+
+	today = zw_date__today();
+	if (CU_initialize_registry() != CUE_SUCCESS)
+		return 2;
+	s = CU_add_suite("nft", NULL, NULL);
+	CU_add_test(s, "golden bytecode of a small matrix", test_golden_bytecode);
+	CU_add_test(s, "interpreter agrees with the oracle (generated)", test_differential_generated);
+	CU_add_test(s, "interpreter agrees with the oracle (examples)", test_differential_examples);
+	CU_add_test(s, "crisis block list", test_block_list);
+	CU_add_test(s, "re-apply batch: flush and refill", test_reapply_batch);
+	CU_add_test(s, "drift detection", test_drift);
+	CU_add_test(s, "describe_flow", test_describe_flow);
+	CU_add_test(s, "options", test_opts);
+	CU_basic_set_mode(CU_BRM_VERBOSE);
+	CU_basic_run_tests();
+	failed = CU_get_number_of_failures();
+	CU_cleanup_registry();
+	return failed ? 1 : 0;
+}
