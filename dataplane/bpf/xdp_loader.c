@@ -55,7 +55,13 @@ struct zw_xdp {
 	void *rb_arg;
 	int ncpus;
 	int destroyed; /* unpinned by zw_xdp__destroy(); apply re-pins */
+	int inject_failure; /* zw_xdp__inject_failure() */
 };
+
+void zw_xdp__inject_failure(struct zw_xdp *x)
+{
+	x->inject_failure = 1;
+}
 
 static int fail(char *err, size_t len, int rc, const char *fmt, ...)
 	__attribute__((format(printf, 4, 5)));
@@ -1040,6 +1046,13 @@ int zw_xdp__apply(struct zw_xdp *x, const struct zw_image *img, int32_t day,
 		goto out;
 	}
 
+	if (x->inject_failure) {
+		x->inject_failure = 0;
+		rc = fail(err, err_len, -EIO,
+			  "injected failure before the switch (test hook): "
+			  "generation %u stays in force", g.generation);
+		goto out;
+	}
 	/* THE switch: one map update; every packet after it is judged by
 	 * the new slot */
 	g.generation = new_gen;
