@@ -312,7 +312,10 @@ int zw_xdp__open(const char *dir, const struct zw_xdp_opts *opts,
 	}
 	if (!on_bpffs(x->dir)) {
 		rc = fail(err, err_len, -ENOTSUP,
-			  "%s is not on a bpf filesystem (mount -t bpf bpf /sys/fs/bpf)",
+			  "%s is not on a bpf filesystem: mount one (mount -t bpf bpf "
+			  "/sys/fs/bpf); under 'ip netns exec', which remounts /sys, "
+			  "mount a bpffs outside /sys (mount -t bpf bpf /run/zonewall/bpf) "
+			  "and use a directory on it, so the pins outlive the process",
 			  x->dir);
 		goto err;
 	}
