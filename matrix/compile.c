@@ -352,7 +352,8 @@ static int build(const struct zw_matrix *m, const struct zw_compile_opts *o,
 		err = -EINVAL;
 		goto out;
 	}
-	qsort(pend, npend, sizeof(*pend), cmp_pending);
+	if (npend)
+		qsort(pend, npend, sizeof(*pend), cmp_pending);
 	for (size_t i = 0; i < npend;) {
 		size_t j = i;
 		struct zw_img_pair pr = {pend[i].from, pend[i].to, (uint32_t)i, 0};

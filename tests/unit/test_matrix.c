@@ -724,6 +724,41 @@ static void test_compile_opts(void)
 	zw_matrix__free(m);
 }
 
+static void test_compile_no_flows(void)
+{
+	/* Found by the fuzzer: a valid matrix without flows compiles to an
+	 * image with no rule, and everything but intra-zone traffic is denied. */
+	const char *y = "zonewall: 1\nname: empty\nzones:\n"
+			"  a: {kind: servers, networks: [10.0.0.0/8]}\nflows: []\n";
+	struct zw_diags d;
+	struct zw_matrix *m;
+	uint8_t *b;
+	size_t l;
+	struct zw_image *img;
+	struct zw_query q;
+	struct zw_verdict v;
+	char err[128];
+
+	zw_diags__init(&d, "e");
+	m = zw_matrix__parse(y, strlen(y), "e", &d);
+	CU_ASSERT_PTR_NOT_NULL_FATAL(m);
+	CU_ASSERT_EQUAL_FATAL(zw_policy__compile(m, &b, &l), 0);
+	img = zw_image__open(b, l, err, sizeof(err));
+	CU_ASSERT_PTR_NOT_NULL_FATAL(img);
+	CU_ASSERT_EQUAL(img->n_rules, 0);
+	CU_ASSERT_EQUAL(img->n_pairs, 0);
+	q4(&q, "10.1.0.1", "10.2.0.1", 6, 22);
+	zw_eval__image(img, &q, &v);
+	CU_ASSERT(v.allow && v.reason == ZW_VERDICT_SAME_ZONE);
+	q4(&q, "10.1.0.1", "192.0.2.1", 6, 22);
+	zw_eval__image(img, &q, &v);
+	CU_ASSERT(!v.allow);
+	zw_image__free(img);
+	free(b);
+	zw_matrix__free(m);
+	zw_diags__fini(&d);
+}
+
 static void test_image_rejects_corruption(void)
 {
 	struct zw_matrix *m;
@@ -795,6 +830,7 @@ int main(void)
 	CU_add_test(s, "compile deterministic", test_compile_deterministic);
 	CU_add_test(s, "evaluator", test_eval);
 	CU_add_test(s, "compile options", test_compile_opts);
+	CU_add_test(s, "compile without flows", test_compile_no_flows);
 	CU_add_test(s, "image corruption", test_image_rejects_corruption);
 	CU_basic_set_mode(CU_BRM_VERBOSE);
 	CU_basic_run_tests();
