@@ -24,7 +24,7 @@ static zw_u128 addr_value(const uint8_t *addr, uint8_t family)
 	return v;
 }
 
-static struct zw_ival prefix_ival(const struct zw_prefix *p)
+struct zw_ival zw_prefix_ival(const struct zw_prefix *p)
 {
 	int bits = p->family == ZW_AF_INET ? 32 : 128;
 	zw_u128 base = addr_value(p->addr, p->family);
@@ -72,7 +72,7 @@ static bool outside_gaps(const struct zw_matrix *m, struct zw_boxes *bx,
 	for (size_t z = 1; z < m->n_zones; z++)
 		for (size_t i = 0; i < m->zones[z].n_networks; i++)
 			if (m->zones[z].networks[i].family == family)
-				d[nd++] = prefix_ival(&m->zones[z].networks[i]);
+				d[nd++] = zw_prefix_ival(&m->zones[z].networks[i]);
 	qsort(d, nd, sizeof(*d), cmp_ival);
 
 	zw_u128 max = family == ZW_AF_INET ? 0xffffffffu : ~(zw_u128)0;
@@ -145,13 +145,13 @@ static bool zone_ivals(const struct zw_matrix *m, struct zw_boxes *bx,
 	if (n_narrow) {
 		for (size_t i = 0; i < n_narrow; i++)
 			if (narrow[i].family == family)
-				v[n++] = prefix_ival(&narrow[i]);
+				v[n++] = zw_prefix_ival(&narrow[i]);
 	} else if (zone != ZW_ZONE_OUTSIDE) {
 		const struct zw_zone *z = &m->zones[zone];
 
 		for (size_t i = 0; i < z->n_networks; i++)
 			if (z->networks[i].family == family)
-				v[n++] = prefix_ival(&z->networks[i]);
+				v[n++] = zw_prefix_ival(&z->networks[i]);
 	} else if (!bx->squeeze_outside || o->n == 0 ||
 		   (o->n == 1 && o->gaps[0].lo == 0 &&
 		    o->gaps[0].hi == (family == ZW_AF_INET ? 0xffffffffu : ~(zw_u128)0))) {

@@ -41,6 +41,9 @@ struct zw_ival {
 	zw_u128 lo, hi;
 };
 
+/* The addresses of a prefix as an interval. */
+struct zw_ival zw_prefix_ival(const struct zw_prefix *p);
+
 /* A box of traffic: family, protocol, and three inclusive intervals:
  * d[0] destination port (tcp/udp/sctp) or ICMP type (0..255 when any),
  * [0,0] for other protocols; d[1] source address; d[2] destination. */

@@ -504,6 +504,7 @@ static void part2(void)
 	char na[64], nr[64], nb[64], a0[16], r0[16], r1[16], b0[16], dir[128], err[512];
 	char yaml_extra[512];
 	const char *nft = getenv("ZW_NFT_APPLY");
+	char nft_path[4200];
 	struct flood fl = {0};
 	struct zw_matrix *m;
 	struct zw_image *img;
@@ -514,6 +515,20 @@ static void part2(void)
 	double p_none, p_xdp, p_nft = -1;
 	int ok = 1;
 
+	if (!nft) {
+		/* this build's zw-nft-apply, next to us */
+		char self[4096];
+		ssize_t n = readlink("/proc/self/exe", self, sizeof(self) - 1);
+
+		if (n > 0) {
+			self[n] = 0;
+			*strrchr(self, '/') = 0;
+			snprintf(nft_path, sizeof(nft_path), "%s/../dataplane/nft/zw-nft-apply",
+				 self);
+			if (!access(nft_path, X_OK))
+				nft = nft_path;
+		}
+	}
 	snprintf(na, sizeof(na), "zwbA-%s", tag);
 	snprintf(nr, sizeof(nr), "zwbR-%s", tag);
 	snprintf(nb, sizeof(nb), "zwbB-%s", tag);
@@ -640,7 +655,7 @@ static void part2(void)
 		       p_none > 0 ? p_nft / p_none : 0);
 	else
 		printf("%-34s %14s\n", "zonewall nftables engine",
-		       nft && *nft ? "failed" : "not in this build (set ZW_NFT_APPLY)");
+		       nft && *nft ? "failed" : "not in this build");
 	zw_image__free(img);
 	zw_matrix__free(m);
 out:

@@ -17,7 +17,7 @@ PKGS=(
   # tests, lab and demo
   iproute2 nftables tcpdump xdp-tools rsyslog rsyslog-gnutls gnutls-bin
   python3-scapy jq sqlite3 procps psmisc socat iputils-ping netcat-openbsd
-  ethtool
+  graphviz ethtool
 )
 
 missing=()

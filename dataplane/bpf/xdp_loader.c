@@ -55,7 +55,13 @@ struct zw_xdp {
 	void *rb_arg;
 	int ncpus;
 	int destroyed; /* unpinned by zw_xdp__destroy(); apply re-pins */
+	int inject_failure; /* zw_xdp__inject_failure() */
 };
+
+void zw_xdp__inject_failure(struct zw_xdp *x)
+{
+	x->inject_failure = 1;
+}
 
 static int fail(char *err, size_t len, int rc, const char *fmt, ...)
 	__attribute__((format(printf, 4, 5)));
@@ -306,7 +312,10 @@ int zw_xdp__open(const char *dir, const struct zw_xdp_opts *opts,
 	}
 	if (!on_bpffs(x->dir)) {
 		rc = fail(err, err_len, -ENOTSUP,
-			  "%s is not on a bpf filesystem (mount -t bpf bpf /sys/fs/bpf)",
+			  "%s is not on a bpf filesystem: mount one (mount -t bpf bpf "
+			  "/sys/fs/bpf); under 'ip netns exec', which remounts /sys, "
+			  "mount a bpffs outside /sys (mount -t bpf bpf /run/zonewall/bpf) "
+			  "and use a directory on it, so the pins outlive the process",
 			  x->dir);
 		goto err;
 	}
@@ -882,6 +891,18 @@ static void carry_free(struct carry *c)
 	free(c->base);
 }
 
+struct hidx {
+	uint64_t hash;
+	uint32_t idx;
+};
+
+static int cmp_hidx(const void *a, const void *b)
+{
+	uint64_t x = ((const struct hidx *)a)->hash, y = ((const struct hidx *)b)->hash;
+
+	return x < y ? -1 : x > y;
+}
+
 /* Map the new flows to the old slot's by id hash and snapshot the old
  * totals (base + per-CPU counters). */
 static int carry_prepare(struct zw_xdp *x, unsigned old_slot, uint32_t old_n,
@@ -907,16 +928,27 @@ static int carry_prepare(struct zw_xdp *x, unsigned old_slot, uint32_t old_n,
 		if (!bpf_map_lookup_elem(finfo, &i, &fi))
 			old_hash[i] = fi.id_hash;
 	}
-	/* small images: a linear match is fine; large: still < 16384^2 in
-	 * the worst case, so index the old hashes by sorting */
+	/* match new flows to old ones by id hash: sort the old (hash,
+	 * index) pairs, binary-search each new hash */
 	for (i = 0; i <= t->n_flows; i++)
 		c->old_of[i] = UINT32_MAX;
-	for (i = 0; i < t->n_flows; i++) {
+	{
+		struct hidx *h = malloc((old_n + 1) * sizeof(*h));
+
+		if (!h)
+			goto out;
 		for (j = 0; j < old_n; j++)
-			if (old_hash[j] && old_hash[j] == t->flowinfo[i].id_hash)
-				break;
-		if (j < old_n)
-			c->old_of[i] = j;
+			h[j] = (struct hidx){.hash = old_hash[j], .idx = j};
+		qsort(h, old_n, sizeof(*h), cmp_hidx);
+		for (i = 0; i < t->n_flows; i++) {
+			struct hidx k = {.hash = t->flowinfo[i].id_hash};
+			struct hidx *f = old_n ? bsearch(&k, h, old_n, sizeof(*h), cmp_hidx)
+					       : NULL;
+
+			if (f && f->hash)
+				c->old_of[i] = f->idx;
+		}
+		free(h);
 	}
 	c->old_of[t->n_flows] = ZW_BPF_FLOW_NONE;
 	for (i = 0; i <= t->n_flows; i++) {
@@ -1040,6 +1072,13 @@ int zw_xdp__apply(struct zw_xdp *x, const struct zw_image *img, int32_t day,
 		goto out;
 	}
 
+	if (x->inject_failure) {
+		x->inject_failure = 0;
+		rc = fail(err, err_len, -EIO,
+			  "injected failure before the switch (test hook): "
+			  "generation %u stays in force", g.generation);
+		goto out;
+	}
 	/* THE switch: one map update; every packet after it is judged by
 	 * the new slot */
 	g.generation = new_gen;
@@ -1287,50 +1326,72 @@ static void hex_of(const void *p, size_t n, char *out)
 	*out = 0;
 }
 
-/* Compare a hash/trie map with the expected entries (key/value arrays). */
+/* Compare a hash/trie map with the expected entries (key/value arrays):
+ * both key sets sorted, then merged. */
+static size_t cmp_ksz;
+
+static int cmp_key(const void *a, const void *b)
+{
+	return memcmp(*(const char *const *)a, *(const char *const *)b, cmp_ksz);
+}
+
 static void drift_map(struct dsbuf *b, int fd, const char *name,
 		      const void *keys, size_t ksz, size_t kstride,
 		      const void *vals, size_t vsz, size_t vstride, size_t n)
 {
 	void *live = NULL;
-	size_t nl = 0, i, j;
-	char *seen;
+	size_t nl = 0, i = 0, j = 0;
+	const char **ek = malloc((n + 1) * sizeof(*ek));
+	const char **lk = NULL;
 	char hk[96], hv[96];
 	unsigned char val[64];
 
-	if (map_keys(fd, ksz, &live, &nl)) {
+	if (!ek || map_keys(fd, ksz, &live, &nl)) {
 		ds_add(b, "%s: cannot read\n", name);
+		free(ek);
 		return;
 	}
-	seen = calloc(nl + 1, 1);
-	for (i = 0; i < n; i++) {
-		const char *k = (const char *)keys + i * kstride;
-		int found = 0;
+	lk = malloc((nl + 1) * sizeof(*lk));
+	if (!lk) {
+		free(ek);
+		free(live);
+		return;
+	}
+	for (i = 0; i < n; i++)
+		ek[i] = (const char *)keys + i * kstride;
+	for (j = 0; j < nl; j++)
+		lk[j] = (const char *)live + j * ksz;
+	cmp_ksz = ksz;
+	qsort(ek, n, sizeof(*ek), cmp_key);
+	qsort(lk, nl, sizeof(*lk), cmp_key);
+	i = j = 0;
+	while (i < n || j < nl) {
+		int c = i == n ? 1 : j == nl ? -1 : memcmp(ek[i], lk[j], ksz);
 
-		for (j = 0; j < nl; j++)
-			if (!seen[j] && !memcmp((char *)live + j * ksz, k, ksz)) {
-				seen[j] = 1;
-				found = 1;
-				break;
-			}
-		hex_of(k, ksz, hk);
-		if (!found) {
+		if (c < 0) {
+			hex_of(ek[i], ksz, hk);
 			ds_add(b, "%s: entry %s missing\n", name, hk);
-			continue;
-		}
-		if (vals && !bpf_map_lookup_elem(fd, k, val) &&
-		    memcmp(val, (const char *)vals + i * vstride, vsz)) {
-			hex_of(val, vsz, hv);
-			ds_add(b, "%s: entry %s has value %s, not the image's\n", name,
-			       hk, hv);
+			i++;
+		} else if (c > 0) {
+			hex_of(lk[j], ksz, hk);
+			ds_add(b, "%s: entry %s not from the image\n", name, hk);
+			j++;
+		} else {
+			size_t e = (size_t)(ek[i] - (const char *)keys) / kstride;
+
+			if (vals && !bpf_map_lookup_elem(fd, ek[i], val) &&
+			    memcmp(val, (const char *)vals + e * vstride, vsz)) {
+				hex_of(ek[i], ksz, hk);
+				hex_of(val, vsz, hv);
+				ds_add(b, "%s: entry %s has value %s, not the image's\n",
+				       name, hk, hv);
+			}
+			i++;
+			j++;
 		}
 	}
-	for (j = 0; j < nl; j++)
-		if (!seen[j]) {
-			hex_of((char *)live + j * ksz, ksz, hk);
-			ds_add(b, "%s: entry %s not from the image\n", name, hk);
-		}
-	free(seen);
+	free(ek);
+	free(lk);
 	free(live);
 }
 

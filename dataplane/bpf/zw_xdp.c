@@ -4,7 +4,7 @@
  *
  *   zw-xdp [--dir DIR] load [--mode auto|native|generic] [--conns N]
  *                           [--policy IMG [--day YYYY-MM-DD]] [IFACE...]
- *   zw-xdp [--dir DIR] apply IMG [--day YYYY-MM-DD]
+ *   zw-xdp [--dir DIR] apply IMG [--day YYYY-MM-DD] [--inject-failure]
  *   zw-xdp [--dir DIR] attach [--mode M] IFACE...
  *   zw-xdp [--dir DIR] detach IFACE...
  *   zw-xdp [--dir DIR] status [--format text|json] [--expect IMG]
@@ -57,7 +57,7 @@ static void usage(FILE *f)
 {
 	fputs("usage: zw-xdp [--dir DIR] COMMAND ...\n"
 	      "  load [--mode auto|native|generic] [--conns N] [--policy IMG [--day D]] [IFACE...]\n"
-	      "  apply IMG [--day YYYY-MM-DD]\n"
+	      "  apply IMG [--day YYYY-MM-DD] [--inject-failure]\n"
 	      "  attach [--mode M] IFACE...      detach IFACE...\n"
 	      "  status [--format text|json] [--expect IMG]\n"
 	      "  counters [IMG]                  stats\n"
@@ -116,7 +116,8 @@ static int parse_mode(const char *s, enum zw_xdp_mode *m)
 	return 0;
 }
 
-static int do_apply(struct zw_xdp *x, const char *path, int32_t day)
+static int do_apply(struct zw_xdp *x, const char *path, int32_t day,
+		    int inject)
 {
 	struct zw_image *img = load_image(path);
 	char err[512];
@@ -124,6 +125,8 @@ static int do_apply(struct zw_xdp *x, const char *path, int32_t day)
 
 	if (!img)
 		return EX_INVALID;
+	if (inject)
+		zw_xdp__inject_failure(x);
 	rc = zw_xdp__apply(x, img, day, err, sizeof(err));
 	if (rc) {
 		zw_image__free(img);
@@ -180,7 +183,7 @@ static int cmd_load(int argc, char **argv)
 	if (rc)
 		return rc;
 	if (policy)
-		rc = do_apply(x, policy, day);
+		rc = do_apply(x, policy, day, 0);
 	if (!rc)
 		rc = do_attach(x, mode, argc - i, argv + i);
 	zw_xdp__close(x);
@@ -192,10 +195,12 @@ static int cmd_apply(int argc, char **argv)
 	int32_t day = zw_date__today();
 	const char *path = NULL;
 	struct zw_xdp *x;
-	int rc;
+	int rc, inject = 0;
 
 	for (int i = 1; i < argc; i++) {
-		if (!strcmp(argv[i], "--day") && i + 1 < argc) {
+		if (!strcmp(argv[i], "--inject-failure")) {
+			inject = 1;
+		} else if (!strcmp(argv[i], "--day") && i + 1 < argc) {
 			if (zw_date__parse(argv[++i], &day))
 				return err_exit(EX_USAGE, "bad date '%s'", argv[i]);
 		} else if (!path && argv[i][0] != '-') {
@@ -212,7 +217,7 @@ static int cmd_apply(int argc, char **argv)
 	rc = open_instance(&x, 0);
 	if (rc)
 		return rc;
-	rc = do_apply(x, path, day);
+	rc = do_apply(x, path, day, inject);
 	zw_xdp__close(x);
 	return rc;
 }

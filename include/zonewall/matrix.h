@@ -317,6 +317,101 @@ void zw_json__string(FILE *out, const char *s);
 /* 64 lowercase hex digits plus NUL. */
 void zw_hex(const uint8_t *in, size_t len, char *out);
 
+/* ---- traffic: the effective difference between two matrices ---- */
+
+/*
+ * What `zonectl diff` states as "now allowed" / "no longer allowed",
+ * computed exactly, address by address, port by port (matrix/traffic.c).
+ *
+ * The traffic a matrix allows on a day is the set of new connections
+ * (family, protocol, destination port or ICMP type, source, destination)
+ * its evaluator allows (eval.h): what its live flows allow, plus every
+ * protocol between two members of one declared, non-isolated zone.
+ * "Added" is what NEW allows and OLD does not, "removed" the reverse.
+ * Each piece of it is attributed, in the matrix that allows it, to what the
+ * evaluator of that matrix would name: the first live flow (and its first
+ * service) matching it, otherwise the same-zone allowance. Changes are thus
+ * disjoint, and the zone indexes, flow indexes and service indexes of a
+ * change are those of the matrix that allows its traffic.
+ */
+
+/* flow/service of a change that is the same-zone allowance. */
+#define ZW_TRAFFIC_SAME_ZONE UINT32_MAX
+
+/* A box of traffic: every new connection of @family whose source lies in
+ * [src_lo, src_hi] and destination in [dst_lo, dst_hi] (addresses in network
+ * byte order, IPv4 in the first 4 bytes, the rest zero), and whose protocol
+ * is @proto with destination port (tcp/udp/sctp) or ICMP type (icmp/icmpv6)
+ * in [lo, hi] ([0, 0] for other protocols). With @any_proto set, every
+ * protocol, port and type (proto/lo/hi are 0). */
+struct zw_traffic_box {
+	uint8_t family;
+	uint8_t proto;
+	bool any_proto;
+	uint16_t lo, hi;
+	uint8_t src_lo[16], src_hi[16];
+	uint8_t dst_lo[16], dst_hi[16];
+};
+
+/* Part of a same-zone change that a flow allows instead (so it is not in the
+ * change): the box, clipped to the change, and the flow/service allowing it,
+ * as indexes into the matrix of the change (@other false) or into the other
+ * matrix (@other true: that traffic was, or still is, allowed there). */
+struct zw_traffic_except {
+	bool other;
+	uint32_t flow, service;
+	struct zw_traffic_box box;
+};
+
+struct zw_traffic_change {
+	uint32_t from, to; /* zone pair */
+	uint32_t flow;	   /* flow index, or ZW_TRAFFIC_SAME_ZONE */
+	uint32_t service;  /* service index, or ZW_TRAFFIC_SAME_ZONE */
+	/* True when the change is everything the flow's service allows (or,
+	 * for the same-zone allowance, every address pair of the zone; see
+	 * @excepts) on that day. */
+	bool whole;
+	/* The traffic of the change: disjoint boxes, adjacent ones merged,
+	 * sorted. For the same-zone allowance, @any_proto boxes minus
+	 * @excepts. */
+	struct zw_traffic_box *boxes;
+	size_t n_boxes;
+	/* Everything the flow's service (or the zone's same-zone allowance)
+	 * allows: what @boxes is a part of, for presenting a part. */
+	struct zw_traffic_box *scope;
+	size_t n_scope;
+	struct zw_traffic_except *excepts; /* same-zone changes only */
+	size_t n_excepts;
+};
+
+struct zw_traffic_diff {
+	/* Allowed by new, not by old; indexes into new. */
+	struct zw_traffic_change *added;
+	size_t n_added;
+	/* Allowed by old, not by new; indexes into old. */
+	struct zw_traffic_change *removed;
+	size_t n_removed;
+};
+
+/*
+ * Compute the difference in allowed traffic between @old and @new, both
+ * parsed without errors, with flow expiry evaluated on @day (days since
+ * epoch, UTC). Changes are sorted by (from, to, flow, service position in
+ * the flow), the same-zone allowance last. On success stores a diff the
+ * caller frees with zw_traffic_diff__free() in *@out and returns 0;
+ * -ENOMEM when memory ran out.
+ */
+int zw_matrix__traffic_diff(const struct zw_matrix *old,
+			    const struct zw_matrix *new_, int32_t day,
+			    struct zw_traffic_diff **out);
+/* NULL-safe. */
+void zw_traffic_diff__free(struct zw_traffic_diff *d);
+/* True if the box holds the connection (family, proto, port or ICMP type,
+ * src, dst); for protocols without ports @port is ignored. */
+bool zw_traffic_box__contains(const struct zw_traffic_box *b, uint8_t family,
+			      uint8_t proto, uint16_t port,
+			      const uint8_t src[16], const uint8_t dst[16]);
+
 #ifdef __cplusplus
 }
 #endif

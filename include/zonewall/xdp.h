@@ -88,6 +88,11 @@ int zw_xdp__detach(struct zw_xdp *x, const char *ifname, char *err,
 int zw_xdp__apply(struct zw_xdp *x, const struct zw_image *img, int32_t day,
 		  char *err, size_t err_len);
 
+/* Test hook: make the next zw_xdp__apply() fail (-EIO) after it filled the
+ * inactive slot and before the switch, to prove that a failed apply
+ * changes nothing. */
+void zw_xdp__inject_failure(struct zw_xdp *x);
+
 /* An interface the instance is attached to. */
 struct zw_xdp_link {
 	char ifname[16];

@@ -197,6 +197,22 @@ int main(void)
 		      c[0].packets == 3, "counters carried over (%llu, %llu)",
 	      (unsigned long long)c[0].new_conns, (unsigned long long)c[0].packets);
 
+	/* a failed apply changes nothing */
+	zw_xdp__inject_failure(x);
+	{
+		struct zw_xdp_status before;
+
+		zw_xdp__status(x, &before);
+		CHECK(zw_xdp__apply(x, img, day, err, sizeof(err)) == -EIO,
+		      "injected failure reported");
+		CHECK(zw_xdp__status(x, &st) == 0 && st.generation == before.generation &&
+			      !memcmp(st.sha256, before.sha256, 32),
+		      "generation unchanged after a failed apply (%u, %u)",
+		      before.generation, st.generation);
+		run(x, "10.2.0.1", "10.1.0.1", 1500, 40000, 0x10, &r);
+		CHECK(r.action == XDP_PASS, "the live connection still passes");
+	}
+
 	/* log: true emits even when new connections are not all recorded */
 	CHECK(zw_xdp__set_records(x, 1, 0) == 0, "records");
 	run(x, "10.1.0.4", "10.2.0.1", 40001, 1501, 0x02, &r);

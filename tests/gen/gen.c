@@ -381,8 +381,8 @@ static void port_of(uint64_t *s, const struct zw_flow *f,
 	}
 }
 
-void zw_gen__query(const struct zw_matrix *m, uint64_t *s, int32_t today,
-		   struct zw_query *q)
+static void query(const struct zw_matrix *m, uint64_t *s, int32_t today,
+		  struct zw_query *q)
 {
 	memset(q, 0, sizeof(*q));
 	q->day = today;
@@ -410,4 +410,13 @@ void zw_gen__query(const struct zw_matrix *m, uint64_t *s, int32_t today,
 		q->proto = protos[pick(s, 7)];
 		q->port = (uint16_t)(1 + pick(s, 65535));
 	}
+}
+
+void zw_gen__query(const struct zw_matrix *m, uint64_t *s, int32_t today,
+		   struct zw_query *q)
+{
+	query(m, s, today, q);
+	/* An ICMP type is one byte on the wire: keep queries realistic. */
+	if (zw_proto__is_icmp(q->proto))
+		q->port &= 0xff;
 }
