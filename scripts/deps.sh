@@ -17,7 +17,8 @@ PKGS=(
   # tests, lab and demo
   iproute2 nftables tcpdump xdp-tools rsyslog rsyslog-gnutls gnutls-bin
   python3-scapy jq sqlite3 procps psmisc socat iputils-ping netcat-openbsd
-  graphviz ethtool
+  graphviz
+  python3-yaml ethtool
 )
 
 missing=()

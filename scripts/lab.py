@@ -19,6 +19,7 @@ import ipaddress
 import json
 import os
 import shutil
+import signal
 import subprocess
 import sys
 
@@ -263,14 +264,15 @@ def up(plan):
             b += [f"addr add {h['ipv6']}/128 dev eth0 nodad",
                   f"route add default via {GW6} dev eth0"]
         run(["ip", "-n", h["ns"], "-batch", "-"], input="\n".join(b) + "\n")
-    if plan["engine"] == "dpdk" and shutil.which("ethtool"):
+    ethtool = shutil.which("ethtool") or next(
+        (p for p in ("/usr/sbin/ethtool", "/sbin/ethtool") if os.access(p, os.X_OK)), None)
+    if plan["engine"] == "dpdk" and ethtool:
         # af_packet sees frames as the kernel left them: no checksum
         # offload on the links the DPDK ports bridge.
         for h in plan["hosts"]:
-            run(["ip", "netns", "exec", h["ns"], "ethtool", "-K", "eth0", "tx", "off"],
-                check=False)
-            run(["ip", "netns", "exec", app, "ethtool", "-K", f"h{h['index']}", "tx", "off"],
-                check=False)
+            for ns, dev in ((h["ns"], "eth0"), (app, f"h{h['index']}"),
+                            (app, f"z{h['index']}"), (app, f"r{h['index']}")):
+                run(["ip", "netns", "exec", ns, ethtool, "-K", dev, "tx", "off"], check=False)
 
 
 def apply_nft(plan, builddir):
@@ -304,6 +306,7 @@ def print_status(plan, as_json):
 
 
 def main():
+    signal.signal(signal.SIGTERM, lambda *_: sys.exit(143))
     ap = argparse.ArgumentParser(prog="lab.sh", description=__doc__,
                                  formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("cmd", choices=["up", "down", "status"])

@@ -10,6 +10,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 
 #include <linux/netfilter.h>
 #include <linux/netfilter/nf_tables.h>
@@ -31,25 +32,44 @@ struct zw_backend {
 	struct zwnft_sock *sock;
 };
 
+static double ms_now(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (double)ts.tv_sec * 1e3 + (double)ts.tv_nsec / 1e6;
+}
+
 int zwnft_apply(struct zwnft_sock *s, const struct zwnft_opts *o,
-		const struct zw_image *img, int32_t day, char *err,
-		size_t err_len)
+		const struct zw_image *img, int32_t day,
+		struct zwnft_stats *stats, char *err, size_t err_len)
 {
 	struct zwnft_ruleset *rs = NULL;
+	struct zwnft_stats st = {0};
+	double t = ms_now();
 	int ret;
 
 	ret = zwnft_ruleset__build(img, day, o, &rs);
+	st.build_ms = ms_now() - t;
 	if (ret) {
 		snprintf(err, err_len, "building the ruleset: %s", strerror(-ret));
 		return ret;
 	}
+	st.rules = rs->n[ZWNFT_RULE];
+	st.chains = rs->n[ZWNFT_CHAIN];
+	st.sets = rs->n[ZWNFT_SET];
+	st.objs = rs->n[ZWNFT_OBJ];
+	st.elems = rs->n_elems;
 	/* A concurrent change (genid moved between our read and our commit)
 	 * makes the kernel refuse the batch: read again and rebuild. */
 	for (int tries = 0; tries < 5; tries++) {
 		struct zwnft_live live;
 		struct zwnft_batch bt;
 
+		st.tries = tries + 1;
+		t = ms_now();
 		ret = zwnft_sock__read(s, o->table, false, &live, err, err_len);
+		st.read_ms += ms_now() - t;
 		if (ret)
 			break;
 		if (live.table && !live.owned) {
@@ -62,11 +82,17 @@ int zwnft_apply(struct zwnft_sock *s, const struct zwnft_opts *o,
 			ret = -EEXIST;
 			break;
 		}
+		t = ms_now();
 		ret = zwnft_batch__build(&bt, rs, &live,
 					 zwnft_sock__seq(s, 0));
+		st.batch_ms += ms_now() - t;
 		if (ret == 0) {
+			st.msgs = bt.n_msgs;
+			st.bytes = bt.bytes;
 			zwnft_sock__seq(s, (uint32_t)bt.n_msgs + 2);
+			t = ms_now();
 			ret = zwnft_sock__send(s, &bt, err, err_len);
+			st.send_ms += ms_now() - t;
 		} else {
 			snprintf(err, err_len, "building the batch: %s",
 				 strerror(-ret));
@@ -77,6 +103,8 @@ int zwnft_apply(struct zwnft_sock *s, const struct zwnft_opts *o,
 			break;
 	}
 	zwnft_ruleset__free(rs);
+	if (stats)
+		*stats = st;
 	return ret;
 }
 
@@ -361,6 +389,11 @@ char *zwnft_drift(const struct zwnft_ruleset *rs, struct zwnft_live *live)
 		if (!live->owned)
 			say(&r, "table inet %s lacks the zonewall ownership comment",
 			    rs->opts.table);
+		if (nftnl_table_is_set(live->table, NFTNL_TABLE_FLAGS) &&
+		    nftnl_table_get_u32(live->table, NFTNL_TABLE_FLAGS) != 0)
+			say(&r, "table inet %s has flags 0x%x (dormant: NOT FILTERING)",
+			    rs->opts.table,
+			    nftnl_table_get_u32(live->table, NFTNL_TABLE_FLAGS));
 		drift_chains(&r, rs, live);
 		drift_sets(&r, rs, live);
 		drift_objs(&r, rs, live);
@@ -425,7 +458,7 @@ err:
 static int nft_apply(struct zw_backend *be, const struct zw_image *img,
 		     int32_t day, char *err, size_t err_len)
 {
-	return zwnft_apply(be->sock, &be->opts, img, day, err, err_len);
+	return zwnft_apply(be->sock, &be->opts, img, day, NULL, err, err_len);
 }
 
 static int hex_to_bytes(const char *hex, uint8_t out[32])

@@ -284,12 +284,63 @@ static bool base_chain_matches(const struct nftnl_chain *live,
 	return eq;
 }
 
-static const struct zwnft_item *find_item(const struct zwnft_ruleset *rs,
-					  enum zwnft_kind k, const char *name)
+/* Objects by (name, type), sorted, for lookups in both directions: a
+ * linear search per object makes a 100 000-flow re-apply quadratic. */
+struct objkey {
+	const char *name;
+	uint32_t type;
+};
+
+static int objkey_cmp(const void *a, const void *b)
 {
-	for (size_t i = 0; i < rs->n[k]; i++)
-		if (strcmp(rs->v[k][i].name, name) == 0)
-			return &rs->v[k][i];
+	const struct objkey *x = a, *y = b;
+	int c = strcmp(x->name, y->name);
+
+	return c ? c : (x->type > y->type) - (x->type < y->type);
+}
+
+static struct objkey *objkeys_of_live(const struct zwnft_live *l)
+{
+	struct objkey *k = calloc(l->n_objs + 1, sizeof(*k));
+
+	if (!k)
+		return NULL;
+	for (size_t i = 0; i < l->n_objs; i++) {
+		k[i].name = nftnl_obj_get_str(l->objs[i], NFTNL_OBJ_NAME);
+		k[i].type = nftnl_obj_get_u32(l->objs[i], NFTNL_OBJ_TYPE);
+	}
+	qsort(k, l->n_objs, sizeof(*k), objkey_cmp);
+	return k;
+}
+
+static struct objkey *objkeys_of_rs(const struct zwnft_ruleset *rs)
+{
+	size_t n = rs->n[ZWNFT_OBJ];
+	struct objkey *k = calloc(n + 1, sizeof(*k));
+
+	if (!k)
+		return NULL;
+	for (size_t i = 0; i < n; i++) {
+		k[i].name = rs->v[ZWNFT_OBJ][i].name;
+		k[i].type = nftnl_obj_get_u32(rs->v[ZWNFT_OBJ][i].obj, NFTNL_OBJ_TYPE);
+	}
+	qsort(k, n, sizeof(*k), objkey_cmp);
+	return k;
+}
+
+static bool objkey_in(const struct objkey *v, size_t n, const char *name,
+		      uint32_t type)
+{
+	struct objkey k = {name, type};
+
+	return v && bsearch(&k, v, n, sizeof(*v), objkey_cmp) != NULL;
+}
+
+static const struct zwnft_item *find_base(const struct zwnft_ruleset *rs)
+{
+	for (size_t i = 0; i < rs->n[ZWNFT_CHAIN]; i++)
+		if (strcmp(rs->v[ZWNFT_CHAIN][i].name, ZWNFT_BASE_CHAIN) == 0)
+			return &rs->v[ZWNFT_CHAIN][i];
 	return NULL;
 }
 
@@ -297,8 +348,8 @@ int zwnft_batch__build(struct zwnft_batch *bt, const struct zwnft_ruleset *rs,
 		       const struct zwnft_live *live, uint32_t seq)
 {
 	const struct nftnl_chain *base_live = NULL;
-	const struct zwnft_item *base = find_item(rs, ZWNFT_CHAIN,
-						  ZWNFT_BASE_CHAIN);
+	const struct zwnft_item *base = find_base(rs);
+	struct objkey *want = NULL, *have = NULL;
 	const char *table = rs->opts.table;
 	bool have_table = live && live->table;
 	bool keep_base = false;
@@ -308,7 +359,11 @@ int zwnft_batch__build(struct zwnft_batch *bt, const struct zwnft_ruleset *rs,
 	if ((ret = batch_begin(bt, &c, live, seq)))
 		return ret;
 
-	if (!have_table) {
+	/* missing, or switched to dormant (not filtering) by hand: (re)state
+	 * the table with flags 0 */
+	if (!have_table ||
+	    (nftnl_table_is_set(live->table, NFTNL_TABLE_FLAGS) &&
+	     nftnl_table_get_u32(live->table, NFTNL_TABLE_FLAGS) != 0)) {
 		struct nlmsghdr *nlh = hdr(&c, NFT_MSG_NEWTABLE, NLM_F_CREATE,
 					   table);
 
@@ -375,17 +430,26 @@ int zwnft_batch__build(struct zwnft_batch *bt, const struct zwnft_ruleset *rs,
 		}
 
 		/* 4. objects no longer wanted (kept ones keep counting) */
+		want = objkeys_of_rs(rs);
+		have = objkeys_of_live(live);
+		if (!want || !have) {
+			free(want);
+			free(have);
+			return -ENOMEM;
+		}
 		for (size_t i = 0; i < live->n_objs; i++) {
 			struct nftnl_obj *o = live->objs[i], *d;
 			const char *name = nftnl_obj_get_str(o, NFTNL_OBJ_NAME);
-			const struct zwnft_item *w = find_item(rs, ZWNFT_OBJ, name);
 
-			if (w && nftnl_obj_get_u32(o, NFTNL_OBJ_TYPE) ==
-					 nftnl_obj_get_u32(w->obj, NFTNL_OBJ_TYPE))
+			if (objkey_in(want, rs->n[ZWNFT_OBJ], name,
+				      nftnl_obj_get_u32(o, NFTNL_OBJ_TYPE)))
 				continue;
 			d = nftnl_obj_alloc();
-			if (!d)
+			if (!d) {
+				free(want);
+				free(have);
 				return -ENOMEM;
+			}
 			nftnl_obj_set_str(d, NFTNL_OBJ_TABLE, table);
 			nftnl_obj_set_str(d, NFTNL_OBJ_NAME, name);
 			nftnl_obj_set_u32(d, NFTNL_OBJ_TYPE,
@@ -399,17 +463,14 @@ int zwnft_batch__build(struct zwnft_batch *bt, const struct zwnft_ruleset *rs,
 	/* objects we do not have yet */
 	for (size_t i = 0; i < rs->n[ZWNFT_OBJ]; i++) {
 		const struct zwnft_item *w = &rs->v[ZWNFT_OBJ][i];
-		bool exists = false;
 
-		for (size_t k = 0; have_table && k < live->n_objs && !exists; k++)
-			exists = strcmp(nftnl_obj_get_str(live->objs[k],
-							  NFTNL_OBJ_NAME),
-					w->name) == 0 &&
-				 nftnl_obj_get_u32(live->objs[k], NFTNL_OBJ_TYPE) ==
-					 nftnl_obj_get_u32(w->obj, NFTNL_OBJ_TYPE);
-		if (!exists)
+		if (!have_table ||
+		    !objkey_in(have, live->n_objs, w->name,
+			       nftnl_obj_get_u32(w->obj, NFTNL_OBJ_TYPE)))
 			msg_obj(&c, NFT_MSG_NEWOBJ, NLM_F_CREATE, w->obj, w->name);
 	}
+	free(want);
+	free(have);
 	/* chains (jump targets before the rules and maps naming them) */
 	for (size_t i = 0; i < rs->n[ZWNFT_CHAIN]; i++) {
 		const struct zwnft_item *w = &rs->v[ZWNFT_CHAIN][i];

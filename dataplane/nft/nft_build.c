@@ -10,12 +10,15 @@
  *
  *   forward (base, policy drop)
  *     block list drops, invalid drop, TCP new-without-SYN drop
- *     ct original ip saddr vmap @src4  -> jump from_<zone>
+ *     ct original ip saddr vmap @src4  -> goto from_<zone>
+ *     (no zone) goto from_outside
  *   from_<zone>: ct original ip daddr vmap @dst4_<zone> -> goto pair_<a>_<b>
+ *     (no zone) goto pair_<zone>_outside
  *   pair_<a>_<b>: one rule per image rule (proto, port/type range, src/dst
  *     narrowing sets), first match wins -> goto flow_<id>; then the
- *     same-zone accept or the isolated drop
+ *     same-zone accept, the isolated drop, or goto deny
  *   flow_<id>: rate limit, new-connection counter, log, counter, accept
+ *   deny: established/related -> counted as cut; the rest as no flow
  */
 #include <arpa/inet.h>
 #include <errno.h>
@@ -383,6 +386,48 @@ static void rb_ct_addr(struct rb *rb, int family, bool src, const char *set,
 		vmap ? "vmap " : "", set);
 }
 
+/* ct original ip|ip6 saddr|daddr ADDR[/LEN], compared inline */
+static void rb_ct_addr_prefix(struct rb *rb, int family, bool src,
+			      const uint8_t *addr, int len)
+{
+	int w = family == ZW_AF_INET ? 4 : 16;
+	uint32_t key;
+	uint8_t mask[16] = {0}, zero[16] = {0}, net[16];
+	char text[INET6_ADDRSTRLEN];
+
+	if (family == ZW_AF_INET)
+		key = src ? NFT_CT_SRC_IP : NFT_CT_DST_IP;
+	else
+		key = src ? NFT_CT_SRC_IP6 : NFT_CT_DST_IP6;
+	rb_ct(rb, key, true);
+	for (int i = 0; i < w; i++) {
+		int bits = len - 8 * i;
+
+		mask[i] = bits >= 8 ? 0xff : bits <= 0 ? 0 : (uint8_t)(0xff << (8 - bits));
+		net[i] = addr[i] & mask[i];
+	}
+	if (len < w * 8) {
+		struct nftnl_expr *e = rb_expr(rb, "bitwise");
+
+		if (e) {
+			nftnl_expr_set_u32(e, NFTNL_EXPR_BITWISE_SREG, NFT_REG_1);
+			nftnl_expr_set_u32(e, NFTNL_EXPR_BITWISE_DREG, NFT_REG_1);
+			nftnl_expr_set_u32(e, NFTNL_EXPR_BITWISE_LEN, (uint32_t)w);
+			nftnl_expr_set(e, NFTNL_EXPR_BITWISE_MASK, mask, (uint32_t)w);
+			nftnl_expr_set(e, NFTNL_EXPR_BITWISE_XOR, zero, (uint32_t)w);
+			rb_add(rb, e);
+		}
+	}
+	rb_cmp(rb, NFT_CMP_EQ, net, (uint32_t)w);
+	inet_ntop(w == 4 ? AF_INET : AF_INET6, net, text, sizeof(text));
+	if (len == w * 8)
+		rb_text(rb, "ct original %s %s %s", w == 4 ? "ip" : "ip6",
+			src ? "saddr" : "daddr", text);
+	else
+		rb_text(rb, "ct original %s %s %s/%d", w == 4 ? "ip" : "ip6",
+			src ? "saddr" : "daddr", text, len);
+}
+
 static const char *proto_name(uint8_t p, char buf[4])
 {
 	/* The names nft prints (/etc/protocols), for the common ones. */
@@ -650,13 +695,6 @@ static void addr_inc(uint8_t *a, int w)
 			return;
 }
 
-static void addr_dec(uint8_t *a, int w)
-{
-	for (int i = w - 1; i >= 0; i--)
-		if (a[i]--)
-			return;
-}
-
 static int zr_cmp(const void *a, const void *b)
 {
 	const struct zrange *x = a, *y = b;
@@ -698,50 +736,6 @@ static int zr_normalize(struct zranges *r)
 	}
 	r->n = o + 1;
 	return 0;
-}
-
-/* Fill every gap between ranges (and before/after) with @gap. */
-static int zr_fill_gaps(struct zranges *r, const struct zrange *gap)
-{
-	struct zranges out = {.w = r->w};
-	uint8_t cur[16] = {0};
-	bool done = false;
-	int ret;
-
-	for (size_t i = 0; i < r->n; i++) {
-		if (memcmp(r->v[i].lo, cur, 16) > 0) {
-			struct zrange g = *gap;
-
-			memcpy(g.lo, cur, 16);
-			memcpy(g.hi, r->v[i].lo, 16);
-			addr_dec(g.hi, r->w);
-			if ((ret = zr_push(&out, &g)))
-				goto err;
-		}
-		if ((ret = zr_push(&out, &r->v[i])))
-			goto err;
-		if (addr_is_max(r->v[i].hi, r->w)) {
-			done = true;
-			break;
-		}
-		memcpy(cur, r->v[i].hi, 16);
-		addr_inc(cur, r->w);
-	}
-	if (!done) {
-		struct zrange g = *gap;
-
-		memcpy(g.lo, cur, 16);
-		memset(g.hi, 0, 16);
-		memset(g.hi, 0xff, (size_t)r->w);
-		if ((ret = zr_push(&out, &g)))
-			goto err;
-	}
-	free(r->v);
-	*r = out;
-	return 0;
-err:
-	free(out.v);
-	return ret;
 }
 
 static void addr_text(const uint8_t *a, int w, char *buf, size_t n)
@@ -947,7 +941,7 @@ static int add_counter(struct zwnft_ruleset *rs, const char *name,
 		return -ENOMEM;
 	}
 	it->obj = o;
-	snprintf(text, sizeof(text), "counter %s {\n\t}", name);
+	snprintf(text, sizeof(text), "counter %s { }", name);
 	it->text = strdup(text);
 	return it->text ? 0 : -ENOMEM;
 }
@@ -1183,7 +1177,9 @@ static int build_chains(struct build *b)
 	char n[ZWNFT_NAME_MAX], c[256];
 	int ret;
 
-	if ((ret = add_chain(b->rs, ZWNFT_BASE_CHAIN, NULL, true, ZW_NO_FLOW)))
+	if ((ret = add_chain(b->rs, ZWNFT_BASE_CHAIN, NULL, true, ZW_NO_FLOW)) ||
+	    (ret = add_chain(b->rs, "deny", "nothing allows it", false,
+			     ZW_NO_FLOW)))
 		return ret;
 	for (uint32_t z = 0; z < img->n_zones; z++) {
 		if (!b->from_chain[z])
@@ -1235,15 +1231,45 @@ static int narrow_ranges(const struct zw_image *img,
 	return zr_normalize(out);
 }
 
-/* Zone prefixes of family @fam as ranges; @verdict_of returns the verdict
- * target for a zone (NULL: not mapped). */
+/*
+ * If narrowing set @set holds, for family @fam, exactly one prefix (after
+ * merging), put it in @addr/@len and return true: the rule compares the
+ * address inline instead of looking up a named set. The kernel finds sets
+ * by walking a list, so thousands of one-address sets make every commit
+ * quadratic; most narrowings are one address or one prefix.
+ */
+static bool set_single_prefix(const struct zw_image *img, uint32_t set,
+			      int fam, uint8_t addr[16], int *len)
+{
+	struct zranges r = {0};
+	bool one = false;
+	int w = fam == ZW_AF_INET ? 4 : 16;
+
+	if (narrow_ranges(img, &img->narrow[img->sets[set].first],
+			  img->sets[set].count, fam, &r) == 0 && r.n == 1) {
+		int plen = range_prefix_len(r.v[0].lo, r.v[0].hi, w);
+
+		if (plen >= 0) {
+			memcpy(addr, r.v[0].lo, 16);
+			*len = plen;
+			one = true;
+		}
+	}
+	free(r.v);
+	return one;
+}
+
+/* Zone prefixes of family @fam as ranges, each mapped to the chain
+ * @target names for its zone (zones it names none for are left out).
+ * Addresses of no zone are not in the map at all: the rule after the
+ * lookup sends them to the `outside` chain. No gap elements: every map
+ * element makes the kernel validate its target chain again at commit. */
 static int zone_ranges(struct build *b, int fam,
 		       const char *(*target)(struct build *, uint32_t, void *),
 		       void *ctx, int verdict, struct zranges *out)
 {
 	const struct zw_image *img = b->img;
 	uint32_t n = fam == ZW_AF_INET ? img->n_prefix4 : img->n_prefix6;
-	const char *gap = target(b, ZW_ZONE_OUTSIDE, ctx);
 	int ret;
 
 	out->w = fam == ZW_AF_INET ? 4 : 16;
@@ -1254,34 +1280,18 @@ static int zone_ranges(struct build *b, int fam,
 						  img->prefix6[i].len;
 		uint16_t zone = fam == ZW_AF_INET ? img->prefix4[i].zone :
 						    img->prefix6[i].zone;
+		const char *t = target(b, zone, ctx);
 		struct zrange x;
-		const char *t;
 
+		if (!t)
+			continue;
 		zr_prefix(&x, addr, len, out->w);
-		t = target(b, zone, ctx);
-		/* Unmapped zones still occupy their range, so the outside gap
-		 * fill cannot claim their addresses. */
-		x.verdict = t ? verdict : -1;
+		x.verdict = verdict;
 		x.chain = t;
 		if ((ret = zr_push(out, &x)))
 			return ret;
 	}
-	if ((ret = zr_normalize(out)))
-		return ret;
-	if (gap) {
-		struct zrange g = {.verdict = verdict, .chain = gap};
-
-		if ((ret = zr_fill_gaps(out, &g)))
-			return ret;
-	}
-	/* drop the placeholders of unmapped zones */
-	size_t o = 0;
-
-	for (size_t i = 0; i < out->n; i++)
-		if (out->v[i].verdict != -1)
-			out->v[o++] = out->v[i];
-	out->n = o;
-	return 0;
+	return zr_normalize(out);
 }
 
 /* Chain names live as long as the build: keep them in a string table. */
@@ -1293,7 +1303,9 @@ static const char *from_target(struct build *b, uint32_t z, void *ctx)
 {
 	char **names = ctx;
 
-	return b->from_chain[z] ? names[z] : NULL;
+	if (b->from_chain[z])
+		return names[z];
+	return z == ZW_ZONE_OUTSIDE ? NULL : "deny";
 }
 
 struct pair_ctx {
@@ -1301,12 +1313,16 @@ struct pair_ctx {
 	char **names; /* [to] for this from, NULL if no chain */
 };
 
+/* Every declared zone is in a destination map, "deny" when the pair has
+ * no chain: only addresses of no zone may fall through to outside. */
 static const char *pair_target(struct build *b, uint32_t z, void *ctx)
 {
 	struct pair_ctx *pc = ctx;
 
 	(void)b;
-	return pc->names[z];
+	if (pc->names[z])
+		return pc->names[z];
+	return z == ZW_ZONE_OUTSIDE ? NULL : "deny";
 }
 
 static int build_sets(struct build *b, char **from_names)
@@ -1333,7 +1349,7 @@ static int build_sets(struct build *b, char **from_names)
 		int fam = i ? ZW_AF_INET6 : ZW_AF_INET;
 		struct zranges r = {0};
 
-		if ((ret = zone_ranges(b, fam, from_target, from_names, NFT_JUMP,
+		if ((ret = zone_ranges(b, fam, from_target, from_names, NFT_GOTO,
 				       &r)) ||
 		    (ret = add_interval_set(b->rs, i ? "src6" : "src4", &r, true,
 					    ZW_NO_FLOW, 0))) {
@@ -1393,7 +1409,11 @@ static int build_sets(struct build *b, char **from_names)
 			int fam = k ? ZW_AF_INET6 : ZW_AF_INET;
 			struct zranges r = {0};
 
-			if (!set_has_family(img, s, fam))
+			uint8_t a[16];
+			int len;
+
+			if (!set_has_family(img, s, fam) ||
+			    set_single_prefix(img, s, fam, a, &len))
 				continue;
 			ret = narrow_ranges(img, &img->narrow[img->sets[s].first],
 					    img->sets[s].count, fam, &r);
@@ -1478,21 +1498,36 @@ static int base_rules(struct build *b)
 			return ret;
 	}
 
+	/* source in no zone: outside */
+	if ((ret = rb_begin(&rb, rs, ch)))
+		return ret;
+	rb_verdict(&rb, NFT_GOTO, b->from_chain[ZW_ZONE_OUTSIDE] ? "from_outside" : "deny");
+	if ((ret = rb_end(&rb, rs, ch, ZW_NO_FLOW, NULL, 0, 0)))
+		return ret;
+
 	/* Nothing allowed it. An established connection reaching here was
 	 * allowed by a policy that no longer does: cut it. */
-	if ((ret = rb_begin(&rb, rs, ch)))
+	if ((ret = rb_begin(&rb, rs, "deny")))
 		return ret;
 	rb_ct_state(&rb, CT_ESTABLISHED | CT_RELATED, "established,related");
 	rb_counter(&rb, "zw_cut");
 	rb_verdict(&rb, NF_DROP, NULL);
-	if ((ret = rb_end(&rb, rs, ch, ZW_NO_FLOW, NULL, 0, 0)))
+	if ((ret = rb_end(&rb, rs, "deny", ZW_NO_FLOW, NULL, 0, 0)))
 		return ret;
 
-	if ((ret = rb_begin(&rb, rs, ch)))
+	if ((ret = rb_begin(&rb, rs, "deny")))
 		return ret;
 	rb_counter(&rb, "zw_no_flow");
 	rb_verdict(&rb, NF_DROP, NULL);
-	return rb_end(&rb, rs, ch, ZW_NO_FLOW, NULL, 0, 0);
+	return rb_end(&rb, rs, "deny", ZW_NO_FLOW, NULL, 0, 0);
+}
+
+static bool pair_exists(const struct build *b, uint32_t from, uint32_t to)
+{
+	for (size_t i = 0; i < b->n_pc; i++)
+		if (b->pc[i].from == from && b->pc[i].to == to)
+			return true;
+	return false;
 }
 
 static int from_rules(struct build *b)
@@ -1526,6 +1561,18 @@ static int from_rules(struct build *b)
 			if ((ret = rb_end(&rb, b->rs, n, ZW_NO_FLOW, NULL, 0, 0)))
 				return ret;
 		}
+		/* destination in no zone: outside */
+		if ((ret = rb_begin(&rb, b->rs, n)))
+			return ret;
+		if (pair_exists(b, z, ZW_ZONE_OUTSIDE)) {
+			if ((ret = name_pair(set, img, z, ZW_ZONE_OUTSIDE)))
+				return ret;
+			rb_verdict(&rb, NFT_GOTO, set);
+		} else {
+			rb_verdict(&rb, NFT_GOTO, "deny");
+		}
+		if ((ret = rb_end(&rb, b->rs, n, ZW_NO_FLOW, NULL, 0, 0)))
+			return ret;
 	}
 	return 0;
 }
@@ -1560,16 +1607,21 @@ static int one_pair_rule(struct build *b, const char *chain,
 	if ((ret = rb_begin(&rb, b->rs, chain)))
 		return ret;
 	if (fam) {
+		uint32_t sets[2] = {ru->src_set, ru->dst_set};
+
 		rb_nfproto(&rb, fam);
-		if (ru->src_set != ZW_NO_SET) {
-			fmt_name(set, "n%d_%u", fam == ZW_AF_INET ? 4 : 6,
-				 ru->src_set);
-			rb_ct_addr(&rb, fam, true, set, false);
-		}
-		if (ru->dst_set != ZW_NO_SET) {
-			fmt_name(set, "n%d_%u", fam == ZW_AF_INET ? 4 : 6,
-				 ru->dst_set);
-			rb_ct_addr(&rb, fam, false, set, false);
+		for (int k = 0; k < 2; k++) {
+			uint8_t a[16];
+			int len;
+
+			if (sets[k] == ZW_NO_SET)
+				continue;
+			if (set_single_prefix(img, sets[k], fam, a, &len)) {
+				rb_ct_addr_prefix(&rb, fam, k == 0, a, len);
+				continue;
+			}
+			fmt_name(set, "n%d_%u", fam == ZW_AF_INET ? 4 : 6, sets[k]);
+			rb_ct_addr(&rb, fam, k == 0, set, false);
 		}
 	}
 	rb_ct_proto(&rb, ru->proto);
@@ -1620,8 +1672,14 @@ static int pair_rules(struct build *b)
 			if ((fams & 2) && (ret = one_pair_rule(b, n, ru, ZW_AF_INET6)))
 				return ret;
 		}
-		if (pc->from != pc->to || pc->from == ZW_ZONE_OUTSIDE)
+		if (pc->from != pc->to || pc->from == ZW_ZONE_OUTSIDE) {
+			if ((ret = rb_begin(&rb, b->rs, n)))
+				return ret;
+			rb_verdict(&rb, NFT_GOTO, "deny");
+			if ((ret = rb_end(&rb, b->rs, n, ZW_NO_FLOW, NULL, 0, 0)))
+				return ret;
 			continue;
+		}
 		/* both ends in one declared zone, no flow matched */
 		if ((ret = rb_begin(&rb, b->rs, n)))
 			return ret;

@@ -246,8 +246,9 @@ int main(int argc, char **argv)
 	}
 
 	if (mode == 0) {
+		struct zwnft_stats st;
 		double t0 = now_ms();
-		int ret = zwnft_apply(sock, &o, img, day, err, sizeof(err));
+		int ret = zwnft_apply(sock, &o, img, day, &st, err, sizeof(err));
 
 		if (ret) {
 			fprintf(stderr, "zw-nft-apply: %s\n", err);
@@ -257,7 +258,12 @@ int main(int argc, char **argv)
 		printf("applied %s to table inet %s (%u flows)\n", img->sha256_hex,
 		       o.table, img->n_flows);
 		if (timing)
-			printf("apply_ms %.1f\n", now_ms() - t0);
+			printf("apply_ms %.1f build_ms %.1f read_ms %.1f batch_ms %.1f "
+			       "kernel_ms %.1f messages %zu bytes %zu rules %zu chains %zu "
+			       "sets %zu elements %zu counters %zu tries %d\n",
+			       now_ms() - t0, st.build_ms, st.read_ms, st.batch_ms,
+			       st.send_ms, st.msgs, st.bytes, st.rules, st.chains,
+			       st.sets, st.elems, st.objs, st.tries);
 		goto out;
 	}
 

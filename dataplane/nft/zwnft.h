@@ -227,10 +227,22 @@ uint32_t zwnft_sock__seq(struct zwnft_sock *s, uint32_t n);
 
 /* ---- engine operations (also used by zw-nft-apply) ---- */
 
-/* Apply with retries on a concurrent change. */
+/* Where an apply spends its time (benchmarks, zw-nft-apply --timing). */
+struct zwnft_stats {
+	double build_ms; /* image -> ruleset (libnftnl objects) */
+	double read_ms;	 /* genid and table read back before the batch */
+	double batch_ms; /* ruleset -> netlink batch bytes */
+	double send_ms;	 /* kernel: validate and commit the transaction */
+	size_t msgs;	 /* netlink messages in the batch */
+	size_t bytes;	 /* batch size */
+	size_t rules, chains, sets, elems, objs;
+	int tries;	 /* 1 unless the ruleset changed under us */
+};
+
+/* Apply with retries on a concurrent change. @stats may be NULL. */
 int zwnft_apply(struct zwnft_sock *s, const struct zwnft_opts *o,
-		const struct zw_image *img, int32_t day, char *err,
-		size_t err_len);
+		const struct zw_image *img, int32_t day,
+		struct zwnft_stats *stats, char *err, size_t err_len);
 
 /* Drift between @rs and @live (full dump), one line per difference,
  * malloc'd, or NULL if none (errno 0) / out of memory (errno ENOMEM). */

@@ -24,6 +24,7 @@ T=zw_$TAG
 TMP=$(mktemp -d)
 cleanup() { ip netns delete "$NS" 2>/dev/null; rm -rf "$TMP"; }
 trap cleanup EXIT
+trap 'exit 143' TERM INT
 ip netns add "$NS" || { echo "skip: cannot create a network namespace"; exit 77; }
 
 fails=0
@@ -77,6 +78,10 @@ in_ns nft add chain inet "$T" handmade
 check_drift "chain added" "chain handmade added by hand"
 in_ns nft add counter inet "$T" handmade_ctr
 check_drift "counter added" "object added by hand: counter handmade_ctr"
+in_ns nft chain inet "$T" forward '{ policy accept; }'
+check_drift "base chain policy" "chain forward changed"
+in_ns nft add table inet "$T" '{ flags dormant; }'
+check_drift "table made dormant" "dormant: NOT FILTERING"
 
 # a failing batch changes nothing
 before=$(ruleset)
