@@ -418,7 +418,7 @@ void zw_engine__print_stats(FILE *f)
 		if (!c.packets && !c.drops)
 			continue;
 		fprintf(f, "flow %s packets %" PRIu64 " bytes %" PRIu64
-			   " new %" PRIu64 " cut %" PRIu64 "\n",
+			   " new %" PRIu64 " drops %" PRIu64 "\n",
 			zw_image__str(ctx->img, ctx->img->flows[i].id),
 			c.packets, c.bytes, c.new_conns, c.drops);
 	}

@@ -669,12 +669,9 @@ uint16_t zw_pipeline__burst(struct zw_worker *w, const struct zw_ctx *ctx,
 			uint8_t r = recheck(ctx, t, sl->pos, d);
 
 			if (r) {
-				uint32_t f = d->flow_hash ?
-					zw_ctx__flow_by_hash(ctx, d->flow_hash) :
-					ZW_NO_FLOW;
-
-				if (f != ZW_NO_FLOW)
-					ctr_of(w, ctx, f)->drops++;
+				/* Counted by reason (FLOW_REMOVED/BLOCKED), not
+				 * per flow: backend.h's flow drops are packets
+				 * of a flow in force (rate limit). */
 				zw_ctab__del(t, sl->pos);
 				dirty = 1;
 				sl->verdict = V_DROP;

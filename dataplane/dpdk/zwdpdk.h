@@ -49,7 +49,7 @@ struct zw_flow_ctr {
 	uint64_t packets;
 	uint64_t bytes;
 	uint64_t new_conns;
-	uint64_t drops; /* packets of connections cut: flow left */
+	uint64_t drops; /* packets of this flow dropped (rate limit) */
 };
 
 struct zw_ctx {
