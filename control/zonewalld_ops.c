@@ -281,6 +281,39 @@ static int journal(struct zwd *d, const struct zwd_author *who,
 	return r;
 }
 
+static struct zwd_author daemon_author(void)
+{
+	struct zwd_author a = {.uid = (uint32_t)getuid()};
+
+	snprintf(a.name, sizeof(a.name), "zonewalld");
+	return a;
+}
+
+/* Journal each flow of the active version whose expires date passed
+ * between day @from and day @to (the caller holds the transaction). */
+static int journal_expired(struct zwd *d, int32_t from, int32_t to)
+{
+	struct zwd_author me = daemon_author();
+	int r = 0;
+
+	if (from <= 0 || to <= from)
+		return 0;
+	for (size_t i = 0; !r && d->active_m && i < d->active_m->n_flows; i++) {
+		const struct zw_flow *f = &d->active_m->flows[i];
+		char date[11], detail[128];
+
+		if (!zw_flow__live(f, from) || zw_flow__live(f, to))
+			continue;
+		snprintf(detail, sizeof(detail),
+			 "expired on %s: no longer enforced",
+			 zw_date__format(f->expires, date));
+		r = journal(d, &me, ZW_JA_FLOW_EXPIRED, d->active,
+			    "flow expiry date passed", f->id, NULL, NULL, NULL,
+			    NULL, detail);
+	}
+	return r;
+}
+
 /* Journal a refusal in its own transaction and build the response. */
 static json_t *refuse(struct zwd *d, const struct zwd_author *who,
 		      int status, int64_t version, const char *reason,
@@ -365,6 +398,7 @@ static json_t *commit_core(struct zwd *d, const struct zwd_author *who,
 	uint8_t *pbytes = NULL;
 	size_t plen = 0;
 	int64_t t0 = zw_time__now_us();
+	int32_t prev_day = d->day;
 	int r, added = 0, changed = 0, removed = 0;
 
 	m = parse_valid(text, len, file, &diags, &n_errors);
@@ -462,6 +496,10 @@ static json_t *commit_core(struct zwd *d, const struct zwd_author *who,
 		removed += a == ZW_JA_FLOW_REMOVED;
 	}
 	r = zw_journal__begin(d->j);
+	/* A new day may have started since the last tick: the previous
+	 * version's flows that expired meanwhile come first. */
+	if (!r)
+		r = journal_expired(d, prev_day, d->day);
 	if (!r)
 		r = zw_state__version_set_state(db(d), v.n, "ok", NULL);
 	if (!r)
@@ -521,6 +559,7 @@ static json_t *commit_core(struct zwd *d, const struct zwd_author *who,
 		/* Not recorded: the change must not stay in force. */
 		zw_journal__abort(d->j);
 		restore_all(d);
+		d->day = prev_day;
 		zw_state__version_set_state(db(d), v.n, "refused",
 					    "journal write failed");
 		resp = zw_proto__error(3,
@@ -631,6 +670,7 @@ static json_t *op_crisis(struct zwd *d, const json_t *req,
 	char err[1024], detail[1536], pbuf[64];
 	char *before = NULL, *after = NULL;
 	json_t *resp = NULL;
+	int32_t prev_day = d->day;
 	int r, n_flows = 0;
 
 	if (!measure)
@@ -716,6 +756,8 @@ static json_t *op_crisis(struct zwd *d, const json_t *req,
 	after = crisis_json(&nc);
 	r = zw_journal__begin(d->j);
 	if (!r)
+		r = journal_expired(d, prev_day, d->day);
+	if (!r)
 		r = crisis_active(&nc)
 			    ? zw_state__set_text(db(d), "crisis", after)
 			    : zw_state__set_text(db(d), "crisis", NULL);
@@ -770,6 +812,7 @@ static json_t *op_crisis(struct zwd *d, const json_t *req,
 	if (r < 0) {
 		zw_journal__abort(d->j);
 		restore_all(d);
+		d->day = prev_day;
 		resp = zw_proto__error(3, "crisis measure refused: the journal "
 					  "could not be written");
 		goto out;
@@ -951,14 +994,6 @@ json_t *zwd__handle(struct zwd *d, const json_t *req,
 
 /* ---- start-up ---- */
 
-static struct zwd_author daemon_author(void)
-{
-	struct zwd_author a = {.uid = (uint32_t)getuid()};
-
-	snprintf(a.name, sizeof(a.name), "zonewalld");
-	return a;
-}
-
 int zwd__recover(struct zwd *d)
 {
 	struct zwd_author me = daemon_author();
@@ -1056,7 +1091,7 @@ int zwd__recover(struct zwd *d)
 
 	/* Reconcile: ask each engine what it enforces; change only those
 	 * that differ (never flush and re-add). */
-	d->day = (int32_t)applied_day;
+	d->day = applied_day > 0 ? (int32_t)applied_day : today();
 	for (size_t i = 0; i < d->n_bes; i++) {
 		struct zwd_backend *b = &d->bes[i];
 		struct zw_backend_state st;
@@ -1072,23 +1107,21 @@ int zwd__recover(struct zwd *d)
 		same = r == 0 && st.enforcing &&
 		       !memcmp(st.sha256, d->enforced->sha256, 32) && !st.drift;
 		zw_hex(st.sha256, 32, hex);
-		if (same && applied_day == today()) {
+		if (same && d->day == today()) {
 			zw_log(ZW_LOG_INFO, "reconcile-ok",
 			       "backend=%s version=%lld image=%s", b->spec,
 			       (long long)d->active, d->enforced->sha256_hex);
 			free(st.drift);
 			continue;
 		}
-		r = b->ops->apply(b->be, d->enforced, today(), err,
-				  sizeof(err));
 		if (same) {
-			/* Only the day changed while we were down. */
-			zw_log(r ? ZW_LOG_ERR : ZW_LOG_INFO, "reapply-day",
-			       "backend=%s version=%lld rc=%d", b->spec,
-			       (long long)d->active, r);
+			/* Only the day changed while we were down: the day
+			 * tick below programs it and journals what expired. */
 			free(st.drift);
 			continue;
 		}
+		r = b->ops->apply(b->be, d->enforced, today(), err,
+				  sizeof(err));
 		snprintf(detail, sizeof(detail),
 			 "backend %s enforced %s%s%s; %s version %lld (image %s)%s%s",
 			 b->spec,
@@ -1116,42 +1149,47 @@ int zwd__recover(struct zwd *d)
 		       "backend=%s detail=%s", b->spec,
 		       zw_log__q(detail, q, sizeof(q)));
 	}
-	d->day = today();
-	zw_state__set_int(db(d), "applied_day", d->day);
+	/* Programs every engine for today and journals the flows that
+	 * expired since the day last applied (on failure: at the next tick). */
+	zwd__day_tick(d);
 	return 0;
 }
 
 void zwd__day_tick(struct zwd *d)
 {
-	struct zwd_author me = daemon_author();
-	int32_t now_day = today();
+	int32_t now_day = today(), from = d->day;
 	char err[512];
+	int r;
 
 	if (!d->enforced || now_day == d->day)
 		return;
-	/* Journal each flow whose expires date has just passed. */
-	zw_journal__begin(d->j);
-	for (size_t i = 0; d->active_m && i < d->active_m->n_flows; i++) {
-		const struct zw_flow *f = &d->active_m->flows[i];
-
-		if (zw_flow__live(f, d->day) && !zw_flow__live(f, now_day)) {
-			char date[11], detail[128];
-
-			snprintf(detail, sizeof(detail),
-				 "expired on %s: no longer enforced",
-				 zw_date__format(f->expires, date));
-			journal(d, &me, ZW_JA_FLOW_EXPIRED, d->active,
-				"flow expiry date passed", f->id, NULL, NULL,
-				NULL, NULL, detail);
-		}
-	}
-	zw_state__set_int(db(d), "applied_day", now_day);
-	zw_journal__commit(d->j);
-	zw_fwd__notify(d->fwd);
-	if (apply_all(d, d->enforced, d->enforced, err, sizeof(err)) < 0)
+	/* Program every engine for the new day first, and only then record
+	 * that the flows past their date are no longer enforced. An engine
+	 * that refuses leaves d->day as it was: tried again at the next tick.
+	 * A crash in between leaves applied_day behind: the next start does
+	 * it again (apply is idempotent). */
+	if (apply_all(d, d->enforced, d->enforced, err, sizeof(err)) < 0) {
+		d->day = from;
 		zw_log(ZW_LOG_ERR, "day-reapply-failed", "day=%d", now_day);
-	else
-		zw_log(ZW_LOG_INFO, "day-reapply", "day=%d", now_day);
+		return;
+	}
+	r = zw_journal__begin(d->j);
+	if (!r)
+		r = journal_expired(d, from, now_day);
+	if (!r)
+		r = zw_state__set_int(db(d), "applied_day", now_day);
+	if (!r)
+		r = zw_journal__commit(d->j);
+	if (r < 0) {
+		zw_journal__abort(d->j);
+		d->day = from;
+		zw_log(ZW_LOG_ERR, "day-reapply-failed",
+		       "day=%d error=\"the journal could not be written\"",
+		       now_day);
+		return;
+	}
+	zw_fwd__notify(d->fwd);
+	zw_log(ZW_LOG_INFO, "day-reapply", "day=%d", now_day);
 	d->day = now_day;
 }
 

@@ -1,0 +1,255 @@
+/* SPDX-License-Identifier: BSD-2-Clause */
+/* zonewalld's operations driven in-process (zonewalld_ops.c) with the file
+ * test engine: the midnight re-apply and its journal, the start-up
+ * recovery after the daemon was down across midnight, requests with
+ * out-of-range numbers. "Today" comes from a file (ZONEWALL_TODAY_FILE),
+ * as in the daemon's shell test. */
+#include <CUnit/Basic.h>
+#include <errno.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include <zonewall/backend.h>
+
+#include "proto.h"
+#include "state.h"
+#include "testutil.h"
+#include "zonewalld.h"
+
+/* F-2 expires on 2026-11-01: live that day, expired from 2026-11-02. */
+static const char matrix[] =
+	"zonewall: 1\nname: t\nzones:\n"
+	"  ops: {kind: operations, isolate: true, networks: [10.0.0.0/24]}\n"
+	"  jump: {kind: servers, networks: [10.1.0.0/24]}\n"
+	"  adm: {kind: admin, networks: [10.2.0.0/24]}\n"
+	"  upd: {kind: update, networks: [10.3.0.0/24]}\n"
+	"  vpn: {kind: remote-access, networks: [10.4.0.0/24]}\n"
+	"  inet: {kind: internet-access, networks: [192.0.2.0/28]}\n"
+	"  xchg: {kind: provider-exchange, networks: [10.5.0.0/24]}\n"
+	"flows:\n"
+	"  - {id: F-1, from: ops, to: jump, services: [ssh], justification: admin sessions}\n"
+	"  - {id: F-2, from: jump, to: adm, services: [https], justification: tools, expires: 2026-11-01}\n"
+	"  - {id: F-3, from: upd, to: inet, services: [https], justification: vendor updates}\n";
+
+struct fixture {
+	char dir[256];
+	char img[300];
+	char today[300];
+	struct zwd d;
+};
+
+static const struct zwd_author alice = {.uid = 1000, .name = "alice"};
+
+static void set_today(struct fixture *fx, const char *date)
+{
+	FILE *f = fopen(fx->today, "w");
+
+	CU_ASSERT_PTR_NOT_NULL_FATAL(f);
+	fprintf(f, "%s\n", date);
+	fclose(f);
+	setenv("ZONEWALL_TODAY_FILE", fx->today, 1);
+}
+
+/* Open the state and the engine as zonewalld's main() does, then recover. */
+static void daemon_start(struct fixture *fx)
+{
+	char err[512], spec[320];
+	struct zwd *d = &fx->d;
+
+	memset(d, 0, sizeof(*d));
+	d->state_dir = fx->dir;
+	snprintf(d->db_path, sizeof(d->db_path), "%s/" ZW_STATE_DB, fx->dir);
+	d->j = zw_journal__open(d->db_path, 0, err, sizeof(err));
+	CU_ASSERT_PTR_NOT_NULL_FATAL(d->j);
+	CU_ASSERT_EQUAL_FATAL(zw_state__init(zw_journal__sqlite(d->j)), 0);
+	d->bes = calloc(1, sizeof(*d->bes));
+	CU_ASSERT_PTR_NOT_NULL_FATAL(d->bes);
+	snprintf(spec, sizeof(spec), "file:%s", fx->img);
+	CU_ASSERT_EQUAL_FATAL(zw_backend__open_spec(spec, &d->bes[0].ops,
+						    &d->bes[0].be, err,
+						    sizeof(err)),
+			      0);
+	d->bes[0].spec = strdup(spec);
+	d->n_bes = 1;
+	CU_ASSERT_EQUAL_FATAL(zwd__recover(d), 0);
+}
+
+static void fixture_init(struct fixture *fx, const char *tag)
+{
+	memset(fx, 0, sizeof(*fx));
+	zwt_tmpdir(fx->dir, sizeof(fx->dir), tag);
+	snprintf(fx->img, sizeof(fx->img), "%s/e.img", fx->dir);
+	snprintf(fx->today, sizeof(fx->today), "%s/today", fx->dir);
+	set_today(fx, "2026-11-01");
+	daemon_start(fx);
+}
+
+static json_t *request(struct fixture *fx, json_t *req)
+{
+	json_t *resp = zwd__handle(&fx->d, req, &alice);
+
+	json_decref(req);
+	CU_ASSERT_PTR_NOT_NULL_FATAL(resp);
+	return resp;
+}
+
+static void commit(struct fixture *fx, const char *text)
+{
+	json_t *resp = request(fx, json_pack("{s:s, s:s, s:s, s:s}", "op",
+					     "commit", "matrix", text, "file",
+					     "t.yaml", "reason", "test"));
+
+	if (!json_is_true(json_object_get(resp, "ok")))
+		fprintf(stderr, "commit: %s\n",
+			json_string_value(json_object_get(resp, "error")));
+	CU_ASSERT_TRUE(json_is_true(json_object_get(resp, "ok")));
+	json_decref(resp);
+}
+
+/* Journal entries with this action (and flow, if not NULL). */
+static int count(struct fixture *fx, const char *action, const char *flow)
+{
+	json_t *resp = request(fx, json_pack("{s:s}", "op", "journal")), *e;
+	size_t i;
+	int n = 0;
+
+	json_array_foreach(json_object_get(resp, "entries"), i, e) {
+		const char *a = json_string_value(json_object_get(e, "action"));
+		const char *f = json_string_value(json_object_get(e, "flow"));
+
+		if (a && !strcmp(a, action) &&
+		    (!flow || (f && !strcmp(f, flow))))
+			n++;
+	}
+	json_decref(resp);
+	return n;
+}
+
+/* The day the file engine was last programmed for. */
+static int32_t engine_day(struct fixture *fx)
+{
+	char path[320];
+	int day = -1;
+	FILE *f;
+
+	snprintf(path, sizeof(path), "%s.day", fx->img);
+	f = fopen(path, "r");
+	if (!f)
+		return -1;
+	if (fscanf(f, "%d", &day) != 1)
+		day = -1;
+	fclose(f);
+	return day;
+}
+
+static int32_t date(const char *s)
+{
+	int32_t d = 0;
+
+	CU_ASSERT_EQUAL(zw_date__parse(s, &d), 0);
+	return d;
+}
+
+static void fail_engine(struct fixture *fx, bool on)
+{
+	char path[320];
+
+	snprintf(path, sizeof(path), "%s.fail", fx->img);
+	if (on) {
+		FILE *f = fopen(path, "w");
+
+		CU_ASSERT_PTR_NOT_NULL_FATAL(f);
+		fputs("engine busy (simulated)\n", f);
+		fclose(f);
+	} else {
+		unlink(path);
+	}
+}
+
+/* Midnight with an engine that refuses the new day: the flow must not be
+ * journalled as "no longer enforced" while the engine still enforces it,
+ * and the daemon must try again at the next tick until it succeeds. */
+static void test_midnight_engine_fails(void)
+{
+	struct fixture fx;
+
+	fixture_init(&fx, "mid-fail");
+	commit(&fx, matrix);
+	CU_ASSERT_EQUAL(engine_day(&fx), date("2026-11-01"));
+
+	fail_engine(&fx, true);
+	set_today(&fx, "2026-11-02");
+	zwd__day_tick(&fx.d);
+	CU_ASSERT_EQUAL(engine_day(&fx), date("2026-11-01"));
+	CU_ASSERT_EQUAL(count(&fx, "flow-expired", "F-2"), 0);
+
+	fail_engine(&fx, false);
+	zwd__day_tick(&fx.d);
+	CU_ASSERT_EQUAL(engine_day(&fx), date("2026-11-02"));
+	CU_ASSERT_EQUAL(count(&fx, "flow-expired", "F-2"), 1);
+	zwd__day_tick(&fx.d);
+	CU_ASSERT_EQUAL(count(&fx, "flow-expired", "F-2"), 1);
+	zwd__fini(&fx.d);
+}
+
+/* The daemon was down at midnight (or died between programming the engine
+ * and journalling): at start the engine is re-programmed for today and the
+ * expiry is journalled, once. */
+static void test_midnight_while_down(void)
+{
+	struct fixture fx;
+
+	fixture_init(&fx, "mid-down");
+	commit(&fx, matrix);
+	zwd__fini(&fx.d);
+
+	set_today(&fx, "2026-11-02");
+	daemon_start(&fx);
+	CU_ASSERT_EQUAL(engine_day(&fx), date("2026-11-02"));
+	CU_ASSERT_EQUAL(count(&fx, "flow-expired", "F-2"), 1);
+	zwd__day_tick(&fx.d);
+	CU_ASSERT_EQUAL(count(&fx, "flow-expired", "F-2"), 1);
+	zwd__fini(&fx.d);
+
+	/* restarting the same day journals nothing more */
+	daemon_start(&fx);
+	CU_ASSERT_EQUAL(count(&fx, "flow-expired", "F-2"), 1);
+	zwd__fini(&fx.d);
+}
+
+/* A commit right after midnight, before the periodic tick noticed the new
+ * day: the expiry of the previous version's flow is still journalled. */
+static void test_commit_after_midnight_before_tick(void)
+{
+	struct fixture fx;
+	char *m2 = strdup(matrix);
+
+	*strstr(m2, "admin sessions") = 'A';
+	fixture_init(&fx, "mid-commit");
+	commit(&fx, matrix);
+	set_today(&fx, "2026-11-02");
+	commit(&fx, m2);
+	CU_ASSERT_EQUAL(count(&fx, "flow-expired", "F-2"), 1);
+	zwd__day_tick(&fx.d);
+	CU_ASSERT_EQUAL(count(&fx, "flow-expired", "F-2"), 1);
+	CU_ASSERT_EQUAL(engine_day(&fx), date("2026-11-02"));
+	zwd__fini(&fx.d);
+	free(m2);
+}
+
+int main(void)
+{
+	CU_pSuite s;
+
+	if (CU_initialize_registry() != CUE_SUCCESS)
+		return 2;
+	s = CU_add_suite("daemon-ops", NULL, NULL);
+	CU_add_test(s, "midnight: engine refuses the new day",
+		    test_midnight_engine_fails);
+	CU_add_test(s, "midnight while the daemon was down",
+		    test_midnight_while_down);
+	CU_add_test(s, "commit after midnight before the tick",
+		    test_commit_after_midnight_before_tick);
+	return zwt_run();
+}
