@@ -292,6 +292,16 @@ static int listen_socket(const struct opts *o)
 		*strrchr(dir, '/') = '\0';
 		mkdir_p(dir, 0755);
 	}
+	/* Only ever replace a stale socket, never another kind of file (a
+	 * mistyped --socket must not delete the database or anything else). */
+	{
+		struct stat sb;
+
+		if (lstat(o->socket, &sb) == 0 && !S_ISSOCK(sb.st_mode))
+			fail("%s exists and is not a socket: choose another "
+			     "--socket path",
+			     o->socket);
+	}
 	fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
 	if (fd < 0)
 		fail("cannot create the control socket: %s", strerror(errno));

@@ -276,6 +276,9 @@ for _ in $(seq 100); do kill -0 "$DPID" 2>/dev/null || break; sleep 0.05; done
 check "daemon mode stops on SIGTERM" bash -c "! kill -0 $DPID 2>/dev/null"
 expect_rc 3 "a missing backend engine fails the start" "$ZWD" --state "$ST" --socket "$SOCK" --backend "nope:x" --foreground
 grep -q "no engine 'nope'" "$T/err" && ok "start failure says why" || bad "start failure message: $(cat "$T/err")"
+echo "precious" >"$T/not-a-socket"
+expect_rc 3 "a --socket path that is not a socket is refused" "$ZWD" --state "$T/st-x" --socket "$T/not-a-socket" --foreground
+check "... and left alone" grep -q precious "$T/not-a-socket"
 
 echo "$checks checks, $fails failed"
 [ "$fails" = 0 ]
