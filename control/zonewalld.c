@@ -437,9 +437,13 @@ static void conn_serve(struct zwd *d, struct conn *c)
 		resp = zw_proto__error(2, "bad request: %s", strerror(-r));
 	} else {
 		const char *op = json_string_value(json_object_get(req, "op"));
+		char *clean = zw_secret__scrub(op ? op : "?"), q[128];
 
+		/* op is the client's text: quoted (one line) and scrubbed */
 		zw_log(ZW_LOG_DEBUG, "request", "op=%s uid=%u pid=%d",
-		       op ? op : "?", c->cred.uid, (int)c->cred.pid);
+		       zw_log__q(clean ? clean : "?", q, sizeof(q)),
+		       c->cred.uid, (int)c->cred.pid);
+		free(clean);
 		resp = zwd__handle(d, req, &who);
 	}
 	json_decref(req);

@@ -319,13 +319,16 @@ static json_t *refuse(struct zwd *d, const struct zwd_author *who,
 		      int status, int64_t version, const char *reason,
 		      const char *what, const char *detail)
 {
-	char q[600];
+	/* the detail may quote the matrix: no secret in our log either (L4;
+	 * the journal scrubs on its own) */
+	char q[600], *clean = zw_secret__scrub(detail);
 
 	journal(d, who, ZW_JA_COMMIT_REFUSED, version, reason, NULL, NULL,
 		NULL, NULL, NULL, detail);
 	zw_fwd__notify(d->fwd);
 	zw_log(ZW_LOG_WARN, "refused", "what=%s uid=%u detail=%s", what,
-	       who->uid, zw_log__q(detail, q, sizeof(q)));
+	       who->uid, zw_log__q(clean ? clean : "[redacted]", q, sizeof(q)));
+	free(clean);
 	return zw_proto__error(status, "%s refused: %s", what, detail);
 }
 
@@ -404,10 +407,17 @@ static json_t *commit_core(struct zwd *d, const struct zwd_author *who,
 	m = parse_valid(text, len, file, &diags, &n_errors);
 	if (!m) {
 		char first[600] = "";
+		/* the first error (diagnostics are sorted by position, so a
+		 * warning may come before it) */
+		const char *e = diags ? strstr(diags, ": error[") : NULL;
 
-		if (diags)
+		while (e && e > diags && e[-1] != '\n')
+			e--;
+		if (!e)
+			e = diags;
+		if (e)
 			snprintf(first, sizeof(first), "%.*s",
-				 (int)strcspn(diags, "\n"), diags);
+				 (int)strcspn(e, "\n"), e);
 		snprintf(detail, sizeof(detail),
 			 "%s does not validate: %zu error(s); first: %s", file,
 			 n_errors, first);

@@ -12,6 +12,7 @@
 
 #include <zonewall/backend.h>
 
+#include "log.h"
 #include "proto.h"
 #include "state.h"
 #include "testutil.h"
@@ -238,6 +239,45 @@ static void test_commit_after_midnight_before_tick(void)
 	free(m2);
 }
 
+/* L4: no password in any log, the daemon's own log included. A refused
+ * commit logs why, and the validator's first diagnostic may quote the
+ * matrix: what looks like a secret is redacted there too. */
+static void test_refusal_log_has_no_secret(void)
+{
+	struct fixture fx;
+	char bad[sizeof(matrix) + 16], *all = NULL;
+	const char *p = strstr(matrix, "[ssh]");
+	size_t len = 0;
+	FILE *log = tmpfile();
+	json_t *resp;
+
+	CU_ASSERT_PTR_NOT_NULL_FATAL(log);
+	CU_ASSERT_PTR_NOT_NULL_FATAL(p);
+	snprintf(bad, sizeof(bad), "%.*s[pwd=Hunter2]%s", (int)(p - matrix),
+		 matrix, p + strlen("[ssh]"));
+	fixture_init(&fx, "log-secret");
+	zw_log__set_file(log);
+	resp = request(&fx, json_pack("{s:s, s:s, s:s, s:s}", "op", "commit",
+				      "matrix", bad, "file", "t.yaml", "reason",
+				      "typo"));
+	zw_log__set_file(NULL);
+	CU_ASSERT_TRUE(json_is_false(json_object_get(resp, "ok")));
+	json_decref(resp);
+	CU_ASSERT_EQUAL(count(&fx, "commit-refused", NULL), 1);
+	rewind(log);
+	all = calloc(1, 65536);
+	len = fread(all, 1, 65535, log);
+	CU_ASSERT(len > 0);
+	CU_ASSERT_PTR_NOT_NULL(strstr(all, "event=refused"));
+	/* the refusal names the first error, not a warning before it */
+	CU_ASSERT_PTR_NOT_NULL(strstr(all, "error[ZW002]"));
+	CU_ASSERT_PTR_NULL(strstr(all, "warning[ZW"));
+	CU_ASSERT_PTR_NULL(strstr(all, "Hunter2"));
+	fclose(log);
+	free(all);
+	zwd__fini(&fx.d);
+}
+
 int main(void)
 {
 	CU_pSuite s;
@@ -251,5 +291,7 @@ int main(void)
 		    test_midnight_while_down);
 	CU_add_test(s, "commit after midnight before the tick",
 		    test_commit_after_midnight_before_tick);
+	CU_add_test(s, "refusal logged without the secret",
+		    test_refusal_log_has_no_secret);
 	return zwt_run();
 }
