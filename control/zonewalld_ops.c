@@ -952,6 +952,9 @@ static json_t *op_archive(struct zwd *d, const json_t *req,
 	char path[4096 + 128], err[256];
 	int r;
 
+	if (days > ZW_Q_MAX_DAYS)
+		return zw_proto__error(2, "older_than_days must be at most %d",
+				       ZW_Q_MAX_DAYS);
 	if (zw_reason__check(reason, err, sizeof(err)))
 		return zw_proto__error(1, "archive refused: %s", err);
 	if (days < ZW_JOURNAL_RETENTION_DAYS)

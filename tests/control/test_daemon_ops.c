@@ -278,6 +278,43 @@ static void test_refusal_log_has_no_secret(void)
 	zwd__fini(&fx.d);
 }
 
+/* Day counts come from the client: out of range (beyond what zonectl
+ * accepts, 0..100000) is a malformed request, never an overflow (signed
+ * overflow computing the cut-off, or a silent truncation to int). */
+static void test_day_counts_out_of_range(void)
+{
+	struct fixture fx;
+	json_t *resp;
+
+	fixture_init(&fx, "days");
+	commit(&fx, matrix);
+	resp = request(&fx, json_pack("{s:s, s:I}", "op", "journal",
+				      "since_days", (json_int_t)200000000));
+	CU_ASSERT_EQUAL(json_integer_value(json_object_get(resp, "status")), 2);
+	json_decref(resp);
+	resp = request(&fx, json_pack("{s:s, s:I}", "op", "journal",
+				      "since_days", (json_int_t)100000));
+	CU_ASSERT_TRUE(json_is_true(json_object_get(resp, "ok")));
+	CU_ASSERT(json_integer_value(json_object_get(resp, "count")) > 0);
+	json_decref(resp);
+	resp = request(&fx, json_pack("{s:s, s:I}", "op", "rules",
+				      "deleted_within_days",
+				      (json_int_t)4294967301LL));
+	CU_ASSERT_EQUAL(json_integer_value(json_object_get(resp, "status")), 2);
+	json_decref(resp);
+	resp = request(&fx, json_pack("{s:s, s:I}", "op", "rules",
+				      "deleted_within_days", (json_int_t)-1));
+	CU_ASSERT_EQUAL(json_integer_value(json_object_get(resp, "status")), 2);
+	json_decref(resp);
+	resp = request(&fx, json_pack("{s:s, s:I, s:s}", "op", "archive",
+				      "older_than_days",
+				      (json_int_t)200000000000LL, "reason",
+				      "tidy"));
+	CU_ASSERT_EQUAL(json_integer_value(json_object_get(resp, "status")), 2);
+	json_decref(resp);
+	zwd__fini(&fx.d);
+}
+
 int main(void)
 {
 	CU_pSuite s;
@@ -293,5 +330,6 @@ int main(void)
 		    test_commit_after_midnight_before_tick);
 	CU_add_test(s, "refusal logged without the secret",
 		    test_refusal_log_has_no_secret);
+	CU_add_test(s, "day counts out of range", test_day_counts_out_of_range);
 	return zwt_run();
 }
