@@ -562,6 +562,31 @@ static json_t *commit_core(struct zwd *d, const struct zwd_author *who,
 			    is_zone ? NULL : c->name, is_zone ? c->name : NULL,
 			    c->before, c->after, impl, NULL);
 		free(impl);
+		/* Crisis measures stay in force across commits: a flow this
+		 * version brings into their scope is suspended at once, one it
+		 * takes out of their scope is back in force. */
+		if (!r && !is_zone && c->new_idx >= 0) {
+			bool was = c->old_idx >= 0 &&
+				   suspended(d->active_m, &d->crisis,
+					     (size_t)c->old_idx);
+			bool now = suspended(m, &d->crisis, (size_t)c->new_idx);
+
+			if (was != now) {
+				impl = impl_json(d, img,
+						 img_flow(img, m, c->new_idx));
+				r = journal(d, who,
+					    now ? ZW_JA_FLOW_SUSPENDED
+						: ZW_JA_FLOW_RESUMED,
+					    v.n, reason, c->name, NULL,
+					    now ? c->after : NULL,
+					    now ? NULL : c->after, impl,
+					    now ? "left out by the crisis "
+						  "measures in force"
+						: "no longer concerned by the "
+						  "crisis measures in force");
+				free(impl);
+			}
+		}
 	}
 	if (!r)
 		r = zw_journal__commit(d->j);

@@ -315,6 +315,67 @@ static void test_day_counts_out_of_range(void)
 	zwd__fini(&fx.d);
 }
 
+static const char *rule_status(struct fixture *fx, const char *flow)
+{
+	static char st[32];
+	json_t *resp = request(fx, json_pack("{s:s}", "op", "rules")), *r;
+	size_t i;
+
+	st[0] = '\0';
+	json_array_foreach(json_object_get(resp, "rules"), i, r)
+		if (!strcmp(json_string_value(json_object_get(r, "flow")), flow))
+			snprintf(st, sizeof(st), "%s",
+				 json_string_value(json_object_get(r, "status")));
+	json_decref(resp);
+	return st;
+}
+
+static json_t *crisis(struct fixture *fx, const char *measure)
+{
+	return request(fx, json_pack("{s:s, s:s, s:s}", "op", "crisis",
+				     "measure", measure, "reason", "incident"));
+}
+
+/* The rules list (L1) says what is enforced: a flow a commit adds while
+ * isolate-internet is in force is suspended (and journalled so, which is
+ * what makes its flow-resumed at the end of the crisis make sense); an
+ * expired flow a commit extends is in force again. */
+static void test_rules_status_across_commits(void)
+{
+	struct fixture fx;
+	char m2[sizeof(matrix) + 256], m3[sizeof(matrix) + 256];
+	json_t *resp;
+
+	snprintf(m2, sizeof(m2), "%s%s", matrix,
+		 "  - {id: F-4, from: adm, to: inet, services: [https], justification: vendor portal}\n");
+	fixture_init(&fx, "rules-status");
+	commit(&fx, matrix);
+	resp = crisis(&fx, "isolate-internet");
+	CU_ASSERT_TRUE(json_is_true(json_object_get(resp, "ok")));
+	json_decref(resp);
+	CU_ASSERT_STRING_EQUAL(rule_status(&fx, "F-3"), "suspended");
+	commit(&fx, m2);
+	CU_ASSERT_STRING_EQUAL(rule_status(&fx, "F-4"), "suspended");
+	CU_ASSERT_EQUAL(count(&fx, "flow-suspended", "F-4"), 1);
+	resp = crisis(&fx, "end");
+	CU_ASSERT_TRUE(json_is_true(json_object_get(resp, "ok")));
+	json_decref(resp);
+	CU_ASSERT_EQUAL(count(&fx, "flow-resumed", "F-4"), 1);
+	CU_ASSERT_STRING_EQUAL(rule_status(&fx, "F-4"), "in-force");
+
+	/* F-2 expires on 11-01; on 11-02 it is journalled expired; a commit
+	 * extending it puts it back in force */
+	set_today(&fx, "2026-11-02");
+	zwd__day_tick(&fx.d);
+	CU_ASSERT_STRING_EQUAL(rule_status(&fx, "F-2"), "expired");
+	snprintf(m3, sizeof(m3), "%s", m2);
+	memcpy(strstr(m3, "expires: 2026-11-01"), "expires: 2027-11-01", 19);
+	commit(&fx, m3);
+	CU_ASSERT_EQUAL(count(&fx, "flow-changed", "F-2"), 1);
+	CU_ASSERT_STRING_EQUAL(rule_status(&fx, "F-2"), "in-force");
+	zwd__fini(&fx.d);
+}
+
 int main(void)
 {
 	CU_pSuite s;
@@ -331,5 +392,7 @@ int main(void)
 	CU_add_test(s, "refusal logged without the secret",
 		    test_refusal_log_has_no_secret);
 	CU_add_test(s, "day counts out of range", test_day_counts_out_of_range);
+	CU_add_test(s, "rules status across commits",
+		    test_rules_status_across_commits);
 	return zwt_run();
 }
