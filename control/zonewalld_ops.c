@@ -130,6 +130,14 @@ static struct zw_matrix *parse_valid(const char *text, size_t len,
 
 /* ---- backends ---- */
 
+static struct zwd_author daemon_author(void)
+{
+	struct zwd_author a = {.uid = (uint32_t)getuid()};
+
+	snprintf(a.name, sizeof(a.name), "zonewalld");
+	return a;
+}
+
 /*
  * Program @img on every backend. On a failure, put @prev back on the
  * backends that already took @img (or remove what they installed when
@@ -179,6 +187,7 @@ static int apply_all(struct zwd *d, const struct zw_image *img,
 						    "policy"
 						  : "cleared (no previous "
 						    "policy)");
+			o->dirty = r2 != 0;
 			if (r2) {
 				snprintf(o->last_error, sizeof(o->last_error),
 					 "restore failed: %s",
@@ -189,6 +198,8 @@ static int apply_all(struct zwd *d, const struct zw_image *img,
 		}
 		return r;
 	}
+	for (size_t i = 0; i < d->n_bes; i++)
+		d->bes[i].dirty = false;
 	d->day = day;
 	return 0;
 }
@@ -207,6 +218,7 @@ static void restore_all(struct zwd *d)
 			: b->ops->destroy ? b->ops->destroy(b->be)
 					  : -EOPNOTSUPP;
 
+		b->dirty = r != 0;
 		if (r)
 			zw_log(ZW_LOG_ERR, "restore-failed", "backend=%s",
 			       b->spec);
@@ -281,14 +293,6 @@ static int journal(struct zwd *d, const struct zwd_author *who,
 	return r;
 }
 
-static struct zwd_author daemon_author(void)
-{
-	struct zwd_author a = {.uid = (uint32_t)getuid()};
-
-	snprintf(a.name, sizeof(a.name), "zonewalld");
-	return a;
-}
-
 /* Journal each flow of the active version whose expires date passed
  * between day @from and day @to (the caller holds the transaction). */
 static int journal_expired(struct zwd *d, int32_t from, int32_t to)
@@ -312,6 +316,51 @@ static int journal_expired(struct zwd *d, int32_t from, int32_t to)
 			    NULL, detail);
 	}
 	return r;
+}
+
+/* Program again each backend an earlier apply or restore left behind
+ * (d->enforced, or nothing when there is no active version), and journal
+ * each repair. Called at each tick. */
+static void retry_dirty(struct zwd *d)
+{
+	struct zwd_author me = daemon_author();
+
+	for (size_t i = 0; i < d->n_bes; i++) {
+		struct zwd_backend *b = &d->bes[i];
+		char e[512] = "", detail[768], q[800];
+		int r;
+
+		if (!b->dirty)
+			continue;
+		r = d->enforced ? b->ops->apply(b->be, d->enforced, d->day, e,
+						sizeof(e))
+			: b->ops->destroy ? b->ops->destroy(b->be)
+					  : -EOPNOTSUPP;
+		if (r) {
+			snprintf(b->last_error, sizeof(b->last_error), "%s",
+				 *e ? e : strerror(-r));
+			continue;
+		}
+		b->dirty = false;
+		b->last_error[0] = '\0';
+		if (d->enforced)
+			snprintf(detail, sizeof(detail),
+				 "backend %s re-programmed with version %lld "
+				 "(image %s) after an earlier failure",
+				 b->spec, (long long)d->active,
+				 d->enforced->sha256_hex);
+		else
+			snprintf(detail, sizeof(detail),
+				 "backend %s cleared (no active version) after "
+				 "an earlier failure",
+				 b->spec);
+		journal(d, &me, ZW_JA_RECONCILE, d->active,
+			"retry after a backend failure", NULL, NULL, NULL, NULL,
+			NULL, detail);
+		zw_fwd__notify(d->fwd);
+		zw_log(ZW_LOG_WARN, "reconcile", "backend=%s detail=%s", b->spec,
+		       zw_log__q(detail, q, sizeof(q)));
+	}
 }
 
 /* Journal a refusal in its own transaction and build the response. */
@@ -1178,6 +1227,7 @@ int zwd__recover(struct zwd *d)
 			 (long long)d->active, d->enforced->sha256_hex,
 			 r ? ": " : "", r ? err : "");
 		free(st.drift);
+		b->dirty = r != 0;
 		if (r)
 			snprintf(b->last_error, sizeof(b->last_error), "%.255s", err);
 		journal(d, &me, ZW_JA_RECONCILE, d->active,
@@ -1199,6 +1249,7 @@ void zwd__day_tick(struct zwd *d)
 	char err[512];
 	int r;
 
+	retry_dirty(d);
 	if (!d->enforced || now_day == d->day)
 		return;
 	/* Program every engine for the new day first, and only then record

@@ -376,6 +376,40 @@ static void test_rules_status_across_commits(void)
 	zwd__fini(&fx.d);
 }
 
+/* An engine that could not be programmed at start (reconciliation failed:
+ * it enforces nothing, or another image) is not left so until the next
+ * restart: the daemon tries again at each tick, and journals the repair. */
+static void test_failed_engine_retried(void)
+{
+	struct fixture fx;
+	struct zw_backend_state st;
+	int32_t day;
+
+	fixture_init(&fx, "retry");
+	commit(&fx, matrix);
+	zwd__fini(&fx.d);
+	unlink(fx.img);
+	fail_engine(&fx, true);
+	daemon_start(&fx);
+	CU_ASSERT_EQUAL(count(&fx, "reconcile", NULL), 1);
+	zwd__day_tick(&fx.d);
+	CU_ASSERT_EQUAL(access(fx.img, F_OK), -1);
+	fail_engine(&fx, false);
+	zwd__day_tick(&fx.d);
+	CU_ASSERT_EQUAL(fx.d.bes[0].ops->read_back(fx.d.bes[0].be,
+						   fx.d.enforced, &st), 0);
+	CU_ASSERT_EQUAL(st.enforcing, 1);
+	CU_ASSERT_PTR_NULL(st.drift);
+	free(st.drift);
+	day = engine_day(&fx);
+	CU_ASSERT_EQUAL(day, date("2026-11-01"));
+	CU_ASSERT_EQUAL(count(&fx, "reconcile", NULL), 2);
+	CU_ASSERT_STRING_EQUAL(fx.d.bes[0].last_error, "");
+	zwd__day_tick(&fx.d);
+	CU_ASSERT_EQUAL(count(&fx, "reconcile", NULL), 2);
+	zwd__fini(&fx.d);
+}
+
 int main(void)
 {
 	CU_pSuite s;
@@ -394,5 +428,6 @@ int main(void)
 	CU_add_test(s, "day counts out of range", test_day_counts_out_of_range);
 	CU_add_test(s, "rules status across commits",
 		    test_rules_status_across_commits);
+	CU_add_test(s, "failed engine retried", test_failed_engine_retried);
 	return zwt_run();
 }
