@@ -1163,6 +1163,20 @@ int zwd__recover(struct zwd *d)
 						    sizeof(err))
 				      : zw_image__open(v.image, v.image_len,
 						       err, sizeof(err));
+	if (!d->enforced && crisis_active(&d->crisis)) {
+		/* The stored image is the version without the crisis measures
+		 * in force: putting it on the engines would lift them. Fail
+		 * closed; the engines keep what they enforce. */
+		zw_log(ZW_LOG_ERR, "active-version-reload",
+		       "version=%lld error=\"cannot rebuild the image with the "
+		       "crisis measures in force (%s); engines left as they "
+		       "are\"",
+		       (long long)d->active,
+		       d->active_m ? "it does not compile"
+				   : "its matrix no longer validates");
+		zw_state__version_fini(&v);
+		return -EINVAL;
+	}
 	if (!d->enforced) {
 		/* The stored image is the version: enforce it as stored. */
 		zw_log(ZW_LOG_ERR, "active-version-reload",

@@ -6,6 +6,7 @@
  * as in the daemon's shell test. */
 #include <CUnit/Basic.h>
 #include <errno.h>
+#include <sqlite3.h>
 #include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
@@ -410,6 +411,69 @@ static void test_failed_engine_retried(void)
 	zwd__fini(&fx.d);
 }
 
+/* SHA-256 of the image the file engine holds. */
+static void engine_sha(struct fixture *fx, uint8_t out[32])
+{
+	char err[256];
+	struct zw_image *img = zw_image__load(fx->img, err, sizeof(err));
+
+	memset(out, 0, 32);
+	CU_ASSERT_PTR_NOT_NULL_FATAL(img);
+	memcpy(out, img->sha256, 32);
+	zw_image__free(img);
+}
+
+/* At start the active version's model is rebuilt from its matrix text to
+ * derive the crisis image. If that text no longer validates (here the
+ * stored text is damaged; a stricter validator after an upgrade does the
+ * same), the stored image is the version's own, without the measures: the
+ * daemon must not put it on the engines while isolate-internet is in
+ * force. It refuses to start; the engines keep the crisis image. */
+static void test_start_keeps_crisis_image(void)
+{
+	struct fixture fx;
+	uint8_t before[32], after[32];
+	json_t *resp;
+	sqlite3 *h;
+	char db[400], err[256];
+	struct zwd *d = &fx.d;
+
+	fixture_init(&fx, "crisis-start");
+	commit(&fx, matrix);
+	resp = crisis(&fx, "isolate-internet");
+	CU_ASSERT_TRUE(json_is_true(json_object_get(resp, "ok")));
+	json_decref(resp);
+	engine_sha(&fx, before);
+	zwd__fini(&fx.d);
+	snprintf(db, sizeof(db), "%s/" ZW_STATE_DB, fx.dir);
+	CU_ASSERT_EQUAL_FATAL(sqlite3_open(db, &h), SQLITE_OK);
+	CU_ASSERT_EQUAL(sqlite3_exec(h, "UPDATE versions SET matrix="
+					"'zonewall: 1' WHERE n=1",
+				     NULL, NULL, NULL),
+			SQLITE_OK);
+	sqlite3_close(h);
+
+	/* as daemon_start(), but recovery is expected to fail */
+	memset(d, 0, sizeof(*d));
+	d->state_dir = fx.dir;
+	snprintf(d->db_path, sizeof(d->db_path), "%s", db);
+	d->j = zw_journal__open(d->db_path, 0, err, sizeof(err));
+	CU_ASSERT_PTR_NOT_NULL_FATAL(d->j);
+	d->bes = calloc(1, sizeof(*d->bes));
+	snprintf(db, sizeof(db), "file:%s", fx.img);
+	CU_ASSERT_EQUAL_FATAL(zw_backend__open_spec(db, &d->bes[0].ops,
+						    &d->bes[0].be, err,
+						    sizeof(err)),
+			      0);
+	d->bes[0].spec = strdup(db);
+	d->n_bes = 1;
+	CU_ASSERT(zwd__recover(d) < 0);
+	engine_sha(&fx, after);
+	CU_ASSERT_EQUAL(memcmp(before, after, 32), 0);
+	CU_ASSERT_EQUAL(count(&fx, "reconcile", NULL), 0);
+	zwd__fini(&fx.d);
+}
+
 int main(void)
 {
 	CU_pSuite s;
@@ -429,5 +493,7 @@ int main(void)
 	CU_add_test(s, "rules status across commits",
 		    test_rules_status_across_commits);
 	CU_add_test(s, "failed engine retried", test_failed_engine_retried);
+	CU_add_test(s, "start keeps the crisis image",
+		    test_start_keeps_crisis_image);
 	return zwt_run();
 }
