@@ -338,7 +338,28 @@ char *zw_json__canonical(const json_t *v)
 				     JSON_ENCODE_ANY);
 }
 
-/* Replace every string inside @v (recursively) by its scrubbed copy. */
+/* A flow id as the matrix grammar allows it, [A-Za-z0-9][A-Za-z0-9._-]{0,63}:
+ * an identifier, not free text. Only the random-token heuristic could match
+ * one (no ':', '=', '$', '{', '@' or space), and a long descriptive id is
+ * not a key: scrubbing it would make the content disagree with the indexed
+ * flow column and merge such flows in the rules list. */
+static bool flow_id(const char *s)
+{
+	size_t n = 0;
+
+	if (!s || !((*s >= 'a' && *s <= 'z') || (*s >= 'A' && *s <= 'Z') ||
+		    (*s >= '0' && *s <= '9')))
+		return false;
+	for (; s[n]; n++)
+		if (!((s[n] >= 'a' && s[n] <= 'z') || (s[n] >= 'A' && s[n] <= 'Z') ||
+		      (s[n] >= '0' && s[n] <= '9') || s[n] == '.' || s[n] == '_' ||
+		      s[n] == '-'))
+			return false;
+	return n <= 64;
+}
+
+/* Replace every string inside @v (recursively) by its scrubbed copy; flow
+ * ids ("id" members) are identifiers and stay as they are. */
 static int scrub_json(json_t *v)
 {
 	if (json_is_string(v)) {
@@ -355,9 +376,12 @@ static int scrub_json(json_t *v)
 		const char *k;
 		json_t *x;
 
-		json_object_foreach(v, k, x)
+		json_object_foreach(v, k, x) {
+			if (!strcmp(k, "id") && flow_id(json_string_value(x)))
+				continue;
 			if (scrub_json(x) < 0)
 				return -ENOMEM;
+		}
 	} else if (json_is_array(v)) {
 		size_t i;
 		json_t *x;
@@ -382,6 +406,12 @@ static json_t *str_or_null(const char *s)
 	v = json_string(c);
 	free(c);
 	return v;
+}
+
+/* A flow id or zone name: kept as is when it is an identifier. */
+static json_t *ident_or_null(const char *s)
+{
+	return s && flow_id(s) ? json_string(s) : str_or_null(s);
 }
 
 static json_t *json_or_null(const char *text, int *bad)
@@ -439,8 +469,8 @@ json_t *zw_journal__content(const struct zw_journal_entry *e, int64_t seq,
 						      : json_null()) ||
 	    json_object_set_new(o, "reason",
 				str_or_null(e->reason ? e->reason : "")) ||
-	    json_object_set_new(o, "flow", str_or_null(e->flow)) ||
-	    json_object_set_new(o, "zone", str_or_null(e->zone)) ||
+	    json_object_set_new(o, "flow", ident_or_null(e->flow)) ||
+	    json_object_set_new(o, "zone", ident_or_null(e->zone)) ||
 	    json_object_set_new(o, "detail", str_or_null(e->detail)) ||
 	    json_object_set_new(o, "prev", json_string(prev)))
 		goto err_o;
@@ -481,9 +511,10 @@ int zw_journal__append(struct zw_journal *j, const struct zw_journal_entry *e,
 	if (!o)
 		return bad ? -EINVAL : -ENOMEM;
 	content = zw_json__canonical(o);
-	json_decref(o);
-	if (!content)
+	if (!content) {
+		json_decref(o);
 		return -ENOMEM;
+	}
 	if (zw_sha256_hex(content, strlen(content), hash) < 0)
 		goto out;
 	if (!j->ins &&
@@ -502,8 +533,11 @@ int zw_journal__append(struct zw_journal *j, const struct zw_journal_entry *e,
 		sqlite3_bind_int64(j->ins, 4, e->version);
 	else
 		sqlite3_bind_null(j->ins, 4);
+	/* the indexed column holds exactly what the content says */
 	if (e->flow)
-		sqlite3_bind_text(j->ins, 5, e->flow, -1, SQLITE_STATIC);
+		sqlite3_bind_text(j->ins, 5,
+				  json_string_value(json_object_get(o, "flow")),
+				  -1, SQLITE_STATIC);
 	else
 		sqlite3_bind_null(j->ins, 5);
 	sqlite3_bind_text(j->ins, 6, content, -1, SQLITE_STATIC);
@@ -520,6 +554,7 @@ int zw_journal__append(struct zw_journal *j, const struct zw_journal_entry *e,
 		*seq_out = seq;
 	r = 0;
 out:
+	json_decref(o);
 	free(content);
 	return r;
 }

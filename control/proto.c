@@ -52,28 +52,60 @@ static ssize_t read_all(int fd, void *buf, size_t len)
 	return (ssize_t)got;
 }
 
-int zw_proto__send(int fd, const json_t *msg)
+int zw_proto__encode(const json_t *msg, char **out, size_t *len)
 {
 	char *text = json_dumps(msg, JSON_COMPACT);
-	size_t len;
-	uint8_t hdr[4];
-	int r;
+	size_t n;
+	char *f;
 
+	*out = NULL;
+	*len = 0;
 	if (!text)
 		return -ENOMEM;
-	len = strlen(text);
-	if (len > ZW_PROTO_MAX_FRAME) {
+	n = strlen(text);
+	if (n > ZW_PROTO_MAX_FRAME) {
 		free(text);
 		return -EMSGSIZE;
 	}
-	hdr[0] = (uint8_t)(len >> 24);
-	hdr[1] = (uint8_t)(len >> 16);
-	hdr[2] = (uint8_t)(len >> 8);
-	hdr[3] = (uint8_t)len;
-	r = write_all(fd, hdr, 4);
-	if (!r)
-		r = write_all(fd, text, len);
+	f = malloc(n + 4);
+	if (!f) {
+		free(text);
+		return -ENOMEM;
+	}
+	f[0] = (char)(uint8_t)(n >> 24);
+	f[1] = (char)(uint8_t)(n >> 16);
+	f[2] = (char)(uint8_t)(n >> 8);
+	f[3] = (char)(uint8_t)n;
+	memcpy(f + 4, text, n);
 	free(text);
+	*out = f;
+	*len = n + 4;
+	return 0;
+}
+
+int zw_proto__decode(const char *buf, size_t len, json_t **out)
+{
+	json_t *msg = json_loadb(buf, len, JSON_REJECT_DUPLICATES, NULL);
+
+	*out = NULL;
+	if (!msg || !json_is_object(msg)) {
+		json_decref(msg);
+		return -EBADMSG;
+	}
+	*out = msg;
+	return 0;
+}
+
+int zw_proto__send(int fd, const json_t *msg)
+{
+	char *frame;
+	size_t len;
+	int r = zw_proto__encode(msg, &frame, &len);
+
+	if (r < 0)
+		return r;
+	r = write_all(fd, frame, len);
+	free(frame);
 	return r;
 }
 
@@ -83,7 +115,7 @@ int zw_proto__recv(int fd, json_t **out, size_t max)
 	size_t len;
 	ssize_t n;
 	char *buf;
-	json_t *msg;
+	int r;
 
 	*out = NULL;
 	if (!max)
@@ -107,15 +139,9 @@ int zw_proto__recv(int fd, json_t **out, size_t max)
 		free(buf);
 		return n < 0 ? (int)n : -EPROTO;
 	}
-	buf[len] = '\0';
-	msg = json_loadb(buf, len, JSON_REJECT_DUPLICATES, NULL);
+	r = zw_proto__decode(buf, len, out);
 	free(buf);
-	if (!msg || !json_is_object(msg)) {
-		json_decref(msg);
-		return -EBADMSG;
-	}
-	*out = msg;
-	return 0;
+	return r;
 }
 
 int zw_proto__call(const char *path, const json_t *req, json_t **resp,

@@ -17,6 +17,14 @@
 /* Largest frame accepted (a 100 000-flow matrix is ~20 MB of YAML). */
 #define ZW_PROTO_MAX_FRAME (256u << 20)
 
+/* One frame holding @msg (4-byte length, then the JSON text), malloc'd in
+ * *out with its length in *len. Returns 0, -ENOMEM or -EMSGSIZE. */
+int zw_proto__encode(const json_t *msg, char **out, size_t *len);
+
+/* The payload of one frame (@len bytes) as one JSON object in *out (caller
+ * decrefs). Returns 0 or -EBADMSG. */
+int zw_proto__decode(const char *buf, size_t len, json_t **out);
+
 /* Write one frame holding @msg. Returns 0 or -errno. */
 int zw_proto__send(int fd, const json_t *msg);
 

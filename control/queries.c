@@ -31,6 +31,11 @@ json_t *zw_q__journal(struct zw_journal *j, const json_t *req)
 
 	if (!arr)
 		return zw_proto__error(3, "out of memory");
+	if (since > ZW_Q_MAX_DAYS) {
+		json_decref(arr);
+		return zw_proto__error(2, "since_days must be at most %d",
+				       ZW_Q_MAX_DAYS);
+	}
 	f.flow = json_string_value(json_object_get(req, "flow"));
 	if (since > 0)
 		f.since_us = zw_time__now_us() - (int64_t)since * 86400 * 1000000;
@@ -75,10 +80,15 @@ json_t *zw_q__versions(struct zw_journal *j)
 json_t *zw_q__rules(struct zw_journal *j, const json_t *req)
 {
 	json_t *days = json_object_get(req, "deleted_within_days");
-	int d = json_is_integer(days) ? (int)json_integer_value(days)
-				      : ZW_JOURNAL_RETENTION_DAYS;
-	json_t *r = zw_rules__json(j, d, zw_date__today());
+	json_int_t d = json_is_integer(days) ? json_integer_value(days)
+					     : ZW_JOURNAL_RETENTION_DAYS;
+	json_t *r;
 
+	if (d < 0 || d > ZW_Q_MAX_DAYS)
+		return zw_proto__error(2, "deleted_within_days must be between "
+					  "0 and %d",
+				       ZW_Q_MAX_DAYS);
+	r = zw_rules__json(j, (int)d, zw_date__today());
 	if (!r)
 		return zw_proto__error(3, "cannot build the rules list");
 	json_object_set_new(r, "ok", json_true());

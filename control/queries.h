@@ -9,6 +9,11 @@
 
 #include <zonewall/journal.h>
 
+/* Largest day count a request may carry (since_days, deleted_within_days,
+ * older_than_days), as zonectl accepts: more is a malformed request
+ * (status 2), never an overflow. */
+#define ZW_Q_MAX_DAYS 100000
+
 /* {"since_days":N, "flow":ID} -> {"count","entries":[content + "hash"]} */
 json_t *zw_q__journal(struct zw_journal *j, const json_t *req);
 /* -> {"intact","entries","archived","head_seq","head_hash","bad_seq",

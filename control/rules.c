@@ -65,6 +65,12 @@ static int rules_cb(int64_t seq, const char *content, const char *hash,
 		break;
 	case ZW_JA_FLOW_CHANGED:
 		json_object_set_new(r, "modified", event(c));
+		/* a new definition (e.g. a later expires date) is in force
+		 * again; whether it expired is judged from it below */
+		if (!strcmp(json_string_value(json_object_get(r, "status")),
+			    "expired"))
+			json_object_set_new(r, "status",
+					    json_string("in-force"));
 		json_object_set(r, "definition", json_object_get(c, "after"));
 		json_object_set(r, "implementation", json_object_get(c, "impl"));
 		break;

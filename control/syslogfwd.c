@@ -86,16 +86,26 @@ static void sb_str(struct sbuf *b, const char *s)
 
 static void sb_param(struct sbuf *b, const char *name, const char *v)
 {
-	char esc[1024];
+	size_t cap;
+	char *esc;
 
 	if (!v)
 		return;
-	zw_syslog__sd_escape(esc, sizeof(esc), v);
+	/* every byte escaped at worst: never cut a value (nor a UTF-8
+	 * sequence in it) */
+	cap = 2 * strlen(v) + 2;
+	esc = malloc(cap);
+	if (!esc) {
+		b->err = 1;
+		return;
+	}
+	zw_syslog__sd_escape(esc, cap, v);
 	sb_str(b, " ");
 	sb_str(b, name);
 	sb_str(b, "=\"");
 	sb_str(b, esc);
 	sb_str(b, "\"");
+	free(esc);
 }
 
 char *zw_syslog__format(const char *content, const char *hash,
@@ -104,13 +114,15 @@ char *zw_syslog__format(const char *content, const char *hash,
 {
 	json_t *c = json_loads(content, 0, NULL);
 	struct sbuf b = {0};
-	char host[256], appn[49], procid[32], msgid[33], num[32];
+	char host[256], appn[49], procid[129], msgid[33], num[32];
 	const char *action, *time;
 	const json_t *clock;
 	int sev;
 
-	if (!c)
+	if (!c) {
+		errno = EBADMSG;
 		return NULL;
+	}
 	action = json_string_value(json_object_get(c, "action"));
 	time = json_string_value(json_object_get(c, "time"));
 	clock = json_object_get(c, "clock");
@@ -175,6 +187,40 @@ char *zw_syslog__format(const char *content, const char *hash,
 	json_decref(c);
 	if (b.err) {
 		free(b.p);
+		errno = ENOMEM;
+		return NULL;
+	}
+	*len = b.len;
+	return b.p;
+}
+
+/* An entry whose content is not JSON (the database was damaged or
+ * tampered with) is still forwarded, as it is, so the central copy shows
+ * it and what follows it: MSGID "unparsable", severity warning, no
+ * timestamp (NILVALUE), the row's seq and hash. */
+static char *format_unparsable(int64_t seq, const char *content,
+			       const char *hash, const char *hostname, int pid,
+			       size_t *len)
+{
+	struct sbuf b = {0};
+	char host[256], num[32], procid[129];
+
+	header_field(host, 255, hostname);
+	snprintf(num, sizeof(num), "%d", pid);
+	header_field(procid, 128, num);
+	sb_str(&b, "<108>1 - ");
+	sb_str(&b, host);
+	sb_str(&b, " zonewalld ");
+	sb_str(&b, procid);
+	sb_str(&b, " unparsable [" ZW_SYSLOG_SDID);
+	snprintf(num, sizeof(num), "%lld", (long long)seq);
+	sb_param(&b, "seq", num);
+	sb_param(&b, "hash", hash);
+	sb_param(&b, "action", "unparsable");
+	sb_str(&b, "] \xEF\xBB\xBF");
+	sb_str(&b, content);
+	if (b.err) {
+		free(b.p);
 		return NULL;
 	}
 	*len = b.len;
@@ -213,6 +259,23 @@ struct zw_fwd {
 	gnutls_certificate_credentials_t cred;
 	char hostname[256];
 };
+
+static bool stopping(struct zw_fwd *f);
+
+static int64_t mono_ms(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
+}
+
+/* Socket waits are sliced so that a stop (daemon SIGTERM) is seen within
+ * this long; the overall limits stay those below. */
+#define SLICE_MS 200
+#define CONNECT_MS 5000
+#define SEND_MS 10000
+#define ACK_MS 10000
 
 int64_t zw_fwd__cursor(struct sqlite3 *db)
 {
@@ -298,8 +361,20 @@ static int tcp_connect(struct zw_fwd *f)
 			goto next;
 		p.fd = fd;
 		p.events = POLLOUT;
-		if (poll(&p, 1, 5000) != 1)
-			goto next;
+		{
+			int64_t until = mono_ms() + CONNECT_MS;
+			int pr;
+
+			errno = 0;
+			while ((pr = poll(&p, 1, SLICE_MS)) == 0 &&
+			       mono_ms() < until && !stopping(f))
+				;
+			if (pr != 1) {
+				if (!errno)
+					errno = ETIMEDOUT;
+				goto next;
+			}
+		}
 		getsockopt(fd, SOL_SOCKET, SO_ERROR, &soerr, &sl);
 		if (soerr) {
 			errno = soerr;
@@ -307,7 +382,7 @@ static int tcp_connect(struct zw_fwd *f)
 		}
 		fcntl(fd, F_SETFL, fcntl(fd, F_GETFL) & ~O_NONBLOCK);
 		{
-			struct timeval tv = {.tv_sec = 10};
+			struct timeval tv = {.tv_usec = SLICE_MS * 1000};
 			int one = 1;
 
 			setsockopt(fd, SOL_SOCKET, SO_SNDTIMEO, &tv, sizeof(tv));
@@ -347,7 +422,7 @@ static int tls_start(struct zw_fwd *f)
 	gnutls_handshake_set_timeout(f->tls, 10000);
 	do {
 		rc = gnutls_handshake(f->tls);
-	} while (rc < 0 && !gnutls_error_is_fatal(rc));
+	} while (rc < 0 && !gnutls_error_is_fatal(rc) && !stopping(f));
 	if (rc < 0)
 		goto err;
 	return 0;
@@ -357,20 +432,29 @@ err:
 	return -1;
 }
 
+/* The socket's send timeout is one slice: a server that stops reading
+ * makes send() return EAGAIN (GNUTLS_E_AGAIN), retried with the same data
+ * until SEND_MS have passed or the forwarder is stopped. */
 static int send_all(struct zw_fwd *f, const char *p, size_t len)
 {
+	int64_t until = mono_ms() + SEND_MS;
+
 	while (len) {
 		ssize_t n = f->tls ? gnutls_record_send(f->tls, p, len)
 				   : send(f->fd, p, len, MSG_NOSIGNAL);
 
 		if (n < 0) {
-			if (f->tls ? (n == GNUTLS_E_INTERRUPTED ||
-				      n == GNUTLS_E_AGAIN)
-				   : errno == EINTR)
+			bool again = f->tls ? (n == GNUTLS_E_INTERRUPTED ||
+					       n == GNUTLS_E_AGAIN)
+					    : (errno == EINTR || errno == EAGAIN ||
+					       errno == EWOULDBLOCK);
+
+			if (again && !stopping(f) && mono_ms() < until)
 				continue;
 			set_error(f, "send: %s",
-				  f->tls ? gnutls_strerror((int)n)
-					 : strerror(errno));
+				  again ? "the server does not read (timed out)"
+				  : f->tls ? gnutls_strerror((int)n)
+					   : strerror(errno));
 			return -1;
 		}
 		p += n;
@@ -398,6 +482,8 @@ static int wait_acked(struct zw_fwd *f, int timeout_ms)
 	for (int waited = 0; waited <= timeout_ms; waited += 5) {
 		int outq = 0;
 
+		if (stopping(f))
+			return -1; /* not acknowledged: sent again next time */
 		if (ioctl(f->fd, SIOCOUTQ, &outq) < 0)
 			return -1;
 		if (outq == 0)
@@ -425,7 +511,12 @@ static int batch_cb(int64_t seq, const char *content, const char *hash,
 	size_t len, flen;
 	char *msg = zw_syslog__format(content, hash, b->f->hostname,
 				      "zonewalld", (int)getpid(), &len);
-	char *fr = msg ? zw_syslog__frame(msg, len, &flen) : NULL;
+	char *fr;
+
+	if (!msg && errno == EBADMSG)
+		msg = format_unparsable(seq, content, hash, b->f->hostname,
+					(int)getpid(), &len);
+	fr = msg ? zw_syslog__frame(msg, len, &flen) : NULL;
 
 	free(msg);
 	if (!fr)
@@ -510,7 +601,6 @@ static void *fwd_main(void *arg)
 						  : backoff * 2;
 				continue;
 			}
-			backoff = 250;
 			pthread_mutex_lock(&f->mu);
 			f->st.connected = true;
 			f->st.last_error[0] = '\0';
@@ -528,6 +618,7 @@ static void *fwd_main(void *arg)
 		}
 		if (!b.n) {
 			free(b.out.p);
+			backoff = 250;
 			pthread_mutex_lock(&f->mu);
 			f->st.sent_seq = sent;
 			pthread_mutex_unlock(&f->mu);
@@ -535,15 +626,22 @@ static void *fwd_main(void *arg)
 			continue;
 		}
 		if (send_all(f, b.out.p, b.out.len) < 0 ||
-		    wait_acked(f, 10000) < 0) {
+		    wait_acked(f, ACK_MS) < 0) {
 			free(b.out.p);
 			if (f->fd >= 0)
 				set_error(f, "%s",
 					  "server did not acknowledge");
 			disconnect(f);
+			/* a server that accepts and then drops or stalls is
+			 * retried with the same back-off as one that refuses */
+			wait_kick(f, backoff);
+			backoff = backoff * 2 > f->o.retry_max_ms
+					  ? f->o.retry_max_ms
+					  : backoff * 2;
 			continue;
 		}
 		free(b.out.p);
+		backoff = 250;
 		while (set_cursor(f, b.last) < 0 && !stopping(f))
 			wait_kick(f, 200);
 		sent = b.last;

@@ -72,7 +72,8 @@ struct zw_fwd *zw_fwd__start(const struct zw_fwd_opts *o, char *err,
 /* New entries were committed: send soon. */
 void zw_fwd__notify(struct zw_fwd *f);
 void zw_fwd__status(struct zw_fwd *f, struct zw_fwd_status *st);
-/* Stop and join (gives in-flight sends up to 2 s). NULL-safe. */
+/* Stop and join: socket waits are sliced (200 ms) so the thread sees the
+ * stop at once; a DNS lookup in progress is waited for. NULL-safe. */
 void zw_fwd__stop(struct zw_fwd *f);
 
 /* Read the forwarding cursor of @db_path without a forwarder (0 if none).

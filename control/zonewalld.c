@@ -19,6 +19,7 @@
 #include <sys/stat.h>
 #include <sys/timerfd.h>
 #include <sys/un.h>
+#include <time.h>
 #include <unistd.h>
 
 #include "log.h"
@@ -291,6 +292,16 @@ static int listen_socket(const struct opts *o)
 		*strrchr(dir, '/') = '\0';
 		mkdir_p(dir, 0755);
 	}
+	/* Only ever replace a stale socket, never another kind of file (a
+	 * mistyped --socket must not delete the database or anything else). */
+	{
+		struct stat sb;
+
+		if (lstat(o->socket, &sb) == 0 && !S_ISSOCK(sb.st_mode))
+			fail("%s exists and is not a socket: choose another "
+			     "--socket path",
+			     o->socket);
+	}
 	fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
 	if (fd < 0)
 		fail("cannot create the control socket: %s", strerror(errno));
@@ -319,55 +330,231 @@ static int listen_socket(const struct opts *o)
 	return fd;
 }
 
-static void serve_client(struct zwd *d, int lfd)
-{
-	struct ucred cred;
-	socklen_t cl = sizeof(cred);
-	struct zwd_author who = {0};
-	struct timeval tv = {.tv_sec = 10};
-	json_t *req = NULL, *resp;
-	int fd = accept4(lfd, NULL, NULL, SOCK_CLOEXEC), r;
+/* ---- control connections ----
+ * Requests are served one at a time (commits are serialised), but reading
+ * a request and writing its response never block: each connection has its
+ * own buffers and deadline, so a client that connects and sends nothing,
+ * sends slowly, or does not read its response holds up nobody. */
 
-	if (fd < 0)
-		return;
-	if (getsockopt(fd, SOL_SOCKET, SO_PEERCRED, &cred, &cl) < 0) {
-		close(fd);
+#define MAX_CONNS 64
+#define REQUEST_MS 10000  /* to send the whole request, from connect */
+#define RESPONSE_MS 30000 /* to read the whole response */
+
+struct conn {
+	int fd; /* -1: free slot */
+	struct ucred cred;
+	int64_t deadline; /* CLOCK_MONOTONIC ms */
+	uint8_t hdr[4];
+	size_t hdr_got;
+	char *req; /* payload being read */
+	size_t req_len, req_got, req_cap;
+	char *out; /* response frame being written (NULL: reading) */
+	size_t out_len, out_off;
+};
+
+static int64_t mono_ms(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
+}
+
+static void conn_close(struct conn *c)
+{
+	if (c->fd >= 0)
+		close(c->fd);
+	free(c->req);
+	free(c->out);
+	memset(c, 0, sizeof(*c));
+	c->fd = -1;
+}
+
+/* Write what the client can take now; close once everything is sent. */
+static void conn_write(struct conn *c)
+{
+	while (c->out_off < c->out_len) {
+		ssize_t n = send(c->fd, c->out + c->out_off,
+				 c->out_len - c->out_off,
+				 MSG_NOSIGNAL | MSG_DONTWAIT);
+
+		if (n < 0) {
+			if (errno == EINTR)
+				continue;
+			if (errno != EAGAIN && errno != EWOULDBLOCK)
+				conn_close(c);
+			return;
+		}
+		c->out_off += (size_t)n;
+	}
+	conn_close(c);
+}
+
+/* Answer @c with @resp (consumed; NULL = out of memory). */
+static void conn_respond(struct conn *c, json_t *resp)
+{
+	int r;
+
+	free(c->req);
+	c->req = NULL;
+	if (!resp)
+		resp = zw_proto__error(3, "out of memory");
+	r = resp ? zw_proto__encode(resp, &c->out, &c->out_len) : -ENOMEM;
+	json_decref(resp);
+	if (r == -EMSGSIZE) {
+		resp = zw_proto__error(3, "the response is larger than a "
+					  "frame may be; narrow the request");
+		r = resp ? zw_proto__encode(resp, &c->out, &c->out_len)
+			 : -ENOMEM;
+		json_decref(resp);
+	}
+	if (r < 0) {
+		conn_close(c);
 		return;
 	}
-	who.uid = cred.uid;
+	c->out_off = 0;
+	c->deadline = mono_ms() + RESPONSE_MS;
+	conn_write(c);
+}
+
+static void conn_serve(struct zwd *d, struct conn *c)
+{
+	struct zwd_author who = {.uid = c->cred.uid};
+	json_t *req = NULL, *resp;
+	int r = zw_proto__decode(c->req ? c->req : "", c->req_len, &req);
+
 	{
 		struct passwd pw, *res = NULL;
 		char buf[4096];
 
-		if (getpwuid_r(cred.uid, &pw, buf, sizeof(buf), &res) == 0 &&
+		if (getpwuid_r(c->cred.uid, &pw, buf, sizeof(buf), &res) == 0 &&
 		    res)
 			snprintf(who.name, sizeof(who.name), "%s", res->pw_name);
 		else
-			snprintf(who.name, sizeof(who.name), "uid%u", cred.uid);
+			snprintf(who.name, sizeof(who.name), "uid%u", c->cred.uid);
 	}
-	setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof(tv));
-	tv.tv_sec = 30;
-	setsockopt(fd, SOL_SOCKET, SO_SNDTIMEO, &tv, sizeof(tv));
-	r = zw_proto__recv(fd, &req, 0);
 	if (r < 0) {
 		resp = zw_proto__error(2, "bad request: %s", strerror(-r));
 	} else {
 		const char *op = json_string_value(json_object_get(req, "op"));
+		char *clean = zw_secret__scrub(op ? op : "?"), q[128];
 
+		/* op is the client's text: quoted (one line) and scrubbed */
 		zw_log(ZW_LOG_DEBUG, "request", "op=%s uid=%u pid=%d",
-		       op ? op : "?", cred.uid, (int)cred.pid);
+		       zw_log__q(clean ? clean : "?", q, sizeof(q)),
+		       c->cred.uid, (int)c->cred.pid);
+		free(clean);
 		resp = zwd__handle(d, req, &who);
 	}
-	if (!resp)
-		resp = zw_proto__error(3, "out of memory");
-	zw_proto__send(fd, resp);
-	json_decref(resp);
 	json_decref(req);
-	close(fd);
+	conn_respond(c, resp);
+}
+
+/* Read what the client sent so far; serve the request once complete. */
+static void conn_read(struct zwd *d, struct conn *c)
+{
+	for (;;) {
+		ssize_t n;
+
+		if (c->hdr_got == 4 && c->req_got == c->req_len) {
+			conn_serve(d, c);
+			return;
+		}
+		if (c->hdr_got < 4) {
+			n = recv(c->fd, c->hdr + c->hdr_got, 4 - c->hdr_got,
+				 MSG_DONTWAIT);
+		} else {
+			if (c->req_got == c->req_cap) {
+				/* grow with what arrives, not with what the
+				 * header announces */
+				size_t cap = c->req_cap ? c->req_cap * 2 : 65536;
+				char *x;
+
+				if (cap > c->req_len)
+					cap = c->req_len;
+				x = realloc(c->req, cap + 1);
+				if (!x) {
+					conn_respond(c, zw_proto__error(
+							3, "out of memory"));
+					return;
+				}
+				c->req = x;
+				c->req_cap = cap;
+			}
+			n = recv(c->fd, c->req + c->req_got,
+				 c->req_cap - c->req_got, MSG_DONTWAIT);
+		}
+		if (n < 0) {
+			if (errno == EINTR)
+				continue;
+			if (errno != EAGAIN && errno != EWOULDBLOCK)
+				conn_close(c);
+			return;
+		}
+		if (n == 0) {
+			if (c->hdr_got == 0)
+				conn_close(c); /* connected, sent nothing */
+			else
+				conn_respond(c, zw_proto__error(
+						2, "bad request: %s",
+						strerror(EPROTO)));
+			return;
+		}
+		if (c->hdr_got < 4) {
+			c->hdr_got += (size_t)n;
+			if (c->hdr_got == 4) {
+				c->req_len = (size_t)c->hdr[0] << 24 |
+					     (size_t)c->hdr[1] << 16 |
+					     (size_t)c->hdr[2] << 8 | c->hdr[3];
+				if (c->req_len > ZW_PROTO_MAX_FRAME) {
+					conn_respond(c, zw_proto__error(
+							2, "bad request: %s",
+							strerror(EMSGSIZE)));
+					return;
+				}
+			}
+		} else {
+			c->req_got += (size_t)n;
+		}
+	}
+}
+
+static void conn_accept(int lfd, struct conn *c)
+{
+	socklen_t cl = sizeof(c->cred);
+	int fd = accept4(lfd, NULL, NULL, SOCK_CLOEXEC | SOCK_NONBLOCK);
+
+	if (fd < 0)
+		return;
+	conn_close(c);
+	c->fd = fd;
+	if (getsockopt(fd, SOL_SOCKET, SO_PEERCRED, &c->cred, &cl) < 0) {
+		conn_close(c);
+		return;
+	}
+	c->deadline = mono_ms() + REQUEST_MS;
+}
+
+/* Past its deadline: a request still incomplete gets an error (if the
+ * client can take it now) and the connection is closed. */
+static void conn_expire(struct zwd *d, struct conn *c)
+{
+	if (!c->out) {
+		conn_read(d, c); /* it may have arrived while we were busy */
+		if (c->fd < 0 || c->out)
+			return;
+		conn_respond(c, zw_proto__error(
+				2, "bad request: not received within %d s",
+				REQUEST_MS / 1000));
+		if (c->fd < 0)
+			return;
+	}
+	conn_close(c);
 }
 
 int main(int argc, char **argv)
 {
+	static struct conn conns[MAX_CONNS];
 	struct opts o = {0};
 	struct zwd d = {0};
 	char err[1024], lockpath[4200], pidpath[4200];
@@ -519,19 +706,39 @@ int main(int argc, char **argv)
 		}
 	}
 
+	for (size_t i = 0; i < MAX_CONNS; i++)
+		conns[i].fd = -1;
 	for (;;) {
-		struct pollfd p[3] = {
-			{.fd = lfd, .events = POLLIN},
-			{.fd = sfd, .events = POLLIN},
-			{.fd = tfd, .events = POLLIN},
-		};
+		struct pollfd p[3 + MAX_CONNS];
+		int64_t now = mono_ms(), next = -1;
+		size_t n_open = 0;
+		int timeout;
 
-		if (poll(p, 3, -1) < 0) {
+		p[0] = (struct pollfd){.fd = sfd, .events = POLLIN};
+		p[1] = (struct pollfd){.fd = tfd, .events = POLLIN};
+		p[2] = (struct pollfd){.fd = lfd, .events = POLLIN};
+		for (size_t i = 0; i < MAX_CONNS; i++) {
+			struct conn *c = &conns[i];
+
+			p[3 + i] = (struct pollfd){
+				.fd = c->fd,
+				.events = c->out ? POLLOUT : POLLIN,
+			};
+			if (c->fd < 0)
+				continue;
+			n_open++;
+			if (next < 0 || c->deadline < next)
+				next = c->deadline;
+		}
+		if (n_open == MAX_CONNS)
+			p[2].fd = -1; /* full: the rest wait in the backlog */
+		timeout = next < 0 ? -1 : next <= now ? 0 : (int)(next - now);
+		if (poll(p, 3 + MAX_CONNS, timeout) < 0) {
 			if (errno == EINTR)
 				continue;
 			break;
 		}
-		if (p[1].revents & POLLIN) {
+		if (p[0].revents & POLLIN) {
 			struct signalfd_siginfo si;
 
 			if (read(sfd, &si, sizeof(si)) == sizeof(si)) {
@@ -546,16 +753,38 @@ int main(int argc, char **argv)
 				}
 			}
 		}
-		if (p[2].revents & POLLIN) {
+		if (p[1].revents & POLLIN) {
 			uint64_t n;
 
 			if (read(tfd, &n, sizeof(n)) < 0)
 				(void)0;
 			zwd__day_tick(&d);
 		}
-		if (p[0].revents & POLLIN)
-			serve_client(&d, lfd);
+		for (size_t i = 0; i < MAX_CONNS; i++) {
+			struct conn *c = &conns[i];
+
+			if (c->fd < 0 || c->fd != p[3 + i].fd || !p[3 + i].revents)
+				continue;
+			if (c->out)
+				conn_write(c);
+			else
+				conn_read(&d, c);
+		}
+		now = mono_ms();
+		for (size_t i = 0; i < MAX_CONNS; i++)
+			if (conns[i].fd >= 0 && conns[i].deadline <= now)
+				conn_expire(&d, &conns[i]);
+		if (p[2].revents & POLLIN) {
+			for (size_t i = 0; i < MAX_CONNS; i++)
+				if (conns[i].fd < 0) {
+					conn_accept(lfd, &conns[i]);
+					break;
+				}
+		}
 	}
+	for (size_t i = 0; i < MAX_CONNS; i++)
+		if (conns[i].fd >= 0)
+			conn_close(&conns[i]);
 	close(lfd);
 	unlink(o.socket);
 	zwd__fini(&d);

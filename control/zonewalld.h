@@ -20,6 +20,8 @@ struct zwd_backend {
 	struct zw_backend *be;
 	char *spec;
 	char last_error[256];
+	bool dirty; /* may not enforce d->enforced (an apply or restore
+		     * failed): programmed again at each tick until it works */
 };
 
 /* Crisis measures in force (REQUIREMENTS C1, C4). */

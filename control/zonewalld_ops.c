@@ -130,6 +130,14 @@ static struct zw_matrix *parse_valid(const char *text, size_t len,
 
 /* ---- backends ---- */
 
+static struct zwd_author daemon_author(void)
+{
+	struct zwd_author a = {.uid = (uint32_t)getuid()};
+
+	snprintf(a.name, sizeof(a.name), "zonewalld");
+	return a;
+}
+
 /*
  * Program @img on every backend. On a failure, put @prev back on the
  * backends that already took @img (or remove what they installed when
@@ -179,6 +187,7 @@ static int apply_all(struct zwd *d, const struct zw_image *img,
 						    "policy"
 						  : "cleared (no previous "
 						    "policy)");
+			o->dirty = r2 != 0;
 			if (r2) {
 				snprintf(o->last_error, sizeof(o->last_error),
 					 "restore failed: %s",
@@ -189,6 +198,8 @@ static int apply_all(struct zwd *d, const struct zw_image *img,
 		}
 		return r;
 	}
+	for (size_t i = 0; i < d->n_bes; i++)
+		d->bes[i].dirty = false;
 	d->day = day;
 	return 0;
 }
@@ -207,6 +218,7 @@ static void restore_all(struct zwd *d)
 			: b->ops->destroy ? b->ops->destroy(b->be)
 					  : -EOPNOTSUPP;
 
+		b->dirty = r != 0;
 		if (r)
 			zw_log(ZW_LOG_ERR, "restore-failed", "backend=%s",
 			       b->spec);
@@ -281,18 +293,91 @@ static int journal(struct zwd *d, const struct zwd_author *who,
 	return r;
 }
 
+/* Journal each flow of the active version whose expires date passed
+ * between day @from and day @to (the caller holds the transaction). */
+static int journal_expired(struct zwd *d, int32_t from, int32_t to)
+{
+	struct zwd_author me = daemon_author();
+	int r = 0;
+
+	if (from <= 0 || to <= from)
+		return 0;
+	for (size_t i = 0; !r && d->active_m && i < d->active_m->n_flows; i++) {
+		const struct zw_flow *f = &d->active_m->flows[i];
+		char date[11], detail[128];
+
+		if (!zw_flow__live(f, from) || zw_flow__live(f, to))
+			continue;
+		snprintf(detail, sizeof(detail),
+			 "expired on %s: no longer enforced",
+			 zw_date__format(f->expires, date));
+		r = journal(d, &me, ZW_JA_FLOW_EXPIRED, d->active,
+			    "flow expiry date passed", f->id, NULL, NULL, NULL,
+			    NULL, detail);
+	}
+	return r;
+}
+
+/* Program again each backend an earlier apply or restore left behind
+ * (d->enforced, or nothing when there is no active version), and journal
+ * each repair. Called at each tick. */
+static void retry_dirty(struct zwd *d)
+{
+	struct zwd_author me = daemon_author();
+
+	for (size_t i = 0; i < d->n_bes; i++) {
+		struct zwd_backend *b = &d->bes[i];
+		char e[512] = "", detail[768], q[800];
+		int r;
+
+		if (!b->dirty)
+			continue;
+		r = d->enforced ? b->ops->apply(b->be, d->enforced, d->day, e,
+						sizeof(e))
+			: b->ops->destroy ? b->ops->destroy(b->be)
+					  : -EOPNOTSUPP;
+		if (r) {
+			snprintf(b->last_error, sizeof(b->last_error), "%s",
+				 *e ? e : strerror(-r));
+			continue;
+		}
+		b->dirty = false;
+		b->last_error[0] = '\0';
+		if (d->enforced)
+			snprintf(detail, sizeof(detail),
+				 "backend %s re-programmed with version %lld "
+				 "(image %s) after an earlier failure",
+				 b->spec, (long long)d->active,
+				 d->enforced->sha256_hex);
+		else
+			snprintf(detail, sizeof(detail),
+				 "backend %s cleared (no active version) after "
+				 "an earlier failure",
+				 b->spec);
+		journal(d, &me, ZW_JA_RECONCILE, d->active,
+			"retry after a backend failure", NULL, NULL, NULL, NULL,
+			NULL, detail);
+		zw_fwd__notify(d->fwd);
+		zw_log(ZW_LOG_WARN, "reconcile", "backend=%s detail=%s", b->spec,
+		       zw_log__q(detail, q, sizeof(q)));
+	}
+}
+
 /* Journal a refusal in its own transaction and build the response. */
 static json_t *refuse(struct zwd *d, const struct zwd_author *who,
 		      int status, int64_t version, const char *reason,
 		      const char *what, const char *detail)
 {
-	char q[600];
+	/* the detail may quote the matrix: no secret in our log either (L4;
+	 * the journal scrubs on its own) */
+	char q[600], *clean = zw_secret__scrub(detail);
 
 	journal(d, who, ZW_JA_COMMIT_REFUSED, version, reason, NULL, NULL,
 		NULL, NULL, NULL, detail);
 	zw_fwd__notify(d->fwd);
 	zw_log(ZW_LOG_WARN, "refused", "what=%s uid=%u detail=%s", what,
-	       who->uid, zw_log__q(detail, q, sizeof(q)));
+	       who->uid, zw_log__q(clean ? clean : "[redacted]", q, sizeof(q)));
+	free(clean);
 	return zw_proto__error(status, "%s refused: %s", what, detail);
 }
 
@@ -365,15 +450,23 @@ static json_t *commit_core(struct zwd *d, const struct zwd_author *who,
 	uint8_t *pbytes = NULL;
 	size_t plen = 0;
 	int64_t t0 = zw_time__now_us();
+	int32_t prev_day = d->day;
 	int r, added = 0, changed = 0, removed = 0;
 
 	m = parse_valid(text, len, file, &diags, &n_errors);
 	if (!m) {
 		char first[600] = "";
+		/* the first error (diagnostics are sorted by position, so a
+		 * warning may come before it) */
+		const char *e = diags ? strstr(diags, ": error[") : NULL;
 
-		if (diags)
+		while (e && e > diags && e[-1] != '\n')
+			e--;
+		if (!e)
+			e = diags;
+		if (e)
 			snprintf(first, sizeof(first), "%.*s",
-				 (int)strcspn(diags, "\n"), diags);
+				 (int)strcspn(e, "\n"), e);
 		snprintf(detail, sizeof(detail),
 			 "%s does not validate: %zu error(s); first: %s", file,
 			 n_errors, first);
@@ -462,6 +555,10 @@ static json_t *commit_core(struct zwd *d, const struct zwd_author *who,
 		removed += a == ZW_JA_FLOW_REMOVED;
 	}
 	r = zw_journal__begin(d->j);
+	/* A new day may have started since the last tick: the previous
+	 * version's flows that expired meanwhile come first. */
+	if (!r)
+		r = journal_expired(d, prev_day, d->day);
 	if (!r)
 		r = zw_state__version_set_state(db(d), v.n, "ok", NULL);
 	if (!r)
@@ -514,6 +611,31 @@ static json_t *commit_core(struct zwd *d, const struct zwd_author *who,
 			    is_zone ? NULL : c->name, is_zone ? c->name : NULL,
 			    c->before, c->after, impl, NULL);
 		free(impl);
+		/* Crisis measures stay in force across commits: a flow this
+		 * version brings into their scope is suspended at once, one it
+		 * takes out of their scope is back in force. */
+		if (!r && !is_zone && c->new_idx >= 0) {
+			bool was = c->old_idx >= 0 &&
+				   suspended(d->active_m, &d->crisis,
+					     (size_t)c->old_idx);
+			bool now = suspended(m, &d->crisis, (size_t)c->new_idx);
+
+			if (was != now) {
+				impl = impl_json(d, img,
+						 img_flow(img, m, c->new_idx));
+				r = journal(d, who,
+					    now ? ZW_JA_FLOW_SUSPENDED
+						: ZW_JA_FLOW_RESUMED,
+					    v.n, reason, c->name, NULL,
+					    now ? c->after : NULL,
+					    now ? NULL : c->after, impl,
+					    now ? "left out by the crisis "
+						  "measures in force"
+						: "no longer concerned by the "
+						  "crisis measures in force");
+				free(impl);
+			}
+		}
 	}
 	if (!r)
 		r = zw_journal__commit(d->j);
@@ -521,6 +643,7 @@ static json_t *commit_core(struct zwd *d, const struct zwd_author *who,
 		/* Not recorded: the change must not stay in force. */
 		zw_journal__abort(d->j);
 		restore_all(d);
+		d->day = prev_day;
 		zw_state__version_set_state(db(d), v.n, "refused",
 					    "journal write failed");
 		resp = zw_proto__error(3,
@@ -631,6 +754,7 @@ static json_t *op_crisis(struct zwd *d, const json_t *req,
 	char err[1024], detail[1536], pbuf[64];
 	char *before = NULL, *after = NULL;
 	json_t *resp = NULL;
+	int32_t prev_day = d->day;
 	int r, n_flows = 0;
 
 	if (!measure)
@@ -716,6 +840,8 @@ static json_t *op_crisis(struct zwd *d, const json_t *req,
 	after = crisis_json(&nc);
 	r = zw_journal__begin(d->j);
 	if (!r)
+		r = journal_expired(d, prev_day, d->day);
+	if (!r)
 		r = crisis_active(&nc)
 			    ? zw_state__set_text(db(d), "crisis", after)
 			    : zw_state__set_text(db(d), "crisis", NULL);
@@ -770,6 +896,7 @@ static json_t *op_crisis(struct zwd *d, const json_t *req,
 	if (r < 0) {
 		zw_journal__abort(d->j);
 		restore_all(d);
+		d->day = prev_day;
 		resp = zw_proto__error(3, "crisis measure refused: the journal "
 					  "could not be written");
 		goto out;
@@ -899,6 +1026,9 @@ static json_t *op_archive(struct zwd *d, const json_t *req,
 	char path[4096 + 128], err[256];
 	int r;
 
+	if (days > ZW_Q_MAX_DAYS)
+		return zw_proto__error(2, "older_than_days must be at most %d",
+				       ZW_Q_MAX_DAYS);
 	if (zw_reason__check(reason, err, sizeof(err)))
 		return zw_proto__error(1, "archive refused: %s", err);
 	if (days < ZW_JOURNAL_RETENTION_DAYS)
@@ -950,14 +1080,6 @@ json_t *zwd__handle(struct zwd *d, const json_t *req,
 }
 
 /* ---- start-up ---- */
-
-static struct zwd_author daemon_author(void)
-{
-	struct zwd_author a = {.uid = (uint32_t)getuid()};
-
-	snprintf(a.name, sizeof(a.name), "zonewalld");
-	return a;
-}
 
 int zwd__recover(struct zwd *d)
 {
@@ -1041,6 +1163,20 @@ int zwd__recover(struct zwd *d)
 						    sizeof(err))
 				      : zw_image__open(v.image, v.image_len,
 						       err, sizeof(err));
+	if (!d->enforced && crisis_active(&d->crisis)) {
+		/* The stored image is the version without the crisis measures
+		 * in force: putting it on the engines would lift them. Fail
+		 * closed; the engines keep what they enforce. */
+		zw_log(ZW_LOG_ERR, "active-version-reload",
+		       "version=%lld error=\"cannot rebuild the image with the "
+		       "crisis measures in force (%s); engines left as they "
+		       "are\"",
+		       (long long)d->active,
+		       d->active_m ? "it does not compile"
+				   : "its matrix no longer validates");
+		zw_state__version_fini(&v);
+		return -EINVAL;
+	}
 	if (!d->enforced) {
 		/* The stored image is the version: enforce it as stored. */
 		zw_log(ZW_LOG_ERR, "active-version-reload",
@@ -1056,7 +1192,7 @@ int zwd__recover(struct zwd *d)
 
 	/* Reconcile: ask each engine what it enforces; change only those
 	 * that differ (never flush and re-add). */
-	d->day = (int32_t)applied_day;
+	d->day = applied_day > 0 ? (int32_t)applied_day : today();
 	for (size_t i = 0; i < d->n_bes; i++) {
 		struct zwd_backend *b = &d->bes[i];
 		struct zw_backend_state st;
@@ -1072,23 +1208,21 @@ int zwd__recover(struct zwd *d)
 		same = r == 0 && st.enforcing &&
 		       !memcmp(st.sha256, d->enforced->sha256, 32) && !st.drift;
 		zw_hex(st.sha256, 32, hex);
-		if (same && applied_day == today()) {
+		if (same && d->day == today()) {
 			zw_log(ZW_LOG_INFO, "reconcile-ok",
 			       "backend=%s version=%lld image=%s", b->spec,
 			       (long long)d->active, d->enforced->sha256_hex);
 			free(st.drift);
 			continue;
 		}
-		r = b->ops->apply(b->be, d->enforced, today(), err,
-				  sizeof(err));
 		if (same) {
-			/* Only the day changed while we were down. */
-			zw_log(r ? ZW_LOG_ERR : ZW_LOG_INFO, "reapply-day",
-			       "backend=%s version=%lld rc=%d", b->spec,
-			       (long long)d->active, r);
+			/* Only the day changed while we were down: the day
+			 * tick below programs it and journals what expired. */
 			free(st.drift);
 			continue;
 		}
+		r = b->ops->apply(b->be, d->enforced, today(), err,
+				  sizeof(err));
 		snprintf(detail, sizeof(detail),
 			 "backend %s enforced %s%s%s; %s version %lld (image %s)%s%s",
 			 b->spec,
@@ -1107,6 +1241,7 @@ int zwd__recover(struct zwd *d)
 			 (long long)d->active, d->enforced->sha256_hex,
 			 r ? ": " : "", r ? err : "");
 		free(st.drift);
+		b->dirty = r != 0;
 		if (r)
 			snprintf(b->last_error, sizeof(b->last_error), "%.255s", err);
 		journal(d, &me, ZW_JA_RECONCILE, d->active,
@@ -1116,42 +1251,48 @@ int zwd__recover(struct zwd *d)
 		       "backend=%s detail=%s", b->spec,
 		       zw_log__q(detail, q, sizeof(q)));
 	}
-	d->day = today();
-	zw_state__set_int(db(d), "applied_day", d->day);
+	/* Programs every engine for today and journals the flows that
+	 * expired since the day last applied (on failure: at the next tick). */
+	zwd__day_tick(d);
 	return 0;
 }
 
 void zwd__day_tick(struct zwd *d)
 {
-	struct zwd_author me = daemon_author();
-	int32_t now_day = today();
+	int32_t now_day = today(), from = d->day;
 	char err[512];
+	int r;
 
+	retry_dirty(d);
 	if (!d->enforced || now_day == d->day)
 		return;
-	/* Journal each flow whose expires date has just passed. */
-	zw_journal__begin(d->j);
-	for (size_t i = 0; d->active_m && i < d->active_m->n_flows; i++) {
-		const struct zw_flow *f = &d->active_m->flows[i];
-
-		if (zw_flow__live(f, d->day) && !zw_flow__live(f, now_day)) {
-			char date[11], detail[128];
-
-			snprintf(detail, sizeof(detail),
-				 "expired on %s: no longer enforced",
-				 zw_date__format(f->expires, date));
-			journal(d, &me, ZW_JA_FLOW_EXPIRED, d->active,
-				"flow expiry date passed", f->id, NULL, NULL,
-				NULL, NULL, detail);
-		}
-	}
-	zw_state__set_int(db(d), "applied_day", now_day);
-	zw_journal__commit(d->j);
-	zw_fwd__notify(d->fwd);
-	if (apply_all(d, d->enforced, d->enforced, err, sizeof(err)) < 0)
+	/* Program every engine for the new day first, and only then record
+	 * that the flows past their date are no longer enforced. An engine
+	 * that refuses leaves d->day as it was: tried again at the next tick.
+	 * A crash in between leaves applied_day behind: the next start does
+	 * it again (apply is idempotent). */
+	if (apply_all(d, d->enforced, d->enforced, err, sizeof(err)) < 0) {
+		d->day = from;
 		zw_log(ZW_LOG_ERR, "day-reapply-failed", "day=%d", now_day);
-	else
-		zw_log(ZW_LOG_INFO, "day-reapply", "day=%d", now_day);
+		return;
+	}
+	r = zw_journal__begin(d->j);
+	if (!r)
+		r = journal_expired(d, from, now_day);
+	if (!r)
+		r = zw_state__set_int(db(d), "applied_day", now_day);
+	if (!r)
+		r = zw_journal__commit(d->j);
+	if (r < 0) {
+		zw_journal__abort(d->j);
+		d->day = from;
+		zw_log(ZW_LOG_ERR, "day-reapply-failed",
+		       "day=%d error=\"the journal could not be written\"",
+		       now_day);
+		return;
+	}
+	zw_fwd__notify(d->fwd);
+	zw_log(ZW_LOG_INFO, "day-reapply", "day=%d", now_day);
 	d->day = now_day;
 }
 

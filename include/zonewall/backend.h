@@ -46,7 +46,11 @@ struct zw_flow_counters {
 	uint64_t packets;
 	uint64_t bytes;
 	uint64_t new_conns;
-	uint64_t drops; /* packets of connections cut because the flow left */
+	uint64_t drops; /* packets of this flow dropped while it is in force
+			 * (rate limit, engine-specific); packets of connections
+			 * cut because their flow left the policy cannot be
+			 * counted here (the flow is gone): engines count them by
+			 * drop reason (ZW_DROP_FLOW_REMOVED) */
 };
 
 /* What an engine really enforces, read back from the engine itself. */

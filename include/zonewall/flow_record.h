@@ -51,6 +51,8 @@ struct zw_flow_record {
 	__u8 reason;	  /* enum zw_drop_reason */
 	__u8 engine;	  /* 1 xdp, 2 dpdk, 3 nft */
 	__u8 pad[3];
+	__u32 ifindex;	  /* ingress interface (xdp) or port id (dpdk) */
+	__u32 reserved;	  /* 0 */
 	__u8 src[16];	  /* network order; IPv4 in the first 4 bytes */
 	__u8 dst[16];
 };

@@ -88,7 +88,9 @@ const char *zw_clock__state_name(int state);
  * are JSON texts (the flow or zone as canonical JSON, see docs/journal.md)
  * and impl a JSON object {backend name: technical implementation text}.
  * Every free-text field is passed through zw_secret__scrub() on append, so
- * nothing that looks like a password or key is ever stored (L4).
+ * nothing that looks like a password or key is ever stored (L4); flow ids
+ * shaped as the matrix grammar allows (flow, and "id" members of
+ * before/after) are identifiers and kept as they are.
  */
 struct zw_journal_entry {
 	enum zw_journal_action action;

@@ -66,6 +66,46 @@ sed 's/F-001/F-101/' "$M1" >"$M2"
 
 start
 check "socket is mode 0660" [ "$(stat -c %a "$SOCK")" = 660 ]
+
+# --- a client that connects and sends nothing, and one that trickles its
+# request a byte at a time, block nobody; both are cut 10 s after they
+# connected (checked below, once they are done)
+cat >"$T/slow.py" <<'EOF'
+import socket, struct, sys, time
+path, mode = sys.argv[1], sys.argv[2]
+s = socket.socket(socket.AF_UNIX)
+s.connect(path)
+t0 = time.time()
+req = b'{"op":"status"}'
+frame = struct.pack(">I", len(req)) + req
+s.settimeout(30)
+if mode == "trickle":
+    for b in frame:
+        try:
+            s.send(bytes([b]))
+        except OSError:
+            break
+        time.sleep(0.9)
+data = b""
+try:
+    while True:
+        x = s.recv(65536)
+        if not x:
+            break
+        data += x
+except OSError:
+    pass
+print("%d %s" % (int(time.time() - t0), data[4:300].decode(errors="replace")))
+EOF
+$PY "$T/slow.py" "$SOCK" silent >"$T/silent.out" 2>&1 &
+SILENT=$!
+$PY "$T/slow.py" "$SOCK" trickle >"$T/trickle.out" 2>&1 &
+TRICKLE=$!
+sleep 0.5
+t0=$(date +%s%N)
+zc status >/dev/null
+ms=$((($(date +%s%N) - t0) / 1000000))
+check "status answers at once while two clients stall (${ms} ms)" [ "$ms" -lt 2000 ]
 expect_rc 0 "status with no version" zc status
 grep -q "no active version" "$T/out" && ok "status says no active version" || bad "status text"
 
@@ -76,6 +116,14 @@ V1SHA=$(zc status --format json | jq_ "d['active']['image_sha256']")
 check "engine A holds v1" [ "$(zc status --format json | jq_ "d['backends'][0]['sha256']")" = "$V1SHA" ]
 check "both engines in sync" [ "$(zc status --format json | jq_ "all(b['in_sync'] for b in d['backends'])")" = True ]
 cp "$A" "$T/v1.img"
+
+wait "$SILENT" "$TRICKLE"
+read -r secs msg <"$T/silent.out"
+check "a silent client is cut after 10 s ($secs s: $msg)" [ "$secs" -ge 9 -a "$secs" -le 12 ]
+check "... with an error saying why" grep -q '"status":2' "$T/silent.out"
+read -r secs msg <"$T/trickle.out"
+check "a trickling client is cut 10 s after it connected ($secs s: $msg)" [ "$secs" -ge 9 -a "$secs" -le 12 ]
+check "... and gets no answer to its request" bash -c "! grep -q '\"ok\":true' '$T/trickle.out'"
 
 # --- refusals
 expect_rc 1 "empty reason refused" zc commit "$M2" -m "   "
@@ -228,6 +276,9 @@ for _ in $(seq 100); do kill -0 "$DPID" 2>/dev/null || break; sleep 0.05; done
 check "daemon mode stops on SIGTERM" bash -c "! kill -0 $DPID 2>/dev/null"
 expect_rc 3 "a missing backend engine fails the start" "$ZWD" --state "$ST" --socket "$SOCK" --backend "nope:x" --foreground
 grep -q "no engine 'nope'" "$T/err" && ok "start failure says why" || bad "start failure message: $(cat "$T/err")"
+echo "precious" >"$T/not-a-socket"
+expect_rc 3 "a --socket path that is not a socket is refused" "$ZWD" --state "$T/st-x" --socket "$T/not-a-socket" --foreground
+check "... and left alone" grep -q precious "$T/not-a-socket"
 
 echo "$checks checks, $fails failed"
 [ "$fails" = 0 ]

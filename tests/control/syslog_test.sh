@@ -206,6 +206,17 @@ EOF
 	check "TLS: untrusted server refused, entries stay queued" \
 		bash -c "'$ZC' --socket '$SOCK' status | grep -q 'DISCONNECTED.*TLS'"
 	kill -TERM "$PID"; wait "$PID"; PID=
+	# A server whose certificate the CA signed, but for another name.
+	"$ZWD" --state "$T/st3" --socket "$SOCK" --backend "file:$T/eng3.img" \
+		--syslog "127.0.0.1:$TPORT" --syslog-tls --syslog-ca "$T/ca.pem" \
+		--syslog-name logs.example.net --foreground --log "$T/zwd-name.log" &
+	PID=$!
+	for _ in $(seq 100); do zc status >/dev/null 2>&1 && break; sleep 0.05; done
+	zc commit "$M1" -m "to a server with another name" >/dev/null
+	sleep 1
+	check "TLS: certificate for another name refused" \
+		bash -c "'$ZC' --socket '$SOCK' status | grep -q 'DISCONNECTED.*TLS'"
+	kill -TERM "$PID"; wait "$PID"; PID=
 	rsyslog_stop
 fi
 

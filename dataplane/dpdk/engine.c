@@ -1,0 +1,736 @@
+// SPDX-License-Identifier: BSD-2-Clause
+/*
+ * The engine's control side: policy swap through RCU, the control socket
+ * server and statistics. Runs off the fast path (control thread, main
+ * lcore).
+ */
+#include <errno.h>
+#include <inttypes.h>
+#include <arpa/inet.h>
+#include <poll.h>
+#include <pthread.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/mman.h>
+#include <sys/socket.h>
+#include <sys/stat.h>
+#include <sys/un.h>
+#include <unistd.h>
+
+#include <rte_cycles.h>
+#include <rte_errno.h>
+#include <rte_malloc.h>
+#include <rte_mbuf.h>
+#include <rte_ethdev.h>
+#include <rte_lcore.h>
+#include <rte_memory.h>
+#include <rte_rcu_qsbr.h>
+#include <rte_ring.h>
+#include <rte_ring_elem.h>
+
+#include "ctl_proto.h"
+#include "rules.h"
+#include "zwdpdk.h"
+
+struct zw_engine zw_eng;
+
+/* Serialises swaps (control thread vs. nothing else today, but cheap). */
+static pthread_mutex_t load_lock = PTHREAD_MUTEX_INITIALIZER;
+
+static const char *const drop_names[ZW_DROP__COUNT] = {
+	[ZW_DROP_NONE] = "none",
+	[ZW_DROP_NO_FLOW] = "no-flow",
+	[ZW_DROP_ISOLATED] = "isolated",
+	[ZW_DROP_NOT_SYN] = "not-syn",
+	[ZW_DROP_FLOW_REMOVED] = "flow-removed",
+	[ZW_DROP_BLOCKED] = "blocked",
+	[ZW_DROP_RATE] = "rate",
+	[ZW_DROP_TRUNCATED] = "truncated",
+	[ZW_DROP_BAD_HEADER] = "bad-header",
+	[ZW_DROP_FRAGMENT] = "fragment",
+	[ZW_DROP_EXT_HEADERS] = "ext-headers",
+	[ZW_DROP_UNRELATED_ICMP] = "unrelated-icmp",
+	[ZW_DROP_TABLE_FULL] = "table-full",
+};
+
+
+int zw_engine__load(const void *bytes, size_t len, int32_t day, char *err,
+		    size_t err_len)
+{
+	struct zw_image *img;
+	struct zw_ctx *nc, *old;
+	uint32_t gen;
+
+	img = zw_image__open(bytes, len, err, err_len);
+	if (!img)
+		return -(errno ? errno : EINVAL);
+	pthread_mutex_lock(&load_lock);
+	gen = zw_eng.generation + 1;
+	nc = zw_ctx__new(img, day, gen, zw_eng.n_workers, err, err_len);
+	if (!nc) {
+		pthread_mutex_unlock(&load_lock);
+		zw_image__free(img);
+		return -EINVAL;
+	}
+	old = zw_eng.ctx;
+	/* Publish: one pointer store. Workers read the pointer once per
+	 * burst, so every packet is judged by exactly one context. */
+	__atomic_store_n(&zw_eng.ctx, nc, __ATOMIC_RELEASE);
+	zw_eng.generation = gen;
+	/* Grace period: every worker has finished the burst it was judging
+	 * with the old context. */
+	rte_rcu_qsbr_synchronize(zw_eng.qs, RTE_QSBR_THRID_INVALID);
+	zw_ctx__carry(nc, old);
+	zw_ctx__free(old);
+	pthread_mutex_unlock(&load_lock);
+	return 0;
+}
+
+/* Symmetric Toeplitz key: 0x6d5a repeated makes hash(a->b) == hash(b->a)
+ * (Woo & Park), so both directions of a connection land on one worker. */
+static uint8_t rss_key[64];
+
+void zw_engine__rss_key(uint8_t *key, size_t len)
+{
+	size_t i;
+
+	for (i = 0; i + 1 < len; i += 2) {
+		key[i] = 0x6d;
+		key[i + 1] = 0x5a;
+	}
+}
+
+static int setup_port(const struct zw_engine_cfg *cfg, uint16_t port,
+		      uint16_t nq, struct rte_mempool *mp)
+{
+	struct rte_eth_dev_info info;
+	struct rte_eth_conf conf = { 0 };
+	uint16_t rxd = cfg->rxd, txd = cfg->txd, q;
+	int rc;
+
+	rc = rte_eth_dev_info_get(port, &info);
+	if (rc)
+		return rc;
+	if (nq > 1) {
+		uint64_t hf = RTE_ETH_RSS_IP & info.flow_type_rss_offloads;
+
+		zw_engine__rss_key(rss_key, sizeof(rss_key));
+		conf.rxmode.mq_mode = RTE_ETH_MQ_RX_RSS;
+		/* Hash on addresses only: later fragments (no ports) follow
+		 * their first fragment, replies follow requests. */
+		conf.rx_adv_conf.rss_conf.rss_hf = hf;
+		conf.rx_adv_conf.rss_conf.rss_key = rss_key;
+		conf.rx_adv_conf.rss_conf.rss_key_len =
+			info.hash_key_size ? info.hash_key_size : 40;
+		if (!hf)
+			return -ENOTSUP;
+	}
+	rc = rte_eth_dev_configure(port, nq, nq, &conf);
+	if (rc)
+		return rc;
+	rc = rte_eth_dev_adjust_nb_rx_tx_desc(port, &rxd, &txd);
+	if (rc)
+		return rc;
+	for (q = 0; q < nq; q++) {
+		rc = rte_eth_rx_queue_setup(port, q, rxd,
+					    (unsigned)rte_eth_dev_socket_id(port),
+					    NULL, mp);
+		if (rc)
+			return rc;
+		rc = rte_eth_tx_queue_setup(port, q, txd,
+					    (unsigned)rte_eth_dev_socket_id(port),
+					    NULL);
+		if (rc)
+			return rc;
+	}
+	rc = rte_eth_dev_start(port);
+	if (rc)
+		return rc;
+	/* A bump in the wire forwards frames for any MAC. Virtual devices
+	 * may not support it; that is fine. */
+	rte_eth_promiscuous_enable(port);
+	return 0;
+}
+
+int zw_engine__init(const struct zw_engine_cfg *cfg, struct zw_image *img,
+		    char *err, size_t err_len)
+{
+	unsigned lcores[RTE_MAX_LCORE], n_lcores = 0, lc, main_lcore;
+	uint16_t nq = UINT16_MAX;
+	uint32_t i, nb_mbufs;
+	size_t sz;
+	int rc;
+
+	zw_eng.quit = 0;
+	zw_eng.main_is_worker = 0;
+	/* Workers: one per queue; worker lcores first, the main lcore only
+	 * when there is no other. */
+	main_lcore = rte_get_main_lcore();
+	RTE_LCORE_FOREACH_WORKER(lc)
+		lcores[n_lcores++] = lc;
+	for (i = 0; i < zw_eng.n_ports; i++) {
+		struct rte_eth_dev_info info;
+
+		if (rte_eth_dev_info_get(zw_eng.ports[i], &info)) {
+			snprintf(err, err_len, "port %u: no device info",
+				 zw_eng.ports[i]);
+			return -ENODEV;
+		}
+		nq = RTE_MIN(nq, RTE_MIN(info.max_rx_queues, info.max_tx_queues));
+		if (!(info.flow_type_rss_offloads & RTE_ETH_RSS_IP))
+			nq = 1; /* no RSS: one worker sees everything */
+	}
+	if (!n_lcores) {
+		lcores[n_lcores++] = main_lcore;
+		zw_eng.main_is_worker = 1;
+	}
+	zw_eng.n_workers = RTE_MIN(RTE_MIN((unsigned)nq, n_lcores),
+				   (unsigned)ZW_MAX_WORKERS);
+	if (zw_eng.n_workers < n_lcores && !zw_eng.main_is_worker)
+		printf("zonewall-dpdk: %u worker(s): the ports offer %u queue(s) "
+		       "(RSS on IP needed for more)\n",
+		       zw_eng.n_workers, nq);
+	nq = (uint16_t)zw_eng.n_workers;
+
+	nb_mbufs = cfg->mbufs ? cfg->mbufs :
+		zw_eng.n_ports * nq * (uint32_t)(cfg->rxd + cfg->txd) +
+		zw_eng.n_workers * (ZW_BURST * 4 + 256) + 2048;
+	zw_eng.mp = rte_pktmbuf_pool_create("zw_mbufs", nb_mbufs, 256, 0,
+					    RTE_MBUF_DEFAULT_BUF_SIZE,
+					    (int)rte_socket_id());
+	if (!zw_eng.mp) {
+		snprintf(err, err_len, "cannot create a pool of %u mbufs: %s "
+			 "(raise -m, or lower --rxd/--txd/--mbufs)",
+			 nb_mbufs, rte_strerror(rte_errno));
+		rc = -ENOMEM;
+		goto err;
+	}
+	for (i = 0; i < zw_eng.n_ports; i++) {
+		rc = setup_port(cfg, zw_eng.ports[i], nq, zw_eng.mp);
+		if (rc) {
+			snprintf(err, err_len, "port %u: cannot start: %s",
+				 zw_eng.ports[i], strerror(-rc));
+			rc = -ENODEV;
+			goto err;
+		}
+		zw_eng.ports_started = i + 1;
+	}
+	zw_eng.hz = rte_get_tsc_hz();
+	zw_eng.start_tsc = rte_rdtsc();
+	sz = rte_rcu_qsbr_get_memsize(zw_eng.n_workers);
+	zw_eng.qs = rte_zmalloc("zw_rcu", sz, RTE_CACHE_LINE_SIZE);
+	rc = -ENOMEM;
+	if (!zw_eng.qs || rte_rcu_qsbr_init(zw_eng.qs, zw_eng.n_workers)) {
+		snprintf(err, err_len, "RCU init failed");
+		goto err;
+	}
+	zw_eng.events = rte_ring_create_elem("zw_events",
+					     sizeof(struct zw_flow_record),
+					     cfg->events ? cfg->events : 16384,
+					     (int)rte_socket_id(), RING_F_SC_DEQ);
+	if (!zw_eng.events) {
+		snprintf(err, err_len, "cannot create the event ring: %s",
+			 rte_strerror(rte_errno));
+		goto err;
+	}
+	for (i = 0; i < zw_eng.n_workers; i++) {
+		int socket = (int)rte_lcore_to_socket_id(lcores[i]);
+		struct zw_worker *w;
+		char name[64];
+		uint16_t k;
+
+		w = rte_zmalloc_socket("zw_worker", sizeof(*w),
+				       RTE_CACHE_LINE_SIZE, socket);
+		if (!w) {
+			snprintf(err, err_len, "out of memory");
+			goto err;
+		}
+		zw_eng.workers[i] = w;
+		w->id = i;
+		w->lcore = lcores[i];
+		w->queue = (uint16_t)i;
+		for (k = 0; k < zw_eng.n_ports; k++) {
+			w->pairs[k].in = zw_eng.ports[k];
+			w->pairs[k].out = zw_eng.peer[zw_eng.ports[k]];
+		}
+		w->n_pairs = zw_eng.n_ports;
+		snprintf(name, sizeof(name), "zwc4_%u", i);
+		rc = zw_ctab__init(&w->t4, name, 4, cfg->conns, socket);
+		snprintf(name, sizeof(name), "zwc6_%u", i);
+		if (!rc)
+			rc = zw_ctab__init(&w->t6, name, 6, cfg->conns, socket);
+		if (rc) {
+			snprintf(err, err_len, "cannot allocate connection "
+				 "tables of %u entries (raise -m or lower "
+				 "--conns)", cfg->conns);
+			goto err;
+		}
+		if (zw_worker__rate_init(w, socket)) {
+			snprintf(err, err_len, "cannot allocate the rate table");
+			rc = -ENOMEM;
+			goto err;
+		}
+		rte_rcu_qsbr_thread_register(zw_eng.qs, i);
+	}
+	zw_eng.generation = img ? 1 : 0;
+	zw_eng.ctx = NULL;
+	if (img) {
+		zw_eng.ctx = zw_ctx__new(img, cfg->day, zw_eng.generation,
+					 zw_eng.n_workers, err, err_len);
+		if (!zw_eng.ctx) {
+			rc = -EINVAL;
+			goto err;
+		}
+	}
+	return 0;
+err:
+	zw_engine__fini();
+	return rc;
+}
+
+void zw_engine__launch(void)
+{
+	uint32_t i;
+
+	zw_eng.quit = 0;
+	for (i = 0; i < zw_eng.n_workers; i++)
+		if (zw_eng.workers[i]->lcore != rte_get_main_lcore())
+			rte_eal_remote_launch(zw_worker__main, zw_eng.workers[i],
+					      zw_eng.workers[i]->lcore);
+}
+
+void zw_engine__stop(void)
+{
+	zw_eng.quit = 1;
+	rte_eal_mp_wait_lcore();
+}
+
+void zw_engine__fini(void)
+{
+	uint32_t i;
+
+	zw_ctx__free(zw_eng.ctx);
+	zw_eng.ctx = NULL;
+	for (i = 0; i < zw_eng.n_workers; i++) {
+		if (!zw_eng.workers[i])
+			continue;
+		zw_ctab__fini(&zw_eng.workers[i]->t4);
+		zw_ctab__fini(&zw_eng.workers[i]->t6);
+		zw_worker__rate_fini(zw_eng.workers[i]);
+		rte_free(zw_eng.workers[i]);
+		zw_eng.workers[i] = NULL;
+	}
+	rte_ring_free(zw_eng.events);
+	zw_eng.events = NULL;
+	rte_free(zw_eng.qs);
+	zw_eng.qs = NULL;
+	/* Stop and close every port: the pcap vdev flushes its tx file. */
+	for (i = 0; i < zw_eng.ports_started; i++)
+		rte_eth_dev_stop(zw_eng.ports[i]);
+	for (i = 0; i < zw_eng.n_ports; i++)
+		rte_eth_dev_close(zw_eng.ports[i]);
+	zw_eng.ports_started = 0;
+	zw_eng.n_ports = 0;
+	rte_mempool_free(zw_eng.mp);
+	zw_eng.mp = NULL;
+}
+
+void zw_engine__unload(void)
+{
+	struct zw_ctx *old;
+
+	pthread_mutex_lock(&load_lock);
+	old = zw_eng.ctx;
+	__atomic_store_n(&zw_eng.ctx, NULL, __ATOMIC_RELEASE);
+	zw_eng.generation++;
+	rte_rcu_qsbr_synchronize(zw_eng.qs, RTE_QSBR_THRID_INVALID);
+	zw_ctx__free(old);
+	pthread_mutex_unlock(&load_lock);
+}
+
+static void worker_sum(struct zw_worker_stats *s)
+{
+	uint32_t i, k;
+
+	memset(s, 0, sizeof(*s));
+	for (i = 0; i < zw_eng.n_workers; i++) {
+		const struct zw_worker_stats *w = &zw_eng.workers[i]->st;
+
+		s->rx += w->rx;
+		s->tx += w->tx;
+		s->tx_fail += w->tx_fail;
+		s->passed_nonip += w->passed_nonip;
+		s->done += __atomic_load_n(&w->done, __ATOMIC_ACQUIRE);
+		s->evicted += w->evicted;
+		s->expired += w->expired;
+		s->events_lost += w->events_lost;
+		s->conns += zw_eng.workers[i]->t4.count +
+			    zw_eng.workers[i]->t6.count;
+		for (k = 0; k < ZW_DROP__COUNT; k++)
+			s->drops[k] += w->drops[k];
+	}
+}
+
+void zw_engine__print_stats(FILE *f)
+{
+	const struct zw_ctx *ctx;
+	struct zw_worker_stats s;
+	uint64_t dropped = 0;
+	uint32_t i;
+
+	/* The control thread swaps and frees contexts under load_lock. */
+	pthread_mutex_lock(&load_lock);
+	ctx = zw_eng.ctx;
+
+	worker_sum(&s);
+	for (i = 0; i < ZW_DROP__COUNT; i++)
+		dropped += s.drops[i];
+	fprintf(f, "policy %s generation %u\n",
+		ctx ? ctx->img->sha256_hex : "-", zw_eng.generation);
+	fprintf(f, "packets rx %" PRIu64 " tx %" PRIu64 " dropped %" PRIu64
+		   " tx-failed %" PRIu64 " non-ip %" PRIu64 "\n",
+		s.rx, s.tx, dropped, s.tx_fail, s.passed_nonip);
+	fprintf(f, "connections %" PRIu64 " evicted %" PRIu64
+		   " expired %" PRIu64 " events-lost %" PRIu64 "\n",
+		s.conns, s.evicted, s.expired, s.events_lost);
+	for (i = 1; i < ZW_DROP__COUNT; i++)
+		if (s.drops[i])
+			fprintf(f, "drop %-15s %" PRIu64 "\n", drop_names[i],
+				s.drops[i]);
+	for (i = 0; i < zw_eng.n_ports; i++) {
+		struct rte_eth_stats es;
+		char name[RTE_ETH_NAME_MAX_LEN] = "?";
+
+		rte_eth_dev_get_name_by_port(zw_eng.ports[i], name);
+		if (rte_eth_stats_get(zw_eng.ports[i], &es))
+			continue;
+		fprintf(f, "port %u %s ipackets %" PRIu64 " opackets %" PRIu64
+			   " imissed %" PRIu64 " ierrors %" PRIu64
+			   " oerrors %" PRIu64 "\n",
+			zw_eng.ports[i], name, es.ipackets, es.opackets,
+			es.imissed, es.ierrors, es.oerrors);
+	}
+	for (i = 0; ctx && i < ctx->n_flows; i++) {
+		struct zw_flow_counters c;
+
+		zw_ctx__flow_total(ctx, i, &c);
+		if (!c.packets && !c.drops)
+			continue;
+		fprintf(f, "flow %s packets %" PRIu64 " bytes %" PRIu64
+			   " new %" PRIu64 " drops %" PRIu64 "\n",
+			zw_image__str(ctx->img, ctx->img->flows[i].id),
+			c.packets, c.bytes, c.new_conns, c.drops);
+	}
+	pthread_mutex_unlock(&load_lock);
+	fflush(f);
+}
+
+/* ---- control socket ---- */
+
+#define EVQ 4096
+static struct zw_flow_record evq[EVQ];
+static uint32_t evq_head, evq_n;
+static uint64_t evq_lost;
+
+static pthread_t ctl_thread;
+static int ctl_fd = -1;
+static char ctl_path[108];
+static volatile int ctl_run;
+
+static void drain_events(void)
+{
+	struct zw_flow_record r[64];
+	unsigned n, i;
+
+	do {
+		n = rte_ring_sc_dequeue_burst_elem(zw_eng.events, r, sizeof(r[0]),
+						   64, NULL);
+		for (i = 0; i < n; i++) {
+			if (evq_n == EVQ) {
+				evq_head = (evq_head + 1) % EVQ;
+				evq_n--;
+				evq_lost++;
+			}
+			evq[(evq_head + evq_n++) % EVQ] = r[i];
+		}
+	} while (n == 64);
+}
+
+static void fmt_addr(uint8_t family, const uint8_t *a, char *buf, size_t n)
+{
+	inet_ntop(family == 4 ? AF_INET : AF_INET6, a, buf, (socklen_t)n);
+}
+
+static int reply_events(int fd, long max)
+{
+	uint32_t n, i;
+	int rc;
+
+	drain_events();
+	n = (max > 0 && (uint32_t)max < evq_n) ? (uint32_t)max : evq_n;
+	rc = zw_ctl__printf(fd, "OK lost=%" PRIu64 " n=%u\n", evq_lost, n);
+	for (i = 0; i < n && !rc; i++) {
+		const struct zw_flow_record *r = &evq[(evq_head + i) % EVQ];
+		char s[64], d[64];
+
+		fmt_addr(r->family, r->src, s, sizeof(s));
+		fmt_addr(r->family, r->dst, d, sizeof(d));
+		rc = zw_ctl__printf(
+			fd,
+			"ts=%" PRIu64 " event=%s reason=%s flow=%d gen=%u "
+			"zones=%u->%u proto=%u src=%s sport=%u dst=%s "
+			"dport=%u packets=%" PRIu64 " bytes=%" PRIu64 "\n",
+			(uint64_t)r->ts_ns,
+			r->event == ZW_EV_NEW ? "new" :
+			r->event == ZW_EV_DROP ? "drop" : "end",
+			r->reason < ZW_DROP__COUNT ? drop_names[r->reason] : "?",
+			r->flow == ZW_NO_FLOW ? -1 : (int)r->flow, r->generation,
+			r->src_zone, r->dst_zone, r->proto, s, r->sport, d,
+			r->dport, (uint64_t)r->packets, (uint64_t)r->bytes);
+	}
+	evq_head = (evq_head + n) % EVQ;
+	evq_n -= n;
+	return rc;
+}
+
+static int reply_status(int fd)
+{
+	const struct zw_ctx *ctx = zw_eng.ctx;
+	struct zw_worker_stats s;
+	uint64_t dropped = 0;
+	uint32_t i;
+
+	worker_sum(&s);
+	for (i = 0; i < ZW_DROP__COUNT; i++)
+		dropped += s.drops[i];
+	return zw_ctl__printf(
+		fd,
+		"OK enforcing=%d sha256=%s generation=%u day=%d name=%s "
+		"workers=%u ports=%u conns=%" PRIu64 " rx=%" PRIu64
+		" done=%" PRIu64 " tx=%" PRIu64 " dropped=%" PRIu64
+		" acl4=%u acl6=%u lpm=%u\n",
+		ctx ? 1 : 0, ctx ? ctx->img->sha256_hex : "-",
+		zw_eng.generation, ctx ? ctx->day : 0,
+		ctx ? zw_image__str(ctx->img, ctx->img->meta->name) : "-",
+		zw_eng.n_workers, zw_eng.n_ports, s.conns, s.rx, s.done, s.tx,
+		dropped,
+		ctx ? ctx->n_acl4 : 0, ctx ? ctx->n_acl6 : 0,
+		ctx ? ctx->n_lpm : 0);
+}
+
+static int reply_counters(int fd)
+{
+	const struct zw_ctx *ctx = zw_eng.ctx;
+	uint32_t i;
+	int rc;
+
+	if (!ctx)
+		return zw_ctl__printf(fd, "OK sha256=- n=0\n");
+	rc = zw_ctl__printf(fd, "OK sha256=%s n=%u\n", ctx->img->sha256_hex,
+			    ctx->n_flows);
+	for (i = 0; i < ctx->n_flows && !rc; i++) {
+		struct zw_flow_counters c;
+
+		zw_ctx__flow_total(ctx, i, &c);
+		rc = zw_ctl__printf(fd,
+				    "%u %s %" PRIu64 " %" PRIu64 " %" PRIu64
+				    " %" PRIu64 "\n",
+				    i,
+				    zw_image__str(ctx->img,
+						  ctx->img->flows[i].id),
+				    c.packets, c.bytes, c.new_conns, c.drops);
+	}
+	return rc;
+}
+
+static int reply_drops(int fd)
+{
+	struct zw_worker_stats s;
+	int i, rc;
+
+	worker_sum(&s);
+	rc = zw_ctl__printf(fd, "OK n=%d\n", ZW_DROP__COUNT - 1);
+	for (i = 1; i < ZW_DROP__COUNT && !rc; i++)
+		rc = zw_ctl__printf(fd, "%d %s %" PRIu64 "\n", i, drop_names[i],
+				    s.drops[i]);
+	return rc;
+}
+
+static int reply_ports(int fd)
+{
+	uint32_t i;
+	int rc;
+
+	rc = zw_ctl__printf(fd, "OK n=%u\n", zw_eng.n_ports);
+	for (i = 0; i < zw_eng.n_ports && !rc; i++) {
+		struct rte_eth_stats es = { 0 };
+		char name[RTE_ETH_NAME_MAX_LEN] = "?";
+		uint16_t p = zw_eng.ports[i];
+
+		rte_eth_dev_get_name_by_port(p, name);
+		rte_eth_stats_get(p, &es);
+		rc = zw_ctl__printf(fd,
+				    "port=%u name=%s peer=%u ipackets=%" PRIu64
+				    " opackets=%" PRIu64 " ibytes=%" PRIu64
+				    " obytes=%" PRIu64 " imissed=%" PRIu64
+				    " ierrors=%" PRIu64 " oerrors=%" PRIu64
+				    " rx_nombuf=%" PRIu64 "\n",
+				    p, name, zw_eng.peer[p], es.ipackets,
+				    es.opackets, es.ibytes, es.obytes,
+				    es.imissed, es.ierrors, es.oerrors,
+				    es.rx_nombuf);
+	}
+	return rc;
+}
+
+static int handle_load(int fd, char **w, int n)
+{
+	char err[512] = "";
+	long day, size;
+	uint8_t *buf;
+	int rc;
+
+	if (n != 3) {
+		return zw_ctl__printf(fd, "ERR %d usage: LOAD DAY SIZE\n",
+				      EINVAL);
+	}
+	day = strtol(w[1], NULL, 10);
+	size = strtol(w[2], NULL, 10);
+	if (size <= 0 || (unsigned long)size > ZW_CTL_IMAGE_MAX)
+		return zw_ctl__printf(fd, "ERR %d bad image size %ld\n", EINVAL,
+				      size);
+	buf = malloc((size_t)size);
+	if (!buf)
+		return zw_ctl__printf(fd, "ERR %d out of memory\n", ENOMEM);
+	rc = zw_ctl__read_full(fd, buf, (size_t)size);
+	if (rc) {
+		free(buf);
+		return rc;
+	}
+	rc = zw_engine__load(buf, (size_t)size, (int32_t)day, err, sizeof(err));
+	free(buf);
+	if (rc)
+		return zw_ctl__printf(fd, "ERR %d %s\n", -rc, err);
+	return zw_ctl__printf(fd, "OK generation=%u sha256=%s\n",
+			      zw_eng.generation, zw_eng.ctx->img->sha256_hex);
+}
+
+/* One request; returns 0 to go on, <0 to close the connection. */
+static int handle(int fd, char *line)
+{
+	char *w[8];
+	int n = zw_ctl__split(line, w, 8);
+
+	if (!n)
+		return 0;
+	if (!strcmp(w[0], "HELLO"))
+		return zw_ctl__printf(fd, "OK zonewall-dpdk proto=%d pid=%d\n",
+				      ZW_CTL_PROTO_VERSION, (int)getpid());
+	if (!strcmp(w[0], "LOAD"))
+		return handle_load(fd, w, n);
+	if (!strcmp(w[0], "STATUS"))
+		return reply_status(fd);
+	if (!strcmp(w[0], "COUNTERS"))
+		return reply_counters(fd);
+	if (!strcmp(w[0], "DROPS"))
+		return reply_drops(fd);
+	if (!strcmp(w[0], "PORTS"))
+		return reply_ports(fd);
+	if (!strcmp(w[0], "EVENTS"))
+		return reply_events(fd, n > 1 ? strtol(w[1], NULL, 10) : 0);
+	if (!strcmp(w[0], "IMAGE")) {
+		const struct zw_image *img = zw_eng.ctx ? zw_eng.ctx->img : NULL;
+		int rc;
+
+		if (!img)
+			return zw_ctl__printf(fd, "ERR %d no policy loaded\n",
+					      ENOENT);
+		rc = zw_ctl__printf(fd, "OK size=%zu\n", img->size);
+
+		return rc ? rc : zw_ctl__write_full(fd, img->bytes, img->size);
+	}
+	if (!strcmp(w[0], "UNLOAD")) {
+		zw_engine__unload();
+		return zw_ctl__printf(fd, "OK generation=%u enforcing=0\n",
+				      zw_eng.generation);
+	}
+	if (!strcmp(w[0], "SHUTDOWN")) {
+		zw_eng.quit = 1;
+		return zw_ctl__printf(fd, "OK stopping\n");
+	}
+	return zw_ctl__printf(fd, "ERR %d unknown request '%.40s'\n", EINVAL,
+			      w[0]);
+}
+
+static void *ctl_main(void *arg)
+{
+	(void)arg;
+	while (ctl_run && !zw_eng.quit) {
+		struct pollfd pfd = { .fd = ctl_fd, .events = POLLIN };
+		char line[ZW_CTL_LINE_MAX];
+		struct timeval tv = { .tv_sec = 10 };
+		int c;
+
+		drain_events();
+		if (poll(&pfd, 1, 100) <= 0)
+			continue;
+		c = accept4(ctl_fd, NULL, NULL, SOCK_CLOEXEC);
+		if (c < 0)
+			continue;
+		/* A stuck client must not hold the control thread forever. */
+		setsockopt(c, SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof(tv));
+		setsockopt(c, SOL_SOCKET, SO_SNDTIMEO, &tv, sizeof(tv));
+		while (zw_ctl__read_line(c, line, sizeof(line)) >= 0)
+			if (handle(c, line) < 0)
+				break;
+		close(c);
+	}
+	return NULL;
+}
+
+int zw_ctl_server__start(const char *path)
+{
+	struct sockaddr_un sa = { .sun_family = AF_UNIX };
+
+	if (strlen(path) >= sizeof(sa.sun_path)) {
+		errno = ENAMETOOLONG;
+		return -1;
+	}
+	strcpy(sa.sun_path, path);
+	strcpy(ctl_path, path);
+	ctl_fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
+	if (ctl_fd < 0)
+		return -1;
+	unlink(path);
+	if (bind(ctl_fd, (struct sockaddr *)&sa, sizeof(sa)) ||
+	    chmod(path, 0660) || listen(ctl_fd, 8)) {
+		int e = errno;
+
+		close(ctl_fd);
+		ctl_fd = -1;
+		errno = e;
+		return -1;
+	}
+	ctl_run = 1;
+	if (rte_ctrl_thread_create(&ctl_thread, "zw-ctl", NULL, ctl_main,
+				   NULL)) {
+		ctl_run = 0;
+		close(ctl_fd);
+		ctl_fd = -1;
+		errno = EAGAIN;
+		return -1;
+	}
+	return 0;
+}
+
+void zw_ctl_server__stop(void)
+{
+	if (ctl_fd < 0)
+		return;
+	ctl_run = 0;
+	pthread_join(ctl_thread, NULL);
+	close(ctl_fd);
+	unlink(ctl_path);
+	ctl_fd = -1;
+}

@@ -1,0 +1,313 @@
+/* SPDX-License-Identifier: BSD-2-Clause */
+/*
+ * zonewall-dpdk internals: the policy context (what one image compiles
+ * to), the per-lcore connection table, the worker pipeline and the control
+ * server. See docs/dpdk-engine.md.
+ */
+#ifndef ZW_DPDK_H
+#define ZW_DPDK_H
+
+#include <stdbool.h>
+#include <stdint.h>
+
+#include <rte_common.h>
+#include <rte_mbuf.h>
+
+#include <zonewall/backend.h>
+#include <zonewall/flow_record.h>
+#include <zonewall/packet.h>
+#include <zonewall/policy.h>
+
+#define ZW_MAX_WORKERS 64
+#define ZW_MAX_PORTS 32
+#define ZW_BURST 32
+/* Drop records emitted per worker and millisecond at most (the drop
+ * counters are exact; the records are a sample under floods). */
+#define ZW_DROP_EVENTS_PER_MS 64
+
+struct rte_lpm;
+struct rte_lpm6;
+struct rte_acl_ctx;
+struct rte_hash;
+struct rte_ring;
+struct rte_rcu_qsbr;
+
+/* ---- policy context: immutable once published ---- */
+
+struct zw_ctx_flow {
+	uint32_t id_hash; /* zw_flow_id__hash(id) */
+	uint16_t from, to;
+	uint8_t log;	  /* emit ZW_EV_NEW records */
+	uint8_t live;
+	uint32_t rate;	  /* new connections per second per source, 0 none */
+	uint64_t interval_ns;  /* GCRA: 1e9 / rate */
+	uint64_t tolerance_ns; /* GCRA burst tolerance: (rate - 1) * interval */
+};
+
+/* Per-flow counters of one worker (written by that worker only). */
+struct zw_flow_ctr {
+	uint64_t packets;
+	uint64_t bytes;
+	uint64_t new_conns;
+	uint64_t drops; /* packets of this flow dropped (rate limit) */
+};
+
+struct zw_ctx {
+	uint32_t generation;
+	int32_t day;
+	struct zw_image *img; /* owned */
+	struct rte_lpm *lpm4;
+	struct rte_lpm6 *lpm6;
+	struct rte_acl_ctx *acl4; /* NULL when no IPv4 rule */
+	struct rte_acl_ctx *acl6;
+	uint32_t n_flows;
+	uint32_t n_zones;
+	struct zw_ctx_flow *flows;
+	uint32_t *rule_flow;	/* image rule index -> flow index */
+	uint8_t *zone_isolate;	/* per zone */
+	uint32_t n_workers;
+	struct zw_flow_ctr *ctr; /* [worker * ctr_stride + flow] */
+	uint32_t ctr_stride;
+	struct zw_flow_counters *base; /* totals carried from older
+					* generations, by flow id */
+	uint32_t n_acl4, n_acl6, n_lpm; /* entries programmed */
+	uint32_t *fh_slot; /* open addressing: flow id hash -> flow index */
+	uint32_t fh_mask;
+};
+
+/* Flow index of the flow whose id hashes to @h, or ZW_NO_FLOW. */
+static inline uint32_t zw_ctx__flow_by_hash(const struct zw_ctx *ctx,
+					    uint32_t h)
+{
+	uint32_t i = h & ctx->fh_mask;
+
+	for (;; i = (i + 1) & ctx->fh_mask) {
+		uint32_t f = ctx->fh_slot[i];
+
+		if (f == ZW_NO_FLOW || ctx->flows[f].id_hash == h)
+			return f;
+	}
+}
+
+/* Build a context for @img (ownership of @img passes to the context on
+ * success) on day @day. Returns NULL with a reason in @err. */
+struct zw_ctx *zw_ctx__new(struct zw_image *img, int32_t day,
+			   uint32_t generation, uint32_t n_workers, char *err,
+			   size_t err_len);
+/* NULL-safe. */
+void zw_ctx__free(struct zw_ctx *ctx);
+/* Sum of a flow's counters over workers and older generations. */
+void zw_ctx__flow_total(const struct zw_ctx *ctx, uint32_t flow,
+			struct zw_flow_counters *out);
+/* Carry @old's totals into @new->base by flow id (call once @old is
+ * quiescent). */
+void zw_ctx__carry(struct zw_ctx *new_ctx, const struct zw_ctx *old);
+
+/* ---- a new-connection verdict ---- */
+
+struct zw_judge {
+	uint8_t allow;
+	uint8_t reason; /* enum zw_drop_reason when !allow */
+	uint16_t src_zone, dst_zone;
+	uint32_t flow;	/* ZW_NO_FLOW for same-zone */
+};
+
+/* Judge one new connection (slow path: re-checks, ICMP, tests). */
+void zw_ctx__judge(const struct zw_ctx *ctx, uint8_t family, uint8_t proto,
+		   const uint8_t *src, const uint8_t *dst, uint16_t port,
+		   struct zw_judge *j);
+
+/* ---- connection table (one per worker and family) ---- */
+
+/* A table entry: the core's connection (dataplane/core, packet.h) plus what
+ * the DPDK engine adds. Fragment entries (kind 1) reuse it: flow and
+ * generation of the datagram's first fragment. */
+struct zw_dconn {
+	struct zw_conn c;
+	uint32_t flow_hash; /* zw_flow_id__hash of its flow, 0 same zone */
+	uint8_t kind;	    /* 0 connection, 1 fragment */
+	uint8_t used;
+	uint8_t pad[2];
+};
+_Static_assert(sizeof(struct zw_dconn) == 32, "dconn");
+
+/* Normalised keys: (a, b) is the (address, port) pair in sorted order. */
+struct zw_key4 {
+	uint32_t a, b; /* network order */
+	uint16_t pa, pb;
+	uint8_t proto;
+	uint8_t kind; /* 0 connection, 1 fragment (pa:pb = IP id) */
+	uint16_t pad;
+};
+_Static_assert(sizeof(struct zw_key4) == 16, "key4");
+
+struct zw_key6 {
+	uint8_t a[16], b[16];
+	uint32_t frag_id;
+	uint16_t pa, pb;
+	uint8_t proto;
+	uint8_t kind;
+	uint8_t pad[6];
+};
+_Static_assert(sizeof(struct zw_key6) == 48, "key6");
+
+struct zw_worker;
+
+/* Per-worker GCRA state of rate-limited flows, by (flow, source). */
+struct zw_rate_key {
+	uint8_t addr[16];
+	uint32_t flow;
+	uint8_t family;
+	uint8_t pad[11];
+};
+_Static_assert(sizeof(struct zw_rate_key) == 32, "rate key");
+
+#define ZW_RATE_ENTRIES 65536
+
+struct zw_ctab {
+	struct rte_hash *h;
+	struct zw_dconn *conns; /* [position] */
+	uint32_t cap;
+	uint32_t count;
+	uint32_t *embryo;     /* FIFO of positions of embryonic entries */
+	uint32_t emb_head, emb_tail, emb_cap;
+	uint32_t scan;	      /* next position the expiry scan looks at */
+	uint8_t family;
+};
+
+int zw_ctab__init(struct zw_ctab *t, const char *name, uint8_t family,
+		  uint32_t cap, int socket);
+void zw_ctab__fini(struct zw_ctab *t);
+/* Insert @key; on a full table evict the oldest embryonic entry. Returns
+ * the position or -ENOSPC. The new entry is zeroed, state FREE. */
+int32_t zw_ctab__add(struct zw_ctab *t, const void *key, uint64_t *evicted);
+void zw_ctab__del(struct zw_ctab *t, int32_t pos);
+/* Remember @pos as embryonic (candidate for early drop). */
+void zw_ctab__embryo(struct zw_ctab *t, int32_t pos);
+/* Expire up to @budget positions idle past their timeout. Returns the
+ * number removed. */
+uint32_t zw_ctab__expire(struct zw_ctab *t, struct zw_worker *w,
+			 uint64_t now_ns, uint32_t budget);
+
+/* Idle timeout of an entry, ns (the core's ZW_TO_* values). */
+uint64_t zw_dconn__timeout(const struct zw_dconn *d, uint8_t proto);
+/* Entries that early drop may evict. */
+bool zw_dconn__embryonic(const struct zw_dconn *d);
+
+/* ---- workers ---- */
+
+struct zw_port_pair {
+	uint16_t in, out;
+};
+
+struct zw_worker_stats {
+	uint64_t rx, tx, tx_fail, passed_nonip;
+	uint64_t done; /* packets fully judged (rx counts them first) */
+	uint64_t bursts; /* non-empty rx bursts */
+	uint64_t drops[ZW_DROP__COUNT];
+	uint64_t evicted, expired, events_lost;
+	uint64_t conns; /* live entries, both families */
+} __rte_cache_aligned;
+
+struct zw_worker {
+	uint32_t id;	  /* 0..n_workers-1, RCU thread id */
+	uint32_t lcore;
+	uint16_t queue;	  /* rx/tx queue on every port */
+	uint16_t n_pairs; /* directed: in -> out */
+	struct zw_port_pair pairs[ZW_MAX_PORTS];
+	struct zw_ctab t4, t6;
+	struct rte_hash *rate;	/* struct zw_rate_key -> rate_tat[pos] */
+	uint64_t *rate_tat;	/* theoretical arrival time, ns */
+	struct zw_worker_stats st;
+	uint64_t next_expire;
+	uint64_t tsc_to_ns_mul; /* ns = tsc * mul >> 20 */
+	uint32_t drop_budget;	/* drop records left in this millisecond */
+} __rte_cache_aligned;
+
+struct zw_engine {
+	struct zw_ctx *volatile ctx; /* published with one store */
+	struct rte_rcu_qsbr *qs;
+	struct rte_ring *events;     /* struct zw_flow_record, MP/SC */
+	uint32_t n_workers;
+	struct zw_worker *workers[ZW_MAX_WORKERS];
+	uint16_t n_ports;
+	uint16_t ports[ZW_MAX_PORTS];
+	uint16_t peer[ZW_MAX_PORTS]; /* by port id, UINT16_MAX none */
+	uint32_t generation;
+	volatile int quit;
+	int main_is_worker;
+	uint32_t ports_started;
+	struct rte_mempool *mp;
+	uint64_t hz;
+	uint64_t start_tsc;
+};
+
+/* Engine set-up: zw_eng.ports/n_ports/peer are filled by the caller. */
+struct zw_engine_cfg {
+	uint32_t conns; /* connection table size per worker and family */
+	uint16_t rxd, txd;
+	uint32_t mbufs;	/* 0: computed */
+	uint32_t events; /* telemetry ring size, power of 2 (0: 16384) */
+	int32_t day;
+};
+
+/* Mempool, ports (RSS, queues), RCU, tables and the first context from
+ * @img (owned by the engine on success; NULL: no policy until the first
+ * LOAD, fail closed). Returns 0 or -errno (-EINVAL: the
+ * policy cannot be built) with a reason in @err. */
+int zw_engine__init(const struct zw_engine_cfg *cfg, struct zw_image *img,
+		    char *err, size_t err_len);
+/* Start the workers on their lcores (not the main lcore). */
+void zw_engine__launch(void);
+/* Ask the workers to stop and wait for them. */
+void zw_engine__stop(void);
+/* The symmetric Toeplitz key the ports are given (0x6d5a repeated). */
+void zw_engine__rss_key(uint8_t *key, size_t len);
+/* Free everything, stop and close the ports. */
+void zw_engine__fini(void);
+
+extern struct zw_engine zw_eng;
+
+/* Judge and forward one burst: @pkts came in on @in, allowed ones are
+ * moved to @out[] (returns how many), denied ones freed and counted. The
+ * context is read once, so one burst is judged by one policy. */
+uint16_t zw_pipeline__burst(struct zw_worker *w, const struct zw_ctx *ctx,
+			    struct rte_mbuf **pkts, uint16_t n,
+			    struct rte_mbuf **out, uint64_t now);
+/* No policy loaded yet (started without --policy): fail closed, every IP
+ * packet is dropped (NO_FLOW); ARP and IPv6 link-local control pass. */
+uint16_t zw_pipeline__closed(struct zw_worker *w, struct rte_mbuf **pkts,
+			     uint16_t n, struct rte_mbuf **out);
+/* The connection-table key of @t (struct zw_key4 or zw_key6, by family)
+ * into @key; returns 1 if @t's source is the key's b end. (Benchmarks.) */
+int zw_pipeline__conn_key(const struct zw_tuple *t, void *key);
+/* The rate table of a worker (flows with `rate`). 0 or -ENOMEM. */
+int zw_worker__rate_init(struct zw_worker *w, int socket);
+void zw_worker__rate_fini(struct zw_worker *w);
+/* The worker loop (rte_eal_remote_launch). */
+int zw_worker__main(void *arg);
+/* Periodic housekeeping of a worker (expiry). */
+void zw_worker__housekeep(struct zw_worker *w, uint64_t now_ns);
+/* Emit a telemetry record (never blocks; counts when the ring is full). */
+void zw_worker__emit(struct zw_worker *w, const struct zw_flow_record *r);
+/* Emit ZW_EV_END for an entry being removed. */
+void zw_worker__emit_end(struct zw_worker *w, const void *key, uint8_t family,
+			 const struct zw_dconn *d, uint64_t now_ns);
+
+/* ---- control ---- */
+
+/* Swap in a new image (copied) for @day: build, publish, wait for every
+ * worker to be quiescent, free the old context. Returns 0 or -errno with
+ * a reason in @err. Not for the fast path. */
+int zw_engine__load(const void *bytes, size_t len, int32_t day, char *err,
+		    size_t err_len);
+/* Back to no policy (fail closed: every IP packet dropped), through the
+ * same RCU grace period. */
+void zw_engine__unload(void);
+/* Serve the control socket until zw_eng.quit; runs in a control thread. */
+int zw_ctl_server__start(const char *path);
+void zw_ctl_server__stop(void);
+/* Print statistics to @f. */
+void zw_engine__print_stats(FILE *f);
+
+#endif /* ZW_DPDK_H */

@@ -1,0 +1,171 @@
+/* SPDX-License-Identifier: BSD-2-Clause */
+/*
+ * zonewall's eBPF/XDP engine (dataplane/bpf): the loader of the XDP
+ * program and its pinned maps, and the backend zonewalld drives
+ * (zw_backend_xdp, arg "IFACE[,IFACE...][,dir=PATH][,mode=native|generic]").
+ *
+ * An instance is a bpffs directory (default ZW_XDP_DEFAULT_DIR, or
+ * $ZONEWALL_XDP_DIR) holding the pinned program, its maps and one pinned
+ * link per interface: enforcement lives in the kernel and survives the
+ * process that loaded it. Opening an instance that exists re-attaches to
+ * it without flushing anything.
+ *
+ * Maps, keys and the swap protocol: docs/xdp-engine.md.
+ * Conventions: integer functions return 0 or -errno and write a one-line
+ * reason into @err when they take one; pointer functions return NULL and
+ * set errno.
+ */
+#ifndef ZONEWALL_XDP_H
+#define ZONEWALL_XDP_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#include <zonewall/backend.h>
+#include <zonewall/flow_record.h>
+
+#ifdef __cplusplus
+extern "C" {
+#endif
+
+struct zw_image;
+struct zw_xdp;
+
+#define ZW_XDP_DEFAULT_DIR "/sys/fs/bpf/zonewall"
+
+enum zw_xdp_mode {
+	ZW_XDP_MODE_AUTO = 0,	 /* native if the driver has it, else generic */
+	ZW_XDP_MODE_NATIVE = 1,	 /* driver mode only */
+	ZW_XDP_MODE_GENERIC = 2, /* skb mode only */
+};
+
+struct zw_xdp_opts {
+	/* Connection-table entries when the instance is created (ignored
+	 * when it exists: the pinned table keeps its size). 0 = default. */
+	uint32_t conns;
+};
+
+/*
+ * Open the instance in bpffs directory @dir (NULL: $ZONEWALL_XDP_DIR or
+ * ZW_XDP_DEFAULT_DIR), creating it (program loaded, maps pinned, no policy,
+ * nothing attached) when it does not exist. @opts may be NULL.
+ */
+int zw_xdp__open(const char *dir, const struct zw_xdp_opts *opts,
+		 struct zw_xdp **out, char *err, size_t err_len);
+
+/* Close the handle; the instance keeps enforcing. NULL-safe. */
+void zw_xdp__close(struct zw_xdp *x);
+
+/* Detach from every interface, forget the policy, unpin and remove the
+ * instance directory. The handle stays usable: a later zw_xdp__apply()
+ * re-creates the instance (pins) from it; zw_xdp__close() frees it. */
+int zw_xdp__destroy(struct zw_xdp *x, char *err, size_t err_len);
+
+/* Remove the instance in @dir (NULL: default) without loading anything:
+ * unpinning its links detaches them; for an instance this build cannot
+ * open (another ABI version). Returns 0, -ENOENT if there was none. */
+int zw_xdp__purge(const char *dir, char *err, size_t err_len);
+
+/*
+ * Attach the program to interface @ifname (found with libnl) and pin the
+ * link. Already attached: nothing changes (the link is upgraded to this
+ * build's program if it runs another). Returns 0 and the mode obtained in
+ * *mode_out ("native" or "generic"), or -errno.
+ */
+int zw_xdp__attach(struct zw_xdp *x, const char *ifname, enum zw_xdp_mode mode,
+		   const char **mode_out, char *err, size_t err_len);
+
+/* Detach from @ifname (remove its pinned link). */
+int zw_xdp__detach(struct zw_xdp *x, const char *ifname, char *err,
+		   size_t err_len);
+
+/*
+ * Enforce @img for day @day: fill the inactive policy slot, then switch
+ * the generation in one map update. Until that update every packet is
+ * judged by the previous policy; after it, by the new one; connections
+ * are re-checked at their next packet. On failure nothing changes.
+ */
+int zw_xdp__apply(struct zw_xdp *x, const struct zw_image *img, int32_t day,
+		  char *err, size_t err_len);
+
+/* Test hook: make the next zw_xdp__apply() fail (-EIO) after it filled the
+ * inactive slot and before the switch, to prove that a failed apply
+ * changes nothing. */
+void zw_xdp__inject_failure(struct zw_xdp *x);
+
+/* An interface the instance is attached to. */
+struct zw_xdp_link {
+	char ifname[16];
+	int ifindex;
+	const char *mode; /* "native", "generic" or "detached" */
+	uint32_t prog_id;
+};
+
+/* What the instance enforces, read back from the kernel. */
+struct zw_xdp_status {
+	uint32_t generation; /* 0: no policy */
+	uint32_t slot;
+	uint8_t sha256[32];  /* image of the active slot */
+	char name[64];	     /* its matrix name */
+	int32_t day;
+	uint32_t n_flows, n_live, n_zones;
+	uint32_t prog_id;
+	uint32_t conns_max;
+	uint32_t verifier_insns; /* instructions the verifier processed when
+				  * this handle loaded the program (0 when
+				  * not known) */
+	uint32_t drop_sample, log_all_new;
+	struct zw_xdp_link links[32];
+	uint32_t n_links;
+};
+
+int zw_xdp__status(struct zw_xdp *x, struct zw_xdp_status *st);
+
+/* Per-flow counters of the active image: @out[0..n), summed over CPUs,
+ * carried over re-applies for flows whose id did not change. */
+int zw_xdp__counters(struct zw_xdp *x, struct zw_flow_counters *out,
+		     uint32_t n);
+
+/* Counters of traffic admitted without a flow (same zone). */
+int zw_xdp__counters_same_zone(struct zw_xdp *x, struct zw_flow_counters *out);
+
+/* Engine statistics: drop reasons at their enum zw_drop_reason value, then
+ * the ZW_BPF_ST_* counters (dataplane/bpf/zw_bpf_abi.h); @out holds
+ * ZW_XDP_N_STATS values. */
+#define ZW_XDP_N_STATS 24
+int zw_xdp__stats(struct zw_xdp *x, uint64_t out[ZW_XDP_N_STATS]);
+
+/* Flow records: @drop_sample 0 none, 1 every drop, N one drop in N;
+ * @log_all_new: a record for every new connection, not only for flows
+ * with log: true. */
+int zw_xdp__set_records(struct zw_xdp *x, uint32_t drop_sample,
+			int log_all_new);
+
+/*
+ * Consume flow records: call @cb for each record available, waiting up to
+ * @timeout_ms for the first (0: do not wait). Returns the number consumed
+ * or -errno. A non-zero return of @cb stops the consumption.
+ */
+int zw_xdp__poll_records(struct zw_xdp *x,
+			 int (*cb)(const struct zw_flow_record *r, void *arg),
+			 void *arg, int timeout_ms);
+
+/* File descriptor of the loaded program (tests: BPF_PROG_TEST_RUN). */
+int zw_xdp__prog_fd(const struct zw_xdp *x);
+
+/* Drift between the instance and what @img implies for the active slot's
+ * day: malloc'd text naming each difference (map entries added, removed or
+ * changed by hand, wrong image), or NULL when there is none (errno 0) or
+ * on error (errno set). */
+char *zw_xdp__drift(struct zw_xdp *x, const struct zw_image *img);
+
+/* The map entries flow @flow of @img produces (malloc'd text, journal). */
+char *zw_xdp__describe_flow(const struct zw_image *img, uint32_t flow);
+
+/* The backend zonewalld drives. */
+extern const struct zw_backend_ops zw_backend_xdp;
+
+#ifdef __cplusplus
+}
+#endif
+#endif /* ZONEWALL_XDP_H */

@@ -1,0 +1,282 @@
+/* SPDX-License-Identifier: BSD-2-Clause */
+/*
+ * The XDP engine's loader and stateful behaviour, through BPF_PROG_TEST_RUN
+ * and the pinned maps:
+ *  - enforcement and connections survive closing the handle; re-opening
+ *    attaches to the pins without flushing (same generation, same image,
+ *    the live connection's reply passes, no drift);
+ *  - re-applying keeps per-flow counters (carried over by flow id);
+ *  - the per-source rate limit of a flow with `rate` (burst = rate, then
+ *    RATE drops counted on the flow), other sources unaffected;
+ *  - log: true flows emit new-connection records when others do not;
+ *  - a map entry added by hand is reported as drift;
+ *  - attach to a veth inside a private network namespace (native, then
+ *    generic mode), read back, detach;
+ *  - destroy removes the instance; apply re-creates it.
+ */
+#include <errno.h>
+#include <fcntl.h>
+#include <linux/bpf.h>
+#include <sched.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include <bpf/bpf.h>
+
+#include <zonewall/flow_record.h>
+#include <zonewall/matrix.h>
+#include <zonewall/policy.h>
+#include <zonewall/xdp.h>
+
+#include "harness.h"
+#include "pkt_build.h"
+#include "zw_bpf_abi.h"
+
+static const char *const matrix =
+	"zonewall: 1\nname: engine-test\nzones:\n"
+	"  za:\n    kind: internal-service\n    networks: [10.1.0.0/16]\n"
+	"  zb:\n    kind: internal-service\n    networks: [10.2.0.0/16]\n"
+	"  ops:\n    kind: operations\n    networks: [10.90.0.0/24]\n    isolate: true\n"
+	"  srv:\n    kind: servers\n    networks: [10.91.0.0/24]\n"
+	"  adm:\n    kind: admin\n    networks: [10.92.0.0/24]\n"
+	"  upd:\n    kind: update\n    networks: [10.93.0.0/24]\n"
+	"  ra:\n    kind: remote-access\n    networks: [10.94.0.0/24]\n"
+	"  ex:\n    kind: client-exchange\n    networks: [10.95.0.0/24]\n"
+	"services:\n"
+	"  app:\n    proto: tcp\n    ports: [\"1000-1999\"]\n"
+	"flows:\n"
+	"  - id: F-A\n    from: za\n    to: zb\n    services: [app]\n"
+	"    justification: engine test\n"
+	"  - id: F-R\n    from: za\n    to: zb\n    services: [ssh]\n"
+	"    rate: 2/s\n    log: true\n    justification: engine test, rate\n";
+
+static int failures;
+
+#define CHECK(c, ...)                                                     \
+	do {                                                              \
+		if (!(c)) {                                               \
+			failures++;                                       \
+			fprintf(stderr, "FAIL line %d: %s: ", __LINE__, #c); \
+			fprintf(stderr, __VA_ARGS__);                     \
+			fputc('\n', stderr);                              \
+		}                                                         \
+	} while (0)
+
+static void run(struct zw_xdp *x, const char *src, const char *dst,
+		uint16_t sport, uint16_t dport, uint8_t flags,
+		struct zwt_result *r)
+{
+	struct zw_pb s;
+	uint8_t f[128];
+	size_t n;
+
+	zw_pb__init(&s, src, dst, 6, sport, dport);
+	s.tcp_flags = flags;
+	n = zw_pb__build(&s, f, sizeof(f));
+	zwt_run(x, f, n, r);
+}
+
+static int sh(const char *cmd)
+{
+	int rc = system(cmd);
+
+	return rc == -1 ? -1 : WEXITSTATUS(rc);
+}
+
+static void test_attach(struct zw_xdp *x)
+{
+	char ns[64], cmd[512], err[512];
+	int self = open("/proc/self/ns/net", O_RDONLY), fd;
+	struct zw_xdp_status st;
+	const char *mode = NULL;
+
+	snprintf(ns, sizeof(ns), "zwt-%d", (int)getpid());
+	snprintf(cmd, sizeof(cmd),
+		 "ip netns add %s && ip -n %s link add zwa%d type veth peer name zwb%d && "
+		 "ip -n %s link set zwa%d up && ip -n %s link set zwb%d up",
+		 ns, ns, (int)getpid() % 100000, (int)getpid() % 100000, ns,
+		 (int)getpid() % 100000, ns, (int)getpid() % 100000);
+	if (self < 0 || sh(cmd)) {
+		printf("attach: SKIP (cannot create a network namespace with a veth pair)\n");
+		snprintf(cmd, sizeof(cmd), "ip netns del %s 2>/dev/null", ns);
+		sh(cmd);
+		if (self >= 0)
+			close(self);
+		return;
+	}
+	snprintf(cmd, sizeof(cmd), "/run/netns/%s", ns);
+	fd = open(cmd, O_RDONLY);
+	if (fd < 0 || setns(fd, CLONE_NEWNET)) {
+		CHECK(0, "cannot enter %s", ns);
+		goto out;
+	}
+	{
+		char ifa[16];
+
+		snprintf(ifa, sizeof(ifa), "zwa%d", (int)getpid() % 100000);
+		CHECK(zw_xdp__attach(x, ifa, ZW_XDP_MODE_AUTO, &mode, err, sizeof(err)) == 0,
+		      "%s", err);
+		CHECK(mode && !strcmp(mode, "native"), "veth attaches natively, got %s",
+		      mode ? mode : "nothing");
+		/* again: nothing changes */
+		CHECK(zw_xdp__attach(x, ifa, ZW_XDP_MODE_AUTO, &mode, err, sizeof(err)) == 0,
+		      "%s", err);
+		CHECK(zw_xdp__status(x, &st) == 0 && st.n_links == 1 &&
+			      !strcmp(st.links[0].ifname, ifa) &&
+			      !strcmp(st.links[0].mode, "native"),
+		      "status shows the link (%u links)", st.n_links);
+		CHECK(zw_xdp__detach(x, ifa, err, sizeof(err)) == 0, "%s", err);
+		CHECK(zw_xdp__attach(x, ifa, ZW_XDP_MODE_GENERIC, &mode, err, sizeof(err)) == 0,
+		      "%s", err);
+		CHECK(mode && !strcmp(mode, "generic"), "generic mode, got %s",
+		      mode ? mode : "nothing");
+		CHECK(zw_xdp__detach(x, ifa, err, sizeof(err)) == 0, "%s", err);
+		CHECK(zw_xdp__attach(x, "zw-no-such-if", ZW_XDP_MODE_AUTO, &mode, err,
+				     sizeof(err)) == -ENODEV, "unknown interface refused");
+	}
+	printf("attach: native and generic on a veth in %s: done\n", ns);
+out:
+	if (setns(self, CLONE_NEWNET))
+		CHECK(0, "cannot return to the original network namespace");
+	close(self);
+	if (fd >= 0)
+		close(fd);
+	snprintf(cmd, sizeof(cmd), "ip netns del %s", ns);
+	sh(cmd);
+}
+
+int main(void)
+{
+	struct zw_image *img;
+	struct zw_xdp *x;
+	struct zw_xdp_status st;
+	struct zwt_result r;
+	struct zw_flow_counters c[2];
+	char dir[256], err[512], path[512];
+	int32_t day = zw_date__today();
+	struct stat sb;
+
+	zwt_require_bpf("bpf-engine");
+	img = zwt_image_of_text(matrix, "engine-test", NULL);
+	x = zwt_instance_new(dir, sizeof(dir));
+	CHECK(zw_xdp__apply(x, img, day, err, sizeof(err)) == 0, "%s", err);
+
+	/* a connection, then a new handle on the same pins */
+	run(x, "10.1.0.1", "10.2.0.1", 40000, 1500, 0x02, &r);
+	CHECK(r.action == XDP_PASS && r.n_records == 1 && r.rec.flow == 0,
+	      "SYN passes by F-A (action %d flow %u)", r.action, r.rec.flow);
+	zw_xdp__close(x);
+	CHECK(zw_xdp__open(dir, NULL, &x, err, sizeof(err)) == 0, "%s", err);
+	CHECK(zw_xdp__status(x, &st) == 0 && st.generation == 1 &&
+		      !memcmp(st.sha256, img->sha256, 32) && st.n_flows == 2,
+	      "re-open finds generation 1 and the image (gen %u)", st.generation);
+	CHECK(st.verifier_insns > 0 && st.verifier_insns < 1000000,
+	      "verifier statistics read (%u)", st.verifier_insns);
+	run(x, "10.2.0.1", "10.1.0.1", 1500, 40000, 0x12, &r);
+	CHECK(r.action == XDP_PASS && r.n_records == 0,
+	      "the reply of the connection opened before the re-open passes");
+	{
+		char *drift = zw_xdp__drift(x, img);
+
+		CHECK(!drift, "no drift: %s", drift ? drift : "");
+		free(drift);
+	}
+
+	/* counters survive a re-apply */
+	CHECK(zw_xdp__counters(x, c, 2) == 0 && c[0].new_conns == 1 &&
+		      c[0].packets == 2, "F-A counted 1 connection, 2 packets "
+		      "(%llu, %llu)", (unsigned long long)c[0].new_conns,
+	      (unsigned long long)c[0].packets);
+	CHECK(zw_xdp__apply(x, img, day, err, sizeof(err)) == 0, "%s", err);
+	run(x, "10.1.0.1", "10.2.0.1", 40000, 1500, 0x10, &r);
+	CHECK(r.action == XDP_PASS, "ACK after re-apply passes");
+	CHECK(zw_xdp__counters(x, c, 2) == 0 && c[0].new_conns == 1 &&
+		      c[0].packets == 3, "counters carried over (%llu, %llu)",
+	      (unsigned long long)c[0].new_conns, (unsigned long long)c[0].packets);
+
+	/* a failed apply changes nothing */
+	zw_xdp__inject_failure(x);
+	{
+		struct zw_xdp_status before;
+
+		zw_xdp__status(x, &before);
+		CHECK(zw_xdp__apply(x, img, day, err, sizeof(err)) == -EIO,
+		      "injected failure reported");
+		CHECK(zw_xdp__status(x, &st) == 0 && st.generation == before.generation &&
+			      !memcmp(st.sha256, before.sha256, 32),
+		      "generation unchanged after a failed apply (%u, %u)",
+		      before.generation, st.generation);
+		run(x, "10.2.0.1", "10.1.0.1", 1500, 40000, 0x10, &r);
+		CHECK(r.action == XDP_PASS, "the live connection still passes");
+	}
+
+	/* log: true emits even when new connections are not all recorded */
+	CHECK(zw_xdp__set_records(x, 1, 0) == 0, "records");
+	run(x, "10.1.0.4", "10.2.0.1", 40001, 1501, 0x02, &r);
+	CHECK(r.action == XDP_PASS && r.n_records == 0, "F-A (no log): no record");
+	run(x, "10.1.0.4", "10.2.0.1", 40002, 22, 0x02, &r);
+	CHECK(r.action == XDP_PASS && r.n_records == 1 && r.rec.event == ZW_EV_NEW &&
+		      r.rec.flow == 1, "F-R (log: true): a record");
+
+	/* rate: 2/s per source, burst 2 */
+	{
+		int pass = 0, rate = 0;
+
+		for (int i = 0; i < 6; i++) {
+			run(x, "10.1.0.2", "10.2.0.1", (uint16_t)(41000 + i), 22, 0x02, &r);
+			if (r.action == XDP_PASS)
+				pass++;
+			else if (r.n_records == 1 && r.rec.reason == ZW_DROP_RATE &&
+				 r.rec.flow == 1)
+				rate++;
+		}
+		CHECK(pass == 2 && rate == 4, "2 pass then RATE drops (%d, %d)", pass, rate);
+		run(x, "10.1.0.3", "10.2.0.1", 42000, 22, 0x02, &r);
+		CHECK(r.action == XDP_PASS, "another source is not limited");
+		CHECK(zw_xdp__counters(x, c, 2) == 0 && c[1].drops == 4,
+		      "F-R counted 4 drops (%llu)", (unsigned long long)c[1].drops);
+		sleep(1);
+		run(x, "10.1.0.2", "10.2.0.1", 41100, 22, 0x02, &r);
+		CHECK(r.action == XDP_PASS, "the bucket refills");
+	}
+
+	/* drift: an entry added by hand */
+	CHECK(zw_xdp__status(x, &st) == 0, "status");
+	snprintf(path, sizeof(path), "%s/maps/zw_ports_%u", dir, st.slot);
+	{
+		int fd = bpf_obj_get(path);
+		struct zw_bpf_port_key k = {.from = 2, .to = 1, .proto = 6,
+					    .kind = ZW_BPF_PK_PORT, .port = 23};
+		struct zw_bpf_span v = {.first = 0, .count = 1};
+		char *drift;
+
+		CHECK(fd >= 0 && !bpf_map_update_elem(fd, &k, &v, BPF_ANY),
+		      "hand edit of %s", path);
+		drift = zw_xdp__drift(x, img);
+		CHECK(drift && strstr(drift, "not from the image"), "drift reported: %s",
+		      drift ? drift : "(none)");
+		free(drift);
+		bpf_map_delete_elem(fd, &k);
+		drift = zw_xdp__drift(x, img);
+		CHECK(!drift, "no drift once removed");
+		free(drift);
+		if (fd >= 0)
+			close(fd);
+	}
+
+	test_attach(x);
+
+	/* destroy, then apply re-creates the instance */
+	CHECK(zw_xdp__destroy(x, err, sizeof(err)) == 0, "%s", err);
+	CHECK(stat(dir, &sb) != 0, "%s removed", dir);
+	CHECK(zw_xdp__apply(x, img, day, err, sizeof(err)) == 0, "%s", err);
+	CHECK(stat(dir, &sb) == 0, "%s re-created", dir);
+	zwt_instance_free(x);
+	CHECK(stat(dir, &sb) != 0, "%s removed at the end", dir);
+	zw_image__free(img);
+	printf("bpf-engine: %d failure(s)\n", failures);
+	return failures ? 1 : 0;
+}

@@ -1,0 +1,718 @@
+// SPDX-License-Identifier: BSD-2-Clause
+/*
+ * Differential test of zonewall-dpdk, pcap in -> pcap out: for each
+ * matrix (the examples, random matrices from tests/gen and from tmatrix,
+ * one with a crisis block list) it writes thousands of new-connection
+ * packets aimed at every rule's edges into a pcap, runs the real
+ * zonewall-dpdk binary on net_pcap virtual devices (--no-huge), and
+ * demands that the packets leaving port B are exactly those the reference
+ * evaluator allows, and that the engine's drop counters per reason equal
+ * the oracle's denial reasons. 100 % agreement or the test fails.
+ *
+ * Exits 77 when it cannot run (not root, no zonewall-dpdk, no EAL).
+ */
+#include <arpa/inet.h>
+#include <errno.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <fcntl.h>
+#include <sys/stat.h>
+#include <sys/wait.h>
+#include <time.h>
+#include <unistd.h>
+
+#include <pcap/pcap.h>
+
+#include <zonewall/eval.h>
+#include <zonewall/matrix.h>
+#include <zonewall/policy.h>
+
+#include "corpus.h"
+#include "ctl_proto.h"
+#include "gen.h"
+#include "tmatrix.h"
+
+static char dir[256], bin[1024];
+static int32_t day;
+static int failures;
+
+struct expect {
+	uint8_t allow;
+	uint8_t reason; /* enum zw_verdict_reason */
+	struct zw_query q;
+};
+
+static int write_file(const char *path, const void *b, size_t n)
+{
+	FILE *f = fopen(path, "wb");
+	int ok = f && fwrite(b, 1, n, f) == n;
+
+	if (f)
+		fclose(f);
+	return ok ? 0 : -1;
+}
+
+/* ICMP error types never open a connection: not a new-connection query.
+ * ICMP in the other family (proto 58 over IPv4, 1 over IPv6) has no type
+ * the parser reads (the core matches it as port 0): no packet can ask the
+ * oracle's question either. */
+static int no_packet_for(const struct zw_query *q)
+{
+	if ((q->proto == 1 && q->family == 6) || (q->proto == 58 && q->family == 4))
+		return 1;
+	/* A type is one byte: the oracle's port > 255 has no packet. */
+	if ((q->proto == 1 || q->proto == 58) && q->port > 255)
+		return 1;
+	/* IPv6 extension header numbers are walked, not an upper layer. */
+	if (q->family == 6 &&
+	    (q->proto == 0 || q->proto == 43 || q->proto == 44 ||
+	     q->proto == 51 || q->proto == 60 || q->proto == 135 ||
+	     q->proto == 139 || q->proto == 140))
+		return 1;
+	if (q->proto == 1 && q->family == 4)
+		return q->port == 3 || q->port == 4 || q->port == 5 ||
+		       q->port == 11 || q->port == 12;
+	if (q->proto == 58 && q->family == 6)
+		return q->port < 128;
+	return 0;
+}
+
+/* A set of normalised tuples, so no packet belongs to another's
+ * connection (portless protocols share one per address pair). */
+#define SETSZ (1u << 17)
+static uint64_t set[SETSZ];
+
+static uint64_t fnv64(const void *p, size_t n, uint64_t h)
+{
+	const uint8_t *b = p;
+
+	while (n--)
+		h = (h ^ *b++) * 1099511628211ull;
+	return h;
+}
+
+static int claim(const struct zt_pkt *p)
+{
+	int ports = p->proto == 6 || p->proto == 17 || p->proto == 132 ||
+		    p->proto == 1 || p->proto == 58;
+	int sw = memcmp(p->src, p->dst, 16) > 0;
+	uint16_t pa = ports ? p->sport : 0, pb = ports ? p->dport : 0;
+	uint64_t h = 1469598103934665603ull;
+	uint32_t i;
+
+	if (p->proto == 1 || p->proto == 58)
+		pa = pb = p->sport; /* the ICMP id */
+	h = fnv64(sw ? p->dst : p->src, 16, h);
+	h = fnv64(sw ? p->src : p->dst, 16, h);
+	h = fnv64(sw ? &pb : &pa, 2, h);
+	h = fnv64(sw ? &pa : &pb, 2, h);
+	h = fnv64(&p->proto, 1, h);
+	h |= 1;
+	for (i = (uint32_t)h & (SETSZ - 1);; i = (i + 1) & (SETSZ - 1)) {
+		if (set[i] == h)
+			return 0;
+		if (!set[i]) {
+			set[i] = h;
+			return 1;
+		}
+	}
+}
+
+static int status(const char *sock, char *reply, size_t n)
+{
+	int fd = zw_ctl__connect(sock, 2000), rc;
+
+	if (fd < 0)
+		return fd;
+	rc = zw_ctl__printf(fd, "STATUS\n");
+	if (!rc)
+		rc = zw_ctl__read_line(fd, reply, n);
+	close(fd);
+	return rc < 0 ? rc : 0;
+}
+
+static long kv_long(char *line, const char *key)
+{
+	char copy[ZW_CTL_LINE_MAX], *w[40];
+	const char *v;
+	int n;
+
+	snprintf(copy, sizeof(copy), "%s", line);
+	n = zw_ctl__split(copy, w, 40);
+	v = zw_ctl__kv(w, n, key);
+	return v ? strtol(v, NULL, 10) : -1;
+}
+
+/* Per-reason drop counts from the DROPS reply. */
+static int drops(const char *sock, long out[16])
+{
+	char line[ZW_CTL_LINE_MAX];
+	int fd = zw_ctl__connect(sock, 2000), i, n;
+
+	memset(out, 0, 16 * sizeof(long));
+	if (fd < 0)
+		return fd;
+	zw_ctl__printf(fd, "DROPS\n");
+	if (zw_ctl__read_line(fd, line, sizeof(line)) < 0) {
+		close(fd);
+		return -EIO;
+	}
+	n = (int)kv_long(line, "n");
+	for (i = 0; i < n; i++) {
+		int r;
+		long c;
+
+		if (zw_ctl__read_line(fd, line, sizeof(line)) < 0)
+			break;
+		if (sscanf(line, "%d %*s %ld", &r, &c) == 2 && r >= 0 && r < 16)
+			out[r] = c;
+	}
+	close(fd);
+	return 0;
+}
+
+static void shutdown_engine(const char *sock)
+{
+	int fd = zw_ctl__connect(sock, 2000);
+
+	if (fd >= 0) {
+		zw_ctl__printf(fd, "SHUTDOWN\n");
+		close(fd);
+	}
+}
+
+/*
+ * Run zonewall-dpdk with @pol on net_pcap ports: port 0 reads @in (and
+ * writes out0), port 1 writes out1. Waits until @n packets were judged,
+ * reads the drop counters into @got, stops it. Returns 0, 1 on failure,
+ * 77 when the engine cannot run at all.
+ */
+static int run_engine(const char *name, const char *pol, const char *in,
+		      const char *out0, const char *out1, long n, long got[16])
+{
+	char sock[512], log[512], a0[1200], a1[600], reply[ZW_CTL_LINE_MAX];
+	int status_rc, bad = 0;
+	long done = -1;
+	time_t end;
+	pid_t pid;
+
+	snprintf(sock, sizeof(sock), "%s/%s.sock", dir, name);
+	snprintf(log, sizeof(log), "%s/%s.log", dir, name);
+	snprintf(a0, sizeof(a0), "net_pcap0,rx_pcap=%s,tx_pcap=%s", in, out0);
+	snprintf(a1, sizeof(a1), "net_pcap1,tx_pcap=%s", out1);
+	unlink(sock);
+	pid = fork();
+	if (pid == 0) {
+		int fd = open(log, O_WRONLY | O_CREAT | O_TRUNC, 0644);
+
+		dup2(fd, 1);
+		dup2(fd, 2);
+		execl(bin, bin, "--no-huge", "-m", "1024", "--no-shconf",
+		      "--no-pci", "-l", "0-1", "--vdev", a0, "--vdev", a1,
+		      "--log-level", "lib.eal:error", "--", "--policy", pol,
+		      "--pair", "0:1", "--control", sock, "--conns", "65536",
+		      (char *)NULL);
+		_exit(127);
+	}
+	/* The pcap vdev delivers the whole file at once: wait until every
+	 * packet was judged. */
+	end = time(NULL) + 60;
+	while (time(NULL) < end) {
+		usleep(50 * 1000);
+		if (waitpid(pid, &status_rc, WNOHANG) == pid) {
+			fprintf(stderr, "%s: zonewall-dpdk exited early (see %s)\n",
+				name, log);
+			return 77;
+		}
+		if (status(sock, reply, sizeof(reply)))
+			continue;
+		done = kv_long(reply, "done");
+		if (done >= n)
+			break;
+	}
+	if (done < n) {
+		fprintf(stderr, "%s: only %ld of %ld packets judged: %s\n", name,
+			done, n, reply);
+		bad++;
+	}
+	drops(sock, got);
+	shutdown_engine(sock);
+	waitpid(pid, &status_rc, 0);
+	if (!WIFEXITED(status_rc) || WEXITSTATUS(status_rc) != 0) {
+		fprintf(stderr, "%s: zonewall-dpdk exit status %d\n", name,
+			status_rc);
+		bad++;
+	}
+	return bad ? 1 : 0;
+}
+
+/*
+ * The shared differential corpus (tests/corpus: every zone pair, rule
+ * edges, replies, unsolicited packets, ICMP errors, fragments, malformed
+ * frames, block list; verdicts from the oracle and the reference state
+ * model), one phase: the frames leaving port B must be exactly the frames
+ * expected to pass, in order, and the drop counters per reason must equal
+ * the expected reasons.
+ */
+static int run_corpus(const char *name, struct zw_image *img, uint64_t seed)
+{
+	char in[512], out0[512], out1[512], pol[512], errbuf[PCAP_ERRBUF_SIZE];
+	struct zw_corpus *c = zw_corpus__new(day);
+	long want[16] = { 0 }, got[16];
+	size_t n, i, next = 0, passed = 0, judged = 0;
+	int bad = 0, rc;
+	pcap_t *pd;
+	pcap_dumper_t *dump;
+
+	if (!c || zw_corpus__add_phase(c, img, seed, 0)) {
+		fprintf(stderr, "%s: cannot build the corpus\n", name);
+		return 1;
+	}
+	n = zw_corpus__count(c);
+	snprintf(in, sizeof(in), "%s/%s.in.pcap", dir, name);
+	snprintf(out0, sizeof(out0), "%s/%s.out0.pcap", dir, name);
+	snprintf(out1, sizeof(out1), "%s/%s.out1.pcap", dir, name);
+	snprintf(pol, sizeof(pol), "%s/%s.img", dir, name);
+	if (write_file(pol, img->bytes, img->size))
+		return 1;
+	pd = pcap_open_dead(DLT_EN10MB, 65535);
+	dump = pcap_dump_open(pd, in);
+	for (i = 0; i < n; i++) {
+		const struct zw_cx_pkt *p = zw_corpus__pkt(c, i);
+		struct pcap_pkthdr h = { .caplen = (uint32_t)p->len,
+					 .len = (uint32_t)p->len };
+
+		h.ts.tv_usec = (long)i;
+		pcap_dump((u_char *)dump, &h, p->frame);
+		if (p->pass)
+			passed++;
+		else if (p->reason < 16)
+			want[p->reason]++;
+		judged += p->judged;
+	}
+	pcap_dump_close(dump);
+	pcap_close(pd);
+	rc = run_engine(name, pol, in, out0, out1, (long)n, got);
+	if (rc == 77) {
+		zw_corpus__free(c);
+		return 77;
+	}
+	bad += rc;
+	pd = pcap_open_offline(out1, errbuf);
+	if (!pd) {
+		fprintf(stderr, "%s: %s\n", out1, errbuf);
+		bad++;
+	} else {
+		struct pcap_pkthdr *h;
+		const u_char *d;
+
+		/* Every output frame must be the next expected-to-pass frame. */
+		while (pcap_next_ex(pd, &h, &d) == 1) {
+			size_t k = next;
+
+			while (k < n && !zw_corpus__pkt(c, k)->pass) {
+				k++;
+			}
+			if (k < n && zw_corpus__pkt(c, k)->len == h->caplen &&
+			    !memcmp(zw_corpus__pkt(c, k)->frame, d, h->caplen)) {
+				next = k + 1;
+				continue;
+			}
+			/* Unexpected frame: find which input it was. */
+			for (k = 0; k < n; k++)
+				if (zw_corpus__pkt(c, k)->len == h->caplen &&
+				    !memcmp(zw_corpus__pkt(c, k)->frame, d, h->caplen))
+					break;
+			if (++bad <= 10)
+				fprintf(stderr, "%s: frame %zu (%s) passed, expected "
+						"drop (reason %u)\n",
+					name, k, k < n ? zw_corpus__pkt(c, k)->label : "?",
+					k < n ? zw_corpus__pkt(c, k)->reason : 0);
+			if (k < n)
+				next = k + 1;
+		}
+		pcap_close(pd);
+		/* Expected to pass but never seen. */
+		for (i = next; i < n; i++)
+			if (zw_corpus__pkt(c, i)->pass && ++bad <= 10)
+				fprintf(stderr, "%s: frame %zu (%s) dropped, expected "
+						"to pass\n",
+					name, i, zw_corpus__pkt(c, i)->label);
+	}
+	for (i = 1; i < 13; i++) {
+		if (got[i] == want[i])
+			continue;
+		fprintf(stderr, "%s: drop reason %zu: engine %ld, expected %ld\n",
+			name, i, got[i], want[i]);
+		bad++;
+	}
+	printf("%-12s %5zu corpus frames (%zu pass, %zu judged): %s\n", name, n,
+	       passed, judged, bad ? "DISAGREE" : "100% agreement");
+	fflush(stdout);
+	zw_corpus__free(c);
+	return bad ? 1 : 0;
+}
+
+/* Run one image against @n queries. Returns 0 on full agreement, 1 on
+ * disagreement, 77 when the engine could not run at all. */
+static int run(const char *name, struct zw_image *img, struct zw_query *qs,
+	       int n)
+{
+	char in[512], out0[512], out1[512], pol[512], sock[512], log[512];
+	char a0[1200], a1[600], reply[ZW_CTL_LINE_MAX];
+	struct expect *ex = calloc((size_t)n, sizeof(*ex));
+	uint8_t *seen = calloc((size_t)n, 1);
+	long want[ZW_VERDICT_BLOCKED + 1] = { 0 }, got[16];
+	int i, kept = 0, allowed = 0, bad = 0, status_rc;
+	pcap_t *pd;
+	pcap_dumper_t *dump;
+	pid_t pid;
+	char errbuf[PCAP_ERRBUF_SIZE];
+
+	snprintf(in, sizeof(in), "%s/%s.in.pcap", dir, name);
+	snprintf(out0, sizeof(out0), "%s/%s.out0.pcap", dir, name);
+	snprintf(out1, sizeof(out1), "%s/%s.out1.pcap", dir, name);
+	snprintf(pol, sizeof(pol), "%s/%s.img", dir, name);
+	snprintf(sock, sizeof(sock), "%s/%s.sock", dir, name);
+	snprintf(log, sizeof(log), "%s/%s.log", dir, name);
+	if (write_file(pol, img->bytes, img->size))
+		return 1;
+	memset(set, 0, sizeof(set));
+	pd = pcap_open_dead(DLT_EN10MB, 65535);
+	dump = pcap_dump_open(pd, in);
+	if (!dump) {
+		fprintf(stderr, "%s: %s\n", in, pcap_geterr(pd));
+		return 1;
+	}
+	for (i = 0; i < n; i++) {
+		struct zt_pkt p;
+		struct zw_verdict v;
+		struct pcap_pkthdr h = { 0 };
+		uint8_t f[256];
+
+		qs[i].day = day; /* the engine enforces one day */
+		if (no_packet_for(&qs[i]))
+			continue;
+		zt_pkt_of_query(&qs[i], (uint16_t)(1024 + kept), (uint32_t)kept,
+				&p);
+		if (!claim(&p))
+			continue;
+		zw_eval__image(img, &qs[i], &v);
+		ex[kept].allow = v.allow;
+		ex[kept].reason = (uint8_t)v.reason;
+		ex[kept].q = qs[i];
+		if (v.allow)
+			allowed++;
+		else
+			want[v.reason]++;
+		h.caplen = h.len = (uint32_t)zt_frame(&p, f, sizeof(f));
+		h.ts.tv_usec = kept;
+		pcap_dump((u_char *)dump, &h, f);
+		kept++;
+	}
+	pcap_dump_close(dump);
+	pcap_close(pd);
+
+	snprintf(a0, sizeof(a0), "net_pcap0,rx_pcap=%s,tx_pcap=%s", in, out0);
+	snprintf(a1, sizeof(a1), "net_pcap1,tx_pcap=%s", out1);
+	unlink(sock);
+	pid = fork();
+	if (pid == 0) {
+		int fd = open(log, O_WRONLY | O_CREAT | O_TRUNC, 0644);
+
+		dup2(fd, 1);
+		dup2(fd, 2);
+		execl(bin, bin, "--no-huge", "-m", "1024", "--no-shconf",
+		      "--no-pci", "-l", "0-1", "--vdev", a0, "--vdev", a1,
+		      "--log-level", "lib.eal:error", "--", "--policy", pol,
+		      "--pair", "0:1", "--control", sock, "--conns", "65536",
+		      (char *)NULL);
+		_exit(127);
+	}
+	/* The pcap vdev delivers the whole file at once: wait until every
+	 * packet was judged. */
+	{
+		time_t end = time(NULL) + 60;
+		long done = -1;
+
+		while (time(NULL) < end) {
+			usleep(50 * 1000);
+			if (waitpid(pid, &status_rc, WNOHANG) == pid) {
+				fprintf(stderr, "%s: zonewall-dpdk exited early "
+						"(see %s)\n", name, log);
+				pid = 0;
+				break;
+			}
+			if (status(sock, reply, sizeof(reply)))
+				continue;
+			done = kv_long(reply, "done");
+			if (done >= kept)
+				break;
+		}
+		if (pid && done < kept) {
+			fprintf(stderr, "%s: only %ld of %d packets judged: %s\n",
+				name, done, kept, reply);
+			bad++;
+		}
+	}
+	if (pid) {
+		drops(sock, got);
+		shutdown_engine(sock);
+		waitpid(pid, &status_rc, 0);
+		if (!WIFEXITED(status_rc) || WEXITSTATUS(status_rc) != 0) {
+			fprintf(stderr, "%s: zonewall-dpdk exit status %d\n",
+				name, status_rc);
+			bad++;
+		}
+	} else {
+		free(ex);
+		free(seen);
+		return 77;
+	}
+	pd = pcap_open_offline(out1, errbuf);
+	if (!pd) {
+		fprintf(stderr, "%s: %s\n", out1, errbuf);
+		bad++;
+	} else {
+		struct pcap_pkthdr *h;
+		const u_char *d;
+
+		while (pcap_next_ex(pd, &h, &d) == 1) {
+			uint32_t t = zt_frame_tag(d, h->caplen);
+
+			if (t < (uint32_t)kept)
+				seen[t]++;
+			else
+				bad++;
+		}
+		pcap_close(pd);
+	}
+	for (i = 0; i < kept; i++) {
+		if (seen[i] == ex[i].allow)
+			continue;
+		if (++bad <= 10) {
+			char s[64], d[64];
+
+			inet_ntop(ex[i].q.family == 4 ? AF_INET : AF_INET6,
+				  ex[i].q.src, s, sizeof(s));
+			inet_ntop(ex[i].q.family == 4 ? AF_INET : AF_INET6,
+				  ex[i].q.dst, d, sizeof(d));
+			fprintf(stderr, "%s: packet %d %s -> %s proto %u port %u: "
+					"oracle %s (reason %u), engine %s\n",
+				name, i, s, d, ex[i].q.proto, ex[i].q.port,
+				ex[i].allow ? "allow" : "deny", ex[i].reason,
+				seen[i] ? "passed it" : "dropped it");
+		}
+	}
+	/* Denials by reason: the engine's counters equal the oracle's. */
+	if (got[1] != want[ZW_VERDICT_NO_FLOW] ||
+	    got[2] != want[ZW_VERDICT_ISOLATED] ||
+	    got[5] != want[ZW_VERDICT_BLOCKED]) {
+		fprintf(stderr, "%s: drops no-flow/isolated/blocked %ld/%ld/%ld, "
+				"oracle %ld/%ld/%ld; all drops:",
+			name, got[1], got[2], got[5], want[ZW_VERDICT_NO_FLOW],
+			want[ZW_VERDICT_ISOLATED], want[ZW_VERDICT_BLOCKED]);
+		for (i = 1; i < 13; i++)
+			fprintf(stderr, " %d:%ld", i, got[i]);
+		fprintf(stderr, "\n");
+		bad++;
+	}
+	printf("%-12s %5d packets (%d allowed, %ld no-flow, %ld isolated, "
+	       "%ld blocked): %s\n",
+	       name, kept, allowed, want[ZW_VERDICT_NO_FLOW],
+	       want[ZW_VERDICT_ISOLATED], want[ZW_VERDICT_BLOCKED],
+	       bad ? "DISAGREE" : "100% agreement");
+	fflush(stdout);
+	free(ex);
+	free(seen);
+	return bad ? 1 : 0;
+}
+
+/* Exit codes of the CLI contract (spec/cli.md): 1 invalid policy, 2 usage. */
+static int run_rc(const char *pol, const char *pair)
+{
+	int st;
+	pid_t pid = fork();
+
+	if (pid == 0) {
+		int fd = open("/dev/null", O_WRONLY);
+
+		dup2(fd, 1);
+		dup2(fd, 2);
+		execl(bin, bin, "--no-huge", "-m", "512", "--no-shconf", "--no-pci",
+		      "-l", "0", "--vdev", "net_null0", "--vdev", "net_null1",
+		      "--log-level", "lib.eal:error", "--", "--policy", pol,
+		      "--pair", pair, (char *)NULL);
+		_exit(127);
+	}
+	waitpid(pid, &st, 0);
+	return WIFEXITED(st) ? WEXITSTATUS(st) : -1;
+}
+
+static int cli_exit_codes(const struct zw_image *img)
+{
+	char good[512], bad[512];
+	int r1, r2, r3;
+
+	snprintf(good, sizeof(good), "%s/cli-good.img", dir);
+	snprintf(bad, sizeof(bad), "%s/cli-bad.img", dir);
+	if (write_file(good, img->bytes, img->size) ||
+	    write_file(bad, img->bytes, img->size / 2))
+		return 1;
+	r1 = run_rc(bad, "0:1");
+	r2 = run_rc(good, "0:7");
+	r3 = run_rc(good, "0:0");
+	printf("cli: truncated image -> exit %d, unknown port -> %d, "
+	       "port paired with itself -> %d\n", r1, r2, r3);
+	return !(r1 == 1 && r2 == 2 && r3 == 2);
+}
+
+static struct zw_matrix *parse(const char *yaml)
+{
+	struct zw_diags d;
+	struct zw_matrix *m;
+
+	zw_diags__init(&d, "m");
+	m = zw_matrix__parse(yaml, strlen(yaml), "m", &d);
+	zw_diags__fini(&d);
+	return m;
+}
+
+static char *slurp(const char *path)
+{
+	FILE *f = fopen(path, "r");
+	char *s;
+	long n;
+
+	if (!f)
+		return NULL;
+	fseek(f, 0, SEEK_END);
+	n = ftell(f);
+	rewind(f);
+	s = calloc(1, (size_t)n + 1);
+	if (s && fread(s, 1, (size_t)n, f) != (size_t)n) {
+		free(s);
+		s = NULL;
+	}
+	fclose(f);
+	return s;
+}
+
+/* One case: @yaml, @n queries half from tests/gen, half from tmatrix. */
+static int one_case(const char *name, const char *yaml, uint64_t seed, int n,
+		    const struct zw_prefix *block, size_t n_block)
+{
+	struct zw_image *img = zt_compile(yaml, day, block, n_block);
+	struct zw_matrix *m = parse(yaml);
+	struct zw_query *qs = calloc((size_t)n, sizeof(*qs));
+	uint64_t s1 = seed, s2 = seed * 31 + 7;
+	int i, rc;
+
+	if (!img || !m || !qs) {
+		fprintf(stderr, "%s: cannot compile\n", name);
+		return 1;
+	}
+	for (i = 0; i < n; i++) {
+		if (i & 1)
+			zw_gen__query(m, &s1, day, &qs[i]);
+		else
+			zt_query(img, &s2, day, &qs[i]);
+	}
+	rc = run(name, img, qs, n);
+	if (rc != 77) {
+		char cname[64];
+		int r2;
+
+		snprintf(cname, sizeof(cname), "%s-corpus", name);
+		r2 = run_corpus(cname, img, seed);
+		rc = r2 == 77 ? 77 : (rc | r2);
+	}
+	free(qs);
+	zw_matrix__free(m);
+	zw_image__free(img);
+	return rc;
+}
+
+int main(void)
+{
+	const char *bd = getenv("ZONEWALL_BUILDDIR"), *sd = getenv("ZONEWALL_SRCDIR");
+	char path[1024], *y;
+	struct zw_prefix block[3];
+	int rc = 0, r;
+
+	if (geteuid() != 0) {
+		printf("SKIP: zonewall-dpdk needs root for DPDK's EAL\n");
+		return 77;
+	}
+	snprintf(bin, sizeof(bin), "%s/dataplane/dpdk/zonewall-dpdk",
+		 bd ? bd : ".");
+	if (access(bin, X_OK)) {
+		printf("SKIP: %s not built\n", bin);
+		return 77;
+	}
+	snprintf(dir, sizeof(dir), "/tmp/zw-dpdk-diff.XXXXXX");
+	if (!mkdtemp(dir))
+		return 1;
+	day = zt_today();
+
+#define CASE(expr)                                                             \
+	do {                                                                   \
+		r = (expr);                                                    \
+		if (r == 77) {                                                 \
+			printf("SKIP: the engine cannot run here\n");         \
+			return 77;                                             \
+		}                                                              \
+		rc |= r;                                                       \
+	} while (0)
+
+	snprintf(path, sizeof(path), "%s/matrix/examples/minimal.yaml", sd ? sd : ".");
+	y = slurp(path);
+	CASE(one_case("minimal", y, 1, 4000, NULL, 0));
+	{
+		struct zw_image *img = zt_compile(y, day, NULL, 0);
+
+		rc |= img ? cli_exit_codes(img) : 1;
+		zw_image__free(img);
+	}
+	free(y);
+	snprintf(path, sizeof(path), "%s/matrix/examples/piams.yaml", sd ? sd : ".");
+	y = slurp(path);
+	if (y)
+		CASE(one_case("piams", y, 2, 6000, NULL, 0));
+	free(y);
+	{
+		struct zw_gen_opts o = { .seed = 3, .n_zones = 10, .n_flows = 60,
+					 .n_services = 6, .ipv6 = true,
+					 .narrowing = true, .expiry = true };
+
+		y = zw_gen__matrix(&o);
+		CASE(one_case("gen-60", y, 3, 8000, NULL, 0));
+		free(y);
+		o.seed = 4;
+		o.n_zones = 24;
+		o.n_flows = 400;
+		y = zw_gen__matrix(&o);
+		CASE(one_case("gen-400", y, 4, 12000, NULL, 0));
+		free(y);
+	}
+	y = zt_matrix_yaml(5, 80);
+	CASE(one_case("tmatrix-80", y, 5, 8000, NULL, 0));
+	zw_prefix__parse("10.2.0.0/17", &block[0]);
+	zw_prefix__parse("203.0.113.0/24", &block[1]);
+	zw_prefix__parse("fd00:5::/48", &block[2]);
+	CASE(one_case("blocked", y, 6, 6000, block, 3));
+	free(y);
+	if (!rc) {
+		char cmd[600];
+
+		snprintf(cmd, sizeof(cmd), "rm -rf '%s'", dir);
+		if (system(cmd))
+			fprintf(stderr, "cannot remove %s\n", dir);
+	} else {
+		fprintf(stderr, "files kept in %s\n", dir);
+	}
+	(void)failures;
+	return rc ? 1 : 0;
+}
