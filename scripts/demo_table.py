@@ -151,6 +151,19 @@ def cut(a):
         r = subprocess.run([a.zonectl, "--socket", a.socket, "journal", "--flow", a.flow],
                            capture_output=True, text=True)
         print("  " + r.stdout.strip().replace("\n", "\n  "))
+        print(f"\n$ zonectl rules --deleted-within 1    # (the {a.flow} entry: L1's list, "
+              f"with the nftables rules it was)")
+        r = subprocess.run([a.zonectl, "--socket", a.socket, "rules", "--deleted-within", "1"],
+                           capture_output=True, text=True)
+        block, on = [], False
+        for line in r.stdout.splitlines():
+            if line.startswith(a.flow + " "):
+                on = True
+            elif on and line and not line[0].isspace():
+                break
+            if on:
+                block.append(line)
+        print("  " + "\n  ".join(block))
         return 0 if cut_ok and fresh != "ok" else 1
     finally:
         agents.stop()

@@ -515,11 +515,11 @@ static void rb_counter(struct rb *rb, const char *name)
 {
 	struct nftnl_expr *e = rb_expr(rb, "objref");
 
-	if (!e)
-		return;
-	nftnl_expr_set_u32(e, NFTNL_EXPR_OBJREF_IMM_TYPE, NFT_OBJECT_COUNTER);
-	nftnl_expr_set_str(e, NFTNL_EXPR_OBJREF_IMM_NAME, name);
-	rb_add(rb, e);
+	if (e) {
+		nftnl_expr_set_u32(e, NFTNL_EXPR_OBJREF_IMM_TYPE, NFT_OBJECT_COUNTER);
+		nftnl_expr_set_str(e, NFTNL_EXPR_OBJREF_IMM_NAME, name);
+		rb_add(rb, e);
+	}
 	rb_text(rb, "counter name \"%s\"", name);
 }
 
@@ -527,13 +527,13 @@ static void rb_verdict(struct rb *rb, int verdict, const char *chain)
 {
 	struct nftnl_expr *e = rb_expr(rb, "immediate");
 
-	if (!e)
-		return;
-	nftnl_expr_set_u32(e, NFTNL_EXPR_IMM_DREG, NFT_REG_VERDICT);
-	nftnl_expr_set_u32(e, NFTNL_EXPR_IMM_VERDICT, (uint32_t)verdict);
-	if (chain)
-		nftnl_expr_set_str(e, NFTNL_EXPR_IMM_CHAIN, chain);
-	rb_add(rb, e);
+	if (e) {
+		nftnl_expr_set_u32(e, NFTNL_EXPR_IMM_DREG, NFT_REG_VERDICT);
+		nftnl_expr_set_u32(e, NFTNL_EXPR_IMM_VERDICT, (uint32_t)verdict);
+		if (chain)
+			nftnl_expr_set_str(e, NFTNL_EXPR_IMM_CHAIN, chain);
+		rb_add(rb, e);
+	}
 	switch (verdict) {
 	case NF_ACCEPT: rb_text(rb, "accept"); break;
 	case NF_DROP: rb_text(rb, "drop"); break;
@@ -556,7 +556,7 @@ static void rb_rate(struct rb *rb, int family, const char *set, uint32_t rate)
 			nftnl_expr_free(e);
 		if (l)
 			nftnl_expr_free(l);
-		return;
+		goto text;
 	}
 	nftnl_expr_set_u64(l, NFTNL_EXPR_LIMIT_RATE, rate);
 	nftnl_expr_set_u64(l, NFTNL_EXPR_LIMIT_UNIT, 1);
@@ -569,6 +569,7 @@ static void rb_rate(struct rb *rb, int family, const char *set, uint32_t rate)
 	nftnl_expr_set_u64(e, NFTNL_EXPR_DYNSET_TIMEOUT, 0); /* as dumped */
 	nftnl_expr_add_expr(e, NFTNL_EXPR_DYNSET_EXPRESSIONS, l);
 	rb_add(rb, e);
+text:
 	rb_text(rb,
 		"add @%s { ct original %s saddr limit rate over %u/second burst %u packets }",
 		set, family == ZW_AF_INET ? "ip" : "ip6", rate, rate);
@@ -578,11 +579,11 @@ static void rb_log(struct rb *rb, const char *prefix, uint16_t group)
 {
 	struct nftnl_expr *e = rb_expr(rb, "log");
 
-	if (!e)
-		return;
-	nftnl_expr_set_str(e, NFTNL_EXPR_LOG_PREFIX, prefix);
-	nftnl_expr_set_u16(e, NFTNL_EXPR_LOG_GROUP, group);
-	rb_add(rb, e);
+	if (e) {
+		nftnl_expr_set_str(e, NFTNL_EXPR_LOG_PREFIX, prefix);
+		nftnl_expr_set_u16(e, NFTNL_EXPR_LOG_GROUP, group);
+		rb_add(rb, e);
+	}
 	rb_text(rb, "log prefix \"%s\" group %u", prefix, group);
 }
 

@@ -1390,10 +1390,35 @@ static void test_describe_flow(void)
 	CU_ASSERT_PTR_NULL(zwnft_ruleset__describe_flow(rs, img, 99));
 	zwnft_ruleset__free(rs);
 
+	/* the text does not depend on whether the objects are built too:
+	 * zw-nft-apply --print and describe_flow build text only */
+	struct zwnft_ruleset *both = NULL, *text = NULL;
+	char *a, *b2;
+
+	CU_ASSERT_EQUAL_FATAL(zwnft_ruleset__build(img, today, NULL, &both), 0);
+	CU_ASSERT_EQUAL_FATAL(zwnft_ruleset__build_mode(img, today, NULL,
+							ZWNFT_BUILD_TEXT, &text), 0);
+	a = zwnft_ruleset__text(both);
+	b2 = zwnft_ruleset__text(text);
+	CU_ASSERT_STRING_EQUAL(a, b2);
+	free(a);
+	free(b2);
+	for (uint32_t f = 0; f < img->n_flows; f++) {
+		a = zwnft_ruleset__describe_flow(both, img, f);
+		b2 = zwnft_ruleset__describe_flow(text, img, f);
+		CU_ASSERT_STRING_EQUAL(a, b2);
+		free(a);
+		free(b2);
+	}
+	zwnft_ruleset__free(both);
+	zwnft_ruleset__free(text);
+
 	/* through the ops table: every flow as if live */
 	t = zw_backend_nft.describe_flow(img, 2);
 	CU_ASSERT_PTR_NOT_NULL(t);
 	CU_ASSERT_PTR_NOT_NULL(strstr(t, "chain flow_F-3 {"));
+	CU_ASSERT_PTR_NOT_NULL(strstr(t, "goto flow_F-3 comment \"F-3 ssh tcp/22\""));
+	CU_ASSERT_PTR_NOT_NULL(strstr(t, "counter name \"flow_F-3\" accept"));
 	free(t);
 	zw_image__free(img);
 }
