@@ -537,8 +537,8 @@ static void part2(void)
 	snprintf(r1, sizeof(r1), "r1-%.8s", tag);
 	snprintf(b0, sizeof(b0), "b0-%.8s", tag);
 	printf("\n2. packets/s forwarded by an appliance namespace (veth in, veth out), "
-	       "64-byte UDP/IPv4,\n   one flow, %d s each, frames injected with "
-	       "BPF_PROG_TEST_RUN live frames\n\n", seconds);
+	       "64-byte UDP/IPv4,\n   one flow, best of 3 interleaved rounds of %d s, frames "
+	       "injected with BPF_PROG_TEST_RUN live frames\n\n", seconds);
 	if (sh("ip netns add %s && ip netns add %s && ip netns add %s", na, nr, nb) ||
 	    sh("ip link add %s netns %s type veth peer name %s netns %s", a0, na, r0, nr) ||
 	    sh("ip link add %s netns %s type veth peer name %s netns %s", r1, nr, b0, nb) ||
@@ -583,11 +583,6 @@ static void part2(void)
 	/* the receiver drops in XDP: what is measured is the appliance */
 	ok = !attach_in(nb, b0, drop_fd);
 
-	/* no filter: XDP_PASS (also what lets veth receive XDP_TX frames) */
-	ok = ok && !attach_in(nr, r0, pass_fd);
-	p_none = ok ? measure(&fl, nr, r1) : -1;
-	detach_in(nr, r0);
-
 	/* zonewall XDP with a 1 000-flow matrix plus the flow used */
 	{
 		struct zw_gen_opts o = {.seed = 7, .n_zones = 50, .n_flows = 1000,
@@ -604,48 +599,77 @@ static void part2(void)
 		free(full);
 	}
 	snprintf(dir, sizeof(dir), "/sys/fs/bpf/zwbench-fwd-%s", tag);
-	if (ok && !zw_xdp__open(dir, NULL, &x, err, sizeof(err)) &&
-	    !zw_xdp__apply(x, img, zw_date__today(), err, sizeof(err)) &&
-	    !enter_ns(nr)) {
-		const char *mode = NULL;
-		int rc = zw_xdp__attach(x, r0, ZW_XDP_MODE_NATIVE, &mode, err, sizeof(err));
-
-		if (!rc)
-			rc = zw_xdp__attach(x, r1, ZW_XDP_MODE_NATIVE, &mode, err, sizeof(err));
-		leave_ns();
-		zw_xdp__set_records(x, 0, 0);
-		p_xdp = rc ? -1 : measure(&fl, nr, r1);
-		{
-			uint64_t st[ZW_XDP_N_STATS];
-
-			if (!zw_xdp__stats(x, st) && st[1] + st[3])
-				printf("   (zonewall dropped %llu packets: check the flow)\n",
-				       (unsigned long long)(st[1] + st[3]));
-		}
-		zw_xdp__destroy(x, err, sizeof(err));
-	} else {
+	if (!ok || zw_xdp__open(dir, NULL, &x, err, sizeof(err)) ||
+	    zw_xdp__apply(x, img, zw_date__today(), err, sizeof(err))) {
 		printf("   zonewall: %s\n", err);
-		p_xdp = -1;
+		zw_xdp__close(x);
+		x = NULL;
+	} else {
+		zw_xdp__set_records(x, 0, 0);
 	}
-	zw_xdp__close(x);
+	char imgpath[128];
 
-	/* the nftables engine, when this build has it */
-	if (nft && *nft && ok) {
-		char imgpath[128];
-		FILE *f;
+	snprintf(imgpath, sizeof(imgpath), "/tmp/zwbench-%s.img", tag);
+	if (nft && *nft) {
+		FILE *f = fopen(imgpath, "wb");
 
-		snprintf(imgpath, sizeof(imgpath), "/tmp/zwbench-%s.img", tag);
-		f = fopen(imgpath, "wb");
 		if (f) {
 			fwrite(img->bytes, 1, img->size, f);
 			fclose(f);
 		}
-		if (!attach_in(nr, r0, pass_fd) &&
-		    !sh("ip netns exec %s %s %s >/dev/null", nr, nft, imgpath))
-			p_nft = measure(&fl, nr, r1);
-		detach_in(nr, r0);
-		unlink(imgpath);
 	}
+
+	/*
+	 * The three configurations take turns, round after round, and the best
+	 * round of each is kept: the machine's background load then weighs on
+	 * all of them alike. Every configuration has an XDP program on both
+	 * appliance veths (XDP_PASS for "no filter" and nftables), so the veth
+	 * receive path is the same and only the filtering differs.
+	 */
+	p_none = p_xdp = -1;
+	for (int round = 0; ok && round < 3; round++) {
+		double v;
+
+		if (!attach_in(nr, r0, pass_fd) && !attach_in(nr, r1, pass_fd)) {
+			v = measure(&fl, nr, r1);
+			p_none = v > p_none ? v : p_none;
+		}
+		if (nft && *nft &&
+		    !sh("ip netns exec %s %s %s >/dev/null", nr, nft, imgpath)) {
+			v = measure(&fl, nr, r1);
+			p_nft = v > p_nft ? v : p_nft;
+			sh("ip netns exec %s nft delete table inet zonewall 2>/dev/null", nr);
+		}
+		detach_in(nr, r0);
+		detach_in(nr, r1);
+		if (x && !enter_ns(nr)) {
+			const char *mode = NULL;
+			int rc = zw_xdp__attach(x, r0, ZW_XDP_MODE_NATIVE, &mode, err, sizeof(err));
+
+			if (!rc)
+				rc = zw_xdp__attach(x, r1, ZW_XDP_MODE_NATIVE, &mode, err, sizeof(err));
+			leave_ns();
+			if (!rc) {
+				v = measure(&fl, nr, r1);
+				p_xdp = v > p_xdp ? v : p_xdp;
+			}
+			if (!enter_ns(nr)) {
+				zw_xdp__detach(x, r0, err, sizeof(err));
+				zw_xdp__detach(x, r1, err, sizeof(err));
+				leave_ns();
+			}
+		}
+	}
+	if (x) {
+		uint64_t st[ZW_XDP_N_STATS];
+
+		if (!zw_xdp__stats(x, st) && st[1] + st[3])
+			printf("   (zonewall dropped %llu packets: check the flow)\n",
+			       (unsigned long long)(st[1] + st[3]));
+		zw_xdp__destroy(x, err, sizeof(err));
+		zw_xdp__close(x);
+	}
+	unlink(imgpath);
 	printf("%-34s %14s %10s\n", "configuration", "packets/s", "vs none");
 	printf("%-34s %14.0f %10s\n", "no filter (XDP_PASS)", p_none, "1.00");
 	printf("%-34s %14.0f %10.2f\n", "zonewall XDP engine (1001 flows)", p_xdp,
