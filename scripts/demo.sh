@@ -32,6 +32,8 @@ TAG=zwdemo
 TMP=$(mktemp -d /tmp/zwdemo.XXXXXX)
 SOCK=$TMP/zw.sock
 ZWD_PID=
+DPDK_PID=
+BPFFS=
 bold=$(tput bold 2>/dev/null || true); norm=$(tput sgr0 2>/dev/null || true)
 step() { echo; echo "${bold}== $* ==${norm}"; }
 zc() { "$B/control/zonectl" --socket "$SOCK" "$@"; }
@@ -43,7 +45,10 @@ cleanup() {
 		echo "tear down with: kill $ZWD_PID; ./scripts/lab.sh down --prefix $TAG"; return; }
 	step "teardown"
 	[ -n "$ZWD_PID" ] && kill "$ZWD_PID" 2>/dev/null && wait "$ZWD_PID" 2>/dev/null
+	[ -n "$DPDK_PID" ] && kill "$DPDK_PID" 2>/dev/null && wait "$DPDK_PID" 2>/dev/null
 	./scripts/lab.sh down --prefix "$TAG" && echo "lab $TAG removed"
+	# the XDP pins live on the demo's own bpffs: unmounting releases them
+	[ -n "$BPFFS" ] && umount "$BPFFS" 2>/dev/null
 	rm -rf "$TMP"
 	exit $rc
 }
@@ -66,8 +71,13 @@ APP=$TAG-app
 
 case $ENGINE in
 nft) SPEC=nft ;;
-xdp) SPEC="xdp:$(./scripts/lab.sh status --prefix $TAG --json |
-	/usr/bin/python3 -c 'import json,sys; print(",".join(h["iface"] for h in json.load(sys.stdin)["hosts"]))')" ;;
+xdp)
+	# 'ip netns exec' remounts /sys, so the pins that keep enforcement alive
+	# without the daemon go on a bpffs of the demo's own (docs/xdp-engine.md).
+	BPFFS=$TMP/bpffs
+	mkdir -p "$BPFFS" && mount -t bpf bpf "$BPFFS"
+	SPEC="xdp:$(./scripts/lab.sh status --prefix $TAG --json |
+	/usr/bin/python3 -c 'import json,sys; print(",".join(h["iface"] for h in json.load(sys.stdin)["hosts"]))'),dir=$BPFFS/zonewall" ;;
 dpdk)
 	# zonewall-dpdk bridges each z<N>:r<N> pair (docs/lab.md); it must be
 	# running with a control socket before zonewalld can program it.
@@ -80,8 +90,10 @@ print(" ".join(f"--vdev=net_af_packet{2*i},iface={h['"'"'dpdk_pair'"'"'][0]} --v
 print(" ".join(f"--pair {2*i}:{2*i+1}" for i in range(len(hs))))')
 	EAL=$(sed -n 1p <<<"$PAIRS"); PP=$(sed -n 2p <<<"$PAIRS")
 	# shellcheck disable=SC2086
-	ip netns exec "$APP" "$B/dataplane/dpdk/zonewall-dpdk" --no-huge -m 1024 $EAL -- \
+	ip netns exec "$APP" "$B/dataplane/dpdk/zonewall-dpdk" --no-huge -m 1024 \
+		--no-shconf --no-pci -l 0-1 $EAL -- \
 		--control "$DPDK_SOCK" $PP >"$TMP/dpdk.log" 2>&1 &
+	DPDK_PID=$!
 	for _ in $(seq 100); do [ -S "$DPDK_SOCK" ] && break; sleep 0.1; done
 	SPEC="dpdk:$DPDK_SOCK" ;;
 esac
