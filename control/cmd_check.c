@@ -1,7 +1,6 @@
 /* SPDX-License-Identifier: BSD-2-Clause */
 /* zonectl check, zonectl compile. */
 #include <errno.h>
-#include <fcntl.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -157,43 +156,6 @@ int zw_cmd_check(int argc, char **argv)
 	return rc;
 }
 
-/* Write @len bytes to @path atomically (temp file + rename). */
-static int write_atomic(const char *path, const void *data, size_t len)
-{
-	char *tmp = NULL;
-	int fd, e = 0;
-
-	if (asprintf(&tmp, "%s.tmp.%d", path, (int)getpid()) < 0)
-		return -ENOMEM;
-	fd = open(tmp, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
-	if (fd < 0) {
-		e = -errno;
-		free(tmp);
-		return e;
-	}
-	for (size_t off = 0; off < len;) {
-		ssize_t w = write(fd, (const char *)data + off, len - off);
-
-		if (w < 0) {
-			if (errno == EINTR)
-				continue;
-			e = -errno;
-			break;
-		}
-		off += (size_t)w;
-	}
-	if (!e && fsync(fd) < 0)
-		e = -errno;
-	if (close(fd) < 0 && !e)
-		e = -errno;
-	if (!e && rename(tmp, path) < 0)
-		e = -errno;
-	if (e)
-		unlink(tmp);
-	free(tmp);
-	return e;
-}
-
 static void compile_usage(FILE *out)
 {
 	fputs("usage: zonectl compile MATRIX.yaml -o POLICY.img\n"
@@ -256,7 +218,7 @@ int zw_cmd_compile(int argc, char **argv)
 		zw_ctl_err("cannot compile %s: %s", path, strerror(-r));
 		return r == -EINVAL ? ZW_EXIT_INVALID : ZW_EXIT_ENV;
 	}
-	r = write_atomic(out, img, len);
+	r = zw_ctl_write(out, (const char *)img, len);
 	if (r) {
 		zw_ctl_err("cannot write %s: %s", out, strerror(-r));
 		free(img);

@@ -832,7 +832,7 @@ int zw_cmd_diff(int argc, char **argv)
 
 	memset(dg, 0, sizeof(dg));
 	for (int k = 0; k < 2 && rc == ZW_EXIT_OK; k++)
-		m[k] = zw_show_load(paths[k], d.day, &dg[k], &rc);
+		m[k] = zw_ctl_load_valid(paths[k], d.day, &dg[k], &rc);
 	if (rc != ZW_EXIT_OK)
 		goto out;
 
@@ -861,7 +861,7 @@ int zw_cmd_diff(int argc, char **argv)
 	if (mem && fclose(mem) && !r)
 		r = -ENOMEM;
 	if (!r) {
-		r = zw_show_write(output, buf, len);
+		r = zw_ctl_write(output, buf, len);
 		if (r)
 			zw_ctl_err("cannot write %s: %s", output ? output : "the output",
 				   strerror(-r));

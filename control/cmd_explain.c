@@ -212,25 +212,12 @@ int zw_cmd_explain(int argc, char **argv)
 	}
 
 	struct zw_diags d;
-	struct zw_matrix *m;
+	int rc;
+	struct zw_matrix *m = zw_ctl_load_valid(pos[0], zw_date__today(), &d, &rc);
 
-	zw_diags__init(&d, pos[0]);
-	m = zw_matrix__load(pos[0], &d);
-	if (!m) {
-		zw_ctl_err("%s", d.n ? d.v[0].message : strerror(errno));
-		zw_diags__fini(&d);
-		return ZW_EXIT_ENV;
-	}
-	zw_matrix__validate(m, zw_date__today(), &d);
-	if (d.n_errors) {
-		zw_diags__print_text(&d, stderr);
-		zw_ctl_err("%s has %zu error(s): fix them before asking for verdicts",
-			   pos[0], d.n_errors);
-		zw_diags__fini(&d);
-		zw_matrix__free(m);
-		return ZW_EXIT_INVALID;
-	}
 	zw_diags__fini(&d);
+	if (!m)
+		return rc;
 	zw_eval__matrix(m, &q, &v);
 	a.from = m->zones[v.src_zone].name;
 	a.to = m->zones[v.dst_zone].name;

@@ -154,7 +154,7 @@ int zw_cmd_show(int argc, char **argv)
 		o.width = (unsigned)w;
 	}
 
-	m = zw_show_load(path, o.today, &d, &rc);
+	m = zw_ctl_load_valid(path, o.today, &d, &rc);
 	if (!m) {
 		zw_diags__fini(&d);
 		return rc;
@@ -169,7 +169,7 @@ int zw_cmd_show(int argc, char **argv)
 	if (mem && fclose(mem) && !r)
 		r = -ENOMEM;
 	if (!r) {
-		r = zw_show_write(output, buf, len);
+		r = zw_ctl_write(output, buf, len);
 		if (r)
 			zw_ctl_err("cannot write %s: %s", output ? output : "the output",
 				   strerror(-r));

@@ -30,19 +30,6 @@ struct zw_show_opts {
 /* Days after which a review is stale (M2; same rule as ZW041). */
 #define ZW_REVIEW_MAX_DAYS 365
 
-/*
- * Load @path and validate it on @today. Returns the matrix when it has no
- * error; otherwise prints the diagnostics on stderr, one "zonectl: ..."
- * line, sets *rc (1 invalid, 3 unreadable or out of memory) and returns
- * NULL. Warnings are kept in @diags (initialised here; the caller
- * finalises it, also on failure).
- */
-struct zw_matrix *zw_show_load(const char *path, int32_t today,
-			       struct zw_diags *diags, int *rc);
-
-/* Write @len bytes to @path (atomically: temporary file then rename), or
- * to stdout when @path is NULL or "-". 0 or -errno. */
-int zw_show_write(const char *path, const char *buf, size_t len);
 
 /* ---- the zone grid: what is allowed from a zone to a zone, on a day ---- */
 

@@ -1,9 +1,14 @@
 /* SPDX-License-Identifier: BSD-2-Clause */
 /* zonectl: the administrator's and auditor's tool (spec/cli.md). */
+#include <errno.h>
+#include <fcntl.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
+
+#include <zonewall/matrix.h>
 
 #include "zonectl.h"
 
@@ -75,6 +80,80 @@ int zw_ctl_global_opt(int argc, char **argv, int *i)
 		return 1;
 	}
 	return 0;
+}
+
+struct zw_matrix *zw_ctl_load_valid(const char *path, int32_t today,
+			       struct zw_diags *diags, int *rc)
+{
+	struct zw_matrix *m;
+
+	zw_diags__init(diags, path);
+	m = zw_matrix__load(path, diags);
+	if (!m) {
+		if (errno == ENOMEM)
+			zw_ctl_err("out of memory reading %s", path);
+		else
+			zw_ctl_err("%s", diags->n ? diags->v[0].message
+						  : "cannot read the matrix");
+		*rc = ZW_EXIT_ENV;
+		return NULL;
+	}
+	zw_matrix__validate(m, today, diags);
+	if (diags->n_errors) {
+		zw_diags__print_text(diags, stderr);
+		zw_ctl_err("%s has %zu error(s): fix them first (zonectl check %s)",
+			   path, diags->n_errors, path);
+		zw_matrix__free(m);
+		*rc = ZW_EXIT_INVALID;
+		return NULL;
+	}
+	*rc = ZW_EXIT_OK;
+	return m;
+}
+
+static int write_all(int fd, const char *buf, size_t len)
+{
+	for (size_t off = 0; off < len;) {
+		ssize_t w = write(fd, buf + off, len - off);
+
+		if (w < 0) {
+			if (errno == EINTR)
+				continue;
+			return -errno;
+		}
+		off += (size_t)w;
+	}
+	return 0;
+}
+
+int zw_ctl_write(const char *path, const char *buf, size_t len)
+{
+	char *tmp = NULL;
+	int fd, e;
+
+	if (!path || !strcmp(path, "-")) {
+		e = write_all(STDOUT_FILENO, buf, len);
+		return e;
+	}
+	if (asprintf(&tmp, "%s.tmp.%d", path, (int)getpid()) < 0)
+		return -ENOMEM;
+	fd = open(tmp, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
+	if (fd < 0) {
+		e = -errno;
+		free(tmp);
+		return e;
+	}
+	e = write_all(fd, buf, len);
+	if (!e && fsync(fd) < 0)
+		e = -errno;
+	if (close(fd) < 0 && !e)
+		e = -errno;
+	if (!e && rename(tmp, path) < 0)
+		e = -errno;
+	if (e)
+		unlink(tmp);
+	free(tmp);
+	return e;
 }
 
 static void usage(FILE *out)

@@ -6,6 +6,8 @@
 #ifndef ZONEWALL_CONTROL_ZONECTL_H
 #define ZONEWALL_CONTROL_ZONECTL_H
 
+#include <stddef.h>
+#include <stdint.h>
 #include <stdio.h>
 
 enum {
@@ -35,6 +37,23 @@ void zw_ctl_err(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
  * globals are accepted after the sub-command too.
  */
 int zw_ctl_global_opt(int argc, char **argv, int *i);
+
+struct zw_matrix;
+struct zw_diags;
+
+/*
+ * Load @path and validate it on @today. Returns the matrix when it has no
+ * error; otherwise prints the diagnostics on stderr, one "zonectl: ..."
+ * line, sets *rc (1 invalid, 3 unreadable or out of memory) and returns
+ * NULL. Warnings are kept in @diags (initialised here; the caller
+ * finalises it, also on failure).
+ */
+struct zw_matrix *zw_ctl_load_valid(const char *path, int32_t today,
+			       struct zw_diags *diags, int *rc);
+
+/* Write @len bytes to @path (atomically: temporary file, fsync, rename), or
+ * to stdout when @path is NULL or "-". 0 or -errno. */
+int zw_ctl_write(const char *path, const char *buf, size_t len);
 
 /* Offline matrix work (control/cmd_*.c). */
 int zw_cmd_check(int argc, char **argv);
