@@ -505,7 +505,7 @@ static __always_inline void emit(struct xdp_md *ctx, const struct zw_pkt *p,
 	r->src_zone = zs;
 	r->dst_zone = zd;
 	if (p->t.proto == ZW_IPPROTO_ICMP || p->t.proto == ZW_IPPROTO_ICMPV6) {
-		r->sport = p->t.sport;
+		r->sport = zw_pkt__icmp_id(p);
 		r->dport = (__u16)(p->icmp_type << 8 | p->icmp_code);
 	} else {
 		r->sport = p->t.sport;

@@ -180,6 +180,19 @@ ZW_INLINE int zw_icmp6_is_query(__u8 type)
 	return type == 128 || type == 129;
 }
 
+/* The request type answered by ICMP(v6) reply @type, or -1 when @type is
+ * not a reply. */
+ZW_INLINE int zw_icmp_request_of(__u8 family, __u8 type)
+{
+	if (family == 6)
+		return type == 129 ? 128 : -1;
+	if (type == 0)
+		return 8;
+	if (type == 14 || type == 16 || type == 18)
+		return type - 1;
+	return -1;
+}
+
 ZW_INLINE int zw_addr_is_zero(const __u8 a[16])
 {
 	__u64 x, y;
@@ -187,6 +200,16 @@ ZW_INLINE int zw_addr_is_zero(const __u8 a[16])
 	__builtin_memcpy(&x, a, 8);
 	__builtin_memcpy(&y, a + 8, 8);
 	return (x | y) == 0;
+}
+
+/* The identifier of ICMP(v6) query @p (0 for other messages), for
+ * records: it sits at the requester's end of the tuple. */
+ZW_INLINE __u16 zw_pkt__icmp_id(const struct zw_pkt *p)
+{
+	if (!(p->flags & ZW_PF_ICMP_QUERY))
+		return 0;
+	return zw_icmp_request_of(p->t.family, p->icmp_type) >= 0 ? p->t.dport
+								   : p->t.sport;
 }
 
 /* Result of an L3 parse. */
@@ -461,15 +484,26 @@ ZW_INLINE int zw_parse_l4(const __u8 *data, const __u8 *end,
 		{
 			const struct zw_icmphdr *ih =
 				(const struct zw_icmphdr *)(data + off);
-			int query;
+			int query, error, rq;
 
 			if ((const __u8 *)(ih + 1) > end)
 				return ZW_DROP_TRUNCATED;
 			query = t->family == 4 ? zw_icmp4_is_query(ih->type)
 					       : zw_icmp6_is_query(ih->type);
-			if (query) {
+			error = t->family == 4 ? zw_icmp4_is_error(ih->type)
+					       : zw_icmp6_is_error(ih->type);
+			/* the key of the message (struct zw_tuple): the id at
+			 * the requester's end, the request type at the other */
+			rq = zw_icmp_request_of(t->family, ih->type);
+			if (query && rq >= 0) {
+				t->sport = (__u16)(ZW_ICMP_TAG | rq);
+				t->dport = zw_ntohs(ih->id);
+			} else if (query) {
 				t->sport = zw_ntohs(ih->id);
-				t->dport = t->sport;
+				t->dport = (__u16)(ZW_ICMP_TAG | ih->type);
+			} else if (!error) {
+				t->sport = 0;
+				t->dport = (__u16)(ZW_ICMP_TAG | ih->type);
 			}
 			if (p) {
 				p->icmp_type = ih->type;

@@ -79,10 +79,16 @@ enum zw_pkt_flags {
 /*
  * A connection tuple. As parsed, it is the packet's own direction: src/sport
  * sent it to dst/dport. Addresses in network order, IPv4 in the first 4
- * bytes and the rest zero; ports in host order. ICMP queries (echo,
- * timestamp, information, address mask) carry their identifier in both
- * ports so request and reply map to one connection; other ICMP messages and
- * protocols without ports carry 0.
+ * bytes and the rest zero; ports in host order. Protocols without ports
+ * carry 0. ICMP(v6) messages (other than errors, which carry 0) carry
+ * their identifier at the requester's end and ZW_ICMP_TAG | type at the
+ * other: a request (echo, timestamp, information, address mask; ICMPv6
+ * echo) sport = id, dport = TAG | its type; its reply sport = TAG | the
+ * request's type, dport = id; a message without identifier sport = 0,
+ * dport = TAG | its type. So a request and its reply map to one
+ * connection, and nothing else does: not another query type with the same
+ * identifier, not a request from the responder, not a message of another
+ * type (which all get keys of their own and are judged as new).
  *
  * The normalised form (zw_tuple__normalise) orders the two (address, port)
  * ends so that both directions of a connection give the same bytes: it is
@@ -98,6 +104,11 @@ struct zw_tuple {
 	__u8 pad[2];
 };
 _Static_assert(sizeof(struct zw_tuple) == 40, "tuple size");
+
+/* The port of the non-requester end of an ICMP(v6) tuple: ZW_ICMP_TAG |
+ * request type (see struct zw_tuple). An identifier equal to a tag value
+ * (0xff00 and up) is the requester's own choice. */
+#define ZW_ICMP_TAG 0xff00
 
 /* A parsed packet. */
 struct zw_pkt {

@@ -92,15 +92,17 @@ static void test_protocols(void)
 	CU_ASSERT_EQUAL(p.t.proto, 132);
 	CU_ASSERT_EQUAL(p.match_port, 2905);
 
-	/* ICMP echo: ports are the id, the rule port is the type */
+	/* ICMP echo: the id at the requester's end, the tag of the request
+	 * type at the other; the rule port is the type */
 	spec(&s, "10.0.0.1", "10.0.1.2", 1, 0, 0);
 	s.icmp_type = 8;
 	s.icmp_id = 0x4242;
 	CU_ASSERT_EQUAL(parse_spec(&s, &p), ZW_PARSE_IP);
 	CU_ASSERT_EQUAL(p.match_port, 8);
 	CU_ASSERT_EQUAL(p.t.sport, 0x4242);
-	CU_ASSERT_EQUAL(p.t.dport, 0x4242);
+	CU_ASSERT_EQUAL(p.t.dport, ZW_ICMP_TAG | 8);
 	CU_ASSERT(p.flags & ZW_PF_ICMP_QUERY);
+	CU_ASSERT_EQUAL(zw_pkt__icmp_id(&p), 0x4242);
 
 	/* ICMPv6 echo reply */
 	spec(&s, "fd00::1", "fd00:1::2", 58, 0, 0);
@@ -108,14 +110,18 @@ static void test_protocols(void)
 	s.icmp_id = 7;
 	CU_ASSERT_EQUAL(parse_spec(&s, &p), ZW_PARSE_IP);
 	CU_ASSERT_EQUAL(p.match_port, 129);
-	CU_ASSERT_EQUAL(p.t.sport, 7);
+	CU_ASSERT_EQUAL(p.t.sport, ZW_ICMP_TAG | 128);
+	CU_ASSERT_EQUAL(p.t.dport, 7);
+	CU_ASSERT_EQUAL(zw_pkt__icmp_id(&p), 7);
 
-	/* ICMP informational without id: ports 0 */
+	/* ICMP informational without id: the tag of its type */
 	spec(&s, "10.0.0.1", "10.0.1.2", 1, 0, 0);
 	s.icmp_type = 9;
 	CU_ASSERT_EQUAL(parse_spec(&s, &p), ZW_PARSE_IP);
 	CU_ASSERT_EQUAL(p.t.sport, 0);
+	CU_ASSERT_EQUAL(p.t.dport, ZW_ICMP_TAG | 9);
 	CU_ASSERT_EQUAL(p.match_port, 9);
+	CU_ASSERT_EQUAL(zw_pkt__icmp_id(&p), 0);
 
 	/* other protocols: no ports, rule port 0 */
 	spec(&s, "10.0.0.1", "10.0.1.2", 50, 0, 0);
@@ -434,14 +440,23 @@ static void test_icmp_errors(void)
 	CU_ASSERT_EQUAL(p.inner.sport, 40000);
 	CU_ASSERT_EQUAL(p.inner.dport, 443);
 	CU_ASSERT(zw_pkt__error_to_sender(&p));
-	/* echo quoted: ports are the id */
+	/* echo quoted: the tuple of the echo itself (its connection's key) */
 	spec(&q, "fd00::1", "fd00:1::2", 58, 0, 0);
 	q.icmp_type = 128;
 	q.icmp_id = 99;
 	s.quote_len = 0;
 	CU_ASSERT_EQUAL(parse_spec(&s, &p), ZW_PARSE_IP);
 	CU_ASSERT_EQUAL(p.inner.sport, 99);
-	CU_ASSERT_EQUAL(p.inner.dport, 99);
+	CU_ASSERT_EQUAL(p.inner.dport, ZW_ICMP_TAG | 128);
+	{
+		struct zw_pkt e;
+		struct zw_tuple k1, k2;
+
+		CU_ASSERT_EQUAL(parse_spec(&q, &e), ZW_PARSE_IP);
+		zw_tuple__normalise(&e.t, &k1);
+		zw_tuple__normalise(&p.inner, &k2);
+		CU_ASSERT(memcmp(&k1, &k2, sizeof(k1)) == 0);
+	}
 }
 
 static void test_link_local(void)
@@ -689,6 +704,84 @@ static void test_udp_states(void)
 	CU_ASSERT_EQUAL(zw_conn__timeout_ns(&c, 47), SEC_NS(ZW_TO_OTHER));
 }
 
+/* An ICMP query connection is its request type from the initiator and
+ * the matching reply type from the responder: the tuple (the connection
+ * key) tells them from any other ICMP message with the same identifier
+ * (another query type, a request from the responder, a message without
+ * identifier), which is then a connection of its own, judged as new. */
+static struct zw_pkt icmp_pkt(const char *src, const char *dst, uint8_t type,
+			      uint16_t id)
+{
+	struct zw_pb s;
+	struct zw_pkt p;
+
+	spec(&s, src, dst, strchr(src, ':') ? 58 : 1, 0, 0);
+	s.icmp_type = type;
+	s.icmp_id = id;
+	CU_ASSERT_EQUAL(parse_spec(&s, &p), ZW_PARSE_IP);
+	return p;
+}
+
+static int same_key(const struct zw_pkt *a, const struct zw_pkt *b)
+{
+	struct zw_tuple ka, kb;
+
+	zw_tuple__normalise(&a->t, &ka);
+	zw_tuple__normalise(&b->t, &kb);
+	return !memcmp(&ka, &kb, sizeof(ka));
+}
+
+static void test_icmp_keys(void)
+{
+	struct zw_pkt req = icmp_pkt("10.0.0.1", "10.0.1.2", 8, 77);
+	struct zw_pkt rep = icmp_pkt("10.0.1.2", "10.0.0.1", 0, 77);
+	struct zw_pkt req2 = icmp_pkt("10.0.0.1", "10.0.1.2", 8, 77);
+	struct zw_pkt ts = icmp_pkt("10.0.0.1", "10.0.1.2", 13, 77);
+	struct zw_pkt tsr = icmp_pkt("10.0.1.2", "10.0.0.1", 14, 77);
+	struct zw_pkt rreq = icmp_pkt("10.0.1.2", "10.0.0.1", 8, 77);
+	struct zw_pkt frep = icmp_pkt("10.0.0.1", "10.0.1.2", 0, 77);
+	struct zw_pkt r9 = icmp_pkt("10.0.0.1", "10.0.1.2", 9, 0);
+	struct zw_pkt r9b = icmp_pkt("10.0.1.2", "10.0.0.1", 9, 0);
+	struct zw_pkt r10 = icmp_pkt("10.0.1.2", "10.0.0.1", 10, 0);
+	struct zw_pkt req0 = icmp_pkt("10.0.0.1", "10.0.1.2", 8, 0);
+	struct zw_pkt rep0 = icmp_pkt("10.0.1.2", "10.0.0.1", 0, 0);
+	struct zw_pkt q6 = icmp_pkt("fd00::1", "fd00:1::2", 128, 5);
+	struct zw_pkt r6 = icmp_pkt("fd00:1::2", "fd00::1", 129, 5);
+	struct zw_pkt rq6 = icmp_pkt("fd00:1::2", "fd00::1", 128, 5);
+	struct zw_tuple k;
+	struct zw_conn c;
+	int sw;
+
+	/* request and reply: one connection, the reply from the responder */
+	CU_ASSERT(same_key(&req, &rep));
+	CU_ASSERT(same_key(&req, &req2));
+	sw = zw_tuple__normalise(&req.t, &k);
+	zw_conn__init(&c, &req, sw, 1, 0, 1, 1, 2, 0);
+	CU_ASSERT(zw_conn__is_reply(&c, zw_tuple__normalise(&rep.t, &k)));
+	CU_ASSERT(!zw_conn__is_reply(&c, zw_tuple__normalise(&req2.t, &k)));
+	CU_ASSERT(same_key(&ts, &tsr));
+	/* not part of it */
+	CU_ASSERT(!same_key(&req, &ts));
+	CU_ASSERT(!same_key(&req, &rreq));
+	CU_ASSERT(!same_key(&req, &frep));
+	CU_ASSERT(!same_key(&ts, &rreq));
+	/* messages without identifier: per type and direction */
+	CU_ASSERT(same_key(&r9, &r9));
+	CU_ASSERT(!same_key(&r9, &r9b));
+	CU_ASSERT(!same_key(&r9, &r10));
+	CU_ASSERT(!same_key(&r9, &req0));
+	CU_ASSERT(!same_key(&r9, &rep0));
+	CU_ASSERT(same_key(&req0, &rep0));
+	/* ICMPv6 */
+	CU_ASSERT(same_key(&q6, &r6));
+	CU_ASSERT(!same_key(&q6, &rq6));
+	/* the id is in the port of the requester's end */
+	CU_ASSERT_EQUAL(req.t.sport, 77);
+	CU_ASSERT_EQUAL(rep.t.dport, 77);
+	CU_ASSERT_EQUAL(req.match_port, 8);
+	CU_ASSERT_EQUAL(rep.match_port, 0);
+}
+
 static void test_frag_table(void)
 {
 	struct zw_pb s;
@@ -734,6 +827,7 @@ int main(void)
 	CU_add_test(s, "normalised tuple", test_normalise);
 	CU_add_test(s, "tcp state machine", test_tcp_states);
 	CU_add_test(s, "udp/icmp/other states", test_udp_states);
+	CU_add_test(s, "icmp connection keys", test_icmp_keys);
 	CU_add_test(s, "fragment table", test_frag_table);
 	CU_basic_set_mode(CU_BRM_VERBOSE);
 	CU_basic_run_tests();

@@ -20,8 +20,13 @@
  *    the oracle decides (NO_FLOW / ISOLATED / BLOCKED when denied).
  * Connections are matched by (protocol, both ends) in either direction;
  * ICMP queries match by their identifier, other ICMP and protocols without
- * ports by addresses and protocol alone. No timeout is modelled: a corpus
- * runs in well under the shortest one.
+ * ports by addresses and protocol alone. An ICMP message belongs to a
+ * connection only as its opening type from the initiator or that type's
+ * counterpart (the reply of a request, the request of a reply) from the
+ * responder, with the same identifier; any other ICMP message (another
+ * query type, a request from the responder, another type without
+ * identifier) is a connection of its own. No timeout is modelled: a
+ * corpus runs in well under the shortest one.
  */
 #include <arpa/inet.h>
 #include <errno.h>
@@ -116,6 +121,35 @@ static int icmp_error(uint8_t family, uint8_t type)
 	return type < 128;
 }
 
+/* The reply type of ICMP request @type, or -1 when nothing answers it. */
+static int icmp_reply_of(uint8_t family, uint8_t type)
+{
+	if (family == 6)
+		return type == 128 ? 129 : -1;
+	switch (type) {
+	case 8:
+		return 0;
+	case 13:
+	case 15:
+	case 17:
+		return type + 1;
+	default:
+		return -1;
+	}
+}
+
+/* The other half of ICMP @type's exchange: the reply of a request, the
+ * request of a reply, -1 for a message without one. */
+static int icmp_counterpart(uint8_t family, uint8_t type)
+{
+	if (icmp_reply_of(family, type) >= 0)
+		return icmp_reply_of(family, type);
+	for (int t = 0; t < 256; t++)
+		if (icmp_reply_of(family, (uint8_t)t) == type)
+			return t;
+	return -1;
+}
+
 static int has_ports(uint8_t proto)
 {
 	return proto == 6 || proto == 17 || proto == 132;
@@ -155,6 +189,26 @@ static struct mconn *find_conn(struct zw_corpus *c, const struct zw_pb *s,
 
 		if (m->family != s->family || m->proto != s->proto)
 			continue;
+		if (is_icmp(s->family, s->proto)) {
+			/* the opening type from the initiator, its
+			 * counterpart from the responder, same identifier */
+			if (m->ap != sp)
+				continue;
+			if (!memcmp(m->a, s->src, 16) && !memcmp(m->b, s->dst, 16) &&
+			    s->icmp_type == m->match_port) {
+				if (reply)
+					*reply = 0;
+				return m;
+			}
+			if (!memcmp(m->b, s->src, 16) && !memcmp(m->a, s->dst, 16) &&
+			    s->icmp_type == icmp_counterpart(s->family,
+							     (uint8_t)m->match_port)) {
+				if (reply)
+					*reply = 1;
+				return m;
+			}
+			continue;
+		}
 		if (!memcmp(m->a, s->src, 16) && !memcmp(m->b, s->dst, 16) &&
 		    m->ap == sp && m->bp == dp) {
 			if (reply)
@@ -598,6 +652,18 @@ static int scenario(struct zw_corpus *c, uint8_t family, const uint8_t *src,
 			b.s.icmp_type = (uint8_t)(family == 4 ? (type == 8 ? 0 : type + 1)
 							      : 129);
 		EMIT(&b, allowed ? "icmp-reply" : "icmp-reverse");
+		if (allowed && icmp_reply_of(family, type) >= 0) {
+			/* the identifier is no pass for other messages (each
+			 * is judged as new): a request from the responder,
+			 * another query type or a reply from the initiator;
+			 * the connection is still there after them */
+			b.s.icmp_type = type;
+			EMIT(&b, "icmp-rev-request");
+			a.s.icmp_type = family == 4 ? (type == 13 ? 17 : 13) : 129;
+			EMIT(&a, "icmp-other-type");
+			a.s.icmp_type = type;
+			EMIT(&a, "icmp-again");
+		}
 		return 0;
 	}
 	/* any other protocol */
@@ -967,8 +1033,9 @@ static int replay(struct zw_corpus *c)
 		if (a.s.proto == 6)
 			a.s.tcp_flags = 0x10;
 		if (is_icmp(a.s.family, a.s.proto) &&
-		    (a.s.icmp_type == 8 || a.s.icmp_type == 128))
-			a.s.icmp_type = a.s.icmp_type == 8 ? 0 : 129;
+		    icmp_reply_of(a.s.family, a.s.icmp_type) >= 0)
+			a.s.icmp_type = (uint8_t)icmp_reply_of(a.s.family,
+							       a.s.icmp_type);
 		a.s.payload = 10;
 		fmt_addr(a.s.family, a.s.src, s1);
 		fmt_addr(a.s.family, a.s.dst, s2);
