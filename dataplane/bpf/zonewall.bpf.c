@@ -732,6 +732,39 @@ __noinline int zw_judge_1(struct xdp_md *ctx, struct zw_pkt *p, __u32 gen)
 	return zw_judge(ctx, p, gen, 1);
 }
 
+/*
+ * IPv6 link-local control (neighbour discovery, MLD) passes unjudged:
+ * IPv6 does not work without it. But only while it stays on the link: a
+ * neighbour solicitation or redirect (hop limit 255, any payload) sent to a
+ * routed address is forwarded by the kernel like any other packet, into
+ * any zone. 1 when the kernel will not forward @p: to a link-local or
+ * link-scope multicast address, or the FIB says so (a local address, a
+ * multicast route, forwarding off on the ingress device, a reject route).
+ */
+static __always_inline int stays_on_link(struct xdp_md *ctx,
+					 const struct zw_pkt *p)
+{
+	struct bpf_fib_lookup fl = {};
+	const __u8 *d = p->t.dst;
+	long rc;
+
+	if (d[0] == 0xfe && (d[1] & 0xc0) == 0x80)
+		return 1;
+	if (d[0] == 0xff && (d[1] & 0x0f) <= 2)
+		return 1; /* interface- or link-local multicast */
+	fl.family = 10; /* AF_INET6 */
+	fl.l4_protocol = p->t.proto;
+	fl.ifindex = ctx->ingress_ifindex;
+	__builtin_memcpy(fl.ipv6_src, p->t.src, 16);
+	__builtin_memcpy(fl.ipv6_dst, p->t.dst, 16);
+	rc = bpf_fib_lookup(ctx, &fl, sizeof(fl), 0);
+	return rc == BPF_FIB_LKUP_RET_NOT_FWDED ||
+	       rc == BPF_FIB_LKUP_RET_FWD_DISABLED ||
+	       rc == BPF_FIB_LKUP_RET_BLACKHOLE ||
+	       rc == BPF_FIB_LKUP_RET_UNREACHABLE ||
+	       rc == BPF_FIB_LKUP_RET_PROHIBIT;
+}
+
 SEC("xdp")
 int zw_xdp(struct xdp_md *ctx)
 {
@@ -748,8 +781,11 @@ int zw_xdp(struct xdp_md *ctx)
 		return XDP_PASS;
 	}
 	if (cls == ZW_PARSE_LINK_LOCAL) {
-		stat_inc(ZW_BPF_ST_LINK_LOCAL);
-		return XDP_PASS;
+		if (stays_on_link(ctx, &p)) {
+			stat_inc(ZW_BPF_ST_LINK_LOCAL);
+			return XDP_PASS;
+		}
+		cls = ZW_PARSE_IP; /* routed: judged like any packet */
 	}
 	g = bpf_map_lookup_elem(&zw_global, &k0);
 	if (!g)

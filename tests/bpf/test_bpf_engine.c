@@ -11,12 +11,15 @@
  *  - log: true flows emit new-connection records when others do not;
  *  - a map entry added by hand is reported as drift;
  *  - attach to a veth inside a private network namespace (native, then
- *    generic mode), read back, detach;
+ *    generic mode), read back, detach; there, IPv6 neighbour discovery to
+ *    a routed address is judged, on the link it passes;
  *  - destroy removes the instance; apply re-creates it.
  */
+#include <arpa/inet.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <linux/bpf.h>
+#include <net/if.h>
 #include <sched.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -86,6 +89,89 @@ static int sh(const char *cmd)
 	return rc == -1 ? -1 : WEXITSTATUS(rc);
 }
 
+static int drain(const struct zw_flow_record *r, void *arg)
+{
+	(void)r;
+	(void)arg;
+	return 0;
+}
+
+/* One frame as if received on @ifindex (BPF_PROG_TEST_RUN with a context). */
+static int run_on(struct zw_xdp *x, const struct zw_pb *s, int ifindex)
+{
+	uint8_t f[ZW_PB_MAX];
+	size_t n = zw_pb__build(s, f, sizeof(f));
+	struct xdp_md ctx = {.data_end = (__u32)n, .ingress_ifindex = (__u32)ifindex};
+	LIBBPF_OPTS(bpf_test_run_opts, o, .data_in = f, .data_size_in = (__u32)n,
+		    .ctx_in = &ctx, .ctx_size_in = sizeof(ctx), .repeat = 1);
+	int rc;
+
+	if (!n)
+		return -EINVAL;
+	rc = bpf_prog_test_run_opts(zw_xdp__prog_fd(x), &o);
+	zw_xdp__poll_records(x, drain, NULL, 0);
+	return rc ? -errno : (int)o.retval;
+}
+
+/*
+ * IPv6 neighbour discovery passes unjudged (IPv6 needs it), but only while
+ * it stays on the link: sent to a routed address it is forwarded by the
+ * kernel like any packet (with any payload, into any zone), so it must be
+ * judged by the policy. In namespace @ns (we are in it), forwarding on,
+ * @ifa holding fd00:99::1/64 and a route to fd00:98::/64 via @ifb.
+ */
+static void test_nd(struct zw_xdp *x, const char *ns, const char *ifa,
+		    const char *ifb)
+{
+	char cmd[512];
+	struct zw_pb s;
+	int idx = (int)if_nametoindex(ifa), rc;
+
+	snprintf(cmd, sizeof(cmd),
+		 "ip netns exec %s sysctl -qw net.ipv6.conf.all.forwarding=1 && "
+		 "ip -n %s addr add fd00:99::1/64 dev %s nodad && "
+		 "ip -n %s route add fd00:98::/64 dev %s",
+		 ns, ns, ifa, ns, ifb);
+	if (!idx || sh(cmd)) {
+		CHECK(0, "cannot set up routing in %s", ns);
+		return;
+	}
+	/* the address's local route is installed asynchronously */
+	snprintf(cmd, sizeof(cmd),
+		 "for i in $(seq 50); do ip -n %s -6 route show table local "
+		 "fd00:99::1 | grep -q . && exit 0; sleep 0.1; done; exit 1", ns);
+	CHECK(sh(cmd) == 0, "no local route for fd00:99::1 in %s", ns);
+	zw_pb__init(&s, "fd00:99::5", "fd00:98::7", 58, 0, 0);
+	s.icmp_type = 135;
+	s.hop_limit = 255;
+	s.payload = 400;
+	rc = run_on(x, &s, idx);
+	CHECK(rc == XDP_DROP, "neighbour solicitation to a routed address is "
+	      "judged (NO_FLOW), got action %d", rc);
+	s.icmp_type = 137;
+	rc = run_on(x, &s, idx);
+	CHECK(rc == XDP_DROP, "redirect to a routed address is judged, got %d", rc);
+	s.icmp_type = 135;
+	inet_pton(AF_INET6, "fd00:99::1", s.dst);
+	rc = run_on(x, &s, idx);
+	CHECK(rc == XDP_PASS, "neighbour solicitation to the appliance passes, got %d",
+	      rc);
+	inet_pton(AF_INET6, "ff02::1:ff00:1", s.dst);
+	rc = run_on(x, &s, idx);
+	CHECK(rc == XDP_PASS, "to the solicited-node group passes, got %d", rc);
+	inet_pton(AF_INET6, "ff05::2", s.dst);
+	rc = run_on(x, &s, idx);
+	CHECK(rc == XDP_PASS, "to a wider multicast group (not forwarded) passes, "
+	      "got %d", rc);
+	inet_pton(AF_INET6, "fe80::1", s.src);
+	inet_pton(AF_INET6, "fe80::2", s.dst);
+	s.icmp_type = 136;
+	rc = run_on(x, &s, idx);
+	CHECK(rc == XDP_PASS, "advertisement between link-local addresses passes, "
+	      "got %d", rc);
+	printf("neighbour discovery: judged when routed, passes on the link: done\n");
+}
+
 static void test_attach(struct zw_xdp *x)
 {
 	char ns[64], cmd[512], err[512];
@@ -121,6 +207,13 @@ static void test_attach(struct zw_xdp *x)
 		      "%s", err);
 		CHECK(mode && !strcmp(mode, "native"), "veth attaches natively, got %s",
 		      mode ? mode : "nothing");
+		{
+			/* (a context's ingress device needs XDP on it) */
+			char ifb[16];
+
+			snprintf(ifb, sizeof(ifb), "zwb%d", (int)getpid() % 100000);
+			test_nd(x, ns, ifa, ifb);
+		}
 		/* again: nothing changes */
 		CHECK(zw_xdp__attach(x, ifa, ZW_XDP_MODE_AUTO, &mode, err, sizeof(err)) == 0,
 		      "%s", err);
