@@ -196,10 +196,14 @@ static __always_inline void count(__u32 flow, __u32 bytes, int is_new,
 
 	if (!c)
 		return;
+	if (drop) {
+		/* a dropped packet is no packet of the flow's connections */
+		c->drops += 1;
+		return;
+	}
 	c->packets += 1;
 	c->bytes += bytes;
 	c->new_conns += is_new;
-	c->drops += drop;
 }
 
 static __always_inline void ckey4(const struct zw_tuple *k,

@@ -331,6 +331,12 @@ int main(void)
 		CHECK(r.action == XDP_PASS, "another source is not limited");
 		CHECK(zw_xdp__counters(x, c, 2) == 0 && c[1].drops == 4,
 		      "F-R counted 4 drops (%llu)", (unsigned long long)c[1].drops);
+		/* the dropped SYNs are no packets of the flow's connections
+		 * (as in the DPDK engine): 1 + 2 + 1 passed */
+		CHECK(c[1].packets == 4 && c[1].new_conns == 4,
+		      "F-R counted the 4 packets that passed (%llu, %llu new)",
+		      (unsigned long long)c[1].packets,
+		      (unsigned long long)c[1].new_conns);
 		sleep(1);
 		run(x, "10.1.0.2", "10.2.0.1", 41100, 22, 0x02, &r);
 		CHECK(r.action == XDP_PASS, "the bucket refills");
