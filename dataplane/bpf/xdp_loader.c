@@ -1406,6 +1406,32 @@ static void drift_array(struct dsbuf *b, int fd, const char *name,
 			ds_add(b, "%s[%u] differs from the image\n", name, i);
 }
 
+/* 1 if program @id is this instance's: this build's program (tag) on
+ * this instance's maps (its zw_global). */
+static int prog_is_ours(const struct zw_xdp *x, __u32 id)
+{
+	struct bpf_prog_info info = {0};
+	struct bpf_map_info gi = {0};
+	__u32 ids[128], len = sizeof(info), glen = sizeof(gi), n;
+	__u8 tag[8];
+	int fd = bpf_prog_get_fd_by_id(id), ok = 0;
+
+	if (fd < 0)
+		return 0;
+	info.nr_map_ids = 128;
+	info.map_ids = (__u64)(unsigned long)ids;
+	if (!bpf_obj_get_info_by_fd(fd, &info, &len) &&
+	    !prog_tag(zw_xdp__prog_fd(x), tag, NULL) && !memcmp(info.tag, tag, 8) &&
+	    !bpf_obj_get_info_by_fd(bpf_map__fd(x->skel->maps.zw_global), &gi, &glen)) {
+		n = info.nr_map_ids < 128 ? info.nr_map_ids : 128;
+		for (__u32 i = 0; i < n; i++)
+			if (ids[i] == gi.id)
+				ok = 1;
+	}
+	close(fd);
+	return ok;
+}
+
 char *zw_xdp__drift(struct zw_xdp *x, const struct zw_image *img)
 {
 	struct zw_xdp_status st;
@@ -1435,6 +1461,29 @@ char *zw_xdp__drift(struct zw_xdp *x, const struct zw_image *img)
 		return b.s;
 	}
 	s = st.slot;
+	/* the slot header: what the program reads besides the maps */
+	{
+		struct zw_bpf_global g;
+		struct zw_bpf_slot meta;
+		__u32 k = s, hb = (t->n_block4 ? 1u : 0) | (t->n_block6 ? 2u : 0);
+
+		if (global_read(x, &g) ||
+		    bpf_map_lookup_elem(bpf_map__fd(x->skel->maps.zw_slots), &k, &meta)) {
+			ds_add(&b, "zw_slots[%u]: cannot read\n", s);
+		} else {
+			if (meta.has_block != hb)
+				ds_add(&b, "zw_slots[%u]: has_block %u, the image's block "
+				       "list implies %u\n", s, meta.has_block, hb);
+			if (meta.generation != g.generation)
+				ds_add(&b, "zw_slots[%u]: generation %u, zw_global %u\n",
+				       s, meta.generation, g.generation);
+			if (meta.n_flows != img->n_flows || meta.n_zones != img->n_zones ||
+			    meta.n_live != t->n_live)
+				ds_add(&b, "zw_slots[%u]: %u flows (%u live), %u zones; the "
+				       "image: %u (%u), %u\n", s, meta.n_flows, meta.n_live,
+				       meta.n_zones, img->n_flows, t->n_live, img->n_zones);
+		}
+	}
 	mx = t->n_sets4 > t->n_sets6 ? t->n_sets4 : t->n_sets6;
 	if (t->n_block4 > mx)
 		mx = t->n_block4;
@@ -1487,6 +1536,10 @@ char *zw_xdp__drift(struct zw_xdp *x, const struct zw_image *img)
 		if (cur != st.links[i].prog_id)
 			ds_add(&b, "%s runs XDP program %u, not zonewall's %u\n",
 			       st.links[i].ifname, cur, st.links[i].prog_id);
+		else if (!prog_is_ours(x, cur))
+			ds_add(&b, "%s: its link runs XDP program %u, not this "
+			       "instance's program on its maps\n",
+			       st.links[i].ifname, cur);
 	}
 	free(ones);
 	zw_xdp_tables__free(t);

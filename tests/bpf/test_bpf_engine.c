@@ -9,7 +9,8 @@
  *  - the per-source rate limit of a flow with `rate` (burst = rate, then
  *    RATE drops counted on the flow), other sources unaffected;
  *  - log: true flows emit new-connection records when others do not;
- *  - a map entry added by hand is reported as drift;
+ *  - a map entry added by hand, the slot header edited by hand (block
+ *    list switched off), a link's program replaced by hand: drift;
  *  - attach to a veth inside a private network namespace (native, then
  *    generic mode), read back, detach; there, IPv6 neighbour discovery to
  *    a routed address is judged, on the link it passes;
@@ -57,6 +58,7 @@ static const char *const matrix =
 	"    rate: 2/s\n    log: true\n    justification: engine test, rate\n";
 
 static int failures;
+static const char *zwt_dir; /* the instance directory */
 
 #define CHECK(c, ...)                                                     \
 	do {                                                              \
@@ -172,7 +174,20 @@ static void test_nd(struct zw_xdp *x, const char *ns, const char *ifa,
 	printf("neighbour discovery: judged when routed, passes on the link: done\n");
 }
 
-static void test_attach(struct zw_xdp *x)
+/* A do-nothing XDP program (XDP_PASS), for a link hijacked by hand. */
+static int other_prog(void)
+{
+	struct bpf_insn insns[] = {
+		{.code = BPF_ALU64 | BPF_MOV | BPF_K, .dst_reg = BPF_REG_0, .imm = XDP_PASS},
+		{.code = BPF_JMP | BPF_EXIT},
+	};
+
+	LIBBPF_OPTS(bpf_prog_load_opts, o, .expected_attach_type = BPF_XDP);
+
+	return bpf_prog_load(BPF_PROG_TYPE_XDP, "zwt_other", "GPL", insns, 2, &o);
+}
+
+static void test_attach(struct zw_xdp *x, const struct zw_image *img)
 {
 	char ns[64], cmd[512], err[512];
 	int self = open("/proc/self/ns/net", O_RDONLY), fd;
@@ -213,6 +228,28 @@ static void test_attach(struct zw_xdp *x)
 
 			snprintf(ifb, sizeof(ifb), "zwb%d", (int)getpid() % 100000);
 			test_nd(x, ns, ifa, ifb);
+		}
+		/* the link's program replaced by hand: drift */
+		{
+			char lpath[512], *drift;
+			int lfd, ofd = other_prog();
+
+			snprintf(lpath, sizeof(lpath), "%s/links/%s", zwt_dir, ifa);
+			lfd = bpf_obj_get(lpath);
+			CHECK(lfd >= 0 && ofd >= 0 && !bpf_link_update(lfd, ofd, NULL),
+			      "link %s updated to another program", lpath);
+			drift = zw_xdp__drift(x, img);
+			CHECK(drift && strstr(drift, ifa), "drift names %s: %s", ifa,
+			      drift ? drift : "(none)");
+			free(drift);
+			CHECK(!bpf_link_update(lfd, zw_xdp__prog_fd(x), NULL), "restore");
+			drift = zw_xdp__drift(x, img);
+			CHECK(!drift, "no drift once restored: %s", drift ? drift : "");
+			free(drift);
+			if (lfd >= 0)
+				close(lfd);
+			if (ofd >= 0)
+				close(ofd);
 		}
 		/* again: nothing changes */
 		CHECK(zw_xdp__attach(x, ifa, ZW_XDP_MODE_AUTO, &mode, err, sizeof(err)) == 0,
@@ -255,6 +292,7 @@ int main(void)
 	zwt_require_bpf("bpf-engine");
 	img = zwt_image_of_text(matrix, "engine-test", NULL);
 	x = zwt_instance_new(dir, sizeof(dir));
+	zwt_dir = dir;
 	CHECK(zw_xdp__apply(x, img, day, err, sizeof(err)) == 0, "%s", err);
 
 	/* a connection, then a new handle on the same pins */
@@ -366,7 +404,56 @@ int main(void)
 			close(fd);
 	}
 
-	test_attach(x);
+	/* drift: the slot header edited by hand (the block list switched off) */
+	{
+		struct zw_matrix *m = NULL;
+		struct zw_image *bimg = zwt_image_of_text(matrix, "engine-test", &m);
+		struct zw_prefix blk = {.family = ZW_AF_INET, .len = 32};
+		struct zw_compile_opts o = {.block = &blk, .n_block = 1};
+		struct zw_bpf_slot meta;
+		uint8_t *bytes = NULL;
+		size_t len = 0;
+		int fd;
+		char *drift;
+		__u32 k;
+
+		inet_pton(AF_INET, "10.1.0.99", blk.addr);
+		zw_image__free(bimg);
+		CHECK(zw_policy__compile_opts(m, &o, &bytes, &len) == 0 &&
+			      (bimg = zw_image__open(bytes, len, err, sizeof(err))),
+		      "image with a block list");
+		free(bytes);
+		zw_matrix__free(m);
+		CHECK(zw_xdp__apply(x, bimg, day, err, sizeof(err)) == 0, "%s", err);
+		run(x, "10.1.0.99", "10.2.0.1", 43000, 1500, 0x02, &r);
+		CHECK(r.action == XDP_DROP && r.rec.reason == ZW_DROP_BLOCKED,
+		      "blocked host dropped (action %d)", r.action);
+		CHECK(zw_xdp__status(x, &st) == 0, "status");
+		snprintf(path, sizeof(path), "%s/maps/zw_slots", dir);
+		fd = bpf_obj_get(path);
+		k = st.slot;
+		CHECK(fd >= 0 && !bpf_map_lookup_elem(fd, &k, &meta) && meta.has_block,
+		      "slot header read");
+		meta.has_block = 0;
+		CHECK(!bpf_map_update_elem(fd, &k, &meta, BPF_ANY), "hand edit of zw_slots");
+		run(x, "10.1.0.99", "10.2.0.1", 43001, 1500, 0x02, &r);
+		CHECK(r.action == XDP_PASS, "(the edit lifts the block list)");
+		drift = zw_xdp__drift(x, bimg);
+		CHECK(drift && strstr(drift, "block"), "drift reported: %s",
+		      drift ? drift : "(none)");
+		free(drift);
+		meta.has_block = 1;
+		bpf_map_update_elem(fd, &k, &meta, BPF_ANY);
+		drift = zw_xdp__drift(x, bimg);
+		CHECK(!drift, "no drift once restored: %s", drift ? drift : "");
+		free(drift);
+		if (fd >= 0)
+			close(fd);
+		CHECK(zw_xdp__apply(x, img, day, err, sizeof(err)) == 0, "%s", err);
+		zw_image__free(bimg);
+	}
+
+	test_attach(x, img);
 
 	/* destroy, then apply re-creates the instance */
 	CHECK(zw_xdp__destroy(x, err, sizeof(err)) == 0, "%s", err);
