@@ -20,6 +20,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/file.h>
 #include <sys/stat.h>
 #include <sys/statfs.h>
 #include <time.h>
@@ -157,6 +158,37 @@ static int on_bpffs(const char *dir)
 	return (unsigned long)st.f_type == BPF_FS_MAGIC;
 }
 
+/*
+ * Writers of an instance (apply, record settings, destroy) from any handle
+ * or process take this lock on the instance directory: two applies at once
+ * would fill the same inactive slot with a mixture of both images and give
+ * both the same generation, and a read-modify-write of zw_global would put
+ * back an older generation. Returns the fd to pass to instance_unlock(),
+ * or -errno.
+ */
+static int instance_lock(const struct zw_xdp *x)
+{
+	int fd = open(x->dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+
+	if (fd < 0)
+		return -errno;
+	while (flock(fd, LOCK_EX)) {
+		if (errno != EINTR) {
+			int rc = -errno;
+
+			close(fd);
+			return rc;
+		}
+	}
+	return fd;
+}
+
+static void instance_unlock(int fd)
+{
+	if (fd >= 0)
+		close(fd); /* releases the lock */
+}
+
 static int global_read(const struct zw_xdp *x, struct zw_bpf_global *g)
 {
 	__u32 k = 0;
@@ -292,7 +324,7 @@ int zw_xdp__open(const char *dir, const struct zw_xdp_opts *opts,
 	struct zw_bpf_global g;
 	static char log[16384];
 	struct stat st;
-	int rc, fresh;
+	int rc, fresh, lock;
 
 	*out = NULL;
 	if (!x)
@@ -379,8 +411,15 @@ int zw_xdp__open(const char *dir, const struct zw_xdp_opts *opts,
 	}
 	x->verifier_insns = (uint32_t)parse_insns(log);
 
+	lock = instance_lock(x);
+	if (lock < 0) {
+		rc = fail(err, err_len, lock, "cannot lock %s: %s", x->dir,
+			  strerror(-lock));
+		goto err;
+	}
 	rc = global_read(x, &g);
 	if (rc) {
+		instance_unlock(lock);
 		fail(err, err_len, rc, "cannot read zw_global: %s", strerror(-rc));
 		goto err;
 	}
@@ -389,11 +428,12 @@ int zw_xdp__open(const char *dir, const struct zw_xdp_opts *opts,
 		g.drop_sample = 1;
 		g.log_all_new = 0;
 		rc = global_write(x, &g);
+		instance_unlock(lock);
 		if (rc) {
 			fail(err, err_len, rc, "cannot write zw_global: %s", strerror(-rc));
 			goto err;
 		}
-	} else if (g.abi != ZW_BPF_ABI_VERSION) {
+	} else if (instance_unlock(lock), g.abi != ZW_BPF_ABI_VERSION) {
 		rc = fail(err, err_len, -EPROTO,
 			  "%s holds maps of BPF ABI %u, this build speaks %u: "
 			  "'zw-xdp --dir DIR unload' to start afresh",
@@ -610,7 +650,7 @@ int zw_xdp__destroy(struct zw_xdp *x, char *err, size_t err_len)
 	struct bpf_map *map;
 	struct dirent *e;
 	DIR *d;
-	int rc = 0;
+	int rc = 0, lock = instance_lock(x);
 
 	snprintf(path, sizeof(path), "%s/links", x->dir);
 	d = opendir(path);
@@ -638,6 +678,7 @@ int zw_xdp__destroy(struct zw_xdp *x, char *err, size_t err_len)
 	if (rmdir(x->dir) && errno != ENOENT && !rc)
 		rc = fail(err, err_len, -errno, "cannot remove %s: %s", x->dir,
 			  strerror(errno));
+	instance_unlock(lock);
 	x->destroyed = 1;
 	return rc;
 }
@@ -1010,7 +1051,7 @@ int zw_xdp__apply(struct zw_xdp *x, const struct zw_image *img, int32_t day,
 	struct carry c = {0};
 	unsigned slot, old_slot;
 	__u32 new_gen, k;
-	int rc, have_old;
+	int rc, have_old, lock = -1;
 
 	rc = zw_xdp_tables__build(img, day, &t, err, err_len);
 	if (rc)
@@ -1019,6 +1060,12 @@ int zw_xdp__apply(struct zw_xdp *x, const struct zw_image *img, int32_t day,
 		rc = repin(x, err, err_len);
 		if (rc)
 			goto out;
+	}
+	lock = instance_lock(x);
+	if (lock < 0) {
+		rc = fail(err, err_len, lock, "cannot lock %s: %s", x->dir,
+			  strerror(-lock));
+		goto out;
 	}
 	rc = global_read(x, &g);
 	if (rc) {
@@ -1093,6 +1140,7 @@ int zw_xdp__apply(struct zw_xdp *x, const struct zw_image *img, int32_t day,
 	if (have_old)
 		carry_finish(x, old_slot, slot, &c); /* best effort */
 out:
+	instance_unlock(lock);
 	carry_free(&c);
 	zw_xdp_tables__free(t);
 	return rc;
@@ -1236,13 +1284,18 @@ int zw_xdp__set_records(struct zw_xdp *x, uint32_t drop_sample,
 			int log_all_new)
 {
 	struct zw_bpf_global g;
-	int rc = global_read(x, &g);
+	int lock = instance_lock(x), rc;
 
-	if (rc)
-		return rc;
-	g.drop_sample = drop_sample;
-	g.log_all_new = !!log_all_new;
-	return global_write(x, &g);
+	if (lock < 0)
+		return lock;
+	rc = global_read(x, &g);
+	if (!rc) {
+		g.drop_sample = drop_sample;
+		g.log_all_new = !!log_all_new;
+		rc = global_write(x, &g);
+	}
+	instance_unlock(lock);
+	return rc;
 }
 
 static int rb_event(void *ctx, void *data, size_t size)
