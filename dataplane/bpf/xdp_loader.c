@@ -483,6 +483,47 @@ static int prog_tag(int prog_fd, __u8 tag[8], __u32 *id)
 	return 0;
 }
 
+/* Tag and sorted map ids of program @fd; 0 or -errno. */
+static int prog_ident(int fd, __u8 tag[8], __u32 ids[128], __u32 *n)
+{
+	struct bpf_prog_info info = {0};
+	__u32 len = sizeof(info), i, j;
+
+	info.nr_map_ids = 128;
+	info.map_ids = (__u64)(unsigned long)ids;
+	if (bpf_obj_get_info_by_fd(fd, &info, &len))
+		return -errno;
+	if (info.nr_map_ids > 128)
+		return -E2BIG;
+	memcpy(tag, info.tag, 8);
+	*n = info.nr_map_ids;
+	for (i = 1; i < *n; i++) /* insertion sort: a few dozen ids */
+		for (j = i; j > 0 && ids[j - 1] > ids[j]; j--) {
+			__u32 t = ids[j];
+
+			ids[j] = ids[j - 1];
+			ids[j - 1] = t;
+		}
+	return 0;
+}
+
+/* 1 if program @id is this instance's: this build's program (tag) on
+ * exactly the maps this handle's program uses (the pinned ones). */
+static int prog_is_ours(const struct zw_xdp *x, __u32 id)
+{
+	__u32 ids[128], mine[128], n = 0, nm = 0;
+	__u8 tag[8], mtag[8];
+	int fd = bpf_prog_get_fd_by_id(id), ok;
+
+	if (fd < 0)
+		return 0;
+	ok = !prog_ident(fd, tag, ids, &n) &&
+	     !prog_ident(zw_xdp__prog_fd(x), mtag, mine, &nm) &&
+	     !memcmp(tag, mtag, 8) && n == nm && !memcmp(ids, mine, n * sizeof(*ids));
+	close(fd);
+	return ok;
+}
+
 static const char *attached_mode(int ifindex, __u32 *prog_id)
 {
 	LIBBPF_OPTS(bpf_xdp_query_opts, q);
@@ -558,15 +599,12 @@ int zw_xdp__attach(struct zw_xdp *x, const char *ifname, enum zw_xdp_mode mode,
 
 		if (!bpf_obj_get_info_by_fd(fd, &li, &len) &&
 		    li.type == BPF_LINK_TYPE_XDP && li.xdp.ifindex == (__u32)ifindex) {
-			/* attached already: upgrade the program if it differs */
-			__u8 t1[8], t2[8];
-			int old = bpf_prog_get_fd_by_id(li.prog_id);
-
-			if (old >= 0 && !prog_tag(old, t1, NULL) &&
-			    !prog_tag(prog_fd, t2, NULL) && memcmp(t1, t2, 8)) {
+			/* attached already: put this instance's program back
+			 * if the link runs another (an upgrade, or a program
+			 * that is not on this instance's maps) */
+			if (!prog_is_ours(x, li.prog_id)) {
 				if (bpf_link_update(fd, prog_fd, NULL)) {
 					rc = -errno;
-					close(old);
 					close(fd);
 					return fail(err, err_len, rc,
 						    "cannot upgrade the program on %s: %s",
@@ -576,8 +614,6 @@ int zw_xdp__attach(struct zw_xdp *x, const char *ifname, enum zw_xdp_mode mode,
 				unlink(path);
 				bpf_program__pin(x->skel->progs.zw_xdp, path);
 			}
-			if (old >= 0)
-				close(old);
 			close(fd);
 			m = attached_mode(ifindex, NULL);
 			if (mode_out)
@@ -1457,32 +1493,6 @@ static void drift_array(struct dsbuf *b, int fd, const char *name,
 		if (bpf_map_lookup_elem(fd, &i, val) ||
 		    memcmp(val, (const char *)vals + i * vsz, vsz))
 			ds_add(b, "%s[%u] differs from the image\n", name, i);
-}
-
-/* 1 if program @id is this instance's: this build's program (tag) on
- * this instance's maps (its zw_global). */
-static int prog_is_ours(const struct zw_xdp *x, __u32 id)
-{
-	struct bpf_prog_info info = {0};
-	struct bpf_map_info gi = {0};
-	__u32 ids[128], len = sizeof(info), glen = sizeof(gi), n;
-	__u8 tag[8];
-	int fd = bpf_prog_get_fd_by_id(id), ok = 0;
-
-	if (fd < 0)
-		return 0;
-	info.nr_map_ids = 128;
-	info.map_ids = (__u64)(unsigned long)ids;
-	if (!bpf_obj_get_info_by_fd(fd, &info, &len) &&
-	    !prog_tag(zw_xdp__prog_fd(x), tag, NULL) && !memcmp(info.tag, tag, 8) &&
-	    !bpf_obj_get_info_by_fd(bpf_map__fd(x->skel->maps.zw_global), &gi, &glen)) {
-		n = info.nr_map_ids < 128 ? info.nr_map_ids : 128;
-		for (__u32 i = 0; i < n; i++)
-			if (ids[i] == gi.id)
-				ok = 1;
-	}
-	close(fd);
-	return ok;
 }
 
 char *zw_xdp__drift(struct zw_xdp *x, const struct zw_image *img)

@@ -68,8 +68,9 @@ int zw_xdp__purge(const char *dir, char *err, size_t err_len);
 
 /*
  * Attach the program to interface @ifname (found with libnl) and pin the
- * link. Already attached: nothing changes (the link is upgraded to this
- * build's program if it runs another). Returns 0 and the mode obtained in
+ * link. Already attached: nothing changes (the link is re-pointed to this
+ * handle's program if it runs another: another build, or the same program
+ * on other maps). Returns 0 and the mode obtained in
  * *mode_out ("native" or "generic"), or -errno.
  */
 int zw_xdp__attach(struct zw_xdp *x, const char *ifname, enum zw_xdp_mode mode,

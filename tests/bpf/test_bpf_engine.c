@@ -246,6 +246,57 @@ static void test_attach(struct zw_xdp *x, const struct zw_image *img)
 			drift = zw_xdp__drift(x, img);
 			CHECK(!drift, "no drift once restored: %s", drift ? drift : "");
 			free(drift);
+			/* the same program of another instance (same tag, its own
+			 * maps: this instance's policy no longer applies): drift,
+			 * and attach puts this instance's program back */
+			{
+				char dir2[256];
+				struct zw_xdp *x2 = zwt_instance_new(dir2, sizeof(dir2));
+
+				CHECK(!bpf_link_update(lfd, zw_xdp__prog_fd(x2), NULL),
+				      "link updated to another instance's program");
+				drift = zw_xdp__drift(x, img);
+				CHECK(drift && strstr(drift, ifa), "drift names %s: %s", ifa,
+				      drift ? drift : "(none)");
+				free(drift);
+				CHECK(zw_xdp__attach(x, ifa, ZW_XDP_MODE_AUTO, &mode, err,
+						     sizeof(err)) == 0, "%s", err);
+				drift = zw_xdp__drift(x, img);
+				CHECK(!drift, "attach re-points the link: %s",
+				      drift ? drift : "(drift gone)");
+				free(drift);
+				zwt_instance_free(x2);
+			}
+			/* a map pin removed by hand: a new handle's program gets
+			 * a fresh map there, the link keeps the old one (its
+			 * applies would not reach the link): drift, healed by
+			 * apply + attach as zonewalld does at start */
+			{
+				struct zw_xdp *x3 = NULL;
+				struct zw_xdp_status s3;
+				char mpath[512];
+
+				zw_xdp__status(x, &s3);
+				snprintf(mpath, sizeof(mpath), "%s/maps/zw_ports_%u",
+					 zwt_dir, s3.slot);
+				CHECK(unlink(mpath) == 0, "unlink %s", mpath);
+				CHECK(zw_xdp__open(zwt_dir, NULL, &x3, err, sizeof(err)) == 0,
+				      "%s", err);
+				drift = x3 ? zw_xdp__drift(x3, img) : NULL;
+				CHECK(drift && strstr(drift, ifa), "drift names %s: %s", ifa,
+				      drift ? drift : "(none)");
+				free(drift);
+				CHECK(x3 && zw_xdp__apply(x3, img, zw_date__today(), err,
+							  sizeof(err)) == 0 &&
+					      zw_xdp__attach(x3, ifa, ZW_XDP_MODE_AUTO, &mode,
+							     err, sizeof(err)) == 0,
+				      "%s", err);
+				drift = x3 ? zw_xdp__drift(x3, img) : NULL;
+				CHECK(!drift, "apply + attach heal it: %s",
+				      drift ? drift : "(drift gone)");
+				free(drift);
+				zw_xdp__close(x3);
+			}
 			if (lfd >= 0)
 				close(lfd);
 			if (ofd >= 0)
