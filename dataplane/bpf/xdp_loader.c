@@ -1381,14 +1381,15 @@ static void ds_add(struct dsbuf *b, const char *fmt, ...)
 	va_list ap;
 	size_t k;
 
-	if (++b->lines > 50) {
-		if (b->lines == 51)
-			ds_add(b, "...\n");
+	if (++b->lines > 51)
 		return;
+	if (b->lines == 51) {
+		snprintf(line, sizeof(line), "...\n"); /* more: cut */
+	} else {
+		va_start(ap, fmt);
+		vsnprintf(line, sizeof(line), fmt, ap);
+		va_end(ap);
 	}
-	va_start(ap, fmt);
-	vsnprintf(line, sizeof(line), fmt, ap);
-	va_end(ap);
 	k = strlen(line);
 	if (b->n + k + 1 > b->cap) {
 		size_t nc = (b->cap + k + 1) * 2;

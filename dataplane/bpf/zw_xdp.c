@@ -290,13 +290,21 @@ static int cmd_status(int argc, char **argv)
 	}
 	if (expect) {
 		struct zw_image *img = load_image(expect);
+		int e;
 
 		if (!img) {
 			zw_xdp__close(x);
 			return EX_INVALID;
 		}
 		drift = zw_xdp__drift(x, img);
+		e = drift ? 0 : errno;
 		zw_image__free(img);
+		if (e) {
+			/* no answer is no "no drift" */
+			zw_xdp__close(x);
+			return err_exit(EX_ENV, "cannot compare the instance with the "
+					"image: %s", strerror(e));
+		}
 	}
 	zw_hex(st.sha256, 32, hex);
 	if (!strcmp(format, "json")) {

@@ -451,6 +451,25 @@ int main(void)
 		drift = zw_xdp__drift(x, img);
 		CHECK(!drift, "no drift once removed");
 		free(drift);
+		/* a long report is cut, and says so */
+		for (k.port = 100; k.port < 160; k.port++)
+			bpf_map_update_elem(fd, &k, &v, BPF_ANY);
+		drift = zw_xdp__drift(x, img);
+		{
+			size_t lines = 0, l = drift ? strlen(drift) : 0;
+
+			for (size_t i = 0; i < l; i++)
+				lines += drift[i] == '\n';
+			CHECK(drift && lines == 51 && l > 4 &&
+				      !strcmp(drift + l - 4, "...\n"),
+			      "60 differences: 50 lines and '...' (%zu lines)", lines);
+		}
+		for (k.port = 100; k.port < 160; k.port++)
+			bpf_map_delete_elem(fd, &k);
+		free(drift);
+		drift = zw_xdp__drift(x, img);
+		CHECK(!drift, "no drift once removed");
+		free(drift);
 		if (fd >= 0)
 			close(fd);
 	}
