@@ -13,6 +13,7 @@
  */
 #include <arpa/inet.h>
 #include <errno.h>
+#include <pthread.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -707,39 +708,184 @@ static void describe_set(struct sbuf *b, const struct zw_image *img,
 	sb_add(b, "\n");
 }
 
-static int cands_have(const struct zw_xdp_tables *t, uint32_t first,
-		      uint32_t count, uint32_t flow, uint32_t *rank)
+/*
+ * describe_flow is called for every flow a commit adds, changes or removes
+ * (backend.h): projecting the whole image for each call made a first
+ * commit quadratic (16 384 flows: two minutes). The projection of the last
+ * image asked about is kept, with per flow the places its candidates
+ * appear, so a call costs that flow's entries.
+ */
+struct dref {
+	uint32_t port;	/* index in t->ports */
+	uint32_t range; /* index in its range list, UINT32_MAX for PK_PORT */
+	uint32_t rank;	/* 1-based position in the candidate list */
+};
+
+static struct {
+	uint8_t sha256[32];
+	size_t size;
+	int32_t day;
+	int valid;
+	int rc;
+	char err[256];
+	struct zw_xdp_tables *t;
+	uint32_t n_flows;
+	uint32_t *ref_first;  /* [n_flows + 1]: refs of flow f */
+	struct dref *refs;
+	uint32_t *cand_first; /* [n_flows + 1]: cand_idx of flow f */
+	uint32_t *cand_idx;   /* candidate indexes, ascending per flow */
+} dcache;
+static pthread_mutex_t dcache_lock = PTHREAD_MUTEX_INITIALIZER;
+
+static void dcache_clear(void)
+{
+	zw_xdp_tables__free(dcache.t);
+	free(dcache.ref_first);
+	free(dcache.refs);
+	free(dcache.cand_first);
+	free(dcache.cand_idx);
+	memset(&dcache, 0, sizeof(dcache));
+}
+
+/* The first position of @flow in candidates [first, first + count), 1-based,
+ * or 0. */
+static uint32_t cand_rank(const struct zw_xdp_tables *t, uint32_t first,
+			  uint32_t count, uint32_t flow)
 {
 	for (uint32_t i = 0; i < count; i++)
-		if (t->cands[first + i].flow == flow) {
-			*rank = i + 1;
-			return 1;
-		}
+		if (t->cands[first + i].flow == flow)
+			return i + 1;
 	return 0;
+}
+
+/* Every (port entry, range) list, in describe order, and each flow's
+ * first place in it: counted into dcache.ref_first (@fill NULL), or
+ * stored into dcache.refs. */
+static size_t dc_walk(const struct zw_xdp_tables *t, uint32_t n,
+		      uint32_t *fill)
+{
+	size_t nrefs = 0;
+
+	for (uint32_t pi = 0; pi < t->n_ports; pi++) {
+		const struct zw_xdp_port *e = &t->ports[pi];
+		uint32_t nl = e->k.kind == ZW_BPF_PK_PORT ? 1 : e->v.count;
+
+		for (uint32_t r = 0; r < nl; r++) {
+			uint32_t first = e->v.first, count = e->v.count;
+			uint32_t range = UINT32_MAX;
+
+			if (e->k.kind != ZW_BPF_PK_PORT) {
+				const struct zw_bpf_range *rg = &t->ranges[e->v.first + r];
+
+				first = rg->first;
+				count = rg->count;
+				range = r;
+			}
+			for (uint32_t c = 0; c < count; c++) {
+				uint32_t fl = t->cands[first + c].flow;
+
+				if (fl >= n || cand_rank(t, first, c, fl))
+					continue; /* not its first place */
+				nrefs++;
+				if (!fill)
+					dcache.ref_first[fl + 1]++;
+				else
+					dcache.refs[dcache.ref_first[fl] + fill[fl]++] =
+						(struct dref){.port = pi, .range = range,
+							      .rank = c + 1};
+			}
+		}
+	}
+	return nrefs;
+}
+
+/* Make dcache hold @img's projection for @day. 0 or -ENOMEM (the
+ * projection's own failure is kept in dcache.rc/err). */
+static int dcache_fill(const struct zw_image *img, int32_t day)
+{
+	struct zw_xdp_tables *t;
+	uint32_t n = img->n_flows, *fill = NULL;
+	size_t nrefs = 0;
+
+	if (dcache.valid && dcache.day == day && dcache.size == img->size &&
+	    !memcmp(dcache.sha256, img->sha256, 32))
+		return 0;
+	dcache_clear();
+	dcache.rc = zw_xdp_tables__build(img, day, &dcache.t, dcache.err,
+					 sizeof(dcache.err));
+	if (dcache.rc == -ENOMEM)
+		goto enomem;
+	t = dcache.t;
+	dcache.n_flows = n;
+	if (t) {
+		dcache.ref_first = calloc((size_t)n + 1, sizeof(uint32_t));
+		dcache.cand_first = calloc((size_t)n + 1, sizeof(uint32_t));
+		fill = calloc((size_t)n + 1, sizeof(uint32_t));
+		if (!dcache.ref_first || !dcache.cand_first || !fill)
+			goto enomem;
+		nrefs = dc_walk(t, n, NULL);
+		for (uint32_t f = 0; f < n; f++)
+			dcache.ref_first[f + 1] += dcache.ref_first[f];
+		dcache.refs = calloc(nrefs + 1, sizeof(*dcache.refs));
+		if (!dcache.refs)
+			goto enomem;
+		dc_walk(t, n, fill);
+		for (size_t i = 0; i < t->n_cands; i++)
+			if (t->cands[i].flow < n)
+				dcache.cand_first[t->cands[i].flow + 1]++;
+		for (uint32_t f = 0; f < n; f++)
+			dcache.cand_first[f + 1] += dcache.cand_first[f];
+		dcache.cand_idx = calloc(t->n_cands + 1, sizeof(uint32_t));
+		if (!dcache.cand_idx)
+			goto enomem;
+		memset(fill, 0, ((size_t)n + 1) * sizeof(uint32_t));
+		for (size_t i = 0; i < t->n_cands; i++) {
+			uint32_t f = t->cands[i].flow;
+
+			if (f < n)
+				dcache.cand_idx[dcache.cand_first[f] + fill[f]++] =
+					(uint32_t)i;
+		}
+	}
+	free(fill);
+	memcpy(dcache.sha256, img->sha256, 32);
+	dcache.size = img->size;
+	dcache.day = day;
+	dcache.valid = 1;
+	return 0;
+enomem:
+	free(fill);
+	dcache_clear();
+	return -ENOMEM;
 }
 
 char *zw_xdp_tables__describe_flow(const struct zw_image *img, uint32_t flow,
 				   int32_t day)
 {
-	struct zw_xdp_tables *t = NULL;
+	const struct zw_xdp_tables *t;
 	struct sbuf b = {0};
 	const struct zw_img_flow *fl;
-	char err[256], pbuf[4];
+	char pbuf[4];
 	uint32_t sets_done[64];
 	size_t n_sets_done = 0, entries = 0;
-	int rc;
 
 	if (flow >= img->n_flows) {
 		errno = EINVAL;
 		return NULL;
 	}
+	pthread_mutex_lock(&dcache_lock);
+	if (dcache_fill(img, day)) {
+		pthread_mutex_unlock(&dcache_lock);
+		errno = ENOMEM;
+		return NULL;
+	}
+	t = dcache.t;
 	fl = &img->flows[flow];
-	rc = zw_xdp_tables__build(img, day, &t, err, sizeof(err));
 	sb_add(&b, "xdp: flow %s (index %u): zones %s(%u) -> %s(%u)\n",
 	       zw_image__str(img, fl->id), flow, zname(img, fl->from), fl->from,
 	       zname(img, fl->to), fl->to);
-	if (rc) {
-		sb_add(&b, "  not loadable in the XDP engine: %s\n", err);
+	if (dcache.rc) {
+		sb_add(&b, "  not loadable in the XDP engine: %s\n", dcache.err);
 		goto done;
 	}
 	if (!live(img, flow, day)) {
@@ -748,36 +894,27 @@ char *zw_xdp_tables__describe_flow(const struct zw_image *img, uint32_t flow,
 	}
 	sb_add(&b, "  zw_flowinfo_S[%u] = {log=%u rate=%u/s}\n", flow,
 	       !!(t->flowinfo[flow].flags & ZW_BPF_FLOW_LOG), t->flowinfo[flow].rate);
-	for (size_t i = 0; i < t->n_ports; i++) {
-		const struct zw_xdp_port *e = &t->ports[i];
-		uint32_t rank;
+	for (uint32_t i = dcache.ref_first[flow]; i < dcache.ref_first[flow + 1]; i++) {
+		const struct dref *r = &dcache.refs[i];
+		const struct zw_xdp_port *e = &t->ports[r->port];
 
-		if (e->k.kind == ZW_BPF_PK_PORT) {
-			if (!cands_have(t, e->v.first, e->v.count, flow, &rank))
-				continue;
+		if (r->range == UINT32_MAX) {
 			sb_add(&b, "  zw_ports_S{from=%u to=%u proto=%s port=%u} -> candidate %u of %u\n",
 			       e->k.from, e->k.to, zw_proto__name(e->k.proto, pbuf),
-			       e->k.port, rank, e->v.count);
-			entries++;
+			       e->k.port, r->rank, e->v.count);
 		} else {
-			for (uint32_t r = 0; r < e->v.count; r++) {
-				const struct zw_bpf_range *rg = &t->ranges[e->v.first + r];
+			const struct zw_bpf_range *rg = &t->ranges[e->v.first + r->range];
 
-				if (!cands_have(t, rg->first, rg->count, flow, &rank))
-					continue;
-				sb_add(&b, "  zw_ports_S{from=%u to=%u proto=%s ranges}[%u] = %u-%u -> candidate %u of %u\n",
-				       e->k.from, e->k.to, zw_proto__name(e->k.proto, pbuf),
-				       r, rg->lo, rg->hi, rank, rg->count);
-				entries++;
-			}
+			sb_add(&b, "  zw_ports_S{from=%u to=%u proto=%s ranges}[%u] = %u-%u -> candidate %u of %u\n",
+			       e->k.from, e->k.to, zw_proto__name(e->k.proto, pbuf),
+			       r->range, rg->lo, rg->hi, r->rank, rg->count);
 		}
+		entries++;
 	}
-	for (size_t i = 0; i < t->n_cands; i++) {
-		const struct zw_bpf_cand *c = &t->cands[i];
+	for (uint32_t i = dcache.cand_first[flow]; i < dcache.cand_first[flow + 1]; i++) {
+		const struct zw_bpf_cand *c = &t->cands[dcache.cand_idx[i]];
 		uint32_t s[2] = {c->src_set, c->dst_set};
 
-		if (c->flow != flow)
-			continue;
 		for (int k = 0; k < 2; k++) {
 			size_t j;
 
@@ -794,7 +931,7 @@ char *zw_xdp_tables__describe_flow(const struct zw_image *img, uint32_t flow,
 	if (!entries)
 		sb_add(&b, "  no rule entry: every port it names is decided by an earlier flow\n");
 done:
-	zw_xdp_tables__free(t);
+	pthread_mutex_unlock(&dcache_lock);
 	if (b.oom) {
 		free(b.s);
 		errno = ENOMEM;

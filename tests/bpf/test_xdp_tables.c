@@ -137,6 +137,53 @@ static void test_examples(void)
 	}
 }
 
+/* describe_flow keeps the projection of the last image asked about: it
+ * must follow the image (and the day) it is given, call after call. */
+static void test_describe_cache(void)
+{
+	struct zw_gen_opts o = {.seed = 5, .n_zones = 12, .n_flows = 120,
+				.n_services = 6, .ipv6 = true, .narrowing = true,
+				.expiry = true};
+	char *ya = zw_gen__matrix(&o), *yb;
+	struct zw_matrix *ma = parse(ya, "a"), *mb;
+	struct zw_image *a = compile(ma, NULL), *b;
+	int32_t today = zw_date__today();
+	int differ = 0, expired = 0;
+
+	o.seed = 6;
+	yb = zw_gen__matrix(&o);
+	mb = parse(yb, "b");
+	b = compile(mb, NULL);
+	for (uint32_t f = 0; f < a->n_flows && f < b->n_flows; f++) {
+		char *a1 = zw_xdp_tables__describe_flow(a, f, INT32_MIN);
+		char *b1 = zw_xdp_tables__describe_flow(b, f, INT32_MIN);
+		char *a2 = zw_xdp_tables__describe_flow(a, f, INT32_MIN);
+		char *a3 = zw_xdp_tables__describe_flow(a, f, today + 100000);
+
+		CU_ASSERT_FATAL(a1 && b1 && a2 && a3);
+		CU_ASSERT_STRING_EQUAL(a1, a2);
+		CU_ASSERT(strstr(b1, zw_image__str(b, b->flows[f].id)) != NULL);
+		differ += strcmp(a1, b1) != 0;
+		if (a->flows[f].expires != ZW_DATE_NONE) {
+			CU_ASSERT(strstr(a3, "expired: no map entry") != NULL);
+			CU_ASSERT(strcmp(a1, a3) != 0);
+			expired++;
+		}
+		free(a1);
+		free(b1);
+		free(a2);
+		free(a3);
+	}
+	CU_ASSERT(differ > 0);
+	CU_ASSERT(expired > 0);
+	zw_image__free(a);
+	zw_image__free(b);
+	zw_matrix__free(ma);
+	zw_matrix__free(mb);
+	free(ya);
+	free(yb);
+}
+
 static void test_random(void)
 {
 	for (int i = 0; i < 30; i++) {
@@ -229,6 +276,7 @@ int main(void)
 	CU_add_test(s, "example matrices vs oracle", test_examples);
 	CU_add_test(s, "random matrices vs oracle", test_random);
 	CU_add_test(s, "verifier bounds", test_limits);
+	CU_add_test(s, "describe_flow follows the image and the day", test_describe_cache);
 	CU_basic_set_mode(CU_BRM_VERBOSE);
 	CU_basic_run_tests();
 	fails = CU_get_number_of_failures();
