@@ -817,6 +817,121 @@ static void test_expiry(void)
 	zw_ctx__free(ctx);
 }
 
+/* A private worker (no engine, no lcore) whose pipeline a test drives
+ * burst by burst with a clock it chooses. */
+static struct zw_worker *tw_new(uint32_t conns)
+{
+	struct zw_worker *w = rte_zmalloc("tw", sizeof(*w), RTE_CACHE_LINE_SIZE);
+	char n4[32], n6[32];
+
+	if (!w)
+		return NULL;
+	snprintf(n4, sizeof(n4), "tw4_%d", ++run_id);
+	snprintf(n6, sizeof(n6), "tw6_%d", run_id);
+	if (zw_ctab__init(&w->t4, n4, 4, conns, 0) ||
+	    zw_ctab__init(&w->t6, n6, 6, conns, 0)) {
+		zw_ctab__fini(&w->t4);
+		rte_free(w);
+		return NULL;
+	}
+	return w;
+}
+
+static void tw_free(struct zw_worker *w)
+{
+	if (!w)
+		return;
+	zw_ctab__fini(&w->t4);
+	zw_ctab__fini(&w->t6);
+	rte_free(w);
+}
+
+/* One burst of @n packets (frames built from @p) through @w under @ctx at
+ * @now; returns how many passed (and frees them). */
+static unsigned tw_burst(struct zw_worker *w, const struct zw_ctx *ctx,
+			 const struct zt_pkt *p, unsigned n, uint64_t now)
+{
+	struct rte_mbuf *m[ZW_BURST], *out[ZW_BURST];
+	unsigned i, nout;
+
+	CU_ASSERT_FATAL(n <= ZW_BURST);
+	for (i = 0; i < n; i++) {
+		uint8_t f[256];
+		size_t len = zt_frame(&p[i], f, sizeof(f));
+
+		m[i] = mk(f, len);
+		CU_ASSERT_FATAL(m[i] != NULL);
+	}
+	nout = zw_pipeline__burst(w, ctx, m, (uint16_t)n, out, now);
+	rte_pktmbuf_free_bulk(out, nout);
+	return nout;
+}
+
+static struct zw_ctx *tctx(const struct zw_image *img, uint32_t gen)
+{
+	struct zw_image *copy = zw_image__open(img->bytes, img->size, NULL, 0);
+	char err[256];
+	struct zw_ctx *ctx = copy ? zw_ctx__new(copy, day, gen, 1, err,
+						 sizeof(err)) : NULL;
+
+	if (!ctx)
+		zw_image__free(copy);
+	return ctx;
+}
+
+/*
+ * A packet whose entry was found by the burst's bulk lookup but went away
+ * earlier in the same burst (evicted by a new connection, cut by a policy
+ * swap) is judged as what it now is: a packet of no connection, which
+ * opens one when it may (core order of checks, step 5), not NOT_SYN.
+ */
+static void test_burst_rejudge(void)
+{
+	struct zw_image *no1 = without("F-001");
+	struct zw_ctx *ctx = tctx(full, 610), *ctx2 = NULL;
+	struct zw_worker *w = tw_new(64);
+	const uint64_t s = 1000000000ull, t0 = 1000 * s;
+	struct zt_pkt q[32], b[2];
+	int i;
+
+	CU_ASSERT_PTR_NOT_NULL_FATAL(no1);
+	ctx2 = tctx(no1, 611);
+	CU_ASSERT_PTR_NOT_NULL_FATAL(ctx);
+	CU_ASSERT_PTR_NOT_NULL_FATAL(ctx2);
+	CU_ASSERT_PTR_NOT_NULL_FATAL(w);
+	/* 64 unreplied same-zone UDP connections fill the table */
+	for (i = 0; i < 64; i += 32) {
+		int k;
+
+		for (k = 0; k < 32; k++)
+			q[k] = udp(JUMP, "10.2.0.8", (uint16_t)(6000 + i + k), 53);
+		CU_ASSERT_EQUAL(tw_burst(w, ctx, q, 32, t0), 32);
+	}
+	CU_ASSERT_EQUAL(w->t4.count, 64);
+	/* a new one evicts the oldest (port 6000), whose next packet is in
+	 * the same burst: allowed anew, as the policy says */
+	b[0] = udp(JUMP, "10.2.0.8", 9000, 53);
+	b[1] = udp(JUMP, "10.2.0.8", 6000, 53);
+	CU_ASSERT(oracle_allows(full, &b[1]));
+	CU_ASSERT_EQUAL(tw_burst(w, ctx, b, 2, t0 + s), 2);
+	CU_ASSERT_EQUAL(w->st.drops[ZW_DROP_NOT_SYN], 0);
+	/* F-001 leaves: the first packet of its connection is cut, a SYN
+	 * behind it in the same burst is a new connection the policy denies */
+	b[0] = tcp(OPS, JUMP, 48100, 22, SYN);
+	CU_ASSERT_EQUAL(tw_burst(w, ctx, b, 1, t0 + s), 1);
+	b[0] = tcp(OPS, JUMP, 48100, 22, ACK);
+	b[1] = tcp(OPS, JUMP, 48100, 22, SYN);
+	CU_ASSERT(!oracle_allows(no1, &b[1]));
+	CU_ASSERT_EQUAL(tw_burst(w, ctx2, b, 2, t0 + 2 * s), 0);
+	CU_ASSERT_EQUAL(w->st.drops[ZW_DROP_FLOW_REMOVED], 1);
+	CU_ASSERT_EQUAL(w->st.drops[ZW_DROP_NO_FLOW], 1);
+	CU_ASSERT_EQUAL(w->st.drops[ZW_DROP_NOT_SYN], 0);
+	tw_free(w);
+	zw_ctx__free(ctx);
+	zw_ctx__free(ctx2);
+	zw_image__free(no1);
+}
+
 /* Telemetry: a new connection of a `log: true` flow gives a ZW_EV_NEW
  * record, a denied packet a ZW_EV_DROP record, through the rte_ring. */
 static void test_records(void)
@@ -981,6 +1096,8 @@ int main(int argc, char **argv)
 	CU_add_test(s, "unload: fail closed, then load again", test_unload);
 	CU_add_test(s, "flow records through the rte_ring", test_records);
 	CU_add_test(s, "connection timeouts (expiry scan)", test_expiry);
+	CU_add_test(s, "entries gone earlier in the burst: judged anew",
+		    test_burst_rejudge);
 	CU_add_test(s, "RSS key: symmetric hash on addresses", test_rss_symmetric);
 	CU_add_test(s, "shared corpus across policy swaps (3 phases)",
 		    test_corpus_phases);
