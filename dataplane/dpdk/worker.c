@@ -665,6 +665,21 @@ uint16_t zw_pipeline__burst(struct zw_worker *w, const struct zw_ctx *ctx,
 		}
 		if (unlikely(d->kind)) /* cannot happen: kind is in the key */
 			goto miss;
+		if (unlikely(zw_conn__expired(&d->c, pk->t.family == 4 ?
+							     k[i].k4.proto :
+							     k[i].k6.proto,
+					      now))) {
+			/* Idle past its timeout: no connection any more,
+			 * whether or not the expiry scan has reached it. */
+			if (d->c.flags & ZW_CF_LOG)
+				zw_worker__emit_end(w, &k[i], pk->t.family, d,
+						    now);
+			zw_ctab__del(t, sl->pos);
+			w->st.expired++;
+			dirty = 1;
+			sl->pos = -1;
+			goto miss;
+		}
 		if (unlikely(d->c.generation != ctx->generation)) {
 			uint8_t r = recheck(ctx, t, sl->pos, d);
 

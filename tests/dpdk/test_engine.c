@@ -880,6 +880,59 @@ static struct zw_ctx *tctx(const struct zw_image *img, uint32_t gen)
 }
 
 /*
+ * A connection idle past its timeout is no connection any more (the
+ * core's order of checks: "known connection (found, not expired)"), even
+ * before the expiry scan has reached its entry: its late SYN-ACK is
+ * NOT_SYN, an ICMP error about it UNRELATED_ICMP, and a new SYN on its
+ * tuple is judged (and counted) as a new connection.
+ */
+static void test_expired_lookup(void)
+{
+	struct zw_ctx *ctx = tctx(full, 600);
+	struct zw_worker *w = tw_new(1024);
+	const uint64_t s = 1000000000ull, t0 = 1000 * s;
+	struct zt_pkt syn[3] = {
+		tcp(OPS, JUMP, 48000, 22, SYN),
+		tcp(OPS, JUMP, 48001, 22, SYN),
+		tcp(OPS, JUMP, 48002, 22, SYN),
+	};
+	struct zt_pkt sa0 = tcp(JUMP, OPS, 22, 48000, SYN | ACK);
+	struct zt_pkt sa2 = tcp(JUMP, OPS, 22, 48002, SYN | ACK);
+	struct zw_flow_counters c;
+	uint8_t f[256], l4[64];
+	struct rte_mbuf *m, *out[1];
+	size_t len;
+
+	CU_ASSERT_PTR_NOT_NULL_FATAL(ctx);
+	CU_ASSERT_PTR_NOT_NULL_FATAL(w);
+	CU_ASSERT_EQUAL(tw_burst(w, ctx, syn, 3, t0), 3);
+	/* SYN_SENT lives 120 s: at 60 s the SYN-ACK passes ... */
+	CU_ASSERT_EQUAL(tw_burst(w, ctx, &sa2, 1, t0 + 60 * s), 1);
+	/* ... at 121 s it is unsolicited (no expiry scan ran) */
+	CU_ASSERT_EQUAL(tw_burst(w, ctx, &sa0, 1, t0 + 121 * s), 0);
+	CU_ASSERT_EQUAL(w->st.drops[ZW_DROP_NOT_SYN], 1);
+	/* an ICMP error about the other expired SYN is unrelated */
+	memset(l4, 0, sizeof(l4));
+	l4[0] = 3, l4[1] = 3;
+	l4[8] = 0x45, l4[11] = 40, l4[16] = 64, l4[17] = 6;
+	inet_pton(AF_INET, OPS, l4 + 20);
+	inet_pton(AF_INET, JUMP, l4 + 24);
+	l4[28] = 48001 >> 8, l4[29] = 48001 & 0xff, l4[31] = 22;
+	len = raw4(f, JUMP, OPS, 1, 0, 9, l4, 36, 1);
+	m = mk(f, len);
+	CU_ASSERT_FATAL(m != NULL);
+	CU_ASSERT_EQUAL(zw_pipeline__burst(w, ctx, &m, 1, out, t0 + 121 * s), 0);
+	CU_ASSERT_EQUAL(w->st.drops[ZW_DROP_UNRELATED_ICMP], 1);
+	/* a new SYN on the expired tuple opens a new connection */
+	CU_ASSERT_EQUAL(tw_burst(w, ctx, &syn[0], 1, t0 + 121 * s), 1);
+	zw_ctx__flow_total(ctx, 0, &c);
+	CU_ASSERT_EQUAL(c.new_conns, 4);
+	CU_ASSERT_EQUAL(tw_burst(w, ctx, &sa0, 1, t0 + 122 * s), 1);
+	tw_free(w);
+	zw_ctx__free(ctx);
+}
+
+/*
  * A packet whose entry was found by the burst's bulk lookup but went away
  * earlier in the same burst (evicted by a new connection, cut by a policy
  * swap) is judged as what it now is: a packet of no connection, which
@@ -1096,6 +1149,8 @@ int main(int argc, char **argv)
 	CU_add_test(s, "unload: fail closed, then load again", test_unload);
 	CU_add_test(s, "flow records through the rte_ring", test_records);
 	CU_add_test(s, "connection timeouts (expiry scan)", test_expiry);
+	CU_add_test(s, "an expired entry is no connection, scanned or not",
+		    test_expired_lookup);
 	CU_add_test(s, "entries gone earlier in the burst: judged anew",
 		    test_burst_rejudge);
 	CU_add_test(s, "RSS key: symmetric hash on addresses", test_rss_symmetric);
