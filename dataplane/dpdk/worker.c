@@ -629,7 +629,7 @@ uint16_t zw_pipeline__burst(struct zw_worker *w, const struct zw_ctx *ctx,
 		struct zw_pkt *pk = &p[i];
 		struct zw_ctab *t;
 		struct zw_dconn *d;
-		uint32_t len = rte_pktmbuf_pkt_len(pkts[i]);
+		uint32_t len = pk->l3_len; /* IP bytes, as every engine counts */
 
 		if (sl->verdict != V_NONE)
 			goto done;

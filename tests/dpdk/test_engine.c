@@ -985,6 +985,34 @@ static void test_burst_rejudge(void)
 	zw_image__free(no1);
 }
 
+/*
+ * Per-flow bytes are IP bytes (the core's l3_len: header + payload), as
+ * the XDP and nftables engines count them, not the Ethernet frame (its
+ * header, VLAN tags and padding to 60 bytes are not the flow's traffic).
+ */
+static void test_counter_bytes(void)
+{
+	struct zw_ctx *ctx = tctx(full, 620);
+	struct zw_worker *w = tw_new(1024);
+	struct zt_pkt p[2] = {
+		tcp(OPS, JUMP, 48200, 22, SYN),
+		tcp(JUMP, OPS, 22, 48200, SYN | ACK),
+	};
+	struct zw_flow_counters c;
+	uint8_t f[256];
+	size_t len = zt_frame(&p[0], f, sizeof(f));
+
+	CU_ASSERT_PTR_NOT_NULL_FATAL(ctx);
+	CU_ASSERT_PTR_NOT_NULL_FATAL(w);
+	CU_ASSERT_EQUAL_FATAL(len, 60); /* 14 + 20 + 20 + 6, no padding */
+	CU_ASSERT_EQUAL(tw_burst(w, ctx, p, 2, 1000), 2);
+	zw_ctx__flow_total(ctx, 0, &c);
+	CU_ASSERT_EQUAL(c.packets, 2);
+	CU_ASSERT_EQUAL(c.bytes, 2 * 46);
+	tw_free(w);
+	zw_ctx__free(ctx);
+}
+
 /* Telemetry: a new connection of a `log: true` flow gives a ZW_EV_NEW
  * record, a denied packet a ZW_EV_DROP record, through the rte_ring. */
 static void test_records(void)
@@ -1153,6 +1181,7 @@ int main(int argc, char **argv)
 		    test_expired_lookup);
 	CU_add_test(s, "entries gone earlier in the burst: judged anew",
 		    test_burst_rejudge);
+	CU_add_test(s, "per-flow bytes are IP bytes", test_counter_bytes);
 	CU_add_test(s, "RSS key: symmetric hash on addresses", test_rss_symmetric);
 	CU_add_test(s, "shared corpus across policy swaps (3 phases)",
 		    test_corpus_phases);
