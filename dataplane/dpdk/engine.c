@@ -584,25 +584,43 @@ static int reply_ports(int fd)
 	return rc;
 }
 
+/* A whole decimal number in [lo, hi], or -EINVAL. */
+static int parse_num(const char *s, long long lo, long long hi, long long *v)
+{
+	char *end;
+
+	errno = 0;
+	*v = strtoll(s, &end, 10);
+	if (!*s || *end || errno || *v < lo || *v > hi)
+		return -EINVAL;
+	return 0;
+}
+
+/* The image bytes follow the request line: a LOAD refused before reading
+ * them closes the connection (they must never be read as requests). */
+static int refuse_load(int fd, int e, const char *why)
+{
+	zw_ctl__printf(fd, "ERR %d %s\n", e, why);
+	return -e;
+}
+
 static int handle_load(int fd, char **w, int n)
 {
 	char err[512] = "";
-	long day, size;
+	long long day, size;
 	uint8_t *buf;
 	int rc;
 
-	if (n != 3) {
-		return zw_ctl__printf(fd, "ERR %d usage: LOAD DAY SIZE\n",
-				      EINVAL);
-	}
-	day = strtol(w[1], NULL, 10);
-	size = strtol(w[2], NULL, 10);
-	if (size <= 0 || (unsigned long)size > ZW_CTL_IMAGE_MAX)
-		return zw_ctl__printf(fd, "ERR %d bad image size %ld\n", EINVAL,
-				      size);
+	if (n != 3)
+		return refuse_load(fd, EINVAL, "usage: LOAD DAY SIZE");
+	if (parse_num(w[1], INT32_MIN + 1, INT32_MAX, &day))
+		return refuse_load(fd, EINVAL,
+				   "bad day (days since 1970-01-01, UTC)");
+	if (parse_num(w[2], 1, ZW_CTL_IMAGE_MAX, &size))
+		return refuse_load(fd, EINVAL, "bad image size");
 	buf = malloc((size_t)size);
 	if (!buf)
-		return zw_ctl__printf(fd, "ERR %d out of memory\n", ENOMEM);
+		return refuse_load(fd, ENOMEM, "out of memory");
 	rc = zw_ctl__read_full(fd, buf, (size_t)size);
 	if (rc) {
 		free(buf);

@@ -16,6 +16,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/mman.h>
 #include <unistd.h>
 
 #include <CUnit/Basic.h>
@@ -31,11 +32,13 @@
 #include <rte_thash.h>
 #include <rte_ring_elem.h>
 
+#include <zonewall/backend.h>
 #include <zonewall/eval.h>
 #include <zonewall/matrix.h>
 #include <zonewall/policy.h>
 
 #include "corpus.h"
+#include "ctl_proto.h"
 #include "gen.h"
 #include "tmatrix.h"
 #include "zwdpdk.h"
@@ -1013,6 +1016,115 @@ static void test_counter_bytes(void)
 	zw_ctx__free(ctx);
 }
 
+/* One request on a new connection; the status line into @reply. Returns
+ * the connection (or -errno). */
+static int ctl_req(const char *path, const char *line, const void *body,
+		   size_t len, char *reply, size_t n, int timeout_ms)
+{
+	int fd = zw_ctl__connect(path, timeout_ms), rc;
+
+	if (fd < 0)
+		return fd;
+	rc = zw_ctl__printf(fd, "%s\n", line);
+	if (!rc && len)
+		rc = zw_ctl__write_full(fd, body, len);
+	/* (a refused LOAD closes before reading the body: read the reply) */
+	if (!rc || rc == -EPIPE || rc == -ECONNRESET)
+		rc = zw_ctl__read_line(fd, reply, n);
+	if (rc < 0) {
+		close(fd);
+		return rc;
+	}
+	return fd;
+}
+
+static int ctl_status(const char *path, char *reply, size_t n)
+{
+	int fd = ctl_req(path, "STATUS", NULL, 0, reply, n, 2000);
+
+	if (fd < 0)
+		return fd;
+	close(fd);
+	return 0;
+}
+
+/*
+ * The control socket: a LOAD it refuses before reading the image closes
+ * the connection (the image bytes that follow are never read as
+ * requests); LOAD's day and size are numbers, nothing else.
+ */
+static void test_control_socket(void)
+{
+	char path[108], reply[ZW_CTL_LINE_MAX], line[128], gen[32];
+	int fd, rc;
+
+	snprintf(path, sizeof(path), "/tmp/zwdpdk-engine-%d.sock", (int)getpid());
+	CU_ASSERT_FATAL(engine_start(full, 4096) == 0);
+	CU_ASSERT_FATAL(zw_ctl_server__start(path) == 0);
+	CU_ASSERT_EQUAL_FATAL(ctl_status(path, reply, sizeof(reply)), 0);
+	CU_ASSERT_PTR_NOT_NULL(strstr(reply, "enforcing=1"));
+	snprintf(gen, sizeof(gen), "generation=%u ", zw_eng.generation);
+
+	/* refused LOAD header, then bytes that read like a request */
+	fd = ctl_req(path, "LOAD 20000 999999999999", "UNLOAD\n", 7, reply,
+		     sizeof(reply), 2000);
+	CU_ASSERT_FATAL(fd >= 0);
+	CU_ASSERT_EQUAL(strncmp(reply, "ERR ", 4), 0);
+	rc = zw_ctl__read_line(fd, reply, sizeof(reply));
+	CU_ASSERT(rc == -EPIPE || rc == -ECONNRESET);
+	close(fd);
+	CU_ASSERT_EQUAL(ctl_status(path, reply, sizeof(reply)), 0);
+	CU_ASSERT_PTR_NOT_NULL(strstr(reply, "enforcing=1"));
+
+	/* a day that is not a number: refused, policy unchanged */
+	snprintf(line, sizeof(line), "LOAD 2026-11-01 %zu", full->size);
+	fd = ctl_req(path, line, full->bytes, full->size, reply, sizeof(reply),
+		     2000);
+	CU_ASSERT_FATAL(fd >= 0);
+	close(fd);
+	CU_ASSERT_EQUAL(strncmp(reply, "ERR ", 4), 0);
+	snprintf(line, sizeof(line), "LOAD %d %zux", (int)day, full->size);
+	fd = ctl_req(path, line, full->bytes, full->size, reply, sizeof(reply),
+		     2000);
+	CU_ASSERT_FATAL(fd >= 0);
+	close(fd);
+	CU_ASSERT_EQUAL(strncmp(reply, "ERR ", 4), 0);
+	CU_ASSERT_EQUAL(ctl_status(path, reply, sizeof(reply)), 0);
+	CU_ASSERT_PTR_NOT_NULL(strstr(reply, gen));
+	/* a well-formed one goes through */
+	snprintf(line, sizeof(line), "LOAD %d %zu", (int)day, full->size);
+	fd = ctl_req(path, line, full->bytes, full->size, reply, sizeof(reply),
+		     5000);
+	CU_ASSERT_FATAL(fd >= 0);
+	close(fd);
+	CU_ASSERT_EQUAL(strncmp(reply, "OK generation=", 14), 0);
+
+	/* zonewalld's client gets the reason of a LOAD refused before its
+	 * body was read (its write fails once the engine has closed) */
+	{
+		size_t big = ZW_CTL_IMAGE_MAX + 4096;
+		void *b = mmap(NULL, big, PROT_READ, MAP_PRIVATE | MAP_ANONYMOUS,
+			       -1, 0);
+		struct zw_image fake = { .bytes = b, .size = big };
+		struct zw_backend *be = NULL;
+		char err[256] = "";
+
+		CU_ASSERT_FATAL(b != MAP_FAILED);
+		CU_ASSERT_EQUAL_FATAL(zw_backend_dpdk.open(path, &be, err,
+							   sizeof(err)), 0);
+		CU_ASSERT_EQUAL(zw_backend_dpdk.apply(be, &fake, day, err,
+						      sizeof(err)), -EINVAL);
+		CU_ASSERT_PTR_NOT_NULL(strstr(err, "bad image size"));
+		zw_backend_dpdk.close(be);
+		munmap(b, big);
+	}
+	CU_ASSERT_EQUAL(ctl_status(path, reply, sizeof(reply)), 0);
+	CU_ASSERT_PTR_NOT_NULL(strstr(reply, "enforcing=1"));
+
+	zw_ctl_server__stop();
+	engine_end();
+}
+
 /* Telemetry: a new connection of a `log: true` flow gives a ZW_EV_NEW
  * record, a denied packet a ZW_EV_DROP record, through the rte_ring. */
 static void test_records(void)
@@ -1182,6 +1294,8 @@ int main(int argc, char **argv)
 	CU_add_test(s, "entries gone earlier in the burst: judged anew",
 		    test_burst_rejudge);
 	CU_add_test(s, "per-flow bytes are IP bytes", test_counter_bytes);
+	CU_add_test(s, "control socket: refused LOAD, bad numbers",
+		    test_control_socket);
 	CU_add_test(s, "RSS key: symmetric hash on addresses", test_rss_symmetric);
 	CU_add_test(s, "shared corpus across policy swaps (3 phases)",
 		    test_corpus_phases);
