@@ -681,6 +681,27 @@ static int handle(int fd, char *line)
 			      w[0]);
 }
 
+/* Wait for client @c's next request: true when it has sent something
+ * (or closed), false after 10 s of silence, or at once when another client
+ * is waiting while this one is idle (one client at a time: an idle
+ * session must not hold zonewalld's requests). */
+static bool next_request(int c)
+{
+	struct pollfd p[2] = {
+		{ .fd = c, .events = POLLIN },
+		{ .fd = ctl_fd, .events = POLLIN },
+	};
+
+	drain_events();
+	for (;;) {
+		int r = poll(p, 2, 10000);
+
+		if (r < 0 && errno == EINTR)
+			continue;
+		return r > 0 && p[0].revents;
+	}
+}
+
 static void *ctl_main(void *arg)
 {
 	(void)arg;
@@ -699,7 +720,8 @@ static void *ctl_main(void *arg)
 		/* A stuck client must not hold the control thread forever. */
 		setsockopt(c, SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof(tv));
 		setsockopt(c, SOL_SOCKET, SO_SNDTIMEO, &tv, sizeof(tv));
-		while (zw_ctl__read_line(c, line, sizeof(line)) >= 0)
+		while (!zw_eng.quit && next_request(c) &&
+		       zw_ctl__read_line(c, line, sizeof(line)) >= 0)
 			if (handle(c, line) < 0)
 				break;
 		close(c);

@@ -1051,12 +1051,14 @@ static int ctl_status(const char *path, char *reply, size_t n)
 /*
  * The control socket: a LOAD it refuses before reading the image closes
  * the connection (the image bytes that follow are never read as
- * requests); LOAD's day and size are numbers, nothing else.
+ * requests); LOAD's day and size are numbers, nothing else; a client idle
+ * between requests does not keep the others waiting.
  */
 static void test_control_socket(void)
 {
 	char path[108], reply[ZW_CTL_LINE_MAX], line[128], gen[32];
-	int fd, rc;
+	uint64_t t0;
+	int fd, idle, rc;
 
 	snprintf(path, sizeof(path), "/tmp/zwdpdk-engine-%d.sock", (int)getpid());
 	CU_ASSERT_FATAL(engine_start(full, 4096) == 0);
@@ -1120,6 +1122,16 @@ static void test_control_socket(void)
 	}
 	CU_ASSERT_EQUAL(ctl_status(path, reply, sizeof(reply)), 0);
 	CU_ASSERT_PTR_NOT_NULL(strstr(reply, "enforcing=1"));
+
+	/* an idle client (an open interactive session) ... */
+	idle = ctl_req(path, "HELLO", NULL, 0, reply, sizeof(reply), 2000);
+	CU_ASSERT_FATAL(idle >= 0);
+	CU_ASSERT_EQUAL(strncmp(reply, "OK zonewall-dpdk", 16), 0);
+	/* ... does not hold the others */
+	t0 = rte_get_timer_cycles();
+	CU_ASSERT_EQUAL(ctl_status(path, reply, sizeof(reply)), 0);
+	CU_ASSERT(rte_get_timer_cycles() - t0 < 2 * rte_get_timer_hz());
+	close(idle);
 
 	zw_ctl_server__stop();
 	engine_end();
@@ -1294,7 +1306,7 @@ int main(int argc, char **argv)
 	CU_add_test(s, "entries gone earlier in the burst: judged anew",
 		    test_burst_rejudge);
 	CU_add_test(s, "per-flow bytes are IP bytes", test_counter_bytes);
-	CU_add_test(s, "control socket: refused LOAD, bad numbers",
+	CU_add_test(s, "control socket: refused LOAD, bad numbers, idle client",
 		    test_control_socket);
 	CU_add_test(s, "RSS key: symmetric hash on addresses", test_rss_symmetric);
 	CU_add_test(s, "shared corpus across policy swaps (3 phases)",
