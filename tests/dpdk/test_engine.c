@@ -989,6 +989,43 @@ static void test_burst_rejudge(void)
 }
 
 /*
+ * Early drop spares connections that were established: one half-closed
+ * (a FIN one way, data still flowing the other way: `ssh host cmd <
+ * /dev/null`) is not "embryonic" however full the table gets.
+ */
+static void test_table_full_half_closed(void)
+{
+	struct zw_ctx *ctx = tctx(full, 630);
+	struct zw_worker *w = tw_new(64);
+	struct zt_pkt hs[4] = {
+		tcp(OPS, JUMP, 48300, 22, SYN),
+		tcp(JUMP, OPS, 22, 48300, SYN | ACK),
+		tcp(OPS, JUMP, 48300, 22, ACK),
+		tcp(OPS, JUMP, 48300, 22, FIN | ACK),
+	};
+	struct zt_pkt data = tcp(JUMP, OPS, 22, 48300, ACK);
+	struct zt_pkt q[32];
+	int i, k;
+
+	CU_ASSERT_PTR_NOT_NULL_FATAL(ctx);
+	CU_ASSERT_PTR_NOT_NULL_FATAL(w);
+	CU_ASSERT_EQUAL(tw_burst(w, ctx, hs, 4, 1000), 4);
+	/* 8 x 32 new same-zone UDP connections through a 64-entry table */
+	for (i = 0; i < 8; i++) {
+		for (k = 0; k < 32; k++)
+			q[k] = udp(JUMP, "10.2.0.8", (uint16_t)(6000 + 32 * i + k),
+				   53);
+		CU_ASSERT_EQUAL(tw_burst(w, ctx, q, 32, 2000), 32);
+	}
+	CU_ASSERT(w->st.evicted >= 190);
+	/* the responder still sends: its connection is there */
+	CU_ASSERT_EQUAL(tw_burst(w, ctx, &data, 1, 3000), 1);
+	CU_ASSERT_EQUAL(w->st.drops[ZW_DROP_NOT_SYN], 0);
+	tw_free(w);
+	zw_ctx__free(ctx);
+}
+
+/*
  * Per-flow bytes are IP bytes (the core's l3_len: header + payload), as
  * the XDP and nftables engines count them, not the Ethernet frame (its
  * header, VLAN tags and padding to 60 bytes are not the flow's traffic).
@@ -1306,6 +1343,8 @@ int main(int argc, char **argv)
 	CU_add_test(s, "entries gone earlier in the burst: judged anew",
 		    test_burst_rejudge);
 	CU_add_test(s, "per-flow bytes are IP bytes", test_counter_bytes);
+	CU_add_test(s, "table full: a half-closed connection is not evicted",
+		    test_table_full_half_closed);
 	CU_add_test(s, "control socket: refused LOAD, bad numbers, idle client",
 		    test_control_socket);
 	CU_add_test(s, "RSS key: symmetric hash on addresses", test_rss_symmetric);
