@@ -739,10 +739,30 @@ int zw_ctl_server__start(const char *path)
 	}
 	strcpy(sa.sun_path, path);
 	strcpy(ctl_path, path);
+	/* Replace only a stale socket: never a file of another kind (a
+	 * mistyped --control must not delete it), nor a socket another
+	 * process still listens on. */
+	{
+		struct stat sb;
+		int c;
+
+		if (lstat(path, &sb) == 0) {
+			if (!S_ISSOCK(sb.st_mode)) {
+				errno = EEXIST;
+				return -1;
+			}
+			c = zw_ctl__connect(path, 1000);
+			if (c >= 0) {
+				close(c);
+				errno = EADDRINUSE;
+				return -1;
+			}
+			unlink(path);
+		}
+	}
 	ctl_fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
 	if (ctl_fd < 0)
 		return -1;
-	unlink(path);
 	if (bind(ctl_fd, (struct sockaddr *)&sa, sizeof(sa)) ||
 	    chmod(path, 0660) || listen(ctl_fd, 8)) {
 		int e = errno;

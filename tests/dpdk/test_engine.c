@@ -17,6 +17,9 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/mman.h>
+#include <sys/socket.h>
+#include <sys/stat.h>
+#include <sys/un.h>
 #include <unistd.h>
 
 #include <CUnit/Basic.h>
@@ -1174,6 +1177,52 @@ static void test_control_socket(void)
 	engine_end();
 }
 
+/*
+ * --control PATH replaces only a stale socket: never a file of another
+ * kind (a mistyped path must not delete it), never a socket someone still
+ * listens on (another engine's).
+ */
+static void test_control_path(void)
+{
+	char path[108];
+	struct sockaddr_un sa = { .sun_family = AF_UNIX };
+	struct stat sb;
+	FILE *f;
+	int l;
+
+	snprintf(path, sizeof(path), "/tmp/zwdpdk-engine-%d.file", (int)getpid());
+	f = fopen(path, "w");
+	CU_ASSERT_PTR_NOT_NULL_FATAL(f);
+	fputs("precious\n", f);
+	fclose(f);
+	CU_ASSERT_NOT_EQUAL(zw_ctl_server__start(path), 0);
+	CU_ASSERT_EQUAL(stat(path, &sb), 0);
+	CU_ASSERT(S_ISREG(sb.st_mode) && sb.st_size == 9);
+	unlink(path);
+
+	/* a live listener */
+	snprintf(path, sizeof(path), "/tmp/zwdpdk-engine-%d.live", (int)getpid());
+	strcpy(sa.sun_path, path);
+	unlink(path);
+	l = socket(AF_UNIX, SOCK_STREAM, 0);
+	CU_ASSERT_FATAL(bind(l, (struct sockaddr *)&sa, sizeof(sa)) == 0);
+	CU_ASSERT_FATAL(listen(l, 4) == 0);
+	CU_ASSERT_NOT_EQUAL(zw_ctl_server__start(path), 0);
+	CU_ASSERT_EQUAL(errno, EADDRINUSE);
+	{
+		int c = zw_ctl__connect(path, 1000);
+
+		CU_ASSERT(c >= 0); /* still the listener's */
+		if (c >= 0)
+			close(c);
+	}
+	close(l);
+	/* now stale: replaced */
+	CU_ASSERT_EQUAL(zw_ctl_server__start(path), 0);
+	zw_ctl_server__stop();
+	CU_ASSERT_NOT_EQUAL(stat(path, &sb), 0);
+}
+
 /* Telemetry: a new connection of a `log: true` flow gives a ZW_EV_NEW
  * record, a denied packet a ZW_EV_DROP record, through the rte_ring. */
 static void test_records(void)
@@ -1347,6 +1396,8 @@ int main(int argc, char **argv)
 		    test_table_full_half_closed);
 	CU_add_test(s, "control socket: refused LOAD, bad numbers, idle client",
 		    test_control_socket);
+	CU_add_test(s, "control socket path: only a stale socket is replaced",
+		    test_control_path);
 	CU_add_test(s, "RSS key: symmetric hash on addresses", test_rss_symmetric);
 	CU_add_test(s, "shared corpus across policy swaps (3 phases)",
 		    test_corpus_phases);
