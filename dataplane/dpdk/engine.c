@@ -682,24 +682,29 @@ static int handle(int fd, char *line)
 }
 
 /* Wait for client @c's next request: true when it has sent something
- * (or closed), false after 10 s of silence, or at once when another client
- * is waiting while this one is idle (one client at a time: an idle
- * session must not hold zonewalld's requests). */
+ * (or closed), false after 10 s of silence, at shutdown, or at once when
+ * another client is waiting while this one is idle (one client at a time:
+ * an idle session must not hold zonewalld's requests). */
 static bool next_request(int c)
 {
 	struct pollfd p[2] = {
 		{ .fd = c, .events = POLLIN },
 		{ .fd = ctl_fd, .events = POLLIN },
 	};
+	int waited;
 
-	drain_events();
-	for (;;) {
-		int r = poll(p, 2, 10000);
+	for (waited = 0; waited < 10000 && ctl_run && !zw_eng.quit;) {
+		int r;
 
-		if (r < 0 && errno == EINTR)
-			continue;
-		return r > 0 && p[0].revents;
+		drain_events();
+		r = poll(p, 2, 100);
+		if (r < 0 && errno != EINTR)
+			return false;
+		if (r > 0)
+			return p[0].revents != 0;
+		waited += r == 0 ? 100 : 0;
 	}
+	return false;
 }
 
 static void *ctl_main(void *arg)

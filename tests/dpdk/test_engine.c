@@ -1173,7 +1173,14 @@ static void test_control_socket(void)
 	CU_ASSERT(rte_get_timer_cycles() - t0 < 2 * rte_get_timer_hz());
 	close(idle);
 
+	/* an idle session does not hold the shutdown either */
+	idle = ctl_req(path, "HELLO", NULL, 0, reply, sizeof(reply), 2000);
+	CU_ASSERT(idle >= 0);
+	t0 = rte_get_timer_cycles();
 	zw_ctl_server__stop();
+	CU_ASSERT(rte_get_timer_cycles() - t0 < 2 * rte_get_timer_hz());
+	if (idle >= 0)
+		close(idle);
 	engine_end();
 }
 
