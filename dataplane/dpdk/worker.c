@@ -721,8 +721,8 @@ uint16_t zw_pipeline__burst(struct zw_worker *w, const struct zw_ctx *ctx,
 miss:
 		if (sl->kind == 0 && !sl->cand && zw_pkt__may_open(pk)) {
 			/* Its entry was there at the bulk lookup but went away
-			 * earlier in this burst (cut, evicted): a packet of no
-			 * connection, judged now like any other (slow path). */
+			 * (cut, evicted earlier in this burst, or expired): a
+			 * packet of no connection, judged now (slow path). */
 			zw_ctx__judge(ctx, pk->t.family, pk->t.proto, pk->t.src,
 				      pk->t.dst, pk->match_port, &sl->j);
 			sl->cand = 1;
