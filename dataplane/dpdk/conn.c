@@ -27,8 +27,10 @@ uint64_t zw_dconn__timeout(const struct zw_dconn *d, uint8_t proto)
 bool zw_dconn__embryonic(const struct zw_dconn *d)
 {
 	/* Linux conntrack's early drop spares "assured" entries: here the
-	 * established TCP and the answered others. */
+	 * established TCP (half-closed ones too: FIN_WAIT still carries
+	 * data the other way) and the answered others. */
 	return d->used && (d->kind || (d->c.state != ZW_CS_ESTABLISHED &&
+				       d->c.state != ZW_CS_FIN_WAIT &&
 				       d->c.state != ZW_CS_REPLIED));
 }
 

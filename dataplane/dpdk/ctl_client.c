@@ -43,8 +43,14 @@ static int request(const char *path, const char *line, const void *body,
 	rc = zw_ctl__printf(fd, "%s\n", line);
 	if (!rc && body_len)
 		rc = zw_ctl__write_full(fd, body, body_len);
-	if (!rc)
+	if (!rc) {
 		rc = zw_ctl__read_line(fd, reply, reply_len);
+	} else if (rc == -EPIPE || rc == -ECONNRESET) {
+		/* The engine refused the request before reading its body and
+		 * closed: its reply says why. */
+		if (zw_ctl__read_line(fd, reply, reply_len) >= 0)
+			rc = 0;
+	}
 	if (rc < 0) {
 		snprintf(err, err_len, "zonewall-dpdk at %s: %s", path,
 			 strerror(-rc));

@@ -584,25 +584,43 @@ static int reply_ports(int fd)
 	return rc;
 }
 
+/* A whole decimal number in [lo, hi], or -EINVAL. */
+static int parse_num(const char *s, long long lo, long long hi, long long *v)
+{
+	char *end;
+
+	errno = 0;
+	*v = strtoll(s, &end, 10);
+	if (!*s || *end || errno || *v < lo || *v > hi)
+		return -EINVAL;
+	return 0;
+}
+
+/* The image bytes follow the request line: a LOAD refused before reading
+ * them closes the connection (they must never be read as requests). */
+static int refuse_load(int fd, int e, const char *why)
+{
+	zw_ctl__printf(fd, "ERR %d %s\n", e, why);
+	return -e;
+}
+
 static int handle_load(int fd, char **w, int n)
 {
 	char err[512] = "";
-	long day, size;
+	long long day, size;
 	uint8_t *buf;
 	int rc;
 
-	if (n != 3) {
-		return zw_ctl__printf(fd, "ERR %d usage: LOAD DAY SIZE\n",
-				      EINVAL);
-	}
-	day = strtol(w[1], NULL, 10);
-	size = strtol(w[2], NULL, 10);
-	if (size <= 0 || (unsigned long)size > ZW_CTL_IMAGE_MAX)
-		return zw_ctl__printf(fd, "ERR %d bad image size %ld\n", EINVAL,
-				      size);
+	if (n != 3)
+		return refuse_load(fd, EINVAL, "usage: LOAD DAY SIZE");
+	if (parse_num(w[1], INT32_MIN + 1, INT32_MAX, &day))
+		return refuse_load(fd, EINVAL,
+				   "bad day (days since 1970-01-01, UTC)");
+	if (parse_num(w[2], 1, ZW_CTL_IMAGE_MAX, &size))
+		return refuse_load(fd, EINVAL, "bad image size");
 	buf = malloc((size_t)size);
 	if (!buf)
-		return zw_ctl__printf(fd, "ERR %d out of memory\n", ENOMEM);
+		return refuse_load(fd, ENOMEM, "out of memory");
 	rc = zw_ctl__read_full(fd, buf, (size_t)size);
 	if (rc) {
 		free(buf);
@@ -663,6 +681,32 @@ static int handle(int fd, char *line)
 			      w[0]);
 }
 
+/* Wait for client @c's next request: true when it has sent something
+ * (or closed), false after 10 s of silence, at shutdown, or at once when
+ * another client is waiting while this one is idle (one client at a time:
+ * an idle session must not hold zonewalld's requests). */
+static bool next_request(int c)
+{
+	struct pollfd p[2] = {
+		{ .fd = c, .events = POLLIN },
+		{ .fd = ctl_fd, .events = POLLIN },
+	};
+	int waited;
+
+	for (waited = 0; waited < 10000 && ctl_run && !zw_eng.quit;) {
+		int r;
+
+		drain_events();
+		r = poll(p, 2, 100);
+		if (r < 0 && errno != EINTR)
+			return false;
+		if (r > 0)
+			return p[0].revents != 0;
+		waited += r == 0 ? 100 : 0;
+	}
+	return false;
+}
+
 static void *ctl_main(void *arg)
 {
 	(void)arg;
@@ -681,7 +725,8 @@ static void *ctl_main(void *arg)
 		/* A stuck client must not hold the control thread forever. */
 		setsockopt(c, SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof(tv));
 		setsockopt(c, SOL_SOCKET, SO_SNDTIMEO, &tv, sizeof(tv));
-		while (zw_ctl__read_line(c, line, sizeof(line)) >= 0)
+		while (!zw_eng.quit && next_request(c) &&
+		       zw_ctl__read_line(c, line, sizeof(line)) >= 0)
 			if (handle(c, line) < 0)
 				break;
 		close(c);
@@ -699,10 +744,30 @@ int zw_ctl_server__start(const char *path)
 	}
 	strcpy(sa.sun_path, path);
 	strcpy(ctl_path, path);
+	/* Replace only a stale socket: never a file of another kind (a
+	 * mistyped --control must not delete it), nor a socket another
+	 * process still listens on. */
+	{
+		struct stat sb;
+		int c;
+
+		if (lstat(path, &sb) == 0) {
+			if (!S_ISSOCK(sb.st_mode)) {
+				errno = EEXIST;
+				return -1;
+			}
+			c = zw_ctl__connect(path, 1000);
+			if (c >= 0) {
+				close(c);
+				errno = EADDRINUSE;
+				return -1;
+			}
+			unlink(path);
+		}
+	}
 	ctl_fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
 	if (ctl_fd < 0)
 		return -1;
-	unlink(path);
 	if (bind(ctl_fd, (struct sockaddr *)&sa, sizeof(sa)) ||
 	    chmod(path, 0660) || listen(ctl_fd, 8)) {
 		int e = errno;

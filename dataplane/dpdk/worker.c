@@ -629,7 +629,7 @@ uint16_t zw_pipeline__burst(struct zw_worker *w, const struct zw_ctx *ctx,
 		struct zw_pkt *pk = &p[i];
 		struct zw_ctab *t;
 		struct zw_dconn *d;
-		uint32_t len = rte_pktmbuf_pkt_len(pkts[i]);
+		uint32_t len = pk->l3_len; /* IP bytes, as every engine counts */
 
 		if (sl->verdict != V_NONE)
 			goto done;
@@ -665,6 +665,21 @@ uint16_t zw_pipeline__burst(struct zw_worker *w, const struct zw_ctx *ctx,
 		}
 		if (unlikely(d->kind)) /* cannot happen: kind is in the key */
 			goto miss;
+		if (unlikely(zw_conn__expired(&d->c, pk->t.family == 4 ?
+							     k[i].k4.proto :
+							     k[i].k6.proto,
+					      now))) {
+			/* Idle past its timeout: no connection any more,
+			 * whether or not the expiry scan has reached it. */
+			if (d->c.flags & ZW_CF_LOG)
+				zw_worker__emit_end(w, &k[i], pk->t.family, d,
+						    now);
+			zw_ctab__del(t, sl->pos);
+			w->st.expired++;
+			dirty = 1;
+			sl->pos = -1;
+			goto miss;
+		}
 		if (unlikely(d->c.generation != ctx->generation)) {
 			uint8_t r = recheck(ctx, t, sl->pos, d);
 
@@ -704,6 +719,14 @@ uint16_t zw_pipeline__burst(struct zw_worker *w, const struct zw_ctx *ctx,
 		sl->verdict = V_PASS;
 		goto done;
 miss:
+		if (sl->kind == 0 && !sl->cand && zw_pkt__may_open(pk)) {
+			/* Its entry was there at the bulk lookup but went away
+			 * (cut, evicted earlier in this burst, or expired): a
+			 * packet of no connection, judged now (slow path). */
+			zw_ctx__judge(ctx, pk->t.family, pk->t.proto, pk->t.src,
+				      pk->t.dst, pk->match_port, &sl->j);
+			sl->cand = 1;
+		}
 		if (sl->kind == 1) {
 			sl->verdict = V_DROP;
 			sl->reason = ZW_DROP_FRAGMENT;

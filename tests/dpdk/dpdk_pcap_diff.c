@@ -189,6 +189,16 @@ static void shutdown_engine(const char *sock)
  * reads the drop counters into @got, stops it. Returns 0, 1 on failure,
  * 77 when the engine cannot run at all.
  */
+/* The engine stopped before it was asked to: only an environment error
+ * (exit 3: EAL, ports, memory) means it cannot run here (77); a crash or
+ * any other exit is a failure. */
+static int exited_early(const char *name, const char *log, int status_rc)
+{
+	fprintf(stderr, "%s: zonewall-dpdk exited early, status %d (see %s)\n",
+		name, status_rc, log);
+	return WIFEXITED(status_rc) && WEXITSTATUS(status_rc) == 3 ? 77 : 1;
+}
+
 static int run_engine(const char *name, const char *pol, const char *in,
 		      const char *out0, const char *out1, long n, long got[16])
 {
@@ -221,11 +231,8 @@ static int run_engine(const char *name, const char *pol, const char *in,
 	end = time(NULL) + 60;
 	while (time(NULL) < end) {
 		usleep(50 * 1000);
-		if (waitpid(pid, &status_rc, WNOHANG) == pid) {
-			fprintf(stderr, "%s: zonewall-dpdk exited early (see %s)\n",
-				name, log);
-			return 77;
-		}
+		if (waitpid(pid, &status_rc, WNOHANG) == pid)
+			return exited_early(name, log, status_rc);
 		if (status(sock, reply, sizeof(reply)))
 			continue;
 		done = kv_long(reply, "done");
@@ -365,7 +372,7 @@ static int run(const char *name, struct zw_image *img, struct zw_query *qs,
 	struct expect *ex = calloc((size_t)n, sizeof(*ex));
 	uint8_t *seen = calloc((size_t)n, 1);
 	long want[ZW_VERDICT_BLOCKED + 1] = { 0 }, got[16];
-	int i, kept = 0, allowed = 0, bad = 0, status_rc;
+	int i, kept = 0, allowed = 0, bad = 0, status_rc, early = 1;
 	pcap_t *pd;
 	pcap_dumper_t *dump;
 	pid_t pid;
@@ -440,8 +447,7 @@ static int run(const char *name, struct zw_image *img, struct zw_query *qs,
 		while (time(NULL) < end) {
 			usleep(50 * 1000);
 			if (waitpid(pid, &status_rc, WNOHANG) == pid) {
-				fprintf(stderr, "%s: zonewall-dpdk exited early "
-						"(see %s)\n", name, log);
+				early = exited_early(name, log, status_rc);
 				pid = 0;
 				break;
 			}
@@ -469,7 +475,7 @@ static int run(const char *name, struct zw_image *img, struct zw_query *qs,
 	} else {
 		free(ex);
 		free(seen);
-		return 77;
+		return early;
 	}
 	pd = pcap_open_offline(out1, errbuf);
 	if (!pd) {
@@ -627,7 +633,7 @@ static int one_case(const char *name, const char *yaml, uint64_t seed, int n,
 
 		snprintf(cname, sizeof(cname), "%s-corpus", name);
 		r2 = run_corpus(cname, img, seed);
-		rc = r2 == 77 ? 77 : (rc | r2);
+		rc = r2 == 77 ? (rc ? rc : 77) : (rc | r2);
 	}
 	free(qs);
 	zw_matrix__free(m);
@@ -662,7 +668,7 @@ int main(void)
 		r = (expr);                                                    \
 		if (r == 77) {                                                 \
 			printf("SKIP: the engine cannot run here\n");         \
-			return 77;                                             \
+			return rc ? 1 : 77; /* never hide a failure */         \
 		}                                                              \
 		rc |= r;                                                       \
 	} while (0)

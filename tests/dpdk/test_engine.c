@@ -16,6 +16,10 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/mman.h>
+#include <sys/socket.h>
+#include <sys/stat.h>
+#include <sys/un.h>
 #include <unistd.h>
 
 #include <CUnit/Basic.h>
@@ -31,11 +35,13 @@
 #include <rte_thash.h>
 #include <rte_ring_elem.h>
 
+#include <zonewall/backend.h>
 #include <zonewall/eval.h>
 #include <zonewall/matrix.h>
 #include <zonewall/policy.h>
 
 #include "corpus.h"
+#include "ctl_proto.h"
 #include "gen.h"
 #include "tmatrix.h"
 #include "zwdpdk.h"
@@ -817,6 +823,413 @@ static void test_expiry(void)
 	zw_ctx__free(ctx);
 }
 
+/* A private worker (no engine, no lcore) whose pipeline a test drives
+ * burst by burst with a clock it chooses. */
+static struct zw_worker *tw_new(uint32_t conns)
+{
+	struct zw_worker *w = rte_zmalloc("tw", sizeof(*w), RTE_CACHE_LINE_SIZE);
+	char n4[32], n6[32];
+
+	if (!w)
+		return NULL;
+	snprintf(n4, sizeof(n4), "tw4_%d", ++run_id);
+	snprintf(n6, sizeof(n6), "tw6_%d", run_id);
+	if (zw_ctab__init(&w->t4, n4, 4, conns, 0) ||
+	    zw_ctab__init(&w->t6, n6, 6, conns, 0)) {
+		zw_ctab__fini(&w->t4);
+		rte_free(w);
+		return NULL;
+	}
+	return w;
+}
+
+static void tw_free(struct zw_worker *w)
+{
+	if (!w)
+		return;
+	zw_ctab__fini(&w->t4);
+	zw_ctab__fini(&w->t6);
+	rte_free(w);
+}
+
+/* One burst of @n packets (frames built from @p) through @w under @ctx at
+ * @now; returns how many passed (and frees them). */
+static unsigned tw_burst(struct zw_worker *w, const struct zw_ctx *ctx,
+			 const struct zt_pkt *p, unsigned n, uint64_t now)
+{
+	struct rte_mbuf *m[ZW_BURST], *out[ZW_BURST];
+	unsigned i, nout;
+
+	CU_ASSERT_FATAL(n <= ZW_BURST);
+	for (i = 0; i < n; i++) {
+		uint8_t f[256];
+		size_t len = zt_frame(&p[i], f, sizeof(f));
+
+		m[i] = mk(f, len);
+		CU_ASSERT_FATAL(m[i] != NULL);
+	}
+	nout = zw_pipeline__burst(w, ctx, m, (uint16_t)n, out, now);
+	rte_pktmbuf_free_bulk(out, nout);
+	return nout;
+}
+
+static struct zw_ctx *tctx(const struct zw_image *img, uint32_t gen)
+{
+	struct zw_image *copy = zw_image__open(img->bytes, img->size, NULL, 0);
+	char err[256];
+	struct zw_ctx *ctx = copy ? zw_ctx__new(copy, day, gen, 1, err,
+						 sizeof(err)) : NULL;
+
+	if (!ctx)
+		zw_image__free(copy);
+	return ctx;
+}
+
+/*
+ * A connection idle past its timeout is no connection any more (the
+ * core's order of checks: "known connection (found, not expired)"), even
+ * before the expiry scan has reached its entry: its late SYN-ACK is
+ * NOT_SYN, an ICMP error about it UNRELATED_ICMP, and a new SYN on its
+ * tuple is judged (and counted) as a new connection.
+ */
+static void test_expired_lookup(void)
+{
+	struct zw_ctx *ctx = tctx(full, 600);
+	struct zw_worker *w = tw_new(1024);
+	const uint64_t s = 1000000000ull, t0 = 1000 * s;
+	struct zt_pkt syn[3] = {
+		tcp(OPS, JUMP, 48000, 22, SYN),
+		tcp(OPS, JUMP, 48001, 22, SYN),
+		tcp(OPS, JUMP, 48002, 22, SYN),
+	};
+	struct zt_pkt sa0 = tcp(JUMP, OPS, 22, 48000, SYN | ACK);
+	struct zt_pkt sa2 = tcp(JUMP, OPS, 22, 48002, SYN | ACK);
+	struct zw_flow_counters c;
+	uint8_t f[256], l4[64];
+	struct rte_mbuf *m, *out[1];
+	size_t len;
+
+	CU_ASSERT_PTR_NOT_NULL_FATAL(ctx);
+	CU_ASSERT_PTR_NOT_NULL_FATAL(w);
+	CU_ASSERT_EQUAL(tw_burst(w, ctx, syn, 3, t0), 3);
+	/* SYN_SENT lives 120 s: at 60 s the SYN-ACK passes ... */
+	CU_ASSERT_EQUAL(tw_burst(w, ctx, &sa2, 1, t0 + 60 * s), 1);
+	/* ... at 121 s it is unsolicited (no expiry scan ran) */
+	CU_ASSERT_EQUAL(tw_burst(w, ctx, &sa0, 1, t0 + 121 * s), 0);
+	CU_ASSERT_EQUAL(w->st.drops[ZW_DROP_NOT_SYN], 1);
+	/* an ICMP error about the other expired SYN is unrelated */
+	memset(l4, 0, sizeof(l4));
+	l4[0] = 3, l4[1] = 3;
+	l4[8] = 0x45, l4[11] = 40, l4[16] = 64, l4[17] = 6;
+	inet_pton(AF_INET, OPS, l4 + 20);
+	inet_pton(AF_INET, JUMP, l4 + 24);
+	l4[28] = 48001 >> 8, l4[29] = 48001 & 0xff, l4[31] = 22;
+	len = raw4(f, JUMP, OPS, 1, 0, 9, l4, 36, 1);
+	m = mk(f, len);
+	CU_ASSERT_FATAL(m != NULL);
+	CU_ASSERT_EQUAL(zw_pipeline__burst(w, ctx, &m, 1, out, t0 + 121 * s), 0);
+	CU_ASSERT_EQUAL(w->st.drops[ZW_DROP_UNRELATED_ICMP], 1);
+	/* a new SYN on the expired tuple opens a new connection */
+	CU_ASSERT_EQUAL(tw_burst(w, ctx, &syn[0], 1, t0 + 121 * s), 1);
+	zw_ctx__flow_total(ctx, 0, &c);
+	CU_ASSERT_EQUAL(c.new_conns, 4);
+	CU_ASSERT_EQUAL(tw_burst(w, ctx, &sa0, 1, t0 + 122 * s), 1);
+	tw_free(w);
+	zw_ctx__free(ctx);
+}
+
+/*
+ * A packet whose entry was found by the burst's bulk lookup but went away
+ * earlier in the same burst (evicted by a new connection, cut by a policy
+ * swap) is judged as what it now is: a packet of no connection, which
+ * opens one when it may (core order of checks, step 5), not NOT_SYN.
+ */
+static void test_burst_rejudge(void)
+{
+	struct zw_image *no1 = without("F-001");
+	struct zw_ctx *ctx = tctx(full, 610), *ctx2 = NULL;
+	struct zw_worker *w = tw_new(64);
+	const uint64_t s = 1000000000ull, t0 = 1000 * s;
+	struct zt_pkt q[32], b[2];
+	int i;
+
+	CU_ASSERT_PTR_NOT_NULL_FATAL(no1);
+	ctx2 = tctx(no1, 611);
+	CU_ASSERT_PTR_NOT_NULL_FATAL(ctx);
+	CU_ASSERT_PTR_NOT_NULL_FATAL(ctx2);
+	CU_ASSERT_PTR_NOT_NULL_FATAL(w);
+	/* 64 unreplied same-zone UDP connections fill the table */
+	for (i = 0; i < 64; i += 32) {
+		int k;
+
+		for (k = 0; k < 32; k++)
+			q[k] = udp(JUMP, "10.2.0.8", (uint16_t)(6000 + i + k), 53);
+		CU_ASSERT_EQUAL(tw_burst(w, ctx, q, 32, t0), 32);
+	}
+	CU_ASSERT_EQUAL(w->t4.count, 64);
+	/* a new one evicts the oldest (port 6000), whose next packet is in
+	 * the same burst: allowed anew, as the policy says */
+	b[0] = udp(JUMP, "10.2.0.8", 9000, 53);
+	b[1] = udp(JUMP, "10.2.0.8", 6000, 53);
+	CU_ASSERT(oracle_allows(full, &b[1]));
+	CU_ASSERT_EQUAL(tw_burst(w, ctx, b, 2, t0 + s), 2);
+	CU_ASSERT_EQUAL(w->st.drops[ZW_DROP_NOT_SYN], 0);
+	/* F-001 leaves: the first packet of its connection is cut, a SYN
+	 * behind it in the same burst is a new connection the policy denies */
+	b[0] = tcp(OPS, JUMP, 48100, 22, SYN);
+	CU_ASSERT_EQUAL(tw_burst(w, ctx, b, 1, t0 + s), 1);
+	b[0] = tcp(OPS, JUMP, 48100, 22, ACK);
+	b[1] = tcp(OPS, JUMP, 48100, 22, SYN);
+	CU_ASSERT(!oracle_allows(no1, &b[1]));
+	CU_ASSERT_EQUAL(tw_burst(w, ctx2, b, 2, t0 + 2 * s), 0);
+	CU_ASSERT_EQUAL(w->st.drops[ZW_DROP_FLOW_REMOVED], 1);
+	CU_ASSERT_EQUAL(w->st.drops[ZW_DROP_NO_FLOW], 1);
+	CU_ASSERT_EQUAL(w->st.drops[ZW_DROP_NOT_SYN], 0);
+	tw_free(w);
+	zw_ctx__free(ctx);
+	zw_ctx__free(ctx2);
+	zw_image__free(no1);
+}
+
+/*
+ * Early drop spares connections that were established: one half-closed
+ * (a FIN one way, data still flowing the other way: `ssh host cmd <
+ * /dev/null`) is not "embryonic" however full the table gets.
+ */
+static void test_table_full_half_closed(void)
+{
+	struct zw_ctx *ctx = tctx(full, 630);
+	struct zw_worker *w = tw_new(64);
+	struct zt_pkt hs[4] = {
+		tcp(OPS, JUMP, 48300, 22, SYN),
+		tcp(JUMP, OPS, 22, 48300, SYN | ACK),
+		tcp(OPS, JUMP, 48300, 22, ACK),
+		tcp(OPS, JUMP, 48300, 22, FIN | ACK),
+	};
+	struct zt_pkt data = tcp(JUMP, OPS, 22, 48300, ACK);
+	struct zt_pkt q[32];
+	int i, k;
+
+	CU_ASSERT_PTR_NOT_NULL_FATAL(ctx);
+	CU_ASSERT_PTR_NOT_NULL_FATAL(w);
+	CU_ASSERT_EQUAL(tw_burst(w, ctx, hs, 4, 1000), 4);
+	/* 8 x 32 new same-zone UDP connections through a 64-entry table */
+	for (i = 0; i < 8; i++) {
+		for (k = 0; k < 32; k++)
+			q[k] = udp(JUMP, "10.2.0.8", (uint16_t)(6000 + 32 * i + k),
+				   53);
+		CU_ASSERT_EQUAL(tw_burst(w, ctx, q, 32, 2000), 32);
+	}
+	CU_ASSERT(w->st.evicted >= 190);
+	/* the responder still sends: its connection is there */
+	CU_ASSERT_EQUAL(tw_burst(w, ctx, &data, 1, 3000), 1);
+	CU_ASSERT_EQUAL(w->st.drops[ZW_DROP_NOT_SYN], 0);
+	tw_free(w);
+	zw_ctx__free(ctx);
+}
+
+/*
+ * Per-flow bytes are IP bytes (the core's l3_len: header + payload), as
+ * the XDP and nftables engines count them, not the Ethernet frame (its
+ * header, VLAN tags and padding to 60 bytes are not the flow's traffic).
+ */
+static void test_counter_bytes(void)
+{
+	struct zw_ctx *ctx = tctx(full, 620);
+	struct zw_worker *w = tw_new(1024);
+	struct zt_pkt p[2] = {
+		tcp(OPS, JUMP, 48200, 22, SYN),
+		tcp(JUMP, OPS, 22, 48200, SYN | ACK),
+	};
+	struct zw_flow_counters c;
+	uint8_t f[256];
+	size_t len = zt_frame(&p[0], f, sizeof(f));
+
+	CU_ASSERT_PTR_NOT_NULL_FATAL(ctx);
+	CU_ASSERT_PTR_NOT_NULL_FATAL(w);
+	CU_ASSERT_EQUAL_FATAL(len, 60); /* 14 + 20 + 20 + 6, no padding */
+	CU_ASSERT_EQUAL(tw_burst(w, ctx, p, 2, 1000), 2);
+	zw_ctx__flow_total(ctx, 0, &c);
+	CU_ASSERT_EQUAL(c.packets, 2);
+	CU_ASSERT_EQUAL(c.bytes, 2 * 46);
+	tw_free(w);
+	zw_ctx__free(ctx);
+}
+
+/* One request on a new connection; the status line into @reply. Returns
+ * the connection (or -errno). */
+static int ctl_req(const char *path, const char *line, const void *body,
+		   size_t len, char *reply, size_t n, int timeout_ms)
+{
+	int fd = zw_ctl__connect(path, timeout_ms), rc;
+
+	if (fd < 0)
+		return fd;
+	rc = zw_ctl__printf(fd, "%s\n", line);
+	if (!rc && len)
+		rc = zw_ctl__write_full(fd, body, len);
+	/* (a refused LOAD closes before reading the body: read the reply) */
+	if (!rc || rc == -EPIPE || rc == -ECONNRESET)
+		rc = zw_ctl__read_line(fd, reply, n);
+	if (rc < 0) {
+		close(fd);
+		return rc;
+	}
+	return fd;
+}
+
+static int ctl_status(const char *path, char *reply, size_t n)
+{
+	int fd = ctl_req(path, "STATUS", NULL, 0, reply, n, 2000);
+
+	if (fd < 0)
+		return fd;
+	close(fd);
+	return 0;
+}
+
+/*
+ * The control socket: a LOAD it refuses before reading the image closes
+ * the connection (the image bytes that follow are never read as
+ * requests); LOAD's day and size are numbers, nothing else; a client idle
+ * between requests does not keep the others waiting.
+ */
+static void test_control_socket(void)
+{
+	char path[108], reply[ZW_CTL_LINE_MAX], line[128], gen[32];
+	uint64_t t0;
+	int fd, idle, rc;
+
+	snprintf(path, sizeof(path), "/tmp/zwdpdk-engine-%d.sock", (int)getpid());
+	CU_ASSERT_FATAL(engine_start(full, 4096) == 0);
+	CU_ASSERT_FATAL(zw_ctl_server__start(path) == 0);
+	CU_ASSERT_EQUAL_FATAL(ctl_status(path, reply, sizeof(reply)), 0);
+	CU_ASSERT_PTR_NOT_NULL(strstr(reply, "enforcing=1"));
+	snprintf(gen, sizeof(gen), "generation=%u ", zw_eng.generation);
+
+	/* refused LOAD header, then bytes that read like a request */
+	fd = ctl_req(path, "LOAD 20000 999999999999", "UNLOAD\n", 7, reply,
+		     sizeof(reply), 2000);
+	CU_ASSERT_FATAL(fd >= 0);
+	CU_ASSERT_EQUAL(strncmp(reply, "ERR ", 4), 0);
+	rc = zw_ctl__read_line(fd, reply, sizeof(reply));
+	CU_ASSERT(rc == -EPIPE || rc == -ECONNRESET);
+	close(fd);
+	CU_ASSERT_EQUAL(ctl_status(path, reply, sizeof(reply)), 0);
+	CU_ASSERT_PTR_NOT_NULL(strstr(reply, "enforcing=1"));
+
+	/* a day that is not a number: refused, policy unchanged */
+	snprintf(line, sizeof(line), "LOAD 2026-11-01 %zu", full->size);
+	fd = ctl_req(path, line, full->bytes, full->size, reply, sizeof(reply),
+		     2000);
+	CU_ASSERT_FATAL(fd >= 0);
+	close(fd);
+	CU_ASSERT_EQUAL(strncmp(reply, "ERR ", 4), 0);
+	snprintf(line, sizeof(line), "LOAD %d %zux", (int)day, full->size);
+	fd = ctl_req(path, line, full->bytes, full->size, reply, sizeof(reply),
+		     2000);
+	CU_ASSERT_FATAL(fd >= 0);
+	close(fd);
+	CU_ASSERT_EQUAL(strncmp(reply, "ERR ", 4), 0);
+	CU_ASSERT_EQUAL(ctl_status(path, reply, sizeof(reply)), 0);
+	CU_ASSERT_PTR_NOT_NULL(strstr(reply, gen));
+	/* a well-formed one goes through */
+	snprintf(line, sizeof(line), "LOAD %d %zu", (int)day, full->size);
+	fd = ctl_req(path, line, full->bytes, full->size, reply, sizeof(reply),
+		     5000);
+	CU_ASSERT_FATAL(fd >= 0);
+	close(fd);
+	CU_ASSERT_EQUAL(strncmp(reply, "OK generation=", 14), 0);
+
+	/* zonewalld's client gets the reason of a LOAD refused before its
+	 * body was read (its write fails once the engine has closed) */
+	{
+		size_t big = ZW_CTL_IMAGE_MAX + 4096;
+		void *b = mmap(NULL, big, PROT_READ, MAP_PRIVATE | MAP_ANONYMOUS,
+			       -1, 0);
+		struct zw_image fake = { .bytes = b, .size = big };
+		struct zw_backend *be = NULL;
+		char err[256] = "";
+
+		CU_ASSERT_FATAL(b != MAP_FAILED);
+		CU_ASSERT_EQUAL_FATAL(zw_backend_dpdk.open(path, &be, err,
+							   sizeof(err)), 0);
+		CU_ASSERT_EQUAL(zw_backend_dpdk.apply(be, &fake, day, err,
+						      sizeof(err)), -EINVAL);
+		CU_ASSERT_PTR_NOT_NULL(strstr(err, "bad image size"));
+		zw_backend_dpdk.close(be);
+		munmap(b, big);
+	}
+	CU_ASSERT_EQUAL(ctl_status(path, reply, sizeof(reply)), 0);
+	CU_ASSERT_PTR_NOT_NULL(strstr(reply, "enforcing=1"));
+
+	/* an idle client (an open interactive session) ... */
+	idle = ctl_req(path, "HELLO", NULL, 0, reply, sizeof(reply), 2000);
+	CU_ASSERT_FATAL(idle >= 0);
+	CU_ASSERT_EQUAL(strncmp(reply, "OK zonewall-dpdk", 16), 0);
+	/* ... does not hold the others */
+	t0 = rte_get_timer_cycles();
+	CU_ASSERT_EQUAL(ctl_status(path, reply, sizeof(reply)), 0);
+	CU_ASSERT(rte_get_timer_cycles() - t0 < 2 * rte_get_timer_hz());
+	close(idle);
+
+	/* an idle session does not hold the shutdown either */
+	idle = ctl_req(path, "HELLO", NULL, 0, reply, sizeof(reply), 2000);
+	CU_ASSERT(idle >= 0);
+	t0 = rte_get_timer_cycles();
+	zw_ctl_server__stop();
+	CU_ASSERT(rte_get_timer_cycles() - t0 < 2 * rte_get_timer_hz());
+	if (idle >= 0)
+		close(idle);
+	engine_end();
+}
+
+/*
+ * --control PATH replaces only a stale socket: never a file of another
+ * kind (a mistyped path must not delete it), never a socket someone still
+ * listens on (another engine's).
+ */
+static void test_control_path(void)
+{
+	char path[108];
+	struct sockaddr_un sa = { .sun_family = AF_UNIX };
+	struct stat sb;
+	FILE *f;
+	int l;
+
+	snprintf(path, sizeof(path), "/tmp/zwdpdk-engine-%d.file", (int)getpid());
+	f = fopen(path, "w");
+	CU_ASSERT_PTR_NOT_NULL_FATAL(f);
+	fputs("precious\n", f);
+	fclose(f);
+	CU_ASSERT_NOT_EQUAL(zw_ctl_server__start(path), 0);
+	CU_ASSERT_EQUAL(stat(path, &sb), 0);
+	CU_ASSERT(S_ISREG(sb.st_mode) && sb.st_size == 9);
+	unlink(path);
+
+	/* a live listener */
+	snprintf(path, sizeof(path), "/tmp/zwdpdk-engine-%d.live", (int)getpid());
+	strcpy(sa.sun_path, path);
+	unlink(path);
+	l = socket(AF_UNIX, SOCK_STREAM, 0);
+	CU_ASSERT_FATAL(bind(l, (struct sockaddr *)&sa, sizeof(sa)) == 0);
+	CU_ASSERT_FATAL(listen(l, 4) == 0);
+	CU_ASSERT_NOT_EQUAL(zw_ctl_server__start(path), 0);
+	CU_ASSERT_EQUAL(errno, EADDRINUSE);
+	{
+		int c = zw_ctl__connect(path, 1000);
+
+		CU_ASSERT(c >= 0); /* still the listener's */
+		if (c >= 0)
+			close(c);
+	}
+	close(l);
+	/* now stale: replaced */
+	CU_ASSERT_EQUAL(zw_ctl_server__start(path), 0);
+	zw_ctl_server__stop();
+	CU_ASSERT_NOT_EQUAL(stat(path, &sb), 0);
+}
+
 /* Telemetry: a new connection of a `log: true` flow gives a ZW_EV_NEW
  * record, a denied packet a ZW_EV_DROP record, through the rte_ring. */
 static void test_records(void)
@@ -981,6 +1394,17 @@ int main(int argc, char **argv)
 	CU_add_test(s, "unload: fail closed, then load again", test_unload);
 	CU_add_test(s, "flow records through the rte_ring", test_records);
 	CU_add_test(s, "connection timeouts (expiry scan)", test_expiry);
+	CU_add_test(s, "an expired entry is no connection, scanned or not",
+		    test_expired_lookup);
+	CU_add_test(s, "entries gone earlier in the burst: judged anew",
+		    test_burst_rejudge);
+	CU_add_test(s, "per-flow bytes are IP bytes", test_counter_bytes);
+	CU_add_test(s, "table full: a half-closed connection is not evicted",
+		    test_table_full_half_closed);
+	CU_add_test(s, "control socket: refused LOAD, bad numbers, idle client",
+		    test_control_socket);
+	CU_add_test(s, "control socket path: only a stale socket is replaced",
+		    test_control_path);
 	CU_add_test(s, "RSS key: symmetric hash on addresses", test_rss_symmetric);
 	CU_add_test(s, "shared corpus across policy swaps (3 phases)",
 		    test_corpus_phases);
