@@ -169,8 +169,12 @@ static void emit_pkt(struct zw_worker *w, const struct zw_ctx *ctx,
 	r.sport = p->t.sport;
 	r.dport = p->t.dport;
 	if ((p->t.proto == ZW_IPPROTO_ICMP || p->t.proto == ZW_IPPROTO_ICMPV6) &&
-	    !(p->flags & ZW_PF_FRAG_LATER))
+	    !(p->flags & ZW_PF_FRAG_LATER)) {
+		/* flow_record.h: ICMP carries its identifier and type/code, not
+		 * the key's ports (one of which is a request tag) */
+		r.sport = zw_pkt__icmp_id(p);
 		r.dport = (uint16_t)(p->icmp_type << 8 | p->icmp_code);
+	}
 	r.family = p->t.family;
 	r.proto = p->t.proto;
 	r.event = event;
@@ -199,6 +203,15 @@ void zw_worker__emit_end(struct zw_worker *w, const void *key, uint8_t family,
 	r.dst_zone = d->c.dst_zone;
 	r.sport = t.sport;
 	r.dport = t.dport;
+	if (t.proto == ZW_IPPROTO_ICMP || t.proto == ZW_IPPROTO_ICMPV6) {
+		/* the key holds the identifier and a request tag: keep the
+		 * identifier, and the request type in dport as for NEW records */
+		uint16_t id = t.sport >= ZW_ICMP_TAG ? t.dport : t.sport;
+		uint16_t tag = t.sport >= ZW_ICMP_TAG ? t.sport : t.dport;
+
+		r.sport = id;
+		r.dport = tag >= ZW_ICMP_TAG ? (uint16_t)((tag & 0xff) << 8) : 0;
+	}
 	r.family = family;
 	r.proto = t.proto;
 	r.event = ZW_EV_END;
