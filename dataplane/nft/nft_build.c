@@ -1241,6 +1241,11 @@ static int build_objects(struct build *b)
 		    (ret = fmt_name(n, "new_%s", fid(b->img, f))) ||
 		    (ret = add_counter(b->rs, n, f)))
 			return ret;
+		/* packets its rate limit refused (backend.h: the flow's drops) */
+		if (b->img->flows[f].rate &&
+		    ((ret = fmt_name(n, "drop_%s", fid(b->img, f))) ||
+		     (ret = add_counter(b->rs, n, f))))
+			return ret;
 	}
 	return 0;
 }
@@ -1876,6 +1881,7 @@ static int flow_rules(struct build *b)
 {
 	const struct zw_image *img = b->img;
 	char n[ZWNFT_NAME_MAX], obj[ZWNFT_NAME_MAX], set[ZWNFT_NAME_MAX];
+	char drop[ZWNFT_NAME_MAX];
 	struct rb rb;
 	int ret;
 
@@ -1884,7 +1890,8 @@ static int flow_rules(struct build *b)
 
 		if (!b->flow_chain[f])
 			continue;
-		if ((ret = fmt_name(n, "flow_%s", fid(img, f))))
+		if ((ret = fmt_name(n, "flow_%s", fid(img, f))) ||
+		    (ret = fmt_name(drop, "drop_%s", fid(img, f))))
 			return ret;
 		for (int k = 0; fl->rate && k < 2; k++) {
 			int fam = k ? ZW_AF_INET6 : ZW_AF_INET;
@@ -1896,6 +1903,7 @@ static int flow_rules(struct build *b)
 			rb_nfproto(&rb, fam);
 			rb_rate(&rb, fam, set, fl->rate);
 			rb_counter(&rb, "zw_rate");
+			rb_counter(&rb, drop);
 			rb_verdict(&rb, NF_DROP, NULL);
 			if ((ret = rb_end(&rb, b->rs, n, f, NULL, 0, 0)))
 				return ret;

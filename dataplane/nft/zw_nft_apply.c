@@ -305,14 +305,15 @@ int main(int argc, char **argv)
 			fprintf(stderr, "zw-nft-apply: counters failed\n");
 			rc = EXIT_ENV;
 		} else {
-			printf("%-24s %12s %14s %10s\n", "flow", "packets", "bytes",
-			       "new");
+			printf("%-24s %12s %14s %10s %10s\n", "flow", "packets",
+			       "bytes", "new", "drops");
 			for (uint32_t i = 0; i < img->n_flows; i++)
-				printf("%-24s %12llu %14llu %10llu\n",
+				printf("%-24s %12llu %14llu %10llu %10llu\n",
 				       zw_image__str(img, img->flows[i].id),
 				       (unsigned long long)v[i].packets,
 				       (unsigned long long)v[i].bytes,
-				       (unsigned long long)v[i].new_conns);
+				       (unsigned long long)v[i].new_conns,
+				       (unsigned long long)v[i].drops);
 		}
 		free(v);
 	} else if (mode == OPT_DESTROY) {

@@ -1283,6 +1283,107 @@ static void test_ipv6_ah(void)
 	zw_matrix__free(m);
 }
 
+static bool deleted(struct parsed *p, uint16_t type, const char *name);
+static void live_of(struct parsed *p, struct zwnft_live *l);
+
+static bool rule_is(struct parsed *p, const char *want)
+{
+	bool found = false;
+
+	for (size_t i = 0; i < p->n_rules && !found; i++) {
+		char *c = zwnft_canon_rule(p->rules[i]);
+
+		found = !strcmp(c, want);
+		free(c);
+	}
+	return found;
+}
+
+/* A flow's rate limit counts what it refuses in drop_<id>, its drops
+ * (backend.h), kept and removed like its other counters. */
+static void test_rate_drops(void)
+{
+	struct zw_image *a = image_of(small_yaml, NULL);
+	char *yb = strdup(small_yaml), *yc = strdup(small_yaml);
+	struct zwnft_ruleset *ra, *rb = NULL, *rc = NULL;
+	struct parsed pa, pb;
+	struct zwnft_live live;
+	struct zwnft_batch bt;
+	char *d;
+
+	CU_ASSERT_PTR_NOT_NULL_FATAL(a);
+	/* b: F-2 without its rate; c: without F-1 (no rate) */
+	memcpy(strstr(yb, "    rate: 5/s\n"), "#", 1);
+	memcpy(strstr(yc, "  - id: F-1\n"), "#", 1);
+	memcpy(strstr(yc, "    from: ops\n    to: jump\n    services: [ssh"), "#", 1);
+	memcpy(strstr(yc, "    to: jump\n    services: [ssh"), "#", 1);
+	memcpy(strstr(yc, "    services: [ssh, icmp-echo]"), "#", 1);
+	memcpy(strstr(yc, "    justification: admins"), "#", 1);
+	struct zw_image *b = image_of(yb, NULL), *c = image_of(yc, NULL);
+
+	CU_ASSERT_PTR_NOT_NULL_FATAL(b);
+	CU_ASSERT_PTR_NOT_NULL_FATAL(c);
+	ra = build_and_parse(a, today, &pa);
+	for (int fam = 0; fam < 2; fam++) {
+		char want[600];
+
+		snprintf(want, sizeof(want),
+			 "flow_F-2: [ ct load state => reg 1 ] [ bitwise reg 1 = ( reg 1 & 0x00000008 ) ^ 0x00000000 ] "
+			 "[ cmp neq reg 1 0x00000000 ] [ meta load nfproto => reg 1 ] [ cmp eq reg 1 0x%08x ] "
+			 "[ ct load %s => reg 1 , dir original ] [ dynset add reg_key 1 set rate%d_F-2 timeout 0ms "
+			 "expr [ limit rate 5/second burst 5 type packets flags 0x1 ] ] "
+			 "[ objref type 1 name zw_rate ] [ objref type 1 name drop_F-2 ] [ immediate reg 0 drop ]",
+			 fam ? NFPROTO_IPV6 : NFPROTO_IPV4, fam ? "src_ip6" : "src_ip", fam ? 6 : 4);
+		CU_ASSERT(rule_is(&pa, want));
+	}
+	d = zwnft_ruleset__describe_flow(ra, a, 1);
+	CU_ASSERT_PTR_NOT_NULL(d && strstr(d, "counter drop_F-2 { }"));
+	free(d);
+	d = zwnft_ruleset__describe_flow(ra, a, 0);
+	CU_ASSERT_PTR_NULL(d ? strstr(d, "drop_") : "?");
+	free(d);
+
+	/* re-apply with the objects not read: drop_F-2 goes with the rate
+	 * (declared first: a table made before drop_ counters has none), the
+	 * flow's other counters stay; a flow without rate has no drop_ */
+	live_of(&pa, &live);
+	live.objs = NULL;
+	live.n_objs = 0;
+	live.objs_read = false;
+	CU_ASSERT_EQUAL_FATAL(zwnft_ruleset__build(b, today, NULL, &rb), 0);
+	CU_ASSERT_EQUAL_FATAL(zwnft_batch__build(&bt, rb, &live, 100), 0);
+	parse_batch(&bt, &pb);
+	CU_ASSERT(deleted(&pb, NFT_MSG_DELOBJ, "drop_F-2"));
+	CU_ASSERT_FALSE(deleted(&pb, NFT_MSG_DELOBJ, "flow_F-2"));
+	CU_ASSERT_FALSE(deleted(&pb, NFT_MSG_DELOBJ, "new_F-2"));
+	CU_ASSERT_EQUAL(pb.n_del[NFT_MSG_DELOBJ], 1);
+	bool declared = false;
+
+	for (size_t i = 0; i < pb.n_objs; i++)
+		declared |= !strcmp(nftnl_obj_get_str(pb.objs[i], NFTNL_OBJ_NAME), "drop_F-2");
+	CU_ASSERT(declared);
+	zwnft_batch__fini(&bt);
+	parsed_free(&pb);
+	CU_ASSERT_EQUAL_FATAL(zwnft_ruleset__build(c, today, NULL, &rc), 0);
+	CU_ASSERT_EQUAL_FATAL(zwnft_batch__build(&bt, rc, &live, 200), 0);
+	parse_batch(&bt, &pb);
+	CU_ASSERT(deleted(&pb, NFT_MSG_DELOBJ, "flow_F-1"));
+	CU_ASSERT_FALSE(deleted(&pb, NFT_MSG_DELOBJ, "drop_F-1"));
+	CU_ASSERT_FALSE(deleted(&pb, NFT_MSG_DELOBJ, "drop_F-2"));
+	zwnft_batch__fini(&bt);
+	parsed_free(&pb);
+
+	zwnft_ruleset__free(ra);
+	zwnft_ruleset__free(rb);
+	zwnft_ruleset__free(rc);
+	parsed_free(&pa);
+	zw_image__free(a);
+	zw_image__free(b);
+	zw_image__free(c);
+	free(yb);
+	free(yc);
+}
+
 /* A "live" table made of what a fresh batch created. */
 static void live_of(struct parsed *p, struct zwnft_live *l)
 {
@@ -1640,6 +1741,7 @@ int main(void)
 	CU_add_test(s, "interpreter agrees with the oracle (examples)", test_differential_examples);
 	CU_add_test(s, "crisis block list", test_block_list);
 	CU_add_test(s, "IPv6: AH is protocol 51, bad extension chains", test_ipv6_ah);
+	CU_add_test(s, "rate limit: per-flow drops", test_rate_drops);
 	CU_add_test(s, "re-apply batch: flush and refill", test_reapply_batch);
 	CU_add_test(s, "drift detection", test_drift);
 	CU_add_test(s, "describe_flow", test_describe_flow);
