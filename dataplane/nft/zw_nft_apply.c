@@ -148,18 +148,25 @@ int main(int argc, char **argv)
 			mode = c;
 			describe = optarg;
 			break;
-		case OPT_TABLE:
+		case OPT_TABLE: {
+			/* parsed alone (the parser starts from the defaults),
+			 * then only the name is taken: the options given
+			 * before --table stay */
+			struct zwnft_opts t;
+
 			snprintf(err, sizeof(err), "table=%s", optarg);
-			if (zwnft_opts__parse(&o, err, err, sizeof(err))) {
+			if (zwnft_opts__parse(&t, err, err, sizeof(err))) {
 				fprintf(stderr, "zw-nft-apply: %s\n", err);
 				return EXIT_USAGE;
 			}
+			memcpy(o.table, t.table, sizeof(o.table));
 			err[0] = '\0';
 			break;
+		}
 		case OPT_PRIORITY:
 		case OPT_LOG_GROUP:
 			v = strtol(optarg, &end, 10);
-			if (*end || (c == OPT_PRIORITY && (v < -400 || v > 400)) ||
+			if (end == optarg || *end || (c == OPT_PRIORITY && (v < -400 || v > 400)) ||
 			    (c == OPT_LOG_GROUP && (v < 0 || v > 65535))) {
 				fprintf(stderr, "zw-nft-apply: bad number '%s'\n", optarg);
 				return EXIT_USAGE;

@@ -39,6 +39,14 @@ M2=$S/matrix/examples/minimal.yaml
 SHA1=$("$B/control/zonectl" compile "$M1" -o "$TMP/1.img" | cut -d' ' -f1)
 SHA2=$("$B/control/zonectl" compile "$M2" -o "$TMP/2.img" | cut -d' ' -f1)
 
+# options in any order (--table once reset the others)
+for args in "--priority -5 --log-group 7 --table x1" "--table x1 --priority -5 --log-group 7"; do
+	# shellcheck disable=SC2086
+	out=$("$APPLY" $args --print "$S/tests/netns/matrices/basic.yaml" 2>&1)
+	grep -q "priority filter - 5; policy drop" <<<"$out" && grep -q "table inet x1 " <<<"$out" &&
+		ok "options kept: $args" || fail "options lost: $args: $(head -3 <<<"$out")"
+done
+
 # a table that is not ours, before and after everything
 in_ns nft -f - <<'EOF'
 table inet bystander {
