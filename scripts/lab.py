@@ -154,6 +154,14 @@ def zone_plan(zone, flows, declared, n_hosts):
             cand.append(a)
             if len(cand) >= n_hosts * 2:
                 break
+        # narrowings naming every address of the zone's networks: the
+        # other hosts go on the narrowed side too rather than nowhere
+        if len(set(cand)) < n_hosts:
+            for net in nets:
+                for off in range(min(net.num_addresses, n_hosts * 2)):
+                    a = net.network_address + off
+                    if name != "outside" or not any(a in d for d in declared):
+                        cand.append(a)
         for h in hosts:
             for a in cand:
                 if a not in used:

@@ -67,5 +67,27 @@ out=$("$LAB" up "$M" --prefix "$TAG"c --builddir "$B" 2>&1); rc=$?
 out=$("$LAB" up "$M" --prefix "$TAG"d-x --builddir "$B" 2>&1); rc=$?
 [ $rc = 2 ] && [ "$(left "$TAG"d)" = 0 ] && ok "tag with '-' refused" || fail "tag with '-': rc $rc: $out"
 
+# addressing: every host gets an address of each family its zone has, even
+# when narrowings name every address of a network (then hosts share the
+# narrowed side); a zone's hosts spread over its networks
+out=$(cd "$S/scripts" && /usr/bin/python3 - <<'EOT'
+import lab
+m = {"name": "t", "zones": [
+    {"name": "ops", "networks": ["10.1.0.0/30", "fd00:1::/126"], "isolate": True},
+    {"name": "jump", "networks": ["10.2.0.0/24", "10.9.0.0/24", "fd00:2::/64"], "isolate": False}],
+    "flows": [{"id": "F", "from": "ops", "to": "jump", "src": [], "dst": ["10.2.0.0/24"]},
+              {"id": "G", "from": "jump", "to": "ops", "src": [], "dst": ["10.1.0.0/30"]}]}
+bad = []
+for h in lab.make_plan(m, "x", "none", 3, "/dev/null")["hosts"]:
+    if h["zone"] != "outside" and not ("ipv4" in h and "ipv6" in h):
+        bad.append(h)
+jump = [h["ipv4"] for h in lab.make_plan(m, "x", "none", 3, "/dev/null")["hosts"] if h["zone"] == "jump"]
+if not any(a.startswith("10.2.") for a in jump) or not any(a.startswith("10.9.") for a in jump):
+    bad.append({"jump": jump})
+print(bad or "ok")
+EOT
+)
+[ "$out" = ok ] && ok "lab addresses: every host has both families" || fail "lab addresses: $out"
+
 echo "$fails failures"
 [ $fails = 0 ]
