@@ -38,11 +38,22 @@ bold=$(tput bold 2>/dev/null || true); norm=$(tput sgr0 2>/dev/null || true)
 step() { echo; echo "${bold}== $* ==${norm}"; }
 zc() { "$B/control/zonectl" --socket "$SOCK" "$@"; }
 
+die() { echo "demo: $*" >&2; exit 1; }
+
+# Runs once, at exit (an error, Ctrl-C and SIGTERM exit through it too).
 cleanup() {
 	local rc=$?
+	set +e # tear everything down, whatever fails
+	trap '' INT TERM
 	[ "$KEEP" = 1 ] && [ $rc = 0 ] && {
 		echo; echo "lab left up (--keep): zonewalld pid $ZWD_PID, socket $SOCK;"
 		echo "tear down with: kill $ZWD_PID; ./scripts/lab.sh down --prefix $TAG"; return; }
+	if [ $rc != 0 ]; then
+		echo; echo "${bold}demo FAILED (exit $rc)${norm}" >&2
+		for l in "$TMP/zonewalld.log" "$TMP/dpdk.log"; do
+			[ -s "$l" ] && { echo "--- last lines of $(basename "$l"):"; tail -n 15 "$l"; } >&2
+		done
+	fi
 	step "teardown"
 	[ -n "$ZWD_PID" ] && kill "$ZWD_PID" 2>/dev/null && wait "$ZWD_PID" 2>/dev/null
 	[ -n "$DPDK_PID" ] && kill "$DPDK_PID" 2>/dev/null && wait "$DPDK_PID" 2>/dev/null
@@ -61,9 +72,15 @@ if [ ! -d "$B" ]; then meson setup "$B" >/dev/null; fi
 ninja -C "$B" >/dev/null
 echo "built: $B/control/zonewalld, $B/control/zonectl, $B/dataplane/nft/zw-nft-apply"
 
-# a lab left over by an interrupted run
+# One demo at a time: the lab's names are fixed. A lab left by a run that
+# is gone (killed) is removed; one of a running demo is not touched.
+mkdir -p /run/zonewall-lab
+exec 9>/run/zonewall-lab/$TAG.lock
+flock -n 9 || { echo "demo: another demo is running, or its lab was kept (--keep): lab $TAG" >&2; exit 3; }
 ./scripts/lab.sh down --prefix "$TAG" 2>/dev/null || true
-trap cleanup EXIT INT TERM
+trap cleanup EXIT
+trap 'exit 130' INT
+trap 'exit 143' TERM
 
 step "3/7 the lab: one namespace per host, routed through the appliance"
 ./scripts/lab.sh up "$MATRIX" --engine "$ENGINE" --prefix "$TAG" --builddir "$B"
@@ -95,6 +112,7 @@ print(" ".join(f"--pair {2*i}:{2*i+1}" for i in range(len(hs))))')
 		--control "$DPDK_SOCK" $PP >"$TMP/dpdk.log" 2>&1 &
 	DPDK_PID=$!
 	for _ in $(seq 100); do [ -S "$DPDK_SOCK" ] && break; sleep 0.1; done
+	[ -S "$DPDK_SOCK" ] || die "zonewall-dpdk did not start (no control socket after 10 s)"
 	SPEC="dpdk:$DPDK_SOCK" ;;
 esac
 
@@ -102,7 +120,12 @@ step "4/7 zonewalld in the appliance namespace, backend $SPEC"
 ip netns exec "$APP" "$B/control/zonewalld" --state "$TMP/state" --socket "$SOCK" \
 	--backend "$SPEC" --foreground --log "$TMP/zonewalld.log" &
 ZWD_PID=$!
-for _ in $(seq 100); do zc status >/dev/null 2>&1 && break; sleep 0.05; done
+for _ in $(seq 100); do
+	zc status >/dev/null 2>&1 && break
+	kill -0 "$ZWD_PID" 2>/dev/null || { st=0; wait "$ZWD_PID" || st=$?; die "zonewalld exited at start (status $st)"; }
+	sleep 0.05
+done
+zc status >/dev/null 2>&1 || die "zonewalld does not answer on $SOCK"
 zc status | head -3
 
 step "5/7 commit the matrix"

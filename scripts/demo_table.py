@@ -42,6 +42,9 @@ ROWS = [
     ("vendor-1", "platadm-1", 4, "tcp", 22, "third-party admin -> admin zone"),
 ]
 
+# the unsolicited segment: (from, to, tcp port) of the first row
+ACK = ("ops-1", "jump-1", 22)
+
 GREEN, RED, BOLD, DIM, END = "\033[32m", "\033[31m", "\033[1m", "\033[2m", "\033[0m"
 if not sys.stdout.isatty():
     GREEN = RED = BOLD = DIM = END = ""
@@ -69,7 +72,13 @@ def table(a):
     try:
         tcp = sorted({r[4] for r in rows if r[3] == "tcp"})
         udp = sorted({r[4] for r in rows if r[3] == "udp"})
-        agents.call_all({n: {"op": "listen", "tcp": tcp, "udp": udp} for n in agents.p})
+        for h, r in agents.call_all({n: {"op": "listen", "tcp": tcp, "udp": udp}
+                                     for n in agents.p}).items():
+            if not r.get("ok"):
+                # a port nobody serves refuses what reached it: the table
+                # could not tell blocked from passed
+                print(f"demo: {h} cannot serve every port: {r}", file=sys.stderr)
+                return 1
         probes = {}
         for i, (s, d, fam, proto, port, _) in enumerate(rows):
             probes.setdefault(s, []).append({"id": i, "kind": proto,
@@ -78,10 +87,11 @@ def table(a):
         for h, r in agents.call_all({h: {"op": "probe", "timeout": 1.5, "probes": v}
                                      for h, v in probes.items()}).items():
             res.update({int(k): v for k, v in r["results"].items()})
-        # an unsolicited segment: a bare ACK to a service that is open
-        ack = agents.call("outside-1", {"op": "craft", "flags": "A",
-                                        "dst": hosts["nomad-1"]["ipv4"], "port": 500}) \
-            if "outside-1" in hosts and "nomad-1" in hosts else None
+        # an unsolicited segment: a bare ACK to a service a flow allows and
+        # a host serves (its SYN passed above), so that only state drops it
+        ack = agents.call(ACK[0], {"op": "craft", "flags": "A",
+                                   "dst": hosts[ACK[1]]["ipv4"], "port": ACK[2]}) \
+            if ACK[0] in hosts and ACK[1] in hosts else None
     finally:
         agents.stop()
 
@@ -90,18 +100,26 @@ def table(a):
           f"{'zonectl explain (the oracle)':<48} what it shows{END}")
     for i, (s, d, fam, proto, port, what) in enumerate(rows):
         ex = explain(a.zonectl, a.matrix, hosts[s][f"ipv{fam}"], hosts[d][f"ipv{fam}"], proto, port)
-        passed = res.get(i) == "ok"
-        agree = passed == ex.startswith("allow")
+        # passed: the request got to the server and its answer came back;
+        # blocked: nothing came back. A refusal or an error means the
+        # packet got somewhere: neither, and never as the matrix says.
+        got = res.get(i, "missing")
+        passed, blocked = got == "ok", got == "timeout"
+        agree = (passed and ex.startswith("allow")) or (blocked and ex.startswith("deny"))
         bad += not agree
         svc = f"{'icmpv6' if proto == 'icmp' and fam == 6 else proto}/{port}" + (" v6" if fam == 6 else "")
-        obs = f"{GREEN}passed{END}  " if passed else f"{RED}blocked{END} "
-        mark = "" if agree else f"  {RED}<-- DISAGREES WITH THE ORACLE{END}"
+        obs = f"{GREEN}passed{END}  " if passed else f"{RED}blocked{END} " if blocked else \
+            f"{RED}{got.split()[0][:8]:<8}{END}"
+        mark = "" if agree else f"  {RED}<-- DISAGREES WITH THE ORACLE ({got}){END}"
         print(f"{s:<10} {d:<10} {svc:<15} {obs:<9} {ex[:48]:<48} {DIM}{what}{END}{mark}")
     if ack is not None:
+        s, d, port = ACK
+        ex = explain(a.zonectl, a.matrix, hosts[s]["ipv4"], hosts[d]["ipv4"], "tcp", port)
         silent = ack.get("answer") == "silent"
-        print(f"{'outside-1':<10} {'nomad-1':<10} {'tcp ACK':<15} "
-              f"{(GREEN + 'blocked' + END + ' ') if silent else (RED + 'passed' + END + '  ')} "
-              f"{'(no connection: state says drop)':<48} {DIM}unsolicited segment, no SYN{END}")
+        obs = f"{GREEN}blocked{END} " if silent else f"{RED}passed{END}  "
+        print(f"{s:<10} {d:<10} {'tcp ACK/' + str(port):<15} {obs:<9} "
+              f"{ex[:48]:<48} {DIM}a bare ACK of it: no connection, state drops it{END}"
+              f"{'' if silent else '  ' + RED + '<-- A SEGMENT WITHOUT CONNECTION PASSED' + END}")
         bad += not silent
     print(f"\n{len(rows) + (ack is not None)} checks, "
           f"{'all as the matrix says' if not bad else f'{bad} disagree'}")
@@ -128,25 +146,31 @@ def cut(a):
         with open(a.matrix) as f:
             y = yaml.safe_load(f)
         y["flows"] = [f for f in y["flows"] if f.get("id") != a.flow]
-        new = os.path.join(tempfile.mkdtemp(prefix="zwdemo"), "matrix-without-" + a.flow + ".yaml")
-        with open(new, "w") as f:
-            yaml.safe_dump(y, f, sort_keys=False)
         reason = f"Remove {a.flow}: workstations now reach jump hosts through the VPN only (demo)"
-        print(f"\n$ zonectl commit {os.path.basename(new)} -m \"{reason}\"")
-        r = subprocess.run([a.zonectl, "--socket", a.socket, "commit", new, "-m", reason],
-                           capture_output=True, text=True)
+        with tempfile.TemporaryDirectory(prefix="zwdemo") as tmp:
+            new = os.path.join(tmp, "matrix-without-" + a.flow + ".yaml")
+            with open(new, "w") as f:
+                yaml.safe_dump(y, f, sort_keys=False)
+            print(f"\n$ zonectl commit {os.path.basename(new)} -m \"{reason}\"")
+            r = subprocess.run([a.zonectl, "--socket", a.socket, "commit", new, "-m", reason],
+                               capture_output=True, text=True)
         print("  " + (r.stdout + r.stderr).strip().replace("\n", "\n  "))
+        committed = r.returncode == 0
         cut_ok = True
         for _ in range(3):
             r = agents.call(src, {"op": "ping_held", "id": 1, "timeout": 1})
-            print(f"  {time.strftime('%H:%M:%S')}  {'echo answered' if r.get('ok') else 'no answer: connection cut'}")
-            cut_ok &= not r.get("ok")
+            # cut: the echo is dropped, nothing comes back (a reset or a
+            # close would mean the packets got to the server)
+            err = r.get("error") or "timeout"
+            print(f"  {time.strftime('%H:%M:%S')}  "
+                  f"{'echo answered' if r.get('ok') else 'no answer: connection cut' if err == 'timeout' else 'connection ' + err}")
+            cut_ok &= not r.get("ok") and err == "timeout"
         r = agents.call(src, {"op": "probe", "timeout": 1,
                               "probes": [{"id": 2, "kind": "tcp", "dst": hosts[dst]["ipv4"],
                                           "port": port}]})
         fresh = r["results"]["2"]
         print(f"  new connection {src} -> {dst} tcp/{port}: "
-              f"{'blocked' if fresh != 'ok' else 'PASSED'}")
+              f"{'blocked' if fresh == 'timeout' else 'PASSED' if fresh == 'ok' else fresh}")
         print(f"\n$ zonectl journal --flow {a.flow}")
         r = subprocess.run([a.zonectl, "--socket", a.socket, "journal", "--flow", a.flow],
                            capture_output=True, text=True)
@@ -164,7 +188,7 @@ def cut(a):
             if on:
                 block.append(line)
         print("  " + "\n  ".join(block))
-        return 0 if cut_ok and fresh != "ok" else 1
+        return 0 if committed and cut_ok and fresh == "timeout" else 1
     finally:
         agents.stop()
 
@@ -178,7 +202,10 @@ def main():
     ap.add_argument("--socket")
     ap.add_argument("--flow", default="OPS-001")
     a = ap.parse_args()
-    return table(a) if a.cmd == "table" else cut(a)
+    try:
+        return table(a) if a.cmd == "table" else cut(a)
+    except KeyboardInterrupt:
+        return 130
 
 
 if __name__ == "__main__":

@@ -22,6 +22,7 @@ import shutil
 import signal
 import subprocess
 import sys
+import time
 
 STATE_DIR = "/run/zonewall-lab"
 GW4 = "169.254.0.1"  # the appliance on every host link
@@ -153,6 +154,14 @@ def zone_plan(zone, flows, declared, n_hosts):
             cand.append(a)
             if len(cand) >= n_hosts * 2:
                 break
+        # narrowings naming every address of the zone's networks: the
+        # other hosts go on the narrowed side too rather than nowhere
+        if len(set(cand)) < n_hosts:
+            for net in nets:
+                for off in range(min(net.num_addresses, n_hosts * 2)):
+                    a = net.network_address + off
+                    if name != "outside" or not any(a in d for d in declared):
+                        cand.append(a)
         for h in hosts:
             for a in cand:
                 if a not in used:
@@ -201,14 +210,20 @@ def lab_namespaces(prefix):
 
 
 def down(prefix):
-    for ns in lab_namespaces(prefix):
-        pids = run(["ip", "netns", "pids", ns], check=False).stdout.split()
-        for p in pids:
-            try:
-                os.kill(int(p), 9)
-            except (ProcessLookupError, ValueError):
-                pass
-        run(["ip", "netns", "delete", ns], check=False)
+    # A few rounds: an `ip netns add` of an interrupted `up` may still be
+    # finishing when the first round looks.
+    for attempt in range(20):
+        for ns in lab_namespaces(prefix):
+            pids = run(["ip", "netns", "pids", ns], check=False).stdout.split()
+            for p in pids:
+                try:
+                    os.kill(int(p), 9)
+                except (ProcessLookupError, ValueError):
+                    pass
+            run(["ip", "netns", "delete", ns], check=False)
+        if not lab_namespaces(prefix):
+            break
+        time.sleep(0.1)
     try:
         os.unlink(state_path(prefix))
     except FileNotFoundError:
@@ -320,10 +335,15 @@ def main():
     ap.add_argument("--builddir")
     ap.add_argument("--json", action="store_true")
     a = ap.parse_args()
-    if not a.prefix.replace("-", "").replace("_", "").isalnum() or len(a.prefix) > 24:
-        die("--prefix: letters, digits, - and _ only, at most 24", 2)
+    # no '-': it separates the tag from the rest of each name, and `down`
+    # removes every TAG-* namespace (TAG "a" would take lab "a-b"'s)
+    if not a.prefix.replace("_", "").isalnum() or not a.prefix.isascii() or \
+            len(a.prefix) > 24:
+        die("--prefix: letters, digits and _ only, at most 24", 2)
 
     if a.cmd == "down":
+        if os.geteuid() != 0 and lab_namespaces(a.prefix):
+            die("down needs root (network namespaces)")
         down(a.prefix)
         return
     if a.cmd == "status":
@@ -340,22 +360,33 @@ def main():
         die("up needs root (network namespaces)")
     if not a.matrix:
         die("up needs a MATRIX", 2)
+    if a.apply and a.engine != "nft":
+        die("--apply only drives the nft engine", 2)
     if lab_namespaces(a.prefix):
         die(f"lab {a.prefix} already exists: lab.sh down --prefix {a.prefix} first", 1)
     plan = make_plan(load_matrix(a.matrix, a.builddir), a.prefix, a.engine,
                      a.hosts, a.matrix)
+    # From the first namespace on, whatever ends `up` early (an error, a
+    # failed --apply, Ctrl-C, SIGTERM) removes what it made.
     try:
         up(plan)
         os.makedirs(STATE_DIR, exist_ok=True)
         with open(state_path(a.prefix), "w") as f:
             json.dump(plan, f, indent=1)
         if a.apply:
-            if a.engine != "nft":
-                die("--apply only drives the nft engine")
             apply_nft(plan, a.builddir)
-    except (RuntimeError, OSError) as e:
+    except BaseException as e:
+        signal.signal(signal.SIGINT, signal.SIG_IGN)
+        signal.signal(signal.SIGTERM, signal.SIG_IGN)
         down(a.prefix)
-        die(f"up failed, lab removed: {e}")
+        if isinstance(e, (RuntimeError, OSError)):
+            die(f"up failed, lab removed: {e}")
+        if isinstance(e, KeyboardInterrupt):
+            die("interrupted, lab removed", 130)
+        if isinstance(e, SystemExit) and e.code == 143:
+            die("terminated, lab removed", 143)
+        print("lab: up failed, lab removed", file=sys.stderr)
+        raise
     print_status(plan, a.json)
 
 

@@ -664,6 +664,9 @@ static int nft_counters(struct zw_backend *be, struct zw_flow_counters *out,
 		snprintf(other, sizeof(other), "new_%s", name + 5);
 		if ((o = obj_find(live.objs, live.n_objs, other)))
 			out[idx].new_conns = nftnl_obj_get_u64(o, NFTNL_OBJ_CTR_PKTS);
+		snprintf(other, sizeof(other), "drop_%s", name + 5);
+		if ((o = obj_find(live.objs, live.n_objs, other)))
+			out[idx].drops = nftnl_obj_get_u64(o, NFTNL_OBJ_CTR_PKTS);
 	}
 	zwnft_live__free(&live);
 	return 0;

@@ -252,6 +252,23 @@ static void msg_del_obj(struct ctx *c, const char *table, const char *name,
 	nftnl_obj_free(d);
 }
 
+static void msg_new_obj(struct ctx *c, const char *table, const char *name,
+			uint32_t type)
+{
+	struct nftnl_obj *d = nftnl_obj_alloc();
+
+	if (!d) {
+		c->err = -ENOMEM;
+		return;
+	}
+	nftnl_obj_set_str(d, NFTNL_OBJ_TABLE, table);
+	nftnl_obj_set_str(d, NFTNL_OBJ_NAME, name);
+	nftnl_obj_set_u32(d, NFTNL_OBJ_TYPE, type);
+	nftnl_obj_set_u32(d, NFTNL_OBJ_FAMILY, NFPROTO_INET);
+	msg_obj(c, NFT_MSG_NEWOBJ, NLM_F_CREATE, d, "of a flow leaving the policy");
+	nftnl_obj_free(d);
+}
+
 static int batch_begin(struct zwnft_batch *bt, struct ctx *c,
 		       const struct zwnft_live *live, uint32_t seq)
 {
@@ -359,6 +376,18 @@ static bool objkey_in(const struct objkey *v, size_t n, const char *name,
 	return v && bsearch(&k, v, n, sizeof(*v), objkey_cmp) != NULL;
 }
 
+/* The live table has flow @id's rate set (and so its drop_ counter). */
+static bool live_has_rate_set(const struct zwnft_live *l, const char *id)
+{
+	char n[ZWNFT_NAME_MAX + 8];
+
+	snprintf(n, sizeof(n), "rate4_%s", id);
+	for (size_t i = 0; i < l->n_sets; i++)
+		if (strcmp(nftnl_set_get_str(l->sets[i], NFTNL_SET_NAME), n) == 0)
+			return true;
+	return false;
+}
+
 static const struct zwnft_item *find_base(const struct zwnft_ruleset *rs)
 {
 	for (size_t i = 0; i < rs->n[ZWNFT_CHAIN]; i++)
@@ -463,7 +492,8 @@ int zwnft_batch__build(struct zwnft_batch *bt, const struct zwnft_ruleset *rs,
 		if (!live->objs_read) {
 			/* Objects not read (reading 200 000 counters costs the
 			 * kernel seconds): those of flows leaving the policy
-			 * are named after their flow chains, which we read. */
+			 * are named after their flow chains, which we read;
+			 * a flow has a drop_ counter when it has a rate set. */
 			for (size_t i = 0; i < live->n_chains; i++) {
 				const char *cn = nftnl_chain_get_str(live->chains[i],
 								     NFTNL_CHAIN_NAME);
@@ -471,12 +501,23 @@ int zwnft_batch__build(struct zwnft_batch *bt, const struct zwnft_ruleset *rs,
 
 				if (strncmp(cn, "flow_", 5) != 0)
 					continue;
-				for (int k = 0; k < 2; k++) {
-					snprintf(on, sizeof(on), "%s%s",
-						 k ? "new_" : "flow_", cn + 5);
+				for (int k = 0; k < 3; k++) {
+					static const char *const pre[] = {
+						"flow_", "new_", "drop_"};
+
+					snprintf(on, sizeof(on), "%s%s", pre[k],
+						 cn + 5);
 					if (objkey_in(want, rs->n[ZWNFT_OBJ], on,
 						      NFT_OBJECT_COUNTER))
 						continue;
+					if (k == 2 && !live_has_rate_set(live, cn + 5))
+						continue;
+					/* a table made before drop_ counters
+					 * has none: declare it (a no-op if it
+					 * exists) so the delete cannot fail */
+					if (k == 2)
+						msg_new_obj(&c, table, on,
+							    NFT_OBJECT_COUNTER);
 					msg_del_obj(&c, table, on, NFT_OBJECT_COUNTER);
 				}
 			}

@@ -53,8 +53,14 @@
 static const char *const global_counters[] = {
 	"zw_total",   "zw_blocked",   "zw_invalid",  "zw_not_syn",
 	"zw_no_flow", "zw_same_zone", "zw_isolated", "zw_cut",
-	"zw_rate",
+	"zw_rate",    "zw_ext_headers",
 };
+
+/* IPv6 extension headers the engine looks at (the shared packet parser,
+ * dataplane/core/zw_parse.h, makes the same decisions). */
+#define IP6_HOPOPTS 0
+#define IP6_ROUTING 43
+#define IP6_AH 51
 
 /* ------------------------------------------------------------------ */
 /* ruleset items */
@@ -509,6 +515,40 @@ static void rb_tcp_not_syn(struct rb *rb)
 	rb_bitwise8(rb, 0x17); /* fin | syn | rst | ack */
 	rb_cmp(rb, NFT_CMP_NEQ, &syn, 1);
 	rb_text(rb, "tcp flags != syn / fin,syn,rst,ack");
+}
+
+/* exthdr: load 1 byte of the first IPv6 extension header of @type at
+ * @off, or (@present) 1 if the packet has one, 0 if not. The kernel finds
+ * it wherever it is in the chain (ipv6_find_hdr), AH included. IPv6
+ * packets only: put rb_nfproto(ZW_AF_INET6) before. */
+static void rb_exthdr6(struct rb *rb, uint8_t type, uint32_t off, bool present)
+{
+	struct nftnl_expr *e = rb_expr(rb, "exthdr");
+
+	if (!e)
+		return;
+	nftnl_expr_set_u32(e, NFTNL_EXPR_EXTHDR_DREG, NFT_REG_1);
+	nftnl_expr_set_u8(e, NFTNL_EXPR_EXTHDR_TYPE, type);
+	nftnl_expr_set_u32(e, NFTNL_EXPR_EXTHDR_OFFSET, off);
+	nftnl_expr_set_u32(e, NFTNL_EXPR_EXTHDR_LEN, 1);
+	/* the kernel dumps flags and op even when 0: say them too */
+	nftnl_expr_set_u32(e, NFTNL_EXPR_EXTHDR_FLAGS,
+			   present ? NFT_EXTHDR_F_PRESENT : 0);
+	nftnl_expr_set_u32(e, NFTNL_EXPR_EXTHDR_OP, NFT_EXTHDR_OP_IPV6);
+	rb_add(rb, e);
+}
+
+/* An AH header anywhere in the IPv6 chain (@yes) or none. The packet
+ * parser of the other engines stops at AH: its protocol is 51, whatever AH
+ * carries, while conntrack and `meta l4proto` skip AH and see what it
+ * carries. */
+static void rb_ah6(struct rb *rb, bool yes)
+{
+	uint8_t v = yes;
+
+	rb_exthdr6(rb, IP6_AH, 0, true);
+	rb_cmp(rb, NFT_CMP_EQ, &v, 1);
+	rb_text(rb, "exthdr ah %s", yes ? "exists" : "missing");
 }
 
 static void rb_counter(struct rb *rb, const char *name)
@@ -1201,6 +1241,11 @@ static int build_objects(struct build *b)
 		    (ret = fmt_name(n, "new_%s", fid(b->img, f))) ||
 		    (ret = add_counter(b->rs, n, f)))
 			return ret;
+		/* packets its rate limit refused (backend.h: the flow's drops) */
+		if (b->img->flows[f].rate &&
+		    ((ret = fmt_name(n, "drop_%s", fid(b->img, f))) ||
+		     (ret = add_counter(b->rs, n, f))))
+			return ret;
 	}
 	return 0;
 }
@@ -1503,6 +1548,52 @@ static int base_rules(struct build *b)
 			return ret;
 	}
 
+	/* IPv6 extension chains the packet parser of the other engines
+	 * refuses (ZW_DROP_EXT_HEADERS) and the kernel forwards: a routing
+	 * header of type 0 (RFC 5095), a hop-by-hop header that is not the
+	 * first. (A chain longer than ZW_IPV6_EXT_MAX cannot be counted
+	 * here: docs/nft-engine.md, limits.) */
+	if ((ret = rb_begin(&rb, rs, ch)))
+		return ret;
+	{
+		uint8_t zero = 0;
+
+		rb_nfproto(&rb, ZW_AF_INET6);
+		rb_exthdr6(&rb, IP6_ROUTING, 2, false);
+		rb_cmp(&rb, NFT_CMP_EQ, &zero, 1);
+		rb_text(&rb, "rt type 0");
+	}
+	rb_counter(&rb, "zw_ext_headers");
+	rb_verdict(&rb, NF_DROP, NULL);
+	if ((ret = rb_end(&rb, rs, ch, ZW_NO_FLOW, NULL, 0, 0)))
+		return ret;
+	if ((ret = rb_begin(&rb, rs, ch)))
+		return ret;
+	{
+		uint8_t one = 1, hbh = IP6_HOPOPTS;
+		struct nftnl_expr *e;
+
+		rb_nfproto(&rb, ZW_AF_INET6);
+		rb_exthdr6(&rb, IP6_HOPOPTS, 0, true);
+		rb_cmp(&rb, NFT_CMP_EQ, &one, 1);
+		rb_text(&rb, "exthdr hbh exists");
+		e = rb_expr(&rb, "payload"); /* ip6 nexthdr */
+		if (e) {
+			nftnl_expr_set_u32(e, NFTNL_EXPR_PAYLOAD_BASE,
+					   NFT_PAYLOAD_NETWORK_HEADER);
+			nftnl_expr_set_u32(e, NFTNL_EXPR_PAYLOAD_OFFSET, 6);
+			nftnl_expr_set_u32(e, NFTNL_EXPR_PAYLOAD_LEN, 1);
+			nftnl_expr_set_u32(e, NFTNL_EXPR_PAYLOAD_DREG, NFT_REG_1);
+			rb_add(&rb, e);
+		}
+		rb_cmp(&rb, NFT_CMP_NEQ, &hbh, 1);
+		rb_text(&rb, "ip6 nexthdr != 0");
+	}
+	rb_counter(&rb, "zw_ext_headers");
+	rb_verdict(&rb, NF_DROP, NULL);
+	if ((ret = rb_end(&rb, rs, ch, ZW_NO_FLOW, NULL, 0, 0)))
+		return ret;
+
 	if ((ret = rb_begin(&rb, rs, ch)))
 		return ret;
 	rb_ct_state(&rb, NF_CT_STATE_INVALID_BIT | NF_CT_STATE_UNTRACKED_BIT,
@@ -1512,14 +1603,23 @@ static int base_rules(struct build *b)
 	if ((ret = rb_end(&rb, rs, ch, ZW_NO_FLOW, NULL, 0, 0)))
 		return ret;
 
-	if ((ret = rb_begin(&rb, rs, ch)))
-		return ret;
-	rb_ct_state(&rb, CT_NEW, "new");
-	rb_tcp_not_syn(&rb);
-	rb_counter(&rb, "zw_not_syn");
-	rb_verdict(&rb, NF_DROP, NULL);
-	if ((ret = rb_end(&rb, rs, ch, ZW_NO_FLOW, NULL, 0, 0)))
-		return ret;
+	/* A new TCP connection opens with a SYN; an IPv6 packet with AH is
+	 * protocol 51 (not TCP) for the policy, whatever AH carries. */
+	for (int i = 0; i < 2; i++) {
+		int fam = i ? ZW_AF_INET6 : ZW_AF_INET;
+
+		if ((ret = rb_begin(&rb, rs, ch)))
+			return ret;
+		rb_ct_state(&rb, CT_NEW, "new");
+		rb_nfproto(&rb, fam);
+		if (fam == ZW_AF_INET6)
+			rb_ah6(&rb, false);
+		rb_tcp_not_syn(&rb);
+		rb_counter(&rb, "zw_not_syn");
+		rb_verdict(&rb, NF_DROP, NULL);
+		if ((ret = rb_end(&rb, rs, ch, ZW_NO_FLOW, NULL, 0, 0)))
+			return ret;
+	}
 
 	for (int i = 0; i < 2; i++) {
 		int fam = i ? ZW_AF_INET6 : ZW_AF_INET;
@@ -1628,8 +1728,11 @@ static void rule_comment(const struct zw_image *img,
 			 ru->lo, ru->hi);
 }
 
+/* One image rule as an nft rule of @chain for family @fam (0: both). With
+ * @ah6 (fam IPv6, a protocol 51 rule): the rule for IPv6 packets with an
+ * AH header, which conntrack files under the protocol AH carries. */
 static int one_pair_rule(struct build *b, const char *chain,
-			 const struct zw_img_rule *ru, int fam)
+			 const struct zw_img_rule *ru, int fam, bool ah6)
 {
 	const struct zw_image *img = b->img;
 	char set[ZWNFT_NAME_MAX], target[ZWNFT_NAME_MAX], comment[160];
@@ -1658,6 +1761,15 @@ static int one_pair_rule(struct build *b, const char *chain,
 			rb_ct_addr(&rb, fam, k == 0, set, false);
 		}
 	}
+	if (ah6) {
+		rb_ah6(&rb, true);
+		rb_verdict(&rb, NFT_GOTO, target);
+		rule_comment(img, ru, comment, sizeof(comment));
+		strncat(comment, " (IPv6 AH header)",
+			sizeof(comment) - strlen(comment) - 1);
+		return rb_end(&rb, b->rs, chain, ru->flow, comment,
+			      ru->src_set, ru->dst_set);
+	}
 	rb_ct_proto(&rb, ru->proto);
 	if (!(ru->flags & ZW_IMG_RULE_ANY)) {
 		if (proto_has_ports(ru->proto)) {
@@ -1675,6 +1787,9 @@ static int one_pair_rule(struct build *b, const char *chain,
 		      ru->dst_set);
 }
 
+static int pair_end(struct build *b, struct rb *rb, const struct pchain *pc,
+		    const char *n);
+
 static int pair_rules(struct build *b)
 {
 	const struct zw_image *img = b->img;
@@ -1687,6 +1802,31 @@ static int pair_rules(struct build *b)
 
 		if ((ret = name_pair(n, img, pc->from, pc->to)))
 			return ret;
+		/* IPv6 packets with AH first: only the pair's protocol 51
+		 * rules can match them, then what ends the chain. Needed only
+		 * where some rule can match an IPv6 packet. */
+		bool v6 = false;
+
+		for (uint32_t k = 0; pc->p && k < pc->p->count; k++) {
+			const struct zw_img_rule *ru = &img->rules[pc->p->first + k];
+			int fams = rule_families(img, ru);
+
+			if (!zwnft_flow_live(img, ru->flow, b->day) || fams < 0 ||
+			    !(fams == 0 || (fams & 2)))
+				continue;
+			v6 = true;
+			if (ru->proto == IP6_AH &&
+			    (ret = one_pair_rule(b, n, ru, ZW_AF_INET6, true)))
+				return ret;
+		}
+		if (v6) {
+			if ((ret = rb_begin(&rb, b->rs, n)))
+				return ret;
+			rb_nfproto(&rb, ZW_AF_INET6);
+			rb_ah6(&rb, true);
+			if ((ret = pair_end(b, &rb, pc, n)))
+				return ret;
+		}
 		for (uint32_t k = 0; pc->p && k < pc->p->count; k++) {
 			const struct zw_img_rule *ru = &img->rules[pc->p->first + k];
 			int fams;
@@ -1697,46 +1837,51 @@ static int pair_rules(struct build *b)
 			if (fams < 0)
 				continue;
 			if (fams == 0) {
-				if ((ret = one_pair_rule(b, n, ru, 0)))
+				if ((ret = one_pair_rule(b, n, ru, 0, false)))
 					return ret;
 				continue;
 			}
-			if ((fams & 1) && (ret = one_pair_rule(b, n, ru, ZW_AF_INET)))
+			if ((fams & 1) &&
+			    (ret = one_pair_rule(b, n, ru, ZW_AF_INET, false)))
 				return ret;
-			if ((fams & 2) && (ret = one_pair_rule(b, n, ru, ZW_AF_INET6)))
+			/* no IPv6 packet is protocol 51 for conntrack (the
+			 * AH rules above are its IPv6 rules) */
+			if ((fams & 2) && ru->proto != IP6_AH &&
+			    (ret = one_pair_rule(b, n, ru, ZW_AF_INET6, false)))
 				return ret;
 		}
-		if (pc->from != pc->to || pc->from == ZW_ZONE_OUTSIDE) {
-			if ((ret = rb_begin(&rb, b->rs, n)))
-				return ret;
-			rb_verdict(&rb, NFT_GOTO, "deny");
-			if ((ret = rb_end(&rb, b->rs, n, ZW_NO_FLOW, NULL, 0, 0)))
-				return ret;
-			continue;
-		}
-		/* both ends in one declared zone, no flow matched */
-		if ((ret = rb_begin(&rb, b->rs, n)))
-			return ret;
-		if (img->zones[pc->from].flags & ZW_IMG_ZONE_ISOLATE) {
-			rb_counter(&rb, "zw_isolated");
-			rb_verdict(&rb, NF_DROP, NULL);
-			ret = rb_end(&rb, b->rs, n, ZW_NO_FLOW,
-				     "isolated zone: members may not talk", 0, 0);
-		} else {
-			rb_counter(&rb, "zw_same_zone");
-			rb_verdict(&rb, NF_ACCEPT, NULL);
-			ret = rb_end(&rb, b->rs, n, ZW_NO_FLOW, "same zone", 0, 0);
-		}
-		if (ret)
+		if ((ret = rb_begin(&rb, b->rs, n)) ||
+		    (ret = pair_end(b, &rb, pc, n)))
 			return ret;
 	}
 	return 0;
+}
+
+/* End pair chain @n with the rule begun in @rb: nothing before matched. */
+static int pair_end(struct build *b, struct rb *rb, const struct pchain *pc,
+		    const char *n)
+{
+	if (pc->from != pc->to || pc->from == ZW_ZONE_OUTSIDE) {
+		rb_verdict(rb, NFT_GOTO, "deny");
+		return rb_end(rb, b->rs, n, ZW_NO_FLOW, NULL, 0, 0);
+	}
+	/* both ends in one declared zone, no flow matched */
+	if (b->img->zones[pc->from].flags & ZW_IMG_ZONE_ISOLATE) {
+		rb_counter(rb, "zw_isolated");
+		rb_verdict(rb, NF_DROP, NULL);
+		return rb_end(rb, b->rs, n, ZW_NO_FLOW,
+			      "isolated zone: members may not talk", 0, 0);
+	}
+	rb_counter(rb, "zw_same_zone");
+	rb_verdict(rb, NF_ACCEPT, NULL);
+	return rb_end(rb, b->rs, n, ZW_NO_FLOW, "same zone", 0, 0);
 }
 
 static int flow_rules(struct build *b)
 {
 	const struct zw_image *img = b->img;
 	char n[ZWNFT_NAME_MAX], obj[ZWNFT_NAME_MAX], set[ZWNFT_NAME_MAX];
+	char drop[ZWNFT_NAME_MAX];
 	struct rb rb;
 	int ret;
 
@@ -1745,7 +1890,8 @@ static int flow_rules(struct build *b)
 
 		if (!b->flow_chain[f])
 			continue;
-		if ((ret = fmt_name(n, "flow_%s", fid(img, f))))
+		if ((ret = fmt_name(n, "flow_%s", fid(img, f))) ||
+		    (ret = fmt_name(drop, "drop_%s", fid(img, f))))
 			return ret;
 		for (int k = 0; fl->rate && k < 2; k++) {
 			int fam = k ? ZW_AF_INET6 : ZW_AF_INET;
@@ -1757,6 +1903,7 @@ static int flow_rules(struct build *b)
 			rb_nfproto(&rb, fam);
 			rb_rate(&rb, fam, set, fl->rate);
 			rb_counter(&rb, "zw_rate");
+			rb_counter(&rb, drop);
 			rb_verdict(&rb, NF_DROP, NULL);
 			if ((ret = rb_end(&rb, b->rs, n, f, NULL, 0, 0)))
 				return ret;

@@ -148,18 +148,25 @@ int main(int argc, char **argv)
 			mode = c;
 			describe = optarg;
 			break;
-		case OPT_TABLE:
+		case OPT_TABLE: {
+			/* parsed alone (the parser starts from the defaults),
+			 * then only the name is taken: the options given
+			 * before --table stay */
+			struct zwnft_opts t;
+
 			snprintf(err, sizeof(err), "table=%s", optarg);
-			if (zwnft_opts__parse(&o, err, err, sizeof(err))) {
+			if (zwnft_opts__parse(&t, err, err, sizeof(err))) {
 				fprintf(stderr, "zw-nft-apply: %s\n", err);
 				return EXIT_USAGE;
 			}
+			memcpy(o.table, t.table, sizeof(o.table));
 			err[0] = '\0';
 			break;
+		}
 		case OPT_PRIORITY:
 		case OPT_LOG_GROUP:
 			v = strtol(optarg, &end, 10);
-			if (*end || (c == OPT_PRIORITY && (v < -400 || v > 400)) ||
+			if (end == optarg || *end || (c == OPT_PRIORITY && (v < -400 || v > 400)) ||
 			    (c == OPT_LOG_GROUP && (v < 0 || v > 65535))) {
 				fprintf(stderr, "zw-nft-apply: bad number '%s'\n", optarg);
 				return EXIT_USAGE;
@@ -305,14 +312,15 @@ int main(int argc, char **argv)
 			fprintf(stderr, "zw-nft-apply: counters failed\n");
 			rc = EXIT_ENV;
 		} else {
-			printf("%-24s %12s %14s %10s\n", "flow", "packets", "bytes",
-			       "new");
+			printf("%-24s %12s %14s %10s %10s\n", "flow", "packets",
+			       "bytes", "new", "drops");
 			for (uint32_t i = 0; i < img->n_flows; i++)
-				printf("%-24s %12llu %14llu %10llu\n",
+				printf("%-24s %12llu %14llu %10llu %10llu\n",
 				       zw_image__str(img, img->flows[i].id),
 				       (unsigned long long)v[i].packets,
 				       (unsigned long long)v[i].bytes,
-				       (unsigned long long)v[i].new_conns);
+				       (unsigned long long)v[i].new_conns,
+				       (unsigned long long)v[i].drops);
 		}
 		free(v);
 	} else if (mode == OPT_DESTROY) {

@@ -11,6 +11,12 @@ Reads one JSON command per line on stdin, answers one JSON line on stdout:
   {"op": "hold", "id", "dst", "port"} / {"op": "ping_held", "id", "timeout"}
   {"op": "craft", "flags": "A"|"S"|"SA", "dst", "port", "timeout"}
       one hand-made TCP segment (scapy); answered|silent
+  {"op": "craft6", "dst", "port", "packets": [{"kind", "marker"}]}
+      one IPv6 TCP SYN per packet, carrying MARKER, with
+      extension headers of KIND (see EXT6); {"sent": n}
+  {"op": "sniff_start", "markers": [hex]} / {"op": "sniff_stop"}
+      watch every frame arriving at this host from now on; stop: the
+      markers seen in them, {"seen": [..]}
   {"op": "quit"}
 """
 import asyncio
@@ -277,6 +283,82 @@ def craft(cmd):
     return {"answer": "answered", "flags": str(ans[TCP].flags) if TCP in ans else "?"}
 
 
+# IPv6 extension chains for craft6: benign ones (the packet passes when its
+# TCP SYN would) and ones every engine must drop whatever they carry.
+EXT6 = ("plain", "dstopt", "hbh", "ah", "rh0", "hbh_late", "long")
+
+
+def craft6(cmd):
+    import logging
+    logging.getLogger("scapy.runtime").setLevel(logging.ERROR)
+    from scapy.all import (AH, IPv6, IPv6ExtHdrDestOpt, IPv6ExtHdrHopByHop,
+                           IPv6ExtHdrRouting, TCP, Raw, conf, send)
+    conf.verb = 0
+    pkts = []
+    for i, x in enumerate(cmd["packets"]):
+        kind = x["kind"]
+        if kind not in EXT6:
+            return {"error": f"unknown kind {kind}"}
+        # one connection per packet: none is another's reply
+        sport = 30000 + (os.getpid() * 61 + i) % 30000
+        # the TCP segment with its checksum over the plain IPv6 packet
+        # (the same behind any chain: it covers addresses, not headers)
+        plain = IPv6(dst=cmd["dst"]) / TCP(sport=sport, dport=cmd["port"], flags="S",
+                                            seq=4242) / Raw(bytes.fromhex(x["marker"]))
+        plain = IPv6(bytes(plain))
+        seg = TCP(bytes(plain[TCP]))
+        pkt = IPv6(src=plain.src, dst=cmd["dst"])
+        for h in {
+            "plain": [],
+            "dstopt": [IPv6ExtHdrDestOpt()],
+            "hbh": [IPv6ExtHdrHopByHop()],
+            "ah": [AH(nh=6, payloadlen=4, spi=0x5a5a, seq=1, icv=b"\0" * 12)],
+            "rh0": [IPv6ExtHdrRouting(type=0, addresses=[], segleft=0)],
+            "hbh_late": [IPv6ExtHdrDestOpt(), IPv6ExtHdrHopByHop()],
+            "long": [IPv6ExtHdrDestOpt() for _ in range(9)],
+        }[kind]:
+            pkt = pkt / h
+        pkts.append(pkt / seg)
+    send(pkts)
+    return {"sent": len(pkts)}
+
+
+sniffing = {}
+
+
+def sniff_start(cmd):
+    import threading
+    markers = {bytes.fromhex(m): m for m in cmd["markers"]}
+    seen = set()
+    stop = threading.Event()
+    s = socket.socket(socket.AF_PACKET, socket.SOCK_RAW, socket.htons(0x0003))
+    s.settimeout(0.1)
+
+    def watch():
+        while not stop.is_set():
+            try:
+                frame = s.recv(65535)
+            except socket.timeout:
+                continue
+            except OSError:
+                break
+            seen.update(m for b, m in markers.items() if b in frame)
+    t = threading.Thread(target=watch, daemon=True)
+    t.start()
+    sniffing["now"] = (s, stop, t, seen)
+    return {"ok": True}
+
+
+def sniff_stop(cmd):
+    if "now" not in sniffing:
+        return {"error": "not sniffing"}
+    s, stop, t, seen = sniffing.pop("now")
+    stop.set()
+    t.join()
+    s.close()
+    return {"seen": sorted(seen)}
+
+
 async def main():
     loop = asyncio.get_running_loop()
     reader = asyncio.StreamReader()
@@ -292,8 +374,11 @@ async def main():
         if op == "quit":
             break
         try:
-            if op == "craft":
-                res = await loop.run_in_executor(None, craft, cmd)
+            if op in ("craft", "craft6"):
+                res = await loop.run_in_executor(
+                    None, {"craft": craft, "craft6": craft6}[op], cmd)
+            elif op in ("sniff_start", "sniff_stop"):
+                res = {"sniff_start": sniff_start, "sniff_stop": sniff_stop}[op](cmd)
             elif op in ops:
                 res = await ops[op](cmd)
             else:
@@ -305,4 +390,7 @@ async def main():
 
 
 if __name__ == "__main__":
-    asyncio.run(main())
+    try:
+        asyncio.run(main())
+    except KeyboardInterrupt:  # Ctrl-C reaches every process of the demo
+        sys.exit(130)

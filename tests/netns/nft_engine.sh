@@ -39,6 +39,14 @@ M2=$S/matrix/examples/minimal.yaml
 SHA1=$("$B/control/zonectl" compile "$M1" -o "$TMP/1.img" | cut -d' ' -f1)
 SHA2=$("$B/control/zonectl" compile "$M2" -o "$TMP/2.img" | cut -d' ' -f1)
 
+# options in any order (--table once reset the others)
+for args in "--priority -5 --log-group 7 --table x1" "--table x1 --priority -5 --log-group 7"; do
+	# shellcheck disable=SC2086
+	out=$("$APPLY" $args --print "$S/tests/netns/matrices/basic.yaml" 2>&1)
+	grep -q "priority filter - 5; policy drop" <<<"$out" && grep -q "table inet x1 " <<<"$out" &&
+		ok "options kept: $args" || fail "options lost: $args: $(head -3 <<<"$out")"
+done
+
 # a table that is not ours, before and after everything
 in_ns nft -f - <<'EOF'
 table inet bystander {
@@ -108,6 +116,15 @@ zw "$TMP/1.img" >/dev/null
 pk2=$(ctr)
 [ -n "$pk" ] && [ "$pk" -ge 3 ] && [ "$pk2" = "$pk" ] && ok "counter kept across re-apply ($pk packets)" ||
 	fail "counter flow_OPS-001: $pk before the re-apply, $pk2 after"
+# a rate limit's refusals are its flow's drops (INF-005: rate 200/s)
+in_ns nft add chain inet "$T" bump '{ type filter hook output priority 0; }'
+in_ns nft add rule inet "$T" bump counter name drop_INF-005
+in_ns ping -c 2 -i 0.2 -W 1 127.0.0.1 >/dev/null 2>&1
+out=$(zw --counters "$TMP/1.img")
+awk '$1 == "INF-005" && $5 >= 2 {f=1} END {exit !f}' <<<"$out" &&
+	awk '$1 == "OPS-001" && $2 >= 3 && $5 == 0 {f=1} END {exit !f}' <<<"$out" &&
+	ok "counters per flow: packets, and rate-limit drops" ||
+	fail "counters: INF-005 drops (drop_INF-005) or OPS-001 packets not read back: $out"
 zw "$TMP/2.img" >/dev/null
 [ -z "$(ctr)" ] && ok "counter of a flow that left is gone" || fail "counter flow_OPS-001 survived its flow"
 zw "$TMP/1.img" >/dev/null
