@@ -43,15 +43,25 @@ static int cmp_pair(const void *a, const void *b)
 static void report(const struct zw_matrix *m, const struct zw_flow *f,
 		   const size_t *cover, size_t n_cover, struct zw_diags *d)
 {
-	char list[256] = "";
-	size_t len = 0;
+	/* Five ids of at most 64 bytes, their separators and the count fit;
+	 * an id that would not is counted with the rest, never cut. */
+	char list[512] = "";
+	size_t len = 0, shown = 0;
 
-	for (size_t i = 0; i < n_cover && i < 5; i++)
-		len += (size_t)snprintf(list + len, sizeof(list) - len, "%s%s",
-					i ? ", " : "", m->flows[cover[i]].id);
-	if (n_cover > 5 && len < sizeof(list))
+	for (size_t i = 0; i < n_cover && i < 5; i++) {
+		int k = snprintf(list + len, sizeof(list) - len, "%s%s",
+				 i ? ", " : "", m->flows[cover[i]].id);
+
+		if (k < 0 || (size_t)k >= sizeof(list) - len - 32) {
+			list[len] = '\0';
+			break;
+		}
+		len += (size_t)k;
+		shown++;
+	}
+	if (shown < n_cover)
 		snprintf(list + len, sizeof(list) - len, " and %zu more",
-			 n_cover - 5);
+			 n_cover - shown);
 	zw_diags__add(d, ZW_WARNING, 40, f->loc,
 		      "flow %s is redundant: everything it allows is also allowed by %s",
 		      f->id, list);

@@ -442,6 +442,46 @@ static void test_zw040(void)
 		   "  - {id: B, from: jump, to: upd, services: [e], justification: j}\n", 40);
 }
 
+/* A flow covered by six flows with 64-character ids: the message names the
+ * first ones and counts the rest, within bounds (it used to write past its
+ * 256-byte buffer). */
+static void test_zw040_long_ids(void)
+{
+	char svc[1024] = "", flows[4096] = "", id[65];
+	size_t sl = 0, fl = 0;
+	struct result r;
+	int found = 0;
+
+	for (int k = 1; k <= 6; k++) {
+		snprintf(id, sizeof(id), "%060d%04d", 0, k);
+		sl += (size_t)snprintf(svc + sl, sizeof(svc) - sl,
+				       "  p%d: {proto: tcp, ports: [%d]}\n", k, 1000 + k);
+		fl += (size_t)snprintf(flows + fl, sizeof(flows) - fl,
+				       "  - {id: \"%s\", from: jump, to: upd, services: [p%d], justification: j}\n",
+				       id, k);
+	}
+	snprintf(svc + sl, sizeof(svc) - sl, "  pall: {proto: tcp, ports: [\"1001-1006\"]}\n");
+	snprintf(flows + fl, sizeof(flows) - fl,
+		 "  - {id: R, from: jump, to: upd, services: [pall], justification: j}\n");
+	char *y = doc(svc, flows);
+
+	CU_ASSERT_PTR_NOT_NULL_FATAL(y);
+	run(&r, y);
+	for (size_t i = 0; i < r.d.n; i++) {
+		const char *msg = r.d.v[i].message;
+
+		if (r.d.v[i].code != 40)
+			continue;
+		found++;
+		CU_ASSERT(strstr(msg, "flow R ") != NULL);
+		CU_ASSERT(strstr(msg, "0001") != NULL);
+		CU_ASSERT(strstr(msg, " and 1 more") != NULL);
+	}
+	CU_ASSERT_EQUAL(found, 1);
+	done(&r);
+	free(y);
+}
+
 static void test_zw041(void)
 {
 	EXPECT_DOC(NULL, "  - {id: X, from: jump, to: upd, services: [https], justification: j, expires: 2026-10-31}\n", 41);
@@ -822,6 +862,7 @@ int main(void)
 	CU_add_test(s, "ZW032", test_zw032);
 	CU_add_test(s, "ZW033", test_zw033);
 	CU_add_test(s, "ZW040", test_zw040);
+	CU_add_test(s, "ZW040 message with long ids", test_zw040_long_ids);
 	CU_add_test(s, "ZW041", test_zw041);
 	CU_add_test(s, "ZW050", test_zw050);
 	CU_add_test(s, "all problems in one run", test_all_problems_reported);
