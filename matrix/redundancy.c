@@ -17,6 +17,11 @@
  * stops covering the ones examined after it: removing every flow reported
  * leaves the allowed traffic unchanged (two identical flows: the later one
  * is reported).
+ *
+ * Only a flow that lives at least as long covers another (no expiry, or an
+ * expiry on or after the other's): a flow covered today by one that expires
+ * first is needed once that one has expired. So the allowed traffic stays
+ * unchanged on every day from today on, not just today.
  */
 #include <stdlib.h>
 #include <string.h>
@@ -38,6 +43,16 @@ static int cmp_pair(const void *a, const void *b)
 	if (x->to != y->to)
 		return x->to < y->to ? -1 : 1;
 	return *(const size_t *)a < *(const size_t *)b ? -1 : 1;
+}
+
+/* True if @c is live on @today and every day @f is live after it. */
+static bool outlives(const struct zw_flow *c, const struct zw_flow *f,
+		     int32_t today)
+{
+	if (!zw_flow__live(c, today))
+		return false;
+	return c->expires == ZW_DATE_NONE ||
+	       (f->expires != ZW_DATE_NONE && c->expires >= f->expires);
 }
 
 static void report(const struct zw_matrix *m, const struct zw_flow *f,
@@ -152,7 +167,7 @@ static void check_group(const struct zw_matrix *m, const size_t *grp,
 			for (size_t j = 0; j < n; j++) {
 				if (j == ii || removed[grp[j]] ||
 				    !may_meet(&bd[j], &all->v[b]) ||
-				    !zw_flow__live(&m->flows[grp[j]], today))
+				    !outlives(&m->flows[grp[j]], f, today))
 					continue;
 				for (size_t c = start[j]; c < start[j + 1]; c++) {
 					if (!zw_box__intersects(&all->v[b], &all->v[c]))
@@ -181,7 +196,7 @@ static void check_group(const struct zw_matrix *m, const size_t *grp,
 			continue;
 		for (size_t j = 0; j < n; j++)
 			if (j != i && !removed[grp[j]] &&
-			    zw_flow__live(&m->flows[grp[j]], today) &&
+			    outlives(&m->flows[grp[j]], &m->flows[grp[i]], today) &&
 			    flows_meet(all, start, i, j))
 				cover[n_cover++] = grp[j];
 		report(m, &m->flows[grp[i]], cover, n_cover, d);

@@ -430,6 +430,26 @@ static void test_zw040(void)
 	EXPECT_DOC_NOT(NULL,
 		       "  - {id: A, from: jump, to: upd, services: [ssh], justification: j, expires: 2026-01-01}\n"
 		       "  - {id: B, from: jump, to: upd, dst: [10.4.0.1], services: [ssh], justification: j}\n", 40);
+	/* a coverer that expires before the flow does not make it redundant:
+	 * removing B would cut ssh after 2026-11-05. A, whose whole life B
+	 * covers, is the redundant one. */
+	y = doc(NULL,
+		"  - {id: A, from: jump, to: upd, services: [ssh], justification: j, expires: 2026-11-05}\n"
+		"  - {id: B, from: jump, to: upd, services: [ssh], justification: j}\n");
+	run(&r, y);
+	CU_ASSERT_EQUAL(count_code(&r, 40), 1);
+	for (size_t i = 0; i < r.d.n; i++)
+		if (r.d.v[i].code == 40)
+			CU_ASSERT(strstr(r.d.v[i].message, "flow A ") != NULL);
+	done(&r);
+	free(y);
+	EXPECT_DOC_NOT(NULL,
+		       "  - {id: A, from: jump, to: upd, services: [ssh], justification: j, expires: 2026-11-05}\n"
+		       "  - {id: B, from: jump, to: upd, dst: [10.4.0.1], services: [ssh], justification: j, expires: 2026-11-06}\n", 40);
+	/* same expiry: the later one is redundant */
+	EXPECT_DOC(NULL,
+		   "  - {id: A, from: jump, to: upd, services: [ssh], justification: j, expires: 2026-11-05}\n"
+		   "  - {id: B, from: jump, to: upd, services: [ssh], justification: j, expires: 2026-11-05}\n", 40);
 	/* a flow inside a non-isolated zone */
 	EXPECT_DOC(NULL, "  - {id: X, from: jump, to: jump, services: [ssh], justification: j}\n", 40);
 	/* different ICMP types do not cover each other */
