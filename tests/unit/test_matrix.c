@@ -2,6 +2,7 @@
 /* Unit tests of the matrix library: parser, model, validator (every ZW code
  * triggered and not triggered), compiler, image loader, evaluator. */
 #include <errno.h>
+#include <stddef.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -857,6 +858,85 @@ static void test_image_rejects_corruption(void)
 	zw_matrix__free(m);
 }
 
+/* Recompute the header's SHA-256 after an edit, as a crafted image would. */
+static void rehash(uint8_t *b, size_t l)
+{
+	size_t hoff = offsetof(struct zw_image_header, sha256);
+	size_t hs = sizeof(struct zw_image_header);
+	uint8_t *cat = malloc(l);
+
+	CU_ASSERT_PTR_NOT_NULL_FATAL(cat);
+	memcpy(cat, b, hoff);
+	memcpy(cat + hoff, b + hs, l - hs);
+	CU_ASSERT_EQUAL(zw_sha256(cat, hoff + l - hs, ((struct zw_image_header *)b)->sha256), 0);
+	free(cat);
+}
+
+/* Index of the first rule of @proto in an image's bytes (via a loaded view). */
+static size_t rule_offset(const uint8_t *b, size_t l, uint8_t proto)
+{
+	char err[256];
+	struct zw_image *img = zw_image__open(b, l, err, sizeof(err));
+	size_t off = 0;
+
+	CU_ASSERT_PTR_NOT_NULL_FATAL(img);
+	for (uint32_t r = 0; r < img->n_rules && !off; r++)
+		if (img->rules[r].proto == proto)
+			off = (size_t)((const uint8_t *)&img->rules[r] - img->bytes);
+	zw_image__free(img);
+	CU_ASSERT_FATAL(off != 0);
+	return off;
+}
+
+/* Images whose checksum is right but whose content engines would read
+ * differently from the reference evaluator are refused: ICMP type ranges
+ * beyond 255 (nft shifts the type into a 16-bit field), a protocol without
+ * ports or types that is not marked ANY (nft matches it whatever lo..hi
+ * say, the evaluator does not), an unterminated name in the header. */
+static void test_image_rejects_noncanonical(void)
+{
+	struct zw_matrix *m;
+	uint8_t *b, *b0;
+	size_t l;
+	struct zw_image *img = compile_ex(&m, &b, &l);
+	char err[256];
+	struct zw_img_rule *r;
+
+	zw_image__free(img);
+	b0 = malloc(l);
+	CU_ASSERT_PTR_NOT_NULL_FATAL(b0);
+	memcpy(b0, b, l);
+
+	/* the unmodified image, re-hashed, loads */
+	rehash(b, l);
+	img = zw_image__open(b, l, err, sizeof(err));
+	CU_ASSERT_PTR_NOT_NULL(img);
+	zw_image__free(img);
+
+	r = (struct zw_img_rule *)(b + rule_offset(b, l, 1)); /* icmp-echo */
+	CU_ASSERT_EQUAL(r->flags, 0);
+	r->lo = r->hi = 300;
+	rehash(b, l);
+	CU_ASSERT_PTR_NULL(zw_image__open(b, l, err, sizeof(err)));
+	memcpy(b, b0, l);
+
+	r = (struct zw_img_rule *)(b + rule_offset(b, l, 50)); /* ipsec ESP */
+	CU_ASSERT_EQUAL(r->flags, ZW_IMG_RULE_ANY);
+	r->flags = 0;
+	r->lo = r->hi = 5;
+	rehash(b, l);
+	CU_ASSERT_PTR_NULL(zw_image__open(b, l, err, sizeof(err)));
+	memcpy(b, b0, l);
+
+	memset(((struct zw_image_header *)b)->name, 'x', 64);
+	rehash(b, l);
+	CU_ASSERT_PTR_NULL(zw_image__open(b, l, err, sizeof(err)));
+
+	free(b0);
+	free(b);
+	zw_matrix__free(m);
+}
+
 int main(void)
 {
 	CU_pSuite s;
@@ -893,6 +973,7 @@ int main(void)
 	CU_add_test(s, "compile options", test_compile_opts);
 	CU_add_test(s, "compile without flows", test_compile_no_flows);
 	CU_add_test(s, "image corruption", test_image_rejects_corruption);
+	CU_add_test(s, "image not canonical", test_image_rejects_noncanonical);
 	CU_basic_set_mode(CU_BRM_VERBOSE);
 	CU_basic_run_tests();
 	unsigned fails = CU_get_number_of_failures();
