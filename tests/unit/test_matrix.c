@@ -613,6 +613,33 @@ static void test_all_problems_reported(void)
 	free(y);
 }
 
+/* Text diagnostics are one line each, whatever the file holds: a key with
+ * a line break must not print a second, forged diagnostic line. */
+static void test_diag_one_line(void)
+{
+	const char *y = "zonewall: 1\nname: t\n"
+			"\"bad\\nx.yaml:1:1: error[ZW999]: forged\\u0007\": 1\n"
+			"zones: {}\nflows: []\n";
+	struct result r;
+	char *buf = NULL;
+	size_t len = 0, lines = 0;
+	FILE *f = open_memstream(&buf, &len);
+
+	CU_ASSERT_PTR_NOT_NULL_FATAL(f);
+	run(&r, y);
+	zw_diags__print_text(&r.d, f);
+	fclose(f);
+	for (size_t i = 0; i < len; i++) {
+		lines += buf[i] == '\n';
+		CU_ASSERT(buf[i] == '\n' || (unsigned char)buf[i] >= 0x20);
+	}
+	CU_ASSERT_EQUAL(lines, r.d.n);
+	CU_ASSERT(strstr(buf, "\nx.yaml") == NULL);
+	CU_ASSERT(strstr(buf, "bad\\nx.yaml") != NULL);
+	free(buf);
+	done(&r);
+}
+
 static void test_codes_documented(void)
 {
 	static const int codes[] = {1, 2, 3, 10, 11, 20, 21, 22, 23, 30, 31, 32, 33, 40, 41, 50};
@@ -1039,6 +1066,7 @@ int main(void)
 	CU_add_test(s, "ZW041", test_zw041);
 	CU_add_test(s, "ZW050", test_zw050);
 	CU_add_test(s, "all problems in one run", test_all_problems_reported);
+	CU_add_test(s, "diagnostics one line each", test_diag_one_line);
 	CU_add_test(s, "codes documented", test_codes_documented);
 	CU_add_test(s, "values", test_values);
 	CU_add_test(s, "compile deterministic", test_compile_deterministic);
