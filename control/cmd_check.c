@@ -92,7 +92,8 @@ static void check_usage(FILE *out)
 	      "       zonectl check --explain ZWnnn|all\n"
 	      "\n"
 	      "Validate a flow matrix and report every problem found, as\n"
-	      "FILE:LINE:COL: error|warning[ZWnnn]: message (text, on stderr) or\n"
+	      "FILE:LINE:COL: error|warning[ZWnnn]: message (text, on stdout; a count\n"
+	      "of errors and warnings follows on stderr) or\n"
 	      "one JSON document on stdout. --explain prints what a code means,\n"
 	      "why the regulation asks for it and how to fix it.\n"
 	      "Exit 1 if any error, 0 otherwise (warnings do not fail).\n",

@@ -198,6 +198,50 @@ static void push(struct zw_boxes *b, const struct zw_box *x)
 	b->v[b->n++] = *x;
 }
 
+size_t zw_entry__ranges(const struct zw_svc_entry *en,
+			const struct zw_range **r, struct zw_range *all)
+{
+	if (zw_proto__has_ports(en->proto)) {
+		*r = en->ports;
+		return en->n_ports;
+	}
+	if (zw_proto__is_icmp(en->proto) && en->n_types) {
+		*r = en->types;
+		return en->n_types;
+	}
+	all->lo = 0;
+	all->hi = zw_proto__is_icmp(en->proto) ? 255 : 0;
+	*r = all;
+	return 1;
+}
+
+bool zw_boxes__addrs(const struct zw_matrix *m, struct zw_boxes *bx,
+		     uint32_t zone, const struct zw_prefix *narrow,
+		     size_t n_narrow, int fi, struct zw_ival **out, size_t *n)
+{
+	static const uint8_t fams[2] = {ZW_AF_INET, ZW_AF_INET6};
+	struct zw_ivals v;
+	size_t k = 0;
+
+	if (!zone_ivals(m, bx, zone, narrow, n_narrow, fi, fams[fi], &v))
+		return false;
+	qsort(v.v, v.n, sizeof(*v.v), cmp_ival);
+	for (size_t i = 0; i < v.n; i++) {
+		/* overlapping or adjacent (hi + 1 == lo; hi is not the last
+		 * address then, since lo > hi) */
+		if (k && (v.v[i].lo <= v.v[k - 1].hi ||
+			  v.v[i].lo - 1 == v.v[k - 1].hi)) {
+			if (v.v[i].hi > v.v[k - 1].hi)
+				v.v[k - 1].hi = v.v[i].hi;
+		} else {
+			v.v[k++] = v.v[i];
+		}
+	}
+	*out = v.v;
+	*n = k;
+	return true;
+}
+
 void zw_boxes__flow(const struct zw_matrix *m, uint32_t flow,
 		    struct zw_boxes *out)
 {
@@ -223,20 +267,8 @@ void zw_boxes__flow(const struct zw_matrix *m, uint32_t flow,
 				const struct zw_svc_entry *en = &svc->entries[e];
 				const struct zw_range *r;
 				struct zw_range all;
-				size_t nr;
+				size_t nr = zw_entry__ranges(en, &r, &all);
 
-				if (zw_proto__has_ports(en->proto)) {
-					r = en->ports;
-					nr = en->n_ports;
-				} else if (zw_proto__is_icmp(en->proto) && en->n_types) {
-					r = en->types;
-					nr = en->n_types;
-				} else {
-					all.lo = 0;
-					all.hi = zw_proto__is_icmp(en->proto) ? 255 : 0;
-					r = &all;
-					nr = 1;
-				}
 				for (size_t k = 0; k < nr; k++)
 					for (size_t a = 0; a < src.n; a++)
 						for (size_t b = 0; b < dst.n; b++) {

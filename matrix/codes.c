@@ -111,9 +111,10 @@ static const struct zw_code_info codes[] = {
 	 "declared in the matrix count as TLS with 'inspect: tls'."},
 	{40, ZW_WARNING, "redundant flow", "Z3",
 	 "Every packet the flow allows is already allowed by other live flows "
-	 "(or by the intra-zone rule of a non-isolated zone). Flows are checked "
+	 "that live at least as long as it does (no expiry, or a later one), or "
+	 "by the intra-zone rule of a non-isolated zone. Flows are checked "
 	 "from the last to the first, so removing every flow this warning names "
-	 "leaves the allowed traffic unchanged.",
+	 "leaves the allowed traffic unchanged, today and on every later day.",
 	 "Only strictly necessary flows should be declared (Z3); duplicates make "
 	 "reviews and audits harder and hide the real reason of an opening.",
 	 "Remove the flow, or merge its justification into the covering flow(s) "

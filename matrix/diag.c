@@ -98,14 +98,31 @@ static const char *level_name(enum zw_level l)
 	return l == ZW_ERROR ? "error" : "warning";
 }
 
+/* A message quotes what the file says (keys, values): control characters
+ * are written as escapes so each diagnostic stays one line. */
+static void put_line_text(FILE *out, const char *s)
+{
+	for (const unsigned char *p = (const unsigned char *)s; p && *p; p++) {
+		if (*p == '\n')
+			fputs("\\n", out);
+		else if (*p == '\t')
+			fputs("\\t", out);
+		else if (*p < 0x20 || *p == 0x7f)
+			fprintf(out, "\\x%02x", *p);
+		else
+			fputc(*p, out);
+	}
+}
+
 void zw_diags__print_text(const struct zw_diags *d, FILE *out)
 {
 	for (size_t i = 0; i < d->n; i++) {
 		const struct zw_diag *g = &d->v[i];
 
-		fprintf(out, "%s:%u:%u: %s[ZW%03d]: %s\n", d->file, g->loc.line,
-			g->loc.col, level_name(g->level), g->code,
-			g->message ? g->message : "");
+		fprintf(out, "%s:%u:%u: %s[ZW%03d]: ", d->file, g->loc.line,
+			g->loc.col, level_name(g->level), g->code);
+		put_line_text(out, g->message);
+		fputc('\n', out);
 	}
 }
 

@@ -151,6 +151,8 @@ static int verify(struct zw_image *img, char *err, size_t n)
 	if (memcmp(sha, h->sha256, 32))
 		return fail(err, n, -EBADMSG,
 			    "policy image corrupt: SHA-256 mismatch (the bytes were altered)");
+	if (h->name[sizeof(h->name) - 1])
+		return fail(err, n, -EINVAL, "header name not NUL-terminated");
 	if (h->n_sections != ZW_SEC__MAX)
 		return fail(err, n, -EINVAL, "expected %d sections, header says %u",
 			    ZW_SEC__MAX, h->n_sections);
@@ -299,6 +301,16 @@ static int verify(struct zw_image *img, char *err, size_t n)
 			    (x->flags & ~ZW_IMG_RULE_ANY) ||
 			    (r > p->first && img->rules[r - 1].flow > x->flow))
 				return fail(err, n, -EINVAL, "rule %u malformed", r);
+			/* The one form each engine reads alike: ICMP types are
+			 * 0..255, a protocol without ports or types is ANY. */
+			if (!(x->flags & ZW_IMG_RULE_ANY) &&
+			    (zw_proto__is_icmp(x->proto) ? x->hi > 255
+							 : !zw_proto__has_ports(x->proto)))
+				return fail(err, n, -EINVAL,
+					    "rule %u: protocol %u with %s %u-%u", r,
+					    x->proto,
+					    zw_proto__is_icmp(x->proto) ? "ICMP types" : "ports",
+					    x->lo, x->hi);
 		}
 		next = p->first + p->count;
 	}

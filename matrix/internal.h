@@ -81,6 +81,18 @@ void zw_boxes__fini(struct zw_boxes *b);
 /* Append every box flow @flow allows (ignoring expiry) to @out. */
 void zw_boxes__flow(const struct zw_matrix *m, uint32_t flow,
 		    struct zw_boxes *out);
+/* The port (tcp/udp/sctp) or ICMP type ranges of a service entry, or one
+ * range standing for all (ICMP without types: 0..255; other protocols:
+ * 0..0, stored in @all): *r points at them; returns their number. */
+size_t zw_entry__ranges(const struct zw_svc_entry *en,
+			const struct zw_range **r, struct zw_range *all);
+/* The addresses (family index @fi: 0 IPv4, 1 IPv6) of @zone narrowed to
+ * narrow[0..n_narrow) (none: the whole zone), as sorted, disjoint,
+ * non-adjacent intervals in @bx's coordinates (outside squeezed when
+ * bx->squeeze_outside). *out is malloc'd; false when memory ran out. */
+bool zw_boxes__addrs(const struct zw_matrix *m, struct zw_boxes *bx,
+		     uint32_t zone, const struct zw_prefix *narrow,
+		     size_t n_narrow, int fi, struct zw_ival **out, size_t *n);
 bool zw_box__intersects(const struct zw_box *a, const struct zw_box *b);
 /* 1 if @b lies in the union of cands[0..n) (each intersecting @b), 0 if
  * not, -1 when memory ran out. */

@@ -4,19 +4,29 @@
  * destination, protocol, port) it allows is allowed by other live flows.
  *
  * Zones partition the address space, so only flows of the same ordered
- * zone pair can cover each other. Each flow is a union of boxes
- * (family, protocol, port range, source interval, destination interval);
- * a box is covered by a union of boxes when, cutting each dimension at the
- * candidates' edges, every elementary cell lies in some candidate (checked
- * recursively, dimension by dimension). Work is proportional to the flows
- * of a pair squared, so near-linear overall when flows spread over pairs;
- * a matrix with all its flows in one pair is quadratic (documented in
+ * zone pair can cover each other. Each flow is, per family, a product
+ * sources x destinations x (protocol, port range), kept factored (the
+ * sorted interval lists of its zones or narrowing, and its services'
+ * ranges). A flow is redundant when one other flow contains each factor,
+ * or else when each box (one interval of each factor) is covered by the
+ * union of the boxes of the other flows meeting it: cutting each dimension
+ * at the candidates' edges, every elementary cell lies in some candidate
+ * (checked recursively, dimension by dimension). Candidates are found by
+ * binary search in the other flows' interval lists, so zones of many
+ * networks do not multiply the work. Work is proportional to the flows of
+ * a pair squared, so near-linear overall when flows spread over pairs; a
+ * matrix with all its flows in one pair is quadratic (documented in
  * docs/matrix-guide.md).
  *
  * Flows are examined from the last to the first and a flow found redundant
  * stops covering the ones examined after it: removing every flow reported
  * leaves the allowed traffic unchanged (two identical flows: the later one
  * is reported).
+ *
+ * Only a flow that lives at least as long covers another (no expiry, or an
+ * expiry on or after the other's): a flow covered today by one that expires
+ * first is needed once that one has expired. So the allowed traffic stays
+ * unchanged on every day from today on, not just today.
  */
 #include <stdlib.h>
 #include <string.h>
@@ -40,120 +50,368 @@ static int cmp_pair(const void *a, const void *b)
 	return *(const size_t *)a < *(const size_t *)b ? -1 : 1;
 }
 
+/* True if @c is live on @today and every day @f is live after it. */
+static bool outlives(const struct zw_flow *c, const struct zw_flow *f,
+		     int32_t today)
+{
+	if (!zw_flow__live(c, today))
+		return false;
+	return c->expires == ZW_DATE_NONE ||
+	       (f->expires != ZW_DATE_NONE && c->expires >= f->expires);
+}
+
 static void report(const struct zw_matrix *m, const struct zw_flow *f,
 		   const size_t *cover, size_t n_cover, struct zw_diags *d)
 {
-	char list[256] = "";
-	size_t len = 0;
+	/* Five ids of at most 64 bytes, their separators and the count fit;
+	 * an id that would not is counted with the rest, never cut. */
+	char list[512] = "";
+	size_t len = 0, shown = 0;
 
-	for (size_t i = 0; i < n_cover && i < 5; i++)
-		len += (size_t)snprintf(list + len, sizeof(list) - len, "%s%s",
-					i ? ", " : "", m->flows[cover[i]].id);
-	if (n_cover > 5 && len < sizeof(list))
+	for (size_t i = 0; i < n_cover && i < 5; i++) {
+		int k = snprintf(list + len, sizeof(list) - len, "%s%s",
+				 i ? ", " : "", m->flows[cover[i]].id);
+
+		if (k < 0 || (size_t)k >= sizeof(list) - len - 32) {
+			list[len] = '\0';
+			break;
+		}
+		len += (size_t)k;
+		shown++;
+	}
+	if (shown < n_cover)
 		snprintf(list + len, sizeof(list) - len, " and %zu more",
-			 n_cover - 5);
+			 n_cover - shown);
 	zw_diags__add(d, ZW_WARNING, 40, f->loc,
 		      "flow %s is redundant: everything it allows is also allowed by %s",
 		      f->id, list);
 }
 
-/* A flow's bounding box and a 64-bit signature of its (family, protocol)
- * pairs: a cheap test that two flows cannot meet. */
-struct bound {
-	uint64_t sig;
-	struct zw_ival d[3];
+/*
+ * A flow of the group, factored: in family fi it allows
+ * a[fi][0] (sources) x a[fi][1] (destinations) x it (protocol and port or
+ * type ranges of its services), the address lists sorted, disjoint and
+ * non-adjacent. Comparing factors instead of the product keeps the work
+ * proportional to the networks of a zone, not to their square.
+ */
+struct fitem {
+	uint8_t proto;
+	uint32_t service;
+	struct zw_ival r;
 };
 
-static uint64_t sig_of(const struct zw_box *b)
+struct fflow {
+	/* a cheap first test: bits of the protocols, port hull, and per
+	 * family the hull of the sources and of the destinations */
+	uint64_t sig;
+	unsigned fams; /* bit fi: both ends have addresses of family fi */
+	struct zw_ival hull[3][2]; /* [0 ports | 1 src | 2 dst][family] */
+	struct zw_ival *a[2][2];
+	size_t na[2][2];
+	struct fitem *it;
+	size_t nit;
+};
+
+static void fflow_fini(struct fflow *x)
 {
-	return 1ull << ((b->proto * 2u + (b->family == ZW_AF_INET6)) % 64u);
+	for (int f = 0; f < 2; f++)
+		for (int k = 0; k < 2; k++)
+			free(x->a[f][k]);
+	free(x->it);
 }
 
-static void bound_of(const struct zw_boxes *all, size_t from, size_t to,
-		     struct bound *out)
+static void fflow_hull(struct fflow *x)
 {
-	memset(out, 0, sizeof(*out));
-	for (size_t x = from; x < to; x++) {
-		const struct zw_box *b = &all->v[x];
-
-		out->sig |= sig_of(b);
-		for (int k = 0; k < 3; k++) {
-			if (x == from || b->d[k].lo < out->d[k].lo)
-				out->d[k].lo = b->d[k].lo;
-			if (x == from || b->d[k].hi > out->d[k].hi)
-				out->d[k].hi = b->d[k].hi;
-		}
+	for (size_t i = 0; i < x->nit; i++) {
+		x->sig |= 1ull << (x->it[i].proto % 64u);
+		if (!i || x->it[i].r.lo < x->hull[0][0].lo)
+			x->hull[0][0].lo = x->it[i].r.lo;
+		if (!i || x->it[i].r.hi > x->hull[0][0].hi)
+			x->hull[0][0].hi = x->it[i].r.hi;
+	}
+	for (int fi = 0; fi < 2; fi++) {
+		if (x->na[fi][0] && x->na[fi][1])
+			x->fams |= 1u << fi;
+		for (int k = 0; k < 2; k++)
+			if (x->na[fi][k])
+				x->hull[1 + k][fi] = (struct zw_ival){
+					x->a[fi][k][0].lo,
+					x->a[fi][k][x->na[fi][k] - 1].hi};
 	}
 }
 
-static bool may_meet(const struct bound *a, const struct zw_box *b)
+/* False when @x and @y surely share no connection. */
+static bool hulls_meet(const struct fflow *x, const struct fflow *y)
 {
-	if (!(a->sig & sig_of(b)))
+	if (!(x->sig & y->sig) || x->hull[0][0].hi < y->hull[0][0].lo ||
+	    y->hull[0][0].hi < x->hull[0][0].lo)
 		return false;
-	for (int k = 0; k < 3; k++)
-		if (a->d[k].hi < b->d[k].lo || b->d[k].hi < a->d[k].lo)
+	for (int fi = 0; fi < 2; fi++)
+		if ((x->fams & y->fams & (1u << fi)) &&
+		    x->hull[1][fi].lo <= y->hull[1][fi].hi &&
+		    y->hull[1][fi].lo <= x->hull[1][fi].hi &&
+		    x->hull[2][fi].lo <= y->hull[2][fi].hi &&
+		    y->hull[2][fi].lo <= x->hull[2][fi].hi)
+			return true;
+	return false;
+}
+
+static bool fflow_build(const struct zw_matrix *m, uint32_t flow,
+			struct zw_boxes *bx, struct fflow *x)
+{
+	const struct zw_flow *f = &m->flows[flow];
+	size_t cap = 0;
+
+	memset(x, 0, sizeof(*x));
+	for (int fi = 0; fi < 2; fi++)
+		if (!zw_boxes__addrs(m, bx, f->from, f->src, f->n_src, fi,
+				     &x->a[fi][0], &x->na[fi][0]) ||
+		    !zw_boxes__addrs(m, bx, f->to, f->dst, f->n_dst, fi,
+				     &x->a[fi][1], &x->na[fi][1]))
+			return false;
+	for (size_t s = 0; s < f->n_services; s++) {
+		const struct zw_service *svc = &m->services[f->services[s]];
+
+		for (size_t e = 0; e < svc->n_entries; e++) {
+			const struct zw_range *r;
+			struct zw_range all;
+			size_t nr = zw_entry__ranges(&svc->entries[e], &r, &all);
+
+			for (size_t k = 0; k < nr; k++) {
+				if (zw_grow((void **)&x->it, &cap, x->nit + 1,
+					    sizeof(*x->it)) < 0)
+					return false;
+				x->it[x->nit++] = (struct fitem){
+					svc->entries[e].proto, f->services[s],
+					{r[k].lo, r[k].hi}};
+			}
+		}
+	}
+	fflow_hull(x);
+	return true;
+}
+
+/* True if the flow allows nothing (no family with both ends). */
+static bool fflow_empty(const struct fflow *x)
+{
+	for (int fi = 0; fi < 2; fi++)
+		if (x->na[fi][0] && x->na[fi][1] && x->nit)
 			return false;
 	return true;
 }
 
-/* Does any box of flow group member i intersect one of member j? */
-static bool flows_meet(const struct zw_boxes *all, const size_t *start,
-		       size_t i, size_t j)
+static bool ival_meet(struct zw_ival a, struct zw_ival b)
 {
-	for (size_t x = start[i]; x < start[i + 1]; x++)
-		for (size_t y = start[j]; y < start[j + 1]; y++)
-			if (zw_box__intersects(&all->v[x], &all->v[y]))
+	return a.lo <= b.hi && b.lo <= a.hi;
+}
+
+/* Two sorted disjoint lists share an address. */
+static bool ivals_meet(const struct zw_ival *a, size_t na,
+		       const struct zw_ival *b, size_t nb)
+{
+	for (size_t i = 0, j = 0; i < na && j < nb;) {
+		if (ival_meet(a[i], b[j]))
+			return true;
+		if (a[i].hi < b[j].hi)
+			i++;
+		else
+			j++;
+	}
+	return false;
+}
+
+/* First index of sorted disjoint @v whose interval may meet @q (the first
+ * with hi >= q.lo); those meeting @q follow while lo <= q.hi. */
+static size_t ivals_first(const struct zw_ival *v, size_t n, struct zw_ival q)
+{
+	size_t lo = 0, hi = n;
+
+	while (lo < hi) {
+		size_t mid = lo + (hi - lo) / 2;
+
+		if (v[mid].hi < q.lo)
+			lo = mid + 1;
+		else
+			hi = mid;
+	}
+	return lo;
+}
+
+/* Every address of @a is in @b (both sorted, disjoint, non-adjacent: an
+ * interval of @a lies in a single interval of @b). */
+static bool ivals_within(const struct zw_ival *a, size_t na,
+			 const struct zw_ival *b, size_t nb)
+{
+	for (size_t i = 0; i < na; i++) {
+		size_t k = ivals_first(b, nb, a[i]);
+
+		if (k == nb || b[k].lo > a[i].lo || b[k].hi < a[i].hi)
+			return false;
+	}
+	return true;
+}
+
+static bool items_meet(const struct fflow *x, const struct fflow *y)
+{
+	for (size_t i = 0; i < x->nit; i++)
+		for (size_t j = 0; j < y->nit; j++)
+			if (x->it[i].proto == y->it[j].proto &&
+			    ival_meet(x->it[i].r, y->it[j].r))
 				return true;
 	return false;
 }
 
+/* Every (protocol, port) of @x is in one of @y's items. */
+static bool items_within(const struct fflow *x, const struct fflow *y)
+{
+	for (size_t i = 0; i < x->nit; i++) {
+		zw_u128 next = x->it[i].r.lo; /* first port not yet covered */
+		bool moved = true;
+
+		/* the items are few: sweep until no item extends the cover */
+		while (moved && next <= x->it[i].r.hi) {
+			moved = false;
+			for (size_t j = 0; j < y->nit; j++)
+				if (y->it[j].proto == x->it[i].proto &&
+				    y->it[j].r.lo <= next && y->it[j].r.hi >= next) {
+					next = y->it[j].r.hi + 1;
+					moved = true;
+				}
+		}
+		if (next <= x->it[i].r.hi)
+			return false;
+	}
+	return true;
+}
+
+/* Does some connection of @x belong to @y? */
+static bool fflows_meet(const struct fflow *x, const struct fflow *y)
+{
+	if (!hulls_meet(x, y) || !items_meet(x, y))
+		return false;
+	for (int fi = 0; fi < 2; fi++)
+		if (ivals_meet(x->a[fi][0], x->na[fi][0], y->a[fi][0], y->na[fi][0]) &&
+		    ivals_meet(x->a[fi][1], x->na[fi][1], y->a[fi][1], y->na[fi][1]))
+			return true;
+	return false;
+}
+
+/* Does @y alone allow everything @x allows? */
+static bool fflow_within(const struct fflow *x, const struct fflow *y)
+{
+	if (!items_within(x, y))
+		return false;
+	for (int fi = 0; fi < 2; fi++) {
+		if (!x->na[fi][0] || !x->na[fi][1])
+			continue;
+		if (!ivals_within(x->a[fi][0], x->na[fi][0], y->a[fi][0], y->na[fi][0]) ||
+		    !ivals_within(x->a[fi][1], x->na[fi][1], y->a[fi][1], y->na[fi][1]))
+			return false;
+	}
+	return true;
+}
+
+struct scratch {
+	struct zw_box *box;
+	const struct zw_box **ptr;
+	size_t cap_box, cap_ptr;
+};
+
+/*
+ * Is every box of @x covered by the union of the flows cov[0..nc)? One
+ * subject box at a time, with as candidates the pieces of the covering
+ * flows' products that meet it. 1, 0, or -1 when memory ran out.
+ */
+static int covered_by_union(const struct fflow *x, uint32_t flow,
+			    const struct fflow *const *cov, size_t nc,
+			    struct scratch *sc)
+{
+	static const uint8_t fams[2] = {ZW_AF_INET, ZW_AF_INET6};
+
+	for (int fi = 0; fi < 2; fi++)
+	for (size_t p = 0; p < x->nit; p++)
+	for (size_t a = 0; a < x->na[fi][0]; a++)
+	for (size_t b = 0; b < x->na[fi][1]; b++) {
+		struct zw_box q = {.family = fams[fi],
+				   .proto = x->it[p].proto,
+				   .flow = flow,
+				   .service = x->it[p].service,
+				   .d = {x->it[p].r, x->a[fi][0][a], x->a[fi][1][b]}};
+		size_t n = 0;
+
+		for (size_t j = 0; j < nc; j++) {
+			const struct fflow *y = cov[j];
+			size_t s0 = ivals_first(y->a[fi][0], y->na[fi][0], q.d[1]);
+			size_t d0 = ivals_first(y->a[fi][1], y->na[fi][1], q.d[2]);
+
+			for (size_t t = 0; t < y->nit; t++) {
+				if (y->it[t].proto != q.proto ||
+				    !ival_meet(y->it[t].r, q.d[0]))
+					continue;
+				for (size_t s = s0; s < y->na[fi][0] &&
+						    y->a[fi][0][s].lo <= q.d[1].hi; s++)
+					for (size_t u = d0; u < y->na[fi][1] &&
+							    y->a[fi][1][u].lo <= q.d[2].hi; u++) {
+						if (zw_grow((void **)&sc->box, &sc->cap_box,
+							    n + 1, sizeof(*sc->box)) < 0)
+							return -1;
+						sc->box[n++] = (struct zw_box){
+							.family = q.family,
+							.proto = q.proto,
+							.d = {y->it[t].r, y->a[fi][0][s],
+							      y->a[fi][1][u]}};
+					}
+			}
+		}
+		if (zw_grow((void **)&sc->ptr, &sc->cap_ptr, n + 1, sizeof(*sc->ptr)) < 0)
+			return -1;
+		for (size_t k = 0; k < n; k++)
+			sc->ptr[k] = &sc->box[k];
+		int r = zw_box__covered(&q, sc->ptr, n);
+
+		if (r <= 0)
+			return r;
+	}
+	return 1;
+}
+
 static void check_group(const struct zw_matrix *m, const size_t *grp,
 			size_t n, int32_t today, bool *removed,
-			struct zw_boxes *all, size_t *start, struct zw_diags *d)
+			struct zw_boxes *bx, struct zw_diags *d)
 {
 	size_t *cover = malloc((n + 1) * sizeof(*cover));
-	struct bound *bd = malloc((n + 1) * sizeof(*bd));
-	const struct zw_box **cands = NULL;
-	size_t cap = 0;
+	struct fflow *ff = calloc(n + 1, sizeof(*ff));
+	const struct fflow **cov = malloc((n + 1) * sizeof(*cov));
+	struct scratch sc = {0};
 
-	if (!cover || !bd)
-		goto out;
-	/* Box lists of every flow of the group, built once. */
-	all->n = 0;
-	for (size_t i = 0; i < n; i++) {
-		start[i] = all->n;
-		zw_boxes__flow(m, (uint32_t)grp[i], all);
-	}
-	start[n] = all->n;
-	if (all->oom)
+	if (!cover || !ff || !cov)
 		goto out;
 	for (size_t i = 0; i < n; i++)
-		bound_of(all, start[i], start[i + 1], &bd[i]);
+		if (!fflow_build(m, (uint32_t)grp[i], bx, &ff[i]))
+			goto out;
 
 	for (size_t ii = n; ii-- > 0;) {
 		const struct zw_flow *f = &m->flows[grp[ii]];
-		bool redundant = true;
+		bool redundant = false;
+		size_t nc = 0;
 
-		if (!zw_flow__live(f, today) || start[ii] == start[ii + 1])
+		if (!zw_flow__live(f, today) || fflow_empty(&ff[ii]))
 			continue; /* expired (ZW041) or allows nothing */
-		for (size_t b = start[ii]; b < start[ii + 1] && redundant; b++) {
-			size_t nc = 0;
-
-			for (size_t j = 0; j < n; j++) {
-				if (j == ii || removed[grp[j]] ||
-				    !may_meet(&bd[j], &all->v[b]) ||
-				    !zw_flow__live(&m->flows[grp[j]], today))
-					continue;
-				for (size_t c = start[j]; c < start[j + 1]; c++) {
-					if (!zw_box__intersects(&all->v[b], &all->v[c]))
-						continue;
-					if (zw_grow((void **)&cands, &cap, nc + 1,
-						    sizeof(*cands)) < 0)
-						goto out;
-					cands[nc++] = &all->v[c];
-				}
+		for (size_t j = 0; j < n; j++) {
+			if (j == ii || removed[grp[j]] ||
+			    !hulls_meet(&ff[ii], &ff[j]) ||
+			    !outlives(&m->flows[grp[j]], f, today) ||
+			    !fflows_meet(&ff[ii], &ff[j]))
+				continue;
+			if (fflow_within(&ff[ii], &ff[j])) {
+				redundant = true; /* one flow covers it all */
+				break;
 			}
-			int r = zw_box__covered(&all->v[b], cands, nc);
+			cov[nc++] = &ff[j];
+		}
+		if (!redundant && nc) {
+			int r = covered_by_union(&ff[ii], (uint32_t)grp[ii], cov,
+						 nc, &sc);
 
 			if (r < 0)
 				goto out;
@@ -171,27 +429,30 @@ static void check_group(const struct zw_matrix *m, const size_t *grp,
 			continue;
 		for (size_t j = 0; j < n; j++)
 			if (j != i && !removed[grp[j]] &&
-			    zw_flow__live(&m->flows[grp[j]], today) &&
-			    flows_meet(all, start, i, j))
+			    outlives(&m->flows[grp[j]], &m->flows[grp[i]], today) &&
+			    fflows_meet(&ff[i], &ff[j]))
 				cover[n_cover++] = grp[j];
 		report(m, &m->flows[grp[i]], cover, n_cover, d);
 	}
 out:
-	free(cands);
+	for (size_t i = 0; ff && i < n; i++)
+		fflow_fini(&ff[i]);
+	free(ff);
+	free(cov);
+	free(sc.box);
+	free(sc.ptr);
 	free(cover);
-	free(bd);
 }
 
 void zw_redundancy__check(const struct zw_matrix *m, int32_t today,
 			  struct zw_diags *d)
 {
 	size_t *idx = malloc((m->n_flows + 1) * sizeof(*idx));
-	size_t *start = malloc((m->n_flows + 2) * sizeof(*start));
 	bool *removed = calloc(m->n_flows + 1, sizeof(*removed));
 	struct zw_boxes all = {.squeeze_outside = true};
 	size_t n = 0;
 
-	if (!idx || !start || !removed)
+	if (!idx || !removed)
 		goto out;
 	for (size_t i = 0; i < m->n_flows; i++) {
 		const struct zw_flow *f = &m->flows[i];
@@ -219,13 +480,11 @@ void zw_redundancy__check(const struct zw_matrix *m, int32_t today,
 		       m->flows[idx[j]].to == m->flows[idx[i]].to)
 			j++;
 		if (j - i > 1)
-			check_group(m, idx + i, j - i, today, removed, &all,
-				    start, d);
+			check_group(m, idx + i, j - i, today, removed, &all, d);
 		i = j;
 	}
 out:
 	zw_boxes__fini(&all);
 	free(idx);
-	free(start);
 	free(removed);
 }

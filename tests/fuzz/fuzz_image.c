@@ -35,6 +35,17 @@ static void exercise(const struct zw_image *img, const uint8_t *data, size_t siz
 	}
 	for (uint32_t f = 0; f < img->n_flows; f++)
 		(void)strlen(zw_image__str(img, img->flows[f].id));
+	/* What the loader promises the engines: one form per rule. */
+	for (uint32_t r = 0; r < img->n_rules; r++) {
+		const struct zw_img_rule *x = &img->rules[r];
+
+		if (!(x->flags & ZW_IMG_RULE_ANY) &&
+		    (zw_proto__is_icmp(x->proto) ? x->hi > 255
+						 : !zw_proto__has_ports(x->proto)))
+			abort();
+	}
+	if (img->header->name[sizeof(img->header->name) - 1])
+		abort();
 }
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)

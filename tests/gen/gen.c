@@ -79,7 +79,10 @@ char *zw_gen__matrix(const struct zw_gen_opts *o)
 	struct sb b = {0};
 	uint64_t s = o->seed * 2654435761u + 1;
 	size_t nz = o->n_zones < 7 ? 7 : o->n_zones;
-	const char **zk = calloc(nz + 1, sizeof(*zk));
+	/* with edges and no ipv6: one more zone, all of IPv6 */
+	size_t zall = o->edges && !o->ipv6 ? nz + 1 : 0;
+	size_t nzz = zall ? zall : nz;
+	const char **zk = calloc(nzz + 1, sizeof(*zk));
 	bool *unsafe = calloc(o->n_services + 1, sizeof(*unsafe));
 	int32_t today = zw_date__today();
 
@@ -99,8 +102,21 @@ char *zw_gen__matrix(const struct zw_gen_opts *o)
 		if (!strcmp(zk[i], "operations") || pick(&s, 4) == 0)
 			add(&b, "    isolate: true\n");
 	}
+	if (zall) {
+		zk[zall] = "internet-access";
+		add(&b, "  z%zu:\n    kind: internet-access\n    networks: [\"::/0\"]\n%s",
+		    zall, pick(&s, 2) ? "    isolate: true\n" : "");
+	}
+	if (o->edges)
+		add(&b, "services:\n"
+			"  ssh: {proto: tcp, ports: [2222]}\n"
+			"  icmp-echo: [{proto: icmp}, {proto: icmpv6, types: [0, 255]}]\n"
+			"  e0: {proto: 0}\n"
+			"  e255: {proto: icmp, types: [0, 255]}\n"
+			"  emax: [{proto: udp, ports: [65535]}, {proto: tcp, ports: [\"65500-65535\"]}, {proto: 255}]\n");
 	if (o->n_services) {
-		add(&b, "services:\n");
+		if (!o->edges)
+			add(&b, "services:\n");
 		for (size_t i = 0; i < o->n_services; i++) {
 			unsigned k = pick(&s, 10);
 
@@ -136,8 +152,8 @@ char *zw_gen__matrix(const struct zw_gen_opts *o)
 		const char *kf, *kt;
 
 		for (;;) {
-			from = pick(&s, 10) == 0 ? 0 : 1 + pick(&s, (unsigned)nz);
-			to = pick(&s, 10) == 0 ? 0 : 1 + pick(&s, (unsigned)nz);
+			from = pick(&s, 10) == 0 ? 0 : 1 + pick(&s, (unsigned)nzz);
+			to = pick(&s, 10) == 0 ? 0 : 1 + pick(&s, (unsigned)nzz);
 			kf = from ? zk[from] : "outside";
 			kt = to ? zk[to] : "outside";
 			if (from == to && from && !strcmp(kf, "operations"))
@@ -156,7 +172,9 @@ char *zw_gen__matrix(const struct zw_gen_opts *o)
 
 		if (o->narrowing && pick(&s, 3) == 0) {
 			add(&b, "    src: [");
-			if (from)
+			if (from && from == zall)
+				add(&b, "%s", pick(&s, 2) ? "\"::/0\"" : "\"fd00::/8\", \"2001:db8::/32\"");
+			else if (from)
 				add(&b, "10.%zu.%zu.%u/%u", from >> 8, from & 255,
 				    pick(&s, 2) * 128, 25 + pick(&s, 1));
 			else
@@ -168,7 +186,9 @@ char *zw_gen__matrix(const struct zw_gen_opts *o)
 			unsigned step = 1u << (32 - len);
 
 			add(&b, "    dst: [");
-			if (to)
+			if (to && to == zall)
+				add(&b, "%s", pick(&s, 2) ? "\"::/0\"" : "\"2001:db8::/33\"");
+			else if (to)
 				add(&b, "10.%zu.%zu.%u/%u", to >> 8, to & 255,
 				    (pick(&s, 256) / step) * step, len);
 			else
@@ -184,7 +204,15 @@ char *zw_gen__matrix(const struct zw_gen_opts *o)
 		unsigned listed = 0;
 
 		for (unsigned k = 0; k < ns; k++) {
-			if (o->n_services && pick(&s, 2)) {
+			if (o->edges && pick(&s, 3) == 0) {
+				static const char *const ev[] = {"e0", "e255", "emax"};
+				unsigned i = pick(&s, 3);
+
+				if (used[48 + i])
+					continue;
+				used[48 + i] = true;
+				add(&b, "%s%s", listed++ ? ", " : "", ev[i]);
+			} else if (o->n_services && pick(&s, 2)) {
 				size_t i = pick(&s, (unsigned)(o->n_services < 48 ? o->n_services : 48));
 
 				if (used[i])

@@ -23,6 +23,10 @@ struct zw_gen_opts {
 	bool ipv6;	  /* zones get IPv6 networks too */
 	bool narrowing;	  /* some flows narrow src/dst */
 	bool expiry;	  /* some flows expire around ZONEWALL_TODAY */
+	/* Edge values: protocol 0, ICMP types 0 and 255, port 65535,
+	 * built-ins (ssh, icmp-echo) overridden, and without ipv6 a zone
+	 * owning all of IPv6 (::/0) with /0 narrowing. */
+	bool edges;
 };
 
 /* YAML text of a matrix that validates with no error (malloc'd). */

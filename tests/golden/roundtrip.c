@@ -31,6 +31,7 @@ int main(int argc, char **argv)
 			.ipv6 = k % 3 != 0,
 			.narrowing = k % 2 == 0 || k % 5 == 0,
 			.expiry = k % 4 == 0,
+			.edges = k % 4 == 1,
 		};
 		char *yaml = zw_gen__matrix(&o), err[256];
 		struct zw_diags d;

@@ -2,6 +2,7 @@
 /* Unit tests of the matrix library: parser, model, validator (every ZW code
  * triggered and not triggered), compiler, image loader, evaluator. */
 #include <errno.h>
+#include <stddef.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -430,6 +431,26 @@ static void test_zw040(void)
 	EXPECT_DOC_NOT(NULL,
 		       "  - {id: A, from: jump, to: upd, services: [ssh], justification: j, expires: 2026-01-01}\n"
 		       "  - {id: B, from: jump, to: upd, dst: [10.4.0.1], services: [ssh], justification: j}\n", 40);
+	/* a coverer that expires before the flow does not make it redundant:
+	 * removing B would cut ssh after 2026-11-05. A, whose whole life B
+	 * covers, is the redundant one. */
+	y = doc(NULL,
+		"  - {id: A, from: jump, to: upd, services: [ssh], justification: j, expires: 2026-11-05}\n"
+		"  - {id: B, from: jump, to: upd, services: [ssh], justification: j}\n");
+	run(&r, y);
+	CU_ASSERT_EQUAL(count_code(&r, 40), 1);
+	for (size_t i = 0; i < r.d.n; i++)
+		if (r.d.v[i].code == 40)
+			CU_ASSERT(strstr(r.d.v[i].message, "flow A ") != NULL);
+	done(&r);
+	free(y);
+	EXPECT_DOC_NOT(NULL,
+		       "  - {id: A, from: jump, to: upd, services: [ssh], justification: j, expires: 2026-11-05}\n"
+		       "  - {id: B, from: jump, to: upd, dst: [10.4.0.1], services: [ssh], justification: j, expires: 2026-11-06}\n", 40);
+	/* same expiry: the later one is redundant */
+	EXPECT_DOC(NULL,
+		   "  - {id: A, from: jump, to: upd, services: [ssh], justification: j, expires: 2026-11-05}\n"
+		   "  - {id: B, from: jump, to: upd, services: [ssh], justification: j, expires: 2026-11-05}\n", 40);
 	/* a flow inside a non-isolated zone */
 	EXPECT_DOC(NULL, "  - {id: X, from: jump, to: jump, services: [ssh], justification: j}\n", 40);
 	/* different ICMP types do not cover each other */
@@ -440,6 +461,118 @@ static void test_zw040(void)
 	EXPECT_DOC("  e: {proto: icmp, types: [echo-request]}\n  all: {proto: icmp}\n",
 		   "  - {id: A, from: jump, to: upd, services: [all], justification: j}\n"
 		   "  - {id: B, from: jump, to: upd, services: [e], justification: j}\n", 40);
+}
+
+/* A flow covered by six flows with 64-character ids: the message names the
+ * first ones and counts the rest, within bounds (it used to write past its
+ * 256-byte buffer). */
+static void test_zw040_long_ids(void)
+{
+	char svc[1024] = "", flows[4096] = "", id[65];
+	size_t sl = 0, fl = 0;
+	struct result r;
+	int found = 0;
+
+	for (int k = 1; k <= 6; k++) {
+		snprintf(id, sizeof(id), "%060d%04d", 0, k);
+		sl += (size_t)snprintf(svc + sl, sizeof(svc) - sl,
+				       "  p%d: {proto: tcp, ports: [%d]}\n", k, 1000 + k);
+		fl += (size_t)snprintf(flows + fl, sizeof(flows) - fl,
+				       "  - {id: \"%s\", from: jump, to: upd, services: [p%d], justification: j}\n",
+				       id, k);
+	}
+	snprintf(svc + sl, sizeof(svc) - sl, "  pall: {proto: tcp, ports: [\"1001-1006\"]}\n");
+	snprintf(flows + fl, sizeof(flows) - fl,
+		 "  - {id: R, from: jump, to: upd, services: [pall], justification: j}\n");
+	char *y = doc(svc, flows);
+
+	CU_ASSERT_PTR_NOT_NULL_FATAL(y);
+	run(&r, y);
+	for (size_t i = 0; i < r.d.n; i++) {
+		const char *msg = r.d.v[i].message;
+
+		if (r.d.v[i].code != 40)
+			continue;
+		found++;
+		CU_ASSERT(strstr(msg, "flow R ") != NULL);
+		CU_ASSERT(strstr(msg, "0001") != NULL);
+		CU_ASSERT(strstr(msg, " and 1 more") != NULL);
+	}
+	CU_ASSERT_EQUAL(found, 1);
+	done(&r);
+	free(y);
+}
+
+/* Zones of many scattered networks: a flow between them is a product of
+ * 64 x 64 address intervals. Covered by the union of two flows that split
+ * its sources, or not when one network is missing. (The check compares
+ * zones' interval lists, not their products: with 120 networks per zone
+ * and 300 flows of one pair it takes milliseconds, where it took minutes
+ * and gigabytes.) */
+static void zw040_many_networks(bool leave_one_out, const char *want)
+{
+	char *y = NULL, *jn = NULL, *un = NULL, *h1 = NULL, *h2 = NULL;
+	size_t l;
+	FILE *f;
+	struct result r;
+	int found = 0;
+
+	f = open_memstream(&jn, &l);
+	for (int k = 0; k < 64; k++)
+		fprintf(f, "%s10.2.%d.0/24", k ? ", " : "", 2 * k);
+	fclose(f);
+	f = open_memstream(&un, &l);
+	for (int k = 0; k < 64; k++)
+		fprintf(f, "%s10.4.%d.0/24", k ? ", " : "", 2 * k);
+	fclose(f);
+	f = open_memstream(&h1, &l);
+	for (int k = 0; k < 32; k++)
+		fprintf(f, "%s10.2.%d.0/24", k ? ", " : "", 2 * k);
+	fclose(f);
+	f = open_memstream(&h2, &l);
+	for (int k = 32; k < 64; k++)
+		if (!leave_one_out || k != 40)
+			fprintf(f, "%s10.2.%d.0/24", k > 32 ? ", " : "", 2 * k);
+	fclose(f);
+	CU_ASSERT_FATAL(asprintf(&y,
+		"zonewall: 1\nname: t\nzones:\n"
+		"  ops: {kind: operations, networks: [10.1.0.0/24], isolate: true}\n"
+		"  jump: {kind: servers, networks: [%s, \"fd00:2::/64\"]}\n"
+		"  adm: {kind: admin, networks: [10.3.0.0/24]}\n"
+		"  upd: {kind: update, networks: [%s]}\n"
+		"  vpn: {kind: remote-access, networks: [10.5.0.0/24]}\n"
+		"  xchg: {kind: provider-exchange, networks: [10.6.0.0/24]}\n"
+		"  inet: {kind: internet-access, networks: [192.0.2.0/28]}\n"
+		"flows:\n%s"
+		"  - {id: B, from: jump, to: upd, src: [%s], services: [ssh, https], justification: j}\n"
+		"  - {id: C, from: jump, to: upd, src: [%s], services: [ssh], justification: j}\n"
+		"  - {id: D, from: jump, to: upd, src: [%s], services: [https], justification: j}\n"
+		"  - {id: A, from: jump, to: upd, services: [ssh], justification: j}\n",
+		jn, un, USE_ALL, h1, h2, h2) > 0);
+	run(&r, y);
+	CU_ASSERT_EQUAL(r.d.n_errors, 0);
+	for (size_t i = 0; i < r.d.n; i++)
+		if (r.d.v[i].code == 40) {
+			found++;
+			CU_ASSERT(strstr(r.d.v[i].message, want) != NULL);
+		}
+	if (found != 1)
+		zw_diags__print_text(&r.d, stderr);
+	CU_ASSERT_EQUAL(found, 1);
+	done(&r);
+	free(y);
+	free(jn);
+	free(un);
+	free(h1);
+	free(h2);
+}
+
+static void test_zw040_many_networks(void)
+{
+	/* A (last) is covered by B and C together: named once, with both */
+	zw040_many_networks(false, "flow A is redundant: everything it allows is also allowed by B, C");
+	/* one source network of A in neither B nor C: A stays, and it covers C */
+	zw040_many_networks(true, "flow C is redundant: everything it allows is also allowed by A");
 }
 
 static void test_zw041(void)
@@ -478,6 +611,33 @@ static void test_all_problems_reported(void)
 		CU_ASSERT(r.d.v[i - 1].loc.line <= r.d.v[i].loc.line);
 	done(&r);
 	free(y);
+}
+
+/* Text diagnostics are one line each, whatever the file holds: a key with
+ * a line break must not print a second, forged diagnostic line. */
+static void test_diag_one_line(void)
+{
+	const char *y = "zonewall: 1\nname: t\n"
+			"\"bad\\nx.yaml:1:1: error[ZW999]: forged\\u0007\": 1\n"
+			"zones: {}\nflows: []\n";
+	struct result r;
+	char *buf = NULL;
+	size_t len = 0, lines = 0;
+	FILE *f = open_memstream(&buf, &len);
+
+	CU_ASSERT_PTR_NOT_NULL_FATAL(f);
+	run(&r, y);
+	zw_diags__print_text(&r.d, f);
+	fclose(f);
+	for (size_t i = 0; i < len; i++) {
+		lines += buf[i] == '\n';
+		CU_ASSERT(buf[i] == '\n' || (unsigned char)buf[i] >= 0x20);
+	}
+	CU_ASSERT_EQUAL(lines, r.d.n);
+	CU_ASSERT(strstr(buf, "\nx.yaml") == NULL);
+	CU_ASSERT(strstr(buf, "bad\\nx.yaml") != NULL);
+	free(buf);
+	done(&r);
 }
 
 static void test_codes_documented(void)
@@ -797,6 +957,85 @@ static void test_image_rejects_corruption(void)
 	zw_matrix__free(m);
 }
 
+/* Recompute the header's SHA-256 after an edit, as a crafted image would. */
+static void rehash(uint8_t *b, size_t l)
+{
+	size_t hoff = offsetof(struct zw_image_header, sha256);
+	size_t hs = sizeof(struct zw_image_header);
+	uint8_t *cat = malloc(l);
+
+	CU_ASSERT_PTR_NOT_NULL_FATAL(cat);
+	memcpy(cat, b, hoff);
+	memcpy(cat + hoff, b + hs, l - hs);
+	CU_ASSERT_EQUAL(zw_sha256(cat, hoff + l - hs, ((struct zw_image_header *)b)->sha256), 0);
+	free(cat);
+}
+
+/* Index of the first rule of @proto in an image's bytes (via a loaded view). */
+static size_t rule_offset(const uint8_t *b, size_t l, uint8_t proto)
+{
+	char err[256];
+	struct zw_image *img = zw_image__open(b, l, err, sizeof(err));
+	size_t off = 0;
+
+	CU_ASSERT_PTR_NOT_NULL_FATAL(img);
+	for (uint32_t r = 0; r < img->n_rules && !off; r++)
+		if (img->rules[r].proto == proto)
+			off = (size_t)((const uint8_t *)&img->rules[r] - img->bytes);
+	zw_image__free(img);
+	CU_ASSERT_FATAL(off != 0);
+	return off;
+}
+
+/* Images whose checksum is right but whose content engines would read
+ * differently from the reference evaluator are refused: ICMP type ranges
+ * beyond 255 (nft shifts the type into a 16-bit field), a protocol without
+ * ports or types that is not marked ANY (nft matches it whatever lo..hi
+ * say, the evaluator does not), an unterminated name in the header. */
+static void test_image_rejects_noncanonical(void)
+{
+	struct zw_matrix *m;
+	uint8_t *b, *b0;
+	size_t l;
+	struct zw_image *img = compile_ex(&m, &b, &l);
+	char err[256];
+	struct zw_img_rule *r;
+
+	zw_image__free(img);
+	b0 = malloc(l);
+	CU_ASSERT_PTR_NOT_NULL_FATAL(b0);
+	memcpy(b0, b, l);
+
+	/* the unmodified image, re-hashed, loads */
+	rehash(b, l);
+	img = zw_image__open(b, l, err, sizeof(err));
+	CU_ASSERT_PTR_NOT_NULL(img);
+	zw_image__free(img);
+
+	r = (struct zw_img_rule *)(b + rule_offset(b, l, 1)); /* icmp-echo */
+	CU_ASSERT_EQUAL(r->flags, 0);
+	r->lo = r->hi = 300;
+	rehash(b, l);
+	CU_ASSERT_PTR_NULL(zw_image__open(b, l, err, sizeof(err)));
+	memcpy(b, b0, l);
+
+	r = (struct zw_img_rule *)(b + rule_offset(b, l, 50)); /* ipsec ESP */
+	CU_ASSERT_EQUAL(r->flags, ZW_IMG_RULE_ANY);
+	r->flags = 0;
+	r->lo = r->hi = 5;
+	rehash(b, l);
+	CU_ASSERT_PTR_NULL(zw_image__open(b, l, err, sizeof(err)));
+	memcpy(b, b0, l);
+
+	memset(((struct zw_image_header *)b)->name, 'x', 64);
+	rehash(b, l);
+	CU_ASSERT_PTR_NULL(zw_image__open(b, l, err, sizeof(err)));
+
+	free(b0);
+	free(b);
+	zw_matrix__free(m);
+}
+
 int main(void)
 {
 	CU_pSuite s;
@@ -822,9 +1061,12 @@ int main(void)
 	CU_add_test(s, "ZW032", test_zw032);
 	CU_add_test(s, "ZW033", test_zw033);
 	CU_add_test(s, "ZW040", test_zw040);
+	CU_add_test(s, "ZW040 message with long ids", test_zw040_long_ids);
+	CU_add_test(s, "ZW040 zones of many networks", test_zw040_many_networks);
 	CU_add_test(s, "ZW041", test_zw041);
 	CU_add_test(s, "ZW050", test_zw050);
 	CU_add_test(s, "all problems in one run", test_all_problems_reported);
+	CU_add_test(s, "diagnostics one line each", test_diag_one_line);
 	CU_add_test(s, "codes documented", test_codes_documented);
 	CU_add_test(s, "values", test_values);
 	CU_add_test(s, "compile deterministic", test_compile_deterministic);
@@ -832,6 +1074,7 @@ int main(void)
 	CU_add_test(s, "compile options", test_compile_opts);
 	CU_add_test(s, "compile without flows", test_compile_no_flows);
 	CU_add_test(s, "image corruption", test_image_rejects_corruption);
+	CU_add_test(s, "image not canonical", test_image_rejects_noncanonical);
 	CU_basic_set_mode(CU_BRM_VERBOSE);
 	CU_basic_run_tests();
 	unsigned fails = CU_get_number_of_failures();
