@@ -114,7 +114,9 @@ static const struct zw_code_info codes[] = {
 	 "that live at least as long as it does (no expiry, or a later one), or "
 	 "by the intra-zone rule of a non-isolated zone. Flows are checked "
 	 "from the last to the first, so removing every flow this warning names "
-	 "leaves the allowed traffic unchanged, today and on every later day.",
+	 "leaves the allowed traffic unchanged, today and on every later day. "
+	 "Flows with 'log' or 'rate' are never named, and flows with 'rate' "
+	 "never cover others: removing them would change logging or limits.",
 	 "Only strictly necessary flows should be declared (Z3); duplicates make "
 	 "reviews and audits harder and hide the real reason of an opening.",
 	 "Remove the flow, or merge its justification into the covering flow(s) "

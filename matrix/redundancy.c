@@ -50,14 +50,26 @@ static int cmp_pair(const void *a, const void *b)
 	return *(const size_t *)a < *(const size_t *)b ? -1 : 1;
 }
 
-/* True if @c is live on @today and every day @f is live after it. */
-static bool outlives(const struct zw_flow *c, const struct zw_flow *f,
-		     int32_t today)
+/*
+ * True if @c may stand in for @f: live on @today and every day @f is live
+ * after it, and without a rate limit (when flows overlap, the first one's
+ * rate applies: removing @f could put its traffic under @c's limit).
+ */
+static bool may_cover(const struct zw_flow *c, const struct zw_flow *f,
+		      int32_t today)
 {
-	if (!zw_flow__live(c, today))
+	if (!zw_flow__live(c, today) || c->rate)
 		return false;
 	return c->expires == ZW_DATE_NONE ||
 	       (f->expires != ZW_DATE_NONE && c->expires >= f->expires);
+}
+
+/* A flow with a rate limit or logging does more than allow traffic: its
+ * removal would lift the limit or stop the telemetry, so it is never
+ * reported redundant. */
+static bool removable(const struct zw_flow *f)
+{
+	return !f->rate && !f->log;
 }
 
 static void report(const struct zw_matrix *m, const struct zw_flow *f,
@@ -395,12 +407,14 @@ static void check_group(const struct zw_matrix *m, const size_t *grp,
 		bool redundant = false;
 		size_t nc = 0;
 
-		if (!zw_flow__live(f, today) || fflow_empty(&ff[ii]))
-			continue; /* expired (ZW041) or allows nothing */
+		if (!zw_flow__live(f, today) || fflow_empty(&ff[ii]) ||
+		    !removable(f))
+			continue; /* expired (ZW041), allows nothing, or carries
+				   * a rate or logging its removal would lose */
 		for (size_t j = 0; j < n; j++) {
 			if (j == ii || removed[grp[j]] ||
 			    !hulls_meet(&ff[ii], &ff[j]) ||
-			    !outlives(&m->flows[grp[j]], f, today) ||
+			    !may_cover(&m->flows[grp[j]], f, today) ||
 			    !fflows_meet(&ff[ii], &ff[j]))
 				continue;
 			if (fflow_within(&ff[ii], &ff[j])) {
@@ -429,7 +443,7 @@ static void check_group(const struct zw_matrix *m, const size_t *grp,
 			continue;
 		for (size_t j = 0; j < n; j++)
 			if (j != i && !removed[grp[j]] &&
-			    outlives(&m->flows[grp[j]], &m->flows[grp[i]], today) &&
+			    may_cover(&m->flows[grp[j]], &m->flows[grp[i]], today) &&
 			    fflows_meet(&ff[i], &ff[j]))
 				cover[n_cover++] = grp[j];
 		report(m, &m->flows[grp[i]], cover, n_cover, d);
@@ -462,7 +476,8 @@ void zw_redundancy__check(const struct zw_matrix *m, int32_t today,
 		/* Inside one declared non-isolated zone everything is allowed
 		 * without a flow. */
 		if (f->from == f->to && f->from != ZW_ZONE_OUTSIDE &&
-		    !m->zones[f->from].isolate && zw_flow__live(f, today)) {
+		    !m->zones[f->from].isolate && zw_flow__live(f, today) &&
+		    removable(f)) {
 			zw_diags__add(d, ZW_WARNING, 40, f->loc,
 				      "flow %s is redundant: zone '%s' is not isolated, so traffic inside it is allowed without a flow",
 				      f->id, m->zones[f->from].name);

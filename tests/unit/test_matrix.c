@@ -575,6 +575,44 @@ static void test_zw040_many_networks(void)
 	zw040_many_networks(true, "flow C is redundant: everything it allows is also allowed by A");
 }
 
+/* No ZW040 names flow @id. */
+static void expect_not_named(const char *flows, const char *id, int line)
+{
+	char *y = doc(NULL, flows), *needle = NULL;
+	struct result r;
+
+	CU_ASSERT_PTR_NOT_NULL_FATAL(y);
+	CU_ASSERT(asprintf(&needle, "flow %s is redundant", id) > 0);
+	run(&r, y);
+	for (size_t i = 0; i < r.d.n; i++)
+		if (r.d.v[i].code == 40 && strstr(r.d.v[i].message, needle)) {
+			fprintf(stderr, "\nline %d: %s\n", line, r.d.v[i].message);
+			CU_FAIL("flow reported redundant");
+		}
+	done(&r);
+	free(needle);
+	free(y);
+}
+
+static void test_zw040_attributes(void)
+{
+	/* A flow that logs or limits does more than allow: never reported
+	 * (the plain duplicate U1 may be: the logging X covers it). */
+	expect_not_named("  - {id: X, from: ops, to: jump, services: [ssh], justification: j, log: true}\n",
+			 "X", __LINE__);
+	EXPECT_DOC_NOT(NULL, "  - {id: X, from: ops, to: jump, services: [ssh], justification: j, rate: 5/s}\n", 40);
+	EXPECT_DOC_NOT(NULL, "  - {id: X, from: jump, to: jump, services: [ssh], justification: j, log: true}\n", 40);
+	/* A rate-limited flow covers nothing: removing the other flow would
+	 * put its traffic under the limit. */
+	EXPECT_DOC_NOT(NULL,
+		       "  - {id: A, from: jump, to: upd, services: [ssh, https], justification: j, rate: 5/s}\n"
+		       "  - {id: B, from: jump, to: upd, services: [ssh], justification: j}\n", 40);
+	/* A logging flow may cover a plain one (traffic unchanged). */
+	EXPECT_DOC(NULL,
+		   "  - {id: A, from: jump, to: upd, services: [ssh, https], justification: j, log: true}\n"
+		   "  - {id: B, from: jump, to: upd, services: [ssh], justification: j}\n", 40);
+}
+
 static void test_zw041(void)
 {
 	EXPECT_DOC(NULL, "  - {id: X, from: jump, to: upd, services: [https], justification: j, expires: 2026-10-31}\n", 41);
@@ -1063,6 +1101,7 @@ int main(void)
 	CU_add_test(s, "ZW040", test_zw040);
 	CU_add_test(s, "ZW040 message with long ids", test_zw040_long_ids);
 	CU_add_test(s, "ZW040 zones of many networks", test_zw040_many_networks);
+	CU_add_test(s, "ZW040 log and rate", test_zw040_attributes);
 	CU_add_test(s, "ZW041", test_zw041);
 	CU_add_test(s, "ZW050", test_zw050);
 	CU_add_test(s, "all problems in one run", test_all_problems_reported);
