@@ -902,9 +902,9 @@ static void parse_services(struct parser *p, const yaml_node_t *n)
 		svc.builtin = false;
 		if (existing >= 0) {
 			/* An override keeps the built-in's nature (ssh stays an
-			 * admin protocol on another port). */
+			 * admin protocol, wireguard a VPN, on another port). */
 			svc.classes = m->services[existing].classes &
-				      ZW_SVC_ADMIN;
+				      (ZW_SVC_ADMIN | ZW_SVC_VPN);
 			svc.classes |= derived_classes(&svc);
 			zw_service_fini(&m->services[existing]);
 			m->services[existing] = svc;

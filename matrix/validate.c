@@ -144,12 +144,48 @@ static void check_overlaps(const struct zw_matrix *m, struct zw_diags *d)
 
 /* ---- ZW011 ---- */
 
+static int cmp_ival_lo(const void *a, const void *b)
+{
+	const struct zw_ival *x = a, *y = b;
+
+	return x->lo < y->lo ? -1 : x->lo > y->lo;
+}
+
+/* True if @p lies in the union of the zone's networks: in one of them, or
+ * tiled by several (10.0.0.0/24 over 10.0.0.0/25 and 10.0.0.128/25). */
 static bool in_zone(const struct zw_zone *z, const struct zw_prefix *p)
 {
+	struct zw_ival *v, want = zw_prefix_ival(p);
+	size_t n = 0;
+	bool ok;
+
 	for (size_t i = 0; i < z->n_networks; i++)
 		if (zw_prefix__contains(&z->networks[i], p))
 			return true;
-	return false;
+	v = malloc((z->n_networks + 1) * sizeof(*v));
+	if (!v)
+		return false; /* reported as outside: fails closed */
+	for (size_t i = 0; i < z->n_networks; i++)
+		if (zw_prefix__contains(p, &z->networks[i]))
+			v[n++] = zw_prefix_ival(&z->networks[i]);
+	qsort(v, n, sizeof(*v), cmp_ival_lo);
+	/* Every network here lies inside @p: walk them in order and see that
+	 * they leave no gap up to its last address. */
+	zw_u128 reach = want.lo; /* first address not covered yet */
+
+	ok = false;
+	for (size_t i = 0; i < n; i++) {
+		if (v[i].lo > reach)
+			break;
+		if (v[i].hi >= want.hi) {
+			ok = true;
+			break;
+		}
+		if (v[i].hi >= reach)
+			reach = v[i].hi + 1; /* below want.hi: cannot wrap */
+	}
+	free(v);
+	return ok;
 }
 
 static const struct zw_zone *declared_overlap(const struct zw_matrix *m,

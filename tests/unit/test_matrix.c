@@ -300,6 +300,16 @@ static void test_zw011(void)
 	EXPECT_DOC(NULL, "  - {id: X, from: inet, to: outside, dst: [10.2.0.5], services: [https], justification: j}\n", 11);
 	EXPECT_DOC_NOT(NULL, "  - {id: X, from: inet, to: outside, dst: [198.51.100.0/24], services: [https], justification: j}\n", 11);
 	EXPECT_DOC_NOT(NULL, "  - {id: X, from: ops, to: jump, src: [10.1.0.5, \"fd00:1::5\"], dst: [10.2.0.0/25], services: [ssh], justification: j}\n", 11);
+	/* a narrowing spanning two adjacent networks of the zone */
+	EXPECT_NOT("zonewall: 1\nname: t\nzones:\n"
+		   "  a: {kind: servers, networks: [10.0.0.0/25, 10.0.0.128/26, 10.0.0.192/26]}\n"
+		   "  b: {kind: admin, networks: [10.1.0.0/24]}\n"
+		   "flows:\n  - {id: X, from: a, to: b, src: [10.0.0.0/24], services: [ssh], justification: j}\n", 11);
+	/* ... but not with a hole */
+	EXPECT("zonewall: 1\nname: t\nzones:\n"
+	       "  a: {kind: servers, networks: [10.0.0.0/25, 10.0.0.192/26]}\n"
+	       "  b: {kind: admin, networks: [10.1.0.0/24]}\n"
+	       "flows:\n  - {id: X, from: a, to: b, src: [10.0.0.0/24], services: [ssh], justification: j}\n", 11);
 }
 
 static void test_zw020(void)
@@ -384,6 +394,9 @@ static void test_zw033(void)
 	EXPECT_DOC_NOT(NULL, "  - {id: X, from: outside, to: vpn, services: [wireguard, https], justification: j}\n", 33);
 	EXPECT_DOC_NOT("  gw: {proto: tcp, ports: [8443], inspect: tls}\n",
 		       "  - {id: X, from: outside, to: vpn, services: [gw], justification: j}\n", 33);
+	/* an overridden VPN built-in stays a VPN */
+	EXPECT_DOC_NOT("  wireguard: {proto: udp, ports: [51821]}\n",
+		       "  - {id: X, from: outside, to: vpn, services: [wireguard], justification: j}\n", 33);
 }
 
 static void test_zw040(void)
