@@ -6,7 +6,7 @@
 #   N passed, N failed, N skipped
 # over everything and exit non-zero if anything failed.
 #
-# Environment: FUZZ_SECONDS (per harness, default 30), SKIP_SAN=1,
+# Environment: FUZZ_SECONDS (per harness, default 60), SKIP_SAN=1,
 # SKIP_FUZZ=1, SUITES="unit golden ..." (default: all), MESON_TEST_ARGS.
 set -uo pipefail
 cd "$(dirname "$0")/.."
@@ -14,7 +14,7 @@ ROOT=$PWD
 
 ./scripts/deps.sh || exit 3
 
-FUZZ_SECONDS=${FUZZ_SECONDS:-30}
+FUZZ_SECONDS=${FUZZ_SECONDS:-60}
 export FUZZ_SECONDS
 failed_steps=()
 logs=()
