@@ -65,21 +65,40 @@ static int ivs_add(struct ivs *s, u128 lo, u128 hi)
 	return 0;
 }
 
+static void ivs_swap(struct ivs *s, size_t i, size_t j)
+{
+	u128 t = s->lo[i];
+
+	s->lo[i] = s->lo[j];
+	s->lo[j] = t;
+	t = s->hi[i];
+	s->hi[i] = s->hi[j];
+	s->hi[j] = t;
+}
+
+/* Heap sort by start: in place, and zones may have hundreds of networks. */
+static void ivs_sift(struct ivs *s, size_t root, size_t n)
+{
+	for (size_t c; (c = 2 * root + 1) < n; root = c) {
+		if (c + 1 < n && s->lo[c + 1] > s->lo[c])
+			c++;
+		if (s->lo[root] >= s->lo[c])
+			return;
+		ivs_swap(s, root, c);
+	}
+}
+
 /* Sort and fuse overlapping or adjacent intervals. */
 static void ivs_norm(struct ivs *s)
 {
 	size_t w = 0;
 
-	for (size_t i = 1; i < s->n; i++) /* insertion sort: sets are small */
-		for (size_t j = i; j > 0 && s->lo[j - 1] > s->lo[j]; j--) {
-			u128 t = s->lo[j];
-
-			s->lo[j] = s->lo[j - 1];
-			s->lo[j - 1] = t;
-			t = s->hi[j];
-			s->hi[j] = s->hi[j - 1];
-			s->hi[j - 1] = t;
-		}
+	for (size_t i = s->n / 2; i-- > 0;)
+		ivs_sift(s, i, s->n);
+	for (size_t end = s->n; end > 1; end--) {
+		ivs_swap(s, 0, end - 1);
+		ivs_sift(s, 0, end - 1);
+	}
 	for (size_t i = 1; i < s->n; i++) {
 		if (s->hi[w] == U128_MAX || s->hi[w] + 1 >= s->lo[i]) {
 			if (s->hi[i] > s->hi[w])
@@ -104,13 +123,32 @@ static bool ivs_eq(const struct ivs *a, const struct ivs *b)
 	return true;
 }
 
-/* Union @b into @a. */
+/* Union @b into @a, both sorted and fused (as ivs_norm leaves them). */
 static int ivs_union(struct ivs *a, const struct ivs *b)
 {
-	for (size_t i = 0; i < b->n; i++)
-		if (ivs_add(a, b->lo[i], b->hi[i]))
-			return -ENOMEM;
-	ivs_norm(a);
+	struct ivs r = {.lo = malloc((a->n + b->n + 1) * sizeof(u128)),
+			.hi = malloc((a->n + b->n + 1) * sizeof(u128))};
+	size_t i = 0, j = 0;
+
+	if (!r.lo || !r.hi) {
+		ivs_free(&r);
+		return -ENOMEM;
+	}
+	while (i < a->n || j < b->n) {
+		bool ta = j == b->n || (i < a->n && a->lo[i] <= b->lo[j]);
+		u128 lo = ta ? a->lo[i] : b->lo[j];
+		u128 hi = ta ? a->hi[i++] : b->hi[j++];
+
+		if (r.n && (r.hi[r.n - 1] == U128_MAX || r.hi[r.n - 1] + 1 >= lo)) {
+			if (hi > r.hi[r.n - 1])
+				r.hi[r.n - 1] = hi;
+			continue;
+		}
+		r.lo[r.n] = lo;
+		r.hi[r.n++] = hi;
+	}
+	ivs_free(a);
+	*a = r;
 	return 0;
 }
 

@@ -242,6 +242,20 @@ bool zw_boxes__addrs(const struct zw_matrix *m, struct zw_boxes *bx,
 	return true;
 }
 
+bool zw_boxes__ivals(const struct zw_matrix *m, struct zw_boxes *bx,
+		     uint32_t zone, const struct zw_prefix *narrow,
+		     size_t n_narrow, int fi, struct zw_ival **out, size_t *n)
+{
+	static const uint8_t fams[2] = {ZW_AF_INET, ZW_AF_INET6};
+	struct zw_ivals v;
+
+	if (!zone_ivals(m, bx, zone, narrow, n_narrow, fi, fams[fi], &v))
+		return false;
+	*out = v.v;
+	*n = v.n;
+	return true;
+}
+
 void zw_boxes__flow(const struct zw_matrix *m, uint32_t flow,
 		    struct zw_boxes *out)
 {

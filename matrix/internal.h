@@ -93,6 +93,12 @@ size_t zw_entry__ranges(const struct zw_svc_entry *en,
 bool zw_boxes__addrs(const struct zw_matrix *m, struct zw_boxes *bx,
 		     uint32_t zone, const struct zw_prefix *narrow,
 		     size_t n_narrow, int fi, struct zw_ival **out, size_t *n);
+/* The same addresses as zw_boxes__flow() takes them: one interval per
+ * prefix (per gap for the outside zone without narrowing), in declaration
+ * order, neither sorted nor merged (prefixes of one zone may nest). */
+bool zw_boxes__ivals(const struct zw_matrix *m, struct zw_boxes *bx,
+		     uint32_t zone, const struct zw_prefix *narrow,
+		     size_t n_narrow, int fi, struct zw_ival **out, size_t *n);
 bool zw_box__intersects(const struct zw_box *a, const struct zw_box *b);
 /* 1 if @b lies in the union of cands[0..n) (each intersecting @b), 0 if
  * not, -1 when memory ran out. */

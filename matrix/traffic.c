@@ -15,23 +15,29 @@
  * that meet what remains being listed as exceptions (they allow that part by
  * a flow, so it is either unchanged or reported under the flow).
  *
- * Flow boxes meeting a box are found through an index: the zones (of the
- * indexed matrix) that the box's addresses belong to give the zone pairs
- * to look at; within a (zone pair, family, protocol), boxes are sorted by
- * port and read as an implicit balanced tree whose nodes carry the largest
- * port below them (an interval tree). The work is thus proportional to the
- * boxes of the same zone pairs whose ports overlap, not to the matrix.
+ * Flows are kept factored, as the redundancy check does: per family the
+ * address intervals of each end (one per prefix, as the boxes take them)
+ * and the protocol and port ranges of the services; a box is one interval
+ * of each. The boxes meeting a box are found factor by factor: the zones
+ * (of the other matrix) that its addresses belong to give the zone pairs,
+ * hence the flows, to look at, and within a flow a binary search in each
+ * address list gives the intervals meeting it. Zones of many networks thus
+ * cost the boxes a flow really has, not their square: a box of a zone of
+ * 100 networks meets one box of the same flow in the other matrix, found
+ * in a few steps, where a list of every box of the pair had to be read.
+ * The candidates found are exactly the boxes an exhaustive search would
+ * find, so the pieces (cut at their edges) are the same.
  */
 #include <errno.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/types.h>
 
 #include <zonewall/matrix.h>
 
 #include "internal.h"
 
 #define SAME ZW_TRAFFIC_SAME_ZONE
-
 
 static const zw_u128 U128_MAX = ~(zw_u128)0;
 
@@ -41,20 +47,49 @@ struct zspan {
 	uint32_t zone;
 };
 
-/* One matrix: its live flow boxes, its same-zone rectangles, the index. */
+/*
+ * Address intervals of one end of a flow (or of a zone's networks) in one
+ * family: @v as the boxes take them (one per prefix, declaration order, so
+ * a box is named by its position), and by start (@s) with the largest end
+ * so far (@pmax), so those meeting an interval are found by binary search
+ * even when prefixes nest.
+ */
+struct alist {
+	struct zw_ival *v;
+	uint32_t *s;
+	zw_u128 *pmax;
+	size_t n;
+};
+
+/* One protocol and port (or ICMP type) range of a flow's services, in the
+ * order the flow's boxes take them (service, entry, range). */
+struct item {
+	uint8_t proto;
+	uint32_t service;
+	struct zw_ival r;
+};
+
+/* A live flow, factored: in family fi its boxes are
+ * it x a[fi][0] (sources) x a[fi][1] (destinations), in that order. */
+struct tflow {
+	uint32_t flow;
+	uint64_t pair; /* from * n_zones + to */
+	struct alist a[2][2];
+	struct item *it;
+	size_t nit;
+};
+
+/* One matrix: its live flows, its zones' networks, the zone index. */
 struct side {
 	const struct zw_matrix *m;
-	struct zw_boxes flows; /* flow order, then family, service, entry */
-	struct zw_boxes same;  /* proto 0, d[0] = [0,0], flow SAME,
-				* service = zone index; zone by zone */
-	size_t *same_at;       /* [zone, zone + 1): its rectangles in same */
-	uint64_t *pair;	       /* per flow box: from * n_zones + to */
-	uint32_t *gap;	       /* per flow box: gap of its outside end, or 0 */
-	size_t *order;	       /* flows.v sorted by struct key */
-	zw_u128 *maxhi;	       /* largest port (d[0].hi) in the implicit
-				* subtree of order[k] within its run (a key
-				* but for the port) */
-	struct zspan *spans[2]; /* declared networks per family, sorted */
+	struct zw_boxes bx;	 /* caches the outside gaps */
+	struct tflow *tf;	 /* live flows, matrix order */
+	size_t n_tf;
+	uint32_t *by_pair;	 /* tf positions sorted by (pair, position) */
+	struct alist (*same)[2]; /* per zone and family: the networks of a
+				  * declared non-isolated zone, else empty */
+	struct zspan *spans[2];	 /* declared networks per family, by start */
+	zw_u128 *spmax[2];	 /* largest end among spans[0..k] */
 	size_t n_spans[2];
 };
 
@@ -87,6 +122,12 @@ struct cands {
 	size_t n, cap;
 };
 
+/* Positions in an alist. */
+struct hits {
+	uint32_t *v;
+	size_t n, cap;
+};
+
 static int cands_push(struct cands *c, const struct zw_box *b)
 {
 	if (zw_grow((void **)&c->v, &c->cap, c->n + 1, sizeof(*c->v)) < 0)
@@ -105,19 +146,253 @@ static int box_push(struct zw_boxes *b, const struct zw_box *x)
 	return 0;
 }
 
+static bool ival_meet(struct zw_ival a, struct zw_ival b)
+{
+	return a.lo <= b.hi && b.lo <= a.hi;
+}
+
+/* ---- address lists ---- */
+
+static int cmp_by_lo(const void *a, const void *b, void *arg)
+{
+	const struct zw_ival *v = arg;
+	uint32_t x = *(const uint32_t *)a, y = *(const uint32_t *)b;
+
+	if (v[x].lo != v[y].lo)
+		return v[x].lo < v[y].lo ? -1 : 1;
+	return x < y ? -1 : x > y;
+}
+
+/* Index @v (malloc'd, @n intervals; @l takes it). */
+static int alist_init(struct alist *l, struct zw_ival *v, size_t n)
+{
+	l->v = v;
+	l->n = n;
+	l->s = malloc((n + 1) * sizeof(*l->s));
+	l->pmax = malloc((n + 1) * sizeof(*l->pmax));
+	if (!l->s || !l->pmax)
+		return -ENOMEM;
+	for (size_t i = 0; i < n; i++)
+		l->s[i] = (uint32_t)i;
+	if (n > 1)
+		qsort_r(l->s, n, sizeof(*l->s), cmp_by_lo, v);
+	for (size_t k = 0; k < n; k++) {
+		zw_u128 hi = v[l->s[k]].hi;
+
+		l->pmax[k] = k && l->pmax[k - 1] > hi ? l->pmax[k - 1] : hi;
+	}
+	return 0;
+}
+
+static void alist_fini(struct alist *l)
+{
+	free(l->v);
+	free(l->s);
+	free(l->pmax);
+}
+
+/* Set @h to the positions of the intervals of @l meeting @q. */
+static int alist_meet(const struct alist *l, struct zw_ival q, struct hits *h)
+{
+	size_t lo = 0, hi = l->n;
+
+	h->n = 0;
+	while (lo < hi) {
+		size_t mid = lo + (hi - lo) / 2;
+
+		if (l->pmax[mid] < q.lo)
+			lo = mid + 1;
+		else
+			hi = mid;
+	}
+	for (size_t k = lo; k < l->n && l->v[l->s[k]].lo <= q.hi; k++) {
+		if (l->v[l->s[k]].hi < q.lo)
+			continue; /* nested in an earlier one, ends before */
+		if (zw_grow((void **)&h->v, &h->cap, h->n + 1, sizeof(*h->v)) < 0)
+			return -ENOMEM;
+		h->v[h->n++] = l->s[k];
+	}
+	return 0;
+}
+
 /* ---- building a side ---- */
 
-/* Where a flow box sorts in the index. Boxes of a zone pair with the
- * outside zone at one end are further split by the gap (between declared
- * networks) their outside addresses lie in: the outside zone is many
- * intervals and its flows' boxes, one per gap, would otherwise all meet
- * in the port tree. */
-struct key {
-	uint64_t pair; /* from * n_zones + to */
-	uint8_t family, proto;
-	uint32_t gap;  /* outside pairs: gap index; else 0 */
-	zw_u128 port;  /* d[0].lo: the interval tree is on ports */
-};
+static void tflow_fini(struct tflow *g)
+{
+	for (int fi = 0; fi < 2; fi++)
+		for (int k = 0; k < 2; k++)
+			alist_fini(&g->a[fi][k]);
+	free(g->it);
+}
+
+static int tflow_build(struct side *s, uint32_t flow, struct tflow *g)
+{
+	const struct zw_matrix *m = s->m;
+	const struct zw_flow *f = &m->flows[flow];
+	size_t cap = 0;
+
+	memset(g, 0, sizeof(*g));
+	g->flow = flow;
+	g->pair = (uint64_t)f->from * m->n_zones + f->to;
+	for (int fi = 0; fi < 2; fi++)
+		for (int k = 0; k < 2; k++) {
+			struct zw_ival *v = NULL;
+			size_t n = 0;
+			bool ok = k ? zw_boxes__ivals(m, &s->bx, f->to, f->dst,
+						      f->n_dst, fi, &v, &n)
+				    : zw_boxes__ivals(m, &s->bx, f->from, f->src,
+						      f->n_src, fi, &v, &n);
+
+			if (!ok || alist_init(&g->a[fi][k], v, n)) {
+				if (!ok)
+					free(v);
+				return -ENOMEM;
+			}
+		}
+	for (size_t i = 0; i < f->n_services; i++) {
+		const struct zw_service *svc = &m->services[f->services[i]];
+
+		for (size_t e = 0; e < svc->n_entries; e++) {
+			const struct zw_range *r;
+			struct zw_range all;
+			size_t nr = zw_entry__ranges(&svc->entries[e], &r, &all);
+
+			for (size_t k = 0; k < nr; k++) {
+				if (zw_grow((void **)&g->it, &cap, g->nit + 1,
+					    sizeof(*g->it)) < 0)
+					return -ENOMEM;
+				g->it[g->nit++] = (struct item){
+					svc->entries[e].proto, f->services[i],
+					{r[k].lo, r[k].hi}};
+			}
+		}
+	}
+	return 0;
+}
+
+static int cmp_by_pair(const void *a, const void *b, void *arg)
+{
+	const struct tflow *tf = arg;
+	uint32_t x = *(const uint32_t *)a, y = *(const uint32_t *)b;
+	uint64_t px = tf[x].pair, py = tf[y].pair;
+
+	if (px != py)
+		return px < py ? -1 : 1;
+	return x < y ? -1 : x > y;
+}
+
+static int cmp_span(const void *a, const void *b)
+{
+	const struct zspan *x = a, *y = b;
+
+	return x->iv.lo < y->iv.lo ? -1 : x->iv.lo > y->iv.lo;
+}
+
+static int side_build(struct side *s, const struct zw_matrix *m, int32_t day)
+{
+	static const uint8_t fams[2] = {ZW_AF_INET, ZW_AF_INET6};
+
+	memset(s, 0, sizeof(*s));
+	s->m = m;
+	s->tf = calloc(m->n_flows + 1, sizeof(*s->tf));
+	s->by_pair = malloc((m->n_flows + 1) * sizeof(*s->by_pair));
+	s->same = calloc(m->n_zones + 1, sizeof(*s->same));
+	if (!s->tf || !s->by_pair || !s->same)
+		return -ENOMEM;
+	for (size_t f = 0; f < m->n_flows; f++) {
+		if (!zw_flow__live(&m->flows[f], day))
+			continue;
+		s->by_pair[s->n_tf] = (uint32_t)s->n_tf;
+		if (tflow_build(s, (uint32_t)f, &s->tf[s->n_tf++]))
+			return -ENOMEM;
+	}
+	if (s->n_tf > 1)
+		qsort_r(s->by_pair, s->n_tf, sizeof(*s->by_pair), cmp_by_pair,
+			s->tf);
+
+	for (size_t z = 1; z < m->n_zones; z++) {
+		if (m->zones[z].isolate)
+			continue;
+		for (int fi = 0; fi < 2; fi++) {
+			struct zw_ival *v = NULL;
+			size_t n = 0;
+
+			if (!zw_boxes__ivals(m, &s->bx, (uint32_t)z, NULL, 0, fi,
+					     &v, &n) ||
+			    alist_init(&s->same[z][fi], v, n))
+				return -ENOMEM;
+		}
+	}
+
+	for (int fi = 0; fi < 2; fi++) {
+		size_t total = 0, n = 0;
+
+		for (size_t z = 1; z < m->n_zones; z++)
+			total += m->zones[z].n_networks;
+		s->spans[fi] = malloc((total + 1) * sizeof(*s->spans[fi]));
+		s->spmax[fi] = malloc((total + 1) * sizeof(*s->spmax[fi]));
+		if (!s->spans[fi] || !s->spmax[fi])
+			return -ENOMEM;
+		for (size_t z = 1; z < m->n_zones; z++)
+			for (size_t i = 0; i < m->zones[z].n_networks; i++)
+				if (m->zones[z].networks[i].family == fams[fi])
+					s->spans[fi][n++] = (struct zspan){
+						zw_prefix_ival(&m->zones[z].networks[i]), (uint32_t)z};
+		if (n > 1)
+			qsort(s->spans[fi], n, sizeof(*s->spans[fi]), cmp_span);
+		for (size_t k = 0; k < n; k++) {
+			zw_u128 hi = s->spans[fi][k].iv.hi;
+
+			s->spmax[fi][k] = k && s->spmax[fi][k - 1] > hi ? s->spmax[fi][k - 1] : hi;
+		}
+		s->n_spans[fi] = n;
+	}
+	return 0;
+}
+
+static void side_fini(struct side *s)
+{
+	for (size_t i = 0; s->tf && i < s->n_tf; i++)
+		tflow_fini(&s->tf[i]);
+	free(s->tf);
+	free(s->by_pair);
+	for (size_t z = 0; s->same && z < s->m->n_zones; z++)
+		for (int fi = 0; fi < 2; fi++)
+			alist_fini(&s->same[z][fi]);
+	free(s->same);
+	for (int fi = 0; fi < 2; fi++) {
+		free(s->spans[fi]);
+		free(s->spmax[fi]);
+	}
+	zw_boxes__fini(&s->bx);
+}
+
+/* [*l, *r): the positions of by_pair holding flows of @pair. */
+static void pair_range(const struct side *s, uint64_t pair, size_t *l,
+		       size_t *r)
+{
+	size_t a = 0, b = s->n_tf;
+
+	while (a < b) {
+		size_t mid = a + (b - a) / 2;
+
+		if (s->tf[s->by_pair[mid]].pair < pair)
+			a = mid + 1;
+		else
+			b = mid;
+	}
+	*l = a;
+	b = s->n_tf;
+	while (a < b) {
+		size_t mid = a + (b - a) / 2;
+
+		if (s->tf[s->by_pair[mid]].pair <= pair)
+			a = mid + 1;
+		else
+			b = mid;
+	}
+	*r = a;
+}
 
 /* Which end of a zone pair is outside: 1 (source), 2 (destination) or 0. */
 static int outside_dim(const struct side *s, uint64_t pair)
@@ -147,181 +422,6 @@ static uint32_t gap_of(const struct side *s, uint8_t family, zw_u128 a)
 	return (uint32_t)lo;
 }
 
-static struct key key_of(const struct side *s, size_t i)
-{
-	const struct zw_box *b = &s->flows.v[i];
-
-	return (struct key){s->pair[i], b->family, b->proto, s->gap[i], b->d[0].lo};
-}
-
-static int key_cmp(const struct key *a, const struct key *b)
-{
-	if (a->pair != b->pair)
-		return a->pair < b->pair ? -1 : 1;
-	if (a->family != b->family)
-		return a->family < b->family ? -1 : 1;
-	if (a->proto != b->proto)
-		return a->proto < b->proto ? -1 : 1;
-	if (a->gap != b->gap)
-		return a->gap < b->gap ? -1 : 1;
-	if (a->port != b->port)
-		return a->port < b->port ? -1 : 1;
-	return 0;
-}
-
-static int cmp_order(const void *a, const void *b, void *arg)
-{
-	const struct side *s = arg;
-	size_t x = *(const size_t *)a, y = *(const size_t *)b;
-	struct key kx = key_of(s, x), ky = key_of(s, y);
-	int c = key_cmp(&kx, &ky);
-
-	if (c)
-		return c;
-	return x < y ? -1 : x > y;
-}
-
-/* Do order[i] and order[j] belong to one run (one tree)? */
-static bool same_run(const struct side *s, size_t i, size_t j)
-{
-	struct key a = key_of(s, s->order[i]), b = key_of(s, s->order[j]);
-
-	a.port = b.port = 0;
-	return key_cmp(&a, &b) == 0;
-}
-
-/* Subtree of order[l, r) rooted at its middle: store and return the
- * largest port end in it. */
-static zw_u128 tree_build(struct side *s, size_t l, size_t r)
-{
-	size_t m = l + (r - l) / 2;
-	zw_u128 mx = s->flows.v[s->order[m]].d[0].hi, x;
-
-	if (l < m) {
-		x = tree_build(s, l, m);
-		mx = x > mx ? x : mx;
-	}
-	if (m + 1 < r) {
-		x = tree_build(s, m + 1, r);
-		mx = x > mx ? x : mx;
-	}
-	s->maxhi[m] = mx;
-	return mx;
-}
-
-static int cmp_span(const void *a, const void *b)
-{
-	const struct zspan *x = a, *y = b;
-
-	return x->iv.lo < y->iv.lo ? -1 : x->iv.lo > y->iv.lo;
-}
-
-static int side_build(struct side *s, const struct zw_matrix *m, int32_t day)
-{
-	static const uint8_t fams[2] = {ZW_AF_INET, ZW_AF_INET6};
-
-	memset(s, 0, sizeof(*s));
-	s->m = m;
-	for (size_t f = 0; f < m->n_flows; f++)
-		if (zw_flow__live(&m->flows[f], day))
-			zw_boxes__flow(m, (uint32_t)f, &s->flows);
-	if (s->flows.oom)
-		return -ENOMEM;
-
-	s->same_at = calloc(m->n_zones + 1, sizeof(*s->same_at));
-	if (!s->same_at)
-		return -ENOMEM;
-	for (size_t z = 0; z < m->n_zones; z++) {
-		const struct zw_zone *zone = &m->zones[z];
-
-		s->same_at[z] = s->same.n;
-		if (z == ZW_ZONE_OUTSIDE || zone->isolate)
-			continue;
-		for (int fi = 0; fi < 2; fi++)
-			for (size_t a = 0; a < zone->n_networks; a++) {
-				if (zone->networks[a].family != fams[fi])
-					continue;
-				for (size_t b = 0; b < zone->n_networks; b++) {
-					if (zone->networks[b].family != fams[fi])
-						continue;
-					struct zw_box x = {
-						.family = fams[fi],
-						.proto = 0,
-						.flow = SAME,
-						.service = (uint32_t)z,
-						.d = {{0, 0},
-						      zw_prefix_ival(&zone->networks[a]),
-						      zw_prefix_ival(&zone->networks[b])}};
-
-					if (box_push(&s->same, &x))
-						return -ENOMEM;
-				}
-			}
-	}
-	s->same_at[m->n_zones] = s->same.n;
-
-	for (int fi = 0; fi < 2; fi++) {
-		size_t total = 0, n = 0;
-
-		for (size_t z = 1; z < m->n_zones; z++)
-			total += m->zones[z].n_networks;
-		s->spans[fi] = malloc((total + 1) * sizeof(*s->spans[fi]));
-		if (!s->spans[fi])
-			return -ENOMEM;
-		for (size_t z = 1; z < m->n_zones; z++)
-			for (size_t i = 0; i < m->zones[z].n_networks; i++)
-				if (m->zones[z].networks[i].family == fams[fi])
-					s->spans[fi][n++] = (struct zspan){
-						zw_prefix_ival(&m->zones[z].networks[i]), (uint32_t)z};
-		if (n > 1)
-			qsort(s->spans[fi], n, sizeof(*s->spans[fi]), cmp_span);
-		s->n_spans[fi] = n;
-	}
-
-	size_t n = s->flows.n;
-
-	s->pair = malloc((n + 1) * sizeof(*s->pair));
-	s->gap = malloc((n + 1) * sizeof(*s->gap));
-	s->order = malloc((n + 1) * sizeof(*s->order));
-	s->maxhi = malloc((n + 1) * sizeof(*s->maxhi));
-	if (!s->pair || !s->gap || !s->order || !s->maxhi)
-		return -ENOMEM;
-	for (size_t i = 0; i < n; i++) {
-		const struct zw_box *b = &s->flows.v[i];
-		const struct zw_flow *f = &m->flows[b->flow];
-		int dim;
-
-		s->pair[i] = (uint64_t)f->from * m->n_zones + f->to;
-		dim = outside_dim(s, s->pair[i]);
-		s->gap[i] = dim ? gap_of(s, b->family, b->d[dim].lo) : 0;
-		s->order[i] = i;
-	}
-	if (n > 1)
-		qsort_r(s->order, n, sizeof(*s->order), cmp_order, s);
-	for (size_t k = 0; k < n;) {
-		size_t e = k + 1;
-
-		while (e < n && same_run(s, k, e))
-			e++;
-		tree_build(s, k, e);
-		k = e;
-	}
-	return 0;
-}
-
-static void side_fini(struct side *s)
-{
-	zw_boxes__fini(&s->flows);
-	zw_boxes__fini(&s->same);
-	free(s->same_at);
-	free(s->pair);
-	free(s->gap);
-	free(s->order);
-	free(s->maxhi);
-	free(s->spans[0]);
-	free(s->spans[1]);
-}
-
 static void zset_add(struct zset *z, uint32_t zone)
 {
 	for (size_t i = 0; i < z->n; i++)
@@ -333,9 +433,19 @@ static void zset_add(struct zset *z, uint32_t zone)
 		z->v[z->n++] = zone;
 }
 
+static bool zset_has(const struct zset *z, uint32_t zone)
+{
+	if (z->many)
+		return true;
+	for (size_t i = 0; i < z->n; i++)
+		if (z->v[i] == zone)
+			return true;
+	return false;
+}
+
 /* The zones of @s that addresses [iv.lo, iv.hi] of @family belong to:
- * declared zones whose networks meet it, and outside if part of it lies
- * in no declared network. */
+ * declared zones whose networks meet it (by address), and outside if part
+ * of it lies in no declared network. */
 static void zones_of(const struct side *s, uint8_t family, struct zw_ival iv,
 		     struct zset *out)
 {
@@ -343,158 +453,173 @@ static void zones_of(const struct side *s, uint8_t family, struct zw_ival iv,
 	const struct zspan *v = s->spans[fi];
 	size_t lo = 0, hi = s->n_spans[fi];
 	zw_u128 next = iv.lo; /* first address not yet accounted for */
-	bool gap = false;
+	bool gap = false, covered = false;
 
 	out->n = 0;
 	out->many = false;
-	/* First span ending at or after iv.lo (spans are disjoint). */
+	/* First span that may meet it: ending at or after iv.lo, or inside
+	 * one that does (networks of one zone may nest). */
 	while (lo < hi) {
 		size_t mid = lo + (hi - lo) / 2;
 
-		if (v[mid].iv.hi < iv.lo)
+		if (s->spmax[fi][mid] < iv.lo)
 			lo = mid + 1;
 		else
 			hi = mid;
 	}
 	for (size_t i = lo; i < s->n_spans[fi] && v[i].iv.lo <= iv.hi; i++) {
-		if (v[i].iv.lo > next)
+		if (v[i].iv.hi < iv.lo)
+			continue;
+		if (!covered && v[i].iv.lo > next)
 			gap = true;
 		zset_add(out, v[i].zone);
-		if (v[i].iv.hi >= iv.hi) {
-			next = iv.hi;
-			goto covered;
-		}
-		next = v[i].iv.hi + 1;
+		if (covered)
+			continue;
+		if (v[i].iv.hi >= iv.hi)
+			covered = true;
+		else if (v[i].iv.hi + 1 > next)
+			next = v[i].iv.hi + 1;
 	}
-	gap = true; /* the end of the interval lies in no declared network */
-covered:
-	if (gap)
+	if (gap || !covered) /* some of it lies in no declared network */
 		zset_add(out, ZW_ZONE_OUTSIDE);
 }
 
-static int tree_query(const struct side *s, size_t l, size_t r,
-		      const struct zw_box *q, size_t below, struct cands *c)
-{
-	while (l < r) {
-		size_t m = l + (r - l) / 2;
-		const struct zw_box *b = &s->flows.v[s->order[m]];
+/* ---- boxes meeting a box ---- */
 
-		if (s->maxhi[m] < q->d[0].lo)
-			return 0; /* nothing below reaches q's ports */
-		if (tree_query(s, l, m, q, below, c))
-			return -ENOMEM;
-		if (b->d[0].lo > q->d[0].hi)
-			return 0; /* the right subtree starts even later */
-		if (s->order[m] < below && zw_box__intersects(b, q) &&
-		    cands_push(c, b))
-			return -ENOMEM;
-		l = m + 1;
-	}
-	return 0;
+/* Scratch space of one direction. */
+struct work {
+	struct hits hs, hd;
+	struct zw_boxes other; /* candidates allowing it before it, outside
+				* its change */
+	struct zw_boxes mine;  /* earlier boxes of its own change */
+	struct cands c;
+	struct zset *zs, *zd;  /* zones of each source / destination */
+	size_t cap_zs, cap_zd;
+};
+
+static void work_fini(struct work *w)
+{
+	free(w->hs.v);
+	free(w->hd.v);
+	free(w->other.v);
+	free(w->mine.v);
+	free(w->c.v);
+	free(w->zs);
+	free(w->zd);
 }
 
-/* First position of order whose key is above @k. */
-static size_t side_bound(const struct side *s, const struct key *k)
+/* Append to @out the boxes of @g meeting @q (its family, protocol, ports
+ * and addresses). */
+static int tflow_meet(const struct tflow *g, const struct zw_box *q,
+		      struct work *w, struct zw_boxes *out)
 {
-	size_t a = 0, b = s->flows.n;
+	int fi = q->family == ZW_AF_INET6;
+	const struct alist *src = &g->a[fi][0], *dst = &g->a[fi][1];
+	bool searched = false;
 
-	while (a < b) {
-		size_t mid = a + (b - a) / 2;
-		struct key x = key_of(s, s->order[mid]);
+	for (size_t t = 0; t < g->nit; t++) {
+		const struct item *it = &g->it[t];
 
-		if (key_cmp(&x, k) <= 0)
-			a = mid + 1;
-		else
-			b = mid;
-	}
-	return a;
-}
-
-/* [*l, *r): the positions of order with keys from @lo to @hi inclusive
- * (ports ignored). */
-static void side_range(const struct side *s, struct key lo, struct key hi,
-		       size_t *l, size_t *r)
-{
-	/* Just below @lo: the largest key smaller than any with @lo's
-	 * (pair, family, proto, gap). */
-	if (lo.gap) {
-		lo.gap--;
-	} else if (lo.proto) {
-		lo.proto--;
-		lo.gap = UINT32_MAX;
-	} else {
-		lo.family--;
-		lo.proto = 255;
-		lo.gap = UINT32_MAX;
-	}
-	lo.port = U128_MAX;
-	hi.port = U128_MAX;
-	*l = side_bound(s, &lo);
-	*r = side_bound(s, &hi);
-}
-
-/* Append to @c the flow boxes of @s with index below @below that meet @q:
- * only boxes of the zone pairs of @s that @q's addresses belong to, of the
- * gaps of the outside zone they meet, whose ports meet @q's. */
-static int side_meet(const struct side *s, const struct zw_box *q,
-		     size_t below, struct cands *c)
-{
-	struct zset zs, zd;
-
-	zones_of(s, q->family, q->d[1], &zs);
-	zones_of(s, q->family, q->d[2], &zd);
-	if (zs.many || zd.many) {
-		/* A box spanning very many zones (rare: wide outside
-		 * narrowing): every box. */
-		for (size_t k = 0; k < s->flows.n && k < below; k++) {
-			const struct zw_box *b = &s->flows.v[k];
-
-			if (zw_box__intersects(b, q) && cands_push(c, b))
+		if (it->proto != q->proto || !ival_meet(it->r, q->d[0]))
+			continue;
+		if (!searched) {
+			searched = true;
+			if (alist_meet(src, q->d[1], &w->hs))
+				return -ENOMEM;
+			if (!w->hs.n)
+				return 0;
+			if (alist_meet(dst, q->d[2], &w->hd))
 				return -ENOMEM;
 		}
-		return 0;
-	}
-	for (size_t i = 0; i < zs.n; i++)
-		for (size_t j = 0; j < zd.n; j++) {
-			struct key lo = {(uint64_t)zs.v[i] * s->m->n_zones + zd.v[j],
-					 q->family, q->proto, 0, 0};
-			struct key hi = lo;
-			int dim = outside_dim(s, lo.pair);
-			size_t l, r;
+		for (size_t a = 0; a < w->hs.n; a++)
+			for (size_t b = 0; b < w->hd.n; b++) {
+				struct zw_box x = {
+					.family = q->family,
+					.proto = it->proto,
+					.flow = g->flow,
+					.service = it->service,
+					.d = {it->r, src->v[w->hs.v[a]], dst->v[w->hd.v[b]]}};
 
-			if (dim) {
-				lo.gap = gap_of(s, q->family, q->d[dim].lo);
-				hi.gap = gap_of(s, q->family, q->d[dim].hi);
-			}
-			/* One tree per gap. */
-			for (uint32_t g = lo.gap; g <= hi.gap; g++) {
-				struct key k = lo;
-
-				k.gap = g;
-				side_range(s, k, k, &l, &r);
-				if (tree_query(s, l, r, q, below, c))
+				if (box_push(out, &x))
 					return -ENOMEM;
 			}
+	}
+	return 0;
+}
+
+/* Append to @out the flow boxes of @s meeting @q, the zones of whose
+ * addresses in @s are @zs and @zd. */
+static int side_meet(const struct side *s, const struct zw_box *q,
+		     const struct zset *zs, const struct zset *zd,
+		     struct work *w, struct zw_boxes *out)
+{
+	if (zs->many || zd->many) {
+		/* A box spanning very many zones (rare: wide outside
+		 * narrowing): every flow. */
+		for (size_t k = 0; k < s->n_tf; k++)
+			if (tflow_meet(&s->tf[k], q, w, out))
+				return -ENOMEM;
+		return 0;
+	}
+	for (size_t i = 0; i < zs->n; i++)
+		for (size_t j = 0; j < zd->n; j++) {
+			size_t l, r;
+
+			pair_range(s, (uint64_t)zs->v[i] * s->m->n_zones + zd->v[j],
+				   &l, &r);
+			for (size_t k = l; k < r; k++)
+				if (tflow_meet(&s->tf[s->by_pair[k]], q, w, out))
+					return -ENOMEM;
 		}
 	return 0;
 }
 
-/* Does @a meet @b in both address dimensions (any protocol)? */
-static bool addr_meet(const struct zw_box *a, const struct zw_box *b)
+/* Append to @out @s's same-zone rectangles meeting @q's addresses, stamped
+ * with @q's protocol and port range. */
+static int same_meet(const struct side *s, const struct zw_box *q,
+		     const struct zset *zs, const struct zset *zd,
+		     struct work *w, struct zw_boxes *out)
 {
-	if (a->family != b->family)
-		return false;
-	for (int i = 1; i < 3; i++)
-		if (a->d[i].hi < b->d[i].lo || b->d[i].hi < a->d[i].lo)
-			return false;
-	return true;
+	int fi = q->family == ZW_AF_INET6;
+	bool all = zs->many && zd->many;
+	const struct zset *walk = zs->many ? zd : zs, *test = zs->many ? zs : zd;
+	size_t n = all ? s->m->n_zones : walk->n;
+
+	for (size_t i = 0; i < n; i++) {
+		uint32_t z = all ? (uint32_t)i : walk->v[i];
+		const struct alist *l = &s->same[z][fi];
+
+		if (!l->n || (!all && !zset_has(test, z)))
+			continue;
+		if (alist_meet(l, q->d[1], &w->hs))
+			return -ENOMEM;
+		if (!w->hs.n)
+			continue;
+		if (alist_meet(l, q->d[2], &w->hd))
+			return -ENOMEM;
+		for (size_t a = 0; a < w->hs.n; a++)
+			for (size_t b = 0; b < w->hd.n; b++) {
+				struct zw_box x = {
+					.family = q->family,
+					.proto = q->proto,
+					.flow = SAME,
+					.service = z,
+					.d = {q->d[0], l->v[w->hs.v[a]], l->v[w->hd.v[b]]}};
+
+				if (box_push(out, &x))
+					return -ENOMEM;
+			}
+	}
+	return 0;
 }
 
-static struct zw_box clip(const struct zw_box *b, const struct zw_box *to)
+/* @b cut down to @to in the address dimensions (from @dim0: also ports). */
+static struct zw_box clip(const struct zw_box *b, const struct zw_box *to,
+			  int dim0)
 {
 	struct zw_box x = *b;
 
-	for (int i = 1; i < 3; i++) {
+	for (int i = dim0; i < 3; i++) {
 		if (to->d[i].lo > x.d[i].lo)
 			x.d[i].lo = to->d[i].lo;
 		if (to->d[i].hi < x.d[i].hi)
@@ -503,73 +628,133 @@ static struct zw_box clip(const struct zw_box *b, const struct zw_box *to)
 	return x;
 }
 
+/* A flow box of a side meeting a same-zone piece, and where it sorts:
+ * as the boxes of that side sorted by (zone pair, family, protocol, gap of
+ * the outside end, first port, position in the matrix's box order). */
+struct exent {
+	uint64_t pair;
+	uint32_t gap;
+	uint8_t proto;
+	zw_u128 port;
+	uint32_t g, t, a, b; /* flow (tf position), item, source, dest */
+	struct zw_box box;
+};
+
+struct exents {
+	struct exent *v;
+	size_t n, cap;
+};
+
+static int cmp_exent(const void *x_, const void *y_)
+{
+	const struct exent *x = x_, *y = y_;
+
+	if (x->pair != y->pair)
+		return x->pair < y->pair ? -1 : 1;
+	if (x->proto != y->proto)
+		return x->proto < y->proto ? -1 : 1;
+	if (x->gap != y->gap)
+		return x->gap < y->gap ? -1 : 1;
+	if (x->port != y->port)
+		return x->port < y->port ? -1 : 1;
+	if (x->g != y->g)
+		return x->g < y->g ? -1 : 1;
+	if (x->t != y->t)
+		return x->t < y->t ? -1 : 1;
+	if (x->a != y->a)
+		return x->a < y->a ? -1 : 1;
+	return x->b < y->b ? -1 : x->b > y->b;
+}
+
+/* Collect the boxes of flow tf[@k] of @s meeting @q's addresses (any
+ * protocol). */
+static int exc_flow(const struct side *s, size_t k, const struct zw_box *q,
+		    struct work *w, struct exents *out)
+{
+	const struct tflow *g = &s->tf[k];
+	int fi = q->family == ZW_AF_INET6;
+	const struct alist *src = &g->a[fi][0], *dst = &g->a[fi][1];
+	int dim = outside_dim(s, g->pair);
+
+	if (!g->nit)
+		return 0;
+	if (alist_meet(src, q->d[1], &w->hs))
+		return -ENOMEM;
+	if (!w->hs.n)
+		return 0;
+	if (alist_meet(dst, q->d[2], &w->hd))
+		return -ENOMEM;
+	for (size_t t = 0; t < g->nit; t++)
+		for (size_t a = 0; a < w->hs.n; a++)
+			for (size_t b = 0; b < w->hd.n; b++) {
+				struct exent e = {
+					.pair = g->pair,
+					.proto = g->it[t].proto,
+					.port = g->it[t].r.lo,
+					.g = (uint32_t)k,
+					.t = (uint32_t)t,
+					.a = w->hs.v[a],
+					.b = w->hd.v[b],
+					.box = {.family = q->family,
+						.proto = g->it[t].proto,
+						.flow = g->flow,
+						.service = g->it[t].service,
+						.d = {g->it[t].r, src->v[w->hs.v[a]],
+						      dst->v[w->hd.v[b]]}}};
+
+				e.gap = dim ? gap_of(s, q->family, e.box.d[dim].lo) : 0;
+				e.box = clip(&e.box, q, 1);
+				if (zw_grow((void **)&out->v, &out->cap, out->n + 1,
+					    sizeof(*out->v)) < 0)
+					return -ENOMEM;
+				out->v[out->n++] = e;
+			}
+	return 0;
+}
+
+static int exc_flush(struct exents *e, struct zw_boxes *out, size_t reps)
+{
+	if (e->n > 1)
+		qsort(e->v, e->n, sizeof(*e->v), cmp_exent);
+	while (reps--)
+		for (size_t i = 0; i < e->n; i++)
+			if (box_push(out, &e->v[i].box))
+				return -ENOMEM;
+	e->n = 0;
+	return 0;
+}
+
 /* Append to @out every flow box of @s meeting @q's addresses, whatever its
- * protocol, clipped to them. */
+ * protocol, clipped to them: zone pair by zone pair (in the order the zones
+ * of @q's addresses are found), each sorted as @s's boxes by (protocol,
+ * outside gap, port, box order). When the addresses span very many zones,
+ * every box of @s, sorted, once per zone pair that would have been read. */
 static int side_meet_addr(const struct side *s, const struct zw_box *q,
+			  struct work *w, struct exents *e,
 			  struct zw_boxes *out)
 {
 	struct zset zs, zd;
 
 	zones_of(s, q->family, q->d[1], &zs);
 	zones_of(s, q->family, q->d[2], &zd);
-	for (size_t i = 0; i < (zs.many ? 1 : zs.n); i++)
-		for (size_t j = 0; j < (zd.many ? 1 : zd.n); j++) {
-			uint64_t pair = (uint64_t)zs.v[i] * s->m->n_zones + zd.v[j];
-			size_t l = 0, r = s->flows.n;
+	if (zs.many || zd.many) {
+		for (size_t k = 0; k < s->n_tf; k++)
+			if (exc_flow(s, k, q, w, e))
+				return -ENOMEM;
+		return exc_flush(e, out, (zs.many ? 1 : zs.n) * (zd.many ? 1 : zd.n));
+	}
+	for (size_t i = 0; i < zs.n; i++)
+		for (size_t j = 0; j < zd.n; j++) {
+			size_t l, r;
 
-			if (!zs.many && !zd.many) {
-				struct key lo = {pair, q->family, 0, 0, 0};
-				struct key hi = {pair, q->family, 255, UINT32_MAX, 0};
-
-				side_range(s, lo, hi, &l, &r);
-			}
-			for (size_t k = l; k < r; k++) {
-				const struct zw_box *b = &s->flows.v[s->order[k]];
-				struct zw_box e;
-
-				if (!addr_meet(b, q))
-					continue;
-				e = clip(b, q);
-				if (box_push(out, &e))
+			pair_range(s, (uint64_t)zs.v[i] * s->m->n_zones + zd.v[j],
+				   &l, &r);
+			for (size_t k = l; k < r; k++)
+				if (exc_flow(s, s->by_pair[k], q, w, e))
 					return -ENOMEM;
-			}
-		}
-	return 0;
-}
-
-/* Append to @out the boxes of @s's same-zone rectangles meeting @q's
- * addresses, stamped with @q's protocol and port range. */
-static int same_meet(const struct side *s, const struct zw_box *q,
-		     struct zw_boxes *out)
-{
-	struct zset zs, zd;
-
-	zones_of(s, q->family, q->d[1], &zs);
-	zones_of(s, q->family, q->d[2], &zd);
-	for (size_t z = 0; z < s->m->n_zones; z++) {
-		bool in_s = zs.many, in_d = zd.many;
-
-		for (size_t i = 0; i < zs.n; i++)
-			in_s |= zs.v[i] == z;
-		for (size_t i = 0; i < zd.n; i++)
-			in_d |= zd.v[i] == z;
-		if (!in_s || !in_d)
-			continue;
-		for (size_t k = s->same_at[z]; k < s->same_at[z + 1]; k++) {
-			const struct zw_box *r = &s->same.v[k];
-
-			if (r->family != q->family || r->d[1].hi < q->d[1].lo ||
-			    q->d[1].hi < r->d[1].lo || r->d[2].hi < q->d[2].lo ||
-			    q->d[2].hi < r->d[2].lo)
-				continue;
-			struct zw_box x = *r;
-
-			x.proto = q->proto;
-			x.d[0] = q->d[0];
-			if (box_push(out, &x))
+			if (exc_flush(e, out, 1))
 				return -ENOMEM;
 		}
-	}
 	return 0;
 }
 
@@ -681,99 +866,293 @@ static size_t service_pos(const struct zw_flow *f, uint32_t service)
 	return f->n_services;
 }
 
-/* Is every box of @scope covered by @pieces? 1, 0, or -1 (memory). */
-static int covers(const struct zw_boxes *pieces, const struct zw_boxes *scope,
-		  bool any_proto)
+/* ---- one direction ---- */
+
+/* Position of the change of flow @g's @service among out->v[first..),
+ * made (whole until shown otherwise) when missing; -ENOMEM. */
+static ssize_t flow_chg(const struct side *x, const struct tflow *g,
+			uint32_t service, size_t first, struct chgs *out)
 {
-	struct cands c = {0};
-	int r = 1;
+	const struct zw_flow *f = &x->m->flows[g->flow];
+	struct chg *ch;
 
-	for (size_t s = 0; s < scope->n && r == 1; s++) {
-		c.n = 0;
-		for (size_t p = 0; p < pieces->n; p++) {
-			bool meet = any_proto ? addr_meet(&pieces->v[p], &scope->v[s])
-					      : zw_box__intersects(&pieces->v[p], &scope->v[s]);
+	for (size_t k = first; k < out->n; k++)
+		if (out->v[k].service == service)
+			return (ssize_t)k;
+	ch = chg_add(out, f->from, f->to, g->flow, service, service_pos(f, service));
+	if (!ch)
+		return -ENOMEM;
+	ch->whole = true;
+	return (ssize_t)(out->n - 1);
+}
 
-			if (meet && cands_push(&c, &pieces->v[p])) {
-				r = -1;
-				break;
-			}
+/* Append to w->mine (same service) or w->other the boxes of flow @g before
+ * its box (item @t, source @a, destination @b) = @q that meet it: those of
+ * its earlier items, and of item @t at earlier addresses when the flow's
+ * prefixes nest. */
+static int own_earlier(const struct tflow *g, size_t t, uint32_t a, uint32_t b,
+		       const struct zw_box *q, struct work *w)
+{
+	int fi = q->family == ZW_AF_INET6;
+	const struct alist *src = &g->a[fi][0], *dst = &g->a[fi][1];
+	bool searched = false;
+
+	for (size_t u = 0; u <= t; u++) {
+		const struct item *it = &g->it[u];
+
+		if (it->proto != q->proto || !ival_meet(it->r, q->d[0]))
+			continue;
+		if (!searched) {
+			searched = true;
+			if (alist_meet(src, q->d[1], &w->hs) ||
+			    alist_meet(dst, q->d[2], &w->hd))
+				return -ENOMEM;
 		}
-		if (r == 1)
-			r = zw_box__covered(&scope->v[s], c.v, c.n);
+		for (size_t i = 0; i < w->hs.n; i++)
+			for (size_t j = 0; j < w->hd.n; j++) {
+				uint32_t pa = w->hs.v[i], pb = w->hd.v[j];
+				struct zw_box x = {
+					.family = q->family,
+					.proto = it->proto,
+					.flow = g->flow,
+					.service = it->service,
+					.d = {it->r, src->v[pa], dst->v[pb]}};
+
+				if (u == t && (pa > a || (pa == a && pb >= b)))
+					continue; /* not before @q */
+				if (box_push(it->service == q->service ? &w->mine
+								       : &w->other,
+					     &x))
+					return -ENOMEM;
+			}
 	}
-	free(c.v);
-	return r;
+	return 0;
+}
+
+/*
+ * Append @b minus the candidates of @w to @ch's pieces. @ch is whole (all
+ * its boxes are in its pieces) while what the candidates outside the change
+ * take from @b lies in earlier boxes of the change: then the pieces of each
+ * box are all of it but what the change's earlier boxes hold.
+ */
+static int take(struct chg *ch, const struct zw_box *b, struct work *w)
+{
+	w->c.n = 0;
+	for (size_t i = 0; i < w->other.n; i++)
+		if (cands_push(&w->c, &w->other.v[i]))
+			return -ENOMEM;
+	for (size_t i = 0; i < w->mine.n; i++)
+		if (cands_push(&w->c, &w->mine.v[i]))
+			return -ENOMEM;
+	if (zw_box__subtract(b, w->c.v, w->c.n, &ch->pieces) || ch->pieces.oom)
+		return -ENOMEM;
+	if (!ch->whole || !w->other.n)
+		return 0;
+	if (!w->mine.n) {
+		ch->whole = false;
+		return 0;
+	}
+	for (size_t i = 0; i < w->other.n && ch->whole; i++) {
+		struct zw_box o = clip(&w->other.v[i], b, 0);
+		int r;
+
+		w->c.n = 0;
+		for (size_t k = 0; k < w->mine.n; k++)
+			if (zw_box__intersects(&w->mine.v[k], &o) &&
+			    cands_push(&w->c, &w->mine.v[k]))
+				return -ENOMEM;
+		r = zw_box__covered(&o, w->c.v, w->c.n);
+		if (r < 0)
+			return -ENOMEM;
+		ch->whole = r == 1;
+	}
+	return 0;
+}
+
+/* Zones of @y for each interval of @l, in w->zs (@dst: w->zd). */
+static int zones_each(const struct side *y, const struct alist *l, int fi,
+		      bool dst, struct work *w)
+{
+	struct zset **v = dst ? &w->zd : &w->zs;
+
+	if (zw_grow((void **)v, dst ? &w->cap_zd : &w->cap_zs, l->n,
+		    sizeof(**v)) < 0)
+		return -ENOMEM;
+	for (size_t i = 0; i < l->n; i++)
+		zones_of(y, fi ? ZW_AF_INET6 : ZW_AF_INET, l->v[i], &(*v)[i]);
+	return 0;
+}
+
+/* What @x's flow tf[@k] allows first and @y does not, appended to @out. */
+static int flow_gained(const struct side *x, const struct side *y, size_t k,
+		       struct chgs *out, struct work *w)
+{
+	static const uint8_t fams[2] = {ZW_AF_INET, ZW_AF_INET6};
+	const struct tflow *g = &x->tf[k];
+	size_t first = out->n, l, r;
+
+	pair_range(x, g->pair, &l, &r);
+	for (int fi = 0; fi < 2; fi++) {
+		const struct alist *src = &g->a[fi][0], *dst = &g->a[fi][1];
+
+		if (!src->n || !dst->n || !g->nit)
+			continue;
+		if (zones_each(y, src, fi, false, w) || zones_each(y, dst, fi, true, w))
+			return -ENOMEM;
+		for (size_t t = 0; t < g->nit; t++) {
+			const struct item *it = &g->it[t];
+			ssize_t ci = flow_chg(x, g, it->service, first, out);
+
+			if (ci < 0)
+				return -ENOMEM;
+			for (uint32_t a = 0; a < src->n; a++)
+				for (uint32_t b = 0; b < dst->n; b++) {
+					struct zw_box q = {
+						.family = fams[fi],
+						.proto = it->proto,
+						.flow = g->flow,
+						.service = it->service,
+						.d = {it->r, src->v[a], dst->v[b]}};
+
+					w->other.n = 0;
+					w->mine.n = 0;
+					/* What allows part of it before it
+					 * does: everything @y allows, @x's
+					 * earlier flows, this one's earlier
+					 * boxes. */
+					if (same_meet(y, &q, &w->zs[a], &w->zd[b], w, &w->other) ||
+					    side_meet(y, &q, &w->zs[a], &w->zd[b], w, &w->other))
+						return -ENOMEM;
+					for (size_t p = l; p < r && x->by_pair[p] < k; p++)
+						if (tflow_meet(&x->tf[x->by_pair[p]], &q, w,
+							       &w->other))
+							return -ENOMEM;
+					if (own_earlier(g, t, a, b, &q, w) ||
+					    take(&out->v[ci], &q, w))
+						return -ENOMEM;
+				}
+		}
+	}
+	return 0;
+}
+
+/* The same-zone allowance of @x that @y does not have, appended to @out. */
+static int same_gained(const struct side *x, const struct side *y,
+		       struct chgs *out, struct work *w)
+{
+	static const uint8_t fams[2] = {ZW_AF_INET, ZW_AF_INET6};
+	size_t first = out->n;
+
+	for (uint32_t z = 1; z < x->m->n_zones; z++)
+		for (int fi = 0; fi < 2; fi++) {
+			const struct alist *l = &x->same[z][fi];
+			struct chg *ch = NULL;
+
+			if (!l->n)
+				continue;
+			for (size_t k = first; k < out->n; k++)
+				if (out->v[k].from == z)
+					ch = &out->v[k];
+			if (!ch) {
+				ch = chg_add(out, z, z, SAME, SAME, 0);
+				if (!ch)
+					return -ENOMEM;
+				ch->whole = true;
+			}
+			if (zones_each(y, l, fi, false, w))
+				return -ENOMEM;
+			for (size_t a = 0; a < l->n; a++)
+				for (size_t b = 0; b < l->n; b++) {
+					struct zw_box q = {
+						.family = fams[fi],
+						.proto = 0,
+						.flow = SAME,
+						.service = z,
+						.d = {{0, 0}, l->v[a], l->v[b]}};
+
+					w->other.n = 0;
+					w->mine.n = 0;
+					if (same_meet(y, &q, &w->zs[a], &w->zs[b], w, &w->other) ||
+					    take(ch, &q, w))
+						return -ENOMEM;
+				}
+		}
+	return 0;
+}
+
+/* Everything the change's flow service (or zone) allows, box by box in the
+ * matrix's order. */
+static int scope_build(const struct side *x, struct chg *ch)
+{
+	static const uint8_t fams[2] = {ZW_AF_INET, ZW_AF_INET6};
+
+	if (ch->flow == SAME) {
+		for (int fi = 0; fi < 2; fi++) {
+			const struct alist *l = &x->same[ch->from][fi];
+
+			for (size_t a = 0; a < l->n; a++)
+				for (size_t b = 0; b < l->n; b++) {
+					struct zw_box q = {
+						.family = fams[fi],
+						.flow = SAME,
+						.service = ch->from,
+						.d = {{0, 0}, l->v[a], l->v[b]}};
+
+					if (box_push(&ch->scope, &q))
+						return -ENOMEM;
+				}
+		}
+		return 0;
+	}
+	size_t lo = 0, hi = x->n_tf;
+
+	while (lo < hi) {
+		size_t mid = lo + (hi - lo) / 2;
+
+		if (x->tf[mid].flow < ch->flow)
+			lo = mid + 1;
+		else
+			hi = mid;
+	}
+	const struct tflow *g = &x->tf[lo];
+
+	for (int fi = 0; fi < 2; fi++) {
+		const struct alist *src = &g->a[fi][0], *dst = &g->a[fi][1];
+
+		for (size_t t = 0; t < g->nit; t++) {
+			if (g->it[t].service != ch->service)
+				continue;
+			for (size_t a = 0; a < src->n; a++)
+				for (size_t b = 0; b < dst->n; b++) {
+					struct zw_box q = {
+						.family = fams[fi],
+						.proto = g->it[t].proto,
+						.flow = g->flow,
+						.service = ch->service,
+						.d = {g->it[t].r, src->v[a], dst->v[b]}};
+
+					if (box_push(&ch->scope, &q))
+						return -ENOMEM;
+				}
+		}
+	}
+	return 0;
 }
 
 /* What @x allows and @y does not, appended to @out as changes of @x. */
 static int gained(const struct side *x, const struct side *y, struct chgs *out)
 {
-	struct cands c = {0};
-	struct zw_boxes stamped = {0};
-	size_t first = out->n; /* first change of the current flow */
-	uint32_t cur_flow = SAME;
+	struct work w = {0};
+	struct exents e = {0};
+	size_t first;
 	int r = -ENOMEM;
 
-	for (size_t i = 0; i < x->flows.n; i++) {
-		const struct zw_box *b = &x->flows.v[i];
-		const struct zw_flow *f = &x->m->flows[b->flow];
-		struct chg *ch = NULL;
-
-		if (b->flow != cur_flow) {
-			cur_flow = b->flow;
-			first = out->n;
-		}
-		for (size_t k = first; k < out->n; k++)
-			if (out->v[k].service == b->service)
-				ch = &out->v[k];
-		if (!ch) {
-			ch = chg_add(out, f->from, f->to, b->flow, b->service,
-				     service_pos(f, b->service));
-			if (!ch)
-				goto out;
-		}
-		if (box_push(&ch->scope, b))
+	for (size_t k = 0; k < x->n_tf; k++)
+		if (flow_gained(x, y, k, out, &w))
 			goto out;
-
-		/* Everything that allows part of @b before it does. */
-		c.n = 0;
-		stamped.n = 0;
-		if (same_meet(y, b, &stamped))
-			goto out;
-		for (size_t k = 0; k < stamped.n; k++)
-			if (cands_push(&c, &stamped.v[k]))
-				goto out;
-		if (side_meet(y, b, SIZE_MAX, &c) || side_meet(x, b, i, &c))
-			goto out;
-		if (zw_box__subtract(b, c.v, c.n, &ch->pieces) || ch->pieces.oom)
-			goto out;
-	}
-
-	/* The same-zone allowance of @x. */
 	first = out->n;
-	for (size_t i = 0; i < x->same.n; i++) {
-		const struct zw_box *b = &x->same.v[i];
-		struct chg *ch = NULL;
-
-		for (size_t k = first; k < out->n; k++)
-			if (out->v[k].from == b->service)
-				ch = &out->v[k];
-		if (!ch) {
-			ch = chg_add(out, b->service, b->service, SAME, SAME, 0);
-			if (!ch)
-				goto out;
-		}
-		if (box_push(&ch->scope, b))
-			goto out;
-		c.n = 0;
-		for (size_t k = 0; k < y->same.n; k++)
-			if (zw_box__intersects(&y->same.v[k], b) &&
-			    cands_push(&c, &y->same.v[k]))
-				goto out;
-		if (zw_box__subtract(b, c.v, c.n, &ch->pieces) || ch->pieces.oom)
-			goto out;
-	}
+	if (same_gained(x, y, out, &w))
+		goto out;
 	for (size_t k = first; k < out->n; k++) {
 		struct chg *ch = &out->v[k];
 
@@ -781,40 +1160,34 @@ static int gained(const struct side *x, const struct side *y, struct chgs *out)
 		for (size_t p = 0; p < ch->pieces.n; p++) {
 			const struct zw_box *pc = &ch->pieces.v[p];
 
-			if (side_meet_addr(x, pc, &ch->exc) ||
-			    side_meet_addr(y, pc, &ch->exc_oth))
+			if (side_meet_addr(x, pc, &w, &e, &ch->exc) ||
+			    side_meet_addr(y, pc, &w, &e, &ch->exc_oth))
 				goto out;
 		}
 		merge(&ch->exc);
 		merge(&ch->exc_oth);
 	}
 
-	/* Merge and decide "whole"; then drop what is empty. */
+	/* Merge, and state the scope of what is not empty; drop the rest. */
+	size_t n = 0;
+
 	for (size_t k = 0; k < out->n; k++) {
 		struct chg *ch = &out->v[k];
-		int cov;
 
-		if (!ch->pieces.n)
+		if (!ch->pieces.n) {
+			chg_fini(ch);
 			continue;
+		}
 		merge(&ch->pieces);
-		cov = covers(&ch->pieces, &ch->scope, ch->flow == SAME);
-		if (cov < 0)
+		if (scope_build(x, ch))
 			goto out;
-		ch->whole = cov == 1;
+		out->v[n++] = *ch;
 	}
-	size_t w = 0;
-
-	for (size_t k = 0; k < out->n; k++) {
-		if (out->v[k].pieces.n)
-			out->v[w++] = out->v[k];
-		else
-			chg_fini(&out->v[k]);
-	}
-	out->n = w;
+	out->n = n;
 	r = 0;
 out:
-	free(c.v);
-	free(stamped.v);
+	work_fini(&w);
+	free(e.v);
 	return r;
 }
 
