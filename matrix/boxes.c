@@ -256,6 +256,30 @@ bool zw_boxes__ivals(const struct zw_matrix *m, struct zw_boxes *bx,
 	return true;
 }
 
+bool zw_flow__items(const struct zw_matrix *m, const struct zw_flow *f,
+		    struct zw_svc_item **it, size_t *n, size_t *cap)
+{
+	for (size_t s = 0; s < f->n_services; s++) {
+		const struct zw_service *svc = &m->services[f->services[s]];
+
+		for (size_t e = 0; e < svc->n_entries; e++) {
+			const struct zw_range *r;
+			struct zw_range all;
+			size_t nr = zw_entry__ranges(&svc->entries[e], &r, &all);
+
+			for (size_t k = 0; k < nr; k++) {
+				if (zw_grow((void **)it, cap, *n + 1,
+					    sizeof(**it)) < 0)
+					return false;
+				(*it)[(*n)++] = (struct zw_svc_item){
+					svc->entries[e].proto, f->services[s],
+					{r[k].lo, r[k].hi}};
+			}
+		}
+	}
+	return true;
+}
+
 void zw_boxes__flow(const struct zw_matrix *m, uint32_t flow,
 		    struct zw_boxes *out)
 {

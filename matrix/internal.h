@@ -99,6 +99,17 @@ bool zw_boxes__addrs(const struct zw_matrix *m, struct zw_boxes *bx,
 bool zw_boxes__ivals(const struct zw_matrix *m, struct zw_boxes *bx,
 		     uint32_t zone, const struct zw_prefix *narrow,
 		     size_t n_narrow, int fi, struct zw_ival **out, size_t *n);
+/* One protocol and port (or ICMP type) range of a flow's services, in the
+ * order zw_boxes__flow() takes them (service, entry, range). */
+struct zw_svc_item {
+	uint8_t proto;
+	uint32_t service;
+	struct zw_ival r;
+};
+/* Append the items of flow @f to *it (*n of them, *cap allocated);
+ * false when memory ran out. */
+bool zw_flow__items(const struct zw_matrix *m, const struct zw_flow *f,
+		    struct zw_svc_item **it, size_t *n, size_t *cap);
 bool zw_box__intersects(const struct zw_box *a, const struct zw_box *b);
 /* 1 if @b lies in the union of cands[0..n) (each intersecting @b), 0 if
  * not, -1 when memory ran out. */

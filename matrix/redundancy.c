@@ -106,12 +106,6 @@ static void report(const struct zw_matrix *m, const struct zw_flow *f,
  * non-adjacent. Comparing factors instead of the product keeps the work
  * proportional to the networks of a zone, not to their square.
  */
-struct fitem {
-	uint8_t proto;
-	uint32_t service;
-	struct zw_ival r;
-};
-
 struct fflow {
 	/* a cheap first test: bits of the protocols, port hull, and per
 	 * family the hull of the sources and of the destinations */
@@ -120,7 +114,7 @@ struct fflow {
 	struct zw_ival hull[3][2]; /* [0 ports | 1 src | 2 dst][family] */
 	struct zw_ival *a[2][2];
 	size_t na[2][2];
-	struct fitem *it;
+	struct zw_svc_item *it;
 	size_t nit;
 };
 
@@ -181,24 +175,8 @@ static bool fflow_build(const struct zw_matrix *m, uint32_t flow,
 		    !zw_boxes__addrs(m, bx, f->to, f->dst, f->n_dst, fi,
 				     &x->a[fi][1], &x->na[fi][1]))
 			return false;
-	for (size_t s = 0; s < f->n_services; s++) {
-		const struct zw_service *svc = &m->services[f->services[s]];
-
-		for (size_t e = 0; e < svc->n_entries; e++) {
-			const struct zw_range *r;
-			struct zw_range all;
-			size_t nr = zw_entry__ranges(&svc->entries[e], &r, &all);
-
-			for (size_t k = 0; k < nr; k++) {
-				if (zw_grow((void **)&x->it, &cap, x->nit + 1,
-					    sizeof(*x->it)) < 0)
-					return false;
-				x->it[x->nit++] = (struct fitem){
-					svc->entries[e].proto, f->services[s],
-					{r[k].lo, r[k].hi}};
-			}
-		}
-	}
+	if (!zw_flow__items(m, f, &x->it, &x->nit, &cap))
+		return false;
 	fflow_hull(x);
 	return true;
 }

@@ -61,21 +61,13 @@ struct alist {
 	size_t n;
 };
 
-/* One protocol and port (or ICMP type) range of a flow's services, in the
- * order the flow's boxes take them (service, entry, range). */
-struct item {
-	uint8_t proto;
-	uint32_t service;
-	struct zw_ival r;
-};
-
 /* A live flow, factored: in family fi its boxes are
  * it x a[fi][0] (sources) x a[fi][1] (destinations), in that order. */
 struct tflow {
 	uint32_t flow;
 	uint64_t pair; /* from * n_zones + to */
 	struct alist a[2][2];
-	struct item *it;
+	struct zw_svc_item *it;
 	size_t nit;
 };
 
@@ -249,25 +241,7 @@ static int tflow_build(struct side *s, uint32_t flow, struct tflow *g)
 				return -ENOMEM;
 			}
 		}
-	for (size_t i = 0; i < f->n_services; i++) {
-		const struct zw_service *svc = &m->services[f->services[i]];
-
-		for (size_t e = 0; e < svc->n_entries; e++) {
-			const struct zw_range *r;
-			struct zw_range all;
-			size_t nr = zw_entry__ranges(&svc->entries[e], &r, &all);
-
-			for (size_t k = 0; k < nr; k++) {
-				if (zw_grow((void **)&g->it, &cap, g->nit + 1,
-					    sizeof(*g->it)) < 0)
-					return -ENOMEM;
-				g->it[g->nit++] = (struct item){
-					svc->entries[e].proto, f->services[i],
-					{r[k].lo, r[k].hi}};
-			}
-		}
-	}
-	return 0;
+	return zw_flow__items(m, f, &g->it, &g->nit, &cap) ? 0 : -ENOMEM;
 }
 
 static int cmp_by_pair(const void *a, const void *b, void *arg)
@@ -518,7 +492,7 @@ static int tflow_meet(const struct tflow *g, const struct zw_box *q,
 	bool searched = false;
 
 	for (size_t t = 0; t < g->nit; t++) {
-		const struct item *it = &g->it[t];
+		const struct zw_svc_item *it = &g->it[t];
 
 		if (it->proto != q->proto || !ival_meet(it->r, q->d[0]))
 			continue;
@@ -898,7 +872,7 @@ static int own_earlier(const struct tflow *g, size_t t, uint32_t a, uint32_t b,
 	bool searched = false;
 
 	for (size_t u = 0; u <= t; u++) {
-		const struct item *it = &g->it[u];
+		const struct zw_svc_item *it = &g->it[u];
 
 		if (it->proto != q->proto || !ival_meet(it->r, q->d[0]))
 			continue;
@@ -1000,7 +974,7 @@ static int flow_gained(const struct side *x, const struct side *y, size_t k,
 		if (zones_each(y, src, fi, false, w) || zones_each(y, dst, fi, true, w))
 			return -ENOMEM;
 		for (size_t t = 0; t < g->nit; t++) {
-			const struct item *it = &g->it[t];
+			const struct zw_svc_item *it = &g->it[t];
 			ssize_t ci = flow_chg(x, g, it->service, first, out);
 
 			if (ci < 0)
