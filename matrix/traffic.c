@@ -1142,20 +1142,25 @@ static int gained(const struct side *x, const struct side *y, struct chgs *out)
 		merge(&ch->exc_oth);
 	}
 
-	/* Merge, and state the scope of what is not empty; drop the rest. */
-	size_t n = 0;
-
+	/* Merge, and state the scope of what is not empty; then drop the
+	 * rest (only once nothing can fail: @out must stay whole for the
+	 * caller to free on -ENOMEM). */
 	for (size_t k = 0; k < out->n; k++) {
 		struct chg *ch = &out->v[k];
 
-		if (!ch->pieces.n) {
-			chg_fini(ch);
+		if (!ch->pieces.n)
 			continue;
-		}
 		merge(&ch->pieces);
 		if (scope_build(x, ch))
 			goto out;
-		out->v[n++] = *ch;
+	}
+	size_t n = 0;
+
+	for (size_t k = 0; k < out->n; k++) {
+		if (out->v[k].pieces.n)
+			out->v[n++] = out->v[k];
+		else
+			chg_fini(&out->v[k]);
 	}
 	out->n = n;
 	r = 0;
