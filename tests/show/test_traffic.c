@@ -379,6 +379,47 @@ static void test_redundant_attribution(void)
 	free(y2);
 }
 
+/* Networks of one zone may nest (only two zones may not overlap). The
+ * outside addresses of the old matrix that the new one declares in a
+ * non-isolated zone reach that zone by the same-zone allowance: the flow
+ * from outside is no longer allowed only from the others. (The index of
+ * cab5f1d searched the declared networks as if disjoint, missed the /16
+ * and called this change whole.) */
+static void test_nested_zone_networks(void)
+{
+	static const char *zones =
+		"zones:\n"
+		"  ops: {kind: operations, isolate: true, networks: [10.1.0.0/24]}\n"
+		"  srv: {kind: servers, networks: [10.2.0.0/24]}\n"
+		"  adm: {kind: admin, networks: [10.3.0.0/24]}\n"
+		"  upd: {kind: update, networks: [10.4.0.0/24]}\n"
+		"  vpn: {kind: remote-access, networks: [10.5.0.0/24]}\n"
+		"  xchg: {kind: provider-exchange, networks: [10.8.0.0/24]}\n";
+	char *y1 = cat(HEAD, zones,
+		       "  inet: {kind: internet-access, isolate: true, networks: [10.6.0.0/23]}\n"
+		       "flows:\n"
+		       "  - {id: F1, from: outside, to: inet, services: [ssh], justification: x}\n");
+	char *y2 = cat(HEAD, zones,
+		       "  inet: {kind: internet-access, networks: [10.6.0.0/16, 10.6.1.0/24]}\n"
+		       "flows: []\n");
+	struct zw_matrix *m1 = parse(y1), *m2 = parse(y2);
+	int32_t on = day("2026-11-01");
+	struct zw_traffic_diff *d = diff(m1, m2, on);
+	struct zw_query gone = query("192.0.2.1", "10.6.0.1", "tcp", "22", on);
+	struct zw_query kept = query("10.6.2.1", "10.6.0.1", "tcp", "22", on);
+
+	CU_ASSERT_EQUAL_FATAL(d->n_removed, 1);
+	CU_ASSERT_EQUAL(d->removed[0].flow, 0);
+	CU_ASSERT(!d->removed[0].whole);
+	CU_ASSERT(in_change(&d->removed[0], &gone));
+	CU_ASSERT(!in_change(&d->removed[0], &kept));
+	zw_traffic_diff__free(d);
+	zw_matrix__free(m1);
+	zw_matrix__free(m2);
+	free(y1);
+	free(y2);
+}
+
 /* ---- running out of memory ---- */
 
 /*
@@ -917,6 +958,7 @@ int main(void)
 	CU_add_test(s, "network moved", test_network_moved);
 	CU_add_test(s, "expiry", test_expiry);
 	CU_add_test(s, "attribution to first flow", test_redundant_attribution);
+	CU_add_test(s, "nested networks of a zone", test_nested_zone_networks);
 	CU_add_test(s, "out of memory", test_out_of_memory);
 	CU_add_test(s, "random pairs vs evaluator", test_random_vs_evaluator);
 	CU_add_test(s, "generated matrices vs evaluator", test_generated_vs_evaluator);
