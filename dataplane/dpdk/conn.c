@@ -82,19 +82,24 @@ void zw_ctab__embryo(struct zw_ctab *t, int32_t pos)
 	t->embryo[t->emb_tail++ & (t->emb_cap - 1)] = (uint32_t)pos;
 }
 
-void zw_ctab__del(struct zw_ctab *t, int32_t pos)
+void zw_ctab__del(struct zw_ctab *t, struct zw_worker *w, int32_t pos,
+		  uint64_t now_ns)
 {
+	const struct zw_dconn *d = &t->conns[pos];
 	void *key;
 
-	if (rte_hash_get_key_with_position(t->h, pos, &key) == 0 &&
-	    rte_hash_del_key(t->h, key) >= 0)
-		t->count--;
+	if (rte_hash_get_key_with_position(t->h, pos, &key) == 0) {
+		if (!d->kind && (d->c.flags & ZW_CF_LOG))
+			zw_worker__emit_end(w, key, t->family, d, now_ns);
+		if (rte_hash_del_key(t->h, key) >= 0)
+			t->count--;
+	}
 	t->conns[pos].used = 0;
 }
 
 /* Early drop: the oldest entry that is still embryonic. The FIFO holds
  * hints (an entry may have been established or reused since): check. */
-static bool evict_one(struct zw_ctab *t)
+static bool evict_one(struct zw_ctab *t, struct zw_worker *w, uint64_t now_ns)
 {
 	int tries = 64;
 
@@ -102,27 +107,24 @@ static bool evict_one(struct zw_ctab *t)
 		uint32_t pos = t->embryo[t->emb_head++ & (t->emb_cap - 1)];
 
 		if (pos <= t->cap && zw_dconn__embryonic(&t->conns[pos])) {
-			zw_ctab__del(t, (int32_t)pos);
+			zw_ctab__del(t, w, (int32_t)pos, now_ns);
+			w->st.evicted++;
 			return true;
 		}
 	}
 	return false;
 }
 
-int32_t zw_ctab__add(struct zw_ctab *t, const void *key, uint64_t *evicted)
+int32_t zw_ctab__add(struct zw_ctab *t, struct zw_worker *w, const void *key,
+		     uint64_t now_ns)
 {
 	int32_t pos;
 
-	if (t->count >= t->cap) {
-		if (!evict_one(t))
-			return -ENOSPC;
-		(*evicted)++;
-	}
+	if (t->count >= t->cap && !evict_one(t, w, now_ns))
+		return -ENOSPC;
 	pos = rte_hash_add_key(t->h, key);
-	if (pos == -ENOSPC && evict_one(t)) {
-		(*evicted)++;
+	if (pos == -ENOSPC && evict_one(t, w, now_ns))
 		pos = rte_hash_add_key(t->h, key);
-	}
 	if (pos < 0)
 		return pos;
 	memset(&t->conns[pos], 0, sizeof(t->conns[pos]));
@@ -154,11 +156,7 @@ uint32_t zw_ctab__expire(struct zw_ctab *t, struct zw_worker *w,
 		if (!(now_ns > d->c.last_ns &&
 		      now_ns - d->c.last_ns > zw_dconn__timeout(d, proto)))
 			continue;
-		if (!d->kind && (d->c.flags & ZW_CF_LOG))
-			zw_worker__emit_end(w, key, t->family, d, now_ns);
-		rte_hash_del_key(t->h, key);
-		t->count--;
-		d->used = 0;
+		zw_ctab__del(t, w, (int32_t)pos, now_ns);
 		removed++;
 	}
 	return removed;

@@ -216,6 +216,8 @@ void zw_worker__emit_end(struct zw_worker *w, const void *key, uint8_t family,
 	r.proto = t.proto;
 	r.event = ZW_EV_END;
 	r.engine = 2;
+	r.packets = d->packets;
+	r.bytes = d->bytes;
 	memcpy(r.src, t.src, 16);
 	memcpy(r.dst, t.dst, 16);
 	zw_worker__emit(w, &r);
@@ -421,7 +423,7 @@ static void frag_note(struct zw_worker *w, const struct zw_ctx *ctx,
 	frag_key(p, &k);
 	pos = rte_hash_lookup(t->h, &k);
 	if (pos < 0) {
-		pos = zw_ctab__add(t, &k, &w->st.evicted);
+		pos = zw_ctab__add(t, w, &k, now);
 		if (pos < 0)
 			return; /* later fragments will be dropped: counted */
 		zw_ctab__embryo(t, pos);
@@ -504,14 +506,14 @@ static int rate_ok(struct zw_worker *w, const struct zw_ctx_flow *fi,
  * reason. */
 static uint8_t open_conn(struct zw_worker *w, const struct zw_ctx *ctx,
 			 const struct zw_pkt *p, const union key *k,
-			 const struct slot *sl, uint64_t now)
+			 const struct slot *sl, uint32_t len, uint64_t now)
 {
 	struct zw_ctab *t = tab(w, p->t.family);
 	const struct zw_judge *j = &sl->j;
 	struct zw_dconn *d;
 	int32_t pos;
 
-	pos = zw_ctab__add(t, k, &w->st.evicted);
+	pos = zw_ctab__add(t, w, k, now);
 	if (pos < 0)
 		return ZW_DROP_TABLE_FULL;
 	d = &t->conns[pos];
@@ -520,6 +522,8 @@ static uint8_t open_conn(struct zw_worker *w, const struct zw_ctx *ctx,
 		      j->flow != ZW_NO_FLOW && ctx->flows[j->flow].log);
 	if (j->flow != ZW_NO_FLOW)
 		d->flow_hash = ctx->flows[j->flow].id_hash;
+	d->packets = 1;
+	d->bytes = len;
 	zw_ctab__embryo(t, pos);
 	return 0;
 }
@@ -684,10 +688,7 @@ uint16_t zw_pipeline__burst(struct zw_worker *w, const struct zw_ctx *ctx,
 					      now))) {
 			/* Idle past its timeout: no connection any more,
 			 * whether or not the expiry scan has reached it. */
-			if (d->c.flags & ZW_CF_LOG)
-				zw_worker__emit_end(w, &k[i], pk->t.family, d,
-						    now);
-			zw_ctab__del(t, sl->pos);
+			zw_ctab__del(t, w, sl->pos, now);
 			w->st.expired++;
 			dirty = 1;
 			sl->pos = -1;
@@ -700,7 +701,7 @@ uint16_t zw_pipeline__burst(struct zw_worker *w, const struct zw_ctx *ctx,
 				/* Counted by reason (FLOW_REMOVED/BLOCKED), not
 				 * per flow: backend.h's flow drops are packets
 				 * of a flow in force (rate limit). */
-				zw_ctab__del(t, sl->pos);
+				zw_ctab__del(t, w, sl->pos, now);
 				dirty = 1;
 				sl->verdict = V_DROP;
 				sl->reason = r;
@@ -711,7 +712,7 @@ uint16_t zw_pipeline__burst(struct zw_worker *w, const struct zw_ctx *ctx,
 		    zw_conn__track(&d->c, pk, zw_conn__is_reply(&d->c, sl->swapped),
 				   now) == ZW_CA_REOPEN) {
 			/* A new connection on the same tuple: judge it anew. */
-			zw_ctab__del(t, sl->pos);
+			zw_ctab__del(t, w, sl->pos, now);
 			dirty = 1;
 			sl->pos = -1;
 			zw_ctx__judge(ctx, pk->t.family, pk->t.proto, pk->t.src,
@@ -725,6 +726,8 @@ uint16_t zw_pipeline__burst(struct zw_worker *w, const struct zw_ctx *ctx,
 			c->packets++;
 			c->bytes += len;
 		}
+		d->packets++;
+		d->bytes += len;
 		if ((pk->flags & (ZW_PF_FRAG | ZW_PF_FRAG_LATER)) == ZW_PF_FRAG) {
 			frag_note(w, ctx, pk, d->c.flow, d->flow_hash, now);
 			inserted++;
@@ -760,7 +763,7 @@ miss:
 			sl->verdict = V_DROP;
 			sl->reason = ZW_DROP_RATE;
 		} else {
-			uint8_t r = open_conn(w, ctx, pk, &k[i], sl, now);
+			uint8_t r = open_conn(w, ctx, pk, &k[i], sl, len, now);
 
 			if (r) {
 				sl->verdict = V_DROP;

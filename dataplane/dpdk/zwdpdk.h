@@ -128,8 +128,11 @@ struct zw_dconn {
 	uint8_t kind;	    /* 0 connection, 1 fragment */
 	uint8_t used;
 	uint8_t pad[2];
+	uint64_t packets;   /* of the connection, both ways (IP bytes): */
+	uint64_t bytes;	    /* its ZW_EV_END record carries them */
+	uint8_t pad2[16];   /* one cache line each */
 };
-_Static_assert(sizeof(struct zw_dconn) == 32, "dconn");
+_Static_assert(sizeof(struct zw_dconn) == 64, "dconn");
 
 /* Normalised keys: (a, b) is the (address, port) pair in sorted order. */
 struct zw_key4 {
@@ -178,10 +181,16 @@ struct zw_ctab {
 int zw_ctab__init(struct zw_ctab *t, const char *name, uint8_t family,
 		  uint32_t cap, int socket);
 void zw_ctab__fini(struct zw_ctab *t);
-/* Insert @key; on a full table evict the oldest embryonic entry. Returns
- * the position or -ENOSPC. The new entry is zeroed, state FREE. */
-int32_t zw_ctab__add(struct zw_ctab *t, const void *key, uint64_t *evicted);
-void zw_ctab__del(struct zw_ctab *t, int32_t pos);
+/* Insert @key; on a full table evict the oldest embryonic entry (counted
+ * in w->st.evicted). Returns the position or -ENOSPC. The new entry is
+ * zeroed, state FREE. */
+int32_t zw_ctab__add(struct zw_ctab *t, struct zw_worker *w, const void *key,
+		     uint64_t now_ns);
+/* Remove the entry at @pos, whatever ends it (expiry, cut by a policy
+ * change, reopening, early drop): a connection of a logged flow emits its
+ * ZW_EV_END record here, so every end is reported once. */
+void zw_ctab__del(struct zw_ctab *t, struct zw_worker *w, int32_t pos,
+		  uint64_t now_ns);
 /* Remember @pos as embryonic (candidate for early drop). */
 void zw_ctab__embryo(struct zw_ctab *t, int32_t pos);
 /* Expire up to @budget positions idle past their timeout. Returns the

@@ -1232,12 +1232,11 @@ static void test_control_path(void)
 
 /* Telemetry: a new connection of a `log: true` flow gives a ZW_EV_NEW
  * record, a denied packet a ZW_EV_DROP record, through the rte_ring. */
-static void test_records(void)
+/* The matrix with F-001 logged (log: true), compiled. */
+static struct zw_image *logged_f001(void)
 {
 	char *y = malloc(strlen(yaml) + 64), *p;
 	struct zw_image *img;
-	struct zw_flow_record r;
-	int n_new = 0, n_drop = 0;
 
 	strcpy(y, yaml);
 	p = strstr(y, "  - id: F-001\n");
@@ -1246,6 +1245,16 @@ static void test_records(void)
 	memmove(p + 14, p, strlen(p) + 1);
 	memcpy(p, "    log: true\n", 14);
 	img = zt_compile(y, day, NULL, 0);
+	free(y);
+	return img;
+}
+
+static void test_records(void)
+{
+	struct zw_image *img = logged_f001();
+	struct zw_flow_record r;
+	int n_new = 0, n_drop = 0;
+
 	CU_ASSERT_PTR_NOT_NULL_FATAL(img);
 	CU_ASSERT_FATAL(engine_start(img, 4096) == 0);
 	{
@@ -1275,7 +1284,110 @@ static void test_records(void)
 	CU_ASSERT_EQUAL(n_drop, 1);
 	engine_end();
 	zw_image__free(img);
-	free(y);
+}
+
+/* Count the NEW and END records waiting; keep the last END. */
+static void drain(int *n_new, int *n_end, struct zw_flow_record *end)
+{
+	struct zw_flow_record r;
+
+	*n_new = *n_end = 0;
+	while (rte_ring_sc_dequeue_elem(zw_eng.events, &r, sizeof(r)) == 0) {
+		if (r.event == ZW_EV_NEW)
+			(*n_new)++;
+		if (r.event == ZW_EV_END) {
+			(*n_end)++;
+			*end = r;
+		}
+	}
+}
+
+/* Every end of a logged connection is reported once, whatever ends it:
+ * cut by a policy change, reopened by a SYN after RST, evicted early. */
+static void test_end_records(void)
+{
+	struct zw_image *img = logged_f001(), *no1 = without("F-001");
+	struct zw_flow_record e = { 0 };
+	struct zw_flow_counters c;
+	int n_new, n_end, i, passed = 0;
+	uint32_t gen;
+
+	CU_ASSERT_PTR_NOT_NULL_FATAL(img);
+	CU_ASSERT_PTR_NOT_NULL_FATAL(no1);
+	CU_ASSERT_FATAL(engine_start(img, 64) == 0);
+	{
+		struct zt_pkt s = tcp(OPS, JUMP, 46100, 22, SYN);
+		struct zt_pkt sa = tcp(JUMP, OPS, 22, 46100, SYN | ACK);
+		struct zt_pkt a = tcp(OPS, JUMP, 46100, 22, ACK);
+		struct zt_pkt r = tcp(JUMP, OPS, 22, 46100, ACK);
+
+		CU_ASSERT(one(0, &s));
+		CU_ASSERT(one(1, &sa));
+		CU_ASSERT(one(0, &a));
+		drain(&n_new, &n_end, &e);
+		CU_ASSERT_EQUAL(n_new, 1);
+		CU_ASSERT_EQUAL(n_end, 0);
+		/* F-001 has only this connection: its counters are the
+		 * connection's (3 packets, IP bytes) */
+		zw_ctx__flow_total(zw_eng.ctx, 0, &c);
+		CU_ASSERT_EQUAL(c.packets, 3);
+		/* cut: F-001 leaves the policy, the next packet ends it */
+		gen = zw_eng.generation;
+		CU_ASSERT_EQUAL_FATAL(load(no1), 0);
+		CU_ASSERT(!one(1, &r));
+		drain(&n_new, &n_end, &e);
+		CU_ASSERT_EQUAL(n_end, 1);
+		CU_ASSERT_EQUAL(e.generation, gen);
+		CU_ASSERT_EQUAL(e.sport, 46100); /* the initiator's side */
+		CU_ASSERT_EQUAL(e.dport, 22);
+		CU_ASSERT_EQUAL(e.proto, 6);
+		CU_ASSERT_EQUAL(e.engine, 2);
+		CU_ASSERT_EQUAL(e.packets, 3);
+		CU_ASSERT_EQUAL(e.bytes, c.bytes);
+		CU_ASSERT(e.bytes >= 3 * 40);
+		CU_ASSERT_FATAL(load(img) == 0);
+	}
+	{
+		/* reopen: RST closes, a SYN on the same tuple ends the old
+		 * connection and opens a new one */
+		struct zt_pkt s = tcp(OPS, JUMP, 46200, 22, SYN);
+		struct zt_pkt sa = tcp(JUMP, OPS, 22, 46200, SYN | ACK);
+		struct zt_pkt rst = tcp(JUMP, OPS, 22, 46200, RST);
+
+		CU_ASSERT(one(0, &s));
+		CU_ASSERT(one(1, &sa));
+		CU_ASSERT(one(1, &rst));
+		drain(&n_new, &n_end, &e);
+		CU_ASSERT_EQUAL(n_new, 1);
+		CU_ASSERT_EQUAL(n_end, 0);
+		CU_ASSERT(one(0, &s));
+		drain(&n_new, &n_end, &e);
+		CU_ASSERT_EQUAL(n_end, 1);
+		CU_ASSERT_EQUAL(n_new, 1);
+		CU_ASSERT_EQUAL(e.sport, 46200);
+		CU_ASSERT_EQUAL(e.packets, 3); /* SYN, SYN-ACK, RST */
+	}
+	{
+		/* early drop: 80 embryonic logged connections through a
+		 * table of 64 (one entry already taken) */
+		uint64_t ev0 = zw_eng.workers[0]->st.evicted;
+
+		for (i = 0; i < 80; i++) {
+			struct zt_pkt s = tcp(OPS, JUMP, (uint16_t)(50000 + i),
+					      22, SYN);
+
+			passed += one(0, &s);
+		}
+		CU_ASSERT_EQUAL(passed, 80);
+		drain(&n_new, &n_end, &e);
+		CU_ASSERT_EQUAL(n_new, 80);
+		CU_ASSERT(zw_eng.workers[0]->st.evicted > ev0);
+		CU_ASSERT_EQUAL((uint64_t)n_end,
+				zw_eng.workers[0]->st.evicted - ev0);
+	}
+	engine_end();
+	zw_image__free(img);
+	zw_image__free(no1);
 }
 
 /* UNLOAD (zonewalld's destroy): back to fail closed, then a policy again. */
@@ -1393,6 +1505,8 @@ int main(int argc, char **argv)
 	CU_add_test(s, "flow rate limit per source (GCRA)", test_rate);
 	CU_add_test(s, "unload: fail closed, then load again", test_unload);
 	CU_add_test(s, "flow records through the rte_ring", test_records);
+	CU_add_test(s, "END records for every end of a logged connection",
+		    test_end_records);
 	CU_add_test(s, "connection timeouts (expiry scan)", test_expiry);
 	CU_add_test(s, "an expired entry is no connection, scanned or not",
 		    test_expired_lookup);
