@@ -1,6 +1,6 @@
 #!/bin/sh
 # SPDX-License-Identifier: BSD-2-Clause
-# Run one harness: HARNESS KIND(matrix|image) ZONECTL MODE(fuzz|replay).
+# Run one harness: HARNESS KIND(matrix|image|diff) ZONECTL MODE(fuzz|replay).
 # Builds a seed corpus in a temp dir (the example and golden matrices, and
 # for images their compiled images), then either replays it or runs
 # libFuzzer for $FUZZ_SECONDS (default 30) seconds.
@@ -15,10 +15,19 @@ for y in "$SRC"/matrix/examples/*.yaml "$SRC"/tests/golden/check/*.yaml "$SRC"/t
   i=$((i + 1))
   if [ "$KIND" = matrix ]; then
     cp "$y" "$dir/corpus/seed$i.yaml"
+  elif [ "$KIND" = diff ]; then
+    cp "$y" "$dir/corpus/seed$i.yaml"
   else
     "$ZONECTL" compile "$y" -o "$dir/corpus/seed$i.img" >/dev/null 2>&1 || true
   fi
 done
+# diff: also the golden pairs, old and new split by a "#%%new%%" line
+if [ "$KIND" = diff ]; then
+  for o in "$SRC"/tests/golden/diff/*.old.yaml; do
+    i=$((i + 1))
+    { cat "$o"; printf '\n#%%%%new%%%%\n'; cat "${o%.old.yaml}.new.yaml"; } >"$dir/corpus/seed$i.yaml"
+  done
+fi
 if [ "$MODE" = replay ]; then
   exec "$H" "$dir/corpus"
 fi
