@@ -65,52 +65,46 @@ static int ivs_add(struct ivs *s, u128 lo, u128 hi)
 	return 0;
 }
 
-static void ivs_swap(struct ivs *s, size_t i, size_t j)
+/* Append [lo, hi] to @r, whose intervals are sorted by start and which
+ * has room: fused with the last one when they overlap or touch. */
+static void ivs_push_fused(struct ivs *r, u128 lo, u128 hi)
 {
-	u128 t = s->lo[i];
-
-	s->lo[i] = s->lo[j];
-	s->lo[j] = t;
-	t = s->hi[i];
-	s->hi[i] = s->hi[j];
-	s->hi[j] = t;
+	if (r->n && (r->hi[r->n - 1] == U128_MAX || r->hi[r->n - 1] + 1 >= lo)) {
+		if (hi > r->hi[r->n - 1])
+			r->hi[r->n - 1] = hi;
+		return;
+	}
+	r->lo[r->n] = lo;
+	r->hi[r->n++] = hi;
 }
 
-/* Heap sort by start: in place, and zones may have hundreds of networks. */
-static void ivs_sift(struct ivs *s, size_t root, size_t n)
+struct iv {
+	u128 lo, hi;
+};
+
+static int cmp_iv(const void *a, const void *b)
 {
-	for (size_t c; (c = 2 * root + 1) < n; root = c) {
-		if (c + 1 < n && s->lo[c + 1] > s->lo[c])
-			c++;
-		if (s->lo[root] >= s->lo[c])
-			return;
-		ivs_swap(s, root, c);
-	}
+	const struct iv *x = a, *y = b;
+
+	return x->lo < y->lo ? -1 : x->lo > y->lo;
 }
 
 /* Sort and fuse overlapping or adjacent intervals. */
-static void ivs_norm(struct ivs *s)
+static int ivs_norm(struct ivs *s)
 {
-	size_t w = 0;
+	struct iv *v = malloc((s->n + 1) * sizeof(*v));
+	size_t n = s->n;
 
-	for (size_t i = s->n / 2; i-- > 0;)
-		ivs_sift(s, i, s->n);
-	for (size_t end = s->n; end > 1; end--) {
-		ivs_swap(s, 0, end - 1);
-		ivs_sift(s, 0, end - 1);
-	}
-	for (size_t i = 1; i < s->n; i++) {
-		if (s->hi[w] == U128_MAX || s->hi[w] + 1 >= s->lo[i]) {
-			if (s->hi[i] > s->hi[w])
-				s->hi[w] = s->hi[i];
-			continue;
-		}
-		w++;
-		s->lo[w] = s->lo[i];
-		s->hi[w] = s->hi[i];
-	}
-	if (s->n)
-		s->n = w + 1;
+	if (!v)
+		return -ENOMEM;
+	for (size_t i = 0; i < n; i++)
+		v[i] = (struct iv){s->lo[i], s->hi[i]};
+	qsort(v, n, sizeof(*v), cmp_iv);
+	s->n = 0;
+	for (size_t i = 0; i < n; i++)
+		ivs_push_fused(s, v[i].lo, v[i].hi);
+	free(v);
+	return 0;
 }
 
 static bool ivs_eq(const struct ivs *a, const struct ivs *b)
@@ -136,16 +130,14 @@ static int ivs_union(struct ivs *a, const struct ivs *b)
 	}
 	while (i < a->n || j < b->n) {
 		bool ta = j == b->n || (i < a->n && a->lo[i] <= b->lo[j]);
-		u128 lo = ta ? a->lo[i] : b->lo[j];
-		u128 hi = ta ? a->hi[i++] : b->hi[j++];
 
-		if (r.n && (r.hi[r.n - 1] == U128_MAX || r.hi[r.n - 1] + 1 >= lo)) {
-			if (hi > r.hi[r.n - 1])
-				r.hi[r.n - 1] = hi;
-			continue;
+		if (ta) {
+			ivs_push_fused(&r, a->lo[i], a->hi[i]);
+			i++;
+		} else {
+			ivs_push_fused(&r, b->lo[j], b->hi[j]);
+			j++;
 		}
-		r.lo[r.n] = lo;
-		r.hi[r.n++] = hi;
 	}
 	ivs_free(a);
 	*a = r;
@@ -271,10 +263,9 @@ static int scope_build(const struct zw_traffic_change *c, struct scope *s)
 			    addr_u128(b->dst_hi, b->family)))
 			return -ENOMEM;
 	}
-	for (int f = 0; f < 2; f++) {
-		ivs_norm(&s->src[f]);
-		ivs_norm(&s->dst[f]);
-	}
+	for (int f = 0; f < 2; f++)
+		if (ivs_norm(&s->src[f]) || ivs_norm(&s->dst[f]))
+			return -ENOMEM;
 	return 0;
 }
 
