@@ -338,18 +338,5 @@ void zw_ctx__judge(const struct zw_ctx *ctx, uint8_t family, uint8_t proto,
 		memcpy(in.dst, dst, 16);
 		rte_acl_classify(ctx->acl6, &p, &res, 1, 1);
 	}
-	if (res) {
-		j->allow = 1;
-		j->flow = ctx->rule_flow[res - 1];
-		return;
-	}
-	if (j->src_zone == j->dst_zone && j->src_zone != 0) {
-		if (ctx->zone_isolate[j->src_zone]) {
-			j->reason = ZW_DROP_ISOLATED;
-			return;
-		}
-		j->allow = 1;
-		return;
-	}
-	j->reason = ZW_DROP_NO_FLOW;
+	zw_ctx__decide(ctx, res, j);
 }

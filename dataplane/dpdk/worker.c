@@ -313,21 +313,8 @@ static void classify4(const struct zw_ctx *ctx, struct zw_pkt *p,
 		rte_acl_classify(ctx->acl4, data, res, na, 1);
 	else
 		memset(res, 0, na * sizeof(res[0]));
-	for (i = 0; i < na; i++) {
-		struct slot *sl = &s[acl_idx[i]];
-
-		if (res[i]) {
-			sl->j.allow = 1;
-			sl->j.flow = ctx->rule_flow[res[i] - 1];
-		} else if (sl->j.src_zone == sl->j.dst_zone && sl->j.src_zone) {
-			if (ctx->zone_isolate[sl->j.src_zone])
-				sl->j.reason = ZW_DROP_ISOLATED;
-			else
-				sl->j.allow = 1;
-		} else {
-			sl->j.reason = ZW_DROP_NO_FLOW;
-		}
-	}
+	for (i = 0; i < na; i++)
+		zw_ctx__decide(ctx, res[i], &s[acl_idx[i]].j);
 }
 
 static void classify6(const struct zw_ctx *ctx, struct zw_pkt *p,
@@ -375,21 +362,8 @@ static void classify6(const struct zw_ctx *ctx, struct zw_pkt *p,
 		rte_acl_classify(ctx->acl6, data, res, na, 1);
 	else
 		memset(res, 0, na * sizeof(res[0]));
-	for (i = 0; i < na; i++) {
-		struct slot *sl = &s[acl_idx[i]];
-
-		if (res[i]) {
-			sl->j.allow = 1;
-			sl->j.flow = ctx->rule_flow[res[i] - 1];
-		} else if (sl->j.src_zone == sl->j.dst_zone && sl->j.src_zone) {
-			if (ctx->zone_isolate[sl->j.src_zone])
-				sl->j.reason = ZW_DROP_ISOLATED;
-			else
-				sl->j.allow = 1;
-		} else {
-			sl->j.reason = ZW_DROP_NO_FLOW;
-		}
-	}
+	for (i = 0; i < na; i++)
+		zw_ctx__decide(ctx, res[i], &s[acl_idx[i]].j);
 }
 
 static inline int blocked(const struct zw_ctx *ctx, const struct zw_tuple *t)

@@ -112,6 +112,25 @@ struct zw_judge {
 	uint32_t flow;	/* ZW_NO_FLOW for same-zone */
 };
 
+/* The verdict once @j's zones are known and not blocked: rte_acl's result
+ * @res (0: no rule, else the rule's userdata), then the same-zone rule.
+ * The one place the fast path (bulk) and zw_ctx__judge decide. */
+static inline void zw_ctx__decide(const struct zw_ctx *ctx, uint32_t res,
+				  struct zw_judge *j)
+{
+	if (res) {
+		j->allow = 1;
+		j->flow = ctx->rule_flow[res - 1];
+	} else if (j->src_zone == j->dst_zone && j->src_zone) {
+		if (ctx->zone_isolate[j->src_zone])
+			j->reason = ZW_DROP_ISOLATED;
+		else
+			j->allow = 1;
+	} else {
+		j->reason = ZW_DROP_NO_FLOW;
+	}
+}
+
 /* Judge one new connection (slow path: re-checks, ICMP, tests). */
 void zw_ctx__judge(const struct zw_ctx *ctx, uint8_t family, uint8_t proto,
 		   const uint8_t *src, const uint8_t *dst, uint16_t port,
