@@ -44,11 +44,7 @@ struct strtab {
 
 static uint64_t fnv(const char *s)
 {
-	uint64_t h = 1469598103934665603ull;
-
-	for (; *s; s++)
-		h = (h ^ (uint8_t)*s) * 1099511628211ull;
-	return h;
+	return zw_fnv1a64(s, strlen(s));
 }
 
 static int strtab_rehash(struct strtab *t)
@@ -295,6 +291,7 @@ static int build(const struct zw_matrix *m, const struct zw_compile_opts *o,
 			.compensating = intern(&t->str, f->compensating),
 			.owner = intern(&t->str, f->owner),
 			.services = intern(&t->str, names),
+			.id_hash = zw_flow_id__hash(f->id),
 		};
 
 		free(names);

@@ -9,13 +9,6 @@
 
 #include <zonewall/matrix.h>
 
-/* Zero the host bits of @addr beyond @len. */
-void zw_prefix_mask(uint8_t *addr, uint8_t family, unsigned len);
-
-/* SHA-256 of the concatenation a || b; 0 or -EIO. */
-int zw_sha256_2(const void *a, size_t alen, const void *b, size_t blen,
-		uint8_t out[32]);
-
 /* Grow *v (elements of @size) so it holds at least @need; 0 or -ENOMEM. */
 int zw_grow(void **v, size_t *cap, size_t need, size_t size);
 

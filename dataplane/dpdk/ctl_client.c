@@ -153,7 +153,7 @@ static int dpdk_read_back(struct zw_backend *be,
 	v = zw_ctl__kv(w, n, "enforcing");
 	st->enforcing = v && !strcmp(v, "1");
 	v = zw_ctl__kv(w, n, "sha256");
-	if (st->enforcing && (!v || zw_ctl__unhex(v, st->sha256)))
+	if (st->enforcing && (!v || zw_unhex(v, st->sha256, 32)))
 		return -EPROTO;
 	snprintf(st->detail, sizeof(st->detail), "%.200s",
 		 reply[2] ? reply + 3 : "");
@@ -162,7 +162,7 @@ static int dpdk_read_back(struct zw_backend *be,
 		char have[65] = "(none)";
 
 		if (st->enforcing)
-			zw_ctl__hex(st->sha256, have);
+			zw_hex(st->sha256, 32, have);
 		if (asprintf(&st->drift,
 			     "zonewall-dpdk enforces image %s, expected %s\n",
 			     have, expected->sha256_hex) < 0)

@@ -35,8 +35,5 @@ int zw_ctl__connect(const char *path, int timeout_ms);
 int zw_ctl__split(char *line, char **words, int max);
 /* Value of "key=value" among @words, or NULL. */
 const char *zw_ctl__kv(char **words, int n, const char *key);
-/* Hex of 32 bytes into @hex[65]; parse back (returns 0 or -EINVAL). */
-void zw_ctl__hex(const uint8_t sha[32], char hex[65]);
-int zw_ctl__unhex(const char *hex, uint8_t sha[32]);
 
 #endif /* ZW_DPDK_CTL_PROTO_H */

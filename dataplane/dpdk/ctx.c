@@ -171,8 +171,7 @@ struct zw_ctx *zw_ctx__new(struct zw_image *img, int32_t day,
 	for (i = 0; i < img->n_flows; i++) {
 		const struct zw_img_flow *f = &img->flows[i];
 
-		ctx->flows[i].id_hash =
-			zw_flow_id__hash(zw_image__str(img, f->id));
+		ctx->flows[i].id_hash = zw_dpdk__flow_hash(f->id_hash);
 		ctx->flows[i].from = f->from;
 		ctx->flows[i].to = f->to;
 		ctx->flows[i].log = !!(f->flags & ZW_IMG_FLOW_LOG);

@@ -31,14 +31,6 @@ static bool covers(const uint8_t *a, unsigned len, const uint8_t *b)
 	}
 	return true;
 }
-
-static bool flow_live(const struct zw_image *img, uint32_t flow, int32_t day)
-{
-	int32_t exp = img->flows[flow].expires;
-
-	return exp == INT32_MIN || exp >= day;
-}
-
 struct pfx {
 	uint8_t family, len;
 	uint8_t addr[16];
@@ -275,7 +267,7 @@ int zw_acl_rules__build(const struct zw_image *img, int32_t day,
 
 			if (flow != ZW_NO_FLOW && ir->flow != flow)
 				continue;
-			if (!flow_live(img, ir->flow, day))
+			if (!zw_image__flow_live(img, ir->flow, day))
 				continue;
 			set_range(img, ir->src_set, &sf, &sc, &sany);
 			set_range(img, ir->dst_set, &df, &dc, &dany);
@@ -502,15 +494,4 @@ err:
 int32_t zw_dpdk__today(void)
 {
 	return (int32_t)(time(NULL) / 86400);
-}
-
-uint32_t zw_flow_id__hash(const char *id)
-{
-	uint32_t h = 2166136261u;
-
-	for (; *id; id++) {
-		h ^= (uint8_t)*id;
-		h *= 16777619u;
-	}
-	return h;
 }

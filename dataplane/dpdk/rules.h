@@ -81,8 +81,12 @@ char *zw_dpdk__describe_flow(const struct zw_image *img, uint32_t flow);
 /* Days since epoch (UTC) of now; used when no day is given. */
 int32_t zw_dpdk__today(void);
 
-/* 32-bit FNV-1a of a flow id: connections remember it to recognise their
- * flow across policy generations. */
-uint32_t zw_flow_id__hash(const char *id);
+/* The 32 bits of a flow's id hash (struct zw_img_flow.id_hash, stored by
+ * the compiler) that connections remember to recognise their flow across
+ * policy generations. */
+static inline uint32_t zw_dpdk__flow_hash(uint64_t id_hash)
+{
+	return (uint32_t)(id_hash ^ (id_hash >> 32));
+}
 
 #endif /* ZW_DPDK_RULES_H */

@@ -35,7 +35,7 @@ struct rte_rcu_qsbr;
 /* ---- policy context: immutable once published ---- */
 
 struct zw_ctx_flow {
-	uint32_t id_hash; /* zw_flow_id__hash(id) */
+	uint32_t id_hash; /* zw_dpdk__flow_hash(image id_hash) */
 	uint16_t from, to;
 	uint8_t log;	  /* emit ZW_EV_NEW records */
 	uint8_t live;
@@ -143,7 +143,7 @@ void zw_ctx__judge(const struct zw_ctx *ctx, uint8_t family, uint8_t proto,
  * generation of the datagram's first fragment. */
 struct zw_dconn {
 	struct zw_conn c;
-	uint32_t flow_hash; /* zw_flow_id__hash of its flow, 0 same zone */
+	uint32_t flow_hash; /* zw_dpdk__flow_hash of its flow, 0 same zone */
 	uint8_t kind;	    /* 0 connection, 1 fragment */
 	uint8_t used;
 	uint8_t pad[2];

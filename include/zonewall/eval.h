@@ -54,11 +54,17 @@ struct zw_verdict {
 	uint32_t dst_zone;
 };
 
-/* Evaluate on the model. Service indexes are the model's. */
+/* The verdict for a connection no flow allows, both ends known: allowed
+ * between two members of one declared, non-isolated zone, denied as
+ * isolated in an isolated one, no flow otherwise. Shared by both readings. */
+void zw_verdict__same_zone(struct zw_verdict *v, bool isolate);
+
+/* Evaluate on the model (libzwmatrix). Service indexes are the model's. */
 void zw_eval__matrix(const struct zw_matrix *m, const struct zw_query *q,
 		     struct zw_verdict *v);
 
-/* Evaluate on a verified image. Service indexes are the image's. */
+/* Evaluate on a verified image (libzwimage). Service indexes are the
+ * image's. */
 void zw_eval__image(const struct zw_image *img, const struct zw_query *q,
 		    struct zw_verdict *v);
 

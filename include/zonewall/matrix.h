@@ -19,6 +19,8 @@
 #include <stdint.h>
 #include <stdio.h>
 
+#include <zonewall/policy.h>
+
 #ifdef __cplusplus
 extern "C" {
 #endif
@@ -26,62 +28,14 @@ extern "C" {
 /* Language version understood by this library. */
 #define ZW_MATRIX_LANG_VERSION 1
 
-/* Address families, independent of <sys/socket.h>. */
-#define ZW_AF_INET 4
-#define ZW_AF_INET6 6
-
-/* Zone index of the implicit "outside" zone: zones[0] always exists. */
-#define ZW_ZONE_OUTSIDE 0u
-
-/* A date as days since 1970-01-01 (UTC); ZW_DATE_NONE when absent. */
-#define ZW_DATE_NONE INT32_MIN
 
 /* Maximum lengths (bytes, without NUL) fixed by the language. */
 #define ZW_NAME_MAX 32	  /* zone and service names */
 #define ZW_FLOW_ID_MAX 64 /* flow ids */
 #define ZW_MATRIX_NAME_MAX 63
 
-/* A position in the source file, 1-based; line 0 means "unknown". */
-struct zw_loc {
-	uint32_t line;
-	uint32_t col;
-};
-#define ZW_LOC(line, col) ((struct zw_loc){(line), (col)})
 
-enum zw_zone_kind {
-	/* internal kinds */
-	ZW_KIND_OPERATIONS,
-	ZW_KIND_SERVERS,
-	ZW_KIND_ADMIN,
-	ZW_KIND_UPDATE,
-	ZW_KIND_INFRASTRUCTURE,
-	ZW_KIND_INTERNAL_SERVICE,
-	/* interconnection kinds */
-	ZW_KIND_PROVIDER_EXCHANGE,
-	ZW_KIND_CLIENT_EXCHANGE,
-	ZW_KIND_THIRD_PARTY_EXCHANGE,
-	ZW_KIND_INTERNET_ACCESS,
-	ZW_KIND_MANAGED_ACCESS,
-	ZW_KIND_THIRD_PARTY_ADMIN,
-	ZW_KIND_REMOTE_ACCESS,
-	/* the implicit zone of undeclared addresses */
-	ZW_KIND_OUTSIDE,
-	ZW_KIND__COUNT
-};
 
-enum zw_profile {
-	ZW_PROFILE_MINIMAL,
-	ZW_PROFILE_PIAMS,
-};
-
-/* An IPv4 or IPv6 prefix; addr holds the address in network byte order
- * (IPv4 in addr[0..3], the rest zero). */
-struct zw_prefix {
-	uint8_t family; /* ZW_AF_INET or ZW_AF_INET6 */
-	uint8_t len;	/* prefix length, 0..32 or 0..128 */
-	uint8_t addr[16];
-	struct zw_loc loc;
-};
 
 /* An inclusive range of ports or ICMP types. */
 struct zw_range {
@@ -267,55 +221,36 @@ int zw_matrix__flow_index(const struct zw_matrix *m, const char *id);
 /* True if @flow is live (not expired) on @day. */
 bool zw_flow__live(const struct zw_flow *flow, int32_t day);
 
-const char *zw_zone_kind__name(enum zw_zone_kind kind);
-/* -1 if unknown. */
-int zw_zone_kind__parse(const char *name);
-bool zw_zone_kind__internal(enum zw_zone_kind kind);
-bool zw_zone_kind__exchange(enum zw_zone_kind kind);
-const char *zw_profile__name(enum zw_profile p);
 
-/* "tcp", "udp", "sctp", "icmp", "icmpv6" or the number as text. @buf must
- * hold 4 bytes. */
-const char *zw_proto__name(uint8_t proto, char buf[4]);
-/* Protocol name or 0..255 → number; -1 if invalid. */
-int zw_proto__parse(const char *s);
-/* True if the protocol carries destination ports (tcp, udp, sctp). */
-bool zw_proto__has_ports(uint8_t proto);
-/* True for icmp and icmpv6. */
-bool zw_proto__is_icmp(uint8_t proto);
-/* ICMP type name to number for @proto (1 or 58), -1 if unknown. */
-int zw_icmp_type__parse(uint8_t proto, const char *name);
-const char *zw_icmp_type__name(uint8_t proto, uint8_t type);
+/* ---- compiling to a policy image (policy.h, docs/policy-image.md) ---- */
 
-/* Prefix text ("10.0.0.0/8", "fd00::/64", or a bare address meaning a host
- * prefix) to @out. Returns 0, -EINVAL if malformed, -EDOM if host bits are
- * set (out is filled anyway). */
-int zw_prefix__parse(const char *s, struct zw_prefix *out);
-/* Canonical text form; @buf must hold 64 bytes. */
-const char *zw_prefix__format(const struct zw_prefix *p, char buf[64]);
-/* True if @addr (family, 16 bytes) lies in @p. */
-bool zw_prefix__contains_addr(const struct zw_prefix *p, uint8_t family,
-			      const uint8_t addr[16]);
-/* True if @inner lies entirely in @outer. */
-bool zw_prefix__contains(const struct zw_prefix *outer,
-			 const struct zw_prefix *inner);
-bool zw_prefix__overlap(const struct zw_prefix *a, const struct zw_prefix *b);
+/*
+ * Compile a matrix that validated with no error into image bytes. The same
+ * matrix always gives the same bytes. On success *out is malloc'd (caller
+ * frees) and *out_len set. Returns 0, -EINVAL if @m cannot be compiled
+ * (too many zones, ...), -ENOMEM.
+ */
+int zw_policy__compile(const struct zw_matrix *m, uint8_t **out,
+		       size_t *out_len);
 
-/* "YYYY-MM-DD" to days since epoch; -EINVAL if not a valid date. */
-int zw_date__parse(const char *s, int32_t *days);
-/* @buf must hold 11 bytes. */
-const char *zw_date__format(int32_t days, char buf[11]);
-/* Today in UTC, from the system clock (or $ZONEWALL_TODAY=YYYY-MM-DD for
- * reproducible tests). */
-int32_t zw_date__today(void);
+/* Options of zw_policy__compile_opts(). */
+struct zw_compile_opts {
+	/* Crisis block list (REQUIREMENTS C1): every packet from or to one of
+	 * these prefixes is denied, whatever the flows say. */
+	const struct zw_prefix *block;
+	size_t n_block;
+	/* Flow indexes to leave out (crisis isolation, C3/C4): a flow whose
+	 * exclude[i] is true gets no rule. NULL = none. */
+	const bool *exclude;
+};
 
-/* SHA-256 via OpenSSL's EVP; returns 0 or -EIO. */
-int zw_sha256(const void *data, size_t len, uint8_t out[32]);
+/* zw_policy__compile() with options; @opts may be NULL. */
+int zw_policy__compile_opts(const struct zw_matrix *m,
+			    const struct zw_compile_opts *opts, uint8_t **out,
+			    size_t *out_len);
+
 /* Write @s as a JSON string literal (quotes, escapes); NULL writes "". */
 void zw_json__string(FILE *out, const char *s);
-
-/* 64 lowercase hex digits plus NUL. */
-void zw_hex(const uint8_t *in, size_t len, char *out);
 
 /* ---- traffic: the effective difference between two matrices ---- */
 

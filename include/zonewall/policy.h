@@ -8,6 +8,13 @@
  *
  * Layout: header (128 bytes) | section directory | sections (8-aligned).
  * The header's sha256 covers every byte of the image except itself.
+ *
+ * This header is the public API of libzwimage (image/): the verified
+ * reader, evaluation helpers on an image, flow liveness, and the small
+ * value types the image shares with the matrix language (prefixes,
+ * protocols, dates, zone kinds), hashing (SHA-256, FNV-1a) and hex.
+ * libzwimage depends on libcrypto only: every engine links it without the
+ * YAML side (parse, validate, compile: matrix.h, libzwmatrix).
  */
 #ifndef ZONEWALL_POLICY_H
 #define ZONEWALL_POLICY_H
@@ -20,11 +27,61 @@
 extern "C" {
 #endif
 
-struct zw_matrix;
-struct zw_prefix;
+/* Address families, independent of <sys/socket.h>. */
+#define ZW_AF_INET 4
+#define ZW_AF_INET6 6
+
+/* Zone index of the implicit "outside" zone: zones[0] always exists. */
+#define ZW_ZONE_OUTSIDE 0u
+
+/* A date as days since 1970-01-01 (UTC); ZW_DATE_NONE when absent. */
+#define ZW_DATE_NONE INT32_MIN
+
+/* A position in the source file, 1-based; line 0 means "unknown". */
+struct zw_loc {
+	uint32_t line;
+	uint32_t col;
+};
+#define ZW_LOC(line, col) ((struct zw_loc){(line), (col)})
+
+enum zw_zone_kind {
+	/* internal kinds */
+	ZW_KIND_OPERATIONS,
+	ZW_KIND_SERVERS,
+	ZW_KIND_ADMIN,
+	ZW_KIND_UPDATE,
+	ZW_KIND_INFRASTRUCTURE,
+	ZW_KIND_INTERNAL_SERVICE,
+	/* interconnection kinds */
+	ZW_KIND_PROVIDER_EXCHANGE,
+	ZW_KIND_CLIENT_EXCHANGE,
+	ZW_KIND_THIRD_PARTY_EXCHANGE,
+	ZW_KIND_INTERNET_ACCESS,
+	ZW_KIND_MANAGED_ACCESS,
+	ZW_KIND_THIRD_PARTY_ADMIN,
+	ZW_KIND_REMOTE_ACCESS,
+	/* the implicit zone of undeclared addresses */
+	ZW_KIND_OUTSIDE,
+	ZW_KIND__COUNT
+};
+
+enum zw_profile {
+	ZW_PROFILE_MINIMAL,
+	ZW_PROFILE_PIAMS,
+};
+
+/* An IPv4 or IPv6 prefix; addr holds the address in network byte order
+ * (IPv4 in addr[0..3], the rest zero). */
+struct zw_prefix {
+	uint8_t family; /* ZW_AF_INET or ZW_AF_INET6 */
+	uint8_t len;	/* prefix length, 0..32 or 0..128 */
+	uint8_t addr[16];
+	struct zw_loc loc;
+};
+
 
 #define ZW_IMAGE_MAGIC "ZWPOLICY" /* 8 bytes, no NUL */
-#define ZW_IMAGE_FORMAT 1
+#define ZW_IMAGE_FORMAT 2
 
 /* Sentinels. */
 #define ZW_NO_FLOW UINT32_MAX
@@ -138,8 +195,10 @@ struct zw_img_flow {
 	uint32_t compensating;
 	uint32_t owner;
 	uint32_t services; /* string offset: service names, comma-separated */
+	uint64_t id_hash;  /* zw_flow_id__hash(id): the key engines carry
+			    * per-flow state on across versions */
 };
-_Static_assert(sizeof(struct zw_img_flow) == 40, "flow size");
+_Static_assert(sizeof(struct zw_img_flow) == 48, "flow size");
 
 /* The rules of one ordered zone pair: rules[first .. first + count). */
 struct zw_img_pair {
@@ -226,30 +285,6 @@ struct zw_image {
 	uint32_t n_block;
 };
 
-/*
- * Compile a matrix that validated with no error into image bytes. The same
- * matrix always gives the same bytes. On success *out is malloc'd (caller
- * frees) and *out_len set. Returns 0, -EINVAL if @m cannot be compiled
- * (too many zones, ...), -ENOMEM.
- */
-int zw_policy__compile(const struct zw_matrix *m, uint8_t **out,
-		       size_t *out_len);
-
-/* Options of zw_policy__compile_opts(). */
-struct zw_compile_opts {
-	/* Crisis block list (REQUIREMENTS C1): every packet from or to one of
-	 * these prefixes is denied, whatever the flows say. */
-	const struct zw_prefix *block;
-	size_t n_block;
-	/* Flow indexes to leave out (crisis isolation, C3/C4): a flow whose
-	 * exclude[i] is true gets no rule. NULL = none. */
-	const bool *exclude;
-};
-
-/* zw_policy__compile() with options; @opts may be NULL. */
-int zw_policy__compile_opts(const struct zw_matrix *m,
-			    const struct zw_compile_opts *opts, uint8_t **out,
-			    size_t *out_len);
 
 /*
  * Verify and load image bytes (copied). On failure returns NULL, sets errno
@@ -290,6 +325,76 @@ bool zw_image__blocked(const struct zw_image *img, uint8_t family,
 /* True if flow @flow is live on @day (days since epoch). */
 bool zw_image__flow_live(const struct zw_image *img, uint32_t flow,
 			 int32_t day);
+
+/* ---- values shared with the matrix language ---- */
+
+const char *zw_zone_kind__name(enum zw_zone_kind kind);
+/* -1 if unknown. */
+int zw_zone_kind__parse(const char *name);
+bool zw_zone_kind__internal(enum zw_zone_kind kind);
+bool zw_zone_kind__exchange(enum zw_zone_kind kind);
+const char *zw_profile__name(enum zw_profile p);
+
+/* "tcp", "udp", "sctp", "icmp", "icmpv6" or the number as text. @buf must
+ * hold 4 bytes. */
+const char *zw_proto__name(uint8_t proto, char buf[4]);
+/* Protocol name or 0..255 → number; -1 if invalid. */
+int zw_proto__parse(const char *s);
+/* True if the protocol carries destination ports (tcp, udp, sctp). */
+bool zw_proto__has_ports(uint8_t proto);
+/* True for icmp and icmpv6. */
+bool zw_proto__is_icmp(uint8_t proto);
+/* ICMP type name to number for @proto (1 or 58), -1 if unknown. */
+int zw_icmp_type__parse(uint8_t proto, const char *name);
+const char *zw_icmp_type__name(uint8_t proto, uint8_t type);
+
+/* Prefix text ("10.0.0.0/8", "fd00::/64", or a bare address meaning a host
+ * prefix) to @out. Returns 0, -EINVAL if malformed, -EDOM if host bits are
+ * set (out is filled anyway). */
+int zw_prefix__parse(const char *s, struct zw_prefix *out);
+/* Canonical text form; @buf must hold 64 bytes. */
+const char *zw_prefix__format(const struct zw_prefix *p, char buf[64]);
+/* True if @addr (family, 16 bytes) lies in @p. */
+bool zw_prefix__contains_addr(const struct zw_prefix *p, uint8_t family,
+			      const uint8_t addr[16]);
+/* True if @inner lies entirely in @outer. */
+bool zw_prefix__contains(const struct zw_prefix *outer,
+			 const struct zw_prefix *inner);
+bool zw_prefix__overlap(const struct zw_prefix *a, const struct zw_prefix *b);
+
+/* "YYYY-MM-DD" to days since epoch; -EINVAL if not a valid date. */
+int zw_date__parse(const char *s, int32_t *days);
+/* @buf must hold 11 bytes. */
+const char *zw_date__format(int32_t days, char buf[11]);
+/* Today in UTC, from the system clock (or $ZONEWALL_TODAY=YYYY-MM-DD for
+ * reproducible tests). */
+int32_t zw_date__today(void);
+
+/* SHA-256 via OpenSSL's EVP; returns 0 or -EIO. */
+int zw_sha256(const void *data, size_t len, uint8_t out[32]);
+
+/* SHA-256 of the concatenation a || b; 0 or -EIO. */
+int zw_sha256_2(const void *a, size_t alen, const void *b, size_t blen,
+		uint8_t out[32]);
+/* Zero the host bits of @addr beyond @len. */
+void zw_prefix_mask(uint8_t *addr, uint8_t family, unsigned len);
+
+/* Lowercase hex of @len bytes into @out (2 * len + 1 bytes, NUL-ended). */
+void zw_hex(const uint8_t *in, size_t len, char *out);
+/* Parse exactly 2 * @len hex digits (then NUL) into @out: 0 or -EINVAL. */
+int zw_unhex(const char *hex, uint8_t *out, size_t len);
+/* FNV-1a, 64 bits. */
+uint64_t zw_fnv1a64(const void *data, size_t len);
+/* The stable hash of a flow id (FNV-1a 64 of its text, never 0): what
+ * engines key per-flow state on across versions (counters, connections).
+ * The compiler stores it in every struct zw_img_flow; the loader checks it. */
+uint64_t zw_flow_id__hash(const char *id);
+
+/* Drop reasons (enum zw_drop_reason, flow_record.h): one name per reason,
+ * "no-flow", "flow-removed"... used by every engine, exporter and doc.
+ * Unknown values give "unknown"; parse returns -1 for an unknown name. */
+const char *zw_drop_reason__name(unsigned reason);
+int zw_drop_reason__parse(const char *name);
 
 #ifdef __cplusplus
 }

@@ -253,13 +253,13 @@ static void test_proto_helpers(void)
 	CU_ASSERT_PTR_NULL(zw_ctl__kv(w, n, "sha"));
 	for (i = 0; i < 32; i++)
 		sha[i] = (uint8_t)(i * 37 + 1);
-	zw_ctl__hex(sha, hex);
+	zw_hex(sha, 32, hex);
 	CU_ASSERT_EQUAL(strlen(hex), 64);
-	CU_ASSERT_EQUAL(zw_ctl__unhex(hex, back), 0);
+	CU_ASSERT_EQUAL(zw_unhex(hex, back, 32), 0);
 	CU_ASSERT_EQUAL(memcmp(sha, back, 32), 0);
-	CU_ASSERT_EQUAL(zw_ctl__unhex("zz", back), -EINVAL);
+	CU_ASSERT_EQUAL(zw_unhex("zz", back, 32), -EINVAL);
 	hex[3] = 'g';
-	CU_ASSERT_EQUAL(zw_ctl__unhex(hex, back), -EINVAL);
+	CU_ASSERT_EQUAL(zw_unhex(hex, back, 32), -EINVAL);
 
 	CU_ASSERT_FATAL(socketpair(AF_UNIX, SOCK_STREAM, 0, sv) == 0);
 	CU_ASSERT_EQUAL(zw_ctl__printf(sv[0], "HELLO\r\nA-very-long-line\n"), 0);
@@ -302,7 +302,7 @@ static void *fake_main(void *arg)
 			n = zw_ctl__split(line, w, 8);
 			if (!n)
 				continue;
-			zw_ctl__hex(f->sha, hex);
+			zw_hex(f->sha, 32, hex);
 			if (!strcmp(w[0], "HELLO")) {
 				zw_ctl__printf(c, "OK zonewall-dpdk proto=1\n");
 			} else if (!strcmp(w[0], "QUIT")) {

@@ -13,10 +13,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include <zonewall/matrix.h>
 #include <zonewall/policy.h>
-
-#include "internal.h"
 
 #define MAX_IMAGE (1u << 30)
 
@@ -262,6 +259,9 @@ static int verify(struct zw_image *img, char *err, size_t n)
 		    !str_ok(img, f->compensating) || !str_ok(img, f->owner) ||
 		    !str_ok(img, f->services) || (f->flags & ~ZW_IMG_FLOW_LOG))
 			return fail(err, n, -EINVAL, "flow %u malformed", i);
+		if (f->id_hash != zw_flow_id__hash(zw_image__str(img, f->id)))
+			return fail(err, n, -EINVAL,
+				    "flow %u: id hash does not match its id", i);
 	}
 	if (img->n_sets < 1 || img->sets[0].first || img->sets[0].count)
 		return fail(err, n, -EINVAL, "set table malformed (set 0 must be empty)");
@@ -365,12 +365,17 @@ struct zw_image *zw_image__load(const char *path, char *err, size_t err_len)
 		return NULL;
 	}
 	for (;;) {
-		if (zw_grow((void **)&buf, &cap, len + 65536, 1) < 0) {
-			fclose(f);
-			free(buf);
-			fail(err, err_len, 0, "out of memory reading %s", path);
-			errno = ENOMEM;
-			return NULL;
+		if (cap < len + 65536) {
+			uint8_t *nb = realloc(buf, cap = len + 65536 + cap);
+
+			if (!nb) {
+				fclose(f);
+				free(buf);
+				fail(err, err_len, 0, "out of memory reading %s", path);
+				errno = ENOMEM;
+				return NULL;
+			}
+			buf = nb;
 		}
 		size_t k = fread(buf + len, 1, cap - len, f);
 

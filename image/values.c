@@ -1,6 +1,7 @@
 /* SPDX-License-Identifier: BSD-2-Clause */
-/* Small value types of the matrix language: prefixes, dates, protocols,
- * ICMP types, zone kinds; SHA-256 through OpenSSL. */
+/* Small value types shared by the matrix language and the policy image:
+ * prefixes, dates, protocols, ICMP types, zone kinds; SHA-256 through
+ * OpenSSL, hex, FNV-1a, drop-reason names. */
 #include <arpa/inet.h>
 #include <errno.h>
 #include <limits.h>
@@ -11,9 +12,8 @@
 
 #include <openssl/evp.h>
 
-#include <zonewall/matrix.h>
-
-#include "internal.h"
+#include <zonewall/flow_record.h>
+#include <zonewall/policy.h>
 
 static const char *const kind_names[ZW_KIND__COUNT] = {
 	[ZW_KIND_OPERATIONS] = "operations",
@@ -392,4 +392,76 @@ void zw_hex(const uint8_t *in, size_t len, char *out)
 		out[2 * i + 1] = digits[in[i] & 15];
 	}
 	out[2 * len] = '\0';
+}
+
+int zw_unhex(const char *hex, uint8_t *out, size_t len)
+{
+	for (size_t i = 0; i < len; i++) {
+		int v = 0;
+
+		for (int k = 0; k < 2; k++) {
+			char c = hex[2 * i + (size_t)k];
+
+			v <<= 4;
+			if (c >= '0' && c <= '9')
+				v |= c - '0';
+			else if (c >= 'a' && c <= 'f')
+				v |= c - 'a' + 10;
+			else if (c >= 'A' && c <= 'F')
+				v |= c - 'A' + 10;
+			else
+				return -EINVAL;
+		}
+		out[i] = (uint8_t)v;
+	}
+	return hex[2 * len] ? -EINVAL : 0;
+}
+
+uint64_t zw_fnv1a64(const void *data, size_t len)
+{
+	const uint8_t *p = data;
+	uint64_t h = 0xcbf29ce484222325ull;
+
+	for (size_t i = 0; i < len; i++)
+		h = (h ^ p[i]) * 0x100000001b3ull;
+	return h;
+}
+
+uint64_t zw_flow_id__hash(const char *id)
+{
+	uint64_t h = zw_fnv1a64(id, strlen(id));
+
+	return h ? h : 1;
+}
+
+/* ---- drop reasons ---- */
+
+static const char *const drop_names[ZW_DROP__COUNT] = {
+	[ZW_DROP_NONE] = "none",
+	[ZW_DROP_NO_FLOW] = "no-flow",
+	[ZW_DROP_ISOLATED] = "isolated",
+	[ZW_DROP_NOT_SYN] = "not-syn",
+	[ZW_DROP_FLOW_REMOVED] = "flow-removed",
+	[ZW_DROP_BLOCKED] = "blocked",
+	[ZW_DROP_RATE] = "rate",
+	[ZW_DROP_TRUNCATED] = "truncated",
+	[ZW_DROP_BAD_HEADER] = "bad-header",
+	[ZW_DROP_FRAGMENT] = "fragment",
+	[ZW_DROP_EXT_HEADERS] = "ext-headers",
+	[ZW_DROP_UNRELATED_ICMP] = "unrelated-icmp",
+	[ZW_DROP_TABLE_FULL] = "table-full",
+};
+
+const char *zw_drop_reason__name(unsigned reason)
+{
+	return reason < ZW_DROP__COUNT && drop_names[reason] ? drop_names[reason]
+							     : "unknown";
+}
+
+int zw_drop_reason__parse(const char *name)
+{
+	for (unsigned i = 0; i < ZW_DROP__COUNT; i++)
+		if (drop_names[i] && !strcmp(drop_names[i], name))
+			return (int)i;
+	return -1;
 }
