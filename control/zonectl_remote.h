@@ -6,7 +6,7 @@
 #include <jansson.h>
 #include <stdbool.h>
 
-#include <zonewall/journal.h>
+#include "journal.h"
 
 /*
  * Send @req (its "op" set) to zonewalld, or answer it from --state DIR

@@ -92,8 +92,7 @@ static int setup(struct zwd *d, const char *dir)
 	d->bes = calloc(2, sizeof(*d->bes));
 	snprintf(err, sizeof(err), "file:%s/engine.img", dir);
 	d->bes[0].spec = strdup(err);
-	if (zw_backend__open_spec(err, &d->bes[0].ops, &d->bes[0].be, err,
-				  sizeof(err)) < 0) {
+	if (zw_backend__open_spec(err, &d->bes[0].be, err, sizeof(err)) < 0) {
 		fprintf(stderr, "commit-bench: %s\n", err);
 		return -1;
 	}
@@ -342,6 +341,7 @@ int main(int argc, char **argv)
 	size_t max = 100000;
 	bool quick = false;
 
+	zw_backend__register(&zw_backend_file);
 	for (int i = 1; i < argc; i++) {
 		if (!strcmp(argv[i], "--quick"))
 			quick = true;

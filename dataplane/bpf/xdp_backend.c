@@ -16,17 +16,34 @@
 #include <zonewall/policy.h>
 #include <zonewall/xdp.h>
 
+#include "xdp_tables.h"
+
 #define MAX_IFACES 32
 
-struct zw_backend {
+struct xdp_be {
+	struct zw_backend base;
 	struct zw_xdp *x;
 	char ifaces[MAX_IFACES][16];
 	const char *modes[MAX_IFACES];
 	int n;
 	enum zw_xdp_mode mode;
+	struct zw_ticket *ticket; /* the one prepared, not yet committed */
 };
 
-static int attach_all(struct zw_backend *be, char *err, size_t err_len)
+/* The XDP ticket: the image's map contents, projected and checked against
+ * the program's limits at prepare; written to the inactive slot and
+ * switched to at commit (zw_xdp__apply: on failure nothing changes). */
+struct zw_ticket {
+	const struct zw_image *img;
+	int32_t day;
+};
+
+static struct xdp_be *X(struct zw_backend *be)
+{
+	return zw_container_of(be, struct xdp_be, base);
+}
+
+static int attach_all(struct xdp_be *be, char *err, size_t err_len)
 {
 	for (int i = 0; i < be->n; i++) {
 		int rc = zw_xdp__attach(be->x, be->ifaces[i], be->mode,
@@ -40,7 +57,7 @@ static int attach_all(struct zw_backend *be, char *err, size_t err_len)
 static int xdp_open(const char *arg, struct zw_backend **out, char *err,
 		    size_t err_len)
 {
-	struct zw_backend *be = calloc(1, sizeof(*be));
+	struct xdp_be *be = calloc(1, sizeof(*be));
 	char *copy = strdup(arg ? arg : ""), *tok, *save = NULL;
 	const char *dir = NULL;
 	struct zw_xdp_status st;
@@ -87,7 +104,8 @@ static int xdp_open(const char *arg, struct zw_backend **out, char *err,
 	if (rc)
 		goto err;
 	free(copy);
-	*out = be;
+	be->base.ops = &zw_backend_xdp;
+	*out = &be->base;
 	return 0;
 err:
 	free(copy);
@@ -97,19 +115,57 @@ err:
 	return rc;
 }
 
-static int xdp_apply(struct zw_backend *be, const struct zw_image *img,
-		     int32_t day, char *err, size_t err_len)
+static int xdp_prepare(struct zw_backend *b, const struct zw_image *img,
+		       int32_t day, struct zw_ticket **t, char *err,
+		       size_t err_len)
 {
-	int rc = zw_xdp__apply(be->x, img, day, err, err_len);
+	struct xdp_be *be = X(b);
+	struct zw_xdp_tables *tables = NULL;
+	int rc;
 
+	*t = NULL;
+	if (be->ticket) {
+		snprintf(err, err_len, "xdp: a prepared change is already out");
+		return -EBUSY;
+	}
+	/* Everything the image can be refused for (limits of the program's
+	 * maps, ranges) is found by the projection. */
+	rc = zw_xdp_tables__build(img, day, &tables, err, err_len);
+	zw_xdp_tables__free(tables);
+	if (rc)
+		return rc;
+	*t = calloc(1, sizeof(**t));
+	if (!*t)
+		return -ENOMEM;
+	(*t)->img = img;
+	(*t)->day = day;
+	be->ticket = *t;
+	return 0;
+}
+
+static void xdp_abort(struct zw_backend *b, struct zw_ticket *t)
+{
+	if (t && t == X(b)->ticket)
+		X(b)->ticket = NULL;
+	free(t);
+}
+
+static int xdp_commit(struct zw_backend *b, struct zw_ticket *t, char *err,
+		      size_t err_len)
+{
+	struct xdp_be *be = X(b);
+	int rc = zw_xdp__apply(be->x, t->img, t->day, err, err_len);
+
+	xdp_abort(b, t);
 	if (rc)
 		return rc;
 	return attach_all(be, err, err_len);
 }
 
-static int xdp_read_back(struct zw_backend *be, const struct zw_image *expected,
+static int xdp_read_back(struct zw_backend *b, const struct zw_image *expected,
 			 struct zw_backend_state *out)
 {
+	struct xdp_be *be = X(b);
 	struct zw_xdp_status st;
 	char *drift = NULL;
 	size_t off = 0;
@@ -160,41 +216,97 @@ static int xdp_read_back(struct zw_backend *be, const struct zw_image *expected,
 	return 0;
 }
 
-static int xdp_counters(struct zw_backend *be, struct zw_flow_counters *out,
+static int xdp_counters(struct zw_backend *b, struct zw_flow_counters *out,
 			uint32_t n_flows)
 {
-	return zw_xdp__counters(be->x, out, n_flows);
+	return zw_xdp__counters(X(b)->x, out, n_flows);
 }
 
-static char *xdp_describe_flow(const struct zw_image *img, uint32_t flow)
+struct rec_ctx {
+	zw_record_fn fn;
+	void *ctx;
+	size_t n, max;
+};
+
+static int rec_one(const struct zw_flow_record *rec, void *arg)
 {
-	return zw_xdp__describe_flow(img, flow);
+	struct rec_ctx *c = arg;
+
+	c->n++;
+	return c->fn(c->ctx, rec) || c->n >= c->max;
 }
 
-static void xdp_close(struct zw_backend *be)
+static int xdp_records(struct zw_backend *b, zw_record_fn fn, void *ctx,
+		       size_t max)
 {
-	if (!be)
+	struct rec_ctx c = {.fn = fn, .ctx = ctx, .max = max};
+	int rc;
+
+	if (!max)
+		return 0;
+	rc = zw_xdp__poll_records(X(b)->x, rec_one, &c, 0);
+	return rc < 0 ? rc : (int)c.n;
+}
+
+/* The XDP describer: map entries of each flow (zw_xdp__describe_flow). */
+struct xdp_describer {
+	struct zw_describer base;
+	const struct zw_image *img;
+};
+
+static char *xdp_describe(struct zw_describer *d, uint32_t flow)
+{
+	return zw_xdp__describe_flow(
+		zw_container_of(d, struct xdp_describer, base)->img, flow);
+}
+
+static void xdp_describer_free(struct zw_describer *d)
+{
+	if (d)
+		free(zw_container_of(d, struct xdp_describer, base));
+}
+
+static struct zw_describer *xdp_describer(const struct zw_image *img)
+{
+	struct xdp_describer *d = calloc(1, sizeof(*d));
+
+	if (!d)
+		return NULL;
+	d->base.describe = xdp_describe;
+	d->base.free = xdp_describer_free;
+	d->img = img;
+	return &d->base;
+}
+
+static void xdp_close(struct zw_backend *b)
+{
+	struct xdp_be *be;
+
+	if (!b)
 		return;
+	be = X(b);
+	free(be->ticket);
 	zw_xdp__close(be->x);
 	free(be);
 }
 
 /* Clear: stop enforcing and remove the instance; the handle stays open
  * (a later apply re-installs everything). */
-static int xdp_destroy(struct zw_backend *be)
+static int xdp_destroy(struct zw_backend *b, char *err, size_t err_len)
 {
-	char err[256];
-
-	return zw_xdp__destroy(be->x, err, sizeof(err));
+	return zw_xdp__destroy(X(b)->x, err, err_len);
 }
 
 const struct zw_backend_ops zw_backend_xdp = {
 	.name = "xdp",
 	.open = xdp_open,
-	.apply = xdp_apply,
+	.prepare = xdp_prepare,
+	.commit = xdp_commit,
+	.abort = xdp_abort,
 	.read_back = xdp_read_back,
 	.counters = xdp_counters,
-	.describe_flow = xdp_describe_flow,
+	.records = xdp_records,
+	.describer = xdp_describer,
 	.close = xdp_close,
 	.destroy = xdp_destroy,
 };

@@ -21,9 +21,22 @@
 #define LOAD_TIMEOUT_MS 120000
 #define TIMEOUT_MS 5000
 
-struct zw_backend {
+struct dpdk_be {
+	struct zw_backend base;
 	char path[108];
+	struct zw_ticket *ticket; /* the one prepared, not yet committed */
 };
+
+/* The DPDK ticket: the engine built the context of the image with this
+ * SHA-256 (PREPARE) and keeps it until COMMIT or ABORT. */
+struct zw_ticket {
+	char sha256_hex[65];
+};
+
+static struct dpdk_be *D(struct zw_backend *be)
+{
+	return zw_container_of(be, struct dpdk_be, base);
+}
 
 /* Send @line (+ @body), read the status line into @reply. Returns the
  * connected fd (for list replies) or -errno; an "ERR" reply gives its
@@ -76,9 +89,10 @@ static int request(const char *path, const char *line, const void *body,
 static int dpdk_open(const char *arg, struct zw_backend **out, char *err,
 		     size_t err_len)
 {
-	struct zw_backend *be;
-	char reply[ZW_CTL_LINE_MAX];
-	int fd;
+	struct dpdk_be *be;
+	char reply[ZW_CTL_LINE_MAX], *w[8];
+	const char *proto;
+	int fd, n;
 
 	*out = NULL;
 	if (!arg || !*arg) {
@@ -100,22 +114,39 @@ static int dpdk_open(const char *arg, struct zw_backend **out, char *err,
 		snprintf(err, err_len, "%s is not a zonewall-dpdk socket", arg);
 		return -EPROTO;
 	}
+	n = zw_ctl__split(reply, w, 8);
+	proto = zw_ctl__kv(w, n, "proto");
+	if (!proto || strtol(proto, NULL, 10) != ZW_CTL_PROTO_VERSION) {
+		snprintf(err, err_len,
+			 "zonewall-dpdk at %s speaks control protocol %s, this "
+			 "zonewalld speaks %d: run matching versions",
+			 arg, proto ? proto : "(unknown)", ZW_CTL_PROTO_VERSION);
+		return -EPROTO;
+	}
 	be = calloc(1, sizeof(*be));
 	if (!be)
 		return -ENOMEM;
 	strcpy(be->path, arg);
-	*out = be;
+	be->base.ops = &zw_backend_dpdk;
+	*out = &be->base;
 	return 0;
 }
 
-static int dpdk_apply(struct zw_backend *be, const struct zw_image *img,
-		      int32_t day, char *err, size_t err_len)
+static int dpdk_prepare(struct zw_backend *b, const struct zw_image *img,
+			int32_t day, struct zw_ticket **t, char *err,
+			size_t err_len)
 {
+	struct dpdk_be *be = D(b);
 	char line[128], reply[ZW_CTL_LINE_MAX], *w[8];
 	const char *sha;
 	int fd, n;
 
-	snprintf(line, sizeof(line), "LOAD %" PRId32 " %zu", day, img->size);
+	*t = NULL;
+	if (be->ticket) {
+		snprintf(err, err_len, "dpdk: a prepared change is already out");
+		return -EBUSY;
+	}
+	snprintf(line, sizeof(line), "PREPARE %" PRId32 " %zu", day, img->size);
 	fd = request(be->path, line, img->bytes, img->size, LOAD_TIMEOUT_MS,
 		     reply, sizeof(reply), err, err_len);
 	if (fd < 0)
@@ -125,17 +156,71 @@ static int dpdk_apply(struct zw_backend *be, const struct zw_image *img,
 	sha = zw_ctl__kv(w, n, "sha256");
 	if (!sha || strcmp(sha, img->sha256_hex)) {
 		snprintf(err, err_len,
-			 "zonewall-dpdk reports image %s after loading %s",
+			 "zonewall-dpdk prepared image %s, expected %s",
 			 sha ? sha : "(none)", img->sha256_hex);
 		return -EIO;
 	}
+	*t = calloc(1, sizeof(**t));
+	if (!*t)
+		return -ENOMEM;
+	memcpy((*t)->sha256_hex, img->sha256_hex, 65);
+	be->ticket = *t;
 	return 0;
 }
 
-static int dpdk_read_back(struct zw_backend *be,
+static void dpdk_abort(struct zw_backend *b, struct zw_ticket *t)
+{
+	struct dpdk_be *be = D(b);
+	char reply[ZW_CTL_LINE_MAX], err[256];
+	int fd;
+
+	if (!t)
+		return;
+	if (t == be->ticket)
+		be->ticket = NULL;
+	free(t);
+	/* Best effort: the engine also drops it at the next prepare. */
+	fd = request(be->path, "ABORT", NULL, 0, TIMEOUT_MS, reply,
+		     sizeof(reply), err, sizeof(err));
+	if (fd >= 0)
+		close(fd);
+}
+
+static int dpdk_commit(struct zw_backend *b, struct zw_ticket *t, char *err,
+		       size_t err_len)
+{
+	struct dpdk_be *be = D(b);
+	char line[128], reply[ZW_CTL_LINE_MAX], *w[8];
+	const char *sha;
+	int fd, n;
+
+	be->ticket = NULL;
+	snprintf(line, sizeof(line), "COMMIT %s", t->sha256_hex);
+	fd = request(be->path, line, NULL, 0, TIMEOUT_MS, reply, sizeof(reply),
+		     err, err_len);
+	if (fd < 0) {
+		free(t);
+		return fd;
+	}
+	close(fd);
+	n = zw_ctl__split(reply, w, 8);
+	sha = zw_ctl__kv(w, n, "sha256");
+	if (!sha || strcmp(sha, t->sha256_hex)) {
+		snprintf(err, err_len,
+			 "zonewall-dpdk reports image %s after committing %s",
+			 sha ? sha : "(none)", t->sha256_hex);
+		free(t);
+		return -EIO;
+	}
+	free(t);
+	return 0;
+}
+
+static int dpdk_read_back(struct zw_backend *b,
 			  const struct zw_image *expected,
 			  struct zw_backend_state *st)
 {
+	struct dpdk_be *be = D(b);
 	char reply[ZW_CTL_LINE_MAX], copy[ZW_CTL_LINE_MAX], err[256], *w[32];
 	const char *v;
 	int fd, n;
@@ -167,13 +252,22 @@ static int dpdk_read_back(struct zw_backend *be,
 			     "zonewall-dpdk enforces image %s, expected %s\n",
 			     have, expected->sha256_hex) < 0)
 			st->drift = NULL;
+	} else if (expected) {
+		/* The engine holds exactly the verified image of that SHA-256
+		 * (its loader checks it), for the day STATUS reports. */
+		const char *dv = zw_ctl__kv(w, n, "day");
+		int32_t day = dv ? (int32_t)strtol(dv, NULL, 10) : 0;
+
+		if (zw_backend_state__add_image_rules(st, expected, day) < 0)
+			return -ENOMEM;
 	}
 	return 0;
 }
 
-static int dpdk_counters(struct zw_backend *be, struct zw_flow_counters *out,
+static int dpdk_counters(struct zw_backend *base, struct zw_flow_counters *out,
 			 uint32_t n_flows)
 {
+	struct dpdk_be *be = D(base);
 	char reply[ZW_CTL_LINE_MAX], err[256], *w[8];
 	const char *v;
 	long i, n;
@@ -214,25 +308,59 @@ static int dpdk_counters(struct zw_backend *be, struct zw_flow_counters *out,
 	return rc;
 }
 
-static char *dpdk_describe_flow(const struct zw_image *img, uint32_t flow)
+/* The DPDK describer: the LPM and ACL entries of each flow. */
+struct dpdk_describer {
+	struct zw_describer base;
+	const struct zw_image *img;
+};
+
+static char *dpdk_describe(struct zw_describer *d, uint32_t flow)
 {
-	return zw_dpdk__describe_flow(img, flow);
+	return zw_dpdk__describe_flow(
+		zw_container_of(d, struct dpdk_describer, base)->img, flow);
 }
 
-static void dpdk_close(struct zw_backend *be)
+static void dpdk_describer_free(struct zw_describer *d)
 {
-	free(be);
+	if (d)
+		free(zw_container_of(d, struct dpdk_describer, base));
+}
+
+static struct zw_describer *dpdk_describer(const struct zw_image *img)
+{
+	struct dpdk_describer *d = calloc(1, sizeof(*d));
+
+	if (!d)
+		return NULL;
+	d->base.describe = dpdk_describe;
+	d->base.free = dpdk_describer_free;
+	d->img = img;
+	return &d->base;
+}
+
+static int dpdk_records(struct zw_backend *be, zw_record_fn fn, void *ctx,
+			size_t max)
+{
+	/* EVENTS over the control socket: the telemetry work */
+	(void)be, (void)fn, (void)ctx, (void)max;
+	return 0;
+}
+
+static void dpdk_close(struct zw_backend *b)
+{
+	if (b)
+		free(D(b));
 }
 
 /* Remove the policy: the engine stays up, fail closed (every IP packet
  * dropped) until the next apply(). Stopping the process is not ours to do. */
-static int dpdk_destroy(struct zw_backend *be)
+static int dpdk_destroy(struct zw_backend *b, char *err, size_t err_len)
 {
-	char reply[ZW_CTL_LINE_MAX], err[256];
+	char reply[ZW_CTL_LINE_MAX];
 	int fd;
 
-	fd = request(be->path, "UNLOAD", NULL, 0, TIMEOUT_MS, reply,
-		     sizeof(reply), err, sizeof(err));
+	fd = request(D(b)->path, "UNLOAD", NULL, 0, TIMEOUT_MS, reply,
+		     sizeof(reply), err, err_len);
 	if (fd < 0)
 		return fd;
 	close(fd);
@@ -242,10 +370,13 @@ static int dpdk_destroy(struct zw_backend *be)
 const struct zw_backend_ops zw_backend_dpdk = {
 	.name = "dpdk",
 	.open = dpdk_open,
-	.apply = dpdk_apply,
+	.prepare = dpdk_prepare,
+	.commit = dpdk_commit,
+	.abort = dpdk_abort,
 	.read_back = dpdk_read_back,
 	.counters = dpdk_counters,
-	.describe_flow = dpdk_describe_flow,
+	.records = dpdk_records,
+	.describer = dpdk_describer,
 	.close = dpdk_close,
 	.destroy = dpdk_destroy,
 };

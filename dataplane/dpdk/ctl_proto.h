@@ -13,7 +13,7 @@
 #include <stddef.h>
 #include <stdint.h>
 
-#define ZW_CTL_PROTO_VERSION 1
+#define ZW_CTL_PROTO_VERSION 2 /* 2: PREPARE, COMMIT, ABORT */
 #define ZW_CTL_LINE_MAX 1024
 #define ZW_CTL_IMAGE_MAX (256u << 20) /* largest image LOAD accepts */
 

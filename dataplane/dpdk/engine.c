@@ -55,29 +55,56 @@ static const char *const drop_names[ZW_DROP__COUNT] = {
 };
 
 
-int zw_engine__load(const void *bytes, size_t len, int32_t day, char *err,
-		    size_t err_len)
+/* The context PREPARE built and COMMIT will publish (under load_lock). It
+ * was never published, so it is freed without a grace period. */
+static struct zw_ctx *staged;
+
+int zw_engine__prepare(const void *bytes, size_t len, int32_t day,
+		       char sha256_hex[65], char *err, size_t err_len)
 {
 	struct zw_image *img;
-	struct zw_ctx *nc, *old;
-	uint32_t gen;
+	struct zw_ctx *nc;
 
 	img = zw_image__open(bytes, len, err, err_len);
 	if (!img)
 		return -(errno ? errno : EINVAL);
 	pthread_mutex_lock(&load_lock);
-	gen = zw_eng.generation + 1;
-	nc = zw_ctx__new(img, day, gen, zw_eng.n_workers, err, err_len);
+	/* One ticket at a time: a new prepare replaces an older one (its
+	 * tables would carry the same generation's names). */
+	zw_ctx__free(staged);
+	staged = NULL;
+	nc = zw_ctx__new(img, day, zw_eng.generation + 1, zw_eng.n_workers,
+			 err, err_len);
 	if (!nc) {
 		pthread_mutex_unlock(&load_lock);
 		zw_image__free(img);
 		return -EINVAL;
 	}
+	staged = nc;
+	memcpy(sha256_hex, img->sha256_hex, 65);
+	pthread_mutex_unlock(&load_lock);
+	return 0;
+}
+
+int zw_engine__commit(const char *sha256_hex, char *err, size_t err_len)
+{
+	struct zw_ctx *nc, *old;
+
+	pthread_mutex_lock(&load_lock);
+	nc = staged;
+	if (!nc || strcmp(nc->img->sha256_hex, sha256_hex) ||
+	    nc->generation != zw_eng.generation + 1) {
+		pthread_mutex_unlock(&load_lock);
+		snprintf(err, err_len, "no prepared policy %.16s... (another "
+			 "prepare, load or unload came in between)", sha256_hex);
+		return -ESTALE;
+	}
+	staged = NULL;
 	old = zw_eng.ctx;
 	/* Publish: one pointer store. Workers read the pointer once per
 	 * burst, so every packet is judged by exactly one context. */
 	__atomic_store_n(&zw_eng.ctx, nc, __ATOMIC_RELEASE);
-	zw_eng.generation = gen;
+	zw_eng.generation = nc->generation;
 	/* Grace period: every worker has finished the burst it was judging
 	 * with the old context. */
 	rte_rcu_qsbr_synchronize(zw_eng.qs, RTE_QSBR_THRID_INVALID);
@@ -85,6 +112,28 @@ int zw_engine__load(const void *bytes, size_t len, int32_t day, char *err,
 	zw_ctx__free(old);
 	pthread_mutex_unlock(&load_lock);
 	return 0;
+}
+
+void zw_engine__abort(void)
+{
+	pthread_mutex_lock(&load_lock);
+	zw_ctx__free(staged);
+	staged = NULL;
+	pthread_mutex_unlock(&load_lock);
+}
+
+int zw_engine__load(const void *bytes, size_t len, int32_t day, char *err,
+		    size_t err_len)
+{
+	char sha[65];
+	int rc;
+
+	/* prepare + commit; a concurrent prepare (one control thread: none)
+	 * would make the commit stale, never half-applied. */
+	rc = zw_engine__prepare(bytes, len, day, sha, err, err_len);
+	if (rc)
+		return rc;
+	return zw_engine__commit(sha, err, err_len);
 }
 
 /* Symmetric Toeplitz key: 0x6d5a repeated makes hash(a->b) == hash(b->a)
@@ -340,6 +389,7 @@ void zw_engine__unload(void)
 {
 	struct zw_ctx *old;
 
+	zw_engine__abort();
 	pthread_mutex_lock(&load_lock);
 	old = zw_eng.ctx;
 	__atomic_store_n(&zw_eng.ctx, NULL, __ATOMIC_RELEASE);
@@ -604,15 +654,20 @@ static int refuse_load(int fd, int e, const char *why)
 	return -e;
 }
 
+/* LOAD DAY SIZE + image: prepare and commit. PREPARE DAY SIZE + image:
+ * build the context and keep it (nothing changes for packets). */
 static int handle_load(int fd, char **w, int n)
 {
+	bool prepare_only = !strcmp(w[0], "PREPARE");
 	char err[512] = "";
 	long long day, size;
 	uint8_t *buf;
 	int rc;
 
 	if (n != 3)
-		return refuse_load(fd, EINVAL, "usage: LOAD DAY SIZE");
+		return refuse_load(fd, EINVAL, prepare_only
+					       ? "usage: PREPARE DAY SIZE"
+					       : "usage: LOAD DAY SIZE");
 	if (parse_num(w[1], INT32_MIN + 1, INT32_MAX, &day))
 		return refuse_load(fd, EINVAL,
 				   "bad day (days since 1970-01-01, UTC)");
@@ -626,8 +681,32 @@ static int handle_load(int fd, char **w, int n)
 		free(buf);
 		return rc;
 	}
+	if (prepare_only) {
+		char sha[65];
+
+		rc = zw_engine__prepare(buf, (size_t)size, (int32_t)day, sha,
+					err, sizeof(err));
+		free(buf);
+		if (rc)
+			return zw_ctl__printf(fd, "ERR %d %s\n", -rc, err);
+		return zw_ctl__printf(fd, "OK prepared sha256=%s\n", sha);
+	}
 	rc = zw_engine__load(buf, (size_t)size, (int32_t)day, err, sizeof(err));
 	free(buf);
+	if (rc)
+		return zw_ctl__printf(fd, "ERR %d %s\n", -rc, err);
+	return zw_ctl__printf(fd, "OK generation=%u sha256=%s\n",
+			      zw_eng.generation, zw_eng.ctx->img->sha256_hex);
+}
+
+static int handle_commit(int fd, char **w, int n)
+{
+	char err[256] = "";
+	int rc;
+
+	if (n != 2)
+		return zw_ctl__printf(fd, "ERR %d usage: COMMIT SHA256\n", EINVAL);
+	rc = zw_engine__commit(w[1], err, sizeof(err));
 	if (rc)
 		return zw_ctl__printf(fd, "ERR %d %s\n", -rc, err);
 	return zw_ctl__printf(fd, "OK generation=%u sha256=%s\n",
@@ -645,8 +724,14 @@ static int handle(int fd, char *line)
 	if (!strcmp(w[0], "HELLO"))
 		return zw_ctl__printf(fd, "OK zonewall-dpdk proto=%d pid=%d\n",
 				      ZW_CTL_PROTO_VERSION, (int)getpid());
-	if (!strcmp(w[0], "LOAD"))
+	if (!strcmp(w[0], "LOAD") || !strcmp(w[0], "PREPARE"))
 		return handle_load(fd, w, n);
+	if (!strcmp(w[0], "COMMIT"))
+		return handle_commit(fd, w, n);
+	if (!strcmp(w[0], "ABORT")) {
+		zw_engine__abort();
+		return zw_ctl__printf(fd, "OK\n");
+	}
 	if (!strcmp(w[0], "STATUS"))
 		return reply_status(fd);
 	if (!strcmp(w[0], "COUNTERS"))

@@ -329,6 +329,16 @@ void zw_worker__emit_end(struct zw_worker *w, const void *key, uint8_t family,
  * a reason in @err. Not for the fast path. */
 int zw_engine__load(const void *bytes, size_t len, int32_t day, char *err,
 		    size_t err_len);
+/* The two phases of a load (include/zonewall/backend.h). prepare: verify
+ * the image and build its context (LPM, ACL, flows) without publishing it;
+ * one at a time (a new prepare replaces the older). commit: publish the
+ * prepared context whose image has SHA-256 @sha256_hex, through the RCU
+ * grace period; -ESTALE when it is not the one prepared or the engine
+ * changed since. abort: drop the prepared context. load = both. */
+int zw_engine__prepare(const void *bytes, size_t len, int32_t day,
+		       char sha256_hex[65], char *err, size_t err_len);
+int zw_engine__commit(const char *sha256_hex, char *err, size_t err_len);
+void zw_engine__abort(void);
 /* Back to no policy (fail closed: every IP packet dropped), through the
  * same RCU grace period. */
 void zw_engine__unload(void);

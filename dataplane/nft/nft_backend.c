@@ -5,7 +5,7 @@
  * per-flow counters, describe_flow.
  */
 #include <errno.h>
-#include <pthread.h>
+#include <stdbool.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -27,10 +27,17 @@
 
 #include "zwnft.h"
 
-struct zw_backend {
+struct nft_be {
+	struct zw_backend base;
 	struct zwnft_opts opts;
 	struct zwnft_sock *sock;
+	struct zw_ticket *ticket; /* the one prepared, not yet committed */
 };
+
+static struct nft_be *N(struct zw_backend *be)
+{
+	return zw_container_of(be, struct nft_be, base);
+}
 
 static double ms_now(void)
 {
@@ -40,75 +47,137 @@ static double ms_now(void)
 	return (double)ts.tv_sec * 1e3 + (double)ts.tv_nsec / 1e6;
 }
 
+/* The nft ticket: the ruleset for the image and a batch built against the
+ * live table (genid-checked: the kernel refuses it if anything changed). */
+struct zw_ticket {
+	struct zwnft_ruleset *rs;
+	struct zwnft_batch bt;
+	bool have_batch;
+	struct zwnft_stats st;
+};
+
+void zwnft_ticket__free(struct zw_ticket *t)
+{
+	if (!t)
+		return;
+	if (t->have_batch)
+		zwnft_batch__fini(&t->bt);
+	zwnft_ruleset__free(t->rs);
+	free(t);
+}
+
+/* Read the live table and build the batch from it into @t. */
+static int build_batch(struct zwnft_sock *s, const struct zwnft_opts *o,
+		       struct zw_ticket *t, char *err, size_t err_len)
+{
+	struct zwnft_live live;
+	double ms = ms_now();
+	int ret;
+
+	if (t->have_batch) {
+		zwnft_batch__fini(&t->bt);
+		t->have_batch = false;
+	}
+	/* Objects are read (and those added by hand removed) unless the table
+	 * is huge: see ZWNFT_READ_OBJS_IF_SMALL. */
+	ret = zwnft_sock__read(s, o->table, ZWNFT_READ_OBJS_IF_SMALL, &live,
+			       err, err_len);
+	t->st.read_ms += ms_now() - ms;
+	if (ret)
+		return ret;
+	if (live.table && !live.owned) {
+		snprintf(err, err_len,
+			 "table inet %s exists and is not zonewall's "
+			 "(no \"%s\" comment): refusing to touch it; "
+			 "pick another name with nft:table=NAME",
+			 o->table, ZWNFT_OWNER_MARK);
+		zwnft_live__free(&live);
+		return -EEXIST;
+	}
+	ms = ms_now();
+	ret = zwnft_batch__build(&t->bt, t->rs, &live, zwnft_sock__seq(s, 0));
+	t->st.batch_ms += ms_now() - ms;
+	zwnft_live__free(&live);
+	if (ret) {
+		snprintf(err, err_len, "building the batch: %s", strerror(-ret));
+		return ret;
+	}
+	t->have_batch = true;
+	t->st.msgs = t->bt.n_msgs;
+	t->st.bytes = t->bt.bytes;
+	return 0;
+}
+
+int zwnft_prepare(struct zwnft_sock *s, const struct zwnft_opts *o,
+		  const struct zw_image *img, int32_t day, struct zw_ticket **out,
+		  char *err, size_t err_len)
+{
+	struct zw_ticket *t = calloc(1, sizeof(*t));
+	double ms = ms_now();
+	int ret;
+
+	*out = NULL;
+	if (!t)
+		return -ENOMEM;
+	ret = zwnft_ruleset__build_mode(img, day, o, ZWNFT_BUILD_OBJECTS, &t->rs);
+	t->st.build_ms = ms_now() - ms;
+	if (ret) {
+		snprintf(err, err_len, "building the ruleset: %s", strerror(-ret));
+		zwnft_ticket__free(t);
+		return ret;
+	}
+	t->st.rules = t->rs->n[ZWNFT_RULE];
+	t->st.chains = t->rs->n[ZWNFT_CHAIN];
+	t->st.sets = t->rs->n[ZWNFT_SET];
+	t->st.objs = t->rs->n[ZWNFT_OBJ];
+	t->st.elems = t->rs->n_elems;
+	ret = build_batch(s, o, t, err, err_len);
+	if (ret) {
+		zwnft_ticket__free(t);
+		return ret;
+	}
+	*out = t;
+	return 0;
+}
+
+int zwnft_commit(struct zwnft_sock *s, const struct zwnft_opts *o,
+		 struct zw_ticket *t, struct zwnft_stats *stats, char *err,
+		 size_t err_len)
+{
+	int ret = 0;
+
+	/* A concurrent change (genid moved between prepare and commit) makes
+	 * the kernel refuse the batch as a whole: read again and rebuild. The
+	 * table is unchanged by a refused batch. */
+	for (int tries = 0; tries < 5; tries++) {
+		double ms;
+
+		t->st.tries = tries + 1;
+		if (tries && (ret = build_batch(s, o, t, err, err_len)))
+			break;
+		zwnft_sock__seq(s, (uint32_t)t->bt.n_msgs + 2);
+		ms = ms_now();
+		ret = zwnft_sock__send(s, &t->bt, err, err_len);
+		t->st.send_ms += ms_now() - ms;
+		if (ret != -ERESTART)
+			break;
+	}
+	if (stats)
+		*stats = t->st;
+	zwnft_ticket__free(t);
+	return ret;
+}
+
 int zwnft_apply(struct zwnft_sock *s, const struct zwnft_opts *o,
 		const struct zw_image *img, int32_t day,
 		struct zwnft_stats *stats, char *err, size_t err_len)
 {
-	struct zwnft_ruleset *rs = NULL;
-	struct zwnft_stats st = {0};
-	double t = ms_now();
-	int ret;
+	struct zw_ticket *t;
+	int ret = zwnft_prepare(s, o, img, day, &t, err, err_len);
 
-	ret = zwnft_ruleset__build_mode(img, day, o, ZWNFT_BUILD_OBJECTS, &rs);
-	st.build_ms = ms_now() - t;
-	if (ret) {
-		snprintf(err, err_len, "building the ruleset: %s", strerror(-ret));
+	if (ret)
 		return ret;
-	}
-	st.rules = rs->n[ZWNFT_RULE];
-	st.chains = rs->n[ZWNFT_CHAIN];
-	st.sets = rs->n[ZWNFT_SET];
-	st.objs = rs->n[ZWNFT_OBJ];
-	st.elems = rs->n_elems;
-	/* A concurrent change (genid moved between our read and our commit)
-	 * makes the kernel refuse the batch: read again and rebuild. */
-	for (int tries = 0; tries < 5; tries++) {
-		struct zwnft_live live;
-		struct zwnft_batch bt;
-
-		st.tries = tries + 1;
-		t = ms_now();
-		/* Objects are read (and those added by hand removed) unless
-		 * the table is huge: see ZWNFT_READ_OBJS_IF_SMALL. */
-		ret = zwnft_sock__read(s, o->table, ZWNFT_READ_OBJS_IF_SMALL,
-				       &live, err, err_len);
-		st.read_ms += ms_now() - t;
-		if (ret)
-			break;
-		if (live.table && !live.owned) {
-			snprintf(err, err_len,
-				 "table inet %s exists and is not zonewall's "
-				 "(no \"%s\" comment): refusing to touch it; "
-				 "pick another name with nft:table=NAME",
-				 o->table, ZWNFT_OWNER_MARK);
-			zwnft_live__free(&live);
-			ret = -EEXIST;
-			break;
-		}
-		t = ms_now();
-		ret = zwnft_batch__build(&bt, rs, &live,
-					 zwnft_sock__seq(s, 0));
-		st.batch_ms += ms_now() - t;
-		if (ret == 0) {
-			st.msgs = bt.n_msgs;
-			st.bytes = bt.bytes;
-			zwnft_sock__seq(s, (uint32_t)bt.n_msgs + 2);
-			t = ms_now();
-			ret = zwnft_sock__send(s, &bt, err, err_len);
-			st.send_ms += ms_now() - t;
-		} else {
-			snprintf(err, err_len, "building the batch: %s",
-				 strerror(-ret));
-		}
-		zwnft_batch__fini(&bt);
-		zwnft_live__free(&live);
-		if (ret != -ERESTART)
-			break;
-	}
-	zwnft_ruleset__free(rs);
-	if (stats)
-		*stats = st;
-	return ret;
+	return zwnft_commit(s, o, t, stats, err, err_len);
 }
 
 int zwnft_live__marker(const struct zwnft_live *live, char sha_hex[65],
@@ -471,7 +540,7 @@ char *zwnft_drift(const struct zwnft_ruleset *rs, struct zwnft_live *live)
 static int nft_open(const char *arg, struct zw_backend **out, char *err,
 		    size_t err_len)
 {
-	struct zw_backend *be = calloc(1, sizeof(*be));
+	struct nft_be *be = calloc(1, sizeof(*be));
 	struct zwnft_live live;
 	int ret;
 
@@ -501,7 +570,8 @@ static int nft_open(const char *arg, struct zw_backend **out, char *err,
 		goto err;
 	}
 	zwnft_live__free(&live);
-	*out = be;
+	be->base.ops = &zw_backend_nft;
+	*out = &be->base;
 	return 0;
 err:
 	zwnft_sock__free(be->sock);
@@ -509,27 +579,44 @@ err:
 	return ret;
 }
 
-static int nft_apply(struct zw_backend *be, const struct zw_image *img,
-		     int32_t day, char *err, size_t err_len)
+static int nft_prepare(struct zw_backend *b, const struct zw_image *img,
+		       int32_t day, struct zw_ticket **t, char *err,
+		       size_t err_len)
 {
-	return zwnft_apply(be->sock, &be->opts, img, day, NULL, err, err_len);
-}
+	struct nft_be *be = N(b);
 
-static int hex_to_bytes(const char *hex, uint8_t out[32])
-{
-	for (int i = 0; i < 32; i++) {
-		unsigned v;
-
-		if (sscanf(hex + 2 * i, "%2x", &v) != 1)
-			return -EINVAL;
-		out[i] = (uint8_t)v;
+	*t = NULL;
+	if (be->ticket) {
+		snprintf(err, err_len, "nft: a prepared change is already out");
+		return -EBUSY;
 	}
-	return 0;
+	int ret = zwnft_prepare(be->sock, &be->opts, img, day, t, err, err_len);
+
+	if (!ret)
+		be->ticket = *t;
+	return ret;
 }
 
-static int nft_read_back(struct zw_backend *be, const struct zw_image *expected,
+static int nft_commit(struct zw_backend *b, struct zw_ticket *t, char *err,
+		      size_t err_len)
+{
+	struct nft_be *be = N(b);
+
+	be->ticket = NULL;
+	return zwnft_commit(be->sock, &be->opts, t, NULL, err, err_len);
+}
+
+static void nft_abort(struct zw_backend *b, struct zw_ticket *t)
+{
+	if (t == N(b)->ticket)
+		N(b)->ticket = NULL;
+	zwnft_ticket__free(t);
+}
+
+static int nft_read_back(struct zw_backend *b, const struct zw_image *expected,
 			 struct zw_backend_state *st)
 {
+	struct nft_be *be = N(b);
 	struct zwnft_live live;
 	char err[256], sha[65];
 	int32_t day = 0;
@@ -560,7 +647,7 @@ static int nft_read_back(struct zw_backend *be, const struct zw_image *expected,
 		n_elems += n;
 	}
 	if (zwnft_live__marker(&live, sha, &day) == 0 &&
-	    hex_to_bytes(sha, st->sha256) == 0)
+	    zw_unhex(sha, st->sha256, 32) == 0)
 		st->enforcing = 1;
 	snprintf(st->detail, sizeof(st->detail),
 		 "table inet %s: hook forward priority %d, %zu chains, %zu rules, "
@@ -571,7 +658,7 @@ static int nft_read_back(struct zw_backend *be, const struct zw_image *expected,
 	if (expected) {
 		char want[65];
 
-		zwnft_hex(expected->sha256, 32, want);
+		zw_hex(expected->sha256, 32, want);
 		if (!st->enforcing) {
 			st->drift = strdup("no zonewall image marker in the base chain "
 					   "(first rule changed or removed)");
@@ -595,6 +682,12 @@ static int nft_read_back(struct zw_backend *be, const struct zw_image *expected,
 					ret = -errno;
 			}
 			zwnft_ruleset__free(rs);
+			/* No difference from the canonical ruleset of the
+			 * expected image for the day the table says: the
+			 * rules held are exactly that image's. */
+			if (!ret && !st->drift)
+				ret = zw_backend_state__add_image_rules(st, expected,
+									day);
 		}
 	}
 	zwnft_live__free(&live);
@@ -625,9 +718,10 @@ static struct nftnl_obj *obj_find(struct nftnl_obj **v, size_t n, const char *na
 	return NULL;
 }
 
-static int nft_counters(struct zw_backend *be, struct zw_flow_counters *out,
+static int nft_counters(struct zw_backend *b, struct zw_flow_counters *out,
 			uint32_t n_flows)
 {
+	struct nft_be *be = N(b);
 	struct zwnft_live live;
 	char err[256];
 	int ret;
@@ -672,55 +766,88 @@ static int nft_counters(struct zw_backend *be, struct zw_flow_counters *out,
 	return 0;
 }
 
-/* describe_flow is called once per flow per commit: build the ruleset
- * once per image and keep it. */
-static pthread_mutex_t describe_lock = PTHREAD_MUTEX_INITIALIZER;
-static struct zwnft_ruleset *describe_rs;
-static uint8_t describe_sha[32];
+/* The nft describer: the image's ruleset built once (text mode, every flow
+ * as if live: what it turns into when enforced). */
+struct nft_describer {
+	struct zw_describer base;
+	const struct zw_image *img;
+	struct zwnft_ruleset *rs;
+};
 
-static char *nft_describe_flow(const struct zw_image *img, uint32_t flow)
+static char *nft_describe(struct zw_describer *d, uint32_t flow)
 {
-	char *s = NULL;
-	int ret = 0;
+	struct nft_describer *nd = zw_container_of(d, struct nft_describer, base);
 
-	pthread_mutex_lock(&describe_lock);
-	if (!describe_rs || memcmp(describe_sha, img->sha256, 32) != 0) {
-		zwnft_ruleset__free(describe_rs);
-		describe_rs = NULL;
-		/* every flow as if live: what it turns into when enforced */
-		ret = zwnft_ruleset__build_mode(img, INT32_MIN, NULL,
-						ZWNFT_BUILD_TEXT, &describe_rs);
-		if (ret == 0)
-			memcpy(describe_sha, img->sha256, 32);
-	}
-	if (ret == 0)
-		s = zwnft_ruleset__describe_flow(describe_rs, img, flow);
-	pthread_mutex_unlock(&describe_lock);
-	if (ret)
-		errno = -ret;
-	return s;
+	return zwnft_ruleset__describe_flow(nd->rs, nd->img, flow);
 }
 
-static void nft_close(struct zw_backend *be)
+static void nft_describer_free(struct zw_describer *d)
 {
-	if (!be)
+	struct nft_describer *nd;
+
+	if (!d)
 		return;
+	nd = zw_container_of(d, struct nft_describer, base);
+	zwnft_ruleset__free(nd->rs);
+	free(nd);
+}
+
+static struct zw_describer *nft_describer(const struct zw_image *img)
+{
+	struct nft_describer *nd = calloc(1, sizeof(*nd));
+	int ret;
+
+	if (!nd)
+		return NULL;
+	nd->base.describe = nft_describe;
+	nd->base.free = nft_describer_free;
+	nd->img = img;
+	ret = zwnft_ruleset__build_mode(img, INT32_MIN, NULL, ZWNFT_BUILD_TEXT,
+					&nd->rs);
+	if (ret) {
+		free(nd);
+		errno = -ret;
+		return NULL;
+	}
+	return &nd->base;
+}
+
+static int nft_records(struct zw_backend *be, zw_record_fn fn, void *ctx,
+		       size_t max)
+{
+	/* conntrack events and NFLOG: the telemetry work (docs/telemetry) */
+	(void)be, (void)fn, (void)ctx, (void)max;
+	return 0;
+}
+
+static void nft_close(struct zw_backend *b)
+{
+	struct nft_be *be;
+
+	if (!b)
+		return;
+	be = N(b);
+	zwnft_ticket__free(be->ticket);
 	zwnft_sock__free(be->sock);
 	free(be);
 }
 
-static int nft_destroy(struct zw_backend *be)
+static int nft_destroy(struct zw_backend *b, char *err, size_t err_len)
 {
+	struct nft_be *be = N(b);
 	struct zwnft_live live;
 	struct zwnft_batch bt;
-	char err[256];
 	int ret;
 
 	ret = zwnft_sock__read(be->sock, be->opts.table, 0, &live, err,
-			       sizeof(err));
+			       err_len);
 	if (ret)
 		return ret;
 	if (!live.table || !live.owned) {
+		if (live.table)
+			snprintf(err, err_len,
+				 "table inet %s is not zonewall's: left alone",
+				 be->opts.table);
 		ret = live.table ? -EEXIST : 0;
 		zwnft_live__free(&live);
 		return ret;
@@ -729,7 +856,10 @@ static int nft_destroy(struct zw_backend *be)
 					zwnft_sock__seq(be->sock, 0));
 	if (ret == 0) {
 		zwnft_sock__seq(be->sock, (uint32_t)bt.n_msgs + 2);
-		ret = zwnft_sock__send(be->sock, &bt, err, sizeof(err));
+		ret = zwnft_sock__send(be->sock, &bt, err, err_len);
+	} else {
+		snprintf(err, err_len, "building the delete batch: %s",
+			 strerror(-ret));
 	}
 	zwnft_batch__fini(&bt);
 	zwnft_live__free(&live);
@@ -739,10 +869,13 @@ static int nft_destroy(struct zw_backend *be)
 const struct zw_backend_ops zw_backend_nft = {
 	.name = "nft",
 	.open = nft_open,
-	.apply = nft_apply,
+	.prepare = nft_prepare,
+	.commit = nft_commit,
+	.abort = nft_abort,
 	.read_back = nft_read_back,
 	.counters = nft_counters,
-	.describe_flow = nft_describe_flow,
+	.records = nft_records,
+	.describer = nft_describer,
 	.close = nft_close,
 	.destroy = nft_destroy,
 };

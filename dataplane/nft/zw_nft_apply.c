@@ -303,7 +303,7 @@ int main(int argc, char **argv)
 			} else if (img) {
 				printf("drift: none\n");
 			}
-			free(st.drift);
+			zw_backend_state__fini(&st);
 		}
 	} else if (mode == OPT_COUNTERS) {
 		struct zw_flow_counters *v = calloc(img->n_flows + 1, sizeof(*v));
@@ -324,10 +324,12 @@ int main(int argc, char **argv)
 		}
 		free(v);
 	} else if (mode == OPT_DESTROY) {
-		int ret = zw_backend_nft.destroy(be);
+		char derr[512] = "";
+		int ret = zw_backend_nft.destroy(be, derr, sizeof(derr));
 
 		if (ret) {
-			fprintf(stderr, "zw-nft-apply: destroy: %s\n", strerror(-ret));
+			fprintf(stderr, "zw-nft-apply: destroy: %s\n",
+				*derr ? derr : strerror(-ret));
 			rc = EXIT_ENV;
 		}
 	}

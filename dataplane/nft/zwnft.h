@@ -260,7 +260,19 @@ struct zwnft_stats {
 	int tries;	 /* 1 unless the ruleset changed under us */
 };
 
-/* Apply with retries on a concurrent change. @stats may be NULL. */
+/* Two phases (include/zonewall/backend.h). prepare: build the ruleset for
+ * @img on @day and a batch against the live table (nothing sent); a
+ * ticket out. commit: send it in one transaction, rebuilding it when the
+ * table changed since (genid), consumes the ticket; @stats may be NULL.
+ * apply = prepare + commit. All return 0 or -errno with a reason in @err. */
+struct zw_ticket;
+int zwnft_prepare(struct zwnft_sock *s, const struct zwnft_opts *o,
+		  const struct zw_image *img, int32_t day, struct zw_ticket **out,
+		  char *err, size_t err_len);
+int zwnft_commit(struct zwnft_sock *s, const struct zwnft_opts *o,
+		 struct zw_ticket *t, struct zwnft_stats *stats, char *err,
+		 size_t err_len);
+void zwnft_ticket__free(struct zw_ticket *t);
 int zwnft_apply(struct zwnft_sock *s, const struct zwnft_opts *o,
 		const struct zw_image *img, int32_t day,
 		struct zwnft_stats *stats, char *err, size_t err_len);

@@ -10,7 +10,7 @@
 set -u
 B=${ZONEWALL_BUILDDIR:?}
 S=${ZONEWALL_SRCDIR:?}
-ZWD=$B/control/zonewalld
+ZWD=$B/tests/control/zonewalld-test
 ZC=$B/control/zonectl
 PY=/usr/bin/python3
 command -v sqlite3 >/dev/null || { echo "SKIP: sqlite3 CLI missing"; exit 77; }

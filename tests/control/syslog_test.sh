@@ -8,7 +8,7 @@
 set -u
 B=${ZONEWALL_BUILDDIR:?}
 S=${ZONEWALL_SRCDIR:?}
-ZWD=$B/control/zonewalld
+ZWD=$B/tests/control/zonewalld-test
 ZC=$B/control/zonectl
 PY=/usr/bin/python3
 RSYSLOGD=$(command -v rsyslogd || echo /usr/sbin/rsyslogd)

@@ -68,8 +68,7 @@ static void daemon_start(struct fixture *fx)
 	d->bes = calloc(1, sizeof(*d->bes));
 	CU_ASSERT_PTR_NOT_NULL_FATAL(d->bes);
 	snprintf(spec, sizeof(spec), "file:%s", fx->img);
-	CU_ASSERT_EQUAL_FATAL(zw_backend__open_spec(spec, &d->bes[0].ops,
-						    &d->bes[0].be, err,
+	CU_ASSERT_EQUAL_FATAL(zw_backend__open_spec(spec, &d->bes[0].be, err,
 						    sizeof(err)),
 			      0);
 	d->bes[0].spec = strdup(spec);
@@ -397,11 +396,11 @@ static void test_failed_engine_retried(void)
 	CU_ASSERT_EQUAL(access(fx.img, F_OK), -1);
 	fail_engine(&fx, false);
 	zwd__day_tick(&fx.d);
-	CU_ASSERT_EQUAL(fx.d.bes[0].ops->read_back(fx.d.bes[0].be,
-						   fx.d.enforced, &st), 0);
+	CU_ASSERT_EQUAL(fx.d.bes[0].be->ops->read_back(fx.d.bes[0].be,
+						       fx.d.enforced, &st), 0);
 	CU_ASSERT_EQUAL(st.enforcing, 1);
 	CU_ASSERT_PTR_NULL(st.drift);
-	free(st.drift);
+	zw_backend_state__fini(&st);
 	day = engine_day(&fx);
 	CU_ASSERT_EQUAL(day, date("2026-11-01"));
 	CU_ASSERT_EQUAL(count(&fx, "reconcile", NULL), 2);
@@ -461,8 +460,7 @@ static void test_start_keeps_crisis_image(void)
 	CU_ASSERT_PTR_NOT_NULL_FATAL(d->j);
 	d->bes = calloc(1, sizeof(*d->bes));
 	snprintf(db, sizeof(db), "file:%s", fx.img);
-	CU_ASSERT_EQUAL_FATAL(zw_backend__open_spec(db, &d->bes[0].ops,
-						    &d->bes[0].be, err,
+	CU_ASSERT_EQUAL_FATAL(zw_backend__open_spec(db, &d->bes[0].be, err,
 						    sizeof(err)),
 			      0);
 	d->bes[0].spec = strdup(db);
@@ -480,6 +478,7 @@ int main(void)
 
 	if (CU_initialize_registry() != CUE_SUCCESS)
 		return 2;
+	zw_backend__register(&zw_backend_file);
 	s = CU_add_suite("daemon-ops", NULL, NULL);
 	CU_add_test(s, "midnight: engine refuses the new day",
 		    test_midnight_engine_fails);

@@ -12,7 +12,7 @@
 #include <sys/timex.h>
 #include <unistd.h>
 
-#include <zonewall/journal.h>
+#include "journal.h"
 
 #include "jprint.h"
 #include "testutil.h"

@@ -15,7 +15,7 @@
 #include <time.h>
 #include <unistd.h>
 
-#include <zonewall/journal.h>
+#include "journal.h"
 
 #include "proto.h"
 #include "syslogfwd.h"

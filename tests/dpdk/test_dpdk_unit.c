@@ -185,6 +185,7 @@ static void test_describe(void)
 {
 	char *y = zt_matrix_yaml(5, 20);
 	struct zw_image *img = zt_compile(y, zt_today(), NULL, 0);
+	struct zw_describer *ds;
 	struct zw_acl_rule *all;
 	size_t n_all;
 	uint32_t f;
@@ -215,8 +216,10 @@ static void test_describe(void)
 		}
 		free(all);
 	}
+	ds = zw_backend_dpdk.describer(img);
+	CU_ASSERT_PTR_NOT_NULL_FATAL(ds);
 	for (f = 0; f < img->n_flows; f++) {
-		char *t = zw_backend_dpdk.describe_flow(img, f);
+		char *t = zw_describer__describe(ds, f);
 		struct zw_acl_rule *r;
 		size_t n4, n6, lines = 0;
 		const char *p;
@@ -232,7 +235,8 @@ static void test_describe(void)
 		CU_ASSERT_EQUAL(lines, n4 + n6);
 		free(t);
 	}
-	CU_ASSERT_PTR_NULL(zw_backend_dpdk.describe_flow(img, img->n_flows));
+	CU_ASSERT_PTR_NULL(zw_describer__describe(ds, img->n_flows));
+	zw_describer__free(ds);
 	zw_image__free(img);
 	free(y);
 }
@@ -287,6 +291,11 @@ struct fake {
 	int loads;
 	int32_t last_day;
 	size_t last_size;
+	int proto;	    /* announced by HELLO */
+	int staged;	    /* a PREPARE is held */
+	uint8_t staged_sha[32];
+	int32_t staged_day;
+	int aborts;
 };
 
 static void *fake_main(void *arg)
@@ -304,7 +313,8 @@ static void *fake_main(void *arg)
 				continue;
 			zw_hex(f->sha, 32, hex);
 			if (!strcmp(w[0], "HELLO")) {
-				zw_ctl__printf(c, "OK zonewall-dpdk proto=1\n");
+				zw_ctl__printf(c, "OK zonewall-dpdk proto=%d\n",
+					       f->proto);
 			} else if (!strcmp(w[0], "QUIT")) {
 				close(c);
 				return NULL;
@@ -312,7 +322,7 @@ static void *fake_main(void *arg)
 				zw_ctl__printf(c, "OK enforcing=%d sha256=%s generation=%d\n",
 					       f->enforcing, f->enforcing ? hex : "-",
 					       f->loads + 1);
-			} else if (!strcmp(w[0], "LOAD") && n == 3) {
+			} else if (!strcmp(w[0], "PREPARE") && n == 3) {
 				size_t sz = strtoul(w[2], NULL, 10);
 				uint8_t *b = malloc(sz);
 				struct zw_image *img;
@@ -324,14 +334,32 @@ static void *fake_main(void *arg)
 					zw_ctl__printf(c, "ERR %d bad image\n", EBADMSG);
 					continue;
 				}
-				memcpy(f->sha, img->sha256, 32);
+				memcpy(f->staged_sha, img->sha256, 32);
+				f->staged = 1;
+				f->staged_day = (int32_t)strtol(w[1], NULL, 10);
+				f->last_size = sz;
+				zw_ctl__printf(c, "OK prepared sha256=%s\n",
+					       img->sha256_hex);
+				zw_image__free(img);
+			} else if (!strcmp(w[0], "COMMIT") && n == 2) {
+				char want[65];
+
+				zw_hex(f->staged_sha, 32, want);
+				if (!f->staged || strcmp(w[1], want)) {
+					zw_ctl__printf(c, "ERR %d stale\n", ESTALE);
+					continue;
+				}
+				f->staged = 0;
+				memcpy(f->sha, f->staged_sha, 32);
 				f->enforcing = 1;
 				f->loads++;
-				f->last_day = (int32_t)strtol(w[1], NULL, 10);
-				f->last_size = sz;
+				f->last_day = f->staged_day;
 				zw_ctl__printf(c, "OK generation=%d sha256=%s\n",
-					       f->loads + 1, img->sha256_hex);
-				zw_image__free(img);
+					       f->loads + 1, want);
+			} else if (!strcmp(w[0], "ABORT")) {
+				f->staged = 0;
+				f->aborts++;
+				zw_ctl__printf(c, "OK\n");
 			} else if (!strcmp(w[0], "UNLOAD")) {
 				f->enforcing = 0;
 				zw_ctl__printf(c, "OK enforcing=0\n");
@@ -350,7 +378,8 @@ static void *fake_main(void *arg)
 
 static void test_client(void)
 {
-	struct fake f = { .enforcing = 0 };
+	struct fake f = { .enforcing = 0, .proto = ZW_CTL_PROTO_VERSION };
+	struct zw_ticket *t = NULL;
 	struct sockaddr_un sa = { .sun_family = AF_UNIX };
 	struct zw_backend *be = NULL;
 	struct zw_backend_state st;
@@ -374,15 +403,31 @@ static void test_client(void)
 	CU_ASSERT(zw_backend_dpdk.open("/nonexistent/zw.sock", &be, err,
 				       sizeof(err)) < 0);
 	CU_ASSERT_PTR_NOT_NULL(strstr(err, "cannot reach"));
+	/* A server speaking another protocol version is refused at open. */
+	f.proto = ZW_CTL_PROTO_VERSION + 1;
+	CU_ASSERT_EQUAL(zw_backend_dpdk.open(f.path, &be, err, sizeof(err)),
+			-EPROTO);
+	CU_ASSERT_PTR_NOT_NULL(strstr(err, "control protocol"));
+	f.proto = ZW_CTL_PROTO_VERSION;
 	CU_ASSERT_EQUAL_FATAL(zw_backend_dpdk.open(f.path, &be, err, sizeof(err)), 0);
 
 	/* Nothing loaded: read_back says so, and reports drift. */
 	CU_ASSERT_EQUAL(zw_backend_dpdk.read_back(be, img, &st), 0);
 	CU_ASSERT_EQUAL(st.enforcing, 0);
 	CU_ASSERT_PTR_NOT_NULL(st.drift);
-	free(st.drift);
+	zw_backend_state__fini(&st);
 
-	CU_ASSERT_EQUAL(zw_backend_dpdk.apply(be, img, 20000, err, sizeof(err)), 0);
+	/* Prepared then aborted: the engine built it, never switched. */
+	CU_ASSERT_EQUAL_FATAL(zw_backend_dpdk.prepare(be, img, 20000, &t, err,
+						      sizeof(err)), 0);
+	CU_ASSERT_EQUAL(f.staged, 1);
+	zw_backend_dpdk.abort(be, t);
+	CU_ASSERT_EQUAL(f.staged, 0);
+	CU_ASSERT_EQUAL(f.aborts, 1);
+	CU_ASSERT_EQUAL(f.loads, 0);
+	CU_ASSERT_EQUAL(f.enforcing, 0);
+
+	CU_ASSERT_EQUAL(zw_backend__apply(be, img, 20000, err, sizeof(err)), 0);
 	CU_ASSERT_EQUAL(f.loads, 1);
 	CU_ASSERT_EQUAL(f.last_day, 20000);
 	CU_ASSERT_EQUAL(f.last_size, img->size);
@@ -391,6 +436,8 @@ static void test_client(void)
 	CU_ASSERT_EQUAL(memcmp(st.sha256, img->sha256, 32), 0);
 	CU_ASSERT_PTR_NULL(st.drift);
 	CU_ASSERT_PTR_NOT_NULL(strstr(st.detail, "generation=2"));
+	CU_ASSERT(st.rules_known);
+	zw_backend_state__fini(&st);
 
 	/* Drift: the engine enforces something else. */
 	f.sha[0] ^= 1;
@@ -398,7 +445,7 @@ static void test_client(void)
 	CU_ASSERT_PTR_NOT_NULL(st.drift);
 	if (st.drift)
 		CU_ASSERT_PTR_NOT_NULL(strstr(st.drift, img->sha256_hex));
-	free(st.drift);
+	zw_backend_state__fini(&st);
 
 	memset(c, 0xff, sizeof(c));
 	CU_ASSERT_EQUAL(zw_backend_dpdk.counters(be, c, 3), 0);
@@ -410,12 +457,12 @@ static void test_client(void)
 	CU_ASSERT_EQUAL(c[2].packets, 0); /* not reported: zero */
 
 	/* destroy() unloads: the engine is left enforcing nothing. */
-	CU_ASSERT_EQUAL(zw_backend_dpdk.destroy(be), 0);
+	CU_ASSERT_EQUAL(zw_backend_dpdk.destroy(be, err, sizeof(err)), 0);
 	CU_ASSERT_EQUAL(f.enforcing, 0);
 	CU_ASSERT_EQUAL(zw_backend_dpdk.read_back(be, NULL, &st), 0);
 	CU_ASSERT_EQUAL(st.enforcing, 0);
 	/* An error comes back with its errno and reason. */
-	CU_ASSERT_EQUAL(zw_backend_dpdk.apply(be, &(struct zw_image){
+	CU_ASSERT_EQUAL(zw_backend__apply(be, &(struct zw_image){
 		.bytes = (const uint8_t *)"junk", .size = 4 }, 1, err,
 		sizeof(err)), -EBADMSG);
 	CU_ASSERT_PTR_NOT_NULL(strstr(err, "bad image"));

@@ -1154,8 +1154,8 @@ static void test_control_socket(void)
 		CU_ASSERT_FATAL(b != MAP_FAILED);
 		CU_ASSERT_EQUAL_FATAL(zw_backend_dpdk.open(path, &be, err,
 							   sizeof(err)), 0);
-		CU_ASSERT_EQUAL(zw_backend_dpdk.apply(be, &fake, day, err,
-						      sizeof(err)), -EINVAL);
+		CU_ASSERT_EQUAL(zw_backend__apply(be, &fake, day, err,
+						  sizeof(err)), -EINVAL);
 		CU_ASSERT_PTR_NOT_NULL(strstr(err, "bad image size"));
 		zw_backend_dpdk.close(be);
 		munmap(b, big);

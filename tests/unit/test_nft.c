@@ -1698,8 +1698,14 @@ static void test_describe_flow(void)
 	zwnft_ruleset__free(both);
 	zwnft_ruleset__free(text);
 
-	/* through the ops table: every flow as if live */
-	t = zw_backend_nft.describe_flow(img, 2);
+	/* through the ops table's describer: every flow as if live */
+	{
+		struct zw_describer *d = zw_backend_nft.describer(img);
+
+		CU_ASSERT_PTR_NOT_NULL_FATAL(d);
+		t = zw_describer__describe(d, 2);
+		zw_describer__free(d);
+	}
 	CU_ASSERT_PTR_NOT_NULL(t);
 	CU_ASSERT_PTR_NOT_NULL(strstr(t, "chain flow_F-3 {"));
 	CU_ASSERT_PTR_NOT_NULL(strstr(t, "goto flow_F-3 comment \"F-3 ssh tcp/22\""));

@@ -9,19 +9,22 @@
 #include <sys/types.h>
 
 #include <zonewall/backend.h>
-#include <zonewall/journal.h>
+#include "journal.h"
 #include <zonewall/matrix.h>
 #include <zonewall/policy.h>
 
 #include "syslogfwd.h"
 
 struct zwd_backend {
-	const struct zw_backend_ops *ops;
-	struct zw_backend *be;
+	struct zw_backend *be; /* be->ops: the engine */
 	char *spec;
 	char last_error[256];
-	bool dirty; /* may not enforce d->enforced (an apply or restore
+	bool dirty; /* may not enforce d->enforced (a commit or restore
 		     * failed): programmed again at each tick until it works */
+	/* describers of the images of the operation in progress
+	 * (engines.c; dropped by zwd_engines__forget_describers()) */
+	struct zw_describer *desc[2];
+	const struct zw_image *desc_img[2];
 };
 
 /* Crisis measures in force (REQUIREMENTS C1, C4). */
@@ -73,5 +76,32 @@ void zwd__day_tick(struct zwd *d);
 
 /* Release everything (backends are closed, enforcement stays). */
 void zwd__fini(struct zwd *d);
+
+/* ---- the engine set (engines.c) ---- */
+
+/* Program @img for @day on every engine as one transaction: prepare all,
+ * then commit all. A refusal at prepare changes no engine. If a commit
+ * fails, the engines that switched are put back on @prev (NULL: cleared).
+ * Returns 0 or -errno with the reason in @err. */
+int zwd_engines__program(struct zwd *d, const struct zw_image *img,
+			 int32_t day, const struct zw_image *prev, char *err,
+			 size_t len);
+/* Bring one engine back to d->enforced for d->day (nothing: removed). */
+int zwd_engines__repair(struct zwd *d, struct zwd_backend *b, char *err,
+			size_t len);
+/* After a change that could not be recorded: every engine back to
+ * d->enforced (or nothing) for @day; failures leave engines dirty. */
+void zwd_engines__restore(struct zwd *d, int32_t day);
+/* {"nft": "...", "xdp": "..."}: how each engine implements flow @flow of
+ * @img, as canonical JSON text for the journal; describers are built once
+ * per image and kept until zwd_engines__forget_describers(). */
+char *zwd_engines__describe(struct zwd *d, const struct zw_image *img,
+			    uint32_t flow);
+void zwd_engines__forget_describers(struct zwd *d);
+
+/* The whole daemon: options, state directory, socket, event loop. Returns
+ * the process exit code. main.c calls it; tests call it after registering
+ * their test engine (zw_backend__register()). */
+int zwd__main(int argc, char **argv);
 
 #endif

@@ -8,7 +8,7 @@
 #include <sys/timex.h>
 #include <time.h>
 
-#include <zonewall/journal.h>
+#include "journal.h"
 
 void zw_clock__read(struct zw_clock_state *cs)
 {

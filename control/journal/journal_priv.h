@@ -7,7 +7,7 @@
 #include <sqlite3.h>
 #include <stdbool.h>
 
-#include <zonewall/journal.h>
+#include "journal.h"
 
 struct zw_journal {
 	sqlite3 *db;

@@ -138,115 +138,25 @@ static struct zwd_author daemon_author(void)
 	return a;
 }
 
-/*
- * Program @img on every backend. On a failure, put @prev back on the
- * backends that already took @img (or remove what they installed when
- * there was no previous image) and say so in @err.
- */
+/* Program @img on every engine as one transaction (engines.c); on
+ * success the daemon's day is today's. */
 static int apply_all(struct zwd *d, const struct zw_image *img,
 		     const struct zw_image *prev, char *err, size_t len)
 {
 	int32_t day = today();
+	int r = zwd_engines__program(d, img, day, prev, err, len);
 
-	for (size_t i = 0; i < d->n_bes; i++) {
-		struct zwd_backend *b = &d->bes[i];
-		char e[512] = "";
-		int r = b->ops->apply(b->be, img, day, e, sizeof(e));
-
-		if (r == 0) {
-			b->last_error[0] = '\0';
-			continue;
-		}
-		snprintf(b->last_error, sizeof(b->last_error), "%s",
-			 *e ? e : strerror(-r));
-		{
-			char q[600];
-
-			zw_log(ZW_LOG_ERR, "apply-failed", "backend=%s error=%s",
-			       b->spec, zw_log__q(b->last_error, q, sizeof(q)));
-		}
-		size_t off = (size_t)snprintf(err, len, "backend %s failed: %s",
-					      b->spec, b->last_error);
-		for (size_t k = 0; k < i; k++) {
-			struct zwd_backend *o = &d->bes[k];
-			char e2[256] = "";
-			int r2;
-
-			if (prev)
-				r2 = o->ops->apply(o->be, prev, day, e2,
-						   sizeof(e2));
-			else
-				r2 = o->ops->destroy ? o->ops->destroy(o->be)
-						     : -EOPNOTSUPP;
-			if (off < len)
-				off += (size_t)snprintf(
-					err + off, len - off,
-					"; %s %s", o->spec,
-					r2 ? "could NOT be restored"
-					   : prev ? "restored to the previous "
-						    "policy"
-						  : "cleared (no previous "
-						    "policy)");
-			o->dirty = r2 != 0;
-			if (r2) {
-				snprintf(o->last_error, sizeof(o->last_error),
-					 "restore failed: %s",
-					 *e2 ? e2 : strerror(-r2));
-				zw_log(ZW_LOG_ERR, "restore-failed",
-				       "backend=%s", o->spec);
-			}
-		}
-		return r;
-	}
-	for (size_t i = 0; i < d->n_bes; i++)
-		d->bes[i].dirty = false;
-	d->day = day;
-	return 0;
-}
-
-/* Put the image in memory (or nothing) back on every backend, after a
- * change that could not be recorded. */
-static void restore_all(struct zwd *d)
-{
-	int32_t day = today();
-
-	for (size_t i = 0; i < d->n_bes; i++) {
-		struct zwd_backend *b = &d->bes[i];
-		char e[256];
-		int r = d->enforced ? b->ops->apply(b->be, d->enforced, day, e,
-						    sizeof(e))
-			: b->ops->destroy ? b->ops->destroy(b->be)
-					  : -EOPNOTSUPP;
-
-		b->dirty = r != 0;
-		if (r)
-			zw_log(ZW_LOG_ERR, "restore-failed", "backend=%s",
-			       b->spec);
-	}
+	if (!r)
+		d->day = day;
+	return r;
 }
 
 /* {"nft": "...", "file": "..."} for flow @idx of @img, as JSON text. */
 static char *impl_json(struct zwd *d, const struct zw_image *img, int idx)
 {
-	json_t *o;
-	char *s;
-
 	if (!img || idx < 0 || (uint32_t)idx >= img->n_flows || !d->n_bes)
 		return NULL;
-	o = json_object();
-	for (size_t i = 0; o && i < d->n_bes; i++) {
-		const struct zw_backend_ops *ops = d->bes[i].ops;
-		char *t;
-
-		if (json_object_get(o, ops->name) || !ops->describe_flow)
-			continue;
-		t = ops->describe_flow(img, (uint32_t)idx);
-		json_object_set_new(o, ops->name, json_string(t ? t : "?"));
-		free(t);
-	}
-	s = o ? zw_json__canonical(o) : NULL;
-	json_decref(o);
-	return s;
+	return zwd_engines__describe(d, img, (uint32_t)idx);
 }
 
 /* Image flow index of model flow @i (same order by construction). */
@@ -332,17 +242,9 @@ static void retry_dirty(struct zwd *d)
 
 		if (!b->dirty)
 			continue;
-		r = d->enforced ? b->ops->apply(b->be, d->enforced, d->day, e,
-						sizeof(e))
-			: b->ops->destroy ? b->ops->destroy(b->be)
-					  : -EOPNOTSUPP;
-		if (r) {
-			snprintf(b->last_error, sizeof(b->last_error), "%s",
-				 *e ? e : strerror(-r));
+		r = zwd_engines__repair(d, b, e, sizeof(e));
+		if (r)
 			continue;
-		}
-		b->dirty = false;
-		b->last_error[0] = '\0';
 		if (d->enforced)
 			snprintf(detail, sizeof(detail),
 				 "backend %s re-programmed with version %lld "
@@ -642,7 +544,7 @@ static json_t *commit_core(struct zwd *d, const struct zwd_author *who,
 	if (r < 0) {
 		/* Not recorded: the change must not stay in force. */
 		zw_journal__abort(d->j);
-		restore_all(d);
+		zwd_engines__restore(d, today());
 		d->day = prev_day;
 		zw_state__version_set_state(db(d), v.n, "refused",
 					    "journal write failed");
@@ -674,6 +576,7 @@ static json_t *commit_core(struct zwd *d, const struct zwd_author *who,
 	d->enforced = img;
 	img = NULL;
 out:
+	zwd_engines__forget_describers(d);
 	zw_changes__free(ch, n_changes);
 	zw_matrix__free(m);
 	zw_image__free(img);
@@ -895,7 +798,7 @@ static json_t *op_crisis(struct zwd *d, const json_t *req,
 		r = zw_journal__commit(d->j);
 	if (r < 0) {
 		zw_journal__abort(d->j);
-		restore_all(d);
+		zwd_engines__restore(d, today());
 		d->day = prev_day;
 		resp = zw_proto__error(3, "crisis measure refused: the journal "
 					  "could not be written");
@@ -915,6 +818,7 @@ static json_t *op_crisis(struct zwd *d, const json_t *req,
 	d->enforced = img;
 	img = NULL;
 out:
+	zwd_engines__forget_describers(d);
 	crisis_fini(&nc);
 	zw_image__free(img);
 	free(before);
@@ -934,17 +838,17 @@ static json_t *op_status(struct zwd *d)
 		struct zwd_backend *b = &d->bes[i];
 		struct zw_backend_state st;
 		struct zw_flow_counters tot = {0};
-		int r = b->ops->read_back(b->be, d->enforced, &st);
+		int r = b->be->ops->read_back(b->be, d->enforced, &st);
 		json_t *o;
 
 		if (r < 0)
 			memset(&st, 0, sizeof(st));
 		zw_hex(st.sha256, 32, hex);
-		if (d->enforced && b->ops->counters) {
+		if (d->enforced) {
 			uint32_t n = d->enforced->n_flows;
 			struct zw_flow_counters *c = calloc(n + 1, sizeof(*c));
 
-			if (c && b->ops->counters(b->be, c, n) == 0)
+			if (c && b->be->ops->counters(b->be, c, n) == 0)
 				for (uint32_t k = 0; k < n; k++) {
 					tot.packets += c[k].packets;
 					tot.bytes += c[k].bytes;
@@ -955,7 +859,7 @@ static json_t *op_status(struct zwd *d)
 		}
 		o = json_pack("{s:s, s:s, s:b, s:s?, s:b, s:s, s:s?, s:s?,"
 			      " s:{s:I, s:I, s:I, s:I}}",
-			      "spec", b->spec, "engine", b->ops->name,
+			      "spec", b->spec, "engine", b->be->ops->name,
 			      "enforcing", st.enforcing != 0, "sha256",
 			      st.enforcing ? hex : NULL, "in_sync",
 			      r == 0 && st.enforcing && d->enforced &&
@@ -967,7 +871,7 @@ static json_t *op_status(struct zwd *d)
 			      "bytes", (json_int_t)tot.bytes, "new_conns",
 			      (json_int_t)tot.new_conns, "drops",
 			      (json_int_t)tot.drops);
-		free(st.drift);
+		zw_backend_state__fini(&st);
 		json_array_append_new(bes, o);
 	}
 	if (d->active && zw_state__version_get(db(d), d->active, false, &v) == 0) {
@@ -1199,7 +1103,7 @@ int zwd__recover(struct zwd *d)
 		char hex[65], q[600];
 		bool same;
 
-		r = b->ops->read_back(b->be, d->enforced, &st);
+		r = b->be->ops->read_back(b->be, d->enforced, &st);
 		if (r < 0) {
 			memset(&st, 0, sizeof(st));
 			snprintf(st.detail, sizeof(st.detail),
@@ -1212,17 +1116,17 @@ int zwd__recover(struct zwd *d)
 			zw_log(ZW_LOG_INFO, "reconcile-ok",
 			       "backend=%s version=%lld image=%s", b->spec,
 			       (long long)d->active, d->enforced->sha256_hex);
-			free(st.drift);
+			zw_backend_state__fini(&st);
 			continue;
 		}
 		if (same) {
 			/* Only the day changed while we were down: the day
 			 * tick below programs it and journals what expired. */
-			free(st.drift);
+			zw_backend_state__fini(&st);
 			continue;
 		}
-		r = b->ops->apply(b->be, d->enforced, today(), err,
-				  sizeof(err));
+		r = zw_backend__apply(b->be, d->enforced, today(), err,
+				      sizeof(err));
 		snprintf(detail, sizeof(detail),
 			 "backend %s enforced %s%s%s; %s version %lld (image %s)%s%s",
 			 b->spec,
@@ -1240,7 +1144,7 @@ int zwd__recover(struct zwd *d)
 			 r ? "FAILED to re-apply" : "re-applied",
 			 (long long)d->active, d->enforced->sha256_hex,
 			 r ? ": " : "", r ? err : "");
-		free(st.drift);
+		zw_backend_state__fini(&st);
 		b->dirty = r != 0;
 		if (r)
 			snprintf(b->last_error, sizeof(b->last_error), "%.255s", err);
@@ -1300,9 +1204,10 @@ void zwd__fini(struct zwd *d)
 {
 	zw_fwd__stop(d->fwd);
 	d->fwd = NULL;
+	zwd_engines__forget_describers(d);
 	for (size_t i = 0; i < d->n_bes; i++) {
-		if (d->bes[i].ops && d->bes[i].be)
-			d->bes[i].ops->close(d->bes[i].be);
+		if (d->bes[i].be)
+			d->bes[i].be->ops->close(d->bes[i].be);
 		free(d->bes[i].spec);
 	}
 	free(d->bes);

@@ -1,7 +1,8 @@
 /* SPDX-License-Identifier: BSD-2-Clause */
 /* zonewalld: the control daemon (spec/cli.md, docs/daemon.md). This file:
- * options, state directory, daemon mode, control socket, event loop. The
- * operations are in zonewalld_ops.c. */
+ * options, state directory, daemon mode, control socket, event loop
+ * (zwd__main(); main.c is the production entry point, the tests' daemon
+ * registers its test engine first). The operations are in zonewalld_ops.c. */
 #include <errno.h>
 #include <fcntl.h>
 #include <getopt.h>
@@ -63,7 +64,7 @@ static void usage(FILE *out)
 	      "                     use zonectl)\n"
 	      "  --backend SPEC     engine to program, repeatable: nft,\n"
 	      "                     xdp:IFACE[,IFACE...], dpdk:CONTROL_SOCKET, or\n"
-	      "                     file:PATH (test engine: writes the image to\n"
+	      "                     file:PATH (test builds only: writes the image to\n"
 	      "                     PATH, enforces nothing)\n"
 	      "  --syslog HOST:PORT forward every journal entry as RFC 5424 over\n"
 	      "                     TCP (octet counting); queued on disk while the\n"
@@ -552,7 +553,7 @@ static void conn_expire(struct zwd *d, struct conn *c)
 	conn_close(c);
 }
 
-int main(int argc, char **argv)
+int zwd__main(int argc, char **argv)
 {
 	static struct conn conns[MAX_CONNS];
 	struct opts o = {0};
@@ -610,7 +611,7 @@ int main(int argc, char **argv)
 		struct zwd_backend *b = &d.bes[i];
 
 		err[0] = '\0';
-		r = zw_backend__open_spec(o.backends[i], &b->ops, &b->be, err,
+		r = zw_backend__open_spec(o.backends[i], &b->be, err,
 					  sizeof(err));
 		if (r < 0)
 			fail("backend %s: %s", o.backends[i],
@@ -618,7 +619,7 @@ int main(int argc, char **argv)
 		b->spec = strdup(o.backends[i]);
 		d.n_bes++;
 		zw_log(ZW_LOG_INFO, "backend-open", "backend=%s engine=%s",
-		       o.backends[i], b->ops->name);
+		       o.backends[i], b->be->ops->name);
 	}
 	if (!o.n_backends)
 		zw_log(ZW_LOG_WARN, "no-backend",

@@ -7,7 +7,7 @@
 
 #include <jansson.h>
 
-#include <zonewall/journal.h>
+#include "journal.h"
 
 /* Largest day count a request may carry (since_days, deleted_within_days,
  * older_than_days), as zonectl accepts: more is a malformed request

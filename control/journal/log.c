@@ -4,7 +4,7 @@
 #include <stdio.h>
 #include <string.h>
 
-#include <zonewall/journal.h>
+#include "journal.h"
 
 #include "log.h"
 

@@ -8,7 +8,7 @@
 #include <jansson.h>
 #include <stdio.h>
 
-#include <zonewall/journal.h>
+#include "journal.h"
 
 struct zw_jprint {
 	FILE *out;

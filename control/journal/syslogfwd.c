@@ -19,7 +19,7 @@
 #include <time.h>
 #include <unistd.h>
 
-#include <zonewall/journal.h>
+#include "journal.h"
 
 #include "log.h"
 #include "syslogfwd.h"

@@ -19,7 +19,7 @@
 #include <stddef.h>
 #include <stdint.h>
 
-#include <zonewall/journal.h>
+#include "journal.h"
 #include <zonewall/matrix.h>
 
 #define ZW_STATE_DB "zonewall.db"

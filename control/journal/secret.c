@@ -22,7 +22,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include <zonewall/journal.h>
+#include "journal.h"
 
 #define REDACTED "[redacted]"
 

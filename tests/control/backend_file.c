@@ -1,0 +1,316 @@
+/* SPDX-License-Identifier: BSD-2-Clause */
+/*
+ * The "file" engine: a TEST DOUBLE, not a filter, registered by the tests'
+ * daemon (zonewalld_test.c) and in-process tests, never by zonewalld.
+ * "file:PATH" writes the image it is given to PATH atomically and the day
+ * to PATH.day: prepare() writes PATH.new and PATH.day.new (fsync'd),
+ * commit() renames them into place, abort() removes them. read_back()
+ * loads PATH and reports its SHA-256 and its rules. While a file PATH.fail
+ * exists, prepare() fails (its first line, if any, is the error); while
+ * PATH.commit-fail exists, commit() fails; each apply is counted in
+ * PATH.applied (one line per commit), so tests can show that an engine
+ * was not programmed again. It exists so the daemon's version, journal
+ * and reconcile logic can be tested without root or a kernel engine.
+ */
+#include <errno.h>
+#include <stdbool.h>
+#include <fcntl.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include <zonewall/backend.h>
+#include <zonewall/policy.h>
+
+struct file_be {
+	struct zw_backend base;
+	char *path;
+	bool prepared; /* a ticket is out */
+};
+
+/* The ticket: the files written by prepare(). */
+struct zw_ticket {
+	int32_t day;
+};
+
+static int file_open(const char *arg, struct zw_backend **out, char *err,
+		     size_t err_len)
+{
+	struct file_be *be;
+	char *dir, *slash;
+
+	if (!arg || !*arg) {
+		snprintf(err, err_len, "the file engine needs a path (file:PATH)");
+		return -EINVAL;
+	}
+	dir = strdup(arg);
+	if (!dir)
+		return -ENOMEM;
+	slash = strrchr(dir, '/');
+	if (slash) {
+		*slash = '\0';
+		if (*dir && access(dir, W_OK) < 0) {
+			int e = errno;
+
+			snprintf(err, err_len, "file engine: cannot write in %s: %s",
+				 dir, strerror(e));
+			free(dir);
+			return -e;
+		}
+	}
+	free(dir);
+	be = calloc(1, sizeof(*be));
+	if (!be || !(be->path = strdup(arg))) {
+		free(be);
+		return -ENOMEM;
+	}
+	be->base.ops = &zw_backend_file;
+	*out = &be->base;
+	return 0;
+}
+
+static int write_file(const char *path, const void *data, size_t len)
+{
+	char tmp[4096];
+	int fd, r = 0;
+	const char *p = data;
+
+	snprintf(tmp, sizeof(tmp), "%s.tmp", path);
+	fd = open(tmp, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0640);
+	if (fd < 0)
+		return -errno;
+	while (len) {
+		ssize_t n = write(fd, p, len);
+
+		if (n < 0) {
+			if (errno == EINTR)
+				continue;
+			r = -errno;
+			break;
+		}
+		p += n;
+		len -= (size_t)n;
+	}
+	if (!r && fsync(fd) < 0)
+		r = -errno;
+	close(fd);
+	if (!r && rename(tmp, path) < 0)
+		r = -errno;
+	if (r)
+		unlink(tmp);
+	return r;
+}
+
+static struct file_be *F(struct zw_backend *be)
+{
+	return zw_container_of(be, struct file_be, base);
+}
+
+/* The first line of @path (or @dflt) into @line, when @path exists. */
+static bool told(const char *path, const char *dflt, char *line, size_t len)
+{
+	FILE *f = fopen(path, "r");
+
+	if (!f)
+		return false;
+	if (!fgets(line, (int)len, f) || !*line)
+		snprintf(line, len, "%s", dflt);
+	line[strcspn(line, "\n")] = '\0';
+	fclose(f);
+	return true;
+}
+
+static int file_prepare(struct zw_backend *b, const struct zw_image *img,
+			int32_t day, struct zw_ticket **t, char *err,
+			size_t err_len)
+{
+	struct file_be *be = F(b);
+	char path[4096], daybuf[32], line[256];
+	int r;
+
+	*t = NULL;
+	if (be->prepared) {
+		snprintf(err, err_len, "file engine %s: a ticket is already out",
+			 be->path);
+		return -EBUSY;
+	}
+	snprintf(path, sizeof(path), "%s.fail", be->path);
+	if (told(path, "told to fail", line, sizeof(line))) {
+		snprintf(err, err_len, "file engine %s: %s", be->path, line);
+		return -EIO;
+	}
+	snprintf(path, sizeof(path), "%s.new", be->path);
+	r = write_file(path, img->bytes, img->size);
+	if (!r) {
+		snprintf(path, sizeof(path), "%s.day.new", be->path);
+		snprintf(daybuf, sizeof(daybuf), "%d\n", day);
+		r = write_file(path, daybuf, strlen(daybuf));
+	}
+	if (r) {
+		snprintf(err, err_len, "file engine: cannot write %s: %s",
+			 path, strerror(-r));
+		return r;
+	}
+	*t = calloc(1, sizeof(**t));
+	if (!*t)
+		return -ENOMEM;
+	(*t)->day = day;
+	be->prepared = true;
+	return 0;
+}
+
+static void file_abort(struct zw_backend *b, struct zw_ticket *t)
+{
+	struct file_be *be = F(b);
+	char path[4096];
+
+	if (!t)
+		return;
+	snprintf(path, sizeof(path), "%s.new", be->path);
+	unlink(path);
+	snprintf(path, sizeof(path), "%s.day.new", be->path);
+	unlink(path);
+	be->prepared = false;
+	free(t);
+}
+
+static int file_commit(struct zw_backend *b, struct zw_ticket *t, char *err,
+		       size_t err_len)
+{
+	struct file_be *be = F(b);
+	char from[4096], to[4096], line[256];
+	FILE *f;
+	int r = 0;
+
+	snprintf(from, sizeof(from), "%s.commit-fail", be->path);
+	if (told(from, "told to fail at commit", line, sizeof(line))) {
+		snprintf(err, err_len, "file engine %s: %s", be->path, line);
+		file_abort(b, t);
+		return -EIO;
+	}
+	snprintf(from, sizeof(from), "%s.new", be->path);
+	if (rename(from, be->path) < 0)
+		r = -errno;
+	snprintf(from, sizeof(from), "%s.day.new", be->path);
+	snprintf(to, sizeof(to), "%s.day", be->path);
+	if (!r && rename(from, to) < 0)
+		r = -errno;
+	if (r)
+		snprintf(err, err_len, "file engine: cannot rename into %s: %s",
+			 be->path, strerror(-r));
+	snprintf(to, sizeof(to), "%s.applied", be->path);
+	if (!r && (f = fopen(to, "a"))) {
+		fprintf(f, "%d\n", t->day);
+		fclose(f);
+	}
+	file_abort(b, t);
+	return r;
+}
+
+static int file_read_back(struct zw_backend *b, const struct zw_image *expected,
+			  struct zw_backend_state *st)
+{
+	struct file_be *be = F(b);
+	char daypath[4096];
+	int32_t day = 0;
+	FILE *f;
+	char err[256];
+	struct zw_image *img;
+
+	memset(st, 0, sizeof(*st));
+	if (access(be->path, F_OK) < 0) {
+		snprintf(st->detail, sizeof(st->detail), "file %s: no image",
+			 be->path);
+		return 0;
+	}
+	img = zw_image__load(be->path, err, sizeof(err));
+	if (!img) {
+		snprintf(st->detail, sizeof(st->detail), "file %.100s: %.140s",
+			 be->path, err);
+		if (asprintf(&st->drift, "%s holds no valid image: %s",
+			     be->path, err) < 0)
+			st->drift = NULL;
+		return 0;
+	}
+	st->enforcing = 1;
+	memcpy(st->sha256, img->sha256, 32);
+	snprintf(daypath, sizeof(daypath), "%s.day", be->path);
+	if ((f = fopen(daypath, "r"))) {
+		if (fscanf(f, "%d", &day) != 1)
+			day = 0;
+		fclose(f);
+	}
+	if (zw_backend_state__add_image_rules(st, img, day) < 0) {
+		zw_image__free(img);
+		return -ENOMEM;
+	}
+	snprintf(st->detail, sizeof(st->detail), "file %s (test engine)",
+		 be->path);
+	if (expected && memcmp(expected->sha256, img->sha256, 32)) {
+		if (asprintf(&st->drift, "%s holds image %.16s..., expected "
+					 "%.16s...",
+			     be->path, img->sha256_hex,
+			     expected->sha256_hex) < 0)
+			st->drift = NULL;
+	}
+	zw_image__free(img);
+	return 0;
+}
+
+static int file_counters(struct zw_backend *be, struct zw_flow_counters *out,
+			 uint32_t n_flows)
+{
+	(void)be;
+	memset(out, 0, sizeof(*out) * n_flows);
+	return 0;
+}
+
+static int file_records(struct zw_backend *be, zw_record_fn fn, void *ctx,
+			size_t max)
+{
+	(void)be, (void)fn, (void)ctx, (void)max;
+	return 0; /* enforces nothing, sees no packet */
+}
+
+static void file_close(struct zw_backend *b)
+{
+	struct file_be *be;
+
+	if (!b)
+		return;
+	be = F(b);
+	free(be->path);
+	free(be);
+}
+
+static int file_destroy(struct zw_backend *b, char *err, size_t err_len)
+{
+	struct file_be *be = F(b);
+	char day[4096];
+
+	snprintf(day, sizeof(day), "%s.day", be->path);
+	unlink(day);
+	if (unlink(be->path) < 0 && errno != ENOENT) {
+		int e = errno;
+
+		snprintf(err, err_len, "file engine: cannot remove %s: %s",
+			 be->path, strerror(e));
+		return -e;
+	}
+	return 0;
+}
+
+const struct zw_backend_ops zw_backend_file = {
+	.name = "file",
+	.open = file_open,
+	.prepare = file_prepare,
+	.commit = file_commit,
+	.abort = file_abort,
+	.read_back = file_read_back,
+	.counters = file_counters,
+	.records = file_records,
+	.describer = zw_rule_describer__new,
+	.close = file_close,
+	.destroy = file_destroy,
+};
