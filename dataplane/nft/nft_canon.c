@@ -1,7 +1,7 @@
 // SPDX-License-Identifier: BSD-2-Clause
 /*
  * Canonical one-line forms of nftables objects. A rule built by
- * nft_build.c and the same rule dumped back from the kernel give the same
+ * nft_expr.c and the same rule dumped back from the kernel give the same
  * line: counter values, handles, positions and kernel-assigned ids are
  * left out. Drift detection and the unit tests compare these lines.
  */

@@ -1,0 +1,45 @@
+// SPDX-License-Identifier: BSD-2-Clause
+/*
+ * Names of the table's chains, sets and counters: kernel-sized, -E2BIG
+ * rather than a name cut short. Layout of the names: docs/nft-engine.md.
+ */
+#include <errno.h>
+#include <stdarg.h>
+#include <stdio.h>
+
+#include <zonewall/policy.h>
+
+#include "nft_build.h"
+
+int zwnft_name__fmt(char *buf, const char *fmt, ...)
+{
+	va_list ap;
+	int n;
+
+	va_start(ap, fmt);
+	n = vsnprintf(buf, ZWNFT_NAME_MAX, fmt, ap);
+	va_end(ap);
+	return (n < 0 || n >= ZWNFT_NAME_MAX) ? -E2BIG : 0;
+}
+
+const char *zwnft_zone_name(const struct zw_image *img, uint32_t z)
+{
+	return zw_image__str(img, img->zones[z].name);
+}
+
+const char *zwnft_flow_id(const struct zw_image *img, uint32_t f)
+{
+	return zw_image__str(img, img->flows[f].id);
+}
+
+int zwnft_name__from(char *buf, const struct zw_image *img, uint32_t z)
+{
+	return zwnft_name__fmt(buf, "from_%s", zwnft_zone_name(img, z));
+}
+
+int zwnft_name__pair(char *buf, const struct zw_image *img, uint32_t a,
+		     uint32_t b)
+{
+	return zwnft_name__fmt(buf, "pair_%s_%s", zwnft_zone_name(img, a),
+			       zwnft_zone_name(img, b));
+}
