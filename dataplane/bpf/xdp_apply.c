@@ -75,14 +75,19 @@ static int fill_slot(struct zw_xdp *x, unsigned slot,
 		ZW_SM_ZONES4, ZW_SM_ZONES6, ZW_SM_SETS4, ZW_SM_SETS6,
 		ZW_SM_BLOCK4, ZW_SM_BLOCK6, ZW_SM_PORTS};
 	__u32 one = 1, *idx = NULL;
+	struct zw_bpf_port_key *pk = NULL;
+	struct zw_bpf_span *pv = NULL;
 	size_t i, max;
 	int rc = 0;
 
 	for (i = 0; i < sizeof(clear) / sizeof(clear[0]); i++) {
 		rc = zw_xdp_map_clear(zw_xdp_slot_fd(x, clear[i], slot), ksz[clear[i]]);
-		if (rc)
-			return zw_xdp_fail(err, err_len, rc, "cannot clear %s_%u: %s",
-					   zw_xdp_slot_map_names[clear[i]], slot, strerror(-rc));
+		if (rc) {
+			zw_xdp_fail(err, err_len, rc, "cannot clear %s_%u: %s",
+				    zw_xdp_slot_map_names[clear[i]], slot,
+				    strerror(-rc));
+			goto out;
+		}
 	}
 #define PUT_ONE(m, key, val)                                                 \
 	do {                                                                 \
@@ -117,8 +122,10 @@ static int fill_slot(struct zw_xdp *x, unsigned slot,
 	if (t->n_zones > max)
 		max = t->n_zones;
 	idx = iota(max);
-	if (!idx)
-		return zw_xdp_fail(err, err_len, -ENOMEM, "out of memory");
+	if (!idx) {
+		rc = zw_xdp_fail(err, err_len, -ENOMEM, "out of memory");
+		goto out;
+	}
 #define PUT_ARR(m, vals, n)                                                  \
 	do {                                                                 \
 		rc = zw_xdp_map_put(zw_xdp_slot_fd(x, m, slot), idx,          \
@@ -136,31 +143,24 @@ static int fill_slot(struct zw_xdp *x, unsigned slot,
 	PUT_ARR(ZW_SM_CANDS, t->cands, t->n_cands);
 #undef PUT_ARR
 	/* ports: a hash, batched; keys and values interleaved in t->ports */
-	{
-		struct zw_bpf_port_key *k = malloc((t->n_ports + 1) * sizeof(*k));
-		struct zw_bpf_span *v = malloc((t->n_ports + 1) * sizeof(*v));
-
-		if (!k || !v) {
-			free(k);
-			free(v);
-			rc = zw_xdp_fail(err, err_len, -ENOMEM, "out of memory");
-			goto out;
-		}
-		for (i = 0; i < t->n_ports; i++) {
-			k[i] = t->ports[i].k;
-			v[i] = t->ports[i].v;
-		}
-		rc = zw_xdp_map_put(zw_xdp_slot_fd(x, ZW_SM_PORTS, slot), k, sizeof(*k), v,
-				    sizeof(*v), t->n_ports, 1);
-		free(k);
-		free(v);
-		if (rc) {
-			zw_xdp_fail(err, err_len, rc, "cannot fill zw_ports_%u: %s", slot,
-				    strerror(-rc));
-			goto out;
-		}
+	pk = malloc((t->n_ports + 1) * sizeof(*pk));
+	pv = malloc((t->n_ports + 1) * sizeof(*pv));
+	if (!pk || !pv) {
+		rc = zw_xdp_fail(err, err_len, -ENOMEM, "out of memory");
+		goto out;
 	}
+	for (i = 0; i < t->n_ports; i++) {
+		pk[i] = t->ports[i].k;
+		pv[i] = t->ports[i].v;
+	}
+	rc = zw_xdp_map_put(zw_xdp_slot_fd(x, ZW_SM_PORTS, slot), pk, sizeof(*pk),
+			    pv, sizeof(*pv), t->n_ports, 1);
+	if (rc)
+		zw_xdp_fail(err, err_len, rc, "cannot fill zw_ports_%u: %s", slot,
+			    strerror(-rc));
 out:
+	free(pk);
+	free(pv);
 	free(idx);
 	return rc;
 }

@@ -92,15 +92,11 @@ static void drift_map(struct dsbuf *b, int fd, const char *name,
 
 	if (!ek || zw_xdp_map_keys(fd, ksz, &live, &nl)) {
 		ds_add(b, "%s: cannot read\n", name);
-		free(ek);
-		return;
+		goto out;
 	}
 	lk = malloc((nl + 1) * sizeof(*lk));
-	if (!lk) {
-		free(ek);
-		free(live);
-		return;
-	}
+	if (!lk)
+		goto out;
 	for (i = 0; i < n; i++)
 		ek[i] = (const char *)keys + i * kstride;
 	for (j = 0; j < nl; j++)
@@ -134,6 +130,7 @@ static void drift_map(struct dsbuf *b, int fd, const char *name,
 			j++;
 		}
 	}
+out:
 	free(ek);
 	free(lk);
 	free(live);

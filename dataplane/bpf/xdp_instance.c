@@ -127,7 +127,7 @@ int zw_xdp__open(const char *dir, const struct zw_xdp_opts *opts,
 	struct zw_bpf_global g;
 	static char log[16384];
 	struct stat st;
-	int rc, fresh, lock;
+	int rc, fresh, lock = -1;
 
 	*out = NULL;
 	if (!x)
@@ -223,8 +223,8 @@ int zw_xdp__open(const char *dir, const struct zw_xdp_opts *opts,
 	}
 	rc = zw_xdp_global_read(x, &g);
 	if (rc) {
-		zw_xdp_unlock(lock);
-		zw_xdp_fail(err, err_len, rc, "cannot read zw_global: %s", strerror(-rc));
+		zw_xdp_fail(err, err_len, rc, "cannot read zw_global: %s",
+			    strerror(-rc));
 		goto err;
 	}
 	if (g.abi == 0 && g.generation == 0) {
@@ -232,18 +232,20 @@ int zw_xdp__open(const char *dir, const struct zw_xdp_opts *opts,
 		g.drop_sample = 1;
 		g.log_all_new = 0;
 		rc = zw_xdp_global_write(x, &g);
-		zw_xdp_unlock(lock);
 		if (rc) {
-			zw_xdp_fail(err, err_len, rc, "cannot write zw_global: %s", strerror(-rc));
+			zw_xdp_fail(err, err_len, rc, "cannot write zw_global: %s",
+				    strerror(-rc));
 			goto err;
 		}
-	} else if (zw_xdp_unlock(lock), g.abi != ZW_BPF_ABI_VERSION) {
+	} else if (g.abi != ZW_BPF_ABI_VERSION) {
 		rc = zw_xdp_fail(err, err_len, -EPROTO,
 				 "%s holds maps of BPF ABI %u, this build speaks %u: "
 				 "'zw-xdp --dir DIR unload' to start afresh",
 				 x->dir, g.abi, ZW_BPF_ABI_VERSION);
 		goto err;
 	}
+	zw_xdp_unlock(lock);
+	lock = -1;
 	/* the program pin: the one links run (re-pinned on upgrade) */
 	snprintf(path, sizeof(path), "%s/prog", x->dir);
 	if (stat(path, &st) && bpf_program__pin(x->skel->progs.zw_xdp, path)) {
@@ -254,10 +256,13 @@ int zw_xdp__open(const char *dir, const struct zw_xdp_opts *opts,
 	*out = x;
 	return 0;
 err:
+	zw_xdp_unlock(lock);
 	zw_xdp__close(x);
 	return rc;
 }
 
+/* The one teardown of a handle: NULL-safe and safe on a half-built one
+ * (every failure of zw_xdp__open() ends here). */
 void zw_xdp__close(struct zw_xdp *x)
 {
 	if (!x)

@@ -69,8 +69,8 @@ int zw_xdp_map_keys(int fd, size_t key_size, void **out, size_t *n)
 			char *nk = realloc(keys, cap * 2 * key_size);
 
 			if (!nk) {
-				free(keys);
-				return -ENOMEM;
+				rc = -ENOMEM;
+				goto err;
 			}
 			keys = nk;
 			cap *= 2;
@@ -81,12 +81,14 @@ int zw_xdp_map_keys(int fd, size_t key_size, void **out, size_t *n)
 	}
 	if (errno != ENOENT) {
 		rc = -errno;
-		free(keys);
-		return rc;
+		goto err;
 	}
 	*out = keys;
 	*n = cnt;
 	return 0;
+err:
+	free(keys);
+	return rc;
 }
 
 int zw_xdp_map_clear(int fd, size_t key_size)
