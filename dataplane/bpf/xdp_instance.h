@@ -25,7 +25,7 @@
 #include <stdint.h>
 
 #include <zonewall/flow_record.h>
-#include <zonewall/xdp.h>
+#include "xdp.h"
 
 #include "zonewall.skel.h"
 #include "zw_bpf_abi.h"
