@@ -49,10 +49,10 @@
 #include <zonewall/eval.h>
 #include <zonewall/matrix.h>
 #include <zonewall/policy.h>
-#include <zonewall/xdp.h>
 
 #include "gen.h"
 #include "pkt_build.h"
+#include "xdp.h"
 
 static int repeat = 200000;
 static int seconds = 3;

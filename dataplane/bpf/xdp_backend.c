@@ -14,7 +14,8 @@
 
 #include <zonewall/backend.h>
 #include <zonewall/policy.h>
-#include <zonewall/xdp.h>
+
+#include "xdp.h"
 
 #include "xdp_tables.h"
 

@@ -28,8 +28,8 @@
 #include <zonewall/flow_record.h>
 #include <zonewall/matrix.h>
 #include <zonewall/policy.h>
-#include <zonewall/xdp.h>
 
+#include "xdp.h"
 #include "zw_bpf_abi.h"
 
 enum { EX_OK = 0, EX_INVALID = 1, EX_USAGE = 2, EX_ENV = 3 };

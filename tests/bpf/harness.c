@@ -12,9 +12,9 @@
 
 #include <zonewall/matrix.h>
 #include <zonewall/policy.h>
-#include <zonewall/xdp.h>
 
 #include "harness.h"
+#include "xdp.h"
 
 #define BPF_FS_MAGIC_ 0xcafe4a11
 

@@ -26,11 +26,11 @@
 #include <zonewall/flow_record.h>
 #include <zonewall/matrix.h>
 #include <zonewall/policy.h>
-#include <zonewall/xdp.h>
 
 #include "corpus.h"
 #include "gen.h"
 #include "harness.h"
+#include "xdp.h"
 
 static unsigned long total, mismatches;
 

@@ -33,10 +33,10 @@
 #include <zonewall/flow_record.h>
 #include <zonewall/matrix.h>
 #include <zonewall/policy.h>
-#include <zonewall/xdp.h>
 
 #include "harness.h"
 #include "pkt_build.h"
+#include "xdp.h"
 #include "zw_bpf_abi.h"
 
 static const char *const matrix =

@@ -26,11 +26,11 @@
 #include <zonewall/flow_record.h>
 #include <zonewall/matrix.h>
 #include <zonewall/policy.h>
-#include <zonewall/xdp.h>
 
 #include "gen.h"
 #include "harness.h"
 #include "pkt_build.h"
+#include "xdp.h"
 
 #define ZONES_COMMON                                                        \
 	"  ops:\n    kind: operations\n    networks: [10.90.0.0/24]\n    isolate: true\n" \

@@ -4,6 +4,10 @@
  * program and its pinned maps, and the backend zonewalld drives
  * (zw_backend_xdp, arg "IFACE[,IFACE...][,dir=PATH][,mode=native|generic]").
  *
+ * Private to the engine: its backend, its tool zw-xdp, its tests
+ * (tests/bpf) and perf/xdp_bench.c (meson zwbpf_internal_dep). The rest of
+ * zonewall sees the engine only as zw_backend_xdp (zonewall/backend.h).
+ *
  * An instance is a bpffs directory (default ZW_XDP_DEFAULT_DIR, or
  * $ZONEWALL_XDP_DIR) holding the pinned program, its maps and one pinned
  * link per interface: enforcement lives in the kernel and survives the
