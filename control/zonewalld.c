@@ -1,5 +1,5 @@
 /* SPDX-License-Identifier: BSD-2-Clause */
-/* zonewalld: the control daemon (spec/cli.md, docs/daemon.md). This file:
+/* zonewalld: the control daemon (docs/cli.md, docs/daemon.md). This file:
  * options, state directory, daemon mode, control socket, event loop. The
  * operations are in zonewalld_ops.c. */
 #include <errno.h>
