@@ -1,5 +1,5 @@
 /* SPDX-License-Identifier: BSD-2-Clause */
-/* zonectl: the administrator's and auditor's tool (spec/cli.md). */
+/* zonectl: the administrator's and auditor's tool (docs/cli.md). */
 #include <errno.h>
 #include <fcntl.h>
 #include <stdarg.h>

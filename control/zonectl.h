@@ -1,7 +1,7 @@
 /* SPDX-License-Identifier: BSD-2-Clause */
 /* zonectl's sub-commands (private to control/). Each takes the arguments
  * after the sub-command name (argv[0] is the sub-command) and returns the
- * exit code of spec/cli.md: 0 ok, 1 invalid input or refused, 2 usage,
+ * exit code of docs/cli.md: 0 ok, 1 invalid input or refused, 2 usage,
  * 3 environment. */
 #ifndef ZONEWALL_CONTROL_ZONECTL_H
 #define ZONEWALL_CONTROL_ZONECTL_H

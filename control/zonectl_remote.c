@@ -670,7 +670,7 @@ int zw_cmd_audit(int argc, char **argv)
 		if (!strcmp(argv[i], "--help") || !strcmp(argv[i], "-h")) {
 			puts("usage: zonectl audit [--cartography FILE] [--format text|json|csv|html]\n"
 			     "\n"
-			     "The auditor's report (spec/cli.md). Not in this version yet:\n"
+			     "The auditor's report (docs/cli.md). Not in this version yet:\n"
 			     "'zonectl status' (what each engine enforces, with its SHA-256),\n"
 			     "'zonectl rules' (REQUIREMENTS L1) and 'zonectl journal verify'\n"
 			     "give the evidence it will gather. Exits 3 when run.");

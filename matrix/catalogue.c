@@ -1,6 +1,6 @@
 /* SPDX-License-Identifier: BSD-2-Clause */
 /*
- * The built-in service catalogue (spec/matrix.md "Services"). Each entry is
+ * The built-in service catalogue (docs/matrix-language.md). Each entry is
  * written in the matrix language itself and parsed by the same code as a
  * matrix's own services, so there is one definition of what a service is.
  * A matrix may override any of them by declaring a service of the same name.

@@ -1,5 +1,5 @@
 /* SPDX-License-Identifier: BSD-2-Clause */
-/* The validator: every semantic check of spec/matrix.md, all problems
+/* The validator: every semantic check of docs/matrix-language.md, all problems
  * reported in one run. Parse-level checks (ZW001, ZW002, malformed
  * prefixes) happen in parse.c. */
 #include <ctype.h>

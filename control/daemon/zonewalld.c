@@ -1,5 +1,5 @@
 /* SPDX-License-Identifier: BSD-2-Clause */
-/* zonewalld: the control daemon (spec/cli.md, docs/daemon.md). This file:
+/* zonewalld: the control daemon (docs/cli.md, docs/daemon.md). This file:
  * options, state directory, daemon mode, control socket, event loop
  * (zwd__main(); main.c is the production entry point, the tests' daemon
  * registers its test engine first). The operations are in zonewalld_ops.c. */

@@ -6,7 +6,7 @@
  * linear scan. Every engine is tested against it; it is kept simple on
  * purpose and is not a fast path.
  *
- * Semantics (spec/matrix.md): allowed when some live flow's from zone holds
+ * Semantics (docs/matrix-language.md): allowed if a live flow's from zone holds
  * the source (and its src narrowing, if any), its to zone holds the
  * destination (and dst narrowing) and one of its services matches protocol
  * and destination port (ICMP type). Among matching flows the one reported is

@@ -1,7 +1,7 @@
 /* SPDX-License-Identifier: BSD-2-Clause */
 /*
  * zonewall matrix: the flow-matrix language (docs/matrix-guide.md,
- * spec/matrix.md), its typed in-memory model, the validator (ZW codes) and
+ * docs/matrix-language.md), its typed model, the validator (ZW codes) and
  * the diagnostics they produce.
  *
  * The model is plain data, read-only for every consumer once built: the
@@ -172,7 +172,7 @@ struct zw_code_info {
 	int code;
 	enum zw_level level;
 	const char *title;
-	const char *requirement; /* REQUIREMENTS.md IDs, e.g. "M1" */
+	const char *requirement; /* docs/requirements.md IDs, e.g. "M1" */
 	const char *meaning;
 	const char *why;
 	const char *fix;
@@ -203,7 +203,7 @@ struct zw_matrix *zw_matrix__load(const char *path, struct zw_diags *diags);
 void zw_matrix__free(struct zw_matrix *m);
 
 /*
- * Run every semantic check of spec/matrix.md on @m and append diagnostics.
+ * Run every semantic check of docs/matrix-language.md on @m, add diagnostics.
  * @today (days since epoch, UTC) dates ZW041. Returns the number of errors
  * in @diags afterwards.
  */

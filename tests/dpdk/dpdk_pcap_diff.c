@@ -536,7 +536,7 @@ static int run(const char *name, struct zw_image *img, struct zw_query *qs,
 	return bad ? 1 : 0;
 }
 
-/* Exit codes of the CLI contract (spec/cli.md): 1 invalid policy, 2 usage. */
+/* Exit codes of the CLI contract (docs/cli.md): 1 invalid policy, 2 usage. */
 static int run_rc(const char *pol, const char *pair)
 {
 	int st;
