@@ -318,17 +318,11 @@ int zw_journal__head(struct zw_journal *j, int64_t *seq, char hash[65])
 
 int zw_sha256_hex(const void *data, size_t len, char out[65])
 {
-	unsigned char md[EVP_MAX_MD_SIZE];
-	unsigned int n = 0;
-	static const char hx[] = "0123456789abcdef";
+	uint8_t md[32];
 
-	if (!EVP_Digest(data, len, md, &n, EVP_sha256(), NULL) || n != 32)
+	if (zw_sha256(data, len, md) < 0)
 		return -EIO;
-	for (unsigned i = 0; i < 32; i++) {
-		out[2 * i] = hx[md[i] >> 4];
-		out[2 * i + 1] = hx[md[i] & 15];
-	}
-	out[64] = '\0';
+	zw_hex(md, 32, out);
 	return 0;
 }
 
