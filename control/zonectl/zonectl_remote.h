@@ -1,5 +1,5 @@
 /* SPDX-License-Identifier: BSD-2-Clause */
-/* Shared by zonectl's daemon-client commands (private to control/). */
+/* Shared by zonectl's daemon-client commands (private to control/zonectl/). */
 #ifndef ZONEWALL_CONTROL_ZONECTL_REMOTE_H
 #define ZONEWALL_CONTROL_ZONECTL_REMOTE_H
 

@@ -1,5 +1,5 @@
 /* SPDX-License-Identifier: BSD-2-Clause */
-/* zonectl's sub-commands (private to control/). Each takes the arguments
+/* zonectl's sub-commands (private to control/zonectl/). Each takes the arguments
  * after the sub-command name (argv[0] is the sub-command) and returns the
  * exit code of spec/cli.md: 0 ok, 1 invalid input or refused, 2 usage,
  * 3 environment. */
@@ -55,14 +55,14 @@ struct zw_matrix *zw_ctl_load_valid(const char *path, int32_t today,
  * to stdout when @path is NULL or "-". 0 or -errno. */
 int zw_ctl_write(const char *path, const char *buf, size_t len);
 
-/* Offline matrix work (control/cmd_*.c). */
+/* Offline matrix work (cmd_*.c). */
 int zw_cmd_check(int argc, char **argv);
 int zw_cmd_compile(int argc, char **argv);
 int zw_cmd_explain(int argc, char **argv);
 int zw_cmd_show(int argc, char **argv);
 int zw_cmd_diff(int argc, char **argv);
 
-/* Through the daemon, or read-only from --state (control/zonectl_remote.c). */
+/* Through the daemon, or read-only from --state (zonectl_remote.c). */
 int zw_cmd_commit(int argc, char **argv);
 int zw_cmd_versions(int argc, char **argv);
 int zw_cmd_rollback(int argc, char **argv);
