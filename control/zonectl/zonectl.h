@@ -62,7 +62,7 @@ int zw_cmd_explain(int argc, char **argv);
 int zw_cmd_show(int argc, char **argv);
 int zw_cmd_diff(int argc, char **argv);
 
-/* Through the daemon, or read-only from --state (zonectl_remote.c). */
+/* Through the daemon, or read-only from --state (client.c, cmd_journal.c). */
 int zw_cmd_commit(int argc, char **argv);
 int zw_cmd_versions(int argc, char **argv);
 int zw_cmd_rollback(int argc, char **argv);

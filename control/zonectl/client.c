@@ -10,7 +10,7 @@
 #include "queries.h"
 #include "state.h"
 #include "zonectl.h"
-#include "zonectl_remote.h"
+#include "client.h"
 
 /* ---- shared ---- */
 

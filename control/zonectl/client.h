@@ -1,7 +1,7 @@
 /* SPDX-License-Identifier: BSD-2-Clause */
 /* Shared by zonectl's daemon-client commands (private to control/zonectl/). */
-#ifndef ZONEWALL_CONTROL_ZONECTL_REMOTE_H
-#define ZONEWALL_CONTROL_ZONECTL_REMOTE_H
+#ifndef ZONEWALL_CONTROL_ZONECTL_CLIENT_H
+#define ZONEWALL_CONTROL_ZONECTL_CLIENT_H
 
 #include <jansson.h>
 #include <stdbool.h>

@@ -7,7 +7,7 @@
 
 #include "jprint.h"
 #include "zonectl.h"
-#include "zonectl_remote.h"
+#include "client.h"
 
 static const char *sget(const json_t *o, const char *k)
 {
