@@ -111,6 +111,42 @@ struct zw_matrix *zw_ctl_load_valid(const char *path, int32_t today,
 	return m;
 }
 
+struct zw_matrix *zw_ctl_load_checked(const char *path, bool json,
+				      bool quiet_ok, int *rc)
+{
+	struct zw_diags d;
+	struct zw_matrix *m;
+
+	zw_diags__init(&d, path);
+	m = zw_matrix__load(path, &d);
+	if (!m && errno == ENOMEM) {
+		zw_ctl_err("out of memory reading %s", path);
+		zw_diags__fini(&d);
+		*rc = ZW_EXIT_ENV;
+		return NULL;
+	}
+	if (!m) {
+		/* Unreadable file: an environment problem, said once. */
+		zw_ctl_err("%s", d.n ? d.v[0].message : "cannot read the matrix");
+		zw_diags__fini(&d);
+		*rc = ZW_EXIT_ENV;
+		return NULL;
+	}
+	zw_matrix__validate(m, zw_date__today(), &d);
+	/* check: the diagnostics are the output (stdout); compile: stdout
+	 * carries the image SHA-256, so diagnostics go to stderr. */
+	if (json)
+		zw_diags__print_json(&d, stdout);
+	else
+		zw_diags__print_text(&d, quiet_ok ? stderr : stdout);
+	*rc = d.n_errors ? ZW_EXIT_INVALID : ZW_EXIT_OK;
+	if (!json && !quiet_ok)
+		fprintf(stderr, "%s: %zu error(s), %zu warning(s)\n", path,
+			d.n_errors, d.n_warnings);
+	zw_diags__fini(&d);
+	return m;
+}
+
 static int write_all(int fd, const char *buf, size_t len)
 {
 	for (size_t off = 0; off < len;) {

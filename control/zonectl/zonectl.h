@@ -6,6 +6,7 @@
 #ifndef ZONEWALL_CONTROL_ZONECTL_H
 #define ZONEWALL_CONTROL_ZONECTL_H
 
+#include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
 #include <stdio.h>
@@ -51,6 +52,17 @@ struct zw_diags;
 struct zw_matrix *zw_ctl_load_valid(const char *path, int32_t today,
 			       struct zw_diags *diags, int *rc);
 
+/*
+ * check and compile: load @path and validate it today, printing every
+ * diagnostic: as one JSON document on stdout when @json; else as text on
+ * stdout followed by a count on stderr (check), or on stderr alone when
+ * @quiet_ok (compile: stdout carries the image's SHA-256). Returns the
+ * matrix (caller frees), errors or not, and sets *rc to 0, or 1 if it has
+ * errors; NULL with *rc = 3 if it cannot be read.
+ */
+struct zw_matrix *zw_ctl_load_checked(const char *path, bool json,
+				      bool quiet_ok, int *rc);
+
 /* Write @len bytes to @path (atomically: temporary file, fsync, rename), or
  * to stdout when @path is NULL or "-". 0 or -errno. */
 int zw_ctl_write(const char *path, const char *buf, size_t len);
@@ -62,7 +74,8 @@ int zw_cmd_explain(int argc, char **argv);
 int zw_cmd_show(int argc, char **argv);
 int zw_cmd_diff(int argc, char **argv);
 
-/* Through the daemon, or read-only from --state (client.c, cmd_journal.c). */
+/* Through the daemon, or read-only from --state (cmd_*.c on client.c;
+ * nodaemon.c when the build has no zonewalld). */
 int zw_cmd_commit(int argc, char **argv);
 int zw_cmd_versions(int argc, char **argv);
 int zw_cmd_rollback(int argc, char **argv);
