@@ -9,8 +9,12 @@
 #include "proto.h"
 #include "queries.h"
 #include "state.h"
-#include "zonectl.h"
 #include "client.h"
+#include "zonectl.h"
+
+/* --format choices are indexes in this order (options.c). */
+_Static_assert(ZW_JF_TEXT == 0 && ZW_JF_JSON == 1 && ZW_JF_CSV == 2,
+	       "zw_ctl_text_json_csv is in enum zw_journal_format order");
 
 static int offline(json_t *req, json_t **resp)
 {
@@ -80,99 +84,10 @@ int zw_ctl_request(json_t *req, bool read_only, json_t **resp)
 	return 0;
 }
 
-int zw_ctl_format(const char *s, const char *allowed)
-{
-	int f = zw_journal_format__parse(s);
-	char pat[16];
-
-	snprintf(pat, sizeof(pat), "%s", s ? s : "");
-	if (f < 0 || !*pat || !strstr(allowed, pat)) {
-		zw_ctl_err("unknown format '%s' (expected one of %s)",
-			   s ? s : "", allowed);
-		return -1;
-	}
-	return f;
-}
-
-int zw_ctl_reason_opt(int argc, char **argv, int *i, const char **reason)
-{
-	const char *a = argv[*i];
-
-	if (!strcmp(a, "-m") || !strcmp(a, "--message")) {
-		if (*i + 1 >= argc) {
-			zw_ctl_err("%s needs a reason", a);
-			return -1;
-		}
-		*reason = argv[*i + 1];
-		*i += 2;
-		return 1;
-	}
-	if (!strncmp(a, "--message=", 10)) {
-		*reason = a + 10;
-		*i += 1;
-		return 1;
-	}
-	if (!strncmp(a, "-m", 2) && a[2]) {
-		*reason = a + 2;
-		*i += 1;
-		return 1;
-	}
-	return 0;
-}
-
 void zw_ctl_print_json(const json_t *doc)
 {
 	json_dumpf(doc, stdout, JSON_INDENT(2) | JSON_SORT_KEYS);
 	fputc('\n', stdout);
-}
-
-int zw_ctl_parse_common(int argc, char **argv, struct zw_ctl_cmdopts *c,
-			void (*help)(FILE *))
-{
-	int i = 1;
-
-	while (i < argc) {
-		const char *a = argv[i];
-		int r;
-
-		if (!strcmp(a, "--help") || !strcmp(a, "-h")) {
-			help(stdout);
-			exit(0);
-		}
-		r = zw_ctl_global_opt(argc, argv, &i);
-		if (r < 0)
-			return ZW_EXIT_USAGE;
-		if (r)
-			continue;
-		r = zw_ctl_reason_opt(argc, argv, &i, &c->reason);
-		if (r < 0)
-			return ZW_EXIT_USAGE;
-		if (r)
-			continue;
-		if (!strcmp(a, "--format") && i + 1 < argc) {
-			c->format = argv[i + 1];
-			i += 2;
-			continue;
-		}
-		if (!strncmp(a, "--format=", 9)) {
-			c->format = a + 9;
-			i++;
-			continue;
-		}
-		if (a[0] == '-' && a[1]) {
-			zw_ctl_err("unknown option '%s' (see zonectl %s --help)",
-				   a, argv[0]);
-			return ZW_EXIT_USAGE;
-		}
-		if (c->n_pos == 4) {
-			zw_ctl_err("too many arguments (see zonectl %s --help)",
-				   argv[0]);
-			return ZW_EXIT_USAGE;
-		}
-		c->pos[c->n_pos++] = a;
-		i++;
-	}
-	return 0;
 }
 
 const char *zw_ctl_sget(const json_t *o, const char *k)
@@ -180,17 +95,4 @@ const char *zw_ctl_sget(const json_t *o, const char *k)
 	const char *s = json_string_value(json_object_get(o, k));
 
 	return s ? s : "";
-}
-
-int zw_ctl_parse_days(const char *s, long *out)
-{
-	char *end;
-	long v = strtol(s, &end, 10);
-
-	if (!*s || *end || v < 0 || v > 100000) {
-		zw_ctl_err("'%s' is not a number of days", s);
-		return -1;
-	}
-	*out = v;
-	return 0;
 }

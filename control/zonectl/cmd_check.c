@@ -1,6 +1,7 @@
 /* SPDX-License-Identifier: BSD-2-Clause */
 /* zonectl check: validate a matrix; --explain a diagnostic code. */
 #include <errno.h>
+#include <stddef.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -8,6 +9,7 @@
 
 #include <zonewall/matrix.h>
 
+#include "options.h"
 #include "zonectl.h"
 
 static void explain_one(const struct zw_code_info *c, FILE *out)
@@ -44,73 +46,56 @@ static int explain_code(const char *arg)
 	return ZW_EXIT_OK;
 }
 
-static void check_usage(FILE *out)
-{
-	fputs("usage: zonectl check MATRIX.yaml [--format text|json]\n"
-	      "       zonectl check --explain ZWnnn|all\n"
-	      "\n"
-	      "Validate a flow matrix and report every problem found, as\n"
-	      "FILE:LINE:COL: error|warning[ZWnnn]: message (text, on stdout; a count\n"
-	      "of errors and warnings follows on stderr) or\n"
-	      "one JSON document on stdout. --explain prints what a code means,\n"
-	      "why the regulation asks for it and how to fix it.\n"
-	      "Exit 1 if any error, 0 otherwise (warnings do not fail).\n",
-	      out);
-}
+struct check_opts {
+	int format; /* index in zw_ctl_text_json */
+	const char *explain;
+};
+
+static const struct zw_ctl_opt check_opts[] = {
+	ZW_CTL_OPT("format", 0, ZW_CTL_ENUM, struct check_opts, format, NULL,
+	 "text: one line per problem on stdout, then a count of\n"
+	 "errors and warnings on stderr (default); json: one\n"
+	 "document on stdout",
+	 .choices = zw_ctl_text_json),
+	ZW_CTL_OPT("explain", 0, ZW_CTL_STRING, struct check_opts, explain,
+	 "ZWnnn|all", "what a code means, why the regulation asks for it\n"
+		      "and how to fix it (instead of checking)",
+	 .last = true),
+	{NULL},
+};
+
+static const struct zw_ctl_cmdline check_cmdline = {
+	.name = "check",
+	.usage = "zonectl check MATRIX.yaml [--format text|json]\n"
+		 "zonectl check --explain ZWnnn|all",
+	.about = "Validate a flow matrix and report every problem found, as\n"
+		 "FILE:LINE:COL: error|warning[ZWnnn]: message (text, on stdout; a count\n"
+		 "of errors and warnings follows on stderr) or\n"
+		 "one JSON document on stdout. --explain prints what a code means,\n"
+		 "why the regulation asks for it and how to fix it.\n"
+		 "Exit 1 if any error, 0 otherwise (warnings do not fail).\n",
+	.opts = check_opts,
+	.max_pos = 1,
+	.too_many = "check takes one matrix file",
+};
 
 int zw_cmd_check(int argc, char **argv)
 {
-	const char *path = NULL, *format = "text";
+	struct check_opts o = {0};
+	struct zw_ctl_args a;
 	struct zw_matrix *m;
 	int rc;
 
-	for (int i = 1; i < argc;) {
-		int g = zw_ctl_global_opt(argc, argv, &i);
-
-		if (g < 0)
-			return ZW_EXIT_USAGE;
-		if (g)
-			continue;
-		if (!strcmp(argv[i], "--help") || !strcmp(argv[i], "-h")) {
-			check_usage(stdout);
-			return ZW_EXIT_OK;
-		}
-		if (!strcmp(argv[i], "--explain")) {
-			if (i + 1 >= argc) {
-				zw_ctl_err("--explain needs a code, e.g. --explain ZW040");
-				return ZW_EXIT_USAGE;
-			}
-			return explain_code(argv[i + 1]);
-		}
-		if (!strcmp(argv[i], "--format") && i + 1 < argc) {
-			format = argv[i + 1];
-			i += 2;
-			continue;
-		}
-		if (!strncmp(argv[i], "--format=", 9)) {
-			format = argv[i] + 9;
-			i++;
-			continue;
-		}
-		if (argv[i][0] == '-' && argv[i][1]) {
-			zw_ctl_err("unknown option '%s' (see zonectl check --help)", argv[i]);
-			return ZW_EXIT_USAGE;
-		}
-		if (path) {
-			zw_ctl_err("check takes one matrix file");
-			return ZW_EXIT_USAGE;
-		}
-		path = argv[i++];
-	}
-	if (!path) {
-		check_usage(stderr);
+	rc = zw_ctl_parse(&check_cmdline, &o, argc, argv, &a);
+	if (rc != ZW_CTL_GO)
+		return rc;
+	if (o.explain)
+		return explain_code(o.explain);
+	if (!a.n_pos) {
+		zw_ctl_help(&check_cmdline, stderr);
 		return ZW_EXIT_USAGE;
 	}
-	if (strcmp(format, "text") && strcmp(format, "json")) {
-		zw_ctl_err("--format must be text or json, not '%s'", format);
-		return ZW_EXIT_USAGE;
-	}
-	m = zw_ctl_load_checked(path, !strcmp(format, "json"), false, &rc);
+	m = zw_ctl_load_checked(a.pos[0], o.format == 1, false, &rc);
 	zw_matrix__free(m);
 	return rc;
 }

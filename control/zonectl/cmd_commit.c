@@ -1,27 +1,44 @@
 /* SPDX-License-Identifier: BSD-2-Clause */
 /* zonectl commit: send a matrix to zonewalld as the next version. */
 #include <errno.h>
+#include <stddef.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
 #include "client.h"
+#include "options.h"
 #include "zonectl.h"
 
-static void commit_help(FILE *out)
-{
-	fputs("usage: zonectl commit MATRIX.yaml -m REASON [--format text|json]\n"
-	      "\n"
-	      "Send the matrix to zonewalld: it validates and compiles it, stores\n"
-	      "it as the next version, programs every backend, and only then makes\n"
-	      "it active; one journal entry per flow added, changed or removed.\n"
-	      "If a backend fails, the previous version stays active everywhere\n"
-	      "and the refusal is journalled. An empty reason, or one that looks\n"
-	      "like it holds a password or key, is refused.\n"
-	      "Exit: 0 active, 1 refused (invalid matrix or reason), 2 usage,\n"
-	      "3 daemon unreachable or a backend failed.\n",
-	      out);
-}
+struct commit_opts {
+	const char *reason;
+	int format; /* enum zw_journal_format */
+};
+
+static const struct zw_ctl_opt commit_opts[] = {
+	ZW_CTL_OPT("message", 'm', ZW_CTL_STRING, struct commit_opts, reason, "REASON",
+	 "why (journalled; required)"),
+	ZW_CTL_OPT("format", 0, ZW_CTL_ENUM, struct commit_opts, format, NULL,
+	 "text (default) or one JSON document",
+	 .choices = zw_ctl_text_json),
+	{NULL},
+};
+
+static const struct zw_ctl_cmdline commit_cmdline = {
+	.name = "commit",
+	.usage = "zonectl commit MATRIX.yaml -m REASON [--format text|json]",
+	.about = "Send the matrix to zonewalld: it validates and compiles it, stores\n"
+		 "it as the next version, programs every backend, and only then makes\n"
+		 "it active; one journal entry per flow added, changed or removed.\n"
+		 "If a backend fails, the previous version stays active everywhere\n"
+		 "and the refusal is journalled. An empty reason, or one that looks\n"
+		 "like it holds a password or key, is refused.\n"
+		 "Exit: 0 active, 1 refused (invalid matrix or reason), 2 usage,\n"
+		 "3 daemon unreachable or a backend failed.\n",
+	.opts = commit_opts,
+	.max_pos = 1,
+	.too_many = "commit needs one matrix file (see zonectl commit --help)",
+};
 
 static char *read_file(const char *path, size_t *len)
 {
@@ -62,27 +79,26 @@ static char *read_file(const char *path, size_t *len)
 
 int zw_cmd_commit(int argc, char **argv)
 {
-	struct zw_ctl_cmdopts c = {0};
+	struct commit_opts o = {0};
+	struct zw_ctl_args c;
 	json_t *req, *resp;
 	char *text;
 	size_t len;
 	int r, fmt;
 
-	r = zw_ctl_parse_common(argc, argv, &c, commit_help);
-	if (r)
+	r = zw_ctl_parse(&commit_cmdline, &o, argc, argv, &c);
+	if (r != ZW_CTL_GO)
 		return r;
 	if (c.n_pos != 1) {
 		zw_ctl_err("commit needs one matrix file (see zonectl commit "
 			   "--help)");
 		return ZW_EXIT_USAGE;
 	}
-	if (!c.reason) {
+	if (!o.reason) {
 		zw_ctl_err("commit needs a reason: -m \"why the rules change\"");
 		return ZW_EXIT_USAGE;
 	}
-	fmt = zw_ctl_format(c.format ? c.format : "text", "text,json");
-	if (fmt < 0)
-		return ZW_EXIT_USAGE;
+	fmt = o.format;
 	text = read_file(c.pos[0], &len);
 	if (!text) {
 		zw_ctl_err("cannot read %s: %s", c.pos[0], strerror(errno));
@@ -94,7 +110,7 @@ int zw_cmd_commit(int argc, char **argv)
 		return ZW_EXIT_INVALID;
 	}
 	req = json_pack("{s:s, s:s%, s:s, s:s}", "op", "commit", "matrix",
-			text, len, "file", c.pos[0], "reason", c.reason);
+			text, len, "file", c.pos[0], "reason", o.reason);
 	free(text);
 	if (!req) {
 		zw_ctl_err("%s is not valid UTF-8 text", c.pos[0]);

@@ -1,6 +1,7 @@
 /* SPDX-License-Identifier: BSD-2-Clause */
 /* zonectl compile: validate a matrix and write its policy image. */
 #include <errno.h>
+#include <stddef.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -8,55 +9,48 @@
 #include <zonewall/matrix.h>
 #include <zonewall/policy.h>
 
+#include "options.h"
 #include "zonectl.h"
 
-static void compile_usage(FILE *out)
-{
-	fputs("usage: zonectl compile MATRIX.yaml -o POLICY.img\n"
-	      "\n"
-	      "Validate the matrix and, if it has no error, write its policy\n"
-	      "image (docs/policy-image.md) and print the image's SHA-256.\n"
-	      "The same matrix always gives the same bytes.\n",
-	      out);
-}
+struct compile_opts {
+	const char *output;
+};
+
+static const struct zw_ctl_opt compile_opts[] = {
+	ZW_CTL_OPT("output", 'o', ZW_CTL_STRING, struct compile_opts, output,
+	 "POLICY.img", "where to write the image (required; written whole\n"
+		       "or not at all)"),
+	{NULL},
+};
+
+static const struct zw_ctl_cmdline compile_cmdline = {
+	.name = "compile",
+	.usage = "zonectl compile MATRIX.yaml -o POLICY.img",
+	.about = "Validate the matrix and, if it has no error, write its policy\n"
+		 "image (docs/policy-image.md) and print the image's SHA-256.\n"
+		 "The same matrix always gives the same bytes.\n",
+	.opts = compile_opts,
+	.max_pos = 1,
+	.too_many = "compile takes one matrix file",
+};
 
 int zw_cmd_compile(int argc, char **argv)
 {
-	const char *path = NULL, *out = NULL;
+	struct compile_opts o = {0};
+	struct zw_ctl_args a;
+	const char *path, *out;
 	struct zw_matrix *m;
 	uint8_t *img = NULL;
 	size_t len = 0;
 	int rc, r;
 
-	for (int i = 1; i < argc;) {
-		int g = zw_ctl_global_opt(argc, argv, &i);
-
-		if (g < 0)
-			return ZW_EXIT_USAGE;
-		if (g)
-			continue;
-		if (!strcmp(argv[i], "--help") || !strcmp(argv[i], "-h")) {
-			compile_usage(stdout);
-			return ZW_EXIT_OK;
-		}
-		if ((!strcmp(argv[i], "-o") || !strcmp(argv[i], "--output")) &&
-		    i + 1 < argc) {
-			out = argv[i + 1];
-			i += 2;
-			continue;
-		}
-		if (argv[i][0] == '-' && argv[i][1]) {
-			zw_ctl_err("unknown option '%s' (see zonectl compile --help)", argv[i]);
-			return ZW_EXIT_USAGE;
-		}
-		if (path) {
-			zw_ctl_err("compile takes one matrix file");
-			return ZW_EXIT_USAGE;
-		}
-		path = argv[i++];
-	}
+	rc = zw_ctl_parse(&compile_cmdline, &o, argc, argv, &a);
+	if (rc != ZW_CTL_GO)
+		return rc;
+	path = a.pos[0];
+	out = o.output;
 	if (!path || !out) {
-		compile_usage(stderr);
+		zw_ctl_help(&compile_cmdline, stderr);
 		return ZW_EXIT_USAGE;
 	}
 	m = zw_ctl_load_checked(path, false, true, &rc);

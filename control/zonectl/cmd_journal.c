@@ -1,70 +1,104 @@
 /* SPDX-License-Identifier: BSD-2-Clause */
 /* zonectl journal [verify|archive]: through the daemon, or read-only
  * from --state DIR. */
+#include <stddef.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
-#include "jprint.h"
-#include "zonectl.h"
 #include "client.h"
+#include "jprint.h"
+#include "options.h"
+#include "zonectl.h"
 
-static void journal_help(FILE *out)
-{
-	fputs("usage: zonectl journal [--since DAYS] [--flow ID] [--format text|json|csv]\n"
-	      "       zonectl journal verify [--format text|json]\n"
-	      "       zonectl journal archive --older-than DAYS -m REASON\n"
-	      "\n"
-	      "The change journal: one entry per flow added, changed or removed\n"
-	      "by each version, plus commits, refused commits, rollbacks and\n"
-	      "crisis measures; each with UTC time, clock sync state, author,\n"
-	      "reason, before/after and each backend's implementation\n"
-	      "(docs/journal.md). csv and json carry every field.\n"
-	      "  --since DAYS   entries of the last DAYS days\n"
-	      "  --flow ID      entries about flow ID\n"
-	      "verify: check the hash chain end to end, archives included; exit 1\n"
-	      "and name the first bad entry if anything was modified, deleted,\n"
-	      "reordered or inserted.\n"
-	      "archive: move entries older than DAYS (at least 365) to a file in\n"
-	      "the state directory's archive/ that keeps the chain verifiable\n"
-	      "(daemon only).\n"
-	      "Works without the daemon with --state DIR (except archive).\n",
-	      out);
-}
+#define MAX_DAYS 100000
 
+struct journal_opts {
+	long since;
+	const char *flow;
+	int format;	   /* enum zw_journal_format */
+	long older_than;   /* archive */
+	const char *reason; /* archive */
+};
+
+static const struct zw_ctl_opt journal_opts[] = {
+	ZW_CTL_OPT("since", 0, ZW_CTL_INT, struct journal_opts, since, "DAYS",
+	 "entries of the last DAYS days", .max = MAX_DAYS),
+	ZW_CTL_OPT("flow", 0, ZW_CTL_STRING, struct journal_opts, flow, "ID",
+	 "entries about flow ID"),
+	ZW_CTL_OPT("format", 0, ZW_CTL_ENUM, struct journal_opts, format, NULL,
+	 "text (default), one JSON document, or csv\n(RFC 4180)",
+	 .choices = zw_ctl_text_json_csv),
+	{NULL},
+};
+
+static const struct zw_ctl_opt verify_opts[] = {
+	ZW_CTL_OPT("format", 0, ZW_CTL_ENUM, struct journal_opts, format, NULL,
+	 "text (default) or one JSON document",
+	 .choices = zw_ctl_text_json),
+	{NULL},
+};
+
+static const struct zw_ctl_opt archive_opts[] = {
+	ZW_CTL_OPT("older-than", 0, ZW_CTL_INT, struct journal_opts, older_than,
+	 "DAYS", "entries older than DAYS days (at least 365;\nrequired)",
+	 .max = MAX_DAYS),
+	ZW_CTL_OPT("message", 'm', ZW_CTL_STRING, struct journal_opts, reason,
+	 "REASON", "why (journalled; required)"),
+	{NULL},
+};
+
+static const struct zw_ctl_cmdline journal_cmdline;
+
+static const struct zw_ctl_cmdline verify_cmdline = {
+	.name = "journal verify",
+	.opts = verify_opts,
+	.help_of = &journal_cmdline,
+};
+
+static const struct zw_ctl_cmdline archive_cmdline = {
+	.name = "journal archive",
+	.opts = archive_opts,
+	.help_of = &journal_cmdline,
+};
+
+static const struct zw_ctl_cmdline *const journal_verbs[] = {
+	&verify_cmdline, &archive_cmdline, NULL,
+};
+
+static const struct zw_ctl_cmdline journal_cmdline = {
+	.name = "journal",
+	.usage = "zonectl journal [--since DAYS] [--flow ID] [--format text|json|csv]\n"
+		 "zonectl journal verify [--format text|json]\n"
+		 "zonectl journal archive --older-than DAYS -m REASON",
+	.about = "The change journal: one entry per flow added, changed or removed\n"
+		 "by each version, plus commits, refused commits, rollbacks and\n"
+		 "crisis measures; each with UTC time, clock sync state, author,\n"
+		 "reason, before/after and each backend's implementation\n"
+		 "(docs/journal.md). csv and json carry every field.\n"
+		 "verify: check the hash chain end to end, archives included; exit 1\n"
+		 "and name the first bad entry if anything was modified, deleted,\n"
+		 "reordered or inserted.\n"
+		 "archive: move entries older than DAYS (at least 365) to a file in\n"
+		 "the state directory's archive/ that keeps the chain verifiable\n"
+		 "(daemon only).\n"
+		 "Works without the daemon with --state DIR (except archive).\n",
+	.opts = journal_opts,
+	.verbs = journal_verbs,
+};
+
+/* argv[0] is "verify". */
 static int cmd_verify(int argc, char **argv)
 {
-	const char *format = "text";
+	struct journal_opts o = {0};
+	struct zw_ctl_args a;
 	json_t *req, *resp;
-	int i = 2, r, fmt;
+	int r, fmt;
 
-	while (i < argc) {
-		if (!strcmp(argv[i], "--help") || !strcmp(argv[i], "-h")) {
-			journal_help(stdout);
-			return 0;
-		}
-		r = zw_ctl_global_opt(argc, argv, &i);
-		if (r < 0)
-			return ZW_EXIT_USAGE;
-		if (r)
-			continue;
-		if (!strcmp(argv[i], "--format") && i + 1 < argc) {
-			format = argv[i + 1];
-			i += 2;
-			continue;
-		}
-		if (!strncmp(argv[i], "--format=", 9)) {
-			format = argv[i] + 9;
-			i++;
-			continue;
-		}
-		zw_ctl_err("unknown argument '%s' (see zonectl journal --help)",
-			   argv[i]);
-		return ZW_EXIT_USAGE;
-	}
-	fmt = zw_ctl_format(format, "text,json");
-	if (fmt < 0)
-		return ZW_EXIT_USAGE;
+	r = zw_ctl_parse(&verify_cmdline, &o, argc, argv, &a);
+	if (r != ZW_CTL_GO)
+		return r;
+	fmt = o.format;
 	req = json_pack("{s:s}", "op", "verify");
 	r = zw_ctl_request(req, true, &resp);
 	json_decref(req);
@@ -95,38 +129,21 @@ static int cmd_verify(int argc, char **argv)
 	return intact ? 0 : ZW_EXIT_INVALID;
 }
 
+/* argv[0] is "archive". */
 static int cmd_archive(int argc, char **argv)
 {
-	const char *reason = NULL;
-	long days = -1;
+	struct journal_opts o = {.older_than = -1};
+	struct zw_ctl_args a;
+	const char *reason;
+	long days;
 	json_t *req, *resp;
-	int i = 2, r;
+	int r;
 
-	while (i < argc) {
-		if (!strcmp(argv[i], "--help") || !strcmp(argv[i], "-h")) {
-			journal_help(stdout);
-			return 0;
-		}
-		r = zw_ctl_global_opt(argc, argv, &i);
-		if (r < 0)
-			return ZW_EXIT_USAGE;
-		if (r)
-			continue;
-		r = zw_ctl_reason_opt(argc, argv, &i, &reason);
-		if (r < 0)
-			return ZW_EXIT_USAGE;
-		if (r)
-			continue;
-		if (!strcmp(argv[i], "--older-than") && i + 1 < argc) {
-			if (zw_ctl_parse_days(argv[i + 1], &days))
-				return ZW_EXIT_USAGE;
-			i += 2;
-			continue;
-		}
-		zw_ctl_err("unknown argument '%s' (see zonectl journal --help)",
-			   argv[i]);
-		return ZW_EXIT_USAGE;
-	}
+	r = zw_ctl_parse(&archive_cmdline, &o, argc, argv, &a);
+	if (r != ZW_CTL_GO)
+		return r;
+	days = o.older_than;
+	reason = o.reason;
 	if (days < 0 || !reason) {
 		zw_ctl_err("usage: zonectl journal archive --older-than DAYS -m "
 			   "REASON");
@@ -150,58 +167,32 @@ static int cmd_archive(int argc, char **argv)
 
 int zw_cmd_journal(int argc, char **argv)
 {
-	const char *format = "text", *flow = NULL;
-	long since = 0;
+	struct journal_opts o = {0};
+	struct zw_ctl_args a;
+	const char *flow;
+	long since;
 	json_t *req, *resp, *e;
 	struct zw_jprint p;
 	size_t k;
-	int i = 1, r, fmt;
+	int v, r, fmt;
 
-	/* The sub-command may follow global options. */
-	for (int x = 1; x < argc; x++) {
-		if (!strcmp(argv[x], "verify") || !strcmp(argv[x], "archive")) {
-			char *sub = argv[x];
+	/* The verb may follow options ("journal --format json verify"): it
+	 * becomes argv[0] of the verb's own command line. */
+	v = zw_ctl_find_verb(&journal_cmdline, argc, argv);
+	if (v && (!strcmp(argv[v], "verify") || !strcmp(argv[v], "archive"))) {
+		char *verb = argv[v];
 
-			memmove(&argv[2], &argv[1], (size_t)(x - 1) * sizeof(*argv));
-			argv[1] = sub;
-			return !strcmp(sub, "verify") ? cmd_verify(argc, argv)
-						      : cmd_archive(argc, argv);
-		}
-		if ((!strcmp(argv[x], "--since") || !strcmp(argv[x], "--flow") ||
-		     !strcmp(argv[x], "--format") || !strcmp(argv[x], "--socket") ||
-		     !strcmp(argv[x], "--state")))
-			x++;
+		memmove(&argv[2], &argv[1], (size_t)(v - 1) * sizeof(*argv));
+		argv[1] = verb;
+		return !strcmp(verb, "verify") ? cmd_verify(argc - 1, argv + 1)
+					       : cmd_archive(argc - 1, argv + 1);
 	}
-	while (i < argc) {
-		const char *a = argv[i];
-
-		if (!strcmp(a, "--help") || !strcmp(a, "-h")) {
-			journal_help(stdout);
-			return 0;
-		}
-		r = zw_ctl_global_opt(argc, argv, &i);
-		if (r < 0)
-			return ZW_EXIT_USAGE;
-		if (r)
-			continue;
-		if (i + 1 < argc && !strcmp(a, "--since")) {
-			if (zw_ctl_parse_days(argv[i + 1], &since))
-				return ZW_EXIT_USAGE;
-		} else if (i + 1 < argc && !strcmp(a, "--flow")) {
-			flow = argv[i + 1];
-		} else if (i + 1 < argc && !strcmp(a, "--format")) {
-			format = argv[i + 1];
-		} else {
-			zw_ctl_err("unknown argument '%s' (see zonectl journal "
-				   "--help)",
-				   a);
-			return ZW_EXIT_USAGE;
-		}
-		i += 2;
-	}
-	fmt = zw_ctl_format(format, "text,json,csv");
-	if (fmt < 0)
-		return ZW_EXIT_USAGE;
+	r = zw_ctl_parse(&journal_cmdline, &o, argc, argv, &a);
+	if (r != ZW_CTL_GO)
+		return r;
+	since = o.since;
+	flow = o.flow;
+	fmt = o.format;
 	req = json_pack("{s:s, s:I, s:s?}", "op", "journal", "since_days",
 			(json_int_t)since, "flow", flow);
 	r = zw_ctl_request(req, true, &resp);

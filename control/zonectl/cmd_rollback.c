@@ -1,33 +1,51 @@
 /* SPDX-License-Identifier: BSD-2-Clause */
 /* zonectl rollback: re-apply an earlier version as a new one. */
+#include <stddef.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
 #include "client.h"
+#include "options.h"
 #include "zonectl.h"
 
-static void rollback_help(FILE *out)
-{
-	fputs("usage: zonectl rollback VERSION -m REASON [--format text|json]\n"
-	      "\n"
-	      "Re-apply the matrix of an earlier VERSION (one that was active\n"
-	      "once). This makes a new version, journalled like any commit.\n"
-	      "Exit: 0 active, 1 refused (unknown version, bad reason), 2 usage,\n"
-	      "3 daemon unreachable or a backend failed.\n",
-	      out);
-}
+struct rollback_opts {
+	const char *reason;
+	int format; /* enum zw_journal_format */
+};
+
+static const struct zw_ctl_opt rollback_opts[] = {
+	ZW_CTL_OPT("message", 'm', ZW_CTL_STRING, struct rollback_opts, reason, "REASON",
+	 "why (journalled; required)"),
+	ZW_CTL_OPT("format", 0, ZW_CTL_ENUM, struct rollback_opts, format, NULL,
+	 "text (default) or one JSON document",
+	 .choices = zw_ctl_text_json),
+	{NULL},
+};
+
+static const struct zw_ctl_cmdline rollback_cmdline = {
+	.name = "rollback",
+	.usage = "zonectl rollback VERSION -m REASON [--format text|json]",
+	.about = "Re-apply the matrix of an earlier VERSION (one that was active\n"
+		 "once). This makes a new version, journalled like any commit.\n"
+		 "Exit: 0 active, 1 refused (unknown version, bad reason), 2 usage,\n"
+		 "3 daemon unreachable or a backend failed.\n",
+	.opts = rollback_opts,
+	.max_pos = 1,
+	.too_many = "rollback needs one version number (see zonectl versions)",
+};
 
 int zw_cmd_rollback(int argc, char **argv)
 {
-	struct zw_ctl_cmdopts c = {0};
+	struct rollback_opts o = {0};
+	struct zw_ctl_args c;
 	json_t *req, *resp;
 	char *end;
 	long long n;
 	int r, fmt;
 
-	r = zw_ctl_parse_common(argc, argv, &c, rollback_help);
-	if (r)
+	r = zw_ctl_parse(&rollback_cmdline, &o, argc, argv, &c);
+	if (r != ZW_CTL_GO)
 		return r;
 	if (c.n_pos != 1) {
 		zw_ctl_err("rollback needs one version number (see zonectl "
@@ -39,15 +57,13 @@ int zw_cmd_rollback(int argc, char **argv)
 		zw_ctl_err("'%s' is not a version number", c.pos[0]);
 		return ZW_EXIT_USAGE;
 	}
-	if (!c.reason) {
+	if (!o.reason) {
 		zw_ctl_err("rollback needs a reason: -m \"why\"");
 		return ZW_EXIT_USAGE;
 	}
-	fmt = zw_ctl_format(c.format ? c.format : "text", "text,json");
-	if (fmt < 0)
-		return ZW_EXIT_USAGE;
+	fmt = o.format;
 	req = json_pack("{s:s, s:I, s:s}", "op", "rollback", "version",
-			(json_int_t)n, "reason", c.reason);
+			(json_int_t)n, "reason", o.reason);
 	r = zw_ctl_request(req, false, &resp);
 	json_decref(req);
 	if (r)

@@ -1,27 +1,43 @@
 /* SPDX-License-Identifier: BSD-2-Clause */
 /* zonectl rules: the regulatory list of rules (REQUIREMENTS L1), through
  * the daemon or read-only from --state DIR. */
+#include <stddef.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
 #include "client.h"
 #include "jprint.h"
+#include "options.h"
 #include "zonectl.h"
 
-static void rules_help(FILE *out)
-{
-	fputs("usage: zonectl rules [--deleted-within DAYS] [--format text|json|csv]\n"
-	      "\n"
-	      "The regulatory list of rules (REQUIREMENTS L1): every flow in\n"
-	      "force (or suspended by a crisis measure, or expired) and every\n"
-	      "flow deleted within DAYS (default 365), each with the date, version,\n"
-	      "author and reason of its creation, last modification and\n"
-	      "deletion, its definition and its implementation in each backend.\n"
-	      "Built from the journal (archives included). Works without the\n"
-	      "daemon with --state DIR.\n",
-	      out);
-}
+struct rules_opts {
+	long deleted_within;
+	int format; /* enum zw_journal_format */
+};
+
+static const struct zw_ctl_opt rules_opts[] = {
+	ZW_CTL_OPT("deleted-within", 0, ZW_CTL_INT, struct rules_opts, deleted_within, "DAYS",
+	 "also the flows deleted within DAYS days (default 365)",
+	 .max = 100000),
+	ZW_CTL_OPT("format", 0, ZW_CTL_ENUM, struct rules_opts, format, NULL,
+	 "text (default), one JSON document, or csv\n(RFC 4180)",
+	 .choices = zw_ctl_text_json_csv),
+	{NULL},
+};
+
+static const struct zw_ctl_cmdline rules_cmdline = {
+	.name = "rules",
+	.usage = "zonectl rules [--deleted-within DAYS] [--format text|json|csv]",
+	.about = "The regulatory list of rules (REQUIREMENTS L1): every flow in\n"
+		 "force (or suspended by a crisis measure, or expired) and every\n"
+		 "flow deleted within DAYS (default 365), each with the date, version,\n"
+		 "author and reason of its creation, last modification and\n"
+		 "deletion, its definition and its implementation in each backend.\n"
+		 "Built from the journal (archives included). Works without the\n"
+		 "daemon with --state DIR.\n",
+	.opts = rules_opts,
+};
 
 static void ev_text(const char *what, const json_t *ev)
 {
@@ -63,40 +79,18 @@ static char *services_text(const json_t *def)
 
 int zw_cmd_rules(int argc, char **argv)
 {
-	const char *format = "text";
-	long days = 365;
+	struct rules_opts o = {.deleted_within = 365};
+	struct zw_ctl_args a;
+	long days;
 	json_t *req, *resp, *r0;
 	size_t k;
-	int i = 1, r, fmt;
+	int r, fmt;
 
-	while (i < argc) {
-		const char *a = argv[i];
-
-		if (!strcmp(a, "--help") || !strcmp(a, "-h")) {
-			rules_help(stdout);
-			return 0;
-		}
-		r = zw_ctl_global_opt(argc, argv, &i);
-		if (r < 0)
-			return ZW_EXIT_USAGE;
-		if (r)
-			continue;
-		if (i + 1 < argc && !strcmp(a, "--deleted-within")) {
-			if (zw_ctl_parse_days(argv[i + 1], &days))
-				return ZW_EXIT_USAGE;
-		} else if (i + 1 < argc && !strcmp(a, "--format")) {
-			format = argv[i + 1];
-		} else {
-			zw_ctl_err("unknown argument '%s' (see zonectl rules "
-				   "--help)",
-				   a);
-			return ZW_EXIT_USAGE;
-		}
-		i += 2;
-	}
-	fmt = zw_ctl_format(format, "text,json,csv");
-	if (fmt < 0)
-		return ZW_EXIT_USAGE;
+	r = zw_ctl_parse(&rules_cmdline, &o, argc, argv, &a);
+	if (r != ZW_CTL_GO)
+		return r;
+	days = o.deleted_within;
+	fmt = o.format;
 	req = json_pack("{s:s, s:I}", "op", "rules", "deleted_within_days",
 			(json_int_t)days);
 	r = zw_ctl_request(req, true, &resp);

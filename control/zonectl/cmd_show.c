@@ -3,48 +3,30 @@
  * a JSON document for scripts, a Graphviz graph (dot) or a self-contained
  * HTML page for auditors. Formats are described in docs/zonectl.md. */
 #include <errno.h>
+#include <stdbool.h>
+#include <stddef.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/ioctl.h>
 #include <unistd.h>
 
+#include "options.h"
 #include "show.h"
 #include "zonectl.h"
 
 #define DEFAULT_WIDTH 100
 
-static void usage(FILE *out)
-{
-	fputs("usage: zonectl show MATRIX.yaml [--format text|csv|json|dot|html]\n"
-	      "                    [-o|--output FILE] [--date YYYY-MM-DD] [--width N] [--bom]\n"
-	      "\n"
-	      "Present a matrix that passes 'zonectl check' (a matrix with errors is\n"
-	      "refused, exit 1):\n"
-	      "  text  the zone grid (from the row's zone to the column's zone, the\n"
-	      "        services allowed), then the zones and the flows (default)\n"
-	      "  csv   one row per flow and service, for spreadsheets (RFC 4180)\n"
-	      "  json  one document for scripts (schema in docs/zonectl.md)\n"
-	      "  dot   a Graphviz graph of the zones and the services between them\n"
-	      "  html  one self-contained page for auditors: zones, grid, flows with\n"
-	      "        justification, compensating measures, review and expiry\n"
-	      "--date judges expiry and review age on that day (default today, UTC).\n"
-	      "--width wraps the text grid (default: the terminal's, else 100).\n"
-	      "--bom starts the csv with a UTF-8 byte order mark (for Excel).\n"
-	      "--output writes FILE (whole or not at all) instead of stdout.\n",
-	      out);
-}
-
-static const struct {
-	const char *name;
-	int (*render)(const struct zw_matrix *, const struct zw_show_opts *, FILE *);
-} formats[] = {
-	{"text", zw_show_text},
-	{"csv", zw_show_csv},
-	{"json", zw_show_json},
-	{"dot", zw_show_dot},
-	{"html", zw_show_html},
+/* --format: names and renderers, in the same order. */
+static const char *const format_names[] = {"text", "csv", "json", "dot", "html",
+					   NULL};
+static int (*const renderers[])(const struct zw_matrix *,
+				const struct zw_show_opts *, FILE *) = {
+	zw_show_text, zw_show_csv, zw_show_json, zw_show_dot, zw_show_html,
 };
+_Static_assert(sizeof(renderers) / sizeof(renderers[0]) ==
+		       sizeof(format_names) / sizeof(format_names[0]) - 1,
+	       "one renderer per format name");
 
 static unsigned terminal_width(void)
 {
@@ -56,103 +38,84 @@ static unsigned terminal_width(void)
 	return DEFAULT_WIDTH;
 }
 
-/* Take "--opt VALUE" or "--opt=VALUE" at argv[*i]; 1 if taken, 0 if not
- * this option, -1 if the value is missing. */
-static int opt_value(int argc, char **argv, int *i, const char *name,
-		     const char *alias, const char **val)
-{
-	const char *a = argv[*i];
-	size_t n = strlen(name);
+struct show_opts {
+	int format; /* index in format_names[] */
+	const char *output;
+	const char *date;
+	long width;
+	bool bom;
+};
 
-	if (!strncmp(a, name, n) && a[n] == '=') {
-		*val = a + n + 1;
-		*i += 1;
-		return 1;
-	}
-	if (strcmp(a, name) && (!alias || strcmp(a, alias)))
-		return 0;
-	if (*i + 1 >= argc) {
-		zw_ctl_err("%s needs a value (see zonectl show --help)", a);
-		return -1;
-	}
-	*val = argv[*i + 1];
-	*i += 2;
-	return 1;
-}
+static const struct zw_ctl_opt show_opts[] = {
+	ZW_CTL_OPT("format", 0, ZW_CTL_ENUM, struct show_opts, format, NULL,
+	 "text  the zone grid (from the row's zone to the column's\n"
+	 "      zone, the services allowed), then the zones and\n"
+	 "      the flows (default)\n"
+	 "csv   one row per flow and service, for spreadsheets\n"
+	 "      (RFC 4180)\n"
+	 "json  one document for scripts (schema in\n"
+	 "      docs/zonectl.md)\n"
+	 "dot   a Graphviz graph of the zones and the services\n"
+	 "      between them\n"
+	 "html  one self-contained page for auditors: zones,\n"
+	 "      grid, flows with justification, compensating\n"
+	 "      measures, review and expiry",
+	 .choices = format_names),
+	ZW_CTL_OPT("output", 'o', ZW_CTL_STRING, struct show_opts, output, "FILE",
+	 "write FILE (whole or not at all) instead of stdout"),
+	ZW_CTL_OPT("date", 0, ZW_CTL_STRING, struct show_opts, date, "YYYY-MM-DD",
+	 "judge expiry and review age on that day (default\n"
+	 "today, UTC)"),
+	ZW_CTL_OPT("width", 0, ZW_CTL_INT, struct show_opts, width, "N",
+	 "wrap the text grid to N columns (default: the\n"
+	 "terminal's, else 100)",
+	 .min = 40, .max = 10000),
+	ZW_CTL_OPT("bom", 0, ZW_CTL_FLAG, struct show_opts, bom, NULL,
+	 "start the csv with a UTF-8 byte order mark (for Excel)"),
+	{NULL},
+};
+
+static const struct zw_ctl_cmdline show_cmdline = {
+	.name = "show",
+	.usage = "zonectl show MATRIX.yaml [--format text|csv|json|dot|html]\n"
+		 "             [-o|--output FILE] [--date YYYY-MM-DD] [--width N] [--bom]",
+	.about = "Present a matrix that passes 'zonectl check' (a matrix with errors is\n"
+		 "refused, exit 1): a zone grid, a spreadsheet, a document for\n"
+		 "scripts, a graph or a page for auditors (--format).\n",
+	.opts = show_opts,
+	.max_pos = 1,
+	.too_many = "show takes one matrix file (see zonectl show --help)",
+};
 
 int zw_cmd_show(int argc, char **argv)
 {
-	const char *path = NULL, *format = "text", *output = NULL, *date = NULL,
-		   *width = NULL;
+	struct show_opts so = {0};
+	struct zw_ctl_args a;
+	const char *path, *output;
 	struct zw_show_opts o = {0};
 	struct zw_diags d;
 	struct zw_matrix *m;
 	size_t fi;
 	int rc, r;
 
-	for (int i = 1; i < argc;) {
-		int g = zw_ctl_global_opt(argc, argv, &i);
-
-		if (!g)
-			g = opt_value(argc, argv, &i, "--format", NULL, &format);
-		if (!g)
-			g = opt_value(argc, argv, &i, "--output", "-o", &output);
-		if (!g)
-			g = opt_value(argc, argv, &i, "--date", NULL, &date);
-		if (!g)
-			g = opt_value(argc, argv, &i, "--width", NULL, &width);
-		if (g < 0)
-			return ZW_EXIT_USAGE;
-		if (g)
-			continue;
-		if (!strcmp(argv[i], "--bom")) {
-			o.bom = true;
-			i++;
-			continue;
-		}
-		if (!strcmp(argv[i], "--help") || !strcmp(argv[i], "-h")) {
-			usage(stdout);
-			return ZW_EXIT_OK;
-		}
-		if (argv[i][0] == '-' && argv[i][1]) {
-			zw_ctl_err("unknown option '%s' (see zonectl show --help)", argv[i]);
-			return ZW_EXIT_USAGE;
-		}
-		if (path) {
-			zw_ctl_err("show takes one matrix file (see zonectl show --help)");
-			return ZW_EXIT_USAGE;
-		}
-		path = argv[i++];
-	}
-	if (!path) {
-		usage(stderr);
+	rc = zw_ctl_parse(&show_cmdline, &so, argc, argv, &a);
+	if (rc != ZW_CTL_GO)
+		return rc;
+	if (!a.n_pos) {
+		zw_ctl_help(&show_cmdline, stderr);
 		return ZW_EXIT_USAGE;
 	}
-	for (fi = 0; fi < sizeof(formats) / sizeof(formats[0]); fi++)
-		if (!strcmp(format, formats[fi].name))
-			break;
-	if (fi == sizeof(formats) / sizeof(formats[0])) {
-		zw_ctl_err("--format must be text, csv, json, dot or html, not '%s'", format);
-		return ZW_EXIT_USAGE;
-	}
+	path = a.pos[0];
+	output = so.output;
+	fi = (size_t)so.format;
 	o.path = path;
+	o.bom = so.bom;
 	o.today = zw_date__today();
-	if (date && zw_date__parse(date, &o.today)) {
-		zw_ctl_err("--date must be YYYY-MM-DD, not '%s'", date);
+	if (so.date && zw_date__parse(so.date, &o.today)) {
+		zw_ctl_err("--date must be YYYY-MM-DD, not '%s'", so.date);
 		return ZW_EXIT_USAGE;
 	}
-	o.width = terminal_width();
-	if (width) {
-		char *end;
-		long w = strtol(width, &end, 10);
-
-		if (*width < '0' || *width > '9' || *end || w < 40 || w > 10000) {
-			zw_ctl_err("--width must be a number of columns, 40 or more, not '%s'",
-				   width);
-			return ZW_EXIT_USAGE;
-		}
-		o.width = (unsigned)w;
-	}
+	o.width = so.width ? (unsigned)so.width : terminal_width();
 
 	m = zw_ctl_load_valid(path, o.today, &d, &rc);
 	if (!m) {
@@ -165,7 +128,7 @@ int zw_cmd_show(int argc, char **argv)
 	size_t len = 0;
 	FILE *mem = open_memstream(&buf, &len);
 
-	r = mem ? formats[fi].render(m, &o, mem) : -ENOMEM;
+	r = mem ? renderers[fi](m, &o, mem) : -ENOMEM;
 	if (mem && fclose(mem) && !r)
 		r = -ENOMEM;
 	if (!r) {

@@ -1,40 +1,58 @@
 /* SPDX-License-Identifier: BSD-2-Clause */
 /* zonectl status: the daemon, the active version, what each backend enforces. */
+#include <stddef.h>
 #include <stdio.h>
 #include <string.h>
 
 #include "client.h"
+#include "options.h"
 #include "zonectl.h"
 
-static void status_help(FILE *out)
-{
-	fputs("usage: zonectl status [--format text|json]\n"
-	      "\n"
-	      "Is zonewalld up; the active version and its SHA-256; crisis\n"
-	      "measures in force; each backend with the SHA-256 it really\n"
-	      "enforces (read back from the engine), whether it is in sync and\n"
-	      "its counters; the syslog forwarding queue; the journal head.\n"
-	      "Exit: 0 up, 3 daemon unreachable.\n",
-	      out);
-}
+struct status_opts {
+	const char *reason; /* accepted, unused */
+	int format; /* enum zw_journal_format */
+};
+
+static const struct zw_ctl_opt status_opts[] = {
+	/* Accepted like every daemon command's -m, so that scripts may pass
+	 * it to all of them; nothing is changed, so nothing is journalled. */
+	ZW_CTL_OPT("message", 'm', ZW_CTL_STRING, struct status_opts, reason,
+		   "REASON", "accepted and ignored (nothing is changed)"),
+	ZW_CTL_OPT("format", 0, ZW_CTL_ENUM, struct status_opts, format, NULL,
+	 "text (default) or one JSON document",
+	 .choices = zw_ctl_text_json),
+	{NULL},
+};
+
+static const struct zw_ctl_cmdline status_cmdline = {
+	.name = "status",
+	.usage = "zonectl status [--format text|json]",
+	.about = "Is zonewalld up; the active version and its SHA-256; crisis\n"
+		 "measures in force; each backend with the SHA-256 it really\n"
+		 "enforces (read back from the engine), whether it is in sync and\n"
+		 "its counters; the syslog forwarding queue; the journal head.\n"
+		 "Exit: 0 up, 3 daemon unreachable.\n",
+	.opts = status_opts,
+	.max_pos = 0,
+	.too_many = "status takes no argument",
+};
 
 int zw_cmd_status(int argc, char **argv)
 {
-	struct zw_ctl_cmdopts c = {0};
+	struct status_opts o = {0};
+	struct zw_ctl_args c;
 	json_t *req, *resp, *a, *b, *s, *dm;
 	size_t i;
 	int r, fmt;
 
-	r = zw_ctl_parse_common(argc, argv, &c, status_help);
-	if (r)
+	r = zw_ctl_parse(&status_cmdline, &o, argc, argv, &c);
+	if (r != ZW_CTL_GO)
 		return r;
 	if (c.n_pos) {
 		zw_ctl_err("status takes no argument");
 		return ZW_EXIT_USAGE;
 	}
-	fmt = zw_ctl_format(c.format ? c.format : "text", "text,json");
-	if (fmt < 0)
-		return ZW_EXIT_USAGE;
+	fmt = o.format;
 	if (zw_ctl.state) {
 		zw_ctl_err("status asks the running daemon: drop --state (use "
 			   "'zonectl --state DIR versions' offline)");

@@ -1,38 +1,56 @@
 /* SPDX-License-Identifier: BSD-2-Clause */
 /* zonectl versions: the stored versions. */
+#include <stddef.h>
 #include <stdio.h>
 #include <string.h>
 
 #include "client.h"
+#include "options.h"
 #include "zonectl.h"
 
-static void versions_help(FILE *out)
-{
-	fputs("usage: zonectl versions [--format text|json|csv]\n"
-	      "\n"
-	      "Every stored version: number, date (UTC), author, state (ok,\n"
-	      "refused, abandoned), image SHA-256, reason; '*' marks the active\n"
-	      "one. Works without the daemon with --state DIR.\n",
-	      out);
-}
+struct versions_opts {
+	const char *reason; /* accepted, unused */
+	int format; /* enum zw_journal_format */
+};
+
+static const struct zw_ctl_opt versions_opts[] = {
+	/* Accepted like every daemon command's -m, so that scripts may pass
+	 * it to all of them; nothing is changed, so nothing is journalled. */
+	ZW_CTL_OPT("message", 'm', ZW_CTL_STRING, struct versions_opts, reason,
+		   "REASON", "accepted and ignored (nothing is changed)"),
+	ZW_CTL_OPT("format", 0, ZW_CTL_ENUM, struct versions_opts, format, NULL,
+	 "text (default), one JSON document, or csv\n(RFC 4180)",
+	 .choices = zw_ctl_text_json_csv),
+	{NULL},
+};
+
+static const struct zw_ctl_cmdline versions_cmdline = {
+	.name = "versions",
+	.usage = "zonectl versions [--format text|json|csv]",
+	.about = "Every stored version: number, date (UTC), author, state (ok,\n"
+		 "refused, abandoned), image SHA-256, reason; '*' marks the active\n"
+		 "one. Works without the daemon with --state DIR.\n",
+	.opts = versions_opts,
+	.max_pos = 0,
+	.too_many = "versions takes no argument",
+};
 
 int zw_cmd_versions(int argc, char **argv)
 {
-	struct zw_ctl_cmdopts c = {0};
+	struct versions_opts o = {0};
+	struct zw_ctl_args c;
 	json_t *req, *resp, *v;
 	size_t i;
 	int r, fmt;
 
-	r = zw_ctl_parse_common(argc, argv, &c, versions_help);
-	if (r)
+	r = zw_ctl_parse(&versions_cmdline, &o, argc, argv, &c);
+	if (r != ZW_CTL_GO)
 		return r;
 	if (c.n_pos) {
 		zw_ctl_err("versions takes no argument");
 		return ZW_EXIT_USAGE;
 	}
-	fmt = zw_ctl_format(c.format ? c.format : "text", "text,json,csv");
-	if (fmt < 0)
-		return ZW_EXIT_USAGE;
+	fmt = o.format;
 	req = json_pack("{s:s}", "op", "versions");
 	r = zw_ctl_request(req, true, &resp);
 	json_decref(req);

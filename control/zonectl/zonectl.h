@@ -30,15 +30,6 @@ extern struct zw_ctl_globals zw_ctl;
 /* Print "zonectl: ..." on stderr. */
 void zw_ctl_err(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
 
-/*
- * Take a global option (--socket PATH / --socket=PATH / --state ...) at
- * argv[*i] if there is one: sets zw_ctl, advances *i past it, returns 1;
- * returns 0 if argv[*i] is not a global option, -1 on a usage error
- * (already reported). Sub-commands call it in their own option loops so
- * globals are accepted after the sub-command too.
- */
-int zw_ctl_global_opt(int argc, char **argv, int *i);
-
 struct zw_matrix;
 struct zw_diags;
 
