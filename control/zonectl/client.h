@@ -1,7 +1,7 @@
 /* SPDX-License-Identifier: BSD-2-Clause */
-/* Shared by zonectl's daemon-client commands (private to control/). */
-#ifndef ZONEWALL_CONTROL_ZONECTL_REMOTE_H
-#define ZONEWALL_CONTROL_ZONECTL_REMOTE_H
+/* Shared by zonectl's daemon-client commands (private to control/zonectl/). */
+#ifndef ZONEWALL_CONTROL_ZONECTL_CLIENT_H
+#define ZONEWALL_CONTROL_ZONECTL_CLIENT_H
 
 #include <jansson.h>
 #include <stdbool.h>
@@ -16,15 +16,10 @@
  */
 int zw_ctl_request(json_t *req, bool read_only, json_t **resp);
 
-/* Parse --format's value; prints the error and returns -1 if not one of
- * @allowed ("text,json,csv"). */
-int zw_ctl_format(const char *s, const char *allowed);
-
-/* Take "-m REASON" / "--message REASON" / "-mREASON" at argv[*i]: 1 taken,
- * 0 not this option, -1 usage error (reported). */
-int zw_ctl_reason_opt(int argc, char **argv, int *i, const char **reason);
-
 /* Print a JSON document on stdout (indented, one document). */
 void zw_ctl_print_json(const json_t *doc);
+
+/* The string member @k of @o, "" when absent. */
+const char *zw_ctl_sget(const json_t *o, const char *k);
 
 #endif

@@ -8,10 +8,13 @@
  * grouped by zone pair in the zones of the matrix that allows it.
  */
 #include <errno.h>
+#include <stdbool.h>
+#include <stddef.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
+#include "options.h"
 #include "show.h"
 #include "zonectl.h"
 
@@ -741,92 +744,68 @@ static int render_json(FILE *out, const struct diff *d)
 	return 0;
 }
 
-static void usage(FILE *out)
-{
-	fputs("usage: zonectl diff OLD.yaml NEW.yaml [--format text|json]\n"
-	      "                    [--date YYYY-MM-DD] [--exit-code] [-o|--output FILE]\n"
-	      "\n"
-	      "Compare two matrices that pass 'zonectl check':\n"
-	      "  - what was written: zones, declared services and flows (by id)\n"
-	      "    added, removed or changed, field by field (old -> new);\n"
-	      "  - what it means: the traffic NEW allows and OLD does not (now\n"
-	      "    allowed) and the reverse (no longer allowed), exact to the address\n"
-	      "    and port, grouped by zone pair and service, including traffic\n"
-	      "    inside a zone (isolation, networks moving) and flow expiry on\n"
-	      "    --date (default today, UTC).\n"
-	      "Exit 0 whether or not they differ; with --exit-code, exit 1 when they\n"
-	      "differ (like git diff). A matrix with errors is refused (exit 1).\n",
-	      out);
-}
+struct diff_opts {
+	int format; /* index in zw_ctl_text_json */
+	const char *date;
+	bool exit_code;
+	const char *output;
+};
+
+static const struct zw_ctl_opt diff_opts[] = {
+	ZW_CTL_OPT("format", 0, ZW_CTL_ENUM, struct diff_opts, format, NULL,
+	 "text (default) or one JSON document (docs/zonectl.md)",
+	 .choices = zw_ctl_text_json),
+	ZW_CTL_OPT("date", 0, ZW_CTL_STRING, struct diff_opts, date, "YYYY-MM-DD",
+	 "judge flow expiry on that day (default today, UTC)"),
+	ZW_CTL_OPT("exit-code", 0, ZW_CTL_FLAG, struct diff_opts, exit_code, NULL,
+	 "exit 1 when they differ (like git diff)"),
+	ZW_CTL_OPT("output", 'o', ZW_CTL_STRING, struct diff_opts, output, "FILE",
+	 "write FILE (whole or not at all) instead of stdout"),
+	{NULL},
+};
+
+static const struct zw_ctl_cmdline diff_cmdline = {
+	.name = "diff",
+	.usage = "zonectl diff OLD.yaml NEW.yaml [--format text|json]\n"
+		 "             [--date YYYY-MM-DD] [--exit-code] [-o|--output FILE]",
+	.about = "Compare two matrices that pass 'zonectl check':\n"
+		 "  - what was written: zones, declared services and flows (by id)\n"
+		 "    added, removed or changed, field by field (old -> new);\n"
+		 "  - what it means: the traffic NEW allows and OLD does not (now\n"
+		 "    allowed) and the reverse (no longer allowed), exact to the address\n"
+		 "    and port, grouped by zone pair and service, including traffic\n"
+		 "    inside a zone (isolation, networks moving) and flow expiry on\n"
+		 "    --date (default today, UTC).\n"
+		 "Exit 0 whether or not they differ; with --exit-code, exit 1 when they\n"
+		 "differ (like git diff). A matrix with errors is refused (exit 1).\n",
+	.opts = diff_opts,
+	.max_pos = 2,
+	.too_many = "diff takes two matrix files, OLD and NEW",
+};
 
 int zw_cmd_diff(int argc, char **argv)
 {
-	const char *paths[2] = {NULL, NULL}, *format = "text", *date = NULL,
-		   *output = NULL;
-	bool exit_code = false;
-	int npaths = 0, rc = ZW_EXIT_OK, r;
+	struct diff_opts o = {0};
+	struct zw_ctl_args a;
+	const char **paths = a.pos, *output;
+	int rc, r;
 	struct zw_diags dg[2];
 	struct zw_matrix *m[2] = {NULL, NULL};
 	struct diff d;
 
+	rc = zw_ctl_parse(&diff_cmdline, &o, argc, argv, &a);
+	if (rc != ZW_CTL_GO)
+		return rc;
+	if (a.n_pos != 2) {
+		zw_ctl_help(&diff_cmdline, stderr);
+		return ZW_EXIT_USAGE;
+	}
+	output = o.output;
+	rc = ZW_EXIT_OK;
 	memset(&d, 0, sizeof(d));
-	for (int i = 1; i < argc;) {
-		int g = zw_ctl_global_opt(argc, argv, &i);
-		const char **val = NULL;
-
-		if (g < 0)
-			return ZW_EXIT_USAGE;
-		if (g)
-			continue;
-		if (!strcmp(argv[i], "--help") || !strcmp(argv[i], "-h")) {
-			usage(stdout);
-			return ZW_EXIT_OK;
-		}
-		if (!strcmp(argv[i], "--exit-code")) {
-			exit_code = true;
-			i++;
-			continue;
-		}
-		if (!strcmp(argv[i], "--format"))
-			val = &format;
-		else if (!strcmp(argv[i], "--date"))
-			val = &date;
-		else if (!strcmp(argv[i], "--output") || !strcmp(argv[i], "-o"))
-			val = &output;
-		if (val) {
-			if (i + 1 >= argc) {
-				zw_ctl_err("%s needs a value (see zonectl diff --help)", argv[i]);
-				return ZW_EXIT_USAGE;
-			}
-			*val = argv[i + 1];
-			i += 2;
-			continue;
-		}
-		if (!strncmp(argv[i], "--format=", 9)) {
-			format = argv[i++] + 9;
-			continue;
-		}
-		if (argv[i][0] == '-' && argv[i][1]) {
-			zw_ctl_err("unknown option '%s' (see zonectl diff --help)", argv[i]);
-			return ZW_EXIT_USAGE;
-		}
-		if (npaths == 2) {
-			zw_ctl_err("diff takes two matrix files, OLD and NEW");
-			return ZW_EXIT_USAGE;
-		}
-		paths[npaths++] = argv[i++];
-	}
-	if (npaths != 2) {
-		usage(stderr);
-		return ZW_EXIT_USAGE;
-	}
-	if (strcmp(format, "text") && strcmp(format, "json")) {
-		zw_ctl_err("--format must be text or json, not '%s'", format);
-		return ZW_EXIT_USAGE;
-	}
 	d.day = zw_date__today();
-	if (date && zw_date__parse(date, &d.day)) {
-		zw_ctl_err("--date must be YYYY-MM-DD, not '%s'", date);
+	if (o.date && zw_date__parse(o.date, &d.day)) {
+		zw_ctl_err("--date must be YYYY-MM-DD, not '%s'", o.date);
 		return ZW_EXIT_USAGE;
 	}
 
@@ -857,7 +836,7 @@ int zw_cmd_diff(int argc, char **argv)
 	if (!r && !mem)
 		r = -ENOMEM;
 	if (!r)
-		r = strcmp(format, "json") ? render_text(mem, &d) : render_json(mem, &d);
+		r = o.format == 1 ? render_json(mem, &d) : render_text(mem, &d);
 	if (mem && fclose(mem) && !r)
 		r = -ENOMEM;
 	if (!r) {
@@ -872,7 +851,7 @@ int zw_cmd_diff(int argc, char **argv)
 	free(buf);
 	if (r)
 		rc = ZW_EXIT_ENV;
-	else if (exit_code && different(&d))
+	else if (o.exit_code && different(&d))
 		rc = ZW_EXIT_INVALID;
 out:
 	section_free(&d.matrix);

@@ -3,6 +3,8 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <stdarg.h>
+#include <stdbool.h>
+#include <stddef.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -10,6 +12,7 @@
 
 #include <zonewall/matrix.h>
 
+#include "options.h"
 #include "zonectl.h"
 
 struct zw_ctl_globals zw_ctl;
@@ -48,40 +51,6 @@ void zw_ctl_err(const char *fmt, ...)
 	fputc('\n', stderr);
 }
 
-int zw_ctl_global_opt(int argc, char **argv, int *i)
-{
-	static const struct {
-		const char *name;
-		const char **dst;
-	} opts[] = {
-		{"--socket", &zw_ctl.socket},
-		{"--state", &zw_ctl.state},
-	};
-	const char *a = argv[*i];
-
-	for (size_t k = 0; k < sizeof(opts) / sizeof(opts[0]); k++) {
-		size_t n = strlen(opts[k].name);
-
-		if (strncmp(a, opts[k].name, n) != 0)
-			continue;
-		if (a[n] == '=') {
-			*opts[k].dst = a + n + 1;
-			*i += 1;
-			return 1;
-		}
-		if (a[n] != '\0')
-			continue;
-		if (*i + 1 >= argc) {
-			zw_ctl_err("%s needs a value (see zonectl --help)", a);
-			return -1;
-		}
-		*opts[k].dst = argv[*i + 1];
-		*i += 2;
-		return 1;
-	}
-	return 0;
-}
-
 struct zw_matrix *zw_ctl_load_valid(const char *path, int32_t today,
 			       struct zw_diags *diags, int *rc)
 {
@@ -108,6 +77,42 @@ struct zw_matrix *zw_ctl_load_valid(const char *path, int32_t today,
 		return NULL;
 	}
 	*rc = ZW_EXIT_OK;
+	return m;
+}
+
+struct zw_matrix *zw_ctl_load_checked(const char *path, bool json,
+				      bool quiet_ok, int *rc)
+{
+	struct zw_diags d;
+	struct zw_matrix *m;
+
+	zw_diags__init(&d, path);
+	m = zw_matrix__load(path, &d);
+	if (!m && errno == ENOMEM) {
+		zw_ctl_err("out of memory reading %s", path);
+		zw_diags__fini(&d);
+		*rc = ZW_EXIT_ENV;
+		return NULL;
+	}
+	if (!m) {
+		/* Unreadable file: an environment problem, said once. */
+		zw_ctl_err("%s", d.n ? d.v[0].message : "cannot read the matrix");
+		zw_diags__fini(&d);
+		*rc = ZW_EXIT_ENV;
+		return NULL;
+	}
+	zw_matrix__validate(m, zw_date__today(), &d);
+	/* check: the diagnostics are the output (stdout); compile: stdout
+	 * carries the image SHA-256, so diagnostics go to stderr. */
+	if (json)
+		zw_diags__print_json(&d, stdout);
+	else
+		zw_diags__print_text(&d, quiet_ok ? stderr : stdout);
+	*rc = d.n_errors ? ZW_EXIT_INVALID : ZW_EXIT_OK;
+	if (!json && !quiet_ok)
+		fprintf(stderr, "%s: %zu error(s), %zu warning(s)\n", path,
+			d.n_errors, d.n_warnings);
+	zw_diags__fini(&d);
 	return m;
 }
 
@@ -156,58 +161,57 @@ int zw_ctl_write(const char *path, const char *buf, size_t len)
 	return e;
 }
 
-static void usage(FILE *out)
+static void list_commands(FILE *out)
 {
-	fputs("usage: zonectl [--socket PATH] [--state DIR] COMMAND [ARGS...]\n"
-	      "\n"
-	      "zonewall's administrator and auditor tool: check, compile and\n"
-	      "explain a flow matrix; commit it to zonewalld; read versions,\n"
-	      "the change journal and what every engine enforces.\n"
-	      "\n"
-	      "Commands:\n",
-	      out);
+	fputs("\nCommands:\n", out);
 	for (const struct command *c = commands; c->name; c++)
 		fprintf(out, "  %-9s %s\n", c->name, c->summary);
-	fputs("\n"
-	      "Global options (before or after the command):\n"
-	      "  --socket PATH  daemon socket (default $ZONEWALL_SOCKET, else\n"
-	      "                 " ZW_DEFAULT_SOCKET ")\n"
-	      "  --state DIR    read versions and journal from a state directory\n"
-	      "                 without the daemon (read-only)\n"
-	      "\n"
-	      "'zonectl COMMAND --help' describes each command. Exit codes: 0 ok,\n"
-	      "1 invalid input or refused, 2 usage error, 3 environment error.\n",
-	      out);
 }
+
+struct main_opts {
+	bool version;
+};
+
+static const struct zw_ctl_opt main_opts[] = {
+	ZW_CTL_OPT("version", 0, ZW_CTL_FLAG, struct main_opts, version, NULL,
+	 "print zonectl's version", .last = true),
+	{NULL},
+};
+
+static const struct zw_ctl_cmdline main_cmdline = {
+	.name = "",
+	.usage = "zonectl [--socket PATH] [--state DIR] COMMAND [ARGS...]",
+	.about = "zonewall's administrator and auditor tool: check, compile and\n"
+		 "explain a flow matrix; commit it to zonewalld; read versions,\n"
+		 "the change journal and what every engine enforces.\n",
+	.opts = main_opts,
+	.stop_at_pos = true,
+	.help_more = list_commands,
+	.globals_in_help = true,
+	.epilog = "'zonectl COMMAND --help' describes each command. Exit codes: 0 ok,\n"
+		  "1 invalid input or refused, 2 usage error, 3 environment error.\n",
+};
 
 int main(int argc, char **argv)
 {
-	int i = 1;
+	struct main_opts o = {0};
+	struct zw_ctl_args a;
+	int i, r;
 
-	while (i < argc && argv[i][0] == '-') {
-		if (!strcmp(argv[i], "--help") || !strcmp(argv[i], "-h")) {
-			usage(stdout);
-			return ZW_EXIT_OK;
-		}
-		if (!strcmp(argv[i], "--version")) {
-			puts("zonectl " ZW_VERSION);
-			return ZW_EXIT_OK;
-		}
-		int r = zw_ctl_global_opt(argc, argv, &i);
-
-		if (r < 0)
-			return ZW_EXIT_USAGE;
-		if (r == 0) {
-			zw_ctl_err("unknown option '%s' (see zonectl --help)", argv[i]);
-			return ZW_EXIT_USAGE;
-		}
+	r = zw_ctl_parse(&main_cmdline, &o, argc, argv, &a);
+	if (r != ZW_CTL_GO)
+		return r;
+	if (o.version) {
+		puts("zonectl " ZW_VERSION);
+		return ZW_EXIT_OK;
 	}
+	i = a.next;
 	if (i >= argc) {
-		usage(stderr);
+		zw_ctl_help(&main_cmdline, stderr);
 		return ZW_EXIT_USAGE;
 	}
 	if (!strcmp(argv[i], "help")) {
-		usage(stdout);
+		zw_ctl_help(&main_cmdline, stdout);
 		return ZW_EXIT_OK;
 	}
 	if (!zw_ctl.socket)

@@ -3,6 +3,7 @@
  * policy image, through the reference evaluator. The same question gives the
  * same line whatever the input. */
 #include <errno.h>
+#include <stddef.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -11,25 +12,40 @@
 #include <zonewall/matrix.h>
 #include <zonewall/policy.h>
 
+#include "options.h"
 #include "zonectl.h"
 
-static void usage(FILE *out)
-{
-	fputs("usage: zonectl explain MATRIX.yaml|POLICY.img SRC DST PROTO [DPORT|ICMPTYPE]\n"
-	      "                       [--date YYYY-MM-DD] [--format text|json]\n"
-	      "\n"
-	      "Print the verdict a NEW connection from SRC to DST gets, and which\n"
-	      "flow decides it. The first word is 'allow' or 'deny':\n"
-	      "  allow F-001 ops -> jump ssh\n"
-	      "  allow - srv -> srv (same zone, not isolated)\n"
-	      "  deny no flow from ops to upd for tcp/22\n"
-	      "  deny ops -> ops isolated zone for tcp/22\n"
-	      "PROTO is tcp, udp, sctp, icmp, icmpv6 or a number; tcp/udp/sctp\n"
-	      "need a destination port, icmp/icmpv6 a type (name or number).\n"
-	      "--date evaluates flow expiry on that day (default today, UTC).\n"
-	      "Exit 0 whatever the verdict; 1 if the matrix or image is invalid.\n",
-	      out);
-}
+struct explain_opts {
+	const char *date;
+	int format; /* index in zw_ctl_text_json */
+};
+
+static const struct zw_ctl_opt explain_opts[] = {
+	ZW_CTL_OPT("date", 0, ZW_CTL_STRING, struct explain_opts, date,
+	 "YYYY-MM-DD", "evaluate flow expiry on that day (default today,\nUTC)"),
+	ZW_CTL_OPT("format", 0, ZW_CTL_ENUM, struct explain_opts, format, NULL,
+	 "one line (default) or one JSON document",
+	 .choices = zw_ctl_text_json),
+	{NULL},
+};
+
+static const struct zw_ctl_cmdline explain_cmdline = {
+	.name = "explain",
+	.usage = "zonectl explain MATRIX.yaml|POLICY.img SRC DST PROTO [DPORT|ICMPTYPE]\n"
+		 "                [--date YYYY-MM-DD] [--format text|json]",
+	.about = "Print the verdict a NEW connection from SRC to DST gets, and which\n"
+		 "flow decides it. The first word is 'allow' or 'deny':\n"
+		 "  allow F-001 ops -> jump ssh\n"
+		 "  allow - srv -> srv (same zone, not isolated)\n"
+		 "  deny no flow from ops to upd for tcp/22\n"
+		 "  deny ops -> ops isolated zone for tcp/22\n"
+		 "PROTO is tcp, udp, sctp, icmp, icmpv6 or a number; tcp/udp/sctp\n"
+		 "need a destination port, icmp/icmpv6 a type (name or number).\n"
+		 "Exit 0 whatever the verdict; 1 if the matrix or image is invalid.\n",
+	.opts = explain_opts,
+	.max_pos = 5,
+	.too_many = "too many arguments (see zonectl explain --help)",
+};
 
 struct answer {
 	const char *verdict;
@@ -134,59 +150,28 @@ static bool is_image(const char *path)
 
 int zw_cmd_explain(int argc, char **argv)
 {
-	const char *pos[5] = {NULL};
-	const char *date = NULL, *format = "text";
-	int npos = 0;
+	struct explain_opts o = {0};
+	struct zw_ctl_args args;
+	const char **pos = args.pos;
 	struct zw_query q;
 	struct zw_verdict v;
 	struct answer a = {0};
 	char err[256];
+	int r;
 
-	for (int i = 1; i < argc;) {
-		int g = zw_ctl_global_opt(argc, argv, &i);
-
-		if (g < 0)
-			return ZW_EXIT_USAGE;
-		if (g)
-			continue;
-		if (!strcmp(argv[i], "--help") || !strcmp(argv[i], "-h")) {
-			usage(stdout);
-			return ZW_EXIT_OK;
-		}
-		if (!strcmp(argv[i], "--date") && i + 1 < argc) {
-			date = argv[i + 1];
-			i += 2;
-			continue;
-		}
-		if (!strcmp(argv[i], "--format") && i + 1 < argc) {
-			format = argv[i + 1];
-			i += 2;
-			continue;
-		}
-		if (argv[i][0] == '-' && argv[i][1] && npos == 0) {
-			zw_ctl_err("unknown option '%s' (see zonectl explain --help)", argv[i]);
-			return ZW_EXIT_USAGE;
-		}
-		if (npos == 5) {
-			zw_ctl_err("too many arguments (see zonectl explain --help)");
-			return ZW_EXIT_USAGE;
-		}
-		pos[npos++] = argv[i++];
-	}
-	if (npos < 4) {
-		usage(stderr);
-		return ZW_EXIT_USAGE;
-	}
-	if (strcmp(format, "text") && strcmp(format, "json")) {
-		zw_ctl_err("--format must be text or json, not '%s'", format);
+	r = zw_ctl_parse(&explain_cmdline, &o, argc, argv, &args);
+	if (r != ZW_CTL_GO)
+		return r;
+	if (args.n_pos < 4) {
+		zw_ctl_help(&explain_cmdline, stderr);
 		return ZW_EXIT_USAGE;
 	}
 	if (zw_query__parse(&q, pos[1], pos[2], pos[3], pos[4], err, sizeof(err))) {
 		zw_ctl_err("%s", err);
 		return ZW_EXIT_USAGE;
 	}
-	if (date && zw_date__parse(date, &q.day)) {
-		zw_ctl_err("--date must be YYYY-MM-DD, not '%s'", date);
+	if (o.date && zw_date__parse(o.date, &q.day)) {
+		zw_ctl_err("--date must be YYYY-MM-DD, not '%s'", o.date);
 		return ZW_EXIT_USAGE;
 	}
 
@@ -206,7 +191,7 @@ int zw_cmd_explain(int argc, char **argv)
 		}
 		a.verdict = v.allow ? "allow" : "deny";
 		a.reason = reason_name(v.reason);
-		print_answer(&a, &v, &q, !strcmp(format, "json"));
+		print_answer(&a, &v, &q, o.format == 1);
 		zw_image__free(img);
 		return ZW_EXIT_OK;
 	}
@@ -227,7 +212,7 @@ int zw_cmd_explain(int argc, char **argv)
 	}
 	a.verdict = v.allow ? "allow" : "deny";
 	a.reason = reason_name(v.reason);
-	print_answer(&a, &v, &q, !strcmp(format, "json"));
+	print_answer(&a, &v, &q, o.format == 1);
 	zw_matrix__free(m);
 	return ZW_EXIT_OK;
 }

@@ -1,11 +1,12 @@
 /* SPDX-License-Identifier: BSD-2-Clause */
-/* zonectl's sub-commands (private to control/). Each takes the arguments
+/* zonectl's sub-commands (private to control/zonectl/). Each takes the arguments
  * after the sub-command name (argv[0] is the sub-command) and returns the
  * exit code of docs/cli.md: 0 ok, 1 invalid input or refused, 2 usage,
  * 3 environment. */
 #ifndef ZONEWALL_CONTROL_ZONECTL_H
 #define ZONEWALL_CONTROL_ZONECTL_H
 
+#include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
 #include <stdio.h>
@@ -29,15 +30,6 @@ extern struct zw_ctl_globals zw_ctl;
 /* Print "zonectl: ..." on stderr. */
 void zw_ctl_err(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
 
-/*
- * Take a global option (--socket PATH / --socket=PATH / --state ...) at
- * argv[*i] if there is one: sets zw_ctl, advances *i past it, returns 1;
- * returns 0 if argv[*i] is not a global option, -1 on a usage error
- * (already reported). Sub-commands call it in their own option loops so
- * globals are accepted after the sub-command too.
- */
-int zw_ctl_global_opt(int argc, char **argv, int *i);
-
 struct zw_matrix;
 struct zw_diags;
 
@@ -51,18 +43,30 @@ struct zw_diags;
 struct zw_matrix *zw_ctl_load_valid(const char *path, int32_t today,
 			       struct zw_diags *diags, int *rc);
 
+/*
+ * check and compile: load @path and validate it today, printing every
+ * diagnostic: as one JSON document on stdout when @json; else as text on
+ * stdout followed by a count on stderr (check), or on stderr alone when
+ * @quiet_ok (compile: stdout carries the image's SHA-256). Returns the
+ * matrix (caller frees), errors or not, and sets *rc to 0, or 1 if it has
+ * errors; NULL with *rc = 3 if it cannot be read.
+ */
+struct zw_matrix *zw_ctl_load_checked(const char *path, bool json,
+				      bool quiet_ok, int *rc);
+
 /* Write @len bytes to @path (atomically: temporary file, fsync, rename), or
  * to stdout when @path is NULL or "-". 0 or -errno. */
 int zw_ctl_write(const char *path, const char *buf, size_t len);
 
-/* Offline matrix work (control/cmd_*.c). */
+/* Offline matrix work (cmd_*.c). */
 int zw_cmd_check(int argc, char **argv);
 int zw_cmd_compile(int argc, char **argv);
 int zw_cmd_explain(int argc, char **argv);
 int zw_cmd_show(int argc, char **argv);
 int zw_cmd_diff(int argc, char **argv);
 
-/* Through the daemon, or read-only from --state (control/zonectl_remote.c). */
+/* Through the daemon, or read-only from --state (cmd_*.c on client.c;
+ * nodaemon.c when the build has no zonewalld). */
 int zw_cmd_commit(int argc, char **argv);
 int zw_cmd_versions(int argc, char **argv);
 int zw_cmd_rollback(int argc, char **argv);

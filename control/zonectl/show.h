@@ -1,6 +1,6 @@
 /* SPDX-License-Identifier: BSD-2-Clause */
 /*
- * zonectl show and diff (private to control/): the renderers of a valid
+ * zonectl show and diff (private to control/zonectl/): the renderers of a valid
  * matrix (text, csv, json, dot, html) and the helpers they share: loading a
  * matrix that must be valid, the zone grid, service and address text,
  * writing the output.
@@ -104,7 +104,7 @@ int zw_show_dot(const struct zw_matrix *m, const struct zw_show_opts *o,
 int zw_show_html(const struct zw_matrix *m, const struct zw_show_opts *o,
 		 FILE *out);
 
-/* ---- zonectl diff: the traffic difference (control/diff_traffic.c) ---- */
+/* ---- zonectl diff: the traffic difference (diff_traffic.c) ---- */
 
 /*
  * Print changes @v[0..n) of a traffic diff, all allowed by @m (the other

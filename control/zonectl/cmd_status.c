@@ -1,0 +1,146 @@
+/* SPDX-License-Identifier: BSD-2-Clause */
+/* zonectl status: the daemon, the active version, what each backend enforces. */
+#include <stddef.h>
+#include <stdio.h>
+#include <string.h>
+
+#include "client.h"
+#include "options.h"
+#include "zonectl.h"
+
+struct status_opts {
+	const char *reason; /* accepted, unused */
+	int format; /* enum zw_journal_format */
+};
+
+static const struct zw_ctl_opt status_opts[] = {
+	/* Accepted like every daemon command's -m, so that scripts may pass
+	 * it to all of them; nothing is changed, so nothing is journalled. */
+	ZW_CTL_OPT("message", 'm', ZW_CTL_STRING, struct status_opts, reason,
+		   "REASON", "accepted and ignored (nothing is changed)"),
+	ZW_CTL_OPT("format", 0, ZW_CTL_ENUM, struct status_opts, format, NULL,
+	 "text (default) or one JSON document",
+	 .choices = zw_ctl_text_json),
+	{NULL},
+};
+
+static const struct zw_ctl_cmdline status_cmdline = {
+	.name = "status",
+	.usage = "zonectl status [--format text|json]",
+	.about = "Is zonewalld up; the active version and its SHA-256; crisis\n"
+		 "measures in force; each backend with the SHA-256 it really\n"
+		 "enforces (read back from the engine), whether it is in sync and\n"
+		 "its counters; the syslog forwarding queue; the journal head.\n"
+		 "Exit: 0 up, 3 daemon unreachable.\n",
+	.opts = status_opts,
+	.max_pos = 0,
+	.too_many = "status takes no argument",
+};
+
+int zw_cmd_status(int argc, char **argv)
+{
+	struct status_opts o = {0};
+	struct zw_ctl_args c;
+	json_t *req, *resp, *a, *b, *s, *dm;
+	size_t i;
+	int r, fmt;
+
+	r = zw_ctl_parse(&status_cmdline, &o, argc, argv, &c);
+	if (r != ZW_CTL_GO)
+		return r;
+	if (c.n_pos) {
+		zw_ctl_err("status takes no argument");
+		return ZW_EXIT_USAGE;
+	}
+	fmt = o.format;
+	if (zw_ctl.state) {
+		zw_ctl_err("status asks the running daemon: drop --state (use "
+			   "'zonectl --state DIR versions' offline)");
+		return ZW_EXIT_USAGE;
+	}
+	req = json_pack("{s:s}", "op", "status");
+	r = zw_ctl_request(req, false, &resp);
+	json_decref(req);
+	if (r)
+		return r;
+	if (fmt == ZW_JF_JSON) {
+		json_object_del(resp, "ok");
+		zw_ctl_print_json(resp);
+		json_decref(resp);
+		return 0;
+	}
+	dm = json_object_get(resp, "daemon");
+	printf("zonewalld %s up (pid %lld) since %s, state %s\n",
+	       zw_ctl_sget(dm, "version"),
+	       (long long)json_integer_value(json_object_get(dm, "pid")),
+	       zw_ctl_sget(dm, "started"), zw_ctl_sget(dm, "state"));
+	a = json_object_get(resp, "active");
+	if (json_is_object(a)) {
+		json_t *cr = json_object_get(a, "crisis");
+
+		printf("active version %lld by %s since %s\n  image   %s\n"
+		       "  matrix  %s\n",
+		       (long long)json_integer_value(json_object_get(a, "version")),
+		       zw_ctl_sget(a, "user"), zw_ctl_sget(a, "since"), zw_ctl_sget(a, "image_sha256"),
+		       zw_ctl_sget(a, "matrix_sha256"));
+		if (json_is_object(cr)) {
+			json_t *p;
+			size_t k;
+
+			printf("CRISIS MEASURES IN FORCE:%s",
+			       json_is_true(json_object_get(cr, "isolate_internet"))
+				       ? " isolate-internet"
+				       : "");
+			json_array_foreach(json_object_get(cr, "block"), k, p)
+				printf(" block %s", json_string_value(p));
+			printf("\n  enforced image %s\n", zw_ctl_sget(a, "enforced_sha256"));
+		}
+	} else {
+		puts("no active version");
+	}
+	json_array_foreach(json_object_get(resp, "backends"), i, b) {
+		json_t *ct = json_object_get(b, "counters");
+
+		printf("backend %s: %s%s%s\n", zw_ctl_sget(b, "spec"),
+		       json_is_true(json_object_get(b, "in_sync"))
+			       ? "in sync, enforcing "
+			       : json_is_true(json_object_get(b, "enforcing"))
+					 ? "OUT OF SYNC, enforcing "
+					 : "NOT ENFORCING",
+		       zw_ctl_sget(b, "sha256"), "");
+		printf("  %s; packets %lld, bytes %lld, new connections %lld, "
+		       "drops %lld\n",
+		       zw_ctl_sget(b, "detail"),
+		       (long long)json_integer_value(json_object_get(ct, "packets")),
+		       (long long)json_integer_value(json_object_get(ct, "bytes")),
+		       (long long)json_integer_value(json_object_get(ct, "new_conns")),
+		       (long long)json_integer_value(json_object_get(ct, "drops")));
+		if (*zw_ctl_sget(b, "drift"))
+			printf("  drift: %s\n", zw_ctl_sget(b, "drift"));
+		if (*zw_ctl_sget(b, "last_error"))
+			printf("  last error: %s\n", zw_ctl_sget(b, "last_error"));
+	}
+	if (!json_array_size(json_object_get(resp, "backends")))
+		puts("no backend: nothing is enforced");
+	s = json_object_get(resp, "syslog");
+	if (json_is_object(s))
+		printf("syslog %s: %s, last sent entry %lld, %lld queued%s%s\n",
+		       zw_ctl_sget(s, "server"),
+		       json_is_true(json_object_get(s, "connected")) ? "connected"
+								      : "DISCONNECTED",
+		       (long long)json_integer_value(json_object_get(s, "sent_seq")),
+		       (long long)json_integer_value(json_object_get(s, "queued")),
+		       *zw_ctl_sget(s, "last_error") ? "; " : "", zw_ctl_sget(s, "last_error"));
+	else
+		puts("syslog forwarding: off");
+	if (!json_is_true(json_object_get(json_object_get(resp, "journal"),
+					  "intact_at_start")))
+		printf("JOURNAL ALTERED (found at daemon start): %s\n",
+		       zw_ctl_sget(json_object_get(resp, "journal"), "problem_at_start"));
+	printf("journal head: entry %lld, %s\n",
+	       (long long)json_integer_value(json_object_get(
+		       json_object_get(resp, "journal"), "head_seq")),
+	       zw_ctl_sget(json_object_get(resp, "journal"), "head_hash"));
+	json_decref(resp);
+	return 0;
+}
