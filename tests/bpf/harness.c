@@ -18,16 +18,29 @@
 
 #define BPF_FS_MAGIC_ 0xcafe4a11
 
+/* The bpffs of this run: tests/with_bpffs.sh mounts one for each test
+ * (meson runs the bpf suite through it) and names it here. */
+static const char *bpffs(void)
+{
+	return getenv("ZONEWALL_TEST_BPFFS");
+}
+
 void zwt_require_bpf(const char *test)
 {
 	struct statfs st;
+	const char *fs = bpffs();
 
 	if (geteuid() != 0) {
 		printf("%s: SKIP: needs root (BPF_PROG_TEST_RUN, bpffs pins)\n", test);
 		exit(77);
 	}
-	if (statfs("/sys/fs/bpf", &st) || (unsigned long)st.f_type != BPF_FS_MAGIC_) {
-		printf("%s: SKIP: /sys/fs/bpf is not a bpf filesystem here\n", test);
+	if (!fs) {
+		printf("%s: SKIP: ZONEWALL_TEST_BPFFS is not set: run it through "
+		       "tests/with_bpffs.sh (meson test does)\n", test);
+		exit(77);
+	}
+	if (statfs(fs, &st) || (unsigned long)st.f_type != BPF_FS_MAGIC_) {
+		printf("%s: SKIP: %s is not a bpf filesystem\n", test, fs);
 		exit(77);
 	}
 }
@@ -38,8 +51,12 @@ struct zw_xdp *zwt_instance_new(char *dir, size_t len)
 	char err[512];
 	int rc;
 
-	snprintf(dir, len, "/sys/fs/bpf/zwtest-%d-%ld", (int)getpid(),
-		 (long)(rand() ^ time(NULL)));
+	rc = snprintf(dir, len, "%s/zwtest-%d-%ld", bpffs(), (int)getpid(),
+		      (long)(rand() ^ time(NULL)));
+	if (rc < 0 || (size_t)rc >= len) {
+		fprintf(stderr, "instance directory name too long under %s\n", bpffs());
+		exit(1);
+	}
 	rc = zw_xdp__open(dir, NULL, &x, err, sizeof(err));
 	if (rc == -EPERM || rc == -ENOTSUP) {
 		printf("SKIP: cannot load the XDP program here: %s\n", err);

@@ -10,7 +10,7 @@
  * from the reference evaluator.
  *
  * Needs EAL with --no-huge and two lcores; exits 77 when it cannot have
- * them.
+ * them (SKIP-HARDWARE when the machine has a single CPU: scripts/test.sh).
  */
 #include <errno.h>
 #include <stdio.h>
@@ -1465,6 +1465,10 @@ int main(int argc, char **argv)
 	(void)argc;
 	if (geteuid() != 0) {
 		printf("SKIP: needs root for DPDK's EAL\n");
+		return 77;
+	}
+	if (sysconf(_SC_NPROCESSORS_ONLN) < 2) {
+		printf("SKIP-HARDWARE: needs 2 CPUs (a worker lcore beside the main one)\n");
 		return 77;
 	}
 	if (rte_eal_init(10, eal) < 0) {
