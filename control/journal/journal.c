@@ -12,6 +12,8 @@
 
 #include <openssl/evp.h>
 
+#include <zonewall/policy.h>
+
 #include "journal_priv.h"
 
 static const char *const action_names[] = {

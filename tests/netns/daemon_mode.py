@@ -19,7 +19,8 @@ class Daemon:
         self.ctx = ctx
         self.skip = skip
         self.engine = engine  # the engine's own (loader) object: read-back, stop
-        self.zwd = os.path.join(ctx.builddir, "control", "zonewalld")
+        # the tests' daemon: zonewalld plus the "file" test engine
+        self.zwd = os.path.join(ctx.builddir, "tests", "control", "zonewalld-test")
         self.zc = os.path.join(ctx.builddir, "control", "zonectl")
         self.state = os.path.join(ctx.tmp, "state")
         self.sock = os.path.join(ctx.tmp, "zw.sock")
