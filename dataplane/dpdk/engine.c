@@ -38,23 +38,6 @@ struct zw_engine zw_eng;
 /* Serialises swaps (control thread vs. nothing else today, but cheap). */
 static pthread_mutex_t load_lock = PTHREAD_MUTEX_INITIALIZER;
 
-static const char *const drop_names[ZW_DROP__COUNT] = {
-	[ZW_DROP_NONE] = "none",
-	[ZW_DROP_NO_FLOW] = "no-flow",
-	[ZW_DROP_ISOLATED] = "isolated",
-	[ZW_DROP_NOT_SYN] = "not-syn",
-	[ZW_DROP_FLOW_REMOVED] = "flow-removed",
-	[ZW_DROP_BLOCKED] = "blocked",
-	[ZW_DROP_RATE] = "rate",
-	[ZW_DROP_TRUNCATED] = "truncated",
-	[ZW_DROP_BAD_HEADER] = "bad-header",
-	[ZW_DROP_FRAGMENT] = "fragment",
-	[ZW_DROP_EXT_HEADERS] = "ext-headers",
-	[ZW_DROP_UNRELATED_ICMP] = "unrelated-icmp",
-	[ZW_DROP_TABLE_FULL] = "table-full",
-};
-
-
 /* The context PREPARE built and COMMIT will publish (under load_lock). It
  * was never published, so it is freed without a grace period. */
 static struct zw_ctx *staged;
@@ -446,8 +429,8 @@ void zw_engine__print_stats(FILE *f)
 		s.conns, s.evicted, s.expired, s.events_lost);
 	for (i = 1; i < ZW_DROP__COUNT; i++)
 		if (s.drops[i])
-			fprintf(f, "drop %-15s %" PRIu64 "\n", drop_names[i],
-				s.drops[i]);
+			fprintf(f, "drop %-15s %" PRIu64 "\n",
+				zw_drop_reason__name(i), s.drops[i]);
 	for (i = 0; i < zw_eng.n_ports; i++) {
 		struct rte_eth_stats es;
 		char name[RTE_ETH_NAME_MAX_LEN] = "?";
@@ -534,7 +517,8 @@ static int reply_events(int fd, long max)
 			(uint64_t)r->ts_ns,
 			r->event == ZW_EV_NEW ? "new" :
 			r->event == ZW_EV_DROP ? "drop" : "end",
-			r->reason < ZW_DROP__COUNT ? drop_names[r->reason] : "?",
+			r->reason < ZW_DROP__COUNT ? zw_drop_reason__name(r->reason)
+						    : "?",
 			r->flow == ZW_NO_FLOW ? -1 : (int)r->flow, r->generation,
 			r->src_zone, r->dst_zone, r->proto, s, r->sport, d,
 			r->dport, (uint64_t)r->packets, (uint64_t)r->bytes);
@@ -602,8 +586,8 @@ static int reply_drops(int fd)
 	worker_sum(&s);
 	rc = zw_ctl__printf(fd, "OK n=%d\n", ZW_DROP__COUNT - 1);
 	for (i = 1; i < ZW_DROP__COUNT && !rc; i++)
-		rc = zw_ctl__printf(fd, "%d %s %" PRIu64 "\n", i, drop_names[i],
-				    s.drops[i]);
+		rc = zw_ctl__printf(fd, "%d %s %" PRIu64 "\n", i,
+				    zw_drop_reason__name(i), s.drops[i]);
 	return rc;
 }
 

@@ -58,7 +58,9 @@ static inline uint64_t worker_ns(const struct zw_worker *w, uint64_t tsc)
 }
 
 /* Normalised connection key of tuple @t; returns 1 if @t's source is the
- * key's b end. */
+ * key's b end. The order of the ends is the core's (zw_tuple__normalise,
+ * the one the XDP program uses): only the packing into the table's compact
+ * key (struct zw_key4 / zw_key6) is DPDK's own. */
 static inline int conn_key(const struct zw_tuple *t, union key *k);
 
 int zw_pipeline__conn_key(const struct zw_tuple *t, void *key)
@@ -68,30 +70,24 @@ int zw_pipeline__conn_key(const struct zw_tuple *t, void *key)
 
 static inline int conn_key(const struct zw_tuple *t, union key *k)
 {
-	int sw;
+	struct zw_tuple n;
+	int sw = zw_tuple__normalise(t, &n);
 
-	if (t->family == 4) {
-		uint32_t s = rte_be_to_cpu_32(*(const uint32_t *)t->src);
-		uint32_t d = rte_be_to_cpu_32(*(const uint32_t *)t->dst);
-
-		sw = s > d || (s == d && t->sport > t->dport);
-		k->k4.a = sw ? *(const uint32_t *)t->dst : *(const uint32_t *)t->src;
-		k->k4.b = sw ? *(const uint32_t *)t->src : *(const uint32_t *)t->dst;
-		k->k4.pa = sw ? t->dport : t->sport;
-		k->k4.pb = sw ? t->sport : t->dport;
-		k->k4.proto = t->proto;
+	if (n.family == 4) {
+		memcpy(&k->k4.a, n.src, 4);
+		memcpy(&k->k4.b, n.dst, 4);
+		k->k4.pa = n.sport;
+		k->k4.pb = n.dport;
+		k->k4.proto = n.proto;
 		k->k4.kind = 0;
 		k->k4.pad = 0;
 	} else {
-		int c = memcmp(t->src, t->dst, 16);
-
-		sw = c > 0 || (c == 0 && t->sport > t->dport);
-		memcpy(k->k6.a, sw ? t->dst : t->src, 16);
-		memcpy(k->k6.b, sw ? t->src : t->dst, 16);
+		memcpy(k->k6.a, n.src, 16);
+		memcpy(k->k6.b, n.dst, 16);
 		k->k6.frag_id = 0;
-		k->k6.pa = sw ? t->dport : t->sport;
-		k->k6.pb = sw ? t->sport : t->dport;
-		k->k6.proto = t->proto;
+		k->k6.pa = n.sport;
+		k->k6.pb = n.dport;
+		k->k6.proto = n.proto;
 		k->k6.kind = 0;
 		memset(k->k6.pad, 0, sizeof(k->k6.pad));
 	}

@@ -2,13 +2,15 @@
 /* zonewalld's operations driven in-process (zonewalld_ops.c) with the file
  * test engine: the midnight re-apply and its journal, the start-up
  * recovery after the daemon was down across midnight, requests with
- * out-of-range numbers. "Today" comes from a file (ZONEWALL_TODAY_FILE),
- * as in the daemon's shell test. */
+ * out-of-range numbers, the engine set's transaction (engines.c) with two
+ * engines. "Today" comes from a file (ZONEWALL_TODAY_FILE), as in the
+ * daemon's shell test. */
 #include <CUnit/Basic.h>
 #include <errno.h>
 #include <sqlite3.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
 #include <zonewall/backend.h>
@@ -36,8 +38,10 @@ static const char matrix[] =
 
 struct fixture {
 	char dir[256];
-	char img[300];
+	char img[300];	/* the first engine's file */
+	char img2[300]; /* the second's, when n_engines is 2 */
 	char today[300];
+	size_t n_engines;
 	struct zwd d;
 };
 
@@ -65,25 +69,36 @@ static void daemon_start(struct fixture *fx)
 	d->j = zw_journal__open(d->db_path, 0, err, sizeof(err));
 	CU_ASSERT_PTR_NOT_NULL_FATAL(d->j);
 	CU_ASSERT_EQUAL_FATAL(zw_state__init(zw_journal__sqlite(d->j)), 0);
-	d->bes = calloc(1, sizeof(*d->bes));
+	d->bes = calloc(fx->n_engines, sizeof(*d->bes));
 	CU_ASSERT_PTR_NOT_NULL_FATAL(d->bes);
-	snprintf(spec, sizeof(spec), "file:%s", fx->img);
-	CU_ASSERT_EQUAL_FATAL(zw_backend__open_spec(spec, &d->bes[0].be, err,
-						    sizeof(err)),
-			      0);
-	d->bes[0].spec = strdup(spec);
-	d->n_bes = 1;
+	for (size_t i = 0; i < fx->n_engines; i++) {
+		snprintf(spec, sizeof(spec), "file:%s", i ? fx->img2 : fx->img);
+		CU_ASSERT_EQUAL_FATAL(zw_backend__open_spec(spec, &d->bes[i].be,
+							    err, sizeof(err)),
+				      0);
+		d->bes[i].spec = strdup(spec);
+		d->n_bes = i + 1;
+	}
 	CU_ASSERT_EQUAL_FATAL(zwd__recover(d), 0);
 }
 
-static void fixture_init(struct fixture *fx, const char *tag)
+/* A daemon driving @n_engines file engines: e.img, then e2.img. */
+static void fixture_init_n(struct fixture *fx, const char *tag,
+			   size_t n_engines)
 {
 	memset(fx, 0, sizeof(*fx));
 	zwt_tmpdir(fx->dir, sizeof(fx->dir), tag);
 	snprintf(fx->img, sizeof(fx->img), "%s/e.img", fx->dir);
+	snprintf(fx->img2, sizeof(fx->img2), "%s/e2.img", fx->dir);
 	snprintf(fx->today, sizeof(fx->today), "%s/today", fx->dir);
+	fx->n_engines = n_engines;
 	set_today(fx, "2026-11-01");
 	daemon_start(fx);
+}
+
+static void fixture_init(struct fixture *fx, const char *tag)
+{
+	fixture_init_n(fx, tag, 1);
 }
 
 static json_t *request(struct fixture *fx, json_t *req)
@@ -472,6 +487,213 @@ static void test_start_keeps_crisis_image(void)
 	zwd__fini(&fx.d);
 }
 
+/* ---- the engine set: a refusal by one engine changes no other ---- */
+
+/* @path with @suffix appended. */
+static const char *with(const char *path, const char *suffix)
+{
+	static char buf[4][400];
+	static int k;
+
+	k = (k + 1) % 4;
+	snprintf(buf[k], sizeof(buf[k]), "%s%s", path, suffix);
+	return buf[k];
+}
+
+static void touch(const char *path, const char *line)
+{
+	FILE *f = fopen(path, "w");
+
+	CU_ASSERT_PTR_NOT_NULL_FATAL(f);
+	fprintf(f, "%s\n", line);
+	fclose(f);
+}
+
+/* Lines of @path, -1 when it does not exist. */
+static int lines(const char *path)
+{
+	FILE *f = fopen(path, "r");
+	int n = 0, c;
+
+	if (!f)
+		return -1;
+	while ((c = fgetc(f)) != EOF)
+		n += c == '\n';
+	fclose(f);
+	return n;
+}
+
+static bool exists(const char *path)
+{
+	return access(path, F_OK) == 0;
+}
+
+/* File engine @i holds the image with SHA-256 @sha (read back by
+ * the engine itself), with no drift from what the daemon enforces. */
+static void holds(struct fixture *fx, size_t i, const uint8_t sha[32])
+{
+	struct zw_backend *be = fx->d.bes[i].be;
+	struct zw_backend_state st;
+
+	CU_ASSERT_EQUAL_FATAL(be->ops->read_back(be, fx->d.enforced, &st), 0);
+	CU_ASSERT_EQUAL(st.enforcing, 1);
+	CU_ASSERT_EQUAL(memcmp(st.sha256, sha, 32), 0);
+	CU_ASSERT_PTR_NULL(st.drift);
+	zw_backend_state__fini(&st);
+}
+
+/* Journal entries with @action whose JSON contains every string of
+ * @needles (NULL-terminated). */
+static int count_with(struct fixture *fx, const char *action,
+		      const char *const *needles)
+{
+	json_t *resp = request(fx, json_pack("{s:s}", "op", "journal")), *e;
+	size_t i;
+	int n = 0;
+
+	json_array_foreach(json_object_get(resp, "entries"), i, e) {
+		const char *a = json_string_value(json_object_get(e, "action"));
+		char *text = json_dumps(e, 0);
+		bool all = a && !strcmp(a, action) && text;
+
+		for (const char *const *p = needles; all && *p; p++)
+			all = strstr(text, *p) != NULL;
+		n += all;
+		free(text);
+	}
+	json_decref(resp);
+	return n;
+}
+
+/* A commit the engine set refuses: status 3, the version stays. */
+static void commit_refused(struct fixture *fx, const char *text)
+{
+	json_t *resp = request(fx, json_pack("{s:s, s:s, s:s, s:s}", "op",
+					     "commit", "matrix", text, "file",
+					     "t.yaml", "reason", "test"));
+
+	CU_ASSERT_TRUE(json_is_false(json_object_get(resp, "ok")));
+	CU_ASSERT_EQUAL(json_integer_value(json_object_get(resp, "status")), 3);
+	json_decref(resp);
+}
+
+/* Two engines; the second refuses at prepare. The first was prepared and
+ * its ticket aborted: it was never switched, so nothing was put back on it
+ * (no second apply), its prepared files are gone and it still holds v1,
+ * the very same file. */
+static void test_engine_set_prepare_refused(void)
+{
+	struct fixture fx;
+	char m2[sizeof(matrix)];
+	uint8_t v1[32];
+	struct stat before, after;
+	/* (the journal redacts the random part of the test's paths: the
+	 * engine is named by its spec in the log) */
+	const char *const why[] = {"backend file:", "no engine was changed",
+				   "engine busy (simulated)", NULL};
+	char who[400], *all;
+	FILE *log = tmpfile();
+
+	snprintf(m2, sizeof(m2), "%s", matrix);
+	*strstr(m2, "admin sessions") = 'A';
+	CU_ASSERT_PTR_NOT_NULL_FATAL(log);
+	fixture_init_n(&fx, "set-prepare", 2);
+	snprintf(who, sizeof(who), "event=prepare-failed backend=file:%s ",
+		 fx.img2);
+	commit(&fx, matrix);
+	engine_sha(&fx, v1);
+	CU_ASSERT_EQUAL(lines(with(fx.img, ".applied")), 1);
+	CU_ASSERT_EQUAL(lines(with(fx.img2, ".applied")), 1);
+	CU_ASSERT_EQUAL_FATAL(stat(fx.img, &before), 0);
+
+	touch(with(fx.img2, ".fail"), "engine busy (simulated)");
+	zw_log__set_file(log);
+	commit_refused(&fx, m2);
+	zw_log__set_file(NULL);
+	CU_ASSERT_EQUAL(fx.d.active, 1);
+	CU_ASSERT_EQUAL(lines(with(fx.img, ".applied")), 1);
+	CU_ASSERT_EQUAL(lines(with(fx.img2, ".applied")), 1);
+	CU_ASSERT_EQUAL_FATAL(stat(fx.img, &after), 0);
+	CU_ASSERT_EQUAL(before.st_ino, after.st_ino); /* never replaced */
+	CU_ASSERT_FALSE(exists(with(fx.img, ".new")));
+	CU_ASSERT_FALSE(exists(with(fx.img, ".day.new")));
+	CU_ASSERT_FALSE(exists(with(fx.img2, ".new")));
+	CU_ASSERT_FALSE(exists(with(fx.img2, ".day.new")));
+	holds(&fx, 0, v1);
+	holds(&fx, 1, v1);
+	CU_ASSERT_FALSE(fx.d.bes[0].dirty);
+	CU_ASSERT_FALSE(fx.d.bes[1].dirty);
+	CU_ASSERT_EQUAL(count_with(&fx, "commit-refused", why), 1);
+	rewind(log);
+	all = calloc(1, 65536);
+	CU_ASSERT_PTR_NOT_NULL_FATAL(all);
+	CU_ASSERT(fread(all, 1, 65535, log) > 0);
+	CU_ASSERT_PTR_NOT_NULL(strstr(all, who));
+	CU_ASSERT_PTR_NULL(strstr(all, "event=commit-failed"));
+	free(all);
+	fclose(log);
+
+	/* the engine accepts again: the same change goes through */
+	unlink(with(fx.img2, ".fail"));
+	commit(&fx, m2);
+	CU_ASSERT_EQUAL(lines(with(fx.img, ".applied")), 2);
+	CU_ASSERT_EQUAL(lines(with(fx.img2, ".applied")), 2);
+	zwd__fini(&fx.d);
+}
+
+/* Two engines; the second refuses at commit, after the first switched to
+ * v2: the documented fallback puts v1 back on the first (engines.c), the
+ * second never left v1, and the refusal is journalled and logged. */
+static void test_engine_set_commit_refused(void)
+{
+	struct fixture fx;
+	char m2[sizeof(matrix)], who[400], *all;
+	uint8_t v1[32];
+	FILE *log = tmpfile();
+	const char *const why[] = {"backend file:", "failed to switch",
+				   "generation moved (simulated)",
+				   "restored to the previous policy", NULL};
+	size_t len;
+
+	CU_ASSERT_PTR_NOT_NULL_FATAL(log);
+	snprintf(m2, sizeof(m2), "%s", matrix);
+	*strstr(m2, "admin sessions") = 'A';
+	fixture_init_n(&fx, "set-commit", 2);
+	snprintf(who, sizeof(who), "event=commit-failed backend=file:%s ",
+		 fx.img2);
+	commit(&fx, matrix);
+	engine_sha(&fx, v1);
+
+	touch(with(fx.img2, ".commit-fail"), "generation moved (simulated)");
+	zw_log__set_file(log);
+	commit_refused(&fx, m2);
+	zw_log__set_file(NULL);
+	CU_ASSERT_EQUAL(fx.d.active, 1);
+	/* the first: v1, v2, then v1 again */
+	CU_ASSERT_EQUAL(lines(with(fx.img, ".applied")), 3);
+	CU_ASSERT_EQUAL(lines(with(fx.img2, ".applied")), 1);
+	CU_ASSERT_FALSE(exists(with(fx.img, ".new")));
+	CU_ASSERT_FALSE(exists(with(fx.img2, ".new")));
+	CU_ASSERT_FALSE(exists(with(fx.img2, ".day.new")));
+	holds(&fx, 0, v1);
+	holds(&fx, 1, v1);
+	CU_ASSERT_FALSE(fx.d.bes[0].dirty);
+	CU_ASSERT_STRING_EQUAL(fx.d.bes[0].last_error, "");
+	CU_ASSERT_PTR_NOT_NULL(strstr(fx.d.bes[1].last_error,
+				      "generation moved (simulated)"));
+	CU_ASSERT_EQUAL(count_with(&fx, "commit-refused", why), 1);
+	rewind(log);
+	all = calloc(1, 65536);
+	CU_ASSERT_PTR_NOT_NULL_FATAL(all);
+	len = fread(all, 1, 65535, log);
+	CU_ASSERT(len > 0);
+	CU_ASSERT_PTR_NOT_NULL(strstr(all, who));
+	CU_ASSERT_PTR_NULL(strstr(all, "event=restore-failed"));
+	free(all);
+	fclose(log);
+	zwd__fini(&fx.d);
+}
+
 int main(void)
 {
 	CU_pSuite s;
@@ -494,5 +716,9 @@ int main(void)
 	CU_add_test(s, "failed engine retried", test_failed_engine_retried);
 	CU_add_test(s, "start keeps the crisis image",
 		    test_start_keeps_crisis_image);
+	CU_add_test(s, "engine set: the last refuses at prepare",
+		    test_engine_set_prepare_refused);
+	CU_add_test(s, "engine set: the last refuses at commit",
+		    test_engine_set_commit_refused);
 	return zwt_run();
 }

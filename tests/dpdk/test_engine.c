@@ -44,6 +44,7 @@
 #include "ctl_proto.h"
 #include "gen.h"
 #include "tmatrix.h"
+#include "zw_conn.h"
 #include "zwdpdk.h"
 
 static struct rte_mempool *pool;
@@ -764,6 +765,67 @@ static void test_rss_symmetric(void)
 		same += rte_softrss(a, 8, key) == rte_softrss(b, 8, key);
 	}
 	CU_ASSERT_EQUAL(same, 20000);
+}
+
+/* The connection-table key is the core's normalised tuple (the XDP
+ * program's key), packed: same order of the ends, same swap bit, and both
+ * directions of a connection give the same key bytes. Addresses and ports
+ * equal in part or in full on purpose (the order's tie-breaks). */
+static void test_conn_key_is_core(void)
+{
+	uint64_t s = 11;
+	int i, k, bad = 0;
+
+	for (i = 0; i < 20000; i++) {
+		union {
+			struct zw_key4 k4;
+			struct zw_key6 k6;
+		} a, b;
+		struct zw_tuple t, r, n;
+		int alen = i & 1 ? 16 : 4, sw, swr, swn;
+
+		memset(&t, 0, sizeof(t));
+		t.family = alen == 4 ? 4 : 6;
+		t.proto = i & 2 ? ZW_IPPROTO_UDP : ZW_IPPROTO_TCP;
+		for (k = 0; k < alen; k++) {
+			t.src[k] = (uint8_t)zt_rand(&s);
+			t.dst[k] = i % 5 == 0 ? t.src[k] : (uint8_t)zt_rand(&s);
+		}
+		if (i % 3 == 0) /* differ in the last byte only */
+			memcpy(t.dst, t.src, (size_t)alen - 1);
+		t.sport = (uint16_t)zt_rand(&s);
+		t.dport = i % 7 == 0 ? t.sport : (uint16_t)zt_rand(&s);
+		memset(&r, 0, sizeof(r));
+		memcpy(r.src, t.dst, 16);
+		memcpy(r.dst, t.src, 16);
+		r.sport = t.dport;
+		r.dport = t.sport;
+		r.proto = t.proto;
+		r.family = t.family;
+		memset(&a, 0xa5, sizeof(a));
+		memset(&b, 0x5a, sizeof(b));
+
+		swn = zw_tuple__normalise(&t, &n);
+		sw = zw_pipeline__conn_key(&t, &a);
+		swr = zw_pipeline__conn_key(&r, &b);
+		if (sw != swn)
+			bad++;
+		else if (alen == 4 &&
+			 (memcmp(&a.k4.a, n.src, 4) || memcmp(&a.k4.b, n.dst, 4) ||
+			  a.k4.pa != n.sport || a.k4.pb != n.dport ||
+			  a.k4.proto != n.proto || a.k4.kind || a.k4.pad ||
+			  memcmp(&a.k4, &b.k4, sizeof(a.k4))))
+			bad++;
+		else if (alen == 16 &&
+			 (memcmp(a.k6.a, n.src, 16) || memcmp(a.k6.b, n.dst, 16) ||
+			  a.k6.pa != n.sport || a.k6.pb != n.dport ||
+			  a.k6.proto != n.proto || a.k6.kind || a.k6.frag_id ||
+			  memcmp(&a.k6, &b.k6, sizeof(a.k6))))
+			bad++;
+		else if (memcmp(&t, &r, sizeof(t)) && sw == swr)
+			bad++; /* distinct ends: exactly one direction swaps */
+	}
+	CU_ASSERT_EQUAL(bad, 0);
 }
 
 /* Timeouts, without waiting: the pipeline driven directly on a private
@@ -1524,6 +1586,8 @@ int main(int argc, char **argv)
 	CU_add_test(s, "control socket path: only a stale socket is replaced",
 		    test_control_path);
 	CU_add_test(s, "RSS key: symmetric hash on addresses", test_rss_symmetric);
+	CU_add_test(s, "connection key: the core's normalised tuple",
+		    test_conn_key_is_core);
 	CU_add_test(s, "shared corpus across policy swaps (3 phases)",
 		    test_corpus_phases);
 	CU_basic_set_mode(CU_BRM_VERBOSE);
