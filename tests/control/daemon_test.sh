@@ -135,11 +135,12 @@ expect_rc 1 "invalid matrix refused" zc commit "$T/bad.yaml" -m "try a broken on
 grep -q "error\[ZW" "$T/err" && ok "diagnostics printed" || bad "no diagnostics on stderr"
 check "refusals journalled" [ "$(count_action commit-refused)" = 3 ]
 
-# --- backend failure: B fails, A took v2 and must be put back on v1
+# --- backend failure: B refuses at prepare: A is never switched (two phases), stays on v1
 echo "disk full (simulated)" >"$BB.fail"
 expect_rc 3 "commit with a failing backend" zc commit "$M2" -m "rename F-001"
 grep -q "version 1 stays active" "$T/err" && ok "error says v1 stays active" || bad "error text"
-check "engine A restored to v1" cmp -s "$A" "$T/v1.img"
+check "engine A still on v1" cmp -s "$A" "$T/v1.img"
+check "engine A never switched (one commit counted)" [ "$(wc -l <"$A.applied")" = 1 ]
 check "v1 still active" [ "$(zc versions --format json | jq_ "d['active']")" = 1 ]
 check "v2 stored as refused" [ "$(zc versions --format json | jq_ "d['versions'][1]['state']")" = refused ]
 check "refusal journalled with the backend error" \
