@@ -437,19 +437,9 @@ uint64_t zw_flow_id__hash(const char *id)
 /* ---- drop reasons ---- */
 
 static const char *const drop_names[ZW_DROP__COUNT] = {
-	[ZW_DROP_NONE] = "none",
-	[ZW_DROP_NO_FLOW] = "no-flow",
-	[ZW_DROP_ISOLATED] = "isolated",
-	[ZW_DROP_NOT_SYN] = "not-syn",
-	[ZW_DROP_FLOW_REMOVED] = "flow-removed",
-	[ZW_DROP_BLOCKED] = "blocked",
-	[ZW_DROP_RATE] = "rate",
-	[ZW_DROP_TRUNCATED] = "truncated",
-	[ZW_DROP_BAD_HEADER] = "bad-header",
-	[ZW_DROP_FRAGMENT] = "fragment",
-	[ZW_DROP_EXT_HEADERS] = "ext-headers",
-	[ZW_DROP_UNRELATED_ICMP] = "unrelated-icmp",
-	[ZW_DROP_TABLE_FULL] = "table-full",
+#define ZW_DROP_NAME_(id, val, name, what) [ZW_DROP_##id] = name,
+	ZW_DROP_REASONS(ZW_DROP_NAME_)
+#undef ZW_DROP_NAME_
 };
 
 const char *zw_drop_reason__name(unsigned reason)

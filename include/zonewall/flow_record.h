@@ -17,21 +17,31 @@ enum zw_flow_event {
 	ZW_EV_END = 3,	/* a connection ended (closed or timed out) */
 };
 
-/* Why a packet was dropped (also the index of per-reason drop counters). */
+/*
+ * Why a packet was dropped (also the index of per-reason drop counters):
+ * value, name and meaning, in one list. The names ("no-flow",
+ * "flow-removed"...) are the only spelling every engine, exporter and doc
+ * uses (zw_drop_reason__name() in libzwimage, policy.h).
+ */
+#define ZW_DROP_REASONS(X)                                                     \
+	X(NONE, 0, "none", "not dropped")                                      \
+	X(NO_FLOW, 1, "no-flow", "no flow allows this new connection")         \
+	X(ISOLATED, 2, "isolated", "both ends in one isolated zone")           \
+	X(NOT_SYN, 3, "not-syn", "TCP packet of no known connection")          \
+	X(FLOW_REMOVED, 4, "flow-removed", "its flow left the policy")         \
+	X(BLOCKED, 5, "blocked", "crisis block list")                          \
+	X(RATE, 6, "rate", "flow rate limit exceeded")                         \
+	X(TRUNCATED, 7, "truncated", "headers cut short")                      \
+	X(BAD_HEADER, 8, "bad-header", "IHL < 5, bad version, bad lengths")    \
+	X(FRAGMENT, 9, "fragment", "fragment without an allowed first one")    \
+	X(EXT_HEADERS, 10, "ext-headers", "IPv6 extension chain too long/bad") \
+	X(UNRELATED_ICMP, 11, "unrelated-icmp", "ICMP error about no connection") \
+	X(TABLE_FULL, 12, "table-full", "connection table full")
+
 enum zw_drop_reason {
-	ZW_DROP_NONE = 0,
-	ZW_DROP_NO_FLOW = 1,	   /* no flow allows this new connection */
-	ZW_DROP_ISOLATED = 2,	   /* both ends in one isolated zone */
-	ZW_DROP_NOT_SYN = 3,	   /* TCP packet of no known connection */
-	ZW_DROP_FLOW_REMOVED = 4,  /* its flow left the policy */
-	ZW_DROP_BLOCKED = 5,	   /* crisis block list */
-	ZW_DROP_RATE = 6,	   /* flow rate limit exceeded */
-	ZW_DROP_TRUNCATED = 7,	   /* headers cut short */
-	ZW_DROP_BAD_HEADER = 8,	   /* IHL < 5, bad version, bad lengths */
-	ZW_DROP_FRAGMENT = 9,	   /* fragment without an allowed first one */
-	ZW_DROP_EXT_HEADERS = 10,  /* IPv6 extension chain too long/bad */
-	ZW_DROP_UNRELATED_ICMP = 11, /* ICMP error about no connection */
-	ZW_DROP_TABLE_FULL = 12,   /* connection table full */
+#define ZW_DROP_ENUM_(id, val, name, what) ZW_DROP_##id = val,
+	ZW_DROP_REASONS(ZW_DROP_ENUM_)
+#undef ZW_DROP_ENUM_
 	ZW_DROP__COUNT = 13,
 };
 

@@ -10,6 +10,7 @@
 #include <CUnit/Basic.h>
 
 #include <zonewall/eval.h>
+#include <zonewall/flow_record.h>
 #include <zonewall/matrix.h>
 #include <zonewall/policy.h>
 
@@ -1081,10 +1082,64 @@ static void test_image_rejects_noncanonical(void)
 	memset(((struct zw_image_header *)b)->name, 'x', 64);
 	rehash(b, l);
 	CU_ASSERT_PTR_NULL(zw_image__open(b, l, err, sizeof(err)));
+	memcpy(b, b0, l);
+
+	/* a flow whose stored id hash is not its id's: engines key state on
+	 * it, so the loader refuses it */
+	{
+		const struct zw_image_header *h = (const void *)b;
+		const struct zw_img_section *sec = (const void *)(b + sizeof(*h));
+		struct zw_img_flow *fl = NULL;
+
+		for (uint32_t k = 0; k < h->n_sections; k++)
+			if (sec[k].type == ZW_SEC_FLOWS && sec[k].count)
+				fl = (struct zw_img_flow *)(b + sec[k].offset);
+		CU_ASSERT_PTR_NOT_NULL_FATAL(fl);
+		fl->id_hash ^= 1;
+		rehash(b, l);
+		CU_ASSERT_PTR_NULL(zw_image__open(b, l, err, sizeof(err)));
+		CU_ASSERT_PTR_NOT_NULL(strstr(err, "id hash"));
+	}
 
 	free(b0);
 	free(b);
 	zw_matrix__free(m);
+}
+
+/* libzwimage's shared helpers: one spelling of each drop reason, hex both
+ * ways, the flow id hash the compiler stores and the loader checks. */
+static void test_image_helpers(void)
+{
+	uint8_t in[32], back[32];
+	char hex[65];
+
+	for (unsigned i = 0; i < ZW_DROP__COUNT; i++) {
+		const char *n = zw_drop_reason__name(i);
+
+		CU_ASSERT_STRING_NOT_EQUAL(n, "unknown");
+		CU_ASSERT_EQUAL(zw_drop_reason__parse(n), (int)i);
+		CU_ASSERT_PTR_NULL(strchr(n, '_'));
+		for (unsigned k = 0; k < i; k++)
+			CU_ASSERT_STRING_NOT_EQUAL(n, zw_drop_reason__name(k));
+	}
+	CU_ASSERT_STRING_EQUAL(zw_drop_reason__name(ZW_DROP_NO_FLOW), "no-flow");
+	CU_ASSERT_STRING_EQUAL(zw_drop_reason__name(ZW_DROP__COUNT), "unknown");
+	CU_ASSERT_EQUAL(zw_drop_reason__parse("no_flow"), -1);
+	for (int i = 0; i < 32; i++)
+		in[i] = (uint8_t)(i * 73 + 5);
+	zw_hex(in, 32, hex);
+	CU_ASSERT_EQUAL(strlen(hex), 64);
+	CU_ASSERT_EQUAL(zw_unhex(hex, back, 32), 0);
+	CU_ASSERT_EQUAL(memcmp(in, back, 32), 0);
+	hex[10] = 'x';
+	CU_ASSERT_EQUAL(zw_unhex(hex, back, 32), -EINVAL);
+	CU_ASSERT_EQUAL(zw_unhex("ab", back, 32), -EINVAL);
+	CU_ASSERT_EQUAL(zw_unhex("abc", back, 1), -EINVAL);
+	/* FNV-1a 64 reference values */
+	CU_ASSERT_EQUAL(zw_fnv1a64("", 0), 0xcbf29ce484222325ull);
+	CU_ASSERT_EQUAL(zw_fnv1a64("a", 1), 0xaf63dc4c8601ec8cull);
+	CU_ASSERT_EQUAL(zw_flow_id__hash("a"), 0xaf63dc4c8601ec8cull);
+	CU_ASSERT_NOT_EQUAL(zw_flow_id__hash("OPS-001"), 0);
 }
 
 int main(void)
@@ -1125,6 +1180,7 @@ int main(void)
 	CU_add_test(s, "evaluator", test_eval);
 	CU_add_test(s, "compile options", test_compile_opts);
 	CU_add_test(s, "compile without flows", test_compile_no_flows);
+	CU_add_test(s, "image library helpers", test_image_helpers);
 	CU_add_test(s, "image corruption", test_image_rejects_corruption);
 	CU_add_test(s, "image not canonical", test_image_rejects_noncanonical);
 	CU_basic_set_mode(CU_BRM_VERBOSE);
