@@ -69,9 +69,6 @@ int zw_xdp_tables__build(const struct zw_image *img, int32_t day,
 			 struct zw_xdp_tables **out, char *err,
 			 size_t err_len);
 
-/* FNV-1a 64 of a flow id (never 0): flowinfo.id_hash. */
-uint64_t zw_xdp_id_hash(const char *id);
-
 /* NULL-safe. */
 void zw_xdp_tables__free(struct zw_xdp_tables *t);
 
