@@ -6,6 +6,9 @@
  *    attaches to the pins without flushing (same generation, same image,
  *    the live connection's reply passes, no drift);
  *  - re-applying keeps per-flow counters (carried over by flow id);
+ *  - the two phases: prepare (then abort) changes neither the generation,
+ *    nor a verdict, nor a counter; commit switches; a ticket made stale by
+ *    another apply, or by another prepare of the same slot, is refused;
  *  - the per-source rate limit of a flow with `rate` (burst = rate, then
  *    RATE drops counted on the flow), other sources unaffected;
  *  - log: true flows emit new-connection records when others do not;
@@ -57,6 +60,21 @@ static const char *const matrix =
 	"  - id: F-R\n    from: za\n    to: zb\n    services: [ssh]\n"
 	"    rate: 2/s\n    log: true\n    justification: engine test, rate\n";
 
+/* The same matrix without F-A: port 1500 is denied. */
+static const char *const matrix_no_a =
+	"zonewall: 1\nname: engine-test-2\nzones:\n"
+	"  za:\n    kind: internal-service\n    networks: [10.1.0.0/16]\n"
+	"  zb:\n    kind: internal-service\n    networks: [10.2.0.0/16]\n"
+	"  ops:\n    kind: operations\n    networks: [10.90.0.0/24]\n    isolate: true\n"
+	"  srv:\n    kind: servers\n    networks: [10.91.0.0/24]\n"
+	"  adm:\n    kind: admin\n    networks: [10.92.0.0/24]\n"
+	"  upd:\n    kind: update\n    networks: [10.93.0.0/24]\n"
+	"  ra:\n    kind: remote-access\n    networks: [10.94.0.0/24]\n"
+	"  ex:\n    kind: client-exchange\n    networks: [10.95.0.0/24]\n"
+	"flows:\n"
+	"  - id: F-R\n    from: za\n    to: zb\n    services: [ssh]\n"
+	"    rate: 2/s\n    log: true\n    justification: engine test, rate\n";
+
 static int failures;
 static const char *zwt_dir; /* the instance directory */
 
@@ -82,6 +100,94 @@ static void run(struct zw_xdp *x, const char *src, const char *dst,
 	s.tcp_flags = flags;
 	n = zw_pb__build(&s, f, sizeof(f));
 	zwt_run(x, f, n, r);
+}
+
+static int same_counters(const struct zw_flow_counters *a,
+			 const struct zw_flow_counters *b, uint32_t n)
+{
+	return !memcmp(a, b, n * sizeof(*a));
+}
+
+/* Two phases. Leaves @img in force. */
+static void test_two_phase(struct zw_xdp *x, const struct zw_image *img,
+			   int32_t day)
+{
+	struct zw_image *img2 = zwt_image_of_text(matrix_no_a, "engine-test-2", NULL);
+	struct zw_xdp_ticket *t = NULL, *t2 = NULL;
+	struct zw_xdp_status before, st;
+	struct zw_flow_counters c0[2], c1[2];
+	struct zwt_result r;
+	char err[512];
+
+	CHECK(zw_xdp__status(x, &before) == 0 && zw_xdp__counters(x, c0, 2) == 0,
+	      "status and counters");
+	/* prepare: nothing a packet sees changes, until abort */
+	CHECK(zw_xdp__prepare(x, img2, day, &t, err, sizeof(err)) == 0 && t,
+	      "prepare: %s", err);
+	CHECK(zw_xdp__status(x, &st) == 0 && st.generation == before.generation &&
+		      !memcmp(st.sha256, img->sha256, 32),
+	      "prepared, not committed: generation %u stays (%u)",
+	      before.generation, st.generation);
+	CHECK(zw_xdp__counters(x, c1, 2) == 0 && same_counters(c0, c1, 2),
+	      "prepared: counters unchanged");
+	zw_xdp__abort(x, t);
+	CHECK(zw_xdp__status(x, &st) == 0 && st.generation == before.generation &&
+		      !memcmp(st.sha256, img->sha256, 32),
+	      "aborted: generation %u stays (%u)", before.generation, st.generation);
+	CHECK(zw_xdp__counters(x, c1, 2) == 0 && same_counters(c0, c1, 2),
+	      "aborted: counters unchanged");
+	{
+		char *drift = zw_xdp__drift(x, img);
+
+		CHECK(!drift, "aborted: no drift from the image in force: %s",
+		      drift ? drift : "");
+		free(drift);
+	}
+	run(x, "10.1.0.5", "10.2.0.1", 44000, 1500, 0x02, &r);
+	CHECK(r.action == XDP_PASS && r.n_records == 1 && r.rec.flow == 0,
+	      "aborted: F-A still admits port 1500 (action %d)", r.action);
+
+	/* prepare + commit switches */
+	CHECK(zw_xdp__prepare(x, img2, day, &t, err, sizeof(err)) == 0, "%s", err);
+	run(x, "10.1.0.5", "10.2.0.1", 44001, 1500, 0x02, &r);
+	CHECK(r.action == XDP_PASS, "prepared: port 1500 still passes");
+	CHECK(zw_xdp__commit(x, t, err, sizeof(err)) == 0, "commit: %s", err);
+	CHECK(zw_xdp__status(x, &st) == 0 && st.generation == before.generation + 1 &&
+		      !memcmp(st.sha256, img2->sha256, 32),
+	      "committed: generation %u (%u)", before.generation + 1, st.generation);
+	run(x, "10.1.0.5", "10.2.0.1", 44002, 1500, 0x02, &r);
+	CHECK(r.action == XDP_DROP && r.n_records == 1 &&
+		      r.rec.reason == ZW_DROP_NO_FLOW,
+	      "committed: port 1500 denied (action %d)", r.action);
+
+	/* stale: another apply since prepare */
+	CHECK(zw_xdp__prepare(x, img, day, &t, err, sizeof(err)) == 0, "%s", err);
+	CHECK(zw_xdp__apply(x, img2, day, err, sizeof(err)) == 0, "%s", err);
+	CHECK(zw_xdp__status(x, &before) == 0, "status");
+	CHECK(zw_xdp__commit(x, t, err, sizeof(err)) == -ESTALE,
+	      "a ticket older than an apply is refused");
+	CHECK(zw_xdp__status(x, &st) == 0 && st.generation == before.generation &&
+		      !memcmp(st.sha256, img2->sha256, 32),
+	      "refused: generation %u stays (%u)", before.generation, st.generation);
+	run(x, "10.1.0.5", "10.2.0.1", 44003, 1500, 0x02, &r);
+	CHECK(r.action == XDP_DROP, "refused: port 1500 still denied");
+
+	/* stale: another prepare re-filled the slot; the latest commits */
+	CHECK(zw_xdp__prepare(x, img2, day, &t, err, sizeof(err)) == 0, "%s", err);
+	CHECK(zw_xdp__prepare(x, img, day, &t2, err, sizeof(err)) == 0, "%s", err);
+	CHECK(zw_xdp__commit(x, t, err, sizeof(err)) == -ESTALE,
+	      "a ticket whose slot was re-filled is refused");
+	CHECK(zw_xdp__status(x, &st) == 0 && st.generation == before.generation,
+	      "refused: generation %u stays (%u)", before.generation, st.generation);
+	CHECK(zw_xdp__commit(x, t2, err, sizeof(err)) == 0, "%s", err);
+	CHECK(zw_xdp__status(x, &st) == 0 && st.generation == before.generation + 1 &&
+		      !memcmp(st.sha256, img->sha256, 32),
+	      "the later ticket commits: generation %u (%u)",
+	      before.generation + 1, st.generation);
+	run(x, "10.1.0.5", "10.2.0.1", 44004, 1500, 0x02, &r);
+	CHECK(r.action == XDP_PASS, "F-A admits port 1500 again");
+	zw_xdp__abort(x, NULL);
+	zw_image__free(img2);
 }
 
 static int sh(const char *cmd)
@@ -394,6 +500,8 @@ int main(void)
 		run(x, "10.2.0.1", "10.1.0.1", 1500, 40000, 0x10, &r);
 		CHECK(r.action == XDP_PASS, "the live connection still passes");
 	}
+
+	test_two_phase(x, img, day);
 
 	/* log: true emits even when new connections are not all recorded */
 	CHECK(zw_xdp__set_records(x, 1, 0) == 0, "records");
