@@ -194,6 +194,24 @@ int zw_xdp__prog_fd(const struct zw_xdp *x);
  * on error (errno set). */
 char *zw_xdp__drift(struct zw_xdp *x, const struct zw_image *img);
 
+/*
+ * Read-back as data. zw_xdp__held_rules() appends to @st->rules the rules
+ * the active slot's maps hold, decoded into matrix terms
+ * (zw_xdp_tables__held_rules, xdp_tables.h): zone names and flow ids from
+ * @names when it is the image the slot holds (same SHA-256), flows by
+ * their id hash otherwise. *@day (when not NULL) gets the day the slot
+ * was filled for. 0 or -errno.
+ *
+ * zw_xdp__foreign() appends to @st->foreign one line per BPF program of
+ * others on interface @ifname that can change a verdict: an XDP program
+ * that is not this instance's (any mode), a tc clsact ingress/egress BPF
+ * filter, a tcx program. 0 or -ENOMEM.
+ */
+int zw_xdp__held_rules(struct zw_xdp *x, const struct zw_image *names,
+		       struct zw_backend_state *st, int32_t *day);
+int zw_xdp__foreign(struct zw_xdp *x, const char *ifname,
+		    struct zw_backend_state *st);
+
 /* The map entries flow @flow of @img produces (malloc'd text, journal). */
 char *zw_xdp__describe_flow(const struct zw_image *img, uint32_t flow);
 

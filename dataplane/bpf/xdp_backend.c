@@ -201,6 +201,16 @@ static int xdp_read_back(struct zw_backend *b, const struct zw_image *expected,
 		if (!drift && errno)
 			return -errno;
 	}
+	/* as data: the rules the active slot's maps hold, and what others
+	 * put on the same interfaces */
+	rc = zw_xdp__held_rules(be->x, expected, out, NULL);
+	for (int i = 0; i < be->n && !rc; i++)
+		rc = zw_xdp__foreign(be->x, be->ifaces[i], out);
+	if (rc) {
+		free(drift);
+		zw_backend_state__fini(out);
+		return rc;
+	}
 	for (int i = 0; i < be->n; i++) {
 		int ok = 0;
 

@@ -5,7 +5,8 @@
  * day). The loader writes these entries into the kernel; describe_flow
  * prints the ones a flow produced; the unit tests check, without a kernel,
  * that looking them up the way the BPF program does gives the reference
- * evaluator's answer. Private to dataplane/bpf.
+ * evaluator's answer; read-back decodes entries back into rules
+ * (xdp_decode.c). Private to dataplane/bpf.
  */
 #ifndef ZONEWALL_XDP_TABLES_H
 #define ZONEWALL_XDP_TABLES_H
@@ -71,6 +72,25 @@ int zw_xdp_tables__build(const struct zw_image *img, int32_t day,
 
 /* NULL-safe. */
 void zw_xdp_tables__free(struct zw_xdp_tables *t);
+
+struct zw_backend_state;
+
+/*
+ * Read-back as data (xdp_decode.c): the rules the rule-lookup entries of
+ * @t (ports, ranges, cands, sets4/6, flowinfo) hold, appended to @st as
+ * struct zw_held_rule: one per (zone pair, protocol, flow, src set, dst
+ * set) and maximal port interval on which that flow can decide (rules
+ * an earlier flow always decides first are not held: the projection
+ * leaves them out). Zone names and flow ids come from @names (zone by
+ * index, flow by the id hash flowinfo holds; NULL: none): a flow whose
+ * hash no flow of @names has gets flow_id "" and an engine_text starting
+ * "unknown flow". engine_text quotes the map entries behind the rule as
+ * `bpftool map dump` prints them, map names with slot @slot.
+ * 0 or -ENOMEM.
+ */
+int zw_xdp_tables__held_rules(const struct zw_xdp_tables *t, unsigned slot,
+			      const struct zw_image *names,
+			      struct zw_backend_state *st);
 
 /*
  * The BPF program's classification of a new connection, done in C over the
