@@ -197,9 +197,9 @@ char *zw_xdp__drift(struct zw_xdp *x, const struct zw_image *img);
 /*
  * Read-back as data. zw_xdp__held_rules() appends to @st->rules the rules
  * the active slot's maps hold, decoded into matrix terms
- * (zw_xdp_tables__held_rules, xdp_tables.h): zone names and flow ids from
- * @names when it is the image the slot holds (same SHA-256), flows by
- * their id hash otherwise. *@day (when not NULL) gets the day the slot
+ * (zw_xdp_tables__held_rules, xdp_tables.h): zone names from @names when
+ * it is the image the slot holds (same SHA-256; else "zone#N"), flow ids
+ * from @names by the id hash the maps hold (else "unknown flow"). *@day (when not NULL) gets the day the slot
  * was filled for. 0 or -errno.
  *
  * zw_xdp__foreign() appends to @st->foreign one line per BPF program of

@@ -223,6 +223,7 @@ static int add_pieces(const struct zw_xdp_tables *t, uint32_t pi, uint32_t ri,
 
 int zw_xdp_tables__held_rules(const struct zw_xdp_tables *t, unsigned slot,
 			      const struct zw_image *names,
+			      const struct zw_image *flow_names,
 			      struct zw_backend_state *st)
 {
 	struct piece *v = NULL;
@@ -254,14 +255,15 @@ int zw_xdp_tables__held_rules(const struct zw_xdp_tables *t, unsigned slot,
 	qsort(v, n, sizeof(*v), cmp_piece);
 
 	/* flow names: by the id hash flowinfo holds */
-	if (names) {
-		h = calloc(names->n_flows + 1, sizeof(*h));
+	if (flow_names) {
+		h = calloc(flow_names->n_flows + 1, sizeof(*h));
 		if (!h) {
 			rc = -ENOMEM;
 			goto out;
 		}
-		for (uint32_t f = 0; f < names->n_flows; f++)
-			h[nh++] = (struct hidx){.hash = names->flows[f].id_hash, .idx = f};
+		for (uint32_t f = 0; f < flow_names->n_flows; f++)
+			h[nh++] = (struct hidx){.hash = flow_names->flows[f].id_hash,
+						.idx = f};
 		qsort(h, nh, sizeof(*h), cmp_hidx);
 	}
 
@@ -292,7 +294,8 @@ int zw_xdp_tables__held_rules(const struct zw_xdp_tables *t, unsigned slot,
 			found = bsearch(&key, h, nh, sizeof(*h), cmp_hidx);
 		if (found)
 			snprintf(r.flow_id, sizeof(r.flow_id), "%s",
-				 zw_image__str(names, names->flows[found->idx].id));
+				 zw_image__str(flow_names,
+					       flow_names->flows[found->idx].id));
 		r.src = set_text(t, v[i].src_set, names, &oom);
 		r.dst = set_text(t, v[i].dst_set, names, &oom);
 		f = open_memstream(&text, &tlen);

@@ -183,12 +183,14 @@ int zw_xdp__held_rules(struct zw_xdp *x, const struct zw_image *names,
 	}
 	if (day)
 		*day = meta.day;
-	/* zone indexes mean something only in the image the slot holds */
-	if (names && memcmp(names->sha256, meta.sha256, 32))
-		names = NULL;
 	rc = read_tables(x, k, t);
+	/* zone indexes mean something only in the image the slot holds;
+	 * flow id hashes in any */
 	if (!rc)
-		rc = zw_xdp_tables__held_rules(t, k, names, st);
+		rc = zw_xdp_tables__held_rules(
+			t, k,
+			names && !memcmp(names->sha256, meta.sha256, 32) ? names : NULL,
+			names, st);
 out:
 	zw_xdp_tables__free(t);
 	return rc;

@@ -81,15 +81,18 @@ struct zw_backend_state;
  * struct zw_held_rule: one per (zone pair, protocol, flow, src set, dst
  * set) and maximal port interval on which that flow can decide (rules
  * an earlier flow always decides first are not held: the projection
- * leaves them out). Zone names and flow ids come from @names (zone by
- * index, flow by the id hash flowinfo holds; NULL: none): a flow whose
- * hash no flow of @names has gets flow_id "" and an engine_text starting
- * "unknown flow". engine_text quotes the map entries behind the rule as
+ * leaves them out). Zone names come from @names by index (NULL or out of
+ * range: "zone#N"; zone indexes mean something only in the image the
+ * tables were built from), flow ids from @flow_names by the id hash
+ * flowinfo holds (any image: the hash is the id's): a flow whose hash no
+ * flow of @flow_names has (or NULL) gets flow_id "" and an engine_text
+ * starting "unknown flow". engine_text quotes the map entries behind the rule as
  * `bpftool map dump` prints them, map names with slot @slot.
  * 0 or -ENOMEM.
  */
 int zw_xdp_tables__held_rules(const struct zw_xdp_tables *t, unsigned slot,
 			      const struct zw_image *names,
+			      const struct zw_image *flow_names,
 			      struct zw_backend_state *st);
 
 /*

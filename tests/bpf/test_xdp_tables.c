@@ -279,7 +279,7 @@ static void held_of(const struct zw_image *img, int32_t day,
 
 	memset(st, 0, sizeof(*st));
 	CU_ASSERT_FATAL(zw_xdp_tables__build(img, day, &t, err, sizeof(err)) == 0);
-	CU_ASSERT(zw_xdp_tables__held_rules(t, 0, names, st) == 0);
+	CU_ASSERT(zw_xdp_tables__held_rules(t, 0, names, names, st) == 0);
 	CU_ASSERT(st->rules_known);
 	zw_xdp_tables__free(t);
 }
