@@ -85,17 +85,47 @@ int zw_xdp__detach(struct zw_xdp *x, const char *ifname, char *err,
 		   size_t err_len);
 
 /*
- * Enforce @img for day @day: fill the inactive policy slot, then switch
- * the generation in one map update. Until that update every packet is
- * judged by the previous policy; after it, by the new one; connections
- * are re-checked at their next packet. On failure nothing changes.
+ * Changing the policy, in two phases (pf's ticket commit; the backend's
+ * prepare/commit/abort map onto these):
+ *
+ * zw_xdp__prepare() does everything that can fail: project @img for day
+ * @day, fill the inactive policy slot, zero its counters, carry the
+ * per-flow counters over, write its header. Packets see none of it.
+ * Returns 0 and a ticket in *@out, or -errno with the reason (no ticket;
+ * the inactive slot may be half filled: unused, the next prepare clears
+ * it).
+ *
+ * zw_xdp__commit() switches the generation to the prepared slot in one
+ * map update. Until that update every packet is judged by the previous
+ * policy; after it, by the new one; connections are re-checked at their
+ * next packet. It refuses (-ESTALE, nothing changes) a ticket made stale
+ * by another apply since prepare (from any handle or process: the
+ * generation differs) or by another prepare that re-filled the slot.
+ * Consumes @t. Interfaces are not attached here (zw_xdp__attach).
+ *
+ * zw_xdp__abort() discards a ticket: the filled slot stays unused.
+ * Consumes @t; NULL-safe.
+ *
+ * A handle may hold several tickets, but at most one can commit: the
+ * first commit makes the others stale.
  */
+struct zw_xdp_ticket;
+
+int zw_xdp__prepare(struct zw_xdp *x, const struct zw_image *img, int32_t day,
+		    struct zw_xdp_ticket **out, char *err, size_t err_len);
+int zw_xdp__commit(struct zw_xdp *x, struct zw_xdp_ticket *t, char *err,
+		   size_t err_len);
+void zw_xdp__abort(struct zw_xdp *x, struct zw_xdp_ticket *t);
+
+/* zw_xdp__prepare() then zw_xdp__commit() under one hold of the instance
+ * lock (so concurrent applies are serialised and never stale): enforce
+ * @img for day @day. On failure nothing changes. */
 int zw_xdp__apply(struct zw_xdp *x, const struct zw_image *img, int32_t day,
 		  char *err, size_t err_len);
 
-/* Test hook: make the next zw_xdp__apply() fail (-EIO) after it filled the
- * inactive slot and before the switch, to prove that a failed apply
- * changes nothing. */
+/* Test hook: make the next zw_xdp__prepare() fail (-EIO) after it filled
+ * the inactive slot and wrote its header, to prove that a failed prepare
+ * changes nothing packets see. */
 void zw_xdp__inject_failure(struct zw_xdp *x);
 
 /* An interface the instance is attached to. */
@@ -163,6 +193,24 @@ int zw_xdp__prog_fd(const struct zw_xdp *x);
  * changed by hand, wrong image), or NULL when there is none (errno 0) or
  * on error (errno set). */
 char *zw_xdp__drift(struct zw_xdp *x, const struct zw_image *img);
+
+/*
+ * Read-back as data. zw_xdp__held_rules() appends to @st->rules the rules
+ * the active slot's maps hold, decoded into matrix terms
+ * (zw_xdp_tables__held_rules, xdp_tables.h): zone names from @names when
+ * it is the image the slot holds (same SHA-256; else "zone#N"), flow ids
+ * from @names by the id hash the maps hold (else "unknown flow"). *@day (when not NULL) gets the day the slot
+ * was filled for. 0 or -errno.
+ *
+ * zw_xdp__foreign() appends to @st->foreign one line per BPF program of
+ * others on interface @ifname that can change a verdict: an XDP program
+ * that is not this instance's (any mode), a tc clsact ingress/egress BPF
+ * filter, a tcx program. 0 or -ENOMEM.
+ */
+int zw_xdp__held_rules(struct zw_xdp *x, const struct zw_image *names,
+		       struct zw_backend_state *st, int32_t *day);
+int zw_xdp__foreign(struct zw_xdp *x, const char *ifname,
+		    struct zw_backend_state *st);
 
 /* The map entries flow @flow of @img produces (malloc'd text, journal). */
 char *zw_xdp__describe_flow(const struct zw_image *img, uint32_t flow);

@@ -1,8 +1,10 @@
 /* SPDX-License-Identifier: BSD-2-Clause */
 /*
- * The XDP engine's policy swap: project the image, fill the inactive slot,
- * carry the per-flow counters over, switch the generation in one map
- * update (docs/xdp-engine.md, "The swap").
+ * The XDP engine's policy swap in two phases (docs/xdp-engine.md, "The
+ * swap"): prepare projects the image, fills the inactive slot and carries
+ * the per-flow counters over (all that can fail; packets see nothing of
+ * it); commit switches the generation in one map update, after checking
+ * that nothing else was applied or prepared since.
  */
 #include <errno.h>
 #include <stdio.h>
@@ -14,7 +16,6 @@
 #include <bpf/bpf.h>
 #include <bpf/libbpf.h>
 
-#include <zonewall/matrix.h>
 #include <zonewall/policy.h>
 
 #include "xdp_instance.h"
@@ -302,77 +303,101 @@ static int carry_finish(struct zw_xdp *x, unsigned old_slot, unsigned slot,
 	return carry_write(x, slot, c);
 }
 
-int zw_xdp__apply(struct zw_xdp *x, const struct zw_image *img, int32_t day,
-		  char *err, size_t err_len)
-{
-	struct zw_xdp_tables *t = NULL;
-	struct zw_bpf_global g;
-	struct zw_bpf_slot meta, old_meta;
-	struct carry c = {0};
+/* A prepared change: the inactive slot is filled, its header written;
+ * the generation flip is all that remains. */
+struct zw_xdp_ticket {
+	const struct zw_xdp *x; /* the handle that prepared it */
+	__u32 old_gen;		/* generation in force at prepare */
+	__u32 new_gen;
 	unsigned slot, old_slot;
-	__u32 new_gen, k;
-	int rc, have_old, lock = -1;
+	int have_old;
+	struct zw_bpf_slot meta; /* the header prepare wrote: identifies
+				  * this filling of the slot */
+	struct carry c;
+};
 
-	rc = zw_xdp_tables__build(img, day, &t, err, err_len);
-	if (rc)
-		return rc;
-	if (x->destroyed) {
-		rc = zw_xdp_repin(x, err, err_len);
-		if (rc)
-			goto out;
-	}
-	lock = zw_xdp_lock(x);
-	if (lock < 0) {
-		rc = zw_xdp_fail(err, err_len, lock, "cannot lock %s: %s", x->dir,
-				 strerror(-lock));
+static void ticket_free(struct zw_xdp_ticket *t)
+{
+	if (!t)
+		return;
+	carry_free(&t->c);
+	free(t);
+}
+
+/* Prepare with the instance lock held (by the caller). */
+static int prepare_locked(struct zw_xdp *x, const struct zw_image *img,
+			  int32_t day, const struct zw_xdp_tables *t,
+			  struct zw_xdp_ticket **out, char *err, size_t err_len)
+{
+	struct zw_xdp_ticket *tk = NULL;
+	struct zw_bpf_global g;
+	struct zw_bpf_slot old_meta, blank = {0};
+	int slots = bpf_map__fd(x->skel->maps.zw_slots);
+	__u32 k;
+	int rc;
+
+	tk = calloc(1, sizeof(*tk));
+	if (!tk) {
+		rc = zw_xdp_fail(err, err_len, -ENOMEM, "out of memory");
 		goto out;
 	}
+	tk->x = x;
 	rc = zw_xdp_global_read(x, &g);
 	if (rc) {
 		zw_xdp_fail(err, err_len, rc, "cannot read zw_global: %s", strerror(-rc));
 		goto out;
 	}
-	new_gen = g.generation + 1;
-	if (new_gen == 0)
-		new_gen = 2; /* 0 means "no policy"; keep the parity turning */
-	slot = new_gen & 1;
-	old_slot = slot ^ 1;
-	have_old = g.generation != 0;
+	tk->old_gen = g.generation;
+	tk->new_gen = g.generation + 1;
+	if (tk->new_gen == 0)
+		tk->new_gen = 2; /* 0 means "no policy"; keep the parity turning */
+	tk->slot = tk->new_gen & 1;
+	tk->old_slot = tk->slot ^ 1;
+	tk->have_old = g.generation != 0;
 
-	rc = fill_slot(x, slot, t, err, err_len);
+	/* The header goes first: a slot whose filling was left half done
+	 * (failure, crash) no longer carries the header a pending ticket
+	 * checks at commit. */
+	k = tk->slot;
+	if (bpf_map_update_elem(slots, &k, &blank, BPF_ANY)) {
+		rc = -errno;
+		zw_xdp_fail(err, err_len, rc, "cannot reset the slot header: %s",
+			    strerror(errno));
+		goto out;
+	}
+	rc = fill_slot(x, tk->slot, t, err, err_len);
 	if (rc)
 		goto out;
-	rc = zero_counters(x, slot, t->n_flows);
+	rc = zero_counters(x, tk->slot, t->n_flows);
 	if (rc) {
 		zw_xdp_fail(err, err_len, rc, "cannot reset counters: %s", strerror(-rc));
 		goto out;
 	}
 	memset(&old_meta, 0, sizeof(old_meta));
-	k = old_slot;
-	if (have_old)
-		bpf_map_lookup_elem(bpf_map__fd(x->skel->maps.zw_slots), &k, &old_meta);
-	rc = carry_prepare(x, old_slot, have_old ? old_meta.n_flows : 0, t, &c);
+	k = tk->old_slot;
+	if (tk->have_old)
+		bpf_map_lookup_elem(slots, &k, &old_meta);
+	rc = carry_prepare(x, tk->old_slot, tk->have_old ? old_meta.n_flows : 0,
+			   t, &tk->c);
 	if (!rc)
-		rc = carry_write(x, slot, &c);
+		rc = carry_write(x, tk->slot, &tk->c);
 	if (rc) {
 		zw_xdp_fail(err, err_len, rc, "cannot carry counters over: %s", strerror(-rc));
 		goto out;
 	}
 
-	memset(&meta, 0, sizeof(meta));
-	memcpy(meta.sha256, img->sha256, 32);
-	meta.generation = new_gen;
-	meta.day = day;
-	meta.n_flows = img->n_flows;
-	meta.n_zones = img->n_zones;
-	meta.n_live = t->n_live;
-	meta.has_block = (t->n_block4 ? 1u : 0) | (t->n_block6 ? 2u : 0);
-	meta.applied_ns = mono_ns();
-	snprintf(meta.name, sizeof(meta.name), "%s",
+	memcpy(tk->meta.sha256, img->sha256, 32);
+	tk->meta.generation = tk->new_gen;
+	tk->meta.day = day;
+	tk->meta.n_flows = img->n_flows;
+	tk->meta.n_zones = img->n_zones;
+	tk->meta.n_live = t->n_live;
+	tk->meta.has_block = (t->n_block4 ? 1u : 0) | (t->n_block6 ? 2u : 0);
+	tk->meta.applied_ns = mono_ns();
+	snprintf(tk->meta.name, sizeof(tk->meta.name), "%s",
 		 zw_image__str(img, img->meta->name));
-	k = slot;
-	if (bpf_map_update_elem(bpf_map__fd(x->skel->maps.zw_slots), &k, &meta,
-				BPF_ANY)) {
+	k = tk->slot;
+	if (bpf_map_update_elem(slots, &k, &tk->meta, BPF_ANY)) {
 		rc = -errno;
 		zw_xdp_fail(err, err_len, rc, "cannot write the slot header: %s",
 			    strerror(errno));
@@ -382,13 +407,91 @@ int zw_xdp__apply(struct zw_xdp *x, const struct zw_image *img, int32_t day,
 	if (x->inject_failure) {
 		x->inject_failure = 0;
 		rc = zw_xdp_fail(err, err_len, -EIO,
-				 "injected failure before the switch (test hook): "
-				 "generation %u stays in force", g.generation);
+				 "injected failure after filling slot %u (test hook): "
+				 "generation %u stays in force", tk->slot, g.generation);
+		goto out;
+	}
+	*out = tk;
+	tk = NULL;
+out:
+	ticket_free(tk);
+	return rc;
+}
+
+/* Project @img, re-create the pins of a destroyed instance and take the
+ * lock: what both prepare and apply start with. The lock fd in *@lock. */
+static int prepare_begin(struct zw_xdp *x, const struct zw_image *img,
+			 int32_t day, struct zw_xdp_tables **t, int *lock,
+			 char *err, size_t err_len)
+{
+	int rc = zw_xdp_tables__build(img, day, t, err, err_len);
+
+	*lock = -1;
+	if (rc)
+		return rc;
+	if (x->destroyed) {
+		rc = zw_xdp_repin(x, err, err_len);
+		if (rc)
+			return rc;
+	}
+	*lock = zw_xdp_lock(x);
+	if (*lock < 0)
+		return zw_xdp_fail(err, err_len, *lock, "cannot lock %s: %s", x->dir,
+				   strerror(-*lock));
+	return 0;
+}
+
+int zw_xdp__prepare(struct zw_xdp *x, const struct zw_image *img, int32_t day,
+		    struct zw_xdp_ticket **out, char *err, size_t err_len)
+{
+	struct zw_xdp_tables *t = NULL;
+	int lock, rc;
+
+	*out = NULL;
+	rc = prepare_begin(x, img, day, &t, &lock, err, err_len);
+	if (!rc)
+		rc = prepare_locked(x, img, day, t, out, err, err_len);
+	zw_xdp_unlock(lock);
+	zw_xdp_tables__free(t);
+	return rc;
+}
+
+/* Commit with the instance lock held (by the caller). Consumes @tk. */
+static int commit_locked(struct zw_xdp *x, struct zw_xdp_ticket *tk,
+			 char *err, size_t err_len)
+{
+	struct zw_bpf_global g;
+	struct zw_bpf_slot now;
+	__u32 k;
+	int rc;
+
+	rc = zw_xdp_global_read(x, &g);
+	if (rc) {
+		zw_xdp_fail(err, err_len, rc, "cannot read zw_global: %s", strerror(-rc));
+		goto out;
+	}
+	/* pf's ticket check: another apply since prepare makes this filling
+	 * of the inactive slot stale; so does another prepare that re-filled
+	 * the slot without committing (its header differs from ours). */
+	if (g.generation != tk->old_gen) {
+		rc = zw_xdp_fail(err, err_len, -ESTALE,
+				 "stale ticket: prepared on generation %u, the "
+				 "instance is on generation %u; generation %u stays "
+				 "in force", tk->old_gen, g.generation, g.generation);
+		goto out;
+	}
+	k = tk->slot;
+	if (bpf_map_lookup_elem(bpf_map__fd(x->skel->maps.zw_slots), &k, &now) ||
+	    memcmp(&now, &tk->meta, sizeof(now))) {
+		rc = zw_xdp_fail(err, err_len, -ESTALE,
+				 "stale ticket: slot %u was re-filled since prepare; "
+				 "generation %u stays in force", tk->slot,
+				 g.generation);
 		goto out;
 	}
 	/* THE switch: one map update; every packet after it is judged by
-	 * the new slot */
-	g.generation = new_gen;
+	 * the new slot. Record settings are kept as they are now. */
+	g.generation = tk->new_gen;
 	g.abi = ZW_BPF_ABI_VERSION;
 	rc = zw_xdp_global_write(x, &g);
 	if (rc) {
@@ -397,11 +500,62 @@ int zw_xdp__apply(struct zw_xdp *x, const struct zw_image *img, int32_t day,
 		goto out;
 	}
 	usleep(ZW_XDP_GRACE_US);
-	if (have_old)
-		carry_finish(x, old_slot, slot, &c); /* best effort */
+	if (tk->have_old)
+		carry_finish(x, tk->old_slot, tk->slot, &tk->c); /* best effort */
 out:
+	ticket_free(tk);
+	return rc;
+}
+
+int zw_xdp__commit(struct zw_xdp *x, struct zw_xdp_ticket *tk, char *err,
+		   size_t err_len)
+{
+	int rc, lock;
+
+	if (!tk || tk->x != x) {
+		ticket_free(tk);
+		return zw_xdp_fail(err, err_len, -EINVAL,
+				   "no ticket prepared on this handle");
+	}
+	if (x->destroyed) {
+		ticket_free(tk);
+		return zw_xdp_fail(err, err_len, -ESTALE,
+				   "the instance was destroyed since prepare");
+	}
+	lock = zw_xdp_lock(x);
+	if (lock < 0) {
+		ticket_free(tk);
+		return zw_xdp_fail(err, err_len, lock, "cannot lock %s: %s", x->dir,
+				   strerror(-lock));
+	}
+	rc = commit_locked(x, tk, err, err_len);
 	zw_xdp_unlock(lock);
-	carry_free(&c);
+	return rc;
+}
+
+void zw_xdp__abort(struct zw_xdp *x, struct zw_xdp_ticket *tk)
+{
+	(void)x;
+	/* The inactive slot stays filled but unused: no generation points to
+	 * it, and the next prepare clears it first. */
+	ticket_free(tk);
+}
+
+/* Both phases under one hold of the lock: concurrent applies (any handle,
+ * any process) are serialised, none makes another stale. */
+int zw_xdp__apply(struct zw_xdp *x, const struct zw_image *img, int32_t day,
+		  char *err, size_t err_len)
+{
+	struct zw_xdp_tables *t = NULL;
+	struct zw_xdp_ticket *tk = NULL;
+	int lock, rc;
+
+	rc = prepare_begin(x, img, day, &t, &lock, err, err_len);
+	if (!rc)
+		rc = prepare_locked(x, img, day, t, &tk, err, err_len);
+	if (!rc)
+		rc = commit_locked(x, tk, err, err_len);
+	zw_xdp_unlock(lock);
 	zw_xdp_tables__free(t);
 	return rc;
 }

@@ -17,8 +17,6 @@
 
 #include "xdp.h"
 
-#include "xdp_tables.h"
-
 #define MAX_IFACES 32
 
 struct xdp_be {
@@ -31,12 +29,10 @@ struct xdp_be {
 	struct zw_ticket *ticket; /* the one prepared, not yet committed */
 };
 
-/* The XDP ticket: the image's map contents, projected and checked against
- * the program's limits at prepare; written to the inactive slot and
- * switched to at commit (zw_xdp__apply: on failure nothing changes). */
+/* The XDP ticket: the engine's own (zw_xdp__prepare: the inactive slot
+ * filled, the generation flip left to commit). */
 struct zw_ticket {
-	const struct zw_image *img;
-	int32_t day;
+	struct zw_xdp_ticket *xt;
 };
 
 static struct xdp_be *X(struct zw_backend *be)
@@ -121,7 +117,7 @@ static int xdp_prepare(struct zw_backend *b, const struct zw_image *img,
 		       size_t err_len)
 {
 	struct xdp_be *be = X(b);
-	struct zw_xdp_tables *tables = NULL;
+	struct zw_ticket *nt;
 	int rc;
 
 	*t = NULL;
@@ -129,35 +125,44 @@ static int xdp_prepare(struct zw_backend *b, const struct zw_image *img,
 		snprintf(err, err_len, "xdp: a prepared change is already out");
 		return -EBUSY;
 	}
-	/* Everything the image can be refused for (limits of the program's
-	 * maps, ranges) is found by the projection. */
-	rc = zw_xdp_tables__build(img, day, &tables, err, err_len);
-	zw_xdp_tables__free(tables);
-	if (rc)
-		return rc;
-	*t = calloc(1, sizeof(**t));
-	if (!*t)
+	nt = calloc(1, sizeof(*nt));
+	if (!nt) {
+		snprintf(err, err_len, "out of memory");
 		return -ENOMEM;
-	(*t)->img = img;
-	(*t)->day = day;
-	be->ticket = *t;
+	}
+	rc = zw_xdp__prepare(be->x, img, day, &nt->xt, err, err_len);
+	if (rc) {
+		free(nt);
+		return rc;
+	}
+	be->ticket = *t = nt;
 	return 0;
 }
 
 static void xdp_abort(struct zw_backend *b, struct zw_ticket *t)
 {
-	if (t && t == X(b)->ticket)
-		X(b)->ticket = NULL;
+	struct xdp_be *be = X(b);
+
+	if (!t)
+		return;
+	if (t == be->ticket)
+		be->ticket = NULL;
+	zw_xdp__abort(be->x, t->xt);
 	free(t);
 }
 
+/* The switch, then the interfaces (an interface never runs the program
+ * before a policy is in force). */
 static int xdp_commit(struct zw_backend *b, struct zw_ticket *t, char *err,
 		      size_t err_len)
 {
 	struct xdp_be *be = X(b);
-	int rc = zw_xdp__apply(be->x, t->img, t->day, err, err_len);
+	int rc;
 
-	xdp_abort(b, t);
+	if (t == be->ticket)
+		be->ticket = NULL;
+	rc = zw_xdp__commit(be->x, t->xt, err, err_len);
+	free(t);
 	if (rc)
 		return rc;
 	return attach_all(be, err, err_len);
@@ -195,6 +200,16 @@ static int xdp_read_back(struct zw_backend *b, const struct zw_image *expected,
 		drift = zw_xdp__drift(be->x, expected);
 		if (!drift && errno)
 			return -errno;
+	}
+	/* as data: the rules the active slot's maps hold, and what others
+	 * put on the same interfaces */
+	rc = zw_xdp__held_rules(be->x, expected, out, NULL);
+	for (int i = 0; i < be->n && !rc; i++)
+		rc = zw_xdp__foreign(be->x, be->ifaces[i], out);
+	if (rc) {
+		free(drift);
+		zw_backend_state__fini(out);
+		return rc;
 	}
 	for (int i = 0; i < be->n; i++) {
 		int ok = 0;
@@ -286,7 +301,7 @@ static void xdp_close(struct zw_backend *b)
 	if (!b)
 		return;
 	be = X(b);
-	free(be->ticket);
+	xdp_abort(b, be->ticket);
 	zw_xdp__close(be->x);
 	free(be);
 }

@@ -14,7 +14,6 @@
 #include <bpf/bpf.h>
 #include <bpf/libbpf.h>
 
-#include <zonewall/matrix.h>
 #include <zonewall/policy.h>
 
 #include "xdp_instance.h"
@@ -58,18 +57,6 @@ static void ds_add(struct dsbuf *b, const char *fmt, ...)
 	b->n += k;
 }
 
-static void hex_of(const void *p, size_t n, char *out)
-{
-	static const char hx[] = "0123456789abcdef";
-	const unsigned char *c = p;
-
-	for (size_t i = 0; i < n && i < 40; i++) {
-		*out++ = hx[c[i] >> 4];
-		*out++ = hx[c[i] & 15];
-	}
-	*out = 0;
-}
-
 /* Compare a hash/trie map with the expected entries (key/value arrays):
  * both key sets sorted, then merged. */
 static size_t cmp_ksz;
@@ -109,11 +96,11 @@ static void drift_map(struct dsbuf *b, int fd, const char *name,
 		int c = i == n ? 1 : j == nl ? -1 : memcmp(ek[i], lk[j], ksz);
 
 		if (c < 0) {
-			hex_of(ek[i], ksz, hk);
+			zw_hex((const uint8_t *)ek[i], ksz, hk);
 			ds_add(b, "%s: entry %s missing\n", name, hk);
 			i++;
 		} else if (c > 0) {
-			hex_of(lk[j], ksz, hk);
+			zw_hex((const uint8_t *)lk[j], ksz, hk);
 			ds_add(b, "%s: entry %s not from the image\n", name, hk);
 			j++;
 		} else {
@@ -121,8 +108,8 @@ static void drift_map(struct dsbuf *b, int fd, const char *name,
 
 			if (vals && !bpf_map_lookup_elem(fd, ek[i], val) &&
 			    memcmp(val, (const char *)vals + e * vstride, vsz)) {
-				hex_of(ek[i], ksz, hk);
-				hex_of(val, vsz, hv);
+				zw_hex((const uint8_t *)ek[i], ksz, hk);
+				zw_hex((const uint8_t *)val, vsz, hv);
 				ds_add(b, "%s: entry %s has value %s, not the image's\n",
 				       name, hk, hv);
 			}

@@ -13,6 +13,8 @@
  *   xdp_status.c    read-back: status, per-flow counters, statistics
  *   xdp_records.c   flow records: settings and the ring buffer
  *   xdp_drift.c     drift between the instance and an image
+ *   xdp_held.c      read-back as data: held rules (decoded by
+ *                   xdp_decode.c), foreign programs on the interfaces
  *
  * Not for the engine's users (zw-xdp, the backend, tests): their API is
  * xdp.h. Conventions as there: integer functions return 0 or -errno.

@@ -19,7 +19,6 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include <zonewall/matrix.h>
 
 #include "xdp_tables.h"
 
@@ -66,24 +65,6 @@ void zw_xdp_tables__free(struct zw_xdp_tables *t)
 	free(t->ranges);
 	free(t->cands);
 	free(t);
-}
-
-static int live(const struct zw_image *img, uint32_t flow, int32_t day)
-{
-	int32_t e = img->flows[flow].expires;
-
-	return e == ZW_DATE_NONE || day <= e;
-}
-
-uint64_t zw_xdp_id_hash(const char *id)
-{
-	uint64_t h = 0xcbf29ce484222325ull;
-
-	for (; *id; id++) {
-		h ^= (uint8_t)*id;
-		h *= 0x100000001b3ull;
-	}
-	return h ? h : 1;
 }
 
 /* One rule of a (pair, protocol) being cut into intervals. */
@@ -292,7 +273,7 @@ static int build_rules(struct builder *b, const struct zw_image *img,
 		for (uint32_t i = 0; i < pair->count; i++) {
 			const struct zw_img_rule *x = &img->rules[pair->first + i];
 
-			if (live(img, x->flow, day) && !seen[x->proto]) {
+			if (zw_image__flow_live(img, x->flow, day) && !seen[x->proto]) {
 				seen[x->proto] = 1;
 				protos[n_protos++] = x->proto;
 			}
@@ -304,7 +285,7 @@ static int build_rules(struct builder *b, const struct zw_image *img,
 				const struct zw_img_rule *x =
 					&img->rules[pair->first + i];
 
-				if (x->proto != protos[q] || !live(img, x->flow, day))
+				if (x->proto != protos[q] || !zw_image__flow_live(img, x->flow, day))
 					continue;
 				GROW(r, n, cap);
 				r[n].lo = (x->flags & ZW_IMG_RULE_ANY) ? 0 : x->lo;
@@ -366,8 +347,8 @@ int zw_xdp_tables__build(const struct zw_image *img, int32_t day,
 		const struct zw_img_flow *fl = &img->flows[f];
 		struct zw_bpf_flowinfo *fi = &t->flowinfo[f];
 
-		fi->id_hash = zw_xdp_id_hash(zw_image__str(img, fl->id));
-		if (!live(img, f, day))
+		fi->id_hash = fl->id_hash;
+		if (!zw_image__flow_live(img, f, day))
 			continue;
 		t->n_live++;
 		fi->flags = (fl->flags & ZW_IMG_FLOW_LOG) ? ZW_BPF_FLOW_LOG : 0;
@@ -888,7 +869,7 @@ char *zw_xdp_tables__describe_flow(const struct zw_image *img, uint32_t flow,
 		sb_add(&b, "  not loadable in the XDP engine: %s\n", dcache.err);
 		goto done;
 	}
-	if (!live(img, flow, day)) {
+	if (!zw_image__flow_live(img, flow, day)) {
 		sb_add(&b, "  expired: no map entry\n");
 		goto done;
 	}

@@ -5,7 +5,8 @@
  * day). The loader writes these entries into the kernel; describe_flow
  * prints the ones a flow produced; the unit tests check, without a kernel,
  * that looking them up the way the BPF program does gives the reference
- * evaluator's answer. Private to dataplane/bpf.
+ * evaluator's answer; read-back decodes entries back into rules
+ * (xdp_decode.c). Private to dataplane/bpf.
  */
 #ifndef ZONEWALL_XDP_TABLES_H
 #define ZONEWALL_XDP_TABLES_H
@@ -69,11 +70,30 @@ int zw_xdp_tables__build(const struct zw_image *img, int32_t day,
 			 struct zw_xdp_tables **out, char *err,
 			 size_t err_len);
 
-/* FNV-1a 64 of a flow id (never 0): flowinfo.id_hash. */
-uint64_t zw_xdp_id_hash(const char *id);
-
 /* NULL-safe. */
 void zw_xdp_tables__free(struct zw_xdp_tables *t);
+
+struct zw_backend_state;
+
+/*
+ * Read-back as data (xdp_decode.c): the rules the rule-lookup entries of
+ * @t (ports, ranges, cands, sets4/6, flowinfo) hold, appended to @st as
+ * struct zw_held_rule: one per (zone pair, protocol, flow, src set, dst
+ * set) and maximal port interval on which that flow can decide (rules
+ * an earlier flow always decides first are not held: the projection
+ * leaves them out). Zone names come from @names by index (NULL or out of
+ * range: "zone#N"; zone indexes mean something only in the image the
+ * tables were built from), flow ids from @flow_names by the id hash
+ * flowinfo holds (any image: the hash is the id's): a flow whose hash no
+ * flow of @flow_names has (or NULL) gets flow_id "" and an engine_text
+ * starting "unknown flow". engine_text quotes the map entries behind the rule as
+ * `bpftool map dump` prints them, map names with slot @slot.
+ * 0 or -ENOMEM.
+ */
+int zw_xdp_tables__held_rules(const struct zw_xdp_tables *t, unsigned slot,
+			      const struct zw_image *names,
+			      const struct zw_image *flow_names,
+			      struct zw_backend_state *st);
 
 /*
  * The BPF program's classification of a new connection, done in C over the

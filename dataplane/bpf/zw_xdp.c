@@ -26,7 +26,6 @@
 #include <string.h>
 
 #include <zonewall/flow_record.h>
-#include <zonewall/matrix.h>
 #include <zonewall/policy.h>
 
 #include "xdp.h"
@@ -35,12 +34,6 @@
 enum { EX_OK = 0, EX_INVALID = 1, EX_USAGE = 2, EX_ENV = 3 };
 
 static const char *dir;
-
-static const char *const drop_names[ZW_DROP__COUNT] = {
-	"none",	    "no_flow",	   "isolated",	  "not_syn",	 "flow_removed",
-	"blocked",  "rate",	   "truncated",	  "bad_header",	 "fragment",
-	"ext_headers", "unrelated_icmp", "table_full",
-};
 
 static const char *const stat_names[] = {
 	[ZW_BPF_ST_PASS] = "pass",
@@ -325,7 +318,8 @@ static int cmd_status(int argc, char **argv)
 			       st.links[i].prog_id);
 		printf("],\"drops\":{");
 		for (int i = 1; i < ZW_DROP__COUNT; i++)
-			printf("%s\"%s\":%llu", i > 1 ? "," : "", drop_names[i],
+			printf("%s\"%s\":%llu", i > 1 ? "," : "",
+			       zw_drop_reason__name((unsigned)i),
 			       (unsigned long long)stats[i]);
 		printf("},\"stats\":{");
 		for (int i = ZW_BPF_ST_PASS; i < ZW_BPF_ST__COUNT; i++)
@@ -368,7 +362,7 @@ static int cmd_status(int argc, char **argv)
 			       st.links[i].prog_id);
 		for (int i = 1; i < ZW_DROP__COUNT; i++)
 			if (stats[i])
-				printf("drop %-15s %llu\n", drop_names[i],
+				printf("drop %-15s %llu\n", zw_drop_reason__name((unsigned)i),
 				       (unsigned long long)stats[i]);
 		for (int i = ZW_BPF_ST_PASS; i < ZW_BPF_ST__COUNT; i++)
 			printf("%-20s %llu\n", stat_names[i],
@@ -444,7 +438,8 @@ static int cmd_stats(void)
 	if (rc)
 		return err_exit(EX_ENV, "%s", "cannot read the statistics");
 	for (int i = 1; i < ZW_DROP__COUNT; i++)
-		printf("drop_%s %llu\n", drop_names[i], (unsigned long long)stats[i]);
+		printf("drop_%s %llu\n", zw_drop_reason__name((unsigned)i),
+		       (unsigned long long)stats[i]);
 	for (int i = ZW_BPF_ST_PASS; i < ZW_BPF_ST__COUNT; i++)
 		printf("%s %llu\n", stat_names[i], (unsigned long long)stats[i]);
 	return EX_OK;
@@ -499,8 +494,7 @@ static int print_record(const struct zw_flow_record *r, void *arg)
 	       r->generation, r->flow == 0xffffffffu ? -1 : (int)r->flow,
 	       r->src_zone, r->dst_zone, r->proto, s, r->sport, d, r->dport,
 	       r->ifindex, r->event == ZW_EV_DROP ? " reason=" : "",
-	       r->event == ZW_EV_DROP && r->reason < ZW_DROP__COUNT
-		       ? drop_names[r->reason] : "");
+	       r->event == ZW_EV_DROP ? zw_drop_reason__name(r->reason) : "");
 	fflush(stdout);
 	if (*left > 0 && --*left == 0)
 		return 1;

@@ -197,14 +197,14 @@ nsenter --net=/run/netns/"$APP" "$ZWXDP" --dir "$DIR" apply "$WORK/cut.img" >/de
 wait $cpid
 grep -q '^first$' "$WORK/cut.out" || bad "the connection did not work before the cut"
 grep -q '^second$' "$WORK/cut.out" && bad "the connection survived the removal of its flow"
-removed=$(nsenter --net=/run/netns/"$APP" "$ZWXDP" --dir "$DIR" status --format json | grep -o '"flow_removed":[0-9]*' | cut -d: -f2)
-[ "${removed:-0}" -ge 1 ] || bad "no packet counted as flow_removed"
+removed=$(nsenter --net=/run/netns/"$APP" "$ZWXDP" --dir "$DIR" status --format json | grep -o '"flow-removed":[0-9]*' | cut -d: -f2)
+[ "${removed:-0}" -ge 1 ] || bad "no packet counted as flow-removed"
 r=$(echo ok | ip netns exec "zwx-$TAG-ops1" timeout 3 socat -T2 - "TCP:$jump1:22,connect-timeout=2" 2>/dev/null)
 [ "$r" = ok ] && bad "a new connection of the removed flow passed"
 nsenter --net=/run/netns/"$APP" "$ZWXDP" --dir "$DIR" apply "$WORK/lab.img" >/dev/null
 r=$(echo ok | ip netns exec "zwx-$TAG-ops1" timeout 3 socat -T2 - "TCP:$jump1:22,connect-timeout=2" 2>/dev/null)
 [ "$r" = ok ] || bad "the flow does not work again once restored"
-note "flow removal: live connection cut ($removed packet(s) dropped as flow_removed), restored afterwards"
+note "flow removal: live connection cut ($removed packet(s) dropped as flow-removed), restored afterwards"
 
 [ $fail = 0 ] && { echo "netns-xdp: all checks passed"; exit 0; }
 echo "netns-xdp: $fail failure(s)"

@@ -6,11 +6,18 @@
  *    attaches to the pins without flushing (same generation, same image,
  *    the live connection's reply passes, no drift);
  *  - re-applying keeps per-flow counters (carried over by flow id);
+ *  - the two phases: prepare (then abort) changes neither the generation,
+ *    nor a verdict, nor a counter; commit switches; a ticket made stale by
+ *    another apply, or by another prepare of the same slot, is refused;
  *  - the per-source rate limit of a flow with `rate` (burst = rate, then
  *    RATE drops counted on the flow), other sources unaffected;
  *  - log: true flows emit new-connection records when others do not;
  *  - a map entry added by hand, the slot header edited by hand (block
  *    list switched off), a link's program replaced by hand: drift;
+ *  - read-back as data: the rules the maps hold are the image's; an entry
+ *    added by hand is a held rule no flow explains, a flow's id hash
+ *    changed by hand an unknown flow; another XDP program on the link and a
+ *    tc program on the interface are foreign (through the backend);
  *  - attach to a veth inside a private network namespace (native, then
  *    generic mode), read back, detach; there, IPv6 neighbour discovery to
  *    a routed address is judged, on the link it passes;
@@ -29,12 +36,14 @@
 #include <unistd.h>
 
 #include <bpf/bpf.h>
+#include <bpf/libbpf.h>
 
 #include <zonewall/flow_record.h>
 #include <zonewall/matrix.h>
 #include <zonewall/policy.h>
 
 #include "harness.h"
+#include "held_cmp.h"
 #include "pkt_build.h"
 #include "xdp.h"
 #include "zw_bpf_abi.h"
@@ -54,6 +63,21 @@ static const char *const matrix =
 	"flows:\n"
 	"  - id: F-A\n    from: za\n    to: zb\n    services: [app]\n"
 	"    justification: engine test\n"
+	"  - id: F-R\n    from: za\n    to: zb\n    services: [ssh]\n"
+	"    rate: 2/s\n    log: true\n    justification: engine test, rate\n";
+
+/* The same matrix without F-A: port 1500 is denied. */
+static const char *const matrix_no_a =
+	"zonewall: 1\nname: engine-test-2\nzones:\n"
+	"  za:\n    kind: internal-service\n    networks: [10.1.0.0/16]\n"
+	"  zb:\n    kind: internal-service\n    networks: [10.2.0.0/16]\n"
+	"  ops:\n    kind: operations\n    networks: [10.90.0.0/24]\n    isolate: true\n"
+	"  srv:\n    kind: servers\n    networks: [10.91.0.0/24]\n"
+	"  adm:\n    kind: admin\n    networks: [10.92.0.0/24]\n"
+	"  upd:\n    kind: update\n    networks: [10.93.0.0/24]\n"
+	"  ra:\n    kind: remote-access\n    networks: [10.94.0.0/24]\n"
+	"  ex:\n    kind: client-exchange\n    networks: [10.95.0.0/24]\n"
+	"flows:\n"
 	"  - id: F-R\n    from: za\n    to: zb\n    services: [ssh]\n"
 	"    rate: 2/s\n    log: true\n    justification: engine test, rate\n";
 
@@ -82,6 +106,132 @@ static void run(struct zw_xdp *x, const char *src, const char *dst,
 	s.tcp_flags = flags;
 	n = zw_pb__build(&s, f, sizeof(f));
 	zwt_run(x, f, n, r);
+}
+
+static int same_counters(const struct zw_flow_counters *a,
+			 const struct zw_flow_counters *b, uint32_t n)
+{
+	return !memcmp(a, b, n * sizeof(*a));
+}
+
+/* Two phases. Leaves @img in force. */
+static void test_two_phase(struct zw_xdp *x, const struct zw_image *img,
+			   int32_t day)
+{
+	struct zw_image *img2 = zwt_image_of_text(matrix_no_a, "engine-test-2", NULL);
+	struct zw_xdp_ticket *t = NULL, *t2 = NULL;
+	struct zw_xdp_status before, st;
+	struct zw_flow_counters c0[2], c1[2];
+	struct zwt_result r;
+	char err[512];
+
+	CHECK(zw_xdp__status(x, &before) == 0 && zw_xdp__counters(x, c0, 2) == 0,
+	      "status and counters");
+	/* prepare: nothing a packet sees changes, until abort */
+	CHECK(zw_xdp__prepare(x, img2, day, &t, err, sizeof(err)) == 0 && t,
+	      "prepare: %s", err);
+	CHECK(zw_xdp__status(x, &st) == 0 && st.generation == before.generation &&
+		      !memcmp(st.sha256, img->sha256, 32),
+	      "prepared, not committed: generation %u stays (%u)",
+	      before.generation, st.generation);
+	CHECK(zw_xdp__counters(x, c1, 2) == 0 && same_counters(c0, c1, 2),
+	      "prepared: counters unchanged");
+	zw_xdp__abort(x, t);
+	CHECK(zw_xdp__status(x, &st) == 0 && st.generation == before.generation &&
+		      !memcmp(st.sha256, img->sha256, 32),
+	      "aborted: generation %u stays (%u)", before.generation, st.generation);
+	CHECK(zw_xdp__counters(x, c1, 2) == 0 && same_counters(c0, c1, 2),
+	      "aborted: counters unchanged");
+	{
+		char *drift = zw_xdp__drift(x, img);
+
+		CHECK(!drift, "aborted: no drift from the image in force: %s",
+		      drift ? drift : "");
+		free(drift);
+	}
+	run(x, "10.1.0.5", "10.2.0.1", 44000, 1500, 0x02, &r);
+	CHECK(r.action == XDP_PASS && r.n_records == 1 && r.rec.flow == 0,
+	      "aborted: F-A still admits port 1500 (action %d)", r.action);
+
+	/* prepare + commit switches */
+	CHECK(zw_xdp__prepare(x, img2, day, &t, err, sizeof(err)) == 0, "%s", err);
+	run(x, "10.1.0.5", "10.2.0.1", 44001, 1500, 0x02, &r);
+	CHECK(r.action == XDP_PASS, "prepared: port 1500 still passes");
+	CHECK(zw_xdp__commit(x, t, err, sizeof(err)) == 0, "commit: %s", err);
+	CHECK(zw_xdp__status(x, &st) == 0 && st.generation == before.generation + 1 &&
+		      !memcmp(st.sha256, img2->sha256, 32),
+	      "committed: generation %u (%u)", before.generation + 1, st.generation);
+	run(x, "10.1.0.5", "10.2.0.1", 44002, 1500, 0x02, &r);
+	CHECK(r.action == XDP_DROP && r.n_records == 1 &&
+		      r.rec.reason == ZW_DROP_NO_FLOW,
+	      "committed: port 1500 denied (action %d)", r.action);
+
+	/* stale: another apply since prepare */
+	CHECK(zw_xdp__prepare(x, img, day, &t, err, sizeof(err)) == 0, "%s", err);
+	CHECK(zw_xdp__apply(x, img2, day, err, sizeof(err)) == 0, "%s", err);
+	CHECK(zw_xdp__status(x, &before) == 0, "status");
+	CHECK(zw_xdp__commit(x, t, err, sizeof(err)) == -ESTALE,
+	      "a ticket older than an apply is refused");
+	CHECK(zw_xdp__status(x, &st) == 0 && st.generation == before.generation &&
+		      !memcmp(st.sha256, img2->sha256, 32),
+	      "refused: generation %u stays (%u)", before.generation, st.generation);
+	run(x, "10.1.0.5", "10.2.0.1", 44003, 1500, 0x02, &r);
+	CHECK(r.action == XDP_DROP, "refused: port 1500 still denied");
+
+	/* stale: another prepare re-filled the slot; the latest commits */
+	CHECK(zw_xdp__prepare(x, img2, day, &t, err, sizeof(err)) == 0, "%s", err);
+	CHECK(zw_xdp__prepare(x, img, day, &t2, err, sizeof(err)) == 0, "%s", err);
+	CHECK(zw_xdp__commit(x, t, err, sizeof(err)) == -ESTALE,
+	      "a ticket whose slot was re-filled is refused");
+	CHECK(zw_xdp__status(x, &st) == 0 && st.generation == before.generation,
+	      "refused: generation %u stays (%u)", before.generation, st.generation);
+	CHECK(zw_xdp__commit(x, t2, err, sizeof(err)) == 0, "%s", err);
+	CHECK(zw_xdp__status(x, &st) == 0 && st.generation == before.generation + 1 &&
+		      !memcmp(st.sha256, img->sha256, 32),
+	      "the later ticket commits: generation %u (%u)",
+	      before.generation + 1, st.generation);
+	run(x, "10.1.0.5", "10.2.0.1", 44004, 1500, 0x02, &r);
+	CHECK(r.action == XDP_PASS, "F-A admits port 1500 again");
+	zw_xdp__abort(x, NULL);
+	zw_image__free(img2);
+}
+
+/* Held rules read back from the instance are exactly @img's for the day
+ * the slot was filled for. */
+static int held_is_image(struct zw_xdp *x, const struct zw_image *img)
+{
+	struct zw_backend_state held = {0}, want = {0};
+	int32_t day = 0;
+	int same;
+
+	CHECK(zw_xdp__held_rules(x, img, &held, &day) == 0, "held rules read");
+	CHECK(zw_backend_state__add_image_rules(&want, img, day) == 0, "image rules");
+	same = held.rules_known && zwt_held_same(&held, "held", &want, "image", stderr);
+	zw_backend_state__fini(&held);
+	zw_backend_state__fini(&want);
+	return same;
+}
+
+/* Prog loaded for tc (returns TC_ACT_OK), or -errno. */
+static int tc_prog(void)
+{
+	struct bpf_insn insns[] = {
+		{.code = BPF_ALU64 | BPF_MOV | BPF_K, .dst_reg = BPF_REG_0, .imm = 0},
+		{.code = BPF_JMP | BPF_EXIT},
+	};
+
+	return bpf_prog_load(BPF_PROG_TYPE_SCHED_CLS, "zwt_tc", "GPL", insns, 2, NULL);
+}
+
+static size_t foreign_with(const struct zw_backend_state *st, const char *a,
+			   const char *b)
+{
+	size_t n = 0;
+
+	for (size_t i = 0; i < st->n_foreign; i++)
+		if (strstr(st->foreign[i], a) && strstr(st->foreign[i], b))
+			n++;
+	return n;
 }
 
 static int sh(const char *cmd)
@@ -187,6 +337,56 @@ static int other_prog(void)
 	return bpf_prog_load(BPF_PROG_TYPE_XDP, "zwt_other", "GPL", insns, 2, &o);
 }
 
+/* Read back through the backend, with the link running another XDP
+ * program (replaced by hand), then with a tc program added. */
+static void test_foreign(struct zw_xdp *x, const struct zw_image *img,
+			 const char *ifa, int lfd, int ofd)
+{
+	struct zw_backend *be = NULL;
+	struct zw_backend_state st, want = {0};
+	char arg[512], err[512];
+	int ifindex = (int)if_nametoindex(ifa), pfd = tc_prog();
+	LIBBPF_OPTS(bpf_tc_hook, hook, .ifindex = ifindex,
+		    .attach_point = BPF_TC_INGRESS);
+	LIBBPF_OPTS(bpf_tc_opts, to, .prog_fd = pfd);
+
+	(void)x;
+	snprintf(arg, sizeof(arg), "%s,dir=%s", ifa, zwt_dir);
+	CHECK(zw_backend_xdp.open(arg, &be, err, sizeof(err)) == 0, "open: %s", err);
+	if (!be)
+		goto out;
+	/* (open re-points the link to the instance's program: again) */
+	CHECK(!bpf_link_update(lfd, ofd, NULL), "link updated to another program");
+	CHECK(zw_backend_xdp.read_back(be, img, &st) == 0, "read back");
+	CHECK(foreign_with(&st, ifa, "zwt_other") == 1 && st.n_foreign == 1,
+	      "the other XDP program is foreign (%zu lines: %s)", st.n_foreign,
+	      st.n_foreign ? st.foreign[0] : "");
+	zw_backend_state__add_image_rules(&want, img, zw_date__today());
+	CHECK(st.rules_known && zwt_held_same(&st, "held", &want, "image", stderr),
+	      "the backend's held rules are the image's");
+	zw_backend_state__fini(&want);
+	zw_backend_state__fini(&st);
+	CHECK(pfd >= 0 && !bpf_tc_hook_create(&hook) && !bpf_tc_attach(&hook, &to),
+	      "tc program attached to %s ingress", ifa);
+	CHECK(zw_backend_xdp.read_back(be, img, &st) == 0, "read back");
+	CHECK(foreign_with(&st, ifa, "tc ingress") == 1 &&
+		      foreign_with(&st, ifa, "zwt_tc") == 1 && st.n_foreign == 2,
+	      "the tc program is foreign (%zu lines)", st.n_foreign);
+	for (size_t i = 0; i < st.n_foreign; i++)
+		printf("foreign: %s\n", st.foreign[i]);
+	zw_backend_state__fini(&st);
+	hook.attach_point = BPF_TC_INGRESS | BPF_TC_EGRESS;
+	bpf_tc_hook_destroy(&hook); /* removes clsact and its filters */
+	CHECK(zw_backend_xdp.read_back(be, img, &st) == 0 &&
+		      foreign_with(&st, ifa, "tc") == 0,
+	      "tc program gone: not foreign");
+	zw_backend_state__fini(&st);
+	zw_backend_xdp.close(be);
+out:
+	if (pfd >= 0)
+		close(pfd);
+}
+
 static void test_attach(struct zw_xdp *x, const struct zw_image *img)
 {
 	char ns[64], cmd[512], err[512];
@@ -242,6 +442,7 @@ static void test_attach(struct zw_xdp *x, const struct zw_image *img)
 			CHECK(drift && strstr(drift, ifa), "drift names %s: %s", ifa,
 			      drift ? drift : "(none)");
 			free(drift);
+			test_foreign(x, img, ifa, lfd, ofd);
 			CHECK(!bpf_link_update(lfd, zw_xdp__prog_fd(x), NULL), "restore");
 			drift = zw_xdp__drift(x, img);
 			CHECK(!drift, "no drift once restored: %s", drift ? drift : "");
@@ -395,6 +596,8 @@ int main(void)
 		CHECK(r.action == XDP_PASS, "the live connection still passes");
 	}
 
+	test_two_phase(x, img, day);
+
 	/* log: true emits even when new connections are not all recorded */
 	CHECK(zw_xdp__set_records(x, 1, 0) == 0, "records");
 	run(x, "10.1.0.4", "10.2.0.1", 40001, 1501, 0x02, &r);
@@ -441,13 +644,65 @@ int main(void)
 		struct zw_bpf_span v = {.first = 0, .count = 1};
 		char *drift;
 
+		CHECK(held_is_image(x, img), "held rules are the image's");
 		CHECK(fd >= 0 && !bpf_map_update_elem(fd, &k, &v, BPF_ANY),
 		      "hand edit of %s", path);
 		drift = zw_xdp__drift(x, img);
 		CHECK(drift && strstr(drift, "not from the image"), "drift reported: %s",
 		      drift ? drift : "(none)");
 		free(drift);
+		{
+			struct zw_backend_state held = {0};
+			int n23 = 0;
+
+			CHECK(!held_is_image(x, img), "held rules differ from the image's");
+			CHECK(zw_xdp__held_rules(x, img, &held, NULL) == 0, "held rules");
+			for (size_t i = 0; i < held.n_rules; i++) {
+				const struct zw_held_rule *h = &held.rules[i];
+
+				if (h->proto == 6 && !h->any && h->lo == 23 && h->hi == 23) {
+					n23++;
+					printf("held rule added by hand: %s -> %s tcp/23 flow %s\n%s\n",
+					       h->from, h->to, h->flow_id,
+					       h->engine_text ? h->engine_text : "");
+					CHECK(h->engine_text &&
+						      strstr(h->engine_text, "key: 02 00 01 00 06 00 17 00"),
+					      "engine text quotes the entry: %s",
+					      h->engine_text ? h->engine_text : "");
+				}
+			}
+			CHECK(n23 == 1, "one held rule on tcp/23 (%d), which no flow has", n23);
+			zw_backend_state__fini(&held);
+		}
 		bpf_map_delete_elem(fd, &k);
+		CHECK(held_is_image(x, img), "held rules are the image's again");
+		/* a flow's id hash changed by hand: its rules are an unknown flow's */
+		{
+			char fpath[512];
+			int ffd;
+			__u32 f0 = 0;
+			struct zw_bpf_flowinfo fi, orig;
+			struct zw_backend_state held = {0};
+			size_t unknown = 0;
+
+			snprintf(fpath, sizeof(fpath), "%s/maps/zw_flowinfo_%u", dir, st.slot);
+			ffd = bpf_obj_get(fpath);
+			CHECK(ffd >= 0 && !bpf_map_lookup_elem(ffd, &f0, &orig), "%s", fpath);
+			fi = orig;
+			fi.id_hash ^= 0x5a5a;
+			CHECK(!bpf_map_update_elem(ffd, &f0, &fi, BPF_ANY), "hand edit of flowinfo");
+			CHECK(zw_xdp__held_rules(x, img, &held, NULL) == 0, "held rules");
+			for (size_t i = 0; i < held.n_rules; i++)
+				if (!held.rules[i].flow_id[0] && held.rules[i].engine_text &&
+				    !strncmp(held.rules[i].engine_text, "unknown flow", 12))
+					unknown++;
+			CHECK(unknown == 1, "F-A's rule is an unknown flow's (%zu)", unknown);
+			zw_backend_state__fini(&held);
+			bpf_map_update_elem(ffd, &f0, &orig, BPF_ANY);
+			CHECK(held_is_image(x, img), "restored");
+			if (ffd >= 0)
+				close(ffd);
+		}
 		drift = zw_xdp__drift(x, img);
 		CHECK(!drift, "no drift once removed");
 		free(drift);

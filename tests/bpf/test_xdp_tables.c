@@ -6,7 +6,10 @@
  * (allow, reason, flow) for random queries on the example matrices and on
  * random matrices, on several days (expiry), with a crisis block list; the
  * verifier bounds are enforced with a clear error; describe_flow names
- * every flow's entries.
+ * every flow's entries; the entries decode back into the image's rules
+ * (zw_xdp_tables__held_rules: the same set as
+ * zw_backend_state__add_image_rules when no flow shadows another, and
+ * never a rule the image does not have), flows named by id hash.
  */
 #include <CUnit/Basic.h>
 #include <errno.h>
@@ -14,11 +17,13 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include <zonewall/backend.h>
 #include <zonewall/eval.h>
 #include <zonewall/matrix.h>
 #include <zonewall/policy.h>
 
 #include "gen.h"
+#include "held_cmp.h"
 #include "xdp_tables.h"
 
 static struct zw_matrix *parse(const char *yaml, const char *name)
@@ -265,6 +270,151 @@ static void test_limits(void)
 	free(yaml);
 }
 
+/* Held rules decoded from @img's projection for @day. */
+static void held_of(const struct zw_image *img, int32_t day,
+		    const struct zw_image *names, struct zw_backend_state *st)
+{
+	struct zw_xdp_tables *t = NULL;
+	char err[256];
+
+	memset(st, 0, sizeof(*st));
+	CU_ASSERT_FATAL(zw_xdp_tables__build(img, day, &t, err, sizeof(err)) == 0);
+	CU_ASSERT(zw_xdp_tables__held_rules(t, 0, names, names, st) == 0);
+	CU_ASSERT(st->rules_known);
+	zw_xdp_tables__free(t);
+}
+
+static const char *const held_matrix =
+	"zonewall: 1\nname: held\nzones:\n"
+	"  ops: {kind: operations, networks: [10.90.0.0/24], isolate: true}\n"
+	"  srv: {kind: servers, networks: [10.91.0.0/24]}\n"
+	"  adm: {kind: admin, networks: [10.92.0.0/24]}\n"
+	"  upd: {kind: update, networks: [10.93.0.0/24]}\n"
+	"  ra: {kind: remote-access, networks: [10.94.0.0/24]}\n"
+	"  ex: {kind: client-exchange, networks: [10.95.0.0/24]}\n"
+	"  z1: {kind: internal-service, networks: [10.1.0.0/16, \"fd00:1::/48\"]}\n"
+	"  z2: {kind: internal-service, networks: [10.2.0.0/16, \"fd00:2::/48\"]}\n"
+	"services:\n"
+	"  app: {proto: tcp, ports: [\"1000-1999\"]}\n"
+	"  one: {proto: tcp, ports: [1500]}\n"
+	"flows:\n"
+	"  - {id: H-APP, from: z1, to: z2, src: [10.1.7.0/24, \"fd00:1:0:7::/64\", 10.1.3.4],"
+	" services: [app], justification: test}\n"
+	"  - {id: H-ONE, from: z1, to: z2, services: [one, icmp-echo, icmpv6-echo],"
+	" justification: test}\n"
+	"  - {id: H-DST, from: z2, to: z1, dst: [\"fd00:1:0:9::/64\"], services: [ssh],"
+	" justification: test}\n";
+
+/* Ports [lo, hi] of (pair, proto, flow, sets) covered by @img's rules. */
+static int covered(const struct zw_image *img, int32_t day,
+		   const struct zw_held_rule *h)
+{
+	struct zw_backend_state st = {0};
+	uint32_t cur = h->any ? 0 : h->lo, hi = h->any ? 65535 : h->hi;
+	int moved = 1;
+
+	CU_ASSERT_FATAL(zw_backend_state__add_image_rules(&st, img, day) == 0);
+	while (cur <= hi && moved) {
+		moved = 0;
+		for (size_t i = 0; i < st.n_rules; i++) {
+			const struct zw_held_rule *r = &st.rules[i];
+			uint32_t lo = r->any ? 0 : r->lo, rhi = r->any ? 65535 : r->hi;
+
+			if (strcmp(r->from, h->from) || strcmp(r->to, h->to) ||
+			    r->proto != h->proto || strcmp(r->flow_id, h->flow_id) ||
+			    strcmp(r->src ? r->src : "", h->src ? h->src : "") ||
+			    strcmp(r->dst ? r->dst : "", h->dst ? h->dst : "") ||
+			    lo > cur || rhi < cur)
+				continue;
+			cur = rhi + 1;
+			moved = 1;
+		}
+	}
+	zw_backend_state__fini(&st);
+	return cur > hi;
+}
+
+static void test_held_rules(void)
+{
+	int32_t day = zw_date__today();
+	char *narrow = narrow_matrix(6), path[1024];
+	const char *srcdir = getenv("ZONEWALL_SRCDIR");
+	struct zw_image *imgs[3], *names_other;
+	struct zw_matrix *ms[3];
+	struct zw_backend_state held, want;
+	FILE *f;
+	char *lab = NULL;
+	size_t lab_len = 0;
+
+	snprintf(path, sizeof(path), "%s/tests/bpf/lab-xdp.yaml", srcdir ? srcdir : ".");
+	f = fopen(path, "r");
+	CU_ASSERT_FATAL(f != NULL);
+	lab = calloc(1, 65536);
+	CU_ASSERT_FATAL(lab != NULL);
+	lab_len = fread(lab, 1, 65535, f);
+	fclose(f);
+	CU_ASSERT_FATAL(lab_len > 0);
+	ms[0] = parse(held_matrix, "held");
+	ms[1] = parse(narrow, "narrow");
+	ms[2] = parse(lab, "lab-xdp");
+	for (int i = 0; i < 3; i++) {
+		imgs[i] = compile(ms[i], NULL);
+		held_of(imgs[i], day, imgs[i], &held);
+		memset(&want, 0, sizeof(want));
+		CU_ASSERT(zw_backend_state__add_image_rules(&want, imgs[i], day) == 0);
+		CU_ASSERT(want.n_rules > 0);
+		CU_ASSERT(zwt_held_same(&held, "decoded", &want, "image", stdout));
+		for (size_t k = 0; k < held.n_rules; k++) {
+			const char *t = held.rules[k].engine_text;
+
+			CU_ASSERT(t && !strncmp(t, "zw_ports_0 key: ", 16) &&
+				  strstr(t, "  value: ") && strstr(t, "zw_cands_0 key: "));
+		}
+		zw_backend_state__fini(&held);
+		zw_backend_state__fini(&want);
+	}
+	/* named by another image: no flow of it has these hashes */
+	names_other = imgs[2];
+	held_of(imgs[1], day, names_other, &held);
+	CU_ASSERT(held.n_rules == 6);
+	for (size_t k = 0; k < held.n_rules; k++)
+		CU_ASSERT(!held.rules[k].flow_id[0] && held.rules[k].engine_text &&
+			  !strncmp(held.rules[k].engine_text, "unknown flow", 12));
+	zw_backend_state__fini(&held);
+	/* random matrices (shadowing flows): never a rule the image lacks */
+	for (int i = 0; i < 12; i++) {
+		struct zw_gen_opts o = {
+			.seed = 2000 + (uint64_t)i, .n_zones = 7 + (size_t)i % 9,
+			.n_flows = 20 + (size_t)(i * 37) % 150, .n_services = (size_t)i % 8,
+			.ipv6 = i % 2 == 0, .narrowing = true, .expiry = i % 3 == 0,
+		};
+		char *yaml = zw_gen__matrix(&o);
+		struct zw_matrix *m = parse(yaml, "random");
+		struct zw_image *img = compile(m, NULL);
+
+		held_of(img, day, img, &held);
+		for (size_t k = 0; k < held.n_rules; k++) {
+			char buf[1024];
+
+			if (!covered(img, day, &held.rules[k])) {
+				CU_FAIL("decoded rule not in the image");
+				printf("\n  seed %llu: %s\n", (unsigned long long)o.seed,
+				       zwt_held_line(&held.rules[k], buf, sizeof(buf)));
+			}
+		}
+		zw_backend_state__fini(&held);
+		zw_image__free(img);
+		zw_matrix__free(m);
+		free(yaml);
+	}
+	for (int i = 0; i < 3; i++) {
+		zw_image__free(imgs[i]);
+		zw_matrix__free(ms[i]);
+	}
+	free(narrow);
+	free(lab);
+}
+
 int main(void)
 {
 	CU_pSuite s;
@@ -277,6 +427,7 @@ int main(void)
 	CU_add_test(s, "random matrices vs oracle", test_random);
 	CU_add_test(s, "verifier bounds", test_limits);
 	CU_add_test(s, "describe_flow follows the image and the day", test_describe_cache);
+	CU_add_test(s, "map entries decode back into the image's rules", test_held_rules);
 	CU_basic_set_mode(CU_BRM_VERBOSE);
 	CU_basic_run_tests();
 	fails = CU_get_number_of_failures();
