@@ -293,7 +293,7 @@ int main(int argc, char **argv)
 			fprintf(stderr, "zw-nft-apply: read-back failed\n");
 			rc = EXIT_ENV;
 		} else {
-			zwnft_hex(st.sha256, 32, hex);
+			zw_hex(st.sha256, 32, hex);
 			printf("enforcing: %s\nsha256: %s\ndetail: %s\n",
 			       st.enforcing ? "yes" : "no",
 			       st.enforcing ? hex : "-", st.detail);

@@ -146,10 +146,6 @@ char *zwnft_ruleset__text(const struct zwnft_ruleset *rs);
 char *zwnft_ruleset__describe_flow(const struct zwnft_ruleset *rs,
 				   const struct zw_image *img, uint32_t flow);
 
-/* Flow liveness and the image's SHA-256 in hex, without libzwmatrix. */
-bool zwnft_flow_live(const struct zw_image *img, uint32_t flow, int32_t day);
-void zwnft_hex(const uint8_t *in, size_t len, char *out);
-
 /* ---- canonical forms (drift detection, unit tests) ---- */
 
 /* One line per object; counter values, handles and kernel-assigned ids
