@@ -266,10 +266,10 @@ int main(int argc, char **argv)
 		       o.table, img->n_flows);
 		if (timing)
 			printf("apply_ms %.1f build_ms %.1f read_ms %.1f batch_ms %.1f "
-			       "kernel_ms %.1f messages %zu bytes %zu rules %zu chains %zu "
-			       "sets %zu elements %zu counters %zu tries %d\n",
+			       "kernel_ms %.1f check_ms %.1f messages %zu bytes %zu rules %zu "
+			       "chains %zu sets %zu elements %zu counters %zu tries %d\n",
 			       now_ms() - t0, st.build_ms, st.read_ms, st.batch_ms,
-			       st.send_ms, st.msgs, st.bytes, st.rules, st.chains,
+			       st.send_ms, st.check_ms, st.msgs, st.bytes, st.rules, st.chains,
 			       st.sets, st.elems, st.objs, st.tries);
 		goto out;
 	}

@@ -178,6 +178,10 @@ struct zwnft_live {
 	bool objs_read; /* objs is the table's full list of objects */
 	struct nftnl_rule **rules; /* kernel order */
 	size_t n_rules;
+	/* ZWNFT_READ_FOREIGN: the base chains of other tables of families
+	 * ip, ip6 and inet (every hook; the table need not exist) */
+	struct nftnl_chain **foreign;
+	size_t n_foreign;
 };
 
 void zwnft_live__free(struct zwnft_live *l);
@@ -198,6 +202,7 @@ struct zwnft_batch {
 	size_t cap_refs;
 	size_t n_msgs;
 	size_t bytes;
+	size_t end_len; /* bytes of the closing NFNL_MSG_BATCH_END */
 };
 
 /*
@@ -214,6 +219,14 @@ int zwnft_batch__build(struct zwnft_batch *bt, const struct zwnft_ruleset *rs,
 /* Remove the whole table (destroy). */
 int zwnft_batch__build_delete(struct zwnft_batch *bt, const char *table,
 			      const struct zwnft_live *live, uint32_t seq);
+/* The batch as iovecs for sendmsg() (*@iov malloc'd, *@n entries). With
+ * @check, everything but the closing NFNL_MSG_BATCH_END: the kernel then
+ * processes every message, validates the table as it would be, reports
+ * what it refuses and aborts (what `nft -c` does); nothing changes.
+ * 0 or -errno. */
+struct iovec;
+int zwnft_batch__iovec(const struct zwnft_batch *bt, bool check,
+		       struct iovec **iov, size_t *n);
 void zwnft_batch__fini(struct zwnft_batch *bt);
 
 /* ---- netlink (the calling thread's network namespace) ---- */
@@ -229,6 +242,8 @@ enum {
 	ZWNFT_READ_ALL = ZWNFT_READ_OBJS | ZWNFT_READ_RULES,
 	/* objects too if the table is small enough for it to be cheap */
 	ZWNFT_READ_OBJS_IF_SMALL = 1u << 2,
+	/* base chains of other tables (struct zwnft_live, foreign) */
+	ZWNFT_READ_FOREIGN = 1u << 3,
 };
 #define ZWNFT_SMALL_TABLE_CHAINS 30000
 /* Read the generation id and our table (chains, sets, and what @what
@@ -240,6 +255,12 @@ int zwnft_sock__read(struct zwnft_sock *s, const char *table, unsigned what,
  * error the kernel reported (reason in @err, naming the message). */
 int zwnft_sock__send(struct zwnft_sock *s, struct zwnft_batch *bt, char *err,
 		     size_t err_len);
+/* Have the kernel check @bt without committing it (zwnft_batch__iovec(),
+ * @check): 0 if it would accept the batch as it stands now, else as
+ * zwnft_sock__send() (-ERESTART: the ruleset changed since the genid was
+ * read). Nothing changes, the generation id included. */
+int zwnft_sock__check(struct zwnft_sock *s, struct zwnft_batch *bt, char *err,
+		      size_t err_len);
 uint32_t zwnft_sock__seq(struct zwnft_sock *s, uint32_t n);
 
 /* ---- engine operations (also used by zw-nft-apply) ---- */
@@ -249,6 +270,7 @@ struct zwnft_stats {
 	double build_ms; /* image -> ruleset (libnftnl objects) */
 	double read_ms;	 /* genid and table read back before the batch */
 	double batch_ms; /* ruleset -> netlink batch bytes */
+	double check_ms; /* kernel: check the transaction (prepare) */
 	double send_ms;	 /* kernel: validate and commit the transaction */
 	size_t msgs;	 /* netlink messages in the batch */
 	size_t bytes;	 /* batch size */
@@ -257,9 +279,11 @@ struct zwnft_stats {
 };
 
 /* Two phases (include/zonewall/backend.h). prepare: build the ruleset for
- * @img on @day and a batch against the live table (nothing sent); a
- * ticket out. commit: send it in one transaction, rebuilding it when the
- * table changed since (genid), consumes the ticket; @stats may be NULL.
+ * @img on @day and a batch against the live table, and have the kernel
+ * check that batch without committing it (zwnft_sock__check()): a batch
+ * the kernel would refuse fails here, nothing changed; a ticket out.
+ * commit: send it in one transaction, rebuilding it when the table
+ * changed since (genid), consumes the ticket; @stats may be NULL.
  * apply = prepare + commit. All return 0 or -errno with a reason in @err. */
 struct zw_ticket;
 int zwnft_prepare(struct zwnft_sock *s, const struct zwnft_opts *o,
@@ -276,6 +300,28 @@ int zwnft_apply(struct zwnft_sock *s, const struct zwnft_opts *o,
 /* Drift between @rs and @live (full dump), one line per difference,
  * malloc'd, or NULL if none (errno 0) / out of memory (errno ENOMEM). */
 char *zwnft_drift(const struct zwnft_ruleset *rs, struct zwnft_live *live);
+
+/* ---- read-back in matrix terms (nft_held.c) ---- */
+
+struct zw_backend_state;
+/* The allow rules of @live's pair chains (a full read: rules and set
+ * elements), decoded from the kernel's objects into matrix terms and
+ * appended to st->rules (rules_known set): zone pair from the chain's
+ * comment, protocol, ports or ICMP types, narrowed prefixes from the
+ * inline prefixes and the sets' elements, the flow from the comment of
+ * the flow chain the rule goes to ("" for an accept), engine_text the
+ * canonical rule (zwnft_canon_rule(); two lines when one image rule is
+ * two nft rules, per family). Unknown matches are left out: a rule is
+ * reported with what it allows at most. 0 or -ENOMEM. */
+int zwnft_live__held_rules(const struct zwnft_live *live,
+			   struct zw_backend_state *st);
+/* One line in st->foreign per base chain of live->foreign (read with
+ * ZWNFT_READ_FOREIGN) on a hook the table uses (forward, whose priority
+ * is @priority when the table has no base chain, and those of its other
+ * base chains): family, table, chain, type, hook, priority, policy, and
+ * whether it runs before or after ours. 0 or -ENOMEM. */
+int zwnft_live__foreign(const struct zwnft_live *live, int32_t priority,
+			struct zw_backend_state *st);
 
 /* From a live table's marker rule: the image SHA-256 (hex) and day. */
 int zwnft_live__marker(const struct zwnft_live *live, char sha_hex[65],
