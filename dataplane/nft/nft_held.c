@@ -462,8 +462,9 @@ static bool decode(const struct held_ctx *h, size_t i,
 			((d.verdict == NFT_GOTO || d.verdict == NFT_JUMP) &&
 			 d.target[0] && strcmp(d.target, "deny") != 0)))
 		goto none;
-	/* the end of a self pair's chain: members of a zone talk freely */
-	if (d.verdict == NF_ACCEPT && !d.matches && d.same_zone_ctr)
+	/* the end of a self pair's chain (and its IPv6 AH twin), counted
+	 * in zw_same_zone: members of a zone talk freely, no flow needed */
+	if (d.verdict == NF_ACCEPT && d.same_zone_ctr)
 		goto none;
 	pair_of(c, x->r.from, x->r.to);
 	if (d.verdict != NF_ACCEPT)
