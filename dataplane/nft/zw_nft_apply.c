@@ -49,6 +49,33 @@ static double now_ms(void)
 	return (double)ts.tv_sec * 1e3 + (double)ts.tv_nsec / 1e6;
 }
 
+/* What read-back decoded from the table: the count of rules held, each
+ * one no flow explains, each foreign base chain on our hooks. */
+static void print_held(const struct zw_backend_state *st)
+{
+	size_t none = 0;
+
+	for (size_t i = 0; i < st->n_rules; i++)
+		none += st->rules[i].flow_id[0] == '\0';
+	printf("rules held: %zu (%zu of no flow)\n", st->n_rules, none);
+	for (size_t i = 0; i < st->n_rules; i++) {
+		const struct zw_held_rule *r = &st->rules[i];
+
+		if (r->flow_id[0])
+			continue;
+		printf("held, no flow: %s -> %s proto %u", r->from, r->to,
+		       r->proto);
+		if (r->any)
+			printf(" any");
+		else
+			printf(" %u-%u", r->lo, r->hi);
+		printf(" src %s dst %s\n", r->src ? r->src : "zone",
+		       r->dst ? r->dst : "zone");
+	}
+	for (size_t i = 0; i < st->n_foreign; i++)
+		printf("foreign: %s\n", st->foreign[i]);
+}
+
 /* A policy image, or a matrix compiled on the fly. */
 static struct zw_image *load_policy(const char *path, int32_t today)
 {
@@ -254,11 +281,18 @@ int main(int argc, char **argv)
 
 	if (mode == 0) {
 		struct zwnft_stats st;
+		struct zw_ticket *t = NULL;
 		double t0 = now_ms();
-		int ret = zwnft_apply(sock, &o, img, day, &st, err, sizeof(err));
+		/* the two phases, to say which refused */
+		int ret = zwnft_prepare(sock, &o, img, day, &t, err, sizeof(err));
+		const char *phase = "prepare";
 
+		if (!ret) {
+			phase = "commit";
+			ret = zwnft_commit(sock, &o, t, &st, err, sizeof(err));
+		}
 		if (ret) {
-			fprintf(stderr, "zw-nft-apply: %s\n", err);
+			fprintf(stderr, "zw-nft-apply: %s: %s\n", phase, err);
 			rc = ret == -EEXIST ? EXIT_INVALID : EXIT_ENV;
 			goto out;
 		}
@@ -297,6 +331,7 @@ int main(int argc, char **argv)
 			printf("enforcing: %s\nsha256: %s\ndetail: %s\n",
 			       st.enforcing ? "yes" : "no",
 			       st.enforcing ? hex : "-", st.detail);
+			print_held(&st);
 			if (st.drift) {
 				printf("drift:\n%s\n", st.drift);
 				rc = EXIT_INVALID;
