@@ -5,8 +5,10 @@
  * The engine projects a policy image onto one nftables table it owns
  * (default `inet zonewall`): the image becomes a *ruleset* (libnftnl
  * objects, each with its nft-syntax text), the ruleset becomes ONE netlink
- * batch, and read-back compares the live table with the ruleset the image
- * implies. Layout and reasoning: docs/nft-engine.md.
+ * batch that the kernel checks at prepare and applies at commit, and
+ * read-back decodes the live table into matrix terms (nft_held.c) and
+ * compares it with the ruleset the image implies (drift). Layout and
+ * reasoning: docs/nft-engine.md.
  */
 #ifndef ZONEWALL_DATAPLANE_NFT_ZWNFT_H
 #define ZONEWALL_DATAPLANE_NFT_ZWNFT_H
