@@ -1,8 +1,9 @@
 // SPDX-License-Identifier: BSD-2-Clause
 /*
  * The nftables engine behind zonewalld's backend interface
- * (include/zonewall/backend.h): apply, read-back with drift detection,
- * per-flow counters, describe_flow.
+ * (include/zonewall/backend.h): prepare (a batch the kernel has checked),
+ * commit, read-back (the rules held in matrix terms, foreign base chains,
+ * drift), per-flow counters, describe_flow.
  */
 #include <errno.h>
 #include <stdbool.h>
@@ -48,7 +49,8 @@ static double ms_now(void)
 }
 
 /* The nft ticket: the ruleset for the image and a batch built against the
- * live table (genid-checked: the kernel refuses it if anything changed). */
+ * live table (genid-checked: the kernel refuses it if anything changed),
+ * which the kernel has checked without committing it. */
 struct zw_ticket {
 	struct zwnft_ruleset *rs;
 	struct zwnft_batch bt;
@@ -131,7 +133,18 @@ int zwnft_prepare(struct zwnft_sock *s, const struct zwnft_opts *o,
 	t->st.sets = t->rs->n[ZWNFT_SET];
 	t->st.objs = t->rs->n[ZWNFT_OBJ];
 	t->st.elems = t->rs->n_elems;
-	ret = build_batch(s, o, t, err, err_len);
+	/* The kernel checks the batch without committing it (nft -c): what
+	 * it would refuse at commit is refused here, and nothing changes. A
+	 * ruleset changed since it was read: read again and rebuild. */
+	for (int tries = 0; tries < 5; tries++) {
+		if ((ret = build_batch(s, o, t, err, err_len)))
+			break;
+		ms = ms_now();
+		ret = zwnft_sock__check(s, &t->bt, err, err_len);
+		t->st.check_ms += ms_now() - ms;
+		if (ret != -ERESTART)
+			break;
+	}
 	if (ret) {
 		zwnft_ticket__free(t);
 		return ret;
@@ -624,10 +637,19 @@ static int nft_read_back(struct zw_backend *b, const struct zw_image *expected,
 	int ret;
 
 	memset(st, 0, sizeof(*st));
-	ret = zwnft_sock__read(be->sock, be->opts.table, ZWNFT_READ_ALL, &live,
-			       err, sizeof(err));
+	ret = zwnft_sock__read(be->sock, be->opts.table,
+			       ZWNFT_READ_ALL | ZWNFT_READ_FOREIGN, &live, err,
+			       sizeof(err));
 	if (ret)
 		return ret;
+	/* as data, from the kernel's objects: the rules held (none without
+	 * the table) and the other tables' base chains on our hooks */
+	st->rules_known = true;
+	if ((ret = zwnft_live__held_rules(&live, st)) ||
+	    (ret = zwnft_live__foreign(&live, be->opts.priority, st))) {
+		zwnft_live__free(&live);
+		return ret;
+	}
 	if (!live.table) {
 		snprintf(st->detail, sizeof(st->detail),
 			 "no table inet %s", be->opts.table);
@@ -682,12 +704,6 @@ static int nft_read_back(struct zw_backend *b, const struct zw_image *expected,
 					ret = -errno;
 			}
 			zwnft_ruleset__free(rs);
-			/* No difference from the canonical ruleset of the
-			 * expected image for the day the table says: the
-			 * rules held are exactly that image's. */
-			if (!ret && !st->drift)
-				ret = zw_backend_state__add_image_rules(st, expected,
-									day);
 		}
 	}
 	zwnft_live__free(&live);

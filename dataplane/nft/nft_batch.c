@@ -13,6 +13,7 @@
 #include <errno.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/uio.h>
 
 #include <libmnl/libmnl.h>
 #include <linux/netfilter.h>
@@ -308,6 +309,7 @@ static int batch_end(struct ctx *c)
 	c->bt->seq_last = c->last->nlmsg_seq;
 	nlh = nftnl_batch_end(nftnl_batch_buffer(c->bt->b), c->seq++);
 	c->bt->bytes += nlh->nlmsg_len;
+	c->bt->end_len = NLMSG_ALIGN(nlh->nlmsg_len);
 	if (nftnl_batch_update(c->bt->b) < 0)
 		return -ENOMEM;
 	return 0;
@@ -619,6 +621,34 @@ int zwnft_batch__build_delete(struct zwnft_batch *bt, const char *table,
 	}
 	nftnl_table_free(t);
 	return batch_end(&c);
+}
+
+int zwnft_batch__iovec(const struct zwnft_batch *bt, bool check,
+		       struct iovec **iov, size_t *n)
+{
+	int n_iov = nftnl_batch_iovec_len(bt->b);
+	size_t cut = check ? bt->end_len : 0;
+	struct iovec *v;
+
+	*iov = NULL;
+	*n = 0;
+	if (n_iov <= 0)
+		return -EINVAL;
+	v = calloc((size_t)n_iov, sizeof(*v));
+	if (!v)
+		return -ENOMEM;
+	nftnl_batch_iovec(bt->b, v, (uint32_t)n_iov);
+	/* The end message is the last bytes of the batch (possibly alone in
+	 * the last page): a check sends everything before it. */
+	for (int i = n_iov - 1; i >= 0 && cut; i--) {
+		size_t k = v[i].iov_len < cut ? v[i].iov_len : cut;
+
+		v[i].iov_len -= k;
+		cut -= k;
+	}
+	*iov = v;
+	*n = (size_t)n_iov;
+	return 0;
 }
 
 void zwnft_batch__fini(struct zwnft_batch *bt)

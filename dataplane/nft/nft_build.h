@@ -57,6 +57,10 @@ int zwnft_name__fmt(char *buf, const char *fmt, ...)
 int zwnft_name__from(char *buf, const struct zw_image *img, uint32_t z);
 int zwnft_name__pair(char *buf, const struct zw_image *img, uint32_t a,
 		     uint32_t b);
+/* The counter of drop reason @reason (enum zw_drop_reason): "zw_" and
+ * zw_drop_reason__name() with '-' as '_' ("zw_no_flow"), except
+ * ZW_DROP_FLOW_REMOVED, counted in "zw_cut". Returns @buf or a constant. */
+const char *zwnft_name__drop(char buf[ZWNFT_NAME_MAX], unsigned reason);
 /* The image's name of zone @z and id of flow @f (point into @img). */
 const char *zwnft_zone_name(const struct zw_image *img, uint32_t z);
 const char *zwnft_flow_id(const struct zw_image *img, uint32_t f);

@@ -21,6 +21,8 @@
 #include <libnftnl/set.h>
 #include <libnftnl/udata.h>
 
+#include <zonewall/policy.h>
+
 #include "zwnft.h"
 
 struct comment_ctx {
@@ -58,9 +60,12 @@ char *zwnft_udata_comment(const void *data, uint32_t len, uint8_t type)
 static void hex_into(struct zwnft_buf *b, const void *p, uint32_t len)
 {
 	const uint8_t *d = p;
+	char h[2 * 32 + 1];
 
-	for (uint32_t i = 0; i < len; i++)
-		zwnft_buf__printf(b, "%02x", d[i]);
+	for (uint32_t off = 0; off < len; off += 32) {
+		zw_hex(d + off, len - off < 32 ? len - off : 32, h);
+		zwnft_buf__puts(b, h);
+	}
 }
 
 /* A key: an address when it has an address's size, else hex. */

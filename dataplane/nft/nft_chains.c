@@ -33,7 +33,7 @@
 #include <libnftnl/expr.h>
 #include <libnftnl/udata.h>
 
-#include <zonewall/matrix.h>
+#include <zonewall/flow_record.h>
 #include <zonewall/policy.h>
 
 #include "nft_build.h"
@@ -117,7 +117,7 @@ static bool pair_has_live_rule(struct zwnft_build *b,
 	for (uint32_t i = 0; i < p->count; i++) {
 		const struct zw_img_rule *ru = &b->img->rules[p->first + i];
 
-		if (zwnft_flow_live(b->img, ru->flow, b->day) &&
+		if (zw_image__flow_live(b->img, ru->flow, b->day) &&
 		    zwnft_rule_families(b->img, ru) >= 0)
 			return true;
 	}
@@ -164,7 +164,7 @@ int zwnft_build__plan(struct zwnft_build *b)
 		for (uint32_t k = 0; k < p->count; k++) {
 			const struct zw_img_rule *ru = &img->rules[p->first + k];
 
-			if (!zwnft_flow_live(img, ru->flow, b->day) ||
+			if (!zw_image__flow_live(img, ru->flow, b->day) ||
 			    zwnft_rule_families(img, ru) < 0)
 				continue;
 			b->flow_chain[ru->flow] = true;
@@ -228,7 +228,7 @@ static int base_rules(struct zwnft_build *b)
 {
 	struct zwnft_ruleset *rs = b->rs;
 	const char *ch = ZWNFT_BASE_CHAIN;
-	char mark[NFTNL_UDATA_COMMENT_MAXLEN];
+	char mark[NFTNL_UDATA_COMMENT_MAXLEN], dn[ZWNFT_NAME_MAX];
 	struct zwnft_rb rb;
 	int ret;
 
@@ -247,7 +247,7 @@ static int base_rules(struct zwnft_build *b)
 			return ret;
 		zwnft_rb__hdr_addr_in(&rb, fam, i % 2 == 0,
 				      fam == ZW_AF_INET ? "block4" : "block6");
-		zwnft_rb__counter(&rb, "zw_blocked");
+		zwnft_rb__counter(&rb, zwnft_name__drop(dn, ZW_DROP_BLOCKED));
 		zwnft_rb__verdict(&rb, NF_DROP, NULL);
 		if ((ret = zwnft_rb__end(&rb, rs, ch, ZW_NO_FLOW, NULL, 0, 0)))
 			return ret;
@@ -268,7 +268,7 @@ static int base_rules(struct zwnft_build *b)
 		zwnft_rb__cmp(&rb, NFT_CMP_EQ, &zero, 1);
 		zwnft_rb__text(&rb, "rt type 0");
 	}
-	zwnft_rb__counter(&rb, "zw_ext_headers");
+	zwnft_rb__counter(&rb, zwnft_name__drop(dn, ZW_DROP_EXT_HEADERS));
 	zwnft_rb__verdict(&rb, NF_DROP, NULL);
 	if ((ret = zwnft_rb__end(&rb, rs, ch, ZW_NO_FLOW, NULL, 0, 0)))
 		return ret;
@@ -294,7 +294,7 @@ static int base_rules(struct zwnft_build *b)
 		zwnft_rb__cmp(&rb, NFT_CMP_NEQ, &hbh, 1);
 		zwnft_rb__text(&rb, "ip6 nexthdr != 0");
 	}
-	zwnft_rb__counter(&rb, "zw_ext_headers");
+	zwnft_rb__counter(&rb, zwnft_name__drop(dn, ZW_DROP_EXT_HEADERS));
 	zwnft_rb__verdict(&rb, NF_DROP, NULL);
 	if ((ret = zwnft_rb__end(&rb, rs, ch, ZW_NO_FLOW, NULL, 0, 0)))
 		return ret;
@@ -321,7 +321,7 @@ static int base_rules(struct zwnft_build *b)
 		if (fam == ZW_AF_INET6)
 			zwnft_rb__ah6(&rb, false);
 		zwnft_rb__tcp_not_syn(&rb);
-		zwnft_rb__counter(&rb, "zw_not_syn");
+		zwnft_rb__counter(&rb, zwnft_name__drop(dn, ZW_DROP_NOT_SYN));
 		zwnft_rb__verdict(&rb, NF_DROP, NULL);
 		if ((ret = zwnft_rb__end(&rb, rs, ch, ZW_NO_FLOW, NULL, 0, 0)))
 			return ret;
@@ -353,14 +353,14 @@ static int base_rules(struct zwnft_build *b)
 		return ret;
 	zwnft_rb__ct_state(&rb, CT_ESTABLISHED | CT_RELATED,
 			   "established,related");
-	zwnft_rb__counter(&rb, "zw_cut");
+	zwnft_rb__counter(&rb, zwnft_name__drop(dn, ZW_DROP_FLOW_REMOVED));
 	zwnft_rb__verdict(&rb, NF_DROP, NULL);
 	if ((ret = zwnft_rb__end(&rb, rs, "deny", ZW_NO_FLOW, NULL, 0, 0)))
 		return ret;
 
 	if ((ret = zwnft_rb__begin(&rb, rs, "deny")))
 		return ret;
-	zwnft_rb__counter(&rb, "zw_no_flow");
+	zwnft_rb__counter(&rb, zwnft_name__drop(dn, ZW_DROP_NO_FLOW));
 	zwnft_rb__verdict(&rb, NF_DROP, NULL);
 	return zwnft_rb__end(&rb, rs, "deny", ZW_NO_FLOW, NULL, 0, 0);
 }
@@ -529,7 +529,7 @@ static int pair_rules(struct zwnft_build *b)
 			const struct zw_img_rule *ru = &img->rules[pc->p->first + k];
 			int fams = zwnft_rule_families(img, ru);
 
-			if (!zwnft_flow_live(img, ru->flow, b->day) || fams < 0 ||
+			if (!zw_image__flow_live(img, ru->flow, b->day) || fams < 0 ||
 			    !(fams == 0 || (fams & 2)))
 				continue;
 			v6 = true;
@@ -549,7 +549,7 @@ static int pair_rules(struct zwnft_build *b)
 			const struct zw_img_rule *ru = &img->rules[pc->p->first + k];
 			int fams;
 
-			if (!zwnft_flow_live(img, ru->flow, b->day))
+			if (!zw_image__flow_live(img, ru->flow, b->day))
 				continue;
 			fams = zwnft_rule_families(img, ru);
 			if (fams < 0)
@@ -579,13 +579,15 @@ static int pair_rules(struct zwnft_build *b)
 static int pair_end(struct zwnft_build *b, struct zwnft_rb *rb,
 		    const struct zwnft_pchain *pc, const char *n)
 {
+	char dn[ZWNFT_NAME_MAX];
+
 	if (pc->from != pc->to || pc->from == ZW_ZONE_OUTSIDE) {
 		zwnft_rb__verdict(rb, NFT_GOTO, "deny");
 		return zwnft_rb__end(rb, b->rs, n, ZW_NO_FLOW, NULL, 0, 0);
 	}
 	/* both ends in one declared zone, no flow matched */
 	if (b->img->zones[pc->from].flags & ZW_IMG_ZONE_ISOLATE) {
-		zwnft_rb__counter(rb, "zw_isolated");
+		zwnft_rb__counter(rb, zwnft_name__drop(dn, ZW_DROP_ISOLATED));
 		zwnft_rb__verdict(rb, NF_DROP, NULL);
 		return zwnft_rb__end(rb, b->rs, n, ZW_NO_FLOW,
 				     "isolated zone: members may not talk", 0,
@@ -600,7 +602,7 @@ static int flow_rules(struct zwnft_build *b)
 {
 	const struct zw_image *img = b->img;
 	char n[ZWNFT_NAME_MAX], obj[ZWNFT_NAME_MAX], set[ZWNFT_NAME_MAX];
-	char drop[ZWNFT_NAME_MAX];
+	char drop[ZWNFT_NAME_MAX], dn[ZWNFT_NAME_MAX];
 	struct zwnft_rb rb;
 	int ret;
 
@@ -624,7 +626,7 @@ static int flow_rules(struct zwnft_build *b)
 			zwnft_rb__ct_state(&rb, CT_NEW, "new");
 			zwnft_rb__nfproto(&rb, fam);
 			zwnft_rb__rate(&rb, fam, set, fl->rate);
-			zwnft_rb__counter(&rb, "zw_rate");
+			zwnft_rb__counter(&rb, zwnft_name__drop(dn, ZW_DROP_RATE));
 			zwnft_rb__counter(&rb, drop);
 			zwnft_rb__verdict(&rb, NF_DROP, NULL);
 			if ((ret = zwnft_rb__end(&rb, b->rs, n, f, NULL, 0, 0)))

@@ -13,15 +13,29 @@
 
 #include <libnftnl/object.h>
 
+#include <zonewall/flow_record.h>
 #include <zonewall/policy.h>
 
 #include "nft_build.h"
 
-/* Global counters, named objects kept across applies. */
-static const char *const global_counters[] = {
-	"zw_total",   "zw_blocked",   "zw_invalid",  "zw_not_syn",
-	"zw_no_flow", "zw_same_zone", "zw_isolated", "zw_cut",
-	"zw_rate",    "zw_ext_headers",
+/* Global counters, named objects kept across applies: those of drop
+ * reasons are named after the reason (zwnft_name__drop()), the others
+ * count what is no drop reason (everything, conntrack's invalid packets,
+ * same-zone traffic). In this order. */
+static const struct {
+	const char *name; /* NULL: the counter of @reason */
+	unsigned reason;
+} global_counters[] = {
+	{"zw_total", 0},
+	{NULL, ZW_DROP_BLOCKED},
+	{"zw_invalid", 0},
+	{NULL, ZW_DROP_NOT_SYN},
+	{NULL, ZW_DROP_NO_FLOW},
+	{"zw_same_zone", 0},
+	{NULL, ZW_DROP_ISOLATED},
+	{NULL, ZW_DROP_FLOW_REMOVED},
+	{NULL, ZW_DROP_RATE},
+	{NULL, ZW_DROP_EXT_HEADERS},
 };
 
 static int add_counter(struct zwnft_ruleset *rs, const char *name,
@@ -56,9 +70,14 @@ int zwnft_build__counters(struct zwnft_build *b)
 	int ret;
 
 	for (size_t i = 0;
-	     i < sizeof(global_counters) / sizeof(global_counters[0]); i++)
-		if ((ret = add_counter(b->rs, global_counters[i], ZW_NO_FLOW)))
+	     i < sizeof(global_counters) / sizeof(global_counters[0]); i++) {
+		const char *name = global_counters[i].name;
+
+		if (!name)
+			name = zwnft_name__drop(n, global_counters[i].reason);
+		if ((ret = add_counter(b->rs, name, ZW_NO_FLOW)))
 			return ret;
+	}
 	for (uint32_t f = 0; f < b->img->n_flows; f++) {
 		const char *id = zwnft_flow_id(b->img, f);
 

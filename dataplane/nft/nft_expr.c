@@ -19,7 +19,7 @@
 #include <libnftnl/rule.h>
 #include <libnftnl/udata.h>
 
-#include <zonewall/matrix.h>
+#include <zonewall/policy.h>
 
 #include "nft_build.h"
 

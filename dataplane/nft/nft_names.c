@@ -6,7 +6,9 @@
 #include <errno.h>
 #include <stdarg.h>
 #include <stdio.h>
+#include <string.h>
 
+#include <zonewall/flow_record.h>
 #include <zonewall/policy.h>
 
 #include "nft_build.h"
@@ -42,4 +44,17 @@ int zwnft_name__pair(char *buf, const struct zw_image *img, uint32_t a,
 {
 	return zwnft_name__fmt(buf, "pair_%s_%s", zwnft_zone_name(img, a),
 			       zwnft_zone_name(img, b));
+}
+
+const char *zwnft_name__drop(char buf[ZWNFT_NAME_MAX], unsigned reason)
+{
+	/* Connections cut because their flow left the policy were counted
+	 * in zw_cut before the reasons had names: the table keeps it. */
+	if (reason == ZW_DROP_FLOW_REMOVED)
+		return "zw_cut";
+	snprintf(buf, ZWNFT_NAME_MAX, "zw_%s", zw_drop_reason__name(reason));
+	for (char *c = buf; *c; c++)
+		if (*c == '-')
+			*c = '_';
+	return buf;
 }

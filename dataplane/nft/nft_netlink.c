@@ -175,6 +175,7 @@ static int read_genid(struct zwnft_sock *s, uint32_t *genid)
 struct collect {
 	struct zwnft_live *l;
 	const char *table;
+	unsigned what;
 };
 
 static bool ours(const char *table_attr, uint32_t family, const char *table)
@@ -227,10 +228,26 @@ static int chain_cb(const struct nlmsghdr *nlh, void *data)
 
 	if (!x)
 		return -1;
-	if (nftnl_chain_nlmsg_parse(nlh, x) < 0 ||
-	    !ours(nftnl_chain_get_str(x, NFTNL_CHAIN_TABLE),
-		  nftnl_chain_get_u32(x, NFTNL_CHAIN_FAMILY), c->table)) {
+	if (nftnl_chain_nlmsg_parse(nlh, x) < 0) {
 		nftnl_chain_free(x);
+		return 0;
+	}
+	if (!ours(nftnl_chain_get_str(x, NFTNL_CHAIN_TABLE),
+		  nftnl_chain_get_u32(x, NFTNL_CHAIN_FAMILY), c->table)) {
+		uint32_t f = nftnl_chain_get_u32(x, NFTNL_CHAIN_FAMILY);
+
+		/* another table's base chain that sees what we see */
+		bool keep = (c->what & ZWNFT_READ_FOREIGN) &&
+			    nftnl_chain_is_set(x, NFTNL_CHAIN_HOOKNUM) &&
+			    (f == NFPROTO_INET || f == NFPROTO_IPV4 ||
+			     f == NFPROTO_IPV6);
+
+		if (keep && push((void ***)&c->l->foreign, &c->l->n_foreign, x)) {
+			nftnl_chain_free(x);
+			return -1;
+		}
+		if (!keep)
+			nftnl_chain_free(x);
 		return 0;
 	}
 	if (push((void ***)&c->l->chains, &c->l->n_chains, x)) {
@@ -319,6 +336,9 @@ void zwnft_live__free(struct zwnft_live *l)
 		nftnl_obj_free(l->objs[i]);
 	for (size_t i = 0; i < l->n_rules; i++)
 		nftnl_rule_free(l->rules[i]);
+	for (size_t i = 0; i < l->n_foreign; i++)
+		nftnl_chain_free(l->foreign[i]);
+	free(l->foreign);
 	free(l->chains);
 	free(l->sets);
 	free(l->objs);
@@ -330,7 +350,7 @@ static int read_once(struct zwnft_sock *s, const char *table, unsigned what,
 		     struct zwnft_live *l)
 {
 	char buf[16384];
-	struct collect c = {.l = l, .table = table};
+	struct collect c = {.l = l, .table = table, .what = what};
 	struct nlmsghdr *nlh;
 	uint32_t gen_after = 0;
 	int ret;
@@ -341,13 +361,18 @@ static int read_once(struct zwnft_sock *s, const char *table, unsigned what,
 				    NLM_F_DUMP, zwnft_sock__seq(s, 1));
 	if ((ret = talk(s, nlh, table_cb, &c)))
 		return ret;
-	if (!l->table)
+	if (!l->table && !(what & ZWNFT_READ_FOREIGN))
 		goto check_gen;
 
-	nlh = nftnl_nlmsg_build_hdr(buf, NFT_MSG_GETCHAIN, NFPROTO_INET,
+	/* one dump of every family when foreign base chains are wanted */
+	nlh = nftnl_nlmsg_build_hdr(buf, NFT_MSG_GETCHAIN,
+				    (what & ZWNFT_READ_FOREIGN) ? NFPROTO_UNSPEC :
+								  NFPROTO_INET,
 				    NLM_F_DUMP, zwnft_sock__seq(s, 1));
 	if ((ret = talk(s, nlh, chain_cb, &c)))
 		return ret;
+	if (!l->table)
+		goto check_gen;
 
 	struct nftnl_set *q = nftnl_set_alloc();
 
@@ -489,27 +514,31 @@ static const char *ext_msg(const struct nlmsghdr *nlh)
 	return NULL;
 }
 
-int zwnft_sock__send(struct zwnft_sock *s, struct zwnft_batch *bt, char *err,
-		     size_t err_len)
+/* Send @bt (all of it, or with @check all but its end) and read the
+ * kernel's answers to it. */
+static int send_batch(struct zwnft_sock *s, struct zwnft_batch *bt, bool check,
+		      char *err, size_t err_len)
 {
 	struct sockaddr_nl snl = {.nl_family = AF_NETLINK};
 	int fd = mnl_socket_get_fd(s->nl);
-	int n_iov = nftnl_batch_iovec_len(bt->b);
-	struct iovec *iov = calloc((size_t)n_iov, sizeof(*iov));
+	struct iovec *iov = NULL;
+	size_t n_iov = 0;
 	struct msghdr msg = {
 		.msg_name = &snl,
 		.msg_namelen = sizeof(snl),
-		.msg_iov = iov,
-		.msg_iovlen = (size_t)n_iov,
 	};
 	int first_err = 0, sndbuf;
 	uint32_t err_seq = 0;
 	bool acked = false;
 	char reason[256] = "";
+	int ret = zwnft_batch__iovec(bt, check, &iov, &n_iov);
 
-	if (!iov)
-		return -ENOMEM;
-	nftnl_batch_iovec(bt->b, iov, (uint32_t)n_iov);
+	if (ret) {
+		snprintf(err, err_len, "the batch: %s", strerror(-ret));
+		return ret;
+	}
+	msg.msg_iov = iov;
+	msg.msg_iovlen = n_iov;
 	/* The whole batch travels in one message: make room for it. */
 	sndbuf = (int)(bt->bytes + 65536 > (size_t)INT32_MAX / 2 ?
 			       INT32_MAX / 2 : bt->bytes + 65536);
@@ -597,4 +626,16 @@ int zwnft_sock__send(struct zwnft_sock *s, struct zwnft_batch *bt, char *err,
 		return -ETIMEDOUT;
 	}
 	return 0;
+}
+
+int zwnft_sock__send(struct zwnft_sock *s, struct zwnft_batch *bt, char *err,
+		     size_t err_len)
+{
+	return send_batch(s, bt, false, err, err_len);
+}
+
+int zwnft_sock__check(struct zwnft_sock *s, struct zwnft_batch *bt, char *err,
+		      size_t err_len)
+{
+	return send_batch(s, bt, true, err, err_len);
 }

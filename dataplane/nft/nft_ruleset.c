@@ -220,7 +220,7 @@ int zwnft_ruleset__build_mode(const struct zw_image *img, int32_t day,
 		rs->opts = *opts;
 	else
 		zwnft_opts__init(&rs->opts);
-	zwnft_hex(img->sha256, 32, rs->sha256_hex);
+	zw_hex(img->sha256, 32, rs->sha256_hex);
 	rs->day = day;
 	rs->n_flows = img->n_flows;
 

@@ -16,7 +16,6 @@
 
 #include <libnftnl/set.h>
 
-#include <zonewall/matrix.h>
 #include <zonewall/policy.h>
 
 #include "nft_build.h"

@@ -89,7 +89,7 @@ char *zwnft_ruleset__describe_flow(const struct zwnft_ruleset *rs,
 		zwnft_buf__printf(&t,
 				  "# flow %s: no rule in table inet %s (%s)\n",
 				  zwnft_flow_id(img, flow), rs->opts.table,
-				  zwnft_flow_live(img, flow, rs->day) ?
+				  zw_image__flow_live(img, flow, rs->day) ?
 					  "no service of the flow gives a rule" :
 					  "expired");
 		return zwnft_buf__take(&t);

@@ -1,12 +1,10 @@
 // SPDX-License-Identifier: BSD-2-Clause
-/* Small helpers of the nftables engine: text buffer, options, hex. */
+/* Small helpers of the nftables engine: text buffer, options. */
 #include <errno.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-
-#include <zonewall/policy.h>
 
 #include "zwnft.h"
 
@@ -152,24 +150,6 @@ int zwnft_opts__parse(struct zwnft_opts *o, const char *arg, char *err,
 	}
 	free(copy);
 	return ret;
-}
-
-bool zwnft_flow_live(const struct zw_image *img, uint32_t flow, int32_t day)
-{
-	int32_t e = img->flows[flow].expires;
-
-	return e == INT32_MIN || e >= day;
-}
-
-void zwnft_hex(const uint8_t *in, size_t len, char *out)
-{
-	static const char d[] = "0123456789abcdef";
-
-	for (size_t i = 0; i < len; i++) {
-		out[2 * i] = d[in[i] >> 4];
-		out[2 * i + 1] = d[in[i] & 15];
-	}
-	out[2 * len] = '\0';
 }
 
 void zwnft_strv_free(char **v, size_t n)

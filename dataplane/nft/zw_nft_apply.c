@@ -49,6 +49,33 @@ static double now_ms(void)
 	return (double)ts.tv_sec * 1e3 + (double)ts.tv_nsec / 1e6;
 }
 
+/* What read-back decoded from the table: the count of rules held, each
+ * one no flow explains, each foreign base chain on our hooks. */
+static void print_held(const struct zw_backend_state *st)
+{
+	size_t none = 0;
+
+	for (size_t i = 0; i < st->n_rules; i++)
+		none += st->rules[i].flow_id[0] == '\0';
+	printf("rules held: %zu (%zu of no flow)\n", st->n_rules, none);
+	for (size_t i = 0; i < st->n_rules; i++) {
+		const struct zw_held_rule *r = &st->rules[i];
+
+		if (r->flow_id[0])
+			continue;
+		printf("held, no flow: %s -> %s proto %u", r->from, r->to,
+		       r->proto);
+		if (r->any)
+			printf(" any");
+		else
+			printf(" %u-%u", r->lo, r->hi);
+		printf(" src %s dst %s\n", r->src ? r->src : "zone",
+		       r->dst ? r->dst : "zone");
+	}
+	for (size_t i = 0; i < st->n_foreign; i++)
+		printf("foreign: %s\n", st->foreign[i]);
+}
+
 /* A policy image, or a matrix compiled on the fly. */
 static struct zw_image *load_policy(const char *path, int32_t today)
 {
@@ -254,11 +281,18 @@ int main(int argc, char **argv)
 
 	if (mode == 0) {
 		struct zwnft_stats st;
+		struct zw_ticket *t = NULL;
 		double t0 = now_ms();
-		int ret = zwnft_apply(sock, &o, img, day, &st, err, sizeof(err));
+		/* the two phases, to say which refused */
+		int ret = zwnft_prepare(sock, &o, img, day, &t, err, sizeof(err));
+		const char *phase = "prepare";
 
+		if (!ret) {
+			phase = "commit";
+			ret = zwnft_commit(sock, &o, t, &st, err, sizeof(err));
+		}
 		if (ret) {
-			fprintf(stderr, "zw-nft-apply: %s\n", err);
+			fprintf(stderr, "zw-nft-apply: %s: %s\n", phase, err);
 			rc = ret == -EEXIST ? EXIT_INVALID : EXIT_ENV;
 			goto out;
 		}
@@ -266,10 +300,10 @@ int main(int argc, char **argv)
 		       o.table, img->n_flows);
 		if (timing)
 			printf("apply_ms %.1f build_ms %.1f read_ms %.1f batch_ms %.1f "
-			       "kernel_ms %.1f messages %zu bytes %zu rules %zu chains %zu "
-			       "sets %zu elements %zu counters %zu tries %d\n",
+			       "kernel_ms %.1f check_ms %.1f messages %zu bytes %zu rules %zu "
+			       "chains %zu sets %zu elements %zu counters %zu tries %d\n",
 			       now_ms() - t0, st.build_ms, st.read_ms, st.batch_ms,
-			       st.send_ms, st.msgs, st.bytes, st.rules, st.chains,
+			       st.send_ms, st.check_ms, st.msgs, st.bytes, st.rules, st.chains,
 			       st.sets, st.elems, st.objs, st.tries);
 		goto out;
 	}
@@ -293,10 +327,11 @@ int main(int argc, char **argv)
 			fprintf(stderr, "zw-nft-apply: read-back failed\n");
 			rc = EXIT_ENV;
 		} else {
-			zwnft_hex(st.sha256, 32, hex);
+			zw_hex(st.sha256, 32, hex);
 			printf("enforcing: %s\nsha256: %s\ndetail: %s\n",
 			       st.enforcing ? "yes" : "no",
 			       st.enforcing ? hex : "-", st.detail);
+			print_held(&st);
 			if (st.drift) {
 				printf("drift:\n%s\n", st.drift);
 				rc = EXIT_INVALID;

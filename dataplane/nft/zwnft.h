@@ -5,8 +5,10 @@
  * The engine projects a policy image onto one nftables table it owns
  * (default `inet zonewall`): the image becomes a *ruleset* (libnftnl
  * objects, each with its nft-syntax text), the ruleset becomes ONE netlink
- * batch, and read-back compares the live table with the ruleset the image
- * implies. Layout and reasoning: docs/nft-engine.md.
+ * batch that the kernel checks at prepare and applies at commit, and
+ * read-back decodes the live table into matrix terms (nft_held.c) and
+ * compares it with the ruleset the image implies (drift). Layout and
+ * reasoning: docs/nft-engine.md.
  */
 #ifndef ZONEWALL_DATAPLANE_NFT_ZWNFT_H
 #define ZONEWALL_DATAPLANE_NFT_ZWNFT_H
@@ -146,10 +148,6 @@ char *zwnft_ruleset__text(const struct zwnft_ruleset *rs);
 char *zwnft_ruleset__describe_flow(const struct zwnft_ruleset *rs,
 				   const struct zw_image *img, uint32_t flow);
 
-/* Flow liveness and the image's SHA-256 in hex, without libzwmatrix. */
-bool zwnft_flow_live(const struct zw_image *img, uint32_t flow, int32_t day);
-void zwnft_hex(const uint8_t *in, size_t len, char *out);
-
 /* ---- canonical forms (drift detection, unit tests) ---- */
 
 /* One line per object; counter values, handles and kernel-assigned ids
@@ -182,6 +180,10 @@ struct zwnft_live {
 	bool objs_read; /* objs is the table's full list of objects */
 	struct nftnl_rule **rules; /* kernel order */
 	size_t n_rules;
+	/* ZWNFT_READ_FOREIGN: the base chains of other tables of families
+	 * ip, ip6 and inet (every hook; the table need not exist) */
+	struct nftnl_chain **foreign;
+	size_t n_foreign;
 };
 
 void zwnft_live__free(struct zwnft_live *l);
@@ -202,6 +204,7 @@ struct zwnft_batch {
 	size_t cap_refs;
 	size_t n_msgs;
 	size_t bytes;
+	size_t end_len; /* bytes of the closing NFNL_MSG_BATCH_END */
 };
 
 /*
@@ -218,6 +221,14 @@ int zwnft_batch__build(struct zwnft_batch *bt, const struct zwnft_ruleset *rs,
 /* Remove the whole table (destroy). */
 int zwnft_batch__build_delete(struct zwnft_batch *bt, const char *table,
 			      const struct zwnft_live *live, uint32_t seq);
+/* The batch as iovecs for sendmsg() (*@iov malloc'd, *@n entries). With
+ * @check, everything but the closing NFNL_MSG_BATCH_END: the kernel then
+ * processes every message, validates the table as it would be, reports
+ * what it refuses and aborts (what `nft -c` does); nothing changes.
+ * 0 or -errno. */
+struct iovec;
+int zwnft_batch__iovec(const struct zwnft_batch *bt, bool check,
+		       struct iovec **iov, size_t *n);
 void zwnft_batch__fini(struct zwnft_batch *bt);
 
 /* ---- netlink (the calling thread's network namespace) ---- */
@@ -233,6 +244,8 @@ enum {
 	ZWNFT_READ_ALL = ZWNFT_READ_OBJS | ZWNFT_READ_RULES,
 	/* objects too if the table is small enough for it to be cheap */
 	ZWNFT_READ_OBJS_IF_SMALL = 1u << 2,
+	/* base chains of other tables (struct zwnft_live, foreign) */
+	ZWNFT_READ_FOREIGN = 1u << 3,
 };
 #define ZWNFT_SMALL_TABLE_CHAINS 30000
 /* Read the generation id and our table (chains, sets, and what @what
@@ -244,6 +257,12 @@ int zwnft_sock__read(struct zwnft_sock *s, const char *table, unsigned what,
  * error the kernel reported (reason in @err, naming the message). */
 int zwnft_sock__send(struct zwnft_sock *s, struct zwnft_batch *bt, char *err,
 		     size_t err_len);
+/* Have the kernel check @bt without committing it (zwnft_batch__iovec(),
+ * @check): 0 if it would accept the batch as it stands now, else as
+ * zwnft_sock__send() (-ERESTART: the ruleset changed since the genid was
+ * read). Nothing changes, the generation id included. */
+int zwnft_sock__check(struct zwnft_sock *s, struct zwnft_batch *bt, char *err,
+		      size_t err_len);
 uint32_t zwnft_sock__seq(struct zwnft_sock *s, uint32_t n);
 
 /* ---- engine operations (also used by zw-nft-apply) ---- */
@@ -253,6 +272,7 @@ struct zwnft_stats {
 	double build_ms; /* image -> ruleset (libnftnl objects) */
 	double read_ms;	 /* genid and table read back before the batch */
 	double batch_ms; /* ruleset -> netlink batch bytes */
+	double check_ms; /* kernel: check the transaction (prepare) */
 	double send_ms;	 /* kernel: validate and commit the transaction */
 	size_t msgs;	 /* netlink messages in the batch */
 	size_t bytes;	 /* batch size */
@@ -261,9 +281,11 @@ struct zwnft_stats {
 };
 
 /* Two phases (include/zonewall/backend.h). prepare: build the ruleset for
- * @img on @day and a batch against the live table (nothing sent); a
- * ticket out. commit: send it in one transaction, rebuilding it when the
- * table changed since (genid), consumes the ticket; @stats may be NULL.
+ * @img on @day and a batch against the live table, and have the kernel
+ * check that batch without committing it (zwnft_sock__check()): a batch
+ * the kernel would refuse fails here, nothing changed; a ticket out.
+ * commit: send it in one transaction, rebuilding it when the table
+ * changed since (genid), consumes the ticket; @stats may be NULL.
  * apply = prepare + commit. All return 0 or -errno with a reason in @err. */
 struct zw_ticket;
 int zwnft_prepare(struct zwnft_sock *s, const struct zwnft_opts *o,
@@ -280,6 +302,28 @@ int zwnft_apply(struct zwnft_sock *s, const struct zwnft_opts *o,
 /* Drift between @rs and @live (full dump), one line per difference,
  * malloc'd, or NULL if none (errno 0) / out of memory (errno ENOMEM). */
 char *zwnft_drift(const struct zwnft_ruleset *rs, struct zwnft_live *live);
+
+/* ---- read-back in matrix terms (nft_held.c) ---- */
+
+struct zw_backend_state;
+/* The allow rules of @live's pair chains (a full read: rules and set
+ * elements), decoded from the kernel's objects into matrix terms and
+ * appended to st->rules (rules_known set): zone pair from the chain's
+ * comment, protocol, ports or ICMP types, narrowed prefixes from the
+ * inline prefixes and the sets' elements, the flow from the comment of
+ * the flow chain the rule goes to ("" for an accept), engine_text the
+ * canonical rule (zwnft_canon_rule(); two lines when one image rule is
+ * two nft rules, per family). Unknown matches are left out: a rule is
+ * reported with what it allows at most. 0 or -ENOMEM. */
+int zwnft_live__held_rules(const struct zwnft_live *live,
+			   struct zw_backend_state *st);
+/* One line in st->foreign per base chain of live->foreign (read with
+ * ZWNFT_READ_FOREIGN) on a hook the table uses (forward, whose priority
+ * is @priority when the table has no base chain, and those of its other
+ * base chains): family, table, chain, type, hook, priority, policy, and
+ * whether it runs before or after ours. 0 or -ENOMEM. */
+int zwnft_live__foreign(const struct zwnft_live *live, int32_t priority,
+			struct zw_backend_state *st);
 
 /* From a live table's marker rule: the image SHA-256 (hex) and day. */
 int zwnft_live__marker(const struct zwnft_live *live, char sha_hex[65],

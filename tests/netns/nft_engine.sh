@@ -4,8 +4,10 @@
 #  - apply, read back: the image SHA-256, no drift; `nft` itself can list it
 #  - drift: a rule, an element, a chain added by hand and a rule deleted by
 #    hand are each reported; re-applying repairs them
-#  - a batch that fails (injected failure, a different image) changes
-#    nothing: same ruleset byte for byte, same SHA-256
+#  - read-back as data: a rule added by hand is held with no flow, the
+#    bystander's forward chain is foreign
+#  - a batch that fails (injected failure, a different image) is refused
+#    at prepare and changes nothing: same ruleset byte for byte, same SHA-256
 #  - another table in the namespace is never touched (apply, re-apply,
 #    destroy), and a table of our name without our mark is refused
 #  - counters of flows that stay keep their values across a re-apply
@@ -61,6 +63,9 @@ zw "$TMP/1.img" >/dev/null && ok "applied piams" || fail "apply piams"
 out=$(zw --read-back "$TMP/1.img"); rc=$?
 [ $rc = 0 ] && grep -q "sha256: $SHA1" <<<"$out" && grep -q "drift: none" <<<"$out" &&
 	ok "read-back: image $SHA1, no drift" || fail "read-back after apply: rc $rc: $out"
+n=$(grep -c "^held, no flow:" <<<"$out")
+grep -q "^rules held: [1-9][0-9]* (0 of no flow)$" <<<"$out" && [ "$n" = 0 ] &&
+	ok "read-back: $(grep '^rules held' <<<"$out")" || fail "rules held after apply: $out"
 in_ns nft list table inet "$T" >/dev/null && ok "nft lists the table" || fail "nft cannot list the table"
 n=$(in_ns nft -a list table inet "$T" | grep -c ' # handle ')
 [ "$n" -gt 100 ] && ok "$n objects in the table" || fail "only $n objects in the table"
@@ -76,6 +81,14 @@ check_drift() { # WHAT PATTERN
 	[ $rc = 0 ] && ok "re-apply repaired: $1" || fail "re-apply did not repair $1: $out"
 }
 in_ns nft add rule inet "$T" pair_ops_jump tcp dport 9999 accept
+# read back as data, from the kernel's objects: the rule by hand is held
+# with no flow explaining it; the bystander's forward chain is foreign
+out=$(zw --read-back "$TMP/1.img")
+grep -q "^held, no flow: ops -> jump proto 6 9999-9999 src zone dst zone$" <<<"$out" &&
+	grep -q "^rules held: [0-9]* (1 of no flow)$" <<<"$out" &&
+	ok "rule by hand held, no flow explains it" || fail "rule by hand not read back as data: $out"
+grep -q "^foreign: table inet bystander chain watch: type filter hook forward priority 10 policy accept (runs after zonewall's)$" <<<"$out" &&
+	ok "bystander's forward chain is foreign" || fail "foreign base chain not listed: $out"
 check_drift "rule added" "rule added by hand in chain pair_ops_jump"
 h=$(in_ns nft -a list chain inet "$T" forward | awk '/zw_invalid/ {print $NF}')
 in_ns nft delete rule inet "$T" forward handle "$h"
@@ -97,6 +110,9 @@ out=$(zw --inject-failure "$TMP/2.img" 2>&1); rc=$?
 after=$(ruleset)
 [ $rc = 3 ] && grep -q "nothing was changed" <<<"$out" && ok "failing batch refused: $out" ||
 	fail "failing batch: rc $rc: $out"
+# refused at prepare (the kernel's check), before any commit
+grep -q "prepare: kernel refused the batch at" <<<"$out" && ok "refused at prepare" ||
+	fail "the failing batch was not refused at prepare: $out"
 [ "$before" = "$after" ] && ok "ruleset unchanged by the failed batch" ||
 	fail "the failed batch changed the ruleset: $(diff <(echo "$before") <(echo "$after") | head)"
 zw --read-back | grep -q "sha256: $SHA1" && ok "still enforcing $SHA1" || fail "enforced image changed"

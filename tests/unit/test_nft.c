@@ -14,6 +14,10 @@
  *    and keeps what it must and carries the generation id;
  *  - drift detection finds a rule, an element, a chain, a counter changed;
  *  - describe_flow shows each flow's rules;
+ *  - the check form of a batch (prepare) is the batch without its end;
+ *  - read-back in matrix terms: decoding the parsed-back table gives the
+ *    image's live rules (generated matrices), a rule added by hand shows
+ *    up with no flow, foreign base chains are listed;
  *  - option parsing.
  */
 #include <arpa/inet.h>
@@ -1733,6 +1737,398 @@ static void test_opts(void)
 	CU_ASSERT_EQUAL(zwnft_opts__parse(&o, "table", err, sizeof(err)), -EINVAL);
 }
 
+static int strp_cmp_t(const void *a, const void *b)
+{
+	return strcmp(*(char *const *)a, *(char *const *)b);
+}
+
+/* ------------------------------------------------------------------ */
+/* prepare: the kernel checks the batch without its end */
+
+static void test_check_batch(void)
+{
+	struct zw_image *img = image_of(small_yaml, NULL);
+	struct zwnft_ruleset *rs = NULL;
+	struct zwnft_live live = {.genid = 42};
+	struct zwnft_batch bt;
+	struct iovec *full = NULL, *chk = NULL;
+	size_t n_full = 0, n_chk = 0, b_full = 0, b_chk = 0;
+	char *buf, *at;
+
+	CU_ASSERT_PTR_NOT_NULL_FATAL(img);
+	CU_ASSERT_EQUAL_FATAL(zwnft_ruleset__build(img, today, NULL, &rs), 0);
+	CU_ASSERT_EQUAL_FATAL(zwnft_batch__build(&bt, rs, &live, 1000), 0);
+	CU_ASSERT_EQUAL(bt.end_len, NLMSG_ALIGN(sizeof(struct nlmsghdr) +
+						sizeof(struct nfgenmsg)));
+	CU_ASSERT_EQUAL_FATAL(zwnft_batch__iovec(&bt, false, &full, &n_full), 0);
+	CU_ASSERT_EQUAL_FATAL(zwnft_batch__iovec(&bt, true, &chk, &n_chk), 0);
+	for (size_t i = 0; i < n_full; i++)
+		b_full += full[i].iov_len;
+	for (size_t i = 0; i < n_chk; i++)
+		b_chk += chk[i].iov_len;
+	CU_ASSERT_EQUAL(b_full, bt.bytes);
+	CU_ASSERT_EQUAL(b_chk, bt.bytes - bt.end_len);
+
+	/* the same bytes, the end message left out */
+	buf = malloc(b_chk + 1);
+	CU_ASSERT_PTR_NOT_NULL_FATAL(buf);
+	at = buf;
+	for (size_t i = 0; i < n_chk; i++) {
+		memcpy(at, chk[i].iov_base, chk[i].iov_len);
+		at += chk[i].iov_len;
+	}
+	const struct nlmsghdr *nlh = (const struct nlmsghdr *)buf, *last = NULL;
+	int len = (int)b_chk;
+	bool begin = false, end = false;
+	uint32_t genid = 0;
+
+	for (; mnl_nlmsg_ok(nlh, len); nlh = mnl_nlmsg_next(nlh, &len)) {
+		if (nlh->nlmsg_type == NFNL_MSG_BATCH_BEGIN) {
+			struct nlattr *a;
+
+			begin = true;
+			mnl_attr_for_each(a, nlh, sizeof(struct nfgenmsg))
+				if (mnl_attr_get_type(a) == NFNL_BATCH_GENID)
+					genid = ntohl(mnl_attr_get_u32(a));
+		}
+		if (nlh->nlmsg_type == NFNL_MSG_BATCH_END)
+			end = true;
+		last = nlh;
+	}
+	CU_ASSERT_EQUAL(len, 0);
+	CU_ASSERT(begin);
+	CU_ASSERT_FALSE(end);
+	CU_ASSERT_EQUAL(genid, 42);
+	/* its last message is the one whose ack closes the exchange */
+	CU_ASSERT_PTR_NOT_NULL_FATAL(last);
+	CU_ASSERT_EQUAL(last->nlmsg_seq, bt.seq_last);
+	CU_ASSERT(last->nlmsg_flags & NLM_F_ACK);
+	/* and the full batch ends with the end message */
+	CU_ASSERT_EQUAL(memcmp(buf, full[0].iov_base,
+			       full[0].iov_len < b_chk ? full[0].iov_len : b_chk), 0);
+	free(buf);
+	free(full);
+	free(chk);
+	zwnft_batch__fini(&bt);
+	zwnft_ruleset__free(rs);
+	zw_image__free(img);
+}
+
+/* ------------------------------------------------------------------ */
+/* read-back in matrix terms */
+
+/* Comma-separated prefixes of family @v6 (or all), sorted, those inside
+ * another of the list left out (nft merges them into one range). */
+static void norm_prefixes(const char *list, int fam, char *out, size_t n)
+{
+	struct zw_prefix p[256];
+	char *copy = strdup(list), *save = NULL, *tok;
+	size_t np = 0, len = 0;
+
+	out[0] = '\0';
+	for (tok = strtok_r(copy, ",", &save); tok && np < 256;
+	     tok = strtok_r(NULL, ",", &save)) {
+		struct zw_prefix x;
+
+		if (zw_prefix__parse(tok, &x) == 0 &&
+		    (fam == 0 || x.family == fam))
+			p[np++] = x;
+	}
+	free(copy);
+	char *txt[256];
+	size_t nt = 0;
+
+	for (size_t i = 0; i < np; i++) {
+		bool inside = false;
+
+		for (size_t j = 0; j < np && !inside; j++)
+			if (j != i && zw_prefix__contains(&p[j], &p[i]) &&
+			    (!zw_prefix__contains(&p[i], &p[j]) || j < i))
+				inside = true;
+		if (!inside) {
+			char b[64];
+
+			txt[nt++] = strdup(zw_prefix__format(&p[i], b));
+		}
+	}
+	qsort(txt, nt, sizeof(char *), strp_cmp_t);
+	for (size_t i = 0; i < nt; i++) {
+		len += (size_t)snprintf(out + len, len < n ? n - len : 0, "%s%s",
+					i ? "," : "", txt[i]);
+		free(txt[i]);
+	}
+}
+
+static bool has_family(const char *list, int fam)
+{
+	char tmp[4096];
+
+	norm_prefixes(list, fam, tmp, sizeof(tmp));
+	return tmp[0] != '\0';
+}
+
+/* One held rule as a line, up to what is the same to a packet: the
+ * families a rule can match (a source narrowed to IPv4 only and a
+ * destination to IPv6 only match nothing), nested prefixes, "any" and
+ * the full range. NULL: the rule matches nothing. */
+static char *held_line(const struct zw_held_rule *r)
+{
+	char src[4096] = "zone", dst[4096] = "zone", ports[32], *out;
+	int fams = 0;
+
+	for (int f = ZW_AF_INET; f <= ZW_AF_INET6; f += 2)
+		if ((!r->src || has_family(r->src, f)) &&
+		    (!r->dst || has_family(r->dst, f)))
+			fams |= f == ZW_AF_INET ? 1 : 2;
+	if (!fams)
+		return NULL;
+	if (r->src)
+		norm_prefixes(r->src, fams == 3 ? 0 : fams == 1 ? ZW_AF_INET : ZW_AF_INET6,
+			      src, sizeof(src));
+	if (r->dst)
+		norm_prefixes(r->dst, fams == 3 ? 0 : fams == 1 ? ZW_AF_INET : ZW_AF_INET6,
+			      dst, sizeof(dst));
+	bool ports_p = r->proto == 6 || r->proto == 17 || r->proto == 132 ||
+		       r->proto == 33 || r->proto == 136;
+	bool icmp = r->proto == 1 || r->proto == 58;
+
+	if (r->any || (!ports_p && !icmp) ||
+	    (ports_p && r->lo == 0 && r->hi == 65535) ||
+	    (icmp && r->lo == 0 && r->hi >= 255))
+		snprintf(ports, sizeof(ports), "any");
+	else
+		snprintf(ports, sizeof(ports), "%u-%u", r->lo, r->hi);
+	if (asprintf(&out, "%s -> %s proto %u %s flow %s src %s dst %s",
+		     r->from, r->to, r->proto, ports, r->flow_id, src, dst) < 0)
+		return NULL;
+	return out;
+}
+
+static char **held_lines(const struct zw_backend_state *st, size_t *n)
+{
+	char **v = calloc(st->n_rules + 1, sizeof(char *));
+
+	*n = 0;
+	for (size_t i = 0; v && i < st->n_rules; i++)
+		if ((v[*n] = held_line(&st->rules[i])))
+			(*n)++;
+	if (v)
+		qsort(v, *n, sizeof(char *), strp_cmp_t);
+	return v;
+}
+
+static void check_held(const struct zw_image *img, int32_t day,
+		       unsigned long *checked, unsigned long *narrowed)
+{
+	struct zw_backend_state got = {0}, want = {0};
+	struct zwnft_live live;
+	struct parsed p;
+	struct zwnft_ruleset *rs = build_and_parse(img, day, &p);
+	char **g, **w;
+	size_t ng, nw;
+
+	live_of(&p, &live);
+	CU_ASSERT_EQUAL(zwnft_live__held_rules(&live, &got), 0);
+	CU_ASSERT(got.rules_known);
+	CU_ASSERT_EQUAL(zw_backend_state__add_image_rules(&want, img, day), 0);
+	for (size_t i = 0; i < got.n_rules; i++) {
+		CU_ASSERT_PTR_NOT_NULL(got.rules[i].engine_text);
+		CU_ASSERT(got.rules[i].flow_id[0] != '\0');
+		if (got.rules[i].src || got.rules[i].dst)
+			(*narrowed)++;
+	}
+	g = held_lines(&got, &ng);
+	w = held_lines(&want, &nw);
+	CU_ASSERT_EQUAL(ng, nw);
+	for (size_t i = 0, j = 0; i < ng || j < nw;) {
+		int c = i == ng ? 1 : j == nw ? -1 : strcmp(g[i], w[j]);
+
+		if (c)
+			printf("\n  %s %s", c < 0 ? "held, not in the image:" :
+						   "in the image, not held:",
+			       c < 0 ? g[i] : w[j]);
+		CU_ASSERT_EQUAL(c, 0);
+		if (c)
+			break;
+		i++;
+		j++;
+	}
+	*checked += nw;
+	for (size_t i = 0; i < ng; i++)
+		free(g[i]);
+	for (size_t j = 0; j < nw; j++)
+		free(w[j]);
+	free(g);
+	free(w);
+	zw_backend_state__fini(&got);
+	zw_backend_state__fini(&want);
+	zwnft_ruleset__free(rs);
+	parsed_free(&p);
+}
+
+static void test_held_generated(void)
+{
+	unsigned long checked = 0, narrowed = 0;
+
+	for (unsigned k = 1; k <= 24; k++) {
+		struct zw_gen_opts o = {
+			.seed = 1000 + k,
+			.n_zones = 7 + k % 12,
+			.n_flows = 5 + (k * 7) % 60,
+			.n_services = k % 10,
+			.ipv6 = k % 3 != 0,
+			.narrowing = k % 2 == 0 || k % 5 == 0,
+			.expiry = k % 4 == 0,
+			.edges = k % 6 == 0,
+		};
+		char *yaml = zw_gen__matrix(&o);
+		struct zw_image *img = image_of(yaml, NULL);
+
+		CU_ASSERT_PTR_NOT_NULL(img);
+		for (int d = -1; img && d <= 1; d++)
+			check_held(img, today + d * 40, &checked, &narrowed);
+		zw_image__free(img);
+		free(yaml);
+	}
+	printf("\n  read-back in matrix terms: %lu rules, %lu narrowed\n",
+	       checked, narrowed);
+	CU_ASSERT(checked > 100);
+	CU_ASSERT(narrowed > 10);
+}
+
+static void test_held_examples(void)
+{
+	unsigned long checked = 0, narrowed = 0;
+	static const char *const files[] = {"matrix/examples/minimal.yaml",
+					    "matrix/examples/piams.yaml"};
+
+	for (size_t i = 0; i < 2; i++) {
+		char *yaml = read_file(files[i]);
+		struct zw_image *img = yaml ? image_of(yaml, NULL) : NULL;
+
+		CU_ASSERT_PTR_NOT_NULL(img);
+		if (img)
+			check_held(img, today, &checked, &narrowed);
+		zw_image__free(img);
+		free(yaml);
+	}
+	CU_ASSERT(checked > 10);
+}
+
+/* tcp dport 9999 accept, as `nft add rule ... pair_ops_jump` makes it */
+static struct nftnl_rule *hand_rule(const char *table, const char *chain)
+{
+	struct nftnl_rule *r = nftnl_rule_alloc();
+	struct nftnl_expr *e;
+	uint8_t tcp = 6;
+	uint16_t port = htons(9999);
+
+	nftnl_rule_set_str(r, NFTNL_RULE_TABLE, table);
+	nftnl_rule_set_str(r, NFTNL_RULE_CHAIN, chain);
+	nftnl_rule_set_u32(r, NFTNL_RULE_FAMILY, NFPROTO_INET);
+	e = nftnl_expr_alloc("meta");
+	nftnl_expr_set_u32(e, NFTNL_EXPR_META_KEY, NFT_META_L4PROTO);
+	nftnl_expr_set_u32(e, NFTNL_EXPR_META_DREG, NFT_REG_1);
+	nftnl_rule_add_expr(r, e);
+	e = nftnl_expr_alloc("cmp");
+	nftnl_expr_set_u32(e, NFTNL_EXPR_CMP_SREG, NFT_REG_1);
+	nftnl_expr_set_u32(e, NFTNL_EXPR_CMP_OP, NFT_CMP_EQ);
+	nftnl_expr_set(e, NFTNL_EXPR_CMP_DATA, &tcp, 1);
+	nftnl_rule_add_expr(r, e);
+	e = nftnl_expr_alloc("payload");
+	nftnl_expr_set_u32(e, NFTNL_EXPR_PAYLOAD_BASE, NFT_PAYLOAD_TRANSPORT_HEADER);
+	nftnl_expr_set_u32(e, NFTNL_EXPR_PAYLOAD_OFFSET, 2);
+	nftnl_expr_set_u32(e, NFTNL_EXPR_PAYLOAD_LEN, 2);
+	nftnl_expr_set_u32(e, NFTNL_EXPR_PAYLOAD_DREG, NFT_REG_1);
+	nftnl_rule_add_expr(r, e);
+	e = nftnl_expr_alloc("cmp");
+	nftnl_expr_set_u32(e, NFTNL_EXPR_CMP_SREG, NFT_REG_1);
+	nftnl_expr_set_u32(e, NFTNL_EXPR_CMP_OP, NFT_CMP_EQ);
+	nftnl_expr_set(e, NFTNL_EXPR_CMP_DATA, &port, 2);
+	nftnl_rule_add_expr(r, e);
+	e = nftnl_expr_alloc("immediate");
+	nftnl_expr_set_u32(e, NFTNL_EXPR_IMM_DREG, NFT_REG_VERDICT);
+	nftnl_expr_set_u32(e, NFTNL_EXPR_IMM_VERDICT, NF_ACCEPT);
+	nftnl_rule_add_expr(r, e);
+	return r;
+}
+
+static void test_held_by_hand(void)
+{
+	struct zw_image *img = image_of(small_yaml, NULL);
+	struct zw_backend_state st = {0};
+	struct zwnft_live live;
+	struct parsed p;
+	struct zwnft_ruleset *rs;
+	struct nftnl_chain *fc;
+	size_t at = 0, hand = 0;
+
+	CU_ASSERT_PTR_NOT_NULL_FATAL(img);
+	rs = build_and_parse(img, today, &p);
+	/* the hand rule goes at the end of pair_ops_jump */
+	for (size_t i = 0; i < p.n_rules; i++)
+		if (!strcmp(nftnl_rule_get_str(p.rules[i], NFTNL_RULE_CHAIN),
+			    "pair_ops_jump"))
+			at = i + 1;
+	CU_ASSERT_FATAL(at > 0);
+	p.rules = grow(p.rules, p.n_rules, sizeof(void *));
+	memmove(&p.rules[at + 1], &p.rules[at],
+		(p.n_rules - at) * sizeof(void *));
+	p.rules[at] = hand_rule(rs->opts.table, "pair_ops_jump");
+	p.n_rules++;
+	live_of(&p, &live);
+	/* a foreign table's forward chain, and one on a hook we do not use */
+	struct nftnl_chain *fv[2];
+
+	for (int k = 0; k < 2; k++) {
+		fc = nftnl_chain_alloc();
+		nftnl_chain_set_u32(fc, NFTNL_CHAIN_FAMILY, NFPROTO_IPV4);
+		nftnl_chain_set_str(fc, NFTNL_CHAIN_TABLE, "bystander");
+		nftnl_chain_set_str(fc, NFTNL_CHAIN_NAME, k ? "in" : "fwd");
+		nftnl_chain_set_str(fc, NFTNL_CHAIN_TYPE, "filter");
+		nftnl_chain_set_u32(fc, NFTNL_CHAIN_HOOKNUM,
+				    k ? NF_INET_LOCAL_IN : NF_INET_FORWARD);
+		nftnl_chain_set_s32(fc, NFTNL_CHAIN_PRIO, -10);
+		nftnl_chain_set_u32(fc, NFTNL_CHAIN_POLICY, NF_DROP);
+		fv[k] = fc;
+	}
+	live.foreign = fv;
+	live.n_foreign = 2;
+
+	CU_ASSERT_EQUAL(zwnft_live__held_rules(&live, &st), 0);
+	CU_ASSERT_EQUAL(zwnft_live__foreign(&live, 0, &st), 0);
+	for (size_t i = 0; i < st.n_rules; i++) {
+		const struct zw_held_rule *r = &st.rules[i];
+
+		if (r->flow_id[0])
+			continue;
+		hand++;
+		CU_ASSERT_STRING_EQUAL(r->from, "ops");
+		CU_ASSERT_STRING_EQUAL(r->to, "jump");
+		CU_ASSERT_EQUAL(r->proto, 6);
+		CU_ASSERT_FALSE(r->any);
+		CU_ASSERT_EQUAL(r->lo, 9999);
+		CU_ASSERT_EQUAL(r->hi, 9999);
+		CU_ASSERT_PTR_NULL(r->src);
+		CU_ASSERT_PTR_NULL(r->dst);
+		CU_ASSERT_PTR_NOT_NULL(r->engine_text);
+		if (r->engine_text)
+			CU_ASSERT_PTR_NOT_NULL(strstr(r->engine_text,
+						      "pair_ops_jump: "));
+	}
+	CU_ASSERT_EQUAL(hand, 1);
+	CU_ASSERT_EQUAL_FATAL(st.n_foreign, 1);
+	CU_ASSERT_STRING_EQUAL(st.foreign[0],
+			       "table ip bystander chain fwd: type filter hook forward "
+			       "priority -10 policy drop (runs before zonewall's)");
+	nftnl_chain_free(fv[0]);
+	nftnl_chain_free(fv[1]);
+	zw_backend_state__fini(&st);
+	zwnft_ruleset__free(rs);
+	parsed_free(&p);
+	zw_image__free(img);
+}
+
 int main(void)
 {
 	CU_pSuite s;
@@ -1751,6 +2147,10 @@ int main(void)
 	CU_add_test(s, "re-apply batch: flush and refill", test_reapply_batch);
 	CU_add_test(s, "drift detection", test_drift);
 	CU_add_test(s, "describe_flow", test_describe_flow);
+	CU_add_test(s, "prepare: the check is the batch without its end", test_check_batch);
+	CU_add_test(s, "read-back: held rules are the image's (generated)", test_held_generated);
+	CU_add_test(s, "read-back: held rules are the image's (examples)", test_held_examples);
+	CU_add_test(s, "read-back: a rule by hand, foreign base chains", test_held_by_hand);
 	CU_add_test(s, "options", test_opts);
 	CU_basic_set_mode(CU_BRM_VERBOSE);
 	CU_basic_run_tests();
