@@ -480,7 +480,5 @@ bool zw_image__blocked(const struct zw_image *img, uint8_t family,
 
 bool zw_image__flow_live(const struct zw_image *img, uint32_t flow, int32_t day)
 {
-	int32_t e = img->flows[flow].expires;
-
-	return e == ZW_DATE_NONE || day <= e;
+	return zw_date__live(img->flows[flow].expires, day);
 }

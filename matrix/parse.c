@@ -1542,5 +1542,5 @@ int zw_matrix__flow_index(const struct zw_matrix *m, const char *id)
 
 bool zw_flow__live(const struct zw_flow *flow, int32_t day)
 {
-	return flow->expires == ZW_DATE_NONE || day <= flow->expires;
+	return zw_date__live(flow->expires, day);
 }

@@ -15,6 +15,8 @@
 
 #include <openssl/evp.h>
 
+#include <zonewall/policy.h>
+
 #include "journal_priv.h"
 
 struct vstate {
@@ -135,7 +137,6 @@ static int file_sha256(const char *path, char out[65])
 	EVP_MD_CTX *ctx = EVP_MD_CTX_new();
 	unsigned char buf[65536], md[32];
 	unsigned int n = 0;
-	static const char hx[] = "0123456789abcdef";
 	FILE *in = fopen(path, "rb");
 	size_t got;
 	int r = -EIO;
@@ -151,11 +152,7 @@ static int file_sha256(const char *path, char out[65])
 			goto out;
 	if (ferror(in) || !EVP_DigestFinal_ex(ctx, md, &n) || n != 32)
 		goto out;
-	for (unsigned i = 0; i < 32; i++) {
-		out[2 * i] = hx[md[i] >> 4];
-		out[2 * i + 1] = hx[md[i] & 15];
-	}
-	out[64] = '\0';
+	zw_hex(md, 32, out);
 	r = 0;
 out:
 	if (in)

@@ -322,6 +322,13 @@ bool zw_image__set_contains(const struct zw_image *img, uint32_t set,
 bool zw_image__blocked(const struct zw_image *img, uint8_t family,
 		       const uint8_t addr[16]);
 
+/* True if something that expires on day @expires (ZW_DATE_NONE: never) is
+ * still in force on @day: the one rule for the model and the image. */
+static inline bool zw_date__live(int32_t expires, int32_t day)
+{
+	return expires == ZW_DATE_NONE || day <= expires;
+}
+
 /* True if flow @flow is live on @day (days since epoch). */
 bool zw_image__flow_live(const struct zw_image *img, uint32_t flow,
 			 int32_t day);
