@@ -6,6 +6,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 
 #include <CUnit/Basic.h>
 
@@ -208,6 +209,127 @@ static void test_parse_zw001(void)
 	/* and what is fine */
 	EXPECT_DOC_NOT("  s1: [{proto: tcp, ports: [80, \"8000-8080\"]}, {proto: 47}]\n",
 		       "  - {id: X, from: jump, to: upd, services: [s1], justification: j}\n", 1);
+}
+
+/* Text of @n repetitions of @unit between @head and @tail (malloc'd). */
+static char *repeat(const char *head, const char *unit, size_t n,
+		    const char *tail)
+{
+	size_t hl = strlen(head), ul = strlen(unit), tl = strlen(tail);
+	char *s = malloc(hl + ul * n + tl + 1), *p = s;
+
+	CU_ASSERT_PTR_NOT_NULL_FATAL(s);
+	memcpy(p, head, hl);
+	p += hl;
+	for (size_t i = 0; i < n; i++, p += ul)
+		memcpy(p, unit, ul);
+	memcpy(p, tail, tl + 1);
+	return s;
+}
+
+static double now_s(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (double)ts.tv_sec + (double)ts.tv_nsec / 1e9;
+}
+
+/* The first ZW001 message of @yaml contains @want; the parse takes less
+ * than @max_s seconds. */
+static void expect_refused(const char *yaml, const char *want, double max_s,
+			   int line)
+{
+	struct zw_diags d;
+	struct zw_matrix *m;
+	bool found = false;
+	double t0 = now_s(), t;
+
+	zw_diags__init(&d, "t.yaml");
+	m = zw_matrix__parse(yaml, strlen(yaml), "t.yaml", &d);
+	t = now_s() - t0;
+	CU_ASSERT_PTR_NOT_NULL(m);
+	for (size_t i = 0; i < d.n; i++)
+		found |= d.v[i].code == 1 && strstr(d.v[i].message, want);
+	if (!found || t > max_s) {
+		fprintf(stderr, "\nline %d: wanted ZW001 '%s' within %.1f s, took %.2f s; got:\n",
+			line, want, max_s, t);
+		zw_diags__print_text(&d, stderr);
+	}
+	CU_ASSERT(found);
+	CU_ASSERT(t <= max_s);
+	zw_matrix__free(m);
+	zw_diags__fini(&d);
+}
+
+/* Hostile sizes are refused by the pre-scan, before libyaml's loader
+ * builds a node for each: 60 000 nested '[' (the loader is quadratic in
+ * depth), too many zones, flows, list entries or nodes in all. */
+static void test_parse_limits(void)
+{
+	char *y, *z;
+
+	y = repeat("", "[", 60000, "");
+	z = repeat(y, "]", 60000, "\n");
+	expect_refused(z, "nested deeper than 16 levels", 0.5, __LINE__);
+	free(y);
+	free(z);
+	y = repeat("zonewall: 1\nname: t\nzones: ", "{a: ", 30000, "1");
+	z = repeat(y, "}", 30000, "\nflows: []\n");
+	expect_refused(z, "nested deeper than 16 levels", 0.5, __LINE__);
+	free(y);
+	free(z);
+
+	y = repeat("zonewall: 1\nname: t\nzones:\n",
+		   "  z: {kind: servers, networks: [10.0.0.0/8]}\n", 4097,
+		   "flows: []\n");
+	expect_refused(y, "too many zones (more than 4096)", 0.5, __LINE__);
+	free(y);
+	y = repeat("zonewall: 1\nname: t\nzones: {}\nservices:\n",
+		   "  s: {proto: 47}\n", 4097, "flows: []\n");
+	expect_refused(y, "too many services (more than 4096)", 0.5, __LINE__);
+	free(y);
+	y = repeat("zonewall: 1\nname: t\nzones: {}\nflows:\n", "- {}\n", 100001,
+		   "");
+	expect_refused(y, "too many flows (more than 100000)", 1.0, __LINE__);
+	free(y);
+	y = repeat("zonewall: 1\nname: t\nzones:\n  a: {kind: servers, networks: [",
+		   "10.0.0.0/8,", 1000001, "]}\nflows: []\n");
+	expect_refused(y, "list too long (more than 1000000 entries)", 2.0,
+		       __LINE__);
+	free(y);
+	y = repeat("zonewall: 1\nname: t\nzones: {}\nflows: []\nx: [", "1,",
+		   999999, "]\n");
+	z = repeat(y, "", 0, "y: [");
+	free(y);
+	y = repeat(z, "1,", 999999, "]\n");
+	expect_refused(y, "too many YAML nodes (more than 2000000)", 2.0,
+		       __LINE__);
+	free(y);
+	free(z);
+}
+
+/* A scalar tagged !!str is a string, as if quoted: never the boolean or
+ * the plain integer the language expects there. Other tags are refused. */
+static void test_parse_tags(void)
+{
+	struct result r;
+
+	EXPECT("zonewall: 1\nname: t\nzones:\n  a: {kind: servers, networks: [10.0.0.0/8], isolate: !!str true}\nflows: []\n", 1);
+	EXPECT("zonewall: 1\nname: t\nzones:\n  a: {kind: servers, networks: [10.0.0.0/8], isolate: ! true}\nflows: []\n", 1);
+	EXPECT("zonewall: 1\nname: t\nzones:\n  a: {kind: servers, networks: [10.0.0.0/8], isolate: \"true\"}\nflows: []\n", 1);
+	EXPECT("zonewall: !!str 1\nname: t\nzones: {}\nflows: []\n", 1);
+	EXPECT_DOC(NULL, "  - {id: X, from: ops, to: jump, services: [ssh], justification: j, log: !!str false}\n", 1);
+	EXPECT_DOC(NULL, "  - {id: X, from: ops, to: jump, services: [ssh], justification: j, log: !!bool true}\n", 1);
+	EXPECT_DOC(NULL, "  - {id: X, from: ops, to: jump, services: [ssh], justification: !custom j}\n", 1);
+	EXPECT_DOC(NULL, "  - !!map {id: X, from: ops, to: jump, services: [ssh], justification: j}\n", 1);
+	/* a tagged string where a string is expected is a string */
+	EXPECT_DOC_NOT(NULL, "  - {id: X, from: ops, to: jump, services: [ssh], justification: !!str true}\n", 1);
+	/* and a quoted "null" is the word, not the empty string */
+	run(&r, "zonewall: 1\nname: t\nzones:\n  a: {kind: servers, networks: [10.0.0.0/8], description: !!str null}\nflows: []\n");
+	CU_ASSERT_EQUAL(count_code(&r, 1), 0);
+	CU_ASSERT_STRING_EQUAL(r.m->zones[1].description, "null");
+	done(&r);
 }
 
 static void test_parse_model(void)
@@ -1098,6 +1220,8 @@ int main(void)
 	CU_add_test(s, "base matrix is clean", test_base_is_clean);
 	CU_add_test(s, "positions", test_parse_positions);
 	CU_add_test(s, "ZW001", test_parse_zw001);
+	CU_add_test(s, "size and depth limits", test_parse_limits);
+	CU_add_test(s, "tags", test_parse_tags);
 	CU_add_test(s, "model", test_parse_model);
 	CU_add_test(s, "ZW002", test_zw002);
 	CU_add_test(s, "ZW003", test_zw003);
