@@ -434,6 +434,101 @@ static void test_zw011(void)
 	       "flows:\n  - {id: X, from: a, to: b, src: [10.0.0.0/24], services: [ssh], justification: j}\n", 11);
 }
 
+/* The issue's case: an internal zone declared as the IPv4 internet, the
+ * other zones IPv6 only (so no overlap): refused, where it used to pass
+ * and make explain say "same zone" for 8.8.8.8. */
+static const char *V6_ONLY =
+	"zonewall: 1\nname: t\nzones:\n"
+	"  ops: {kind: operations, networks: [\"fd00:1::/64\"], isolate: true}\n"
+	"  jump: {kind: servers, networks: [\"fd00:2::/64\"]}\n"
+	"  adm: {kind: admin, networks: [\"fd00:3::/64\"]}\n"
+	"  upd: {kind: update, networks: [\"fd00:4::/64\"]}\n"
+	"  vpn: {kind: remote-access, networks: [\"fd00:5::/64\"]}\n"
+	"  xchg: {kind: provider-exchange, networks: [\"fd00:6::/64\"]}\n";
+
+static char *v6_doc(const char *zone, const char *flows)
+{
+	char *s = NULL;
+
+	if (asprintf(&s, "%s%sflows:\n%s", V6_ONLY, zone, flows ? flows : "") < 0)
+		return NULL;
+	return s;
+}
+
+static void expect_v6(const char *zone, const char *flows, int code, int want,
+		      int line)
+{
+	char *y = v6_doc(zone, flows);
+
+	CU_ASSERT_PTR_NOT_NULL_FATAL(y);
+	expect_code(y, code, want, line);
+	free(y);
+}
+
+static void test_zw012_013(void)
+{
+	struct result r;
+	char *y;
+
+	/* an internal zone holding a default route: an error, whatever kind */
+	expect_v6("  int: {kind: internal-service, networks: [0.0.0.0/0]}\n", NULL, 12, 1, __LINE__);
+	expect_v6("  int: {kind: infrastructure, networks: [\"::/0\"]}\n", NULL, 12, 1, __LINE__);
+	expect_v6("  int: {kind: servers, networks: [0.0.0.0/1, 128.0.0.0/1]}\n", NULL, 12, 1, __LINE__);
+	/* several /8s adding up to more than a /7 */
+	expect_v6("  int: {kind: servers, networks: [10.0.0.0/8, 11.0.0.0/8, 12.0.0.0/8]}\n", NULL, 12, 1, __LINE__);
+	expect_v6("  int: {kind: servers, networks: [\"2000::/3\"]}\n", NULL, 12, 1, __LINE__);
+	/* private space is not broad: all of RFC 1918 plus CGNAT, a /7 */
+	expect_v6("  int: {kind: servers, networks: [10.0.0.0/8, 172.16.0.0/12, 192.168.0.0/16, 100.64.0.0/10]}\n", NULL, 12, 0, __LINE__);
+	expect_v6("  int: {kind: servers, networks: [10.0.0.0/7, \"fc00::/7\"]}\n", NULL, 12, 0, __LINE__);
+	/* nested prefixes of one zone are counted once */
+	expect_v6("  int: {kind: servers, networks: [10.0.0.0/7, 10.0.0.0/8, 11.1.0.0/16]}\n", NULL, 12, 0, __LINE__);
+	/* an interconnection zone: a warning with the address count */
+	y = v6_doc("  inet: {kind: internet-access, networks: [0.0.0.0/0]}\n",
+		   "  - {id: I, from: upd, to: inet, services: [https], justification: j}\n");
+	CU_ASSERT_PTR_NOT_NULL_FATAL(y);
+	run(&r, y);
+	CU_ASSERT_EQUAL(count_code(&r, 12), 0);
+	CU_ASSERT_EQUAL(count_code(&r, 13), 1);
+	for (size_t i = 0; i < r.d.n; i++)
+		if (r.d.v[i].code == 13) {
+			CU_ASSERT_EQUAL(r.d.v[i].level, ZW_WARNING);
+			CU_ASSERT(strstr(r.d.v[i].message, "4294967296") != NULL);
+		}
+	done(&r);
+	free(y);
+	expect_v6("  inet: {kind: internet-access, networks: [\"::/0\"]}\n", NULL, 13, 1, __LINE__);
+	expect_v6("  inet: {kind: internet-access, networks: [192.0.2.0/24]}\n", NULL, 13, 0, __LINE__);
+	y = v6_doc("  inet: {kind: internet-access, networks: [\"2000::/3\"]}\n", NULL);
+	run(&r, y);
+	for (size_t i = 0; i < r.d.n; i++)
+		if (r.d.v[i].code == 13)
+			CU_ASSERT(strstr(r.d.v[i].message, "2^125") != NULL);
+	done(&r);
+	free(y);
+}
+
+/* IPv4-mapped IPv6 prefixes are refused wherever a prefix is written; a
+ * query spelled that way is answered for the IPv4 address. */
+static void test_zw014(void)
+{
+	struct zw_query q;
+	char err[128];
+
+	expect_v6("  int: {kind: servers, networks: [\"::ffff:10.1.0.5\"]}\n", NULL, 14, 1, __LINE__);
+	expect_v6("  int: {kind: servers, networks: [\"::ffff:10.1.0.0/120\"]}\n", NULL, 14, 1, __LINE__);
+	expect_v6("  int: {kind: servers, networks: [\"::ffff:0:0/96\"]}\n", NULL, 14, 1, __LINE__);
+	EXPECT_DOC(NULL, "  - {id: X, from: ops, to: jump, dst: [\"::ffff:10.2.0.5\"], services: [ssh], justification: j}\n", 14);
+	EXPECT_DOC(NULL, "  - {id: X, from: ops, to: jump, src: [\"::ffff:10.1.0.5\"], services: [ssh], justification: j}\n", 14);
+	/* not mapped: ::/96 (IPv4-compatible, deprecated) and a /95 around it */
+	expect_v6("  int: {kind: servers, networks: [\"::a01:5/128\", \"::fffe:0:0/95\"]}\n", NULL, 14, 0, __LINE__);
+
+	CU_ASSERT_EQUAL(zw_query__parse(&q, "::ffff:10.1.0.5", "10.2.0.5", "tcp", "22", err, sizeof(err)), 0);
+	CU_ASSERT_EQUAL(q.family, ZW_AF_INET);
+	CU_ASSERT(q.src[0] == 10 && q.src[1] == 1 && q.src[2] == 0 && q.src[3] == 5);
+	CU_ASSERT(q.src[4] == 0 && q.src[15] == 0);
+	CU_ASSERT_EQUAL(zw_query__parse(&q, "fd00:1::5", "::ffff:10.2.0.5", "tcp", "22", err, sizeof(err)), -EINVAL);
+}
+
 static void test_zw020(void)
 {
 	char *y = doc(NULL, NULL), *p = NULL;
@@ -1227,6 +1322,8 @@ int main(void)
 	CU_add_test(s, "ZW003", test_zw003);
 	CU_add_test(s, "ZW010", test_zw010);
 	CU_add_test(s, "ZW011", test_zw011);
+	CU_add_test(s, "ZW012 ZW013 broad zones", test_zw012_013);
+	CU_add_test(s, "ZW014 IPv4-mapped", test_zw014);
 	CU_add_test(s, "ZW020", test_zw020);
 	CU_add_test(s, "ZW021", test_zw021);
 	CU_add_test(s, "ZW022", test_zw022);
