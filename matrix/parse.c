@@ -211,52 +211,6 @@ static bool get_date(struct parser *p, const yaml_node_t *n, const char *what,
 	return false;
 }
 
-static bool match_name(const char *s, size_t max)
-{
-	size_t n = strlen(s);
-
-	if (n == 0 || n > max || s[0] < 'a' || s[0] > 'z')
-		return false;
-	for (size_t i = 1; i < n; i++)
-		if (!((s[i] >= 'a' && s[i] <= 'z') || (s[i] >= '0' && s[i] <= '9') ||
-		      s[i] == '-'))
-			return false;
-	return true;
-}
-
-static bool match_flow_id(const char *s)
-{
-	size_t n = strlen(s);
-
-	if (n == 0 || n > ZW_FLOW_ID_MAX)
-		return false;
-	for (size_t i = 0; i < n; i++) {
-		char c = s[i];
-		bool alnum = (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') ||
-			     (c >= '0' && c <= '9');
-
-		if (!alnum && (i == 0 || (c != '.' && c != '_' && c != '-')))
-			return false;
-	}
-	return true;
-}
-
-static bool match_matrix_name(const char *s)
-{
-	size_t n = strlen(s);
-
-	if (n == 0 || n > ZW_MATRIX_NAME_MAX)
-		return false;
-	for (size_t i = 0; i < n; i++) {
-		char c = s[i];
-		bool ok = (c >= 'a' && c <= 'z') || (c >= '0' && c <= '9');
-
-		if (!ok && (i == 0 || (c != '.' && c != '_' && c != '-')))
-			return false;
-	}
-	return true;
-}
-
 /*
  * Walk a mapping's keys against an allowed list: unknown and duplicate keys
  * are errors; found[i] receives the value node of keys[i] (or NULL).
@@ -915,7 +869,7 @@ static void parse_services(struct parser *p, const yaml_node_t *n)
 
 		if (!k || !v || !want(p, k, YAML_SCALAR_NODE, "a service name"))
 			continue;
-		if (!match_name(scalar(k), ZW_NAME_MAX)) {
+		if (!zw_name__valid(scalar(k))) {
 			ERR(p, loc_of(k), 1,
 			    "service name '%s' must match [a-z][a-z0-9-]{0,31}",
 			    scalar(k));
@@ -1042,7 +996,7 @@ static void parse_zones(struct parser *p, const yaml_node_t *n)
 			    "'outside' is reserved for addresses in no zone; pick another name");
 			continue;
 		}
-		if (!match_name(scalar(k), ZW_NAME_MAX)) {
+		if (!zw_name__valid(scalar(k))) {
 			ERR(p, loc_of(k), 1,
 			    "zone name '%s' must match [a-z][a-z0-9-]{0,31}",
 			    scalar(k));
@@ -1121,7 +1075,7 @@ static void parse_flow(struct parser *p, const yaml_node_t *n,
 	if (!f[K_ID]) {
 		ERR(p, fl->loc, 1, "flow: missing key 'id'");
 	} else if (get_string(p, f[K_ID], "id", &s)) {
-		if (!match_flow_id(s))
+		if (!zw_flow_id__valid(s))
 			ERR(p, loc_of(f[K_ID]), 1,
 			    "flow id '%s' must match [A-Za-z0-9][A-Za-z0-9._-]{0,63}",
 			    s);
@@ -1307,7 +1261,7 @@ static void parse_root(struct parser *p, const yaml_node_t *root)
 	if (!f[K_NAME])
 		ERR(p, top, 1, "missing key 'name'");
 	else if (get_string(p, f[K_NAME], "name", &s)) {
-		if (!match_matrix_name(s))
+		if (!zw_matrix_name__valid(s))
 			ERR(p, loc_of(f[K_NAME]), 1,
 			    "name '%s' must match [a-z0-9][a-z0-9._-]* (at most %d characters)",
 			    s, ZW_MATRIX_NAME_MAX);

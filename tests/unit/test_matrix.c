@@ -1304,6 +1304,104 @@ static void test_image_rejects_noncanonical(void)
 	zw_matrix__free(m);
 }
 
+/* Overwrite, in image bytes @b, the string at table offset @off with @to
+ * (same length or shorter), re-sign, and expect the loader to refuse it
+ * with @why in the message. */
+static void expect_name_refused(const uint8_t *b0, size_t l, size_t str_base,
+				uint32_t off, const char *to, int flow,
+				const char *why, int line)
+{
+	uint8_t *b = malloc(l);
+	char err[256];
+	struct zw_image *img;
+
+	CU_ASSERT_PTR_NOT_NULL_FATAL(b);
+	memcpy(b, b0, l);
+	CU_ASSERT_FATAL(strlen(to) <= strlen((const char *)b + str_base + off));
+	memcpy(b + str_base + off, to, strlen(to));
+	b[str_base + off + strlen(to)] = '\0';
+	if (flow >= 0) {
+		/* keep the id hash right, as a careful forger would */
+		struct zw_image *v = zw_image__open(b0, l, err, sizeof(err));
+		size_t fo;
+		uint64_t h = zw_flow_id__hash(to);
+
+		CU_ASSERT_PTR_NOT_NULL_FATAL(v);
+		fo = (size_t)((const uint8_t *)&v->flows[flow].id_hash - v->bytes);
+		memcpy(b + fo, &h, sizeof(h));
+		zw_image__free(v);
+	}
+	rehash(b, l);
+	img = zw_image__open(b, l, err, sizeof(err));
+	if (img || !strstr(err, why))
+		fprintf(stderr, "\nline %d: '%s' %s (%s)\n", line, to,
+			img ? "accepted" : "refused for another reason", err);
+	CU_ASSERT_PTR_NULL(img);
+	CU_ASSERT(strstr(err, why) != NULL);
+	zw_image__free(img);
+	free(b);
+}
+
+/* The loader enforces the name grammar the compiler guarantees: a crafted
+ * image with a correct SHA-256 but a zone, service, flow or matrix name
+ * the language cannot produce, or a name twice, is refused (engines build
+ * object names from them: zones x/j_d and x_j/d made one nft chain). */
+static void test_image_rejects_bad_names(void)
+{
+	struct zw_matrix *m;
+	uint8_t *b;
+	size_t l, sb;
+	struct zw_image *img = compile_ex(&m, &b, &l);
+	uint32_t jump = 0, web = 0, f1 = 0, f1svc = 0, name, outside;
+	int f1i = -1;
+
+	rehash(b, l);
+	sb = (size_t)((const uint8_t *)img->strings - img->bytes);
+	for (uint32_t i = 0; i < img->n_zones; i++)
+		if (!strcmp(zw_image__str(img, img->zones[i].name), "jump"))
+			jump = img->zones[i].name;
+	for (uint32_t i = 0; i < img->n_services; i++)
+		if (!strcmp(zw_image__str(img, img->services[i].name), "web"))
+			web = img->services[i].name;
+	for (uint32_t i = 0; i < img->n_flows; i++)
+		if (!strcmp(zw_image__str(img, img->flows[i].id), "F1")) {
+			f1 = img->flows[i].id;
+			f1svc = img->flows[i].services;
+			f1i = (int)i;
+		}
+	name = img->meta->name;
+	outside = img->zones[0].name;
+	CU_ASSERT_FATAL(jump && web && f1 && f1svc && name && f1i >= 0);
+	CU_ASSERT_STRING_EQUAL(zw_image__str(img, f1svc), "ssh,rdp");
+	zw_image__free(img);
+
+	expect_name_refused(b, l, sb, jump, "j_d", -1, "zone", __LINE__);
+	expect_name_refused(b, l, sb, jump, "Jump", -1, "zone", __LINE__);
+	expect_name_refused(b, l, sb, jump, "", -1, "zone", __LINE__);
+	expect_name_refused(b, l, sb, jump, "ops", -1, "'ops' used twice", __LINE__);
+	expect_name_refused(b, l, sb, outside, "outsidx", -1, "zone 0", __LINE__);
+	expect_name_refused(b, l, sb, web, "w b", -1, "service", __LINE__);
+	expect_name_refused(b, l, sb, web, "ssh", -1, "'ssh' used twice", __LINE__);
+	expect_name_refused(b, l, sb, f1, "F;", f1i, "flow", __LINE__);
+	expect_name_refused(b, l, sb, f1, "F2", f1i, "'F2' used twice", __LINE__);
+	expect_name_refused(b, l, sb, f1svc, "ssh;rdp", -1, "service names", __LINE__);
+	expect_name_refused(b, l, sb, f1svc, "ssh,", -1, "service names", __LINE__);
+	expect_name_refused(b, l, sb, name, "E!", -1, "matrix name", __LINE__);
+	/* the matrix name in the header must be the metadata's */
+	memcpy(((struct zw_image_header *)b)->name, "ey", 2);
+	rehash(b, l);
+	{
+		char err[256];
+		struct zw_image *x = zw_image__open(b, l, err, sizeof(err));
+
+		CU_ASSERT_PTR_NULL(x);
+		CU_ASSERT(strstr(err, "matrix name") != NULL);
+		zw_image__free(x);
+	}
+	free(b);
+	zw_matrix__free(m);
+}
+
 int main(void)
 {
 	CU_pSuite s;
@@ -1348,6 +1446,7 @@ int main(void)
 	CU_add_test(s, "compile without flows", test_compile_no_flows);
 	CU_add_test(s, "image corruption", test_image_rejects_corruption);
 	CU_add_test(s, "image not canonical", test_image_rejects_noncanonical);
+	CU_add_test(s, "image names outside the grammar", test_image_rejects_bad_names);
 	CU_basic_set_mode(CU_BRM_VERBOSE);
 	CU_basic_run_tests();
 	unsigned fails = CU_get_number_of_failures();
