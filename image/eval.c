@@ -57,6 +57,23 @@ void zw_eval__image(const struct zw_image *img, const struct zw_query *q,
 	zw_verdict__same_zone(v, img->zones[v->src_zone].flags & ZW_IMG_ZONE_ISOLATE);
 }
 
+/* An IPv4-mapped IPv6 address (::ffff:a.b.c.d) is the IPv4 host a.b.c.d:
+ * a matrix cannot declare that spelling (ZW014), and a dual-stack socket
+ * talking to it sends IPv4 packets. Asked about it, answer for the IPv4
+ * address, so one host never gets two answers. */
+static void unmap_ipv4(struct zw_prefix *a)
+{
+	static const uint8_t mapped[12] = {0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0xff, 0xff};
+
+	if (a->family != ZW_AF_INET6 || a->len != 128 ||
+	    memcmp(a->addr, mapped, sizeof(mapped)))
+		return;
+	memmove(a->addr, a->addr + 12, 4);
+	memset(a->addr + 4, 0, 12);
+	a->family = ZW_AF_INET;
+	a->len = 32;
+}
+
 int zw_query__parse(struct zw_query *q, const char *src, const char *dst,
 		    const char *proto, const char *port, char *err,
 		    size_t err_len)
@@ -74,6 +91,8 @@ int zw_query__parse(struct zw_query *q, const char *src, const char *dst,
 		snprintf(err, err_len, "destination '%s' is not an IPv4 or IPv6 address", dst);
 		return -EINVAL;
 	}
+	unmap_ipv4(&a);
+	unmap_ipv4(&b);
 	if (a.family != b.family) {
 		snprintf(err, err_len, "source and destination are not of the same family");
 		return -EINVAL;

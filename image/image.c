@@ -99,6 +99,109 @@ static bool zones_disjoint(const uint8_t *base, size_t stride, size_t addr_len,
 	return true;
 }
 
+static int cmp_str(const void *a, const void *b)
+{
+	return strcmp(*(const char *const *)a, *(const char *const *)b);
+}
+
+/* The first name that occurs twice among @n string offsets @offs (read
+ * @stride bytes apart), or NULL; *oom on allocation failure. */
+static const char *duplicate(const struct zw_image *img, const void *base,
+			     size_t stride, uint32_t n, bool *oom)
+{
+	const char **v = malloc(((size_t)n + 1) * sizeof(*v));
+	const char *dup = NULL;
+
+	*oom = !v;
+	if (!v)
+		return NULL;
+	for (uint32_t i = 0; i < n; i++) {
+		uint32_t off;
+
+		memcpy(&off, (const uint8_t *)base + (size_t)i * stride, 4);
+		v[i] = zw_image__str(img, off);
+	}
+	qsort(v, n, sizeof(*v), cmp_str);
+	for (uint32_t i = 1; i < n && !dup; i++)
+		if (!strcmp(v[i - 1], v[i]))
+			dup = v[i];
+	free(v);
+	return dup;
+}
+
+/* A flow's services: names of the grammar, comma-separated, at least one. */
+static bool service_list_ok(const char *s)
+{
+	char name[40];
+
+	for (;;) {
+		size_t k = strcspn(s, ",");
+
+		if (!k || k >= sizeof(name))
+			return false;
+		memcpy(name, s, k);
+		name[k] = '\0';
+		if (!zw_name__valid(name))
+			return false;
+		if (!s[k])
+			return true;
+		s += k + 1;
+	}
+}
+
+/*
+ * Names: the grammar the compiler guarantees (zw_name__valid...), zone 0
+ * named "outside" and no other, and no name twice. Engines build object
+ * names from these (nft chains, journal keys): a crafted image with a
+ * correct SHA-256 must not hand them a name the language cannot produce.
+ */
+static int verify_names(const struct zw_image *img, char *err, size_t n)
+{
+	const char *name = zw_image__str(img, img->meta->name), *dup;
+	bool oom;
+
+	if (!zw_matrix_name__valid(name) ||
+	    strncmp(img->header->name, name, sizeof(img->header->name)))
+		return fail(err, n, -EINVAL,
+			    "matrix name malformed (or differs from the header's)");
+	for (uint32_t i = 0; i < img->n_zones; i++) {
+		const char *z = zw_image__str(img, img->zones[i].name);
+
+		if (i ? !zw_name__valid(z) || !strcmp(z, "outside")
+		      : strcmp(z, "outside"))
+			return fail(err, n, -EINVAL,
+				    "zone %u: name outside the grammar [a-z][a-z0-9-]{0,31}%s",
+				    i, i ? " (or 'outside')" : " (zone 0 is 'outside')");
+	}
+	for (uint32_t i = 0; i < img->n_services; i++)
+		if (!zw_name__valid(zw_image__str(img, img->services[i].name)))
+			return fail(err, n, -EINVAL,
+				    "service %u: name outside the grammar [a-z][a-z0-9-]{0,31}",
+				    i);
+	for (uint32_t i = 0; i < img->n_flows; i++) {
+		if (!zw_flow_id__valid(zw_image__str(img, img->flows[i].id)))
+			return fail(err, n, -EINVAL,
+				    "flow %u: id outside the grammar [A-Za-z0-9][A-Za-z0-9._-]{0,63}",
+				    i);
+		if (!service_list_ok(zw_image__str(img, img->flows[i].services)))
+			return fail(err, n, -EINVAL,
+				    "flow %u: service names malformed", i);
+	}
+	dup = duplicate(img, &img->zones[0].name, sizeof(*img->zones),
+			img->n_zones, &oom);
+	if (!dup && !oom)
+		dup = duplicate(img, &img->services[0].name,
+				sizeof(*img->services), img->n_services, &oom);
+	if (!dup && !oom)
+		dup = duplicate(img, &img->flows[0].id, sizeof(*img->flows),
+				img->n_flows, &oom);
+	if (oom)
+		return fail(err, n, -ENOMEM, "out of memory");
+	if (dup)
+		return fail(err, n, -EINVAL, "name '%s' used twice", dup);
+	return 0;
+}
+
 static int verify(struct zw_image *img, char *err, size_t n)
 {
 	const uint8_t *b = img->bytes;
@@ -121,6 +224,7 @@ static int verify(struct zw_image *img, char *err, size_t n)
 	const void *sec[ZW_SEC__MAX + 1];
 	uint32_t cnt[ZW_SEC__MAX + 1];
 	uint8_t sha[32];
+	int rc;
 
 	if (len < sizeof(*h))
 		return fail(err, n, -EINVAL,
@@ -316,6 +420,9 @@ static int verify(struct zw_image *img, char *err, size_t n)
 	}
 	if (next != img->n_rules)
 		return fail(err, n, -EINVAL, "rules outside every zone pair");
+	rc = verify_names(img, err, n);
+	if (rc)
+		return rc;
 
 	memcpy(img->sha256, h->sha256, 32);
 	zw_hex(img->sha256, 32, img->sha256_hex);

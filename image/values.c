@@ -417,6 +417,54 @@ int zw_unhex(const char *hex, uint8_t *out, size_t len)
 	return hex[2 * len] ? -EINVAL : 0;
 }
 
+/* ---- the name grammar (docs/matrix-language.md) ---- */
+
+static bool lower_or_digit(char c)
+{
+	return (c >= 'a' && c <= 'z') || (c >= '0' && c <= '9');
+}
+
+bool zw_name__valid(const char *s)
+{
+	size_t n = strlen(s);
+
+	if (n == 0 || n > 32 || s[0] < 'a' || s[0] > 'z')
+		return false;
+	for (size_t i = 1; i < n; i++)
+		if (!lower_or_digit(s[i]) && s[i] != '-')
+			return false;
+	return true;
+}
+
+bool zw_flow_id__valid(const char *s)
+{
+	size_t n = strlen(s);
+
+	if (n == 0 || n > 64)
+		return false;
+	for (size_t i = 0; i < n; i++) {
+		char c = s[i];
+		bool alnum = lower_or_digit(c) || (c >= 'A' && c <= 'Z');
+
+		if (!alnum && (i == 0 || (c != '.' && c != '_' && c != '-')))
+			return false;
+	}
+	return true;
+}
+
+bool zw_matrix_name__valid(const char *s)
+{
+	size_t n = strlen(s);
+
+	if (n == 0 || n > 63)
+		return false;
+	for (size_t i = 0; i < n; i++)
+		if (!lower_or_digit(s[i]) &&
+		    (i == 0 || (s[i] != '.' && s[i] != '_' && s[i] != '-')))
+			return false;
+	return true;
+}
+
 uint64_t zw_fnv1a64(const void *data, size_t len)
 {
 	const uint8_t *p = data;

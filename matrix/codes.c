@@ -47,6 +47,41 @@ static const struct zw_code_info codes[] = {
 	 "would silently describe another zone's host.",
 	 "Use addresses that belong to the flow's from/to zone networks, or "
 	 "change the flow's zones."},
+	{12, ZW_ERROR, "internal zone holding a broad prefix", "Z5",
+	 "A zone of an internal kind (operations, servers, admin, update, "
+	 "infrastructure, internal-service) holds more addresses of one family "
+	 "than a /7 (1/128 of the address space): more than 2^25 IPv4 or 2^121 "
+	 "IPv6 addresses in all its networks, such as a default route "
+	 "(0.0.0.0/0, ::/0) or a /1 to /6. All of RFC 1918 stays below.",
+	 "Interconnections go through interconnection zones (Z5) and internal "
+	 "zones never talk directly to undeclared networks (ZW022). An internal "
+	 "zone that declares the internet as its own would make every internet "
+	 "host a member: traffic from 8.8.8.8 would be judged as traffic inside "
+	 "the zone, and the outside-to-internal rule would be sidestepped.",
+	 "Declare only the internal zone's own networks. Addresses on the "
+	 "internet belong to 'outside' or to an interconnection zone "
+	 "(internet-access, an exchange zone...)."},
+	{13, ZW_WARNING, "interconnection zone holding a broad prefix", "M6",
+	 "A zone of an interconnection kind holds more addresses of one family "
+	 "than a /7 (more than 2^25 IPv4 or 2^121 IPv6 addresses in all its "
+	 "networks, such as a default route); the message gives the count.",
+	 "The cartography states the IP ranges of each sub-network and the "
+	 "egress ranges towards the internet and third parties (M6). A default "
+	 "route in a zone takes every undeclared address out of 'outside': it "
+	 "may be meant (an internet-access zone that is the internet), or a "
+	 "typo that widens every flow of the zone.",
+	 "If the zone really stands for that much of the internet, keep it. "
+	 "Otherwise narrow its networks to the ranges it holds, and let "
+	 "'outside' stand for the rest."},
+	{14, ZW_ERROR, "IPv4-mapped IPv6 prefix", "Z1",
+	 "A prefix in a zone's networks or a flow's src/dst lies inside "
+	 "::ffff:0:0/96, the IPv4-mapped IPv6 addresses (::ffff:10.1.0.5).",
+	 "Every address belongs to exactly one trust zone (Z1). An IPv4-mapped "
+	 "IPv6 address is another spelling of an IPv4 host: declared that way, "
+	 "one host could sit in two zones under two spellings, and checks "
+	 "against the IPv4 networks (overlaps, ZW022) would not see it.",
+	 "Write the IPv4 form the message gives (::ffff:10.1.0.5 is 10.1.0.5, "
+	 "::ffff:10.1.0.0/120 is 10.1.0.0/24)."},
 	{20, ZW_ERROR, "mandatory zone kind missing", "Z1",
 	 "The profile requires zone kinds the matrix does not declare. minimal: "
 	 "operations, servers, admin, update, remote-access and one exchange "

@@ -25,7 +25,11 @@
  * any real platform (the compiler's own limits are lower still). */
 #define MAX_TEXT (64u << 20)
 #define MAX_ZONES 4096
+#define MAX_SERVICES 4096
+#define MAX_FLOWS 100000
 #define MAX_LIST 1000000
+#define MAX_NODES 2000000
+#define MAX_DEPTH 16
 
 struct name_ref;
 
@@ -37,6 +41,9 @@ struct parser {
 	/* sorted name indexes of zones and services, built before flows */
 	struct name_ref *zone_ix, *svc_ix;
 	size_t n_zone_ix, n_svc_ix;
+	/* start offsets of the scalars tagged !!str, in document order */
+	size_t *str_tagged;
+	size_t n_str_tagged;
 };
 
 #define ERR(p, loc, code, ...)                                                 \
@@ -67,9 +74,31 @@ static const char *node_type_name(const yaml_node_t *n)
 	}
 }
 
-static bool is_null(const yaml_node_t *n)
+/* A plain scalar: neither quoted nor tagged !!str (the pre-scan recorded
+ * those, in document order). */
+static bool plain(const struct parser *p, const yaml_node_t *n)
 {
-	if (n->type != YAML_SCALAR_NODE || n->data.scalar.style != YAML_PLAIN_SCALAR_STYLE)
+	size_t lo = 0, hi = p->n_str_tagged, at = n->start_mark.index;
+
+	if (n->type != YAML_SCALAR_NODE ||
+	    n->data.scalar.style != YAML_PLAIN_SCALAR_STYLE)
+		return false;
+	while (lo < hi) {
+		size_t mid = lo + (hi - lo) / 2;
+
+		if (p->str_tagged[mid] == at)
+			return false;
+		if (p->str_tagged[mid] < at)
+			lo = mid + 1;
+		else
+			hi = mid;
+	}
+	return true;
+}
+
+static bool is_null(const struct parser *p, const yaml_node_t *n)
+{
+	if (!plain(p, n))
 		return false;
 	const char *s = (const char *)n->data.scalar.value;
 
@@ -116,7 +145,7 @@ static bool get_string(struct parser *p, const yaml_node_t *n, const char *what,
 {
 	if (!want(p, n, YAML_SCALAR_NODE, what))
 		return false;
-	*out = is_null(n) ? "" : scalar(n);
+	*out = is_null(p, n) ? "" : scalar(n);
 	return true;
 }
 
@@ -125,7 +154,7 @@ static bool get_bool(struct parser *p, const yaml_node_t *n, const char *what,
 {
 	if (!want(p, n, YAML_SCALAR_NODE, what))
 		return false;
-	if (n->data.scalar.style == YAML_PLAIN_SCALAR_STYLE) {
+	if (plain(p, n)) {
 		if (!strcmp(scalar(n), "true")) {
 			*out = true;
 			return true;
@@ -135,8 +164,13 @@ static bool get_bool(struct parser *p, const yaml_node_t *n, const char *what,
 			return true;
 		}
 	}
-	ERR(p, loc_of(n), 1, "%s must be true or false, not '%s'", what,
-	    scalar(n));
+	if (!strcmp(scalar(n), "true") || !strcmp(scalar(n), "false"))
+		ERR(p, loc_of(n), 1,
+		    "%s must be the plain word true or false, not the string '%s' (quoted or tagged !!str)",
+		    what, scalar(n));
+	else
+		ERR(p, loc_of(n), 1, "%s must be true or false, not '%s'", what,
+		    scalar(n));
 	return false;
 }
 
@@ -151,7 +185,7 @@ static bool get_int(struct parser *p, const yaml_node_t *n, const char *what,
 	if (!want(p, n, YAML_SCALAR_NODE, what))
 		return false;
 	s = scalar(n);
-	if ((n->data.scalar.style == YAML_PLAIN_SCALAR_STYLE || allow_quoted) &&
+	if ((plain(p, n) || allow_quoted) &&
 	    *s >= '0' && *s <= '9' && strlen(s) <= 9) {
 		errno = 0;
 		v = strtol(s, &end, 10);
@@ -175,52 +209,6 @@ static bool get_date(struct parser *p, const yaml_node_t *n, const char *what,
 	ERR(p, loc_of(n), 1, "%s must be a date YYYY-MM-DD, not '%s'", what,
 	    scalar(n));
 	return false;
-}
-
-static bool match_name(const char *s, size_t max)
-{
-	size_t n = strlen(s);
-
-	if (n == 0 || n > max || s[0] < 'a' || s[0] > 'z')
-		return false;
-	for (size_t i = 1; i < n; i++)
-		if (!((s[i] >= 'a' && s[i] <= 'z') || (s[i] >= '0' && s[i] <= '9') ||
-		      s[i] == '-'))
-			return false;
-	return true;
-}
-
-static bool match_flow_id(const char *s)
-{
-	size_t n = strlen(s);
-
-	if (n == 0 || n > ZW_FLOW_ID_MAX)
-		return false;
-	for (size_t i = 0; i < n; i++) {
-		char c = s[i];
-		bool alnum = (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') ||
-			     (c >= '0' && c <= '9');
-
-		if (!alnum && (i == 0 || (c != '.' && c != '_' && c != '-')))
-			return false;
-	}
-	return true;
-}
-
-static bool match_matrix_name(const char *s)
-{
-	size_t n = strlen(s);
-
-	if (n == 0 || n > ZW_MATRIX_NAME_MAX)
-		return false;
-	for (size_t i = 0; i < n; i++) {
-		char c = s[i];
-		bool ok = (c >= 'a' && c <= 'z') || (c >= '0' && c <= '9');
-
-		if (!ok && (i == 0 || (c != '.' && c != '_' && c != '-')))
-			return false;
-	}
-	return true;
 }
 
 /*
@@ -881,7 +869,7 @@ static void parse_services(struct parser *p, const yaml_node_t *n)
 
 		if (!k || !v || !want(p, k, YAML_SCALAR_NODE, "a service name"))
 			continue;
-		if (!match_name(scalar(k), ZW_NAME_MAX)) {
+		if (!zw_name__valid(scalar(k))) {
 			ERR(p, loc_of(k), 1,
 			    "service name '%s' must match [a-z][a-z0-9-]{0,31}",
 			    scalar(k));
@@ -1008,7 +996,7 @@ static void parse_zones(struct parser *p, const yaml_node_t *n)
 			    "'outside' is reserved for addresses in no zone; pick another name");
 			continue;
 		}
-		if (!match_name(scalar(k), ZW_NAME_MAX)) {
+		if (!zw_name__valid(scalar(k))) {
 			ERR(p, loc_of(k), 1,
 			    "zone name '%s' must match [a-z][a-z0-9-]{0,31}",
 			    scalar(k));
@@ -1087,7 +1075,7 @@ static void parse_flow(struct parser *p, const yaml_node_t *n,
 	if (!f[K_ID]) {
 		ERR(p, fl->loc, 1, "flow: missing key 'id'");
 	} else if (get_string(p, f[K_ID], "id", &s)) {
-		if (!match_flow_id(s))
+		if (!zw_flow_id__valid(s))
 			ERR(p, loc_of(f[K_ID]), 1,
 			    "flow id '%s' must match [A-Za-z0-9][A-Za-z0-9._-]{0,63}",
 			    s);
@@ -1228,9 +1216,9 @@ static void parse_flows(struct parser *p, const yaml_node_t *n)
 	if (!want(p, n, YAML_SEQUENCE_NODE, "flows"))
 		return;
 	len = seq_len(n);
-	if (len > MAX_LIST) {
+	if (len > MAX_FLOWS) {
 		ERR(p, loc_of(n), 1, "too many flows (%zu, limit %u)", len,
-		    MAX_LIST);
+		    MAX_FLOWS);
 		return;
 	}
 	if (!len)
@@ -1273,7 +1261,7 @@ static void parse_root(struct parser *p, const yaml_node_t *root)
 	if (!f[K_NAME])
 		ERR(p, top, 1, "missing key 'name'");
 	else if (get_string(p, f[K_NAME], "name", &s)) {
-		if (!match_matrix_name(s))
+		if (!zw_matrix_name__valid(s))
 			ERR(p, loc_of(f[K_NAME]), 1,
 			    "name '%s' must match [a-z0-9][a-z0-9._-]* (at most %d characters)",
 			    s, ZW_MATRIX_NAME_MAX);
@@ -1302,37 +1290,215 @@ static void parse_root(struct parser *p, const yaml_node_t *root)
 }
 
 /*
- * Aliases would let a small file expand into an enormous model, and merge
- * keys would hide where a value comes from; the matrix is meant to be read
- * by an auditor, so both are refused. One event pass finds them with their
- * position before the document is loaded.
+ * The pre-scan: one pass over libyaml's events, before the document is
+ * loaded, with memory bounded by MAX_DEPTH whatever the input.
+ *  - Aliases would let a small file expand into an enormous model, and
+ *    merge keys would hide where a value comes from; the matrix is meant to
+ *    be read by an auditor, so both are refused (every alias is reported
+ *    with its position).
+ *  - Nesting deeper than MAX_DEPTH is refused at once: the language needs
+ *    five levels, and libyaml's loader is quadratic in depth (60 000 '['
+ *    took 17 s).
+ *  - More than MAX_NODES nodes, MAX_ZONES zones, MAX_SERVICES services,
+ *    MAX_FLOWS flows or MAX_LIST entries in one list are refused before the
+ *    loader builds a node for each (a million zones took 1.3 GB).
+ *  - Tags: a scalar tagged !!str (or the non-specific "!") is a string, as
+ *    if quoted, so "!!str true" is not the boolean true; every other tag is
+ *    refused, the language has none.
+ * Returns false when the document must not be loaded; the loader reports
+ * syntax errors itself.
  */
-static bool reject_aliases(const char *text, size_t len, struct zw_diags *d)
+struct level {
+	bool map;	 /* a mapping (else a sequence) */
+	bool want_key;	 /* mapping: the next node is a key */
+	int top_key;	 /* root mapping: which key the value belongs to */
+	int counts;	 /* enum top_count this collection is counted as */
+	size_t children; /* nodes directly inside (keys and values) */
+	struct zw_loc loc;
+};
+
+enum top_count { COUNT_NONE, COUNT_ZONES, COUNT_SERVICES, COUNT_FLOWS };
+
+struct prescan {
+	struct zw_diags *d;
+	struct level lv[MAX_DEPTH + 1];
+	unsigned depth;
+	size_t nodes;
+	bool ok, stop;
+};
+
+static bool str_tag(const char *tag)
 {
+	return !strcmp(tag, "!") || !strcmp(tag, YAML_STR_TAG);
+}
+
+/* A node starts (scalar, alias or collection): count it where it lies. */
+static void prescan_child(struct prescan *s, struct zw_loc l)
+{
+	static const struct {
+		const char *what;
+		size_t max;
+	} lim[] = {
+		[COUNT_ZONES] = {"zones", MAX_ZONES},
+		[COUNT_SERVICES] = {"services", MAX_SERVICES},
+		[COUNT_FLOWS] = {"flows", MAX_FLOWS},
+	};
+	struct level *up = s->depth ? &s->lv[s->depth] : NULL;
+	size_t items;
+
+	if (++s->nodes > MAX_NODES) {
+		zw_diags__add(s->d, ZW_ERROR, 1, l,
+			      "too many YAML nodes (more than %u): a matrix this large is refused",
+			      MAX_NODES);
+		s->ok = false;
+		s->stop = true;
+		return;
+	}
+	if (!up)
+		return;
+	up->children++;
+	items = up->map ? (up->children + 1) / 2 : up->children;
+	if (up->counts != COUNT_NONE && items > lim[up->counts].max) {
+		zw_diags__add(s->d, ZW_ERROR, 1, up->loc,
+			      "too many %s (more than %zu)",
+			      lim[up->counts].what, lim[up->counts].max);
+		s->ok = false;
+		s->stop = true;
+	} else if (!up->map && items > MAX_LIST) {
+		zw_diags__add(s->d, ZW_ERROR, 1, up->loc,
+			      "list too long (more than %u entries)", MAX_LIST);
+		s->ok = false;
+		s->stop = true;
+	}
+}
+
+/* Which counted collection a value at depth 2 is, from its key. */
+static int prescan_counts(const struct prescan *s)
+{
+	const struct level *root = &s->lv[1];
+
+	if (s->depth != 1 || !root->map || root->want_key)
+		return COUNT_NONE;
+	return root->top_key;
+}
+
+/* After a node at the current depth: a mapping alternates key and value. */
+static void prescan_after(struct prescan *s)
+{
+	if (s->depth && s->lv[s->depth].map)
+		s->lv[s->depth].want_key = !s->lv[s->depth].want_key;
+}
+
+static bool prescan(struct parser *p, const char *text, size_t len,
+		    size_t **str_tagged, size_t *n_str_tagged)
+{
+	struct prescan s = {.d = p->diags, .ok = true};
 	yaml_parser_t yp;
 	yaml_event_t ev;
-	bool ok = true, done = false;
+	size_t cap = 0;
+	bool done = false;
 
-	if (!yaml_parser_initialize(&yp))
+	*str_tagged = NULL;
+	*n_str_tagged = 0;
+	if (!yaml_parser_initialize(&yp)) {
+		p->oom = true;
 		return false;
+	}
 	yaml_parser_set_input_string(&yp, (const unsigned char *)text, len);
-	while (!done) {
+	while (!done && !s.stop) {
 		if (!yaml_parser_parse(&yp, &ev))
 			break; /* the loader reports the syntax error */
-		if (ev.type == YAML_ALIAS_EVENT) {
-			struct zw_loc l = {(uint32_t)ev.start_mark.line + 1,
-					   (uint32_t)ev.start_mark.column + 1};
+		struct zw_loc l = {(uint32_t)ev.start_mark.line + 1,
+				   (uint32_t)ev.start_mark.column + 1};
+		const char *tag = NULL;
 
-			zw_diags__add(d, ZW_ERROR, 1, l,
+		switch (ev.type) {
+		case YAML_ALIAS_EVENT:
+			zw_diags__add(s.d, ZW_ERROR, 1, l,
 				      "YAML aliases (*%s) are not supported: write the value out",
 				      ev.data.alias.anchor);
-			ok = false;
+			s.ok = false;
+			prescan_child(&s, l);
+			prescan_after(&s);
+			break;
+		case YAML_SCALAR_EVENT: {
+			struct level *root = &s.lv[1];
+
+			prescan_child(&s, l);
+			tag = (const char *)ev.data.scalar.tag;
+			if (tag && str_tag(tag)) {
+				if (zw_grow((void **)str_tagged, &cap,
+					    *n_str_tagged + 1,
+					    sizeof(**str_tagged)) < 0) {
+					p->oom = true;
+					s.ok = false;
+					s.stop = true;
+					break;
+				}
+				(*str_tagged)[(*n_str_tagged)++] =
+					ev.start_mark.index;
+				tag = NULL;
+			}
+			if (s.depth == 1 && root->map && root->want_key) {
+				const char *k = (const char *)ev.data.scalar.value;
+
+				root->top_key = !strcmp(k, "zones")	? COUNT_ZONES
+						: !strcmp(k, "services") ? COUNT_SERVICES
+						: !strcmp(k, "flows")	? COUNT_FLOWS
+									: COUNT_NONE;
+			}
+			prescan_after(&s);
+			break;
 		}
-		done = ev.type == YAML_STREAM_END_EVENT;
+		case YAML_SEQUENCE_START_EVENT:
+		case YAML_MAPPING_START_EVENT: {
+			bool map = ev.type == YAML_MAPPING_START_EVENT;
+			int counts = prescan_counts(&s);
+
+			prescan_child(&s, l);
+			tag = (const char *)(map ? ev.data.mapping_start.tag
+						 : ev.data.sequence_start.tag);
+			if (s.stop)
+				break;
+			if (s.depth == MAX_DEPTH) {
+				zw_diags__add(s.d, ZW_ERROR, 1, l,
+					      "YAML nested deeper than %d levels: a matrix needs at most 5",
+					      MAX_DEPTH);
+				s.ok = false;
+				s.stop = true;
+				break;
+			}
+			s.lv[++s.depth] = (struct level){
+				.map = map, .want_key = true, .counts = counts,
+				.loc = l};
+			break;
+		}
+		case YAML_SEQUENCE_END_EVENT:
+		case YAML_MAPPING_END_EVENT:
+			if (s.depth)
+				s.depth--;
+			prescan_after(&s);
+			break;
+		case YAML_STREAM_END_EVENT:
+			done = true;
+			break;
+		default:
+			break;
+		}
+		if (tag && !s.stop) {
+			/* reported; the document still loads (a tag is no
+			 * threat to the loader) so every other error shows */
+			size_t std = strlen("tag:yaml.org,2002:");
+			bool core = !strncmp(tag, "tag:yaml.org,2002:", std);
+
+			zw_diags__add(s.d, ZW_ERROR, 1, l,
+				      "YAML tag '%s%s' is not supported: the matrix language has no tags",
+				      core ? "!!" : "", core ? tag + std : tag);
+		}
 		yaml_event_delete(&ev);
 	}
 	yaml_parser_delete(&yp);
-	return ok;
+	return s.ok;
 }
 
 static int add_outside(struct zw_matrix *m)
@@ -1386,8 +1552,12 @@ struct zw_matrix *zw_matrix__parse(const char *text, size_t len,
 			      "file contains a NUL byte: not a text file");
 		return m;
 	}
-	if (!reject_aliases(text, len, diags))
+	if (!prescan(&p, text, len, &p.str_tagged, &p.n_str_tagged)) {
+		free(p.str_tagged);
+		if (p.oom)
+			goto oom;
 		return m;
+	}
 	if (!yaml_parser_initialize(&yp))
 		goto oom;
 	yaml_parser_set_input_string(&yp, (const unsigned char *)text, len);
@@ -1431,6 +1601,7 @@ struct zw_matrix *zw_matrix__parse(const char *text, size_t len,
 	yaml_parser_delete(&yp);
 	free(p.zone_ix);
 	free(p.svc_ix);
+	free(p.str_tagged);
 	if (p.oom)
 		goto oom;
 	return m;

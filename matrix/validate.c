@@ -3,6 +3,8 @@
  * reported in one run. Parse-level checks (ZW001, ZW002, malformed
  * prefixes) happen in parse.c. */
 #include <ctype.h>
+#include <errno.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -140,6 +142,157 @@ static void check_overlaps(const struct zw_matrix *m, struct zw_diags *d)
 			stack[depth++] = &v[i];
 	}
 	free(v);
+}
+
+/* ---- ZW012, ZW013: broad zones ---- */
+
+/* A zone is *broad* in a family when its networks together hold more
+ * addresses than a /7, 1/128 of the family's space (2^25 IPv4, 2^121 IPv6
+ * addresses): a default route, a /0 to /6, or prefixes that add up to as
+ * much. All of RFC 1918 with 100.64.0.0/10 stays below (about 2^24.3). */
+#define BROAD_LOG2_V4 25
+#define BROAD_LOG2_V6 121
+
+static int cmp_ival_lo(const void *a, const void *b);
+
+/* Addresses in the union of @z's networks of @family: *count, or *full
+ * when it is the whole family (2^128 does not fit). The networks giving
+ * the most addresses is *widest. */
+static int zone_size(const struct zw_zone *z, uint8_t family, zw_u128 *count,
+		     bool *full, const struct zw_prefix **widest)
+{
+	struct zw_ival *v = malloc((z->n_networks + 1) * sizeof(*v));
+	size_t n = 0;
+
+	*count = 0;
+	*full = false;
+	*widest = NULL;
+	if (!v)
+		return -ENOMEM;
+	for (size_t i = 0; i < z->n_networks; i++) {
+		const struct zw_prefix *p = &z->networks[i];
+
+		if (p->family != family)
+			continue;
+		v[n++] = zw_prefix_ival(p);
+		if (!*widest || p->len < (*widest)->len)
+			*widest = p;
+	}
+	qsort(v, n, sizeof(*v), cmp_ival_lo);
+	for (size_t i = 0; i < n;) {
+		zw_u128 lo = v[i].lo, hi = v[i].hi;
+
+		for (i++; i < n && v[i].lo <= hi; i++)
+			if (v[i].hi > hi)
+				hi = v[i].hi;
+		if (lo == 0 && hi == ~(zw_u128)0) {
+			*full = true;
+			break;
+		}
+		*count += hi - lo + 1;
+	}
+	free(v);
+	return 0;
+}
+
+/* "4294967296" (IPv4), "2^120" or "more than 2^120" (IPv6). */
+static const char *count_text(uint8_t family, zw_u128 count, bool full,
+			      char buf[48])
+{
+	int log2 = 0;
+
+	if (family == ZW_AF_INET) {
+		snprintf(buf, 48, "%llu", (unsigned long long)count);
+		return buf;
+	}
+	if (full) {
+		snprintf(buf, 48, "2^128");
+		return buf;
+	}
+	while (log2 < 127 && count >> (log2 + 1))
+		log2++;
+	snprintf(buf, 48, "%s2^%d", count == (zw_u128)1 << log2 ? "" : "more than ",
+		 log2);
+	return buf;
+}
+
+static void check_broad(const struct zw_matrix *m, struct zw_diags *d)
+{
+	static const uint8_t fam[] = {ZW_AF_INET, ZW_AF_INET6};
+
+	for (size_t zi = 1; zi < m->n_zones; zi++) {
+		const struct zw_zone *z = &m->zones[zi];
+
+		for (size_t f = 0; f < 2; f++) {
+			int lim = fam[f] == ZW_AF_INET ? BROAD_LOG2_V4 : BROAD_LOG2_V6;
+			const struct zw_prefix *w;
+			char num[48], px[64];
+			zw_u128 count;
+			bool full;
+
+			if (zone_size(z, fam[f], &count, &full, &w) < 0) {
+				ERR(d, z->loc, 1, "out of memory checking zone sizes");
+				return;
+			}
+			if (!full && count <= (zw_u128)1 << lim)
+				continue;
+			count_text(fam[f], count, full, num);
+			zw_prefix__format(w, px);
+			if (zw_zone_kind__internal(z->kind))
+				ERR(d, or_loc(w->loc, z->loc), 12,
+				    "zone '%s' is of internal kind '%s' and its %s networks hold %s addresses (more than a /7; widest %s): an internal zone holds your own networks, never the internet",
+				    z->name, zw_zone_kind__name(z->kind),
+				    fam[f] == ZW_AF_INET ? "IPv4" : "IPv6", num, px);
+			else
+				WARN(d, or_loc(w->loc, z->loc), 13,
+				     "zone '%s' (%s): its %s networks hold %s addresses (more than a /7; widest %s)",
+				     z->name, zw_zone_kind__name(z->kind),
+				     fam[f] == ZW_AF_INET ? "IPv4" : "IPv6", num, px);
+		}
+	}
+}
+
+/* ---- ZW014: IPv4-mapped IPv6 prefixes ---- */
+
+/* Inside ::ffff:0:0/96, an IPv6 spelling of IPv4 addresses: one host
+ * would have two spellings, possibly in two zones. */
+static bool ipv4_mapped(const struct zw_prefix *p)
+{
+	static const uint8_t mapped[12] = {0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0xff, 0xff};
+
+	return p->family == ZW_AF_INET6 && p->len >= 96 &&
+	       !memcmp(p->addr, mapped, sizeof(mapped));
+}
+
+static void check_mapped(const struct zw_prefix *v, size_t n, const char *kind,
+			 const char *name, const char *key, struct zw_diags *d)
+{
+	for (size_t i = 0; i < n; i++) {
+		struct zw_prefix v4 = {.family = ZW_AF_INET};
+		char a[64], b[64];
+
+		if (!ipv4_mapped(&v[i]))
+			continue;
+		memcpy(v4.addr, v[i].addr + 12, 4);
+		v4.len = (uint8_t)(v[i].len - 96);
+		ERR(d, v[i].loc, 14,
+		    "%s '%s' %s: %s is an IPv4-mapped IPv6 prefix; write it as IPv4, %s",
+		    kind, name, key, zw_prefix__format(&v[i], a),
+		    zw_prefix__format(&v4, b));
+	}
+}
+
+static void check_mapped_all(const struct zw_matrix *m, struct zw_diags *d)
+{
+	for (size_t z = 1; z < m->n_zones; z++)
+		check_mapped(m->zones[z].networks, m->zones[z].n_networks,
+			     "zone", m->zones[z].name, "networks", d);
+	for (size_t i = 0; i < m->n_flows; i++) {
+		const struct zw_flow *f = &m->flows[i];
+
+		check_mapped(f->src, f->n_src, "flow", f->id ? f->id : "?", "src", d);
+		check_mapped(f->dst, f->n_dst, "flow", f->id ? f->id : "?", "dst", d);
+	}
 }
 
 /* ---- ZW011 ---- */
@@ -368,6 +521,8 @@ size_t zw_matrix__validate(struct zw_matrix *m, int32_t today,
 {
 	check_duplicate_ids(m, d);
 	check_overlaps(m, d);
+	check_broad(m, d);
+	check_mapped_all(m, d);
 	check_profile(m, d);
 	for (size_t z = 1; z < m->n_zones; z++)
 		if (m->zones[z].kind == ZW_KIND_OPERATIONS && !m->zones[z].isolate)

@@ -289,3 +289,28 @@ bool zw_matrix__has_secret(const struct zw_matrix *m, char *why, size_t len)
 	}
 	return false;
 }
+
+bool zw_matrix__source_has_secret(const char *text, size_t text_len,
+				  const char *file, char *why, size_t len)
+{
+	char kind[64];
+	size_t line = 0;
+
+	if (file && zw_secret__find(file, kind, sizeof(kind))) {
+		snprintf(why, len,
+			 "the matrix file name seems to contain a secret (%s): "
+			 "never put passwords or keys in file names",
+			 kind);
+		return true;
+	}
+	if (text && zw_secret__find_lines(text, text_len, &line, kind,
+					  sizeof(kind))) {
+		snprintf(why, len,
+			 "line %zu of the matrix seems to contain a secret "
+			 "(%s): never put passwords or keys in the matrix, "
+			 "comments included",
+			 line, kind);
+		return true;
+	}
+	return false;
+}

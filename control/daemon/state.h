@@ -96,6 +96,13 @@ void zw_changes__free(struct zw_change *c, size_t n);
  * true and a one-line reason in @why if one is found. */
 bool zw_matrix__has_secret(const struct zw_matrix *m, char *why, size_t len);
 
+/* Refuse a secret (L4) anywhere in what a commit stores besides the model:
+ * the file name as sent, and the whole matrix text, comments included,
+ * after Unicode folding (zw_secret__find_lines). Returns true and a
+ * one-line reason (which never quotes the secret) in @why. */
+bool zw_matrix__source_has_secret(const char *text, size_t text_len,
+				  const char *file, char *why, size_t len);
+
 /* ---- the rules list of REQUIREMENTS L1, from the journal ---- */
 
 /* {"rules":[{flow, status: in-force|suspended|expired|deleted, created,

@@ -377,7 +377,10 @@ static json_t *commit_core(struct zwd *d, const struct zwd_author *who,
 				    json_string(diags ? diags : ""));
 		goto out;
 	}
-	if (zw_matrix__has_secret(m, why, sizeof(why))) {
+	/* L4: the file name and the whole text (comments too), then the
+	 * model's free text (where YAML escapes are decoded) */
+	if (zw_matrix__source_has_secret(text, len, file, why, sizeof(why)) ||
+	    zw_matrix__has_secret(m, why, sizeof(why))) {
 		resp = refuse(d, who, 1, 0, reason, what, why);
 		goto out;
 	}

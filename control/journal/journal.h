@@ -218,11 +218,19 @@ int zw_time__parse(const char *s, int64_t *us);
  * Secrets (L4). zw_secret__find() returns true if @text contains something
  * that looks like a password, a password hash, a private key or a token, and
  * names it in @what (may be NULL). zw_secret__scrub() returns a malloc'd copy
- * with each such thing replaced by "[redacted]". The patterns are listed in
- * docs/journal.md.
+ * with each such thing replaced by "[redacted]". Both match on a folded copy
+ * (invisible characters removed, look-alikes mapped to ASCII). The patterns
+ * are listed in docs/journal.md.
  */
 bool zw_secret__find(const char *text, char *what, size_t what_len);
 char *zw_secret__scrub(const char *text);
+/* zw_secret__find() on a whole document of @len bytes (a matrix file,
+ * comments included) read line by line: a keyword's value must be on its
+ * line, "name: {...}" or "name: [...]" is a YAML key (a zone or service
+ * named like a keyword), and a token right after "id:" is a flow id.
+ * *line (may be NULL) receives the 1-based line of the first secret. */
+bool zw_secret__find_lines(const char *text, size_t len, size_t *line,
+			   char *what, size_t what_len);
 
 /*
  * A change reason: non-empty after trimming, at most 1024 bytes, valid
@@ -240,7 +248,9 @@ enum zw_journal_format {
 /* "text"/"json"/"csv" → format; -1 if unknown. */
 int zw_journal_format__parse(const char *s);
 
-/* Write one CSV field (RFC 4180 quoting when needed). */
+/* Write one CSV field (RFC 4180 quoting when needed); a value starting
+ * with =, +, -, @, tab or carriage return gets a leading apostrophe so that
+ * spreadsheet software does not evaluate it as a formula. */
 void zw_csv__field(FILE *out, const char *s);
 
 #ifdef __cplusplus

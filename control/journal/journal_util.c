@@ -215,15 +215,27 @@ int zw_journal_format__parse(const char *s)
 
 void zw_csv__field(FILE *out, const char *s)
 {
+	bool formula;
+
 	if (!s)
 		return;
-	/* RFC 4180: quote when needed, double the quotes. Values are written
-	 * as they are (no formula neutralisation): this is evidence. */
+	/* A cell spreadsheet software would evaluate as a formula (=, +, -,
+	 * @, or a tab or carriage return before one) gets a leading
+	 * apostrophe, as zonectl show --format csv does: opening the
+	 * evidence must not run it. The JSON export keeps the exact values
+	 * (the ones the hash covers). */
+	formula = *s == '=' || *s == '+' || *s == '-' || *s == '@' ||
+		  *s == '\t' || *s == '\r';
+	/* RFC 4180: quote when needed, double the quotes. */
 	if (!strpbrk(s, ",\"\r\n")) {
+		if (formula)
+			fputc('\'', out);
 		fputs(s, out);
 		return;
 	}
 	fputc('"', out);
+	if (formula)
+		fputc('\'', out);
 	for (; *s; s++) {
 		if (*s == '"')
 			fputc('"', out);

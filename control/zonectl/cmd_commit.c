@@ -1,7 +1,9 @@
 /* SPDX-License-Identifier: BSD-2-Clause */
 /* zonectl commit: send a matrix to zonewalld as the next version. */
 #include <errno.h>
+#include <stdbool.h>
 #include <stddef.h>
+#include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -34,7 +36,7 @@ static const struct zw_ctl_cmdline commit_cmdline = {
 		 "and the refusal is journalled. An empty reason, or one that looks\n"
 		 "like it holds a password or key, is refused.\n"
 		 "Exit: 0 active, 1 refused (invalid matrix or reason), 2 usage,\n"
-		 "3 daemon unreachable or a backend failed.\n",
+		 "3 matrix file unreadable, daemon unreachable or a backend failed.\n",
 	.opts = commit_opts,
 	.max_pos = 1,
 	.too_many = "commit needs one matrix file (see zonectl commit --help)",
@@ -77,12 +79,85 @@ static char *read_file(const char *path, size_t *len)
 	return buf;
 }
 
+/* Length of the valid UTF-8 sequence at @p (at most @n bytes), or 0.
+ * Overlong forms, surrogates and code points past U+10FFFF are invalid. */
+static size_t utf8_seq(const unsigned char *p, size_t n)
+{
+	size_t len;
+	uint32_t cp;
+
+	if (p[0] < 0x80)
+		return 1;
+	if (p[0] >= 0xc2 && p[0] <= 0xdf)
+		len = 2, cp = p[0] & 0x1f;
+	else if (p[0] >= 0xe0 && p[0] <= 0xef)
+		len = 3, cp = p[0] & 0x0f;
+	else if (p[0] >= 0xf0 && p[0] <= 0xf4)
+		len = 4, cp = p[0] & 0x07;
+	else
+		return 0;
+	if (len > n)
+		return 0;
+	for (size_t i = 1; i < len; i++) {
+		if ((p[i] & 0xc0) != 0x80)
+			return 0;
+		cp = (cp << 6) | (p[i] & 0x3f);
+	}
+	if ((len == 3 && (cp < 0x800 || (cp >= 0xd800 && cp <= 0xdfff))) ||
+	    (len == 4 && (cp < 0x10000 || cp > 0x10ffff)))
+		return 0;
+	return len;
+}
+
+static bool utf8_valid(const char *s, size_t n)
+{
+	for (size_t i = 0, k; i < n; i += k)
+		if (!(k = utf8_seq((const unsigned char *)s + i, n - i)))
+			return false;
+	return true;
+}
+
+/*
+ * The file name the daemon records with the version: the path as given
+ * when it is valid UTF-8 without control characters; otherwise each byte
+ * that is not (and each backslash) written as \xHH, so that a valid
+ * matrix at any path can be committed and the name stays readable.
+ */
+static char *recorded_name(const char *path)
+{
+	size_t n = strlen(path), o = 0;
+	bool plain = utf8_valid(path, n);
+	char *out;
+
+	for (size_t i = 0; plain && i < n; i++)
+		plain = (unsigned char)path[i] >= 0x20 && path[i] != 0x7f;
+	if (plain)
+		return strdup(path);
+	out = malloc(4 * n + 1);
+	if (!out)
+		return NULL;
+	for (size_t i = 0, k; i < n; i += k) {
+		const unsigned char *p = (const unsigned char *)path + i;
+
+		k = utf8_seq(p, n - i);
+		if (k > 1 || (k == 1 && *p >= 0x20 && *p != 0x7f && *p != '\\')) {
+			memcpy(out + o, p, k);
+			o += k;
+		} else {
+			o += (size_t)sprintf(out + o, "\\x%02x", *p);
+			k = 1;
+		}
+	}
+	out[o] = '\0';
+	return out;
+}
+
 int zw_cmd_commit(int argc, char **argv)
 {
 	struct commit_opts o = {0};
 	struct zw_ctl_args c;
 	json_t *req, *resp;
-	char *text;
+	char *text, *name;
 	size_t len;
 	int r, fmt;
 
@@ -99,22 +174,39 @@ int zw_cmd_commit(int argc, char **argv)
 		return ZW_EXIT_USAGE;
 	}
 	fmt = o.format;
-	text = read_file(c.pos[0], &len);
-	if (!text) {
-		zw_ctl_err("cannot read %s: %s", c.pos[0], strerror(errno));
+	/* Each input blamed for its own fault: the reason first (it is what
+	 * the user just typed), then the file. */
+	if (!utf8_valid(o.reason, strlen(o.reason))) {
+		zw_ctl_err("the reason (-m) is not valid UTF-8 text");
 		return ZW_EXIT_INVALID;
 	}
-	if (memchr(text, '\0', len)) {
+	name = recorded_name(c.pos[0]);
+	if (!name) {
+		zw_ctl_err("out of memory");
+		return ZW_EXIT_ENV;
+	}
+	text = read_file(c.pos[0], &len);
+	if (!text) {
+		/* unreadable is an environment error, as for check (cli.md) */
+		zw_ctl_err("cannot read %s: %s", name, strerror(errno));
+		free(name);
+		return ZW_EXIT_ENV;
+	}
+	if (memchr(text, '\0', len) || !utf8_valid(text, len)) {
+		zw_ctl_err("%s is not %s", name,
+			   memchr(text, '\0', len) ? "a text file"
+						   : "valid UTF-8 text");
 		free(text);
-		zw_ctl_err("%s is not a text file", c.pos[0]);
+		free(name);
 		return ZW_EXIT_INVALID;
 	}
 	req = json_pack("{s:s, s:s%, s:s, s:s}", "op", "commit", "matrix",
-			text, len, "file", c.pos[0], "reason", o.reason);
+			text, len, "file", name, "reason", o.reason);
 	free(text);
+	free(name);
 	if (!req) {
-		zw_ctl_err("%s is not valid UTF-8 text", c.pos[0]);
-		return ZW_EXIT_INVALID;
+		zw_ctl_err("out of memory");
+		return ZW_EXIT_ENV;
 	}
 	r = zw_ctl_request(req, false, &resp);
 	json_decref(req);

@@ -301,6 +301,44 @@ static int grid_out(FILE *out, const struct layout *L, unsigned width)
 	return 0;
 }
 
+/*
+ * Free text from the matrix made safe for a terminal: C0 control
+ * characters but tab and line feed, DEL, C1 controls and the bidirectional
+ * overrides and isolates (U+202A-U+202E, U+2066-U+2069) are written as
+ * \xHH or \uHHHH, so a description cannot move the cursor, recolour the
+ * screen or reorder what the reader sees. Returns a malloc'd string, or
+ * NULL when memory runs out.
+ */
+static char *terminal_safe(const char *s)
+{
+	size_t n = strlen(s), o = 0;
+	char *out = malloc(6 * n + 1);
+
+	if (!out)
+		return NULL;
+	for (size_t i = 0; i < n; i++) {
+		unsigned char c = (unsigned char)s[i];
+		unsigned char c1 = i + 1 < n ? (unsigned char)s[i + 1] : 0;
+		unsigned char c2 = i + 2 < n ? (unsigned char)s[i + 2] : 0;
+
+		if ((c < 0x20 && c != '\t' && c != '\n') || c == 0x7f) {
+			o += (size_t)sprintf(out + o, "\\x%02x", c);
+		} else if (c == 0xc2 && c1 >= 0x80 && c1 <= 0x9f) {
+			o += (size_t)sprintf(out + o, "\\u%04x", c1);
+			i++;
+		} else if (c == 0xe2 && ((c1 == 0x80 && c2 >= 0xaa && c2 <= 0xae) ||
+					 (c1 == 0x81 && c2 >= 0xa6 && c2 <= 0xa9))) {
+			o += (size_t)sprintf(out + o, "\\u%04x",
+					     0x2000 + ((c1 & 0x3f) << 6) + (c2 & 0x3f));
+			i += 2;
+		} else {
+			out[o++] = (char)c;
+		}
+	}
+	out[o] = '\0';
+	return out;
+}
+
 /* Print @items (already text) wrapped at @width after an indent. */
 static void wrapped(FILE *out, size_t indent, const char *text, unsigned width)
 {
@@ -356,8 +394,14 @@ static int zones_out(FILE *out, const struct zw_matrix *m, unsigned width)
 		else
 			fprintf(out, "%s\n", kind);
 		wrapped(out, nw + 4, nets, width);
-		if (zn->description)
-			wrapped(out, nw + 4, zn->description, width);
+		if (zn->description) {
+			char *d = terminal_safe(zn->description);
+
+			if (!d)
+				return -ENOMEM;
+			wrapped(out, nw + 4, d, width);
+			free(d);
+		}
 		free(nets);
 	}
 	return 0;
@@ -437,7 +481,16 @@ int zw_show_text(const struct zw_matrix *m, const struct zw_show_opts *o,
 	fprintf(out, "Matrix %s (profile %s, language %d): %zu zones, %zu flows\n",
 		m->name, zw_profile__name(m->profile), m->lang_version,
 		m->n_zones - 1, m->n_flows);
-	fprintf(out, "Source %s, SHA-256 %s\n\n", o->path, hex);
+	{
+		char *path = terminal_safe(o->path);
+
+		if (!path) {
+			zw_grid__free(g);
+			return -ENOMEM;
+		}
+		fprintf(out, "Source %s, SHA-256 %s\n\n", path, hex);
+		free(path);
+	}
 	fprintf(out, "Allowed on %s: services a new connection may use from the row's zone\n"
 		     "to the column's zone.\n\n",
 		zw_date__format(o->today, day));

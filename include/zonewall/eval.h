@@ -69,7 +69,8 @@ void zw_eval__image(const struct zw_image *img, const struct zw_query *q,
 		    struct zw_verdict *v);
 
 /* Parse "SRC DST PROTO [PORT|TYPE]" words into a query (day = today).
- * Returns 0 or -EINVAL with a reason in @err. */
+ * An IPv4-mapped IPv6 address (::ffff:a.b.c.d) is read as the IPv4 address
+ * a.b.c.d. Returns 0 or -EINVAL with a reason in @err. */
 int zw_query__parse(struct zw_query *q, const char *src, const char *dst,
 		    const char *proto, const char *port, char *err,
 		    size_t err_len);

@@ -397,6 +397,16 @@ uint64_t zw_fnv1a64(const void *data, size_t len);
  * The compiler stores it in every struct zw_img_flow; the loader checks it. */
 uint64_t zw_flow_id__hash(const char *id);
 
+/* The name grammar of the matrix language, which the parser applies and
+ * the image loader enforces again, so that every name an engine builds
+ * objects from is what the compiler could have produced:
+ * zw_name__valid: zone and service names, [a-z][a-z0-9-]{0,31};
+ * zw_flow_id__valid: flow ids, [A-Za-z0-9][A-Za-z0-9._-]{0,63};
+ * zw_matrix_name__valid: the matrix name, [a-z0-9][a-z0-9._-]{0,62}. */
+bool zw_name__valid(const char *s);
+bool zw_flow_id__valid(const char *s);
+bool zw_matrix_name__valid(const char *s);
+
 /* Drop reasons (enum zw_drop_reason, flow_record.h): one name per reason,
  * "no-flow", "flow-removed"... used by every engine, exporter and doc.
  * Unknown values give "unknown"; parse returns -1 for an unknown name. */

