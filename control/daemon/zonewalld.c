@@ -335,7 +335,10 @@ static int listen_socket(const struct opts *o)
  * Requests are served one at a time (commits are serialised), but reading
  * a request and writing its response never block: each connection has its
  * own buffers and deadline, so a client that connects and sends nothing,
- * sends slowly, or does not read its response holds up nobody. */
+ * sends slowly, or does not read its response holds up nobody. When every
+ * slot is taken, a new client takes the slot of the connection still
+ * reading its request that has been quiet the longest (idle clients
+ * cannot fill the table and lock the others out until their deadline). */
 
 #define MAX_CONNS 64
 #define REQUEST_MS 10000  /* to send the whole request, from connect */
@@ -345,6 +348,7 @@ struct conn {
 	int fd; /* -1: free slot */
 	struct ucred cred;
 	int64_t deadline; /* CLOCK_MONOTONIC ms */
+	int64_t active;	  /* last byte received (or accept), same clock */
 	uint8_t hdr[4];
 	size_t hdr_got;
 	char *req; /* payload being read */
@@ -501,6 +505,7 @@ static void conn_read(struct zwd *d, struct conn *c)
 						strerror(EPROTO)));
 			return;
 		}
+		c->active = mono_ms();
 		if (c->hdr_got < 4) {
 			c->hdr_got += (size_t)n;
 			if (c->hdr_got == 4) {
@@ -534,6 +539,35 @@ static void conn_accept(int lfd, struct conn *c)
 		return;
 	}
 	c->deadline = mono_ms() + REQUEST_MS;
+	c->active = mono_ms();
+}
+
+/* Every slot is taken and a client waits: free the slot of the
+ * connection still reading its request that has been quiet the longest
+ * (a connection writing its response finishes on its own). Returns the
+ * slot, or NULL if every connection is writing. */
+static struct conn *conn_evict(struct conn *conns, size_t n)
+{
+	struct conn *victim = NULL;
+
+	for (size_t i = 0; i < n; i++) {
+		struct conn *c = &conns[i];
+
+		if (c->fd < 0)
+			return c;
+		if (c->out)
+			continue;
+		if (!victim || c->active < victim->active)
+			victim = c;
+	}
+	if (victim) {
+		zw_log(ZW_LOG_DEBUG, "connection-evicted",
+		       "uid=%u pid=%d idle_ms=%lld", victim->cred.uid,
+		       (int)victim->cred.pid,
+		       (long long)(mono_ms() - victim->active));
+		conn_close(victim);
+	}
+	return victim;
 }
 
 /* Past its deadline: a request still incomplete gets an error (if the
@@ -712,7 +746,7 @@ int zwd__main(int argc, char **argv)
 	for (;;) {
 		struct pollfd p[3 + MAX_CONNS];
 		int64_t now = mono_ms(), next = -1;
-		size_t n_open = 0;
+		size_t n_writing = 0;
 		int timeout;
 
 		p[0] = (struct pollfd){.fd = sfd, .events = POLLIN};
@@ -727,12 +761,12 @@ int zwd__main(int argc, char **argv)
 			};
 			if (c->fd < 0)
 				continue;
-			n_open++;
+			n_writing += c->out != NULL;
 			if (next < 0 || c->deadline < next)
 				next = c->deadline;
 		}
-		if (n_open == MAX_CONNS)
-			p[2].fd = -1; /* full: the rest wait in the backlog */
+		if (n_writing == MAX_CONNS)
+			p[2].fd = -1; /* every slot answering: wait */
 		timeout = next < 0 ? -1 : next <= now ? 0 : (int)(next - now);
 		if (poll(p, 3 + MAX_CONNS, timeout) < 0) {
 			if (errno == EINTR)
@@ -776,11 +810,10 @@ int zwd__main(int argc, char **argv)
 			if (conns[i].fd >= 0 && conns[i].deadline <= now)
 				conn_expire(&d, &conns[i]);
 		if (p[2].revents & POLLIN) {
-			for (size_t i = 0; i < MAX_CONNS; i++)
-				if (conns[i].fd < 0) {
-					conn_accept(lfd, &conns[i]);
-					break;
-				}
+			struct conn *c = conn_evict(conns, MAX_CONNS);
+
+			if (c)
+				conn_accept(lfd, c);
 		}
 	}
 	for (size_t i = 0; i < MAX_CONNS; i++)
