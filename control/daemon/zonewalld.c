@@ -278,6 +278,99 @@ static void mkdir_p(const char *path, mode_t mode)
 	mkdir(buf, mode);
 }
 
+/* ---- the state directory ----
+ * It holds the evidence (versions, journal) and files the daemon writes as
+ * its user (root, usually): it must belong to that user (or root) and be
+ * writable by nobody else, or anyone could plant a symbolic link named
+ * zonewalld.pid or zonewalld.log there and make the daemon overwrite or
+ * append to a file of their choosing. The files in it are opened with
+ * O_NOFOLLOW, relative to the directory opened once. */
+
+/* Open and check @path: its fd, or -1 with the reason in @err. */
+static int state_dir_open(const char *path, char *err, size_t len)
+{
+	int fd = open(path, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+	struct stat sb;
+
+	if (fd < 0 || fstat(fd, &sb) < 0) {
+		snprintf(err, len, "cannot open the state directory %s: %s",
+			 path, strerror(errno));
+		if (fd >= 0)
+			close(fd);
+		return -1;
+	}
+	if (sb.st_uid != geteuid() && sb.st_uid != 0)
+		snprintf(err, len,
+			 "the state directory %s belongs to uid %u, not to "
+			 "zonewalld's user (uid %u) or root: refusing it",
+			 path, (unsigned)sb.st_uid, (unsigned)geteuid());
+	else if (sb.st_mode & (S_IWGRP | S_IWOTH))
+		snprintf(err, len,
+			 "the state directory %s is writable by %s (mode %04o): "
+			 "refusing it (chmod go-w %s)",
+			 path, sb.st_mode & S_IWOTH ? "every user" : "its group",
+			 (unsigned)(sb.st_mode & 07777), path);
+	else
+		return fd;
+	close(fd);
+	return -1;
+}
+
+/* Open @name in the state directory @dfd for appending, never through a
+ * symbolic link nor into a file that is not a plain file of ours. */
+static FILE *state_file_append(int dfd, const char *name, char *err,
+			       size_t len)
+{
+	int fd = openat(dfd, name,
+			O_WRONLY | O_APPEND | O_CREAT | O_NOFOLLOW | O_CLOEXEC,
+			0640);
+	struct stat sb;
+	FILE *f;
+
+	if (fd < 0) {
+		snprintf(err, len, "%s", errno == ELOOP
+			 ? "it is a symbolic link (refused)"
+			 : strerror(errno));
+		return NULL;
+	}
+	if (fstat(fd, &sb) < 0 || !S_ISREG(sb.st_mode) || sb.st_nlink != 1 ||
+	    sb.st_uid != geteuid()) {
+		snprintf(err, len, "it is not a plain file of zonewalld's user "
+				   "with one link (refused)");
+		close(fd);
+		return NULL;
+	}
+	f = fdopen(fd, "a");
+	if (!f) {
+		snprintf(err, len, "%s", strerror(errno));
+		close(fd);
+	}
+	return f;
+}
+
+/* Write our pid to @name in @dfd: a new file (O_EXCL) renamed over the
+ * old one, so a symbolic link there is replaced, never followed. */
+static void state_write_pid(int dfd, const char *name)
+{
+	char tmp[64], buf[32];
+	int fd, n;
+
+	snprintf(tmp, sizeof(tmp), ".%s.%d", name, (int)getpid());
+	unlinkat(dfd, tmp, 0);
+	fd = openat(dfd, tmp,
+		    O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC, 0644);
+	if (fd < 0) {
+		zw_log(ZW_LOG_WARN, "pid-file", "error=\"%s\"", strerror(errno));
+		return;
+	}
+	n = snprintf(buf, sizeof(buf), "%d\n", (int)getpid());
+	if (write(fd, buf, (size_t)n) != n || renameat(dfd, tmp, dfd, name) < 0) {
+		zw_log(ZW_LOG_WARN, "pid-file", "error=\"%s\"", strerror(errno));
+		unlinkat(dfd, tmp, 0);
+	}
+	close(fd);
+}
+
 static int listen_socket(const struct opts *o)
 {
 	struct sockaddr_un sa = {.sun_family = AF_UNIX};
@@ -592,9 +685,9 @@ int zwd__main(int argc, char **argv)
 	static struct conn conns[MAX_CONNS];
 	struct opts o = {0};
 	struct zwd d = {0};
-	char err[1024], lockpath[4200], pidpath[4200];
+	char err[1024], lockpath[4200];
 	sigset_t mask;
-	int r, lockfd, lfd, sfd, tfd;
+	int r, lockfd, lfd, sfd, tfd, dfd;
 	FILE *logf = NULL;
 
 	r = parse_opts(argc, argv, &o);
@@ -607,16 +700,23 @@ int zwd__main(int argc, char **argv)
 			strerror(errno));
 		return 3;
 	}
+	dfd = state_dir_open(o.state, err, sizeof(err));
+	if (dfd < 0) {
+		fprintf(stderr, "zonewalld: %s\n", err);
+		return 3;
+	}
 	if (!o.foreground)
 		daemonize();
-	if (o.log || !o.foreground) {
-		char lp[4200];
-
-		snprintf(lp, sizeof(lp), "%s/zonewalld.log", o.state);
-		logf = fopen(o.log ? o.log : lp, "ae");
+	if (o.log) {
+		logf = fopen(o.log, "ae");
 		if (!logf)
-			fail("cannot open the log %s: %s", o.log ? o.log : lp,
-			     strerror(errno));
+			fail("cannot open the log %s: %s", o.log, strerror(errno));
+		zw_log__set_file(logf);
+	} else if (!o.foreground) {
+		logf = state_file_append(dfd, "zonewalld.log", err, sizeof(err));
+		if (!logf)
+			fail("cannot open the log %s/zonewalld.log: %s", o.state,
+			     err);
 		zw_log__set_file(logf);
 	}
 	if (getenv("ZONEWALL_DEBUG"))
@@ -626,7 +726,8 @@ int zwd__main(int argc, char **argv)
 
 	/* One daemon per state directory. */
 	snprintf(lockpath, sizeof(lockpath), "%s/lock", o.state);
-	lockfd = open(lockpath, O_RDWR | O_CREAT | O_CLOEXEC, 0640);
+	lockfd = openat(dfd, "lock", O_RDWR | O_CREAT | O_CLOEXEC | O_NOFOLLOW,
+			0640);
 	if (lockfd < 0 || flock(lockfd, LOCK_EX | LOCK_NB) < 0)
 		fail("another zonewalld uses %s (lock %s held)", o.state,
 		     lockpath);
@@ -714,15 +815,7 @@ int zwd__main(int argc, char **argv)
 		timerfd_settime(tfd, 0, &its, NULL);
 	}
 	lfd = listen_socket(&o);
-	snprintf(pidpath, sizeof(pidpath), "%s/zonewalld.pid", o.state);
-	{
-		FILE *pf = fopen(pidpath, "we");
-
-		if (pf) {
-			fprintf(pf, "%d\n", (int)getpid());
-			fclose(pf);
-		}
-	}
+	state_write_pid(dfd, "zonewalld.pid");
 	zw_log(ZW_LOG_INFO, "ready",
 	       "pid=%d state=%s socket=%s backends=%zu active_version=%lld "
 	       "syslog=%s",
@@ -822,9 +915,10 @@ int zwd__main(int argc, char **argv)
 	close(lfd);
 	unlink(o.socket);
 	zwd__fini(&d);
-	unlink(pidpath);
+	unlinkat(dfd, "zonewalld.pid", 0);
 	zw_log(ZW_LOG_INFO, "stopped", "msg=\"enforcement stays in place\"");
 	close(lockfd);
+	close(dfd);
 	free(o.backends);
 	if (logf)
 		fclose(logf);

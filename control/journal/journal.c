@@ -114,8 +114,10 @@ struct zw_journal *zw_journal__open(const char *path, unsigned flags,
 		if (!j->dir)
 			goto err_nomem;
 	}
+	/* the writer never follows a symbolic link to its database */
 	oflags = j->rdonly ? SQLITE_OPEN_READONLY
-			   : SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE;
+			   : SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE |
+				     SQLITE_OPEN_NOFOLLOW;
 	rc = sqlite3_open_v2(path, &j->db, oflags | SQLITE_OPEN_NOMUTEX, NULL);
 	if (rc != SQLITE_OK) {
 		set_err(err, err_len, "cannot open journal %s: %s", path,
