@@ -224,9 +224,34 @@ int zw_time__parse(const char *s, int64_t *us);
 bool zw_secret__find(const char *text, char *what, size_t what_len);
 char *zw_secret__scrub(const char *text);
 
+/* Limits of the free text a request carries (docs/control-protocol.md):
+ * a reason, and the matrix file name as given to zonectl. */
+#define ZW_REASON_MAX 1024
+#define ZW_FILE_NAME_MAX 1024
+
 /*
- * A change reason: non-empty after trimming, at most 1024 bytes, valid
- * UTF-8 without control characters, and free of secrets. Returns 0 or
+ * Free text from a client (@what names it in the message): at most @max
+ * bytes, valid UTF-8, no control character (C0, tab included, DEL, C1) and
+ * no bidirectional formatting character (U+061C, U+200E, U+200F,
+ * U+202A-U+202E, U+2066-U+2069), which could forge or reorder what a
+ * terminal shows. NULL passes. Returns 0 or -EINVAL with a one-line
+ * explanation in @err.
+ */
+int zw_text__check(const char *s, size_t max, const char *what, char *err,
+		   size_t err_len);
+
+/*
+ * A copy of @s safe to print on a terminal: newline, CR and tab as \n \r
+ * \t, other control bytes and invalid UTF-8 bytes as \xNN, C1 and
+ * bidirectional characters as \uNNNN; everything else as it is. If @max
+ * is not 0 and @s is longer, only its first @max bytes (whole characters)
+ * are kept, followed by "... (N bytes)". malloc'd; NULL on ENOMEM.
+ */
+char *zw_text__escape(const char *s, size_t max);
+
+/*
+ * A change reason: non-empty after trimming, at most ZW_REASON_MAX bytes,
+ * plain text (zw_text__check()), and free of secrets. Returns 0 or
  * -EINVAL with a one-line explanation in @err.
  */
 int zw_reason__check(const char *reason, char *err, size_t err_len);

@@ -149,6 +149,9 @@ static int cmd_archive(int argc, char **argv)
 			   "REASON");
 		return ZW_EXIT_USAGE;
 	}
+	r = zw_ctl_check_text(reason, ZW_REASON_MAX, "reason");
+	if (r)
+		return r;
 	req = json_pack("{s:s, s:I, s:s}", "op", "archive", "older_than_days",
 			(json_int_t)days, "reason", reason);
 	r = zw_ctl_request(req, false, &resp);

@@ -71,9 +71,9 @@ int zw_cmd_status(int argc, char **argv)
 	}
 	dm = json_object_get(resp, "daemon");
 	printf("zonewalld %s up (pid %lld) since %s, state %s\n",
-	       zw_ctl_sget(dm, "version"),
+	       zw_ctl_tsget(dm, "version"),
 	       (long long)json_integer_value(json_object_get(dm, "pid")),
-	       zw_ctl_sget(dm, "started"), zw_ctl_sget(dm, "state"));
+	       zw_ctl_tsget(dm, "started"), zw_ctl_tsget(dm, "state"));
 	a = json_object_get(resp, "active");
 	if (json_is_object(a)) {
 		json_t *cr = json_object_get(a, "crisis");
@@ -81,8 +81,8 @@ int zw_cmd_status(int argc, char **argv)
 		printf("active version %lld by %s since %s\n  image   %s\n"
 		       "  matrix  %s\n",
 		       (long long)json_integer_value(json_object_get(a, "version")),
-		       zw_ctl_sget(a, "user"), zw_ctl_sget(a, "since"), zw_ctl_sget(a, "image_sha256"),
-		       zw_ctl_sget(a, "matrix_sha256"));
+		       zw_ctl_tsget(a, "user"), zw_ctl_tsget(a, "since"), zw_ctl_tsget(a, "image_sha256"),
+		       zw_ctl_tsget(a, "matrix_sha256"));
 		if (json_is_object(cr)) {
 			json_t *p;
 			size_t k;
@@ -92,8 +92,8 @@ int zw_cmd_status(int argc, char **argv)
 				       ? " isolate-internet"
 				       : "");
 			json_array_foreach(json_object_get(cr, "block"), k, p)
-				printf(" block %s", json_string_value(p));
-			printf("\n  enforced image %s\n", zw_ctl_sget(a, "enforced_sha256"));
+				printf(" block %s", zw_ctl_esc(json_string_value(p)));
+			printf("\n  enforced image %s\n", zw_ctl_tsget(a, "enforced_sha256"));
 		}
 	} else {
 		puts("no active version");
