@@ -769,7 +769,9 @@ int zwd__main(int argc, char **argv)
 	r = zwd__recover(&d);
 	if (r < 0)
 		fail("cannot restore the active version from %s (%s)",
-		     d.db_path, strerror(-r));
+		     d.db_path,
+		     r == -EBADMSG && *d.journal_problem ? d.journal_problem
+							 : strerror(-r));
 
 	if (o.syslog) {
 		struct zw_fwd_opts fo = {

@@ -33,7 +33,7 @@ static int offline(json_t *req, json_t **resp)
 	if (!strcmp(op, "journal"))
 		*resp = zw_q__journal(j, req);
 	else if (!strcmp(op, "verify"))
-		*resp = zw_q__verify(j);
+		*resp = zw_q__verify(j, req);
 	else if (!strcmp(op, "versions"))
 		*resp = zw_q__versions(j);
 	else if (!strcmp(op, "rules"))
