@@ -51,20 +51,70 @@ json_t *zw_q__journal(struct zw_journal *j, const json_t *req)
 			 (json_int_t)json_array_size(arr), "entries", arr);
 }
 
-json_t *zw_q__verify(struct zw_journal *j)
+json_t *zw_q__verify(struct zw_journal *j, const json_t *req)
 {
 	struct zw_journal_verify v;
-	int r = zw_journal__verify(j, &v);
+	const json_t *anchors = json_object_get(req, "anchors"), *a;
+	int64_t cseq = 0, bad_version = 0;
+	char chash[65], why[256];
+	size_t i;
+	int r = zw_journal__verify(j, &v), rc;
 
 	if (r < 0)
 		return zw_proto__error(3, "cannot verify the journal: %s",
 				       strerror(-r));
-	return json_pack("{s:b, s:b, s:I, s:I, s:I, s:s, s:o, s:s?}", "ok", 1,
-			 "intact", v.ok, "entries", (json_int_t)v.entries,
-			 "archived", (json_int_t)v.archived, "head_seq",
+	/* the head against what the database alone cannot rewrite: the
+	 * checkpoint file, and the anchors of a syslog copy (pairs
+	 * [seq, hash] the client read from it) */
+	rc = zw_journal__checkpoint_read(j, &cseq, chash);
+	if (rc == 0)
+		r = zw_journal__verify_anchor(j, cseq, chash, "the checkpoint",
+					      &v);
+	else if (rc == -EBADMSG && v.ok) {
+		v.ok = false;
+		v.bad_seq = v.head_seq;
+		snprintf(v.problem, sizeof(v.problem),
+			 "the checkpoint file is damaged");
+	}
+	json_array_foreach(anchors, i, a) {
+		const char *h = json_string_value(json_array_get(a, 1));
+		json_int_t seq = json_integer_value(json_array_get(a, 0));
+
+		if (!r && h && seq > 0)
+			r = zw_journal__verify_anchor(j, seq, h,
+						      "the syslog copy", &v);
+	}
+	if (r < 0)
+		return zw_proto__error(3, "cannot verify the journal: %s",
+				       strerror(-r));
+	/* and every stored version against what the journal recorded */
+	if (v.ok) {
+		r = zw_state__versions_verify(j, 0, &bad_version, why,
+					      sizeof(why));
+		if (r < 0)
+			return zw_proto__error(3, "cannot verify the versions: "
+						  "%s",
+						  strerror(-r));
+		if (bad_version) {
+			v.ok = false;
+			v.bad_seq = 0;
+			snprintf(v.problem, sizeof(v.problem), "%s", why);
+		}
+	}
+	return json_pack("{s:b, s:b, s:I, s:I, s:I, s:s, s:o, s:o, s:o, s:s?,"
+			 " s:o}",
+			 "ok", 1, "intact", v.ok, "entries",
+			 (json_int_t)v.entries, "archived",
+			 (json_int_t)v.archived, "head_seq",
 			 (json_int_t)v.head_seq, "head_hash", v.head_hash,
-			 "bad_seq", v.ok ? json_null() : json_integer(v.bad_seq),
-			 "problem", v.ok ? NULL : v.problem);
+			 "bad_seq",
+			 v.ok || !v.bad_seq ? json_null() : json_integer(v.bad_seq),
+			 "bad_version",
+			 bad_version ? json_integer(bad_version) : json_null(),
+			 "checkpoint_seq",
+			 rc ? json_null() : json_integer(cseq), "problem",
+			 v.ok ? NULL : v.problem, "anchors_checked",
+			 json_integer((json_int_t)json_array_size(anchors)));
 }
 
 json_t *zw_q__versions(struct zw_journal *j)

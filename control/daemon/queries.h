@@ -16,9 +16,12 @@
 
 /* {"since_days":N, "flow":ID} -> {"count","entries":[content + "hash"]} */
 json_t *zw_q__journal(struct zw_journal *j, const json_t *req);
-/* -> {"intact","entries","archived","head_seq","head_hash","bad_seq",
- * "problem"} */
-json_t *zw_q__verify(struct zw_journal *j);
+/* {"anchors":[[seq,hash],...]} (optional: from a syslog copy) ->
+ * {"intact","entries","archived","head_seq","head_hash","bad_seq",
+ * "bad_version","checkpoint_seq","anchors_checked","problem"}: the chain,
+ * its head against the checkpoint file and the anchors, and the stored
+ * versions against the journal. */
+json_t *zw_q__verify(struct zw_journal *j, const json_t *req);
 /* -> {"active","versions":[...]} */
 json_t *zw_q__versions(struct zw_journal *j);
 /* {"deleted_within_days":N} -> {"rules":[...]} */

@@ -154,7 +154,10 @@ int zw_state__version_add(sqlite3 *db, struct zw_version_rec *v)
 	rc = sqlite3_step(st);
 	sqlite3_finalize(st);
 	if (rc != SQLITE_DONE)
-		return -EIO;
+		return (rc & 0xff) == SQLITE_FULL ||
+				       sqlite3_system_errno(db) == ENOSPC
+			       ? -ENOSPC
+			       : -EIO;
 	v->n = n;
 	return 0;
 }

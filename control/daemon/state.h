@@ -53,7 +53,8 @@ struct zw_version_rec {
 	char *detail;
 };
 
-/* Insert @v as version max(n)+1 (state from v->state); v->n is set. */
+/* Insert @v as version max(n)+1 (state from v->state); v->n is set.
+ * -ENOSPC when the disk is full, -EIO otherwise. */
 int zw_state__version_add(sqlite3 *db, struct zw_version_rec *v);
 int zw_state__version_set_state(sqlite3 *db, int64_t n, const char *state,
 				const char *detail);
@@ -61,6 +62,24 @@ int zw_state__version_set_state(sqlite3 *db, int64_t n, const char *state,
 int zw_state__version_get(sqlite3 *db, int64_t n, bool blobs,
 			  struct zw_version_rec *v);
 void zw_state__version_fini(struct zw_version_rec *v);
+/* The version's digest: SHA-256 of the canonical JSON of its whole row
+ * (every column; the matrix and image by the SHA-256 of their bytes), as
+ * the journal records it in "version_sha256" (docs/daemon.md). 0 or
+ * -errno. */
+int zw_state__version_digest(const struct zw_version_rec *v, char out[65]);
+/* The digest of version @n as stored. */
+int zw_state__version_digest_n(sqlite3 *db, int64_t n, char out[65]);
+/*
+ * Check the stored versions against the journal (every version when @only
+ * is 0, else version @only): an activated version must match the digest
+ * its commit or rollback entry recorded, a refused or abandoned one the
+ * digest of its refusal, and (all versions) every version the journal
+ * activated must exist and the active version be the last one activated.
+ * Returns 0 when the check ran, with *bad the first version found altered
+ * (0: none) and @why saying how; -errno if it could not run.
+ */
+int zw_state__versions_verify(struct zw_journal *j, int64_t only,
+			      int64_t *bad, char *why, size_t len);
 /* Versions in state "pending" (for recovery), as a malloc'd array. */
 int zw_state__pending(sqlite3 *db, int64_t **out, size_t *n);
 /* {"active":N,"versions":[{version,time,uid,user,reason,kind,

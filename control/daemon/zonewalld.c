@@ -278,6 +278,99 @@ static void mkdir_p(const char *path, mode_t mode)
 	mkdir(buf, mode);
 }
 
+/* ---- the state directory ----
+ * It holds the evidence (versions, journal) and files the daemon writes as
+ * its user (root, usually): it must belong to that user (or root) and be
+ * writable by nobody else, or anyone could plant a symbolic link named
+ * zonewalld.pid or zonewalld.log there and make the daemon overwrite or
+ * append to a file of their choosing. The files in it are opened with
+ * O_NOFOLLOW, relative to the directory opened once. */
+
+/* Open and check @path: its fd, or -1 with the reason in @err. */
+static int state_dir_open(const char *path, char *err, size_t len)
+{
+	int fd = open(path, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+	struct stat sb;
+
+	if (fd < 0 || fstat(fd, &sb) < 0) {
+		snprintf(err, len, "cannot open the state directory %s: %s",
+			 path, strerror(errno));
+		if (fd >= 0)
+			close(fd);
+		return -1;
+	}
+	if (sb.st_uid != geteuid() && sb.st_uid != 0)
+		snprintf(err, len,
+			 "the state directory %s belongs to uid %u, not to "
+			 "zonewalld's user (uid %u) or root: refusing it",
+			 path, (unsigned)sb.st_uid, (unsigned)geteuid());
+	else if (sb.st_mode & (S_IWGRP | S_IWOTH))
+		snprintf(err, len,
+			 "the state directory %s is writable by %s (mode %04o): "
+			 "refusing it (chmod go-w %s)",
+			 path, sb.st_mode & S_IWOTH ? "every user" : "its group",
+			 (unsigned)(sb.st_mode & 07777), path);
+	else
+		return fd;
+	close(fd);
+	return -1;
+}
+
+/* Open @name in the state directory @dfd for appending, never through a
+ * symbolic link nor into a file that is not a plain file of ours. */
+static FILE *state_file_append(int dfd, const char *name, char *err,
+			       size_t len)
+{
+	int fd = openat(dfd, name,
+			O_WRONLY | O_APPEND | O_CREAT | O_NOFOLLOW | O_CLOEXEC,
+			0640);
+	struct stat sb;
+	FILE *f;
+
+	if (fd < 0) {
+		snprintf(err, len, "%s", errno == ELOOP
+			 ? "it is a symbolic link (refused)"
+			 : strerror(errno));
+		return NULL;
+	}
+	if (fstat(fd, &sb) < 0 || !S_ISREG(sb.st_mode) || sb.st_nlink != 1 ||
+	    sb.st_uid != geteuid()) {
+		snprintf(err, len, "it is not a plain file of zonewalld's user "
+				   "with one link (refused)");
+		close(fd);
+		return NULL;
+	}
+	f = fdopen(fd, "a");
+	if (!f) {
+		snprintf(err, len, "%s", strerror(errno));
+		close(fd);
+	}
+	return f;
+}
+
+/* Write our pid to @name in @dfd: a new file (O_EXCL) renamed over the
+ * old one, so a symbolic link there is replaced, never followed. */
+static void state_write_pid(int dfd, const char *name)
+{
+	char tmp[64], buf[32];
+	int fd, n;
+
+	snprintf(tmp, sizeof(tmp), ".%s.%d", name, (int)getpid());
+	unlinkat(dfd, tmp, 0);
+	fd = openat(dfd, tmp,
+		    O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC, 0644);
+	if (fd < 0) {
+		zw_log(ZW_LOG_WARN, "pid-file", "error=\"%s\"", strerror(errno));
+		return;
+	}
+	n = snprintf(buf, sizeof(buf), "%d\n", (int)getpid());
+	if (write(fd, buf, (size_t)n) != n || renameat(dfd, tmp, dfd, name) < 0) {
+		zw_log(ZW_LOG_WARN, "pid-file", "error=\"%s\"", strerror(errno));
+		unlinkat(dfd, tmp, 0);
+	}
+	close(fd);
+}
+
 static int listen_socket(const struct opts *o)
 {
 	struct sockaddr_un sa = {.sun_family = AF_UNIX};
@@ -335,7 +428,10 @@ static int listen_socket(const struct opts *o)
  * Requests are served one at a time (commits are serialised), but reading
  * a request and writing its response never block: each connection has its
  * own buffers and deadline, so a client that connects and sends nothing,
- * sends slowly, or does not read its response holds up nobody. */
+ * sends slowly, or does not read its response holds up nobody. When every
+ * slot is taken, a new client takes the slot of the connection still
+ * reading its request that has been quiet the longest (idle clients
+ * cannot fill the table and lock the others out until their deadline). */
 
 #define MAX_CONNS 64
 #define REQUEST_MS 10000  /* to send the whole request, from connect */
@@ -345,6 +441,7 @@ struct conn {
 	int fd; /* -1: free slot */
 	struct ucred cred;
 	int64_t deadline; /* CLOCK_MONOTONIC ms */
+	int64_t active;	  /* last byte received (or accept), same clock */
 	uint8_t hdr[4];
 	size_t hdr_got;
 	char *req; /* payload being read */
@@ -501,6 +598,7 @@ static void conn_read(struct zwd *d, struct conn *c)
 						strerror(EPROTO)));
 			return;
 		}
+		c->active = mono_ms();
 		if (c->hdr_got < 4) {
 			c->hdr_got += (size_t)n;
 			if (c->hdr_got == 4) {
@@ -534,6 +632,35 @@ static void conn_accept(int lfd, struct conn *c)
 		return;
 	}
 	c->deadline = mono_ms() + REQUEST_MS;
+	c->active = mono_ms();
+}
+
+/* Every slot is taken and a client waits: free the slot of the
+ * connection still reading its request that has been quiet the longest
+ * (a connection writing its response finishes on its own). Returns the
+ * slot, or NULL if every connection is writing. */
+static struct conn *conn_evict(struct conn *conns, size_t n)
+{
+	struct conn *victim = NULL;
+
+	for (size_t i = 0; i < n; i++) {
+		struct conn *c = &conns[i];
+
+		if (c->fd < 0)
+			return c;
+		if (c->out)
+			continue;
+		if (!victim || c->active < victim->active)
+			victim = c;
+	}
+	if (victim) {
+		zw_log(ZW_LOG_DEBUG, "connection-evicted",
+		       "uid=%u pid=%d idle_ms=%lld", victim->cred.uid,
+		       (int)victim->cred.pid,
+		       (long long)(mono_ms() - victim->active));
+		conn_close(victim);
+	}
+	return victim;
 }
 
 /* Past its deadline: a request still incomplete gets an error (if the
@@ -558,9 +685,9 @@ int zwd__main(int argc, char **argv)
 	static struct conn conns[MAX_CONNS];
 	struct opts o = {0};
 	struct zwd d = {0};
-	char err[1024], lockpath[4200], pidpath[4200];
+	char err[1024], lockpath[4200];
 	sigset_t mask;
-	int r, lockfd, lfd, sfd, tfd;
+	int r, lockfd, lfd, sfd, tfd, dfd;
 	FILE *logf = NULL;
 
 	r = parse_opts(argc, argv, &o);
@@ -573,16 +700,23 @@ int zwd__main(int argc, char **argv)
 			strerror(errno));
 		return 3;
 	}
+	dfd = state_dir_open(o.state, err, sizeof(err));
+	if (dfd < 0) {
+		fprintf(stderr, "zonewalld: %s\n", err);
+		return 3;
+	}
 	if (!o.foreground)
 		daemonize();
-	if (o.log || !o.foreground) {
-		char lp[4200];
-
-		snprintf(lp, sizeof(lp), "%s/zonewalld.log", o.state);
-		logf = fopen(o.log ? o.log : lp, "ae");
+	if (o.log) {
+		logf = fopen(o.log, "ae");
 		if (!logf)
-			fail("cannot open the log %s: %s", o.log ? o.log : lp,
-			     strerror(errno));
+			fail("cannot open the log %s: %s", o.log, strerror(errno));
+		zw_log__set_file(logf);
+	} else if (!o.foreground) {
+		logf = state_file_append(dfd, "zonewalld.log", err, sizeof(err));
+		if (!logf)
+			fail("cannot open the log %s/zonewalld.log: %s", o.state,
+			     err);
 		zw_log__set_file(logf);
 	}
 	if (getenv("ZONEWALL_DEBUG"))
@@ -592,7 +726,8 @@ int zwd__main(int argc, char **argv)
 
 	/* One daemon per state directory. */
 	snprintf(lockpath, sizeof(lockpath), "%s/lock", o.state);
-	lockfd = open(lockpath, O_RDWR | O_CREAT | O_CLOEXEC, 0640);
+	lockfd = openat(dfd, "lock", O_RDWR | O_CREAT | O_CLOEXEC | O_NOFOLLOW,
+			0640);
 	if (lockfd < 0 || flock(lockfd, LOCK_EX | LOCK_NB) < 0)
 		fail("another zonewalld uses %s (lock %s held)", o.state,
 		     lockpath);
@@ -634,7 +769,9 @@ int zwd__main(int argc, char **argv)
 	r = zwd__recover(&d);
 	if (r < 0)
 		fail("cannot restore the active version from %s (%s)",
-		     d.db_path, strerror(-r));
+		     d.db_path,
+		     r == -EBADMSG && *d.journal_problem ? d.journal_problem
+							 : strerror(-r));
 
 	if (o.syslog) {
 		struct zw_fwd_opts fo = {
@@ -680,15 +817,7 @@ int zwd__main(int argc, char **argv)
 		timerfd_settime(tfd, 0, &its, NULL);
 	}
 	lfd = listen_socket(&o);
-	snprintf(pidpath, sizeof(pidpath), "%s/zonewalld.pid", o.state);
-	{
-		FILE *pf = fopen(pidpath, "we");
-
-		if (pf) {
-			fprintf(pf, "%d\n", (int)getpid());
-			fclose(pf);
-		}
-	}
+	state_write_pid(dfd, "zonewalld.pid");
 	zw_log(ZW_LOG_INFO, "ready",
 	       "pid=%d state=%s socket=%s backends=%zu active_version=%lld "
 	       "syslog=%s",
@@ -712,7 +841,7 @@ int zwd__main(int argc, char **argv)
 	for (;;) {
 		struct pollfd p[3 + MAX_CONNS];
 		int64_t now = mono_ms(), next = -1;
-		size_t n_open = 0;
+		size_t n_writing = 0;
 		int timeout;
 
 		p[0] = (struct pollfd){.fd = sfd, .events = POLLIN};
@@ -727,12 +856,12 @@ int zwd__main(int argc, char **argv)
 			};
 			if (c->fd < 0)
 				continue;
-			n_open++;
+			n_writing += c->out != NULL;
 			if (next < 0 || c->deadline < next)
 				next = c->deadline;
 		}
-		if (n_open == MAX_CONNS)
-			p[2].fd = -1; /* full: the rest wait in the backlog */
+		if (n_writing == MAX_CONNS)
+			p[2].fd = -1; /* every slot answering: wait */
 		timeout = next < 0 ? -1 : next <= now ? 0 : (int)(next - now);
 		if (poll(p, 3 + MAX_CONNS, timeout) < 0) {
 			if (errno == EINTR)
@@ -776,11 +905,10 @@ int zwd__main(int argc, char **argv)
 			if (conns[i].fd >= 0 && conns[i].deadline <= now)
 				conn_expire(&d, &conns[i]);
 		if (p[2].revents & POLLIN) {
-			for (size_t i = 0; i < MAX_CONNS; i++)
-				if (conns[i].fd < 0) {
-					conn_accept(lfd, &conns[i]);
-					break;
-				}
+			struct conn *c = conn_evict(conns, MAX_CONNS);
+
+			if (c)
+				conn_accept(lfd, c);
 		}
 	}
 	for (size_t i = 0; i < MAX_CONNS; i++)
@@ -789,9 +917,10 @@ int zwd__main(int argc, char **argv)
 	close(lfd);
 	unlink(o.socket);
 	zwd__fini(&d);
-	unlink(pidpath);
+	unlinkat(dfd, "zonewalld.pid", 0);
 	zw_log(ZW_LOG_INFO, "stopped", "msg=\"enforcement stays in place\"");
 	close(lockfd);
+	close(dfd);
 	free(o.backends);
 	if (logf)
 		fclose(logf);

@@ -40,6 +40,18 @@ struct zwd_author {
 	char name[64];
 };
 
+/* A refusal the journal could not take when it happened (disk full):
+ * kept in memory and journalled at the first tick that can write. */
+struct zwd_deferred {
+	struct zwd_author who;
+	int64_t version;  /* 0 = none */
+	int64_t time_us;  /* when it was refused */
+	char *reason;	  /* bounded (refused reasons are summarised) */
+	char *detail;
+};
+
+#define ZWD_MAX_DEFERRED 64
+
 struct zwd {
 	const char *state_dir;
 	char db_path[4096];
@@ -58,21 +70,48 @@ struct zwd {
 	bool journal_intact;
 	char journal_problem[256];
 
+	/* refusals waiting for room in the journal (oldest first), and how
+	 * many more were lost past ZWD_MAX_DEFERRED */
+	struct zwd_deferred deferred[ZWD_MAX_DEFERRED];
+	size_t n_deferred;
+	int64_t n_deferred_lost;
+
 	struct zw_fwd *fwd;
 	char *syslog_target;
 	int64_t started_us;
 };
 
+/* Start-up checks of the evidence (integrity.c): the journal's chain and
+ * its checkpoint (then kept after each append), reported in
+ * d->journal_intact/journal_problem; and the stored versions against the
+ * journal: -EBADMSG (d->journal_problem says why) when the active version
+ * was altered, which must never be enforced. */
+void zwd__check_journal(struct zwd *d);
+int zwd__check_versions(struct zwd *d);
+
 /* Start-up: load the active version and crisis, recover an interrupted
- * commit, reconcile every backend. 0 or -errno (logged). */
+ * commit, reconcile every backend. 0 or -errno (logged); -EBADMSG: the
+ * active version was altered in the database (d->journal_problem). */
 int zwd__recover(struct zwd *d);
 
 /* Handle one request; returns the response (never NULL). */
 json_t *zwd__handle(struct zwd *d, const json_t *req,
 		    const struct zwd_author *who);
 
-/* A UTC day may have started: re-apply and journal expired flows. */
+/* A UTC day may have started: re-apply and journal expired flows. Also
+ * journals the refusals deferred for lack of room (zwd__defer_refusal). */
 void zwd__day_tick(struct zwd *d);
+
+/* Keep a refusal the journal could not take (@err: why, -ENOSPC...) for
+ * the next tick; @reason and @detail are copied (a reason that is not
+ * acceptable plain text is kept as an escaped summary). */
+void zwd__defer_refusal(struct zwd *d, const struct zwd_author *who,
+			int64_t version, const char *reason,
+			const char *detail, int err);
+/* Journal the deferred refusals now if the journal can take them. */
+void zwd__flush_refusals(struct zwd *d);
+/* At stop: a last try, then what is still deferred is logged as lost. */
+void zwd__refusals_fini(struct zwd *d);
 
 /* Release everything (backends are closed, enforcement stays). */
 void zwd__fini(struct zwd *d);

@@ -272,10 +272,19 @@ static json_t *refuse(struct zwd *d, const struct zwd_author *who,
 {
 	/* the detail may quote the matrix: no secret in our log either (L4;
 	 * the journal scrubs on its own) */
-	char q[600], *clean = zw_secret__scrub(detail);
+	char q[600], *clean = zw_secret__scrub(detail), *safe = NULL;
+	int r;
 
-	journal(d, who, ZW_JA_COMMIT_REFUSED, version, reason, NULL, NULL,
-		NULL, NULL, NULL, detail);
+	/* a reason refused at the door is journalled as a bounded, escaped
+	 * summary, never as it came (megabytes, control characters) */
+	if (zw_text__check(reason, ZW_REASON_MAX, "reason", q, sizeof(q)))
+		safe = zw_text__escape(reason, 64);
+	r = journal(d, who, ZW_JA_COMMIT_REFUSED, version,
+		    safe ? safe : reason ? reason : "", NULL, NULL, NULL, NULL,
+		    NULL, detail);
+	if (r < 0)
+		zwd__defer_refusal(d, who, version, reason, detail, r);
+	free(safe);
 	zw_fwd__notify(d->fwd);
 	zw_log(ZW_LOG_WARN, "refused", "what=%s uid=%u detail=%s", what,
 	       who->uid, zw_log__q(clean ? clean : "[redacted]", q, sizeof(q)));
@@ -341,7 +350,7 @@ static json_t *commit_core(struct zwd *d, const struct zwd_author *who,
 			   const char *reason, int64_t rollback_of)
 {
 	const char *what = rollback_of ? "rollback" : "commit";
-	char err[1024], detail[2048], why[512];
+	char err[1024], detail[2048], why[512], vdigest[65], vafter[160];
 	char *diags = NULL;
 	size_t n_errors = 0, n_changes = 0;
 	struct zw_matrix *m = NULL;
@@ -426,11 +435,22 @@ static json_t *commit_core(struct zwd *d, const struct zwd_author *who,
 	v.image = pbytes;
 	v.image_len = plen;
 	v.state = "pending";
-	if (zw_state__version_add(db(d), &v) < 0) {
-		resp = zw_proto__error(3, "cannot store the version: %s",
-				       sqlite3_errmsg(db(d)));
+	r = zw_state__version_add(db(d), &v);
+	if (r < 0) {
+		/* (a full disk cannot take the refusal either: deferred) */
+		snprintf(detail, sizeof(detail),
+			 "cannot store the version: %s; version %lld stays "
+			 "active",
+			 strerror(-r), (long long)d->active);
+		resp = refuse(d, who, 3, 0, reason, what, detail);
 		goto out;
 	}
+	/* what the journal will record of the row, as it was stored */
+	if (zw_state__version_digest_n(db(d), v.n, vdigest) < 0)
+		snprintf(vdigest, sizeof(vdigest), "unreadable");
+	snprintf(vafter, sizeof(vafter),
+		 "{\"version\":%lld,\"version_sha256\":\"%s\"}",
+		 (long long)v.n, vdigest);
 
 	r = apply_all(d, img, d->enforced, err, sizeof(err));
 	if (r < 0) {
@@ -440,9 +460,14 @@ static json_t *commit_core(struct zwd *d, const struct zwd_author *who,
 			 (long long)v.n, (long long)d->active, err);
 		zw_journal__begin(d->j);
 		zw_state__version_set_state(db(d), v.n, "refused", err);
-		journal(d, who, ZW_JA_COMMIT_REFUSED, v.n, reason, NULL, NULL,
-			NULL, NULL, NULL, detail);
-		zw_journal__commit(d->j);
+		r = journal(d, who, ZW_JA_COMMIT_REFUSED, v.n, reason, NULL,
+			    NULL, NULL, vafter, NULL, detail);
+		if (!r)
+			r = zw_journal__commit(d->j);
+		else
+			zw_journal__abort(d->j);
+		if (r < 0)
+			zwd__defer_refusal(d, who, v.n, reason, detail, r);
 		zw_fwd__notify(d->fwd);
 		zw_log(ZW_LOG_WARN, "refused", "what=%s version=%lld", what,
 		       (long long)v.n);
@@ -471,7 +496,7 @@ static json_t *commit_core(struct zwd *d, const struct zwd_author *who,
 	if (!r)
 		r = zw_state__set_int(db(d), "applied_day", d->day);
 	if (!r) {
-		char after[512];
+		char after[600];
 
 		snprintf(detail, sizeof(detail),
 			 "version %lld active: %d flow(s) added, %d "
@@ -491,10 +516,11 @@ static json_t *commit_core(struct zwd *d, const struct zwd_author *who,
 		snprintf(after, sizeof(after),
 			 "{\"version\":%lld,\"matrix_sha256\":\"%s\","
 			 "\"image_sha256\":\"%s\",\"enforced_sha256\":\"%s\","
-			 "\"rollback_of\":%lld,\"previous\":%lld}",
+			 "\"rollback_of\":%lld,\"previous\":%lld,"
+			 "\"version_sha256\":\"%s\"}",
 			 (long long)v.n, v.matrix_sha256, plain->sha256_hex,
 			 img->sha256_hex, (long long)rollback_of,
-			 (long long)d->active);
+			 (long long)d->active, vdigest);
 		r = journal(d, who, rollback_of ? ZW_JA_ROLLBACK : ZW_JA_COMMIT,
 			    v.n, reason, NULL, NULL, NULL, after, NULL, detail);
 	}
@@ -551,11 +577,12 @@ static json_t *commit_core(struct zwd *d, const struct zwd_author *who,
 		d->day = prev_day;
 		zw_state__version_set_state(db(d), v.n, "refused",
 					    "journal write failed");
-		resp = zw_proto__error(3,
-				       "%s refused: the journal could not be "
-				       "written (%s); version %lld stays active",
-				       what, sqlite3_errmsg(db(d)),
-				       (long long)d->active);
+		snprintf(detail, sizeof(detail),
+			 "version %lld not activated: the journal could not be "
+			 "written (%s); version %lld stays active",
+			 (long long)v.n, strerror(-r), (long long)d->active);
+		zwd__defer_refusal(d, who, v.n, reason, detail, r);
+		resp = zw_proto__error(3, "%s refused: %s", what, detail);
 		goto out;
 	}
 	zw_fwd__notify(d->fwd);
@@ -599,7 +626,9 @@ static json_t *op_commit(struct zwd *d, const json_t *req,
 
 	if (!text)
 		return zw_proto__error(1, "commit needs the matrix text");
-	if (zw_reason__check(reason, err, sizeof(err)))
+	if (zw_reason__check(reason, err, sizeof(err)) ||
+	    zw_text__check(file, ZW_FILE_NAME_MAX, "the matrix file name", err,
+			   sizeof(err)))
 		return refuse(d, who, 1, 0, reason ? reason : "", "commit",
 			      err);
 	return commit_core(d, who, text, json_string_length(json_object_get(req, "matrix")),
@@ -638,6 +667,23 @@ static json_t *op_rollback(struct zwd *d, const json_t *req,
 			 (long long)n, v.state);
 		zw_state__version_fini(&v);
 		return zw_proto__error(1, "%s", err);
+	}
+	/* never enforce what the journal did not record */
+	{
+		int64_t bad = 0;
+		char why[256];
+
+		r = zw_state__versions_verify(d->j, n, &bad, why, sizeof(why));
+		if (r < 0 || bad) {
+			zw_state__version_fini(&v);
+			zw_log(ZW_LOG_ERR, "version-altered", "version=%lld",
+			       (long long)n);
+			return zw_proto__error(r < 0 ? 3 : 1,
+					       "rollback refused: %s",
+					       r < 0 ? "cannot check the version "
+						       "against the journal"
+						     : why);
+		}
 	}
 	resp = commit_core(d, who, v.matrix, v.matrix_len,
 			   v.file && *v.file ? v.file : "matrix.yaml", reason,
@@ -905,12 +951,14 @@ static json_t *op_status(struct zwd *d)
 				*fs.last_error ? fs.last_error : NULL);
 	}
 	{
-		int64_t seq;
-		char hash[65];
+		int64_t seq, cseq = 0;
+		char hash[65], chash[65];
+		bool cp;
 
 		zw_journal__head(d->j, &seq, hash);
+		cp = zw_journal__checkpoint_read(d->j, &cseq, chash) == 0;
 		return json_pack("{s:b, s:{s:i, s:s, s:s, s:s}, s:o, s:o, s:o,"
-				 " s:{s:I, s:s, s:b, s:s?}}",
+				 " s:{s:I, s:s, s:b, s:s?, s:o, s:s?}}",
 				 "ok", 1, "daemon", "pid", (int)getpid(),
 				 "version", ZW_VERSION, "state", d->state_dir,
 				 "started", zw_time__format(d->started_us, tbuf),
@@ -918,7 +966,10 @@ static json_t *op_status(struct zwd *d)
 				 sys, "journal", "head_seq", (json_int_t)seq,
 				 "head_hash", hash, "intact_at_start",
 				 d->journal_intact, "problem_at_start",
-				 d->journal_intact ? NULL : d->journal_problem);
+				 d->journal_intact ? NULL : d->journal_problem,
+				 "checkpoint_seq",
+				 cp ? json_integer(cseq) : json_null(),
+				 "checkpoint_hash", cp ? chash : NULL);
 	}
 }
 
@@ -978,7 +1029,7 @@ json_t *zwd__handle(struct zwd *d, const json_t *req,
 	if (!strcmp(op, "journal"))
 		return zw_q__journal(d->j, req);
 	if (!strcmp(op, "verify"))
-		return zw_q__verify(d->j);
+		return zw_q__verify(d->j, req);
 	if (!strcmp(op, "rules"))
 		return zw_q__rules(d->j, req);
 	if (!strcmp(op, "archive"))
@@ -999,26 +1050,9 @@ int zwd__recover(struct zwd *d)
 	int r;
 
 	/* The evidence first: a journal altered while we were down is
-	 * reported loudly (log and status); enforcement goes on. */
-	{
-		struct zw_journal_verify jv;
-		char q[300];
-
-		if (zw_journal__verify(d->j, &jv) == 0) {
-			d->journal_intact = jv.ok;
-			snprintf(d->journal_problem, sizeof(d->journal_problem),
-				 "%s", jv.ok ? "" : jv.problem);
-			if (jv.ok)
-				zw_log(ZW_LOG_INFO, "journal-intact",
-				       "entries=%lld head=%s",
-				       (long long)jv.entries, jv.head_hash);
-			else
-				zw_log(ZW_LOG_ERR, "journal-altered",
-				       "bad_seq=%lld problem=%s",
-				       (long long)jv.bad_seq,
-				       zw_log__q(jv.problem, q, sizeof(q)));
-		}
-	}
+	 * reported loudly (log and status); enforcement goes on
+	 * (integrity.c). */
+	zwd__check_journal(d);
 	d->active = 0;
 	zw_state__get_int(db(d), "active_version", &d->active);
 	zw_state__get_int(db(d), "applied_day", &applied_day);
@@ -1029,6 +1063,13 @@ int zwd__recover(struct zwd *d)
 	/* A commit interrupted by a crash or kill -9 never became active. */
 	zw_state__pending(db(d), &pend, &n_pend);
 	for (size_t i = 0; i < n_pend; i++) {
+		char vd[65], va[160];
+
+		if (zw_state__version_digest_n(db(d), pend[i], vd) < 0)
+			snprintf(vd, sizeof(vd), "unreadable");
+		snprintf(va, sizeof(va),
+			 "{\"version\":%lld,\"version_sha256\":\"%s\"}",
+			 (long long)pend[i], vd);
 		snprintf(detail, sizeof(detail),
 			 "zonewalld stopped during the commit of version %lld; "
 			 "it never became active, version %lld is",
@@ -1037,13 +1078,15 @@ int zwd__recover(struct zwd *d)
 		zw_state__version_set_state(db(d), pend[i], "abandoned",
 					    "zonewalld stopped during commit");
 		journal(d, &me, ZW_JA_COMMIT_REFUSED, pend[i],
-			"commit interrupted", NULL, NULL, NULL, NULL, NULL,
+			"commit interrupted", NULL, NULL, NULL, va, NULL,
 			detail);
 		zw_journal__commit(d->j);
 		zw_log(ZW_LOG_WARN, "commit-abandoned", "version=%lld",
 		       (long long)pend[i]);
 	}
 	free(pend);
+	if (zwd__check_versions(d) < 0)
+		return -EBADMSG;
 	if (!d->active) {
 		zw_log(ZW_LOG_INFO, "no-active-version",
 		       "backends=%zu (nothing to reconcile)", d->n_bes);
@@ -1171,6 +1214,7 @@ void zwd__day_tick(struct zwd *d)
 	int r;
 
 	retry_dirty(d);
+	zwd__flush_refusals(d);
 	if (!d->enforced || now_day == d->day)
 		return;
 	/* Program every engine for the new day first, and only then record
@@ -1205,6 +1249,8 @@ void zwd__day_tick(struct zwd *d)
 
 void zwd__fini(struct zwd *d)
 {
+	if (d->j)
+		zwd__refusals_fini(d);
 	zw_fwd__stop(d->fwd);
 	d->fwd = NULL;
 	zwd_engines__forget_describers(d);

@@ -114,8 +114,10 @@ struct zw_journal *zw_journal__open(const char *path, unsigned flags,
 		if (!j->dir)
 			goto err_nomem;
 	}
+	/* the writer never follows a symbolic link to its database */
 	oflags = j->rdonly ? SQLITE_OPEN_READONLY
-			   : SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE;
+			   : SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE |
+				     SQLITE_OPEN_NOFOLLOW;
 	rc = sqlite3_open_v2(path, &j->db, oflags | SQLITE_OPEN_NOMUTEX, NULL);
 	if (rc != SQLITE_OK) {
 		set_err(err, err_len, "cannot open journal %s: %s", path,
@@ -268,31 +270,51 @@ int zw_journal__load_head(struct zw_journal *j)
 	return 0;
 }
 
+/* -errno of a failed SQLite call: a full disk or quota is said so (the
+ * operator must know the cause), anything else is an I/O error. */
+static int db_errno(struct zw_journal *j, int rc)
+{
+	int e = sqlite3_system_errno(j->db);
+
+	if ((rc & 0xff) == SQLITE_FULL || e == ENOSPC)
+		return -ENOSPC;
+	if (e == EDQUOT)
+		return -EDQUOT;
+	return -EIO;
+}
+
 static int exec(struct zw_journal *j, const char *sql)
 {
-	return sqlite3_exec(j->db, sql, NULL, NULL, NULL) == SQLITE_OK ? 0
-								      : -EIO;
+	int rc = sqlite3_exec(j->db, sql, NULL, NULL, NULL);
+
+	return rc == SQLITE_OK ? 0 : db_errno(j, rc);
 }
 
 int zw_journal__begin(struct zw_journal *j)
 {
 	if (j->in_tx)
 		return -EBUSY;
-	if (exec(j, "BEGIN IMMEDIATE") < 0)
-		return -EIO;
+	int r = exec(j, "BEGIN IMMEDIATE");
+
+	if (r < 0)
+		return r;
 	j->in_tx = true;
 	return 0;
 }
 
 int zw_journal__commit(struct zw_journal *j)
 {
+	int r;
+
 	if (!j->in_tx)
 		return -EINVAL;
-	if (exec(j, "COMMIT") < 0) {
+	r = exec(j, "COMMIT");
+	if (r < 0) {
 		zw_journal__abort(j);
-		return -EIO;
+		return r;
 	}
 	j->in_tx = false;
+	zw_journal__checkpoint_write(j);
 	return 0;
 }
 
@@ -540,6 +562,8 @@ int zw_journal__append(struct zw_journal *j, const struct zw_journal_entry *e,
 	sqlite3_bind_text(j->ins, 7, j->head_hash, -1, SQLITE_STATIC);
 	sqlite3_bind_text(j->ins, 8, hash, -1, SQLITE_STATIC);
 	rc = sqlite3_step(j->ins);
+	if (rc != SQLITE_DONE)
+		r = db_errno(j, rc);
 	sqlite3_clear_bindings(j->ins);
 	sqlite3_reset(j->ins);
 	if (rc != SQLITE_DONE)
@@ -548,6 +572,8 @@ int zw_journal__append(struct zw_journal *j, const struct zw_journal_entry *e,
 	memcpy(j->head_hash, hash, sizeof(hash));
 	if (seq_out)
 		*seq_out = seq;
+	if (!j->in_tx)
+		zw_journal__checkpoint_write(j);
 	r = 0;
 out:
 	json_decref(o);

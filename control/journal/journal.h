@@ -129,7 +129,8 @@ struct sqlite3 *zw_journal__sqlite(struct zw_journal *j);
 
 /* Transactions: appends between begin and commit become durable together
  * (fsync'd) at commit, or not at all. Appends outside a transaction commit
- * one by one. */
+ * one by one. Errors: -ENOSPC (or -EDQUOT) when the disk is full, -EIO
+ * otherwise; a failed commit is rolled back. */
 int zw_journal__begin(struct zw_journal *j);
 int zw_journal__commit(struct zw_journal *j);
 /* Undo everything since begin. Returns 0 or -errno. */
@@ -138,13 +139,33 @@ int zw_journal__abort(struct zw_journal *j);
 /*
  * Append one entry: assigns seq = head + 1, computes prev and hash. On
  * success *seq_out (if not NULL) receives the seq. Returns 0, -EINVAL
- * (bad action, invalid JSON in before/after/impl), -EIO (database).
+ * (bad action, invalid JSON in before/after/impl), -ENOSPC/-EDQUOT (disk
+ * full), -EIO (database).
  */
 int zw_journal__append(struct zw_journal *j, const struct zw_journal_entry *e,
 		       int64_t *seq_out);
 
 /* Head of the chain: last seq (0 if empty) and its hash (65 bytes). */
 int zw_journal__head(struct zw_journal *j, int64_t *seq, char hash[65]);
+
+/*
+ * The checkpoint: a file beside the database, ZW_JOURNAL_CHECKPOINT, that
+ * holds the head's seq and hash ("zonewall-journal-head SEQ HASH
+"), so
+ * that a database cut short or emptied (which its own chain cannot show)
+ * is found by zw_journal__verify_anchor(). Once enabled, it is rewritten
+ * atomically (new file, fsync, rename) after each durable append: a
+ * commit, or an append outside a transaction. A failed write is not an
+ * append failure (the entry is in the journal; the checkpoint lags, which
+ * verify accepts). enable writes the current head at once: check the
+ * journal against the old checkpoint first. Returns 0 or -errno.
+ */
+#define ZW_JOURNAL_CHECKPOINT "journal.head"
+int zw_journal__checkpoint_enable(struct zw_journal *j);
+/* Read the checkpoint: 0, -ENOENT if there is none, -EBADMSG if it is
+ * not one. */
+int zw_journal__checkpoint_read(struct zw_journal *j, int64_t *seq,
+				char hash[65]);
 
 /* Query filter; zero-initialise and set what you need. */
 struct zw_journal_filter {
@@ -186,6 +207,19 @@ struct zw_journal_verify {
  * ran (see v->ok), -errno if it could not run.
  */
 int zw_journal__verify(struct zw_journal *j, struct zw_journal_verify *v);
+
+/*
+ * Check an anchor of the chain kept outside the database (the checkpoint,
+ * a syslog copy): entry @seq exists, in the database or an archive, and
+ * hashes to @hash. Call after zw_journal__verify() said ok, with its
+ * result @v: on a mismatch v->ok becomes false, v->bad_seq the first entry
+ * missing or different, and v->problem says what happened (tail cut,
+ * database emptied, entry rewritten), naming the anchor by @what. Returns
+ * 0 when the check ran, -errno if it could not.
+ */
+int zw_journal__verify_anchor(struct zw_journal *j, int64_t seq,
+			      const char *hash, const char *what,
+			      struct zw_journal_verify *v);
 
 /*
  * Move the oldest entries with time < @before_us into a JSON-lines archive
@@ -232,9 +266,34 @@ char *zw_secret__scrub(const char *text);
 bool zw_secret__find_lines(const char *text, size_t len, size_t *line,
 			   char *what, size_t what_len);
 
+/* Limits of the free text a request carries (docs/control-protocol.md):
+ * a reason, and the matrix file name as given to zonectl. */
+#define ZW_REASON_MAX 1024
+#define ZW_FILE_NAME_MAX 1024
+
 /*
- * A change reason: non-empty after trimming, at most 1024 bytes, valid
- * UTF-8 without control characters, and free of secrets. Returns 0 or
+ * Free text from a client (@what names it in the message): at most @max
+ * bytes, valid UTF-8, no control character (C0, tab included, DEL, C1) and
+ * no bidirectional formatting character (U+061C, U+200E, U+200F,
+ * U+202A-U+202E, U+2066-U+2069), which could forge or reorder what a
+ * terminal shows. NULL passes. Returns 0 or -EINVAL with a one-line
+ * explanation in @err.
+ */
+int zw_text__check(const char *s, size_t max, const char *what, char *err,
+		   size_t err_len);
+
+/*
+ * A copy of @s safe to print on a terminal: newline, CR and tab as \n \r
+ * \t, other control bytes and invalid UTF-8 bytes as \xNN, C1 and
+ * bidirectional characters as \uNNNN; everything else as it is. If @max
+ * is not 0 and @s is longer, only its first @max bytes (whole characters)
+ * are kept, followed by "... (N bytes)". malloc'd; NULL on ENOMEM.
+ */
+char *zw_text__escape(const char *s, size_t max);
+
+/*
+ * A change reason: non-empty after trimming, at most ZW_REASON_MAX bytes,
+ * plain text (zw_text__check()), and free of secrets. Returns 0 or
  * -EINVAL with a one-line explanation in @err.
  */
 int zw_reason__check(const char *reason, char *err, size_t err_len);

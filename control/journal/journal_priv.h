@@ -18,7 +18,11 @@ struct zw_journal {
 	int64_t head_seq;
 	char head_hash[65];
 	sqlite3_stmt *ins;
+	bool checkpoint; /* keep ZW_JOURNAL_CHECKPOINT after each append */
 };
+
+/* Write the head to the checkpoint file (when enabled). 0 or -errno. */
+int zw_journal__checkpoint_write(struct zw_journal *j);
 
 /* Re-read the head from the database (after open or abort). */
 int zw_journal__load_head(struct zw_journal *j);

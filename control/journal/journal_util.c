@@ -150,40 +150,118 @@ static size_t utf8_len(const unsigned char *s)
 	return n;
 }
 
+/* Code point of the valid sequence of @n bytes at @s. */
+static unsigned utf8_cp(const unsigned char *s, size_t n)
+{
+	unsigned cp = n == 1 ? s[0] : n == 2 ? s[0] & 0x1fu
+			       : n == 3 ? s[0] & 0x0fu : s[0] & 0x07u;
+
+	for (size_t i = 1; i < n; i++)
+		cp = (cp << 6) | (s[i] & 0x3fu);
+	return cp;
+}
+
+/* Control characters (C0 with tab, DEL, C1) and the bidirectional
+ * formatting characters that reorder what a terminal shows. */
+static bool cp_unsafe(unsigned cp)
+{
+	return cp < 0x20 || (cp >= 0x7f && cp <= 0x9f) || cp == 0x061c ||
+	       cp == 0x200e || cp == 0x200f || (cp >= 0x202a && cp <= 0x202e) ||
+	       (cp >= 0x2066 && cp <= 0x2069);
+}
+
+int zw_text__check(const char *s, size_t max, const char *what, char *err,
+		   size_t err_len)
+{
+	const unsigned char *p = (const unsigned char *)s;
+	size_t len;
+
+	if (!s)
+		return 0;
+	len = strlen(s);
+	if (len > max) {
+		snprintf(err, err_len, "%s is %zu bytes long; keep it under %zu",
+			 what, len, max + 1);
+		return -EINVAL;
+	}
+	while (*p) {
+		size_t n = utf8_len(p);
+		unsigned cp;
+
+		if (!n) {
+			snprintf(err, err_len, "%s is not valid UTF-8", what);
+			return -EINVAL;
+		}
+		cp = utf8_cp(p, n);
+		if (cp_unsafe(cp)) {
+			snprintf(err, err_len,
+				 "%s contains a control or bidirectional "
+				 "character (U+%04X): write it on one line, as "
+				 "plain text",
+				 what, cp);
+			return -EINVAL;
+		}
+		p += n;
+	}
+	return 0;
+}
+
+char *zw_text__escape(const char *s, size_t max)
+{
+	const unsigned char *base = (const unsigned char *)(s ? s : ""),
+			    *p = base;
+	size_t len = strlen((const char *)p), cut = max && len > max ? max : len;
+	/* worst case: every byte as \xNN, plus the cut note */
+	char *out = malloc(cut * 4 + 48), *o = out;
+
+	if (!out)
+		return NULL;
+	while ((size_t)(p - base) < cut && *p) {
+		size_t n = utf8_len(p);
+		unsigned cp = n ? utf8_cp(p, n) : 0;
+
+		if (n && (size_t)(p - base) + n > cut)
+			break; /* never cut a character in two */
+		if (!n) {
+			o += sprintf(o, "\\x%02x", *p);
+			p++;
+		} else if (cp == '\n' || cp == '\r' || cp == '\t') {
+			*o++ = '\\';
+			*o++ = cp == '\n' ? 'n' : cp == '\r' ? 'r' : 't';
+			p++;
+		} else if (cp < 0x80 && cp_unsafe(cp)) {
+			o += sprintf(o, "\\x%02x", cp);
+			p++;
+		} else if (cp_unsafe(cp)) {
+			o += sprintf(o, "\\u%04x", cp);
+			p += n;
+		} else {
+			memcpy(o, p, n);
+			o += n;
+			p += n;
+		}
+	}
+	if (cut < len)
+		o += sprintf(o, "... (%zu bytes)", len);
+	*o = '\0';
+	return out;
+}
+
 int zw_reason__check(const char *reason, char *err, size_t err_len)
 {
 	const unsigned char *p = (const unsigned char *)reason;
 	char what[64];
-	size_t len;
 	bool blank = true;
 
 	if (!reason) {
 		snprintf(err, err_len, "a reason is required (-m REASON)");
 		return -EINVAL;
 	}
-	len = strlen(reason);
-	if (len > 1024) {
-		snprintf(err, err_len,
-			 "reason is %zu bytes long; keep it under 1024", len);
+	if (zw_text__check(reason, ZW_REASON_MAX, "reason", err, err_len))
 		return -EINVAL;
-	}
-	while (*p) {
-		size_t n = utf8_len(p);
-
-		if (!n) {
-			snprintf(err, err_len, "reason is not valid UTF-8");
-			return -EINVAL;
-		}
-		if (n == 1 && (*p < 0x20 || *p == 0x7f) && *p != '\t') {
-			snprintf(err, err_len,
-				 "reason contains a control character; write "
-				 "it on one line");
-			return -EINVAL;
-		}
-		if (n > 1 || (*p != ' ' && *p != '\t'))
+	for (; *p; p++)
+		if (*p != ' ')
 			blank = false;
-		p += n;
-	}
 	if (blank) {
 		snprintf(err, err_len,
 			 "reason is empty: say why the rules change "

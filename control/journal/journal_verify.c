@@ -453,3 +453,142 @@ out:
 	}
 	return r;
 }
+
+/* ---- the checkpoint, and anchors kept outside the database ---- */
+
+static void checkpoint_path(struct zw_journal *j, char *buf, size_t len,
+			    const char *suffix)
+{
+	snprintf(buf, len, "%s/%s%s", j->dir, ZW_JOURNAL_CHECKPOINT, suffix);
+}
+
+int zw_journal__checkpoint_write(struct zw_journal *j)
+{
+	char tmp[PATH_MAX + 32], path[PATH_MAX + 32], line[128];
+	int fd, n, r = 0;
+
+	if (!j->checkpoint)
+		return 0;
+	checkpoint_path(j, tmp, sizeof(tmp), ".tmp");
+	checkpoint_path(j, path, sizeof(path), "");
+	unlink(tmp);
+	fd = open(tmp, O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC,
+		  0640);
+	if (fd < 0)
+		return -errno;
+	n = snprintf(line, sizeof(line), "zonewall-journal-head %lld %s\n",
+		     (long long)j->head_seq, j->head_hash);
+	if (write(fd, line, (size_t)n) != n || fsync(fd) < 0)
+		r = errno ? -errno : -EIO;
+	close(fd);
+	if (!r && rename(tmp, path) < 0)
+		r = -errno;
+	if (r)
+		unlink(tmp);
+	else
+		fsync_dir(j->dir);
+	return r;
+}
+
+int zw_journal__checkpoint_enable(struct zw_journal *j)
+{
+	if (j->rdonly)
+		return -EROFS;
+	j->checkpoint = true;
+	return zw_journal__checkpoint_write(j);
+}
+
+int zw_journal__checkpoint_read(struct zw_journal *j, int64_t *seq,
+				char hash[65])
+{
+	char path[PATH_MAX + 32], h[80];
+	long long s;
+	FILE *f;
+	int n;
+
+	checkpoint_path(j, path, sizeof(path), "");
+	f = fopen(path, "re");
+	if (!f)
+		return errno == ENOENT ? -ENOENT : -errno;
+	n = fscanf(f, "zonewall-journal-head %lld %70s", &s, h);
+	fclose(f);
+	if (n != 2 || s < 0 || strlen(h) != 64 ||
+	    strspn(h, "0123456789abcdef") != 64)
+		return -EBADMSG;
+	*seq = s;
+	memcpy(hash, h, 65);
+	return 0;
+}
+
+static int first_cb(int64_t seq, const char *content, const char *hash,
+		    void *ctx)
+{
+	(void)seq;
+	(void)content;
+	snprintf(ctx, 65, "%s", hash);
+	return 1;
+}
+
+/* Hash of entry @seq, from the database or the archives: 0, -ENOENT. */
+static int entry_hash(struct zw_journal *j, int64_t seq, char out[65])
+{
+	struct zw_journal_filter f = {.after_seq = seq - 1, .limit = 1};
+	sqlite3_stmt *st = NULL;
+	int64_t count = 0;
+	int rc;
+
+	out[0] = '\0';
+	if (sqlite3_prepare_v2(j->db, "SELECT hash FROM journal WHERE seq=?",
+			       -1, &st, NULL) != SQLITE_OK)
+		return -EIO;
+	sqlite3_bind_int64(st, 1, seq);
+	rc = sqlite3_step(st);
+	if (rc == SQLITE_ROW)
+		snprintf(out, 65, "%s", col_text(st, 0) ? col_text(st, 0) : "");
+	sqlite3_finalize(st);
+	if (rc == SQLITE_ROW)
+		return 0;
+	rc = zw_journal__foreach_archive(j, &f, first_cb, out, &count);
+	if (rc < 0)
+		return rc;
+	return *out ? 0 : -ENOENT;
+}
+
+int zw_journal__verify_anchor(struct zw_journal *j, int64_t seq,
+			      const char *hash, const char *what,
+			      struct zw_journal_verify *v)
+{
+	char got[65];
+	int r;
+
+	if (!v->ok || seq <= 0)
+		return 0;
+	if (seq > v->head_seq) {
+		v->ok = false;
+		v->bad_seq = v->head_seq + 1;
+		if (!v->head_seq)
+			snprintf(v->problem, sizeof(v->problem),
+				 "the journal is empty but %s records entry "
+				 "%lld: the database was emptied or replaced",
+				 what, (long long)seq);
+		else
+			snprintf(v->problem, sizeof(v->problem),
+				 "the journal ends at entry %lld but %s records "
+				 "entry %lld: entries %lld-%lld were cut",
+				 (long long)v->head_seq, what, (long long)seq,
+				 (long long)v->head_seq + 1, (long long)seq);
+		return 0;
+	}
+	r = entry_hash(j, seq, got);
+	if (r < 0 && r != -ENOENT)
+		return r;
+	if (r == -ENOENT || strcmp(got, hash)) {
+		v->ok = false;
+		v->bad_seq = seq;
+		snprintf(v->problem, sizeof(v->problem),
+			 "entry %lld is not the one %s records (hash %.16s..., "
+			 "found %.16s...): the journal was rewritten up to it",
+			 (long long)seq, what, hash, r ? "none" : got);
+	}
+	return 0;
+}

@@ -135,24 +135,38 @@ int zw_jprint__entry(struct zw_jprint *p, const json_t *c, const char *hash)
 		const char *flow = sget(c, "flow"), *zone = sget(c, "zone");
 		const char *detail = sget(c, "detail");
 		char vbuf[24] = "-";
+		/* text from clients and from the database: one entry is one
+		 * line, whatever it holds (control characters escaped) */
+		char *t = zw_text__escape(sget(c, "time") ? sget(c, "time") : "?", 0);
+		char *a = zw_text__escape(sget(c, "action") ? sget(c, "action") : "?", 0);
+		char *fz = zw_text__escape(flow ? flow : zone ? zone : "-", 0);
+		char *u = zw_text__escape(sget(c, "user") ? sget(c, "user") : "?", 0);
+		char *rs = zw_text__escape(sget(c, "reason") ? sget(c, "reason") : "", 0);
+		char *dt = detail && *detail ? zw_text__escape(detail, 0) : NULL;
+		int r = t && a && fz && u && rs && (!detail || !*detail || dt)
+				? 0 : -ENOMEM;
 
 		if (json_is_integer(ver))
 			snprintf(vbuf, sizeof(vbuf), "v%lld",
 				 (long long)json_integer_value(ver));
-		fprintf(out, "%-6lld %s  %-5s %-23s %-16s %s(%lld)%s  %s\n",
-			(long long)json_integer_value(json_object_get(c, "seq")),
-			sget(c, "time") ? sget(c, "time") : "?", vbuf,
-			sget(c, "action") ? sget(c, "action") : "?",
-			flow ? flow : zone ? zone : "-",
-			sget(c, "user") ? sget(c, "user") : "?",
-			(long long)json_integer_value(json_object_get(c, "uid")),
-			json_is_true(json_object_get(clock, "synced"))
-				? ""
-				: " [clock unsynced]",
-			sget(c, "reason") ? sget(c, "reason") : "");
-		if (detail && *detail)
-			fprintf(out, "       %s\n", detail);
-		return 0;
+		if (!r)
+			fprintf(out, "%-6lld %s  %-5s %-23s %-16s %s(%lld)%s  %s\n",
+				(long long)json_integer_value(json_object_get(c, "seq")),
+				t, vbuf, a, fz, u,
+				(long long)json_integer_value(json_object_get(c, "uid")),
+				json_is_true(json_object_get(clock, "synced"))
+					? ""
+					: " [clock unsynced]",
+				rs);
+		if (!r && dt)
+			fprintf(out, "       %s\n", dt);
+		free(t);
+		free(a);
+		free(fz);
+		free(u);
+		free(rs);
+		free(dt);
+		return r;
 	}
 	}
 }

@@ -112,6 +112,15 @@ char *zw_syslog__format(const char *content, const char *hash,
 			const char *hostname, const char *app, int pid,
 			size_t *len)
 {
+	return zw_syslog__format_head(content, hash, hostname, app, pid, 0,
+				      NULL, len);
+}
+
+char *zw_syslog__format_head(const char *content, const char *hash,
+			     const char *hostname, const char *app, int pid,
+			     int64_t head_seq, const char *head_hash,
+			     size_t *len)
+{
 	json_t *c = json_loads(content, 0, NULL);
 	struct sbuf b = {0};
 	char host[256], appn[49], procid[129], msgid[33], num[32];
@@ -180,6 +189,13 @@ char *zw_syslog__format(const char *content, const char *hash,
 		 (long long)json_integer_value(json_object_get(c, "uid")));
 	sb_param(&b, "uid", num);
 	sb_param(&b, "reason", json_string_value(json_object_get(c, "reason")));
+	/* the journal's head when the message was sent: the central copy
+	 * anchors the chain (a database cut or emptied afterwards shows) */
+	if (head_seq > 0 && head_hash) {
+		snprintf(num, sizeof(num), "%lld", (long long)head_seq);
+		sb_param(&b, "head_seq", num);
+		sb_param(&b, "head_hash", head_hash);
+	}
 	/* MSG: BOM + the canonical content, so a receiver can recompute the
 	 * hash and follow the chain. */
 	sb_str(&b, "] \xEF\xBB\xBF");
@@ -502,6 +518,8 @@ struct batch {
 	struct sbuf out;
 	int64_t last;
 	int n;
+	int64_t head_seq; /* the journal's head, sent with each message */
+	char head_hash[65];
 };
 
 static int batch_cb(int64_t seq, const char *content, const char *hash,
@@ -509,8 +527,9 @@ static int batch_cb(int64_t seq, const char *content, const char *hash,
 {
 	struct batch *b = ctx;
 	size_t len, flen;
-	char *msg = zw_syslog__format(content, hash, b->f->hostname,
-				      "zonewalld", (int)getpid(), &len);
+	char *msg = zw_syslog__format_head(content, hash, b->f->hostname,
+					   "zonewalld", (int)getpid(),
+					   b->head_seq, b->head_hash, &len);
 	char *fr;
 
 	if (!msg && errno == EBADMSG)
@@ -557,16 +576,25 @@ static bool stopping(struct zw_fwd *f)
 	return s;
 }
 
-static int64_t max_seq(struct zw_fwd *f)
+/* The journal's head now (this thread's connection): its seq, and its
+ * hash into @hash when not NULL. */
+static int64_t max_seq(struct zw_fwd *f, char *hash)
 {
 	sqlite3_stmt *s = NULL;
 	int64_t head = 0;
 
 	if (sqlite3_prepare_v2(zw_journal__sqlite(f->j),
-			       "SELECT max(seq) FROM journal", -1, &s,
-			       NULL) == SQLITE_OK &&
-	    sqlite3_step(s) == SQLITE_ROW)
+			       "SELECT seq, hash FROM journal ORDER BY seq DESC"
+			       " LIMIT 1",
+			       -1, &s, NULL) == SQLITE_OK &&
+	    sqlite3_step(s) == SQLITE_ROW) {
 		head = sqlite3_column_int64(s, 0);
+		if (hash)
+			snprintf(hash, 65, "%s",
+				 sqlite3_column_text(s, 1)
+					 ? (const char *)sqlite3_column_text(s, 1)
+					 : "");
+	}
 	sqlite3_finalize(s);
 	return head;
 }
@@ -582,7 +610,8 @@ static void *fwd_main(void *arg)
 		struct batch b = {.f = f};
 		int64_t head;
 
-		head = max_seq(f);
+		head = max_seq(f, b.head_hash);
+		b.head_seq = head;
 		pthread_mutex_lock(&f->mu);
 		f->st.queued = head > sent ? head - sent : 0;
 		pthread_mutex_unlock(&f->mu);

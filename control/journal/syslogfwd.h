@@ -38,6 +38,14 @@ char *zw_syslog__format(const char *content, const char *hash,
 			const char *hostname, const char *app, int pid,
 			size_t *len);
 
+/* The same, with the journal's head (@head_seq, @head_hash) as the
+ * parameters head_seq and head_hash of the structured data (none when
+ * @head_seq is 0): a copy of the messages anchors the chain. */
+char *zw_syslog__format_head(const char *content, const char *hash,
+			     const char *hostname, const char *app, int pid,
+			     int64_t head_seq, const char *head_hash,
+			     size_t *len);
+
 /* Octet-counting frame "LEN SP MSG" (RFC 6587 §3.4.1): malloc'd. */
 char *zw_syslog__frame(const char *msg, size_t len, size_t *out_len);
 

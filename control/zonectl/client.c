@@ -33,7 +33,7 @@ static int offline(json_t *req, json_t **resp)
 	if (!strcmp(op, "journal"))
 		*resp = zw_q__journal(j, req);
 	else if (!strcmp(op, "verify"))
-		*resp = zw_q__verify(j);
+		*resp = zw_q__verify(j, req);
 	else if (!strcmp(op, "versions"))
 		*resp = zw_q__versions(j);
 	else if (!strcmp(op, "rules"))
@@ -74,9 +74,10 @@ int zw_ctl_request(json_t *req, bool read_only, json_t **resp)
 		const char *d = json_string_value(json_object_get(*resp, "diagnostics"));
 
 		if (d && *d)
-			fputs(d, stderr);
-		zw_ctl_err("%s", json_string_value(json_object_get(*resp, "error"))
-					 ?: "request failed");
+			zw_ctl_puts_lines(d, stderr);
+		zw_ctl_err("%s", zw_ctl_esc(json_string_value(json_object_get(
+					 *resp, "error"))
+						 ?: "request failed"));
 		json_decref(*resp);
 		*resp = NULL;
 		return st >= 1 && st <= 3 ? (int)st : ZW_EXIT_ENV;
@@ -95,4 +96,51 @@ const char *zw_ctl_sget(const json_t *o, const char *k)
 	const char *s = json_string_value(json_object_get(o, k));
 
 	return s ? s : "";
+}
+
+const char *zw_ctl_esc(const char *s)
+{
+	static char *ring[16];
+	static unsigned next;
+	char *e;
+
+	if (!s)
+		return "";
+	e = zw_text__escape(s, 0);
+	if (!e)
+		return "?";
+	free(ring[next % 16]);
+	ring[next++ % 16] = e;
+	return e;
+}
+
+const char *zw_ctl_tsget(const json_t *o, const char *k)
+{
+	return zw_ctl_esc(zw_ctl_sget(o, k));
+}
+
+void zw_ctl_puts_lines(const char *text, FILE *out)
+{
+	while (text && *text) {
+		size_t n = strcspn(text, "\n");
+		char *line = strndup(text, n), *e;
+
+		e = line ? zw_text__escape(line, 0) : NULL;
+		fprintf(out, "%s\n", e ? e : "?");
+		free(e);
+		free(line);
+		text += n;
+		if (*text)
+			text++;
+	}
+}
+
+int zw_ctl_check_text(const char *s, size_t max, const char *what)
+{
+	char err[256];
+
+	if (!zw_text__check(s, max, what, err, sizeof(err)))
+		return 0;
+	zw_ctl_err("%s", err);
+	return ZW_EXIT_INVALID;
 }

@@ -5,6 +5,8 @@
 
 #include <jansson.h>
 #include <stdbool.h>
+#include <stddef.h>
+#include <stdio.h>
 
 #include "journal.h"
 
@@ -21,5 +23,19 @@ void zw_ctl_print_json(const json_t *doc);
 
 /* The string member @k of @o, "" when absent. */
 const char *zw_ctl_sget(const json_t *o, const char *k);
+
+/* For terminal output of text that came from a client or from the
+ * database: @s escaped by zw_text__escape() (control and bidirectional
+ * characters made visible). The result lives until 16 more calls (enough
+ * for one printf); "" when @s is NULL. */
+const char *zw_ctl_esc(const char *s);
+/* zw_ctl_esc(zw_ctl_sget(@o, @k)). */
+const char *zw_ctl_tsget(const json_t *o, const char *k);
+/* Print @text (several lines) on @out, each line escaped. */
+void zw_ctl_puts_lines(const char *text, FILE *out);
+
+/* Refuse free text at the door as zonewalld does (zw_text__check()):
+ * 0, or the error printed and ZW_EXIT_INVALID. */
+int zw_ctl_check_text(const char *s, size_t max, const char *what);
 
 #endif

@@ -173,6 +173,12 @@ int zw_cmd_commit(int argc, char **argv)
 		zw_ctl_err("commit needs a reason: -m \"why the rules change\"");
 		return ZW_EXIT_USAGE;
 	}
+	r = zw_ctl_check_text(o.reason, ZW_REASON_MAX, "reason");
+	if (!r)
+		r = zw_ctl_check_text(c.pos[0], ZW_FILE_NAME_MAX,
+				      "the matrix file name");
+	if (r)
+		return r;
 	fmt = o.format;
 	/* Each input blamed for its own fault: the reason first (it is what
 	 * the user just typed), then the file. */
@@ -218,7 +224,7 @@ int zw_cmd_commit(int argc, char **argv)
 		const char *d = zw_ctl_sget(resp, "diagnostics");
 
 		if (*d)
-			fputs(d, stderr);
+			zw_ctl_puts_lines(d, stderr);
 		printf("version %lld active: %lld flow(s) added, %lld changed, "
 		       "%lld removed\nimage sha256 %s\n",
 		       (long long)json_integer_value(json_object_get(resp, "version")),

@@ -73,6 +73,9 @@ int zw_cmd_crisis(int argc, char **argv)
 		zw_ctl_err("a crisis measure needs a reason: -m \"why\"");
 		return ZW_EXIT_USAGE;
 	}
+	r = zw_ctl_check_text(o.reason, ZW_REASON_MAX, "reason");
+	if (r)
+		return r;
 	fmt = o.format;
 	req = json_pack("{s:s, s:s, s:s, s:s?}", "op", "crisis", "measure", m,
 			"reason", o.reason, "prefix",

@@ -61,6 +61,9 @@ int zw_cmd_rollback(int argc, char **argv)
 		zw_ctl_err("rollback needs a reason: -m \"why\"");
 		return ZW_EXIT_USAGE;
 	}
+	r = zw_ctl_check_text(o.reason, ZW_REASON_MAX, "reason");
+	if (r)
+		return r;
 	fmt = o.format;
 	req = json_pack("{s:s, s:I, s:s}", "op", "rollback", "version",
 			(json_int_t)n, "reason", o.reason);

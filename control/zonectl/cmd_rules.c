@@ -43,9 +43,9 @@ static void ev_text(const char *what, const json_t *ev)
 {
 	if (!json_is_object(ev))
 		return;
-	printf("    %-9s %s  v%lld  %s  %s\n", what, zw_ctl_sget(ev, "time"),
+	printf("    %-9s %s  v%lld  %s  %s\n", what, zw_ctl_tsget(ev, "time"),
 	       (long long)json_integer_value(json_object_get(ev, "version")),
-	       zw_ctl_sget(ev, "user"), zw_ctl_sget(ev, "reason"));
+	       zw_ctl_tsget(ev, "user"), zw_ctl_tsget(ev, "reason"));
 }
 
 static void ev_csv(const json_t *ev)
@@ -138,8 +138,9 @@ int zw_cmd_rules(int argc, char **argv)
 			zw_csv__field(stdout, impl ? impl : "");
 			fputs("\r\n", stdout);
 		} else {
-			printf("%s  %s  %s -> %s  %s\n", zw_ctl_sget(r0, "flow"),
-			       zw_ctl_sget(r0, "status"), from, to, svc ? svc : "");
+			printf("%s  %s  %s -> %s  %s\n", zw_ctl_tsget(r0, "flow"),
+			       zw_ctl_tsget(r0, "status"), zw_ctl_esc(from),
+			       zw_ctl_esc(to), zw_ctl_esc(svc ? svc : ""));
 			ev_text("created", json_object_get(r0, "created"));
 			ev_text("modified", json_object_get(r0, "modified"));
 			ev_text("suspended", json_object_get(r0, "suspended"));
@@ -153,12 +154,15 @@ int zw_cmd_rules(int argc, char **argv)
 					const char *line = json_string_value(txt);
 					const char *nl;
 
-					printf("    %-9s %s:", "impl", eng);
+					printf("    %-9s %s:", "impl", zw_ctl_esc(eng));
 					while (line && *line) {
+						char *one;
+
 						nl = strchr(line, '\n');
-						printf(" %.*s\n",
-						       nl ? (int)(nl - line) : (int)strlen(line),
-						       line);
+						one = strndup(line, nl ? (size_t)(nl - line)
+								       : strlen(line));
+						printf(" %s\n", zw_ctl_esc(one ? one : "?"));
+						free(one);
 						line = nl ? nl + 1 : NULL;
 						if (line && *line)
 							printf("    %-9s %*s ", "",

@@ -71,9 +71,9 @@ int zw_cmd_status(int argc, char **argv)
 	}
 	dm = json_object_get(resp, "daemon");
 	printf("zonewalld %s up (pid %lld) since %s, state %s\n",
-	       zw_ctl_sget(dm, "version"),
+	       zw_ctl_tsget(dm, "version"),
 	       (long long)json_integer_value(json_object_get(dm, "pid")),
-	       zw_ctl_sget(dm, "started"), zw_ctl_sget(dm, "state"));
+	       zw_ctl_tsget(dm, "started"), zw_ctl_tsget(dm, "state"));
 	a = json_object_get(resp, "active");
 	if (json_is_object(a)) {
 		json_t *cr = json_object_get(a, "crisis");
@@ -81,8 +81,8 @@ int zw_cmd_status(int argc, char **argv)
 		printf("active version %lld by %s since %s\n  image   %s\n"
 		       "  matrix  %s\n",
 		       (long long)json_integer_value(json_object_get(a, "version")),
-		       zw_ctl_sget(a, "user"), zw_ctl_sget(a, "since"), zw_ctl_sget(a, "image_sha256"),
-		       zw_ctl_sget(a, "matrix_sha256"));
+		       zw_ctl_tsget(a, "user"), zw_ctl_tsget(a, "since"), zw_ctl_tsget(a, "image_sha256"),
+		       zw_ctl_tsget(a, "matrix_sha256"));
 		if (json_is_object(cr)) {
 			json_t *p;
 			size_t k;
@@ -92,8 +92,8 @@ int zw_cmd_status(int argc, char **argv)
 				       ? " isolate-internet"
 				       : "");
 			json_array_foreach(json_object_get(cr, "block"), k, p)
-				printf(" block %s", json_string_value(p));
-			printf("\n  enforced image %s\n", zw_ctl_sget(a, "enforced_sha256"));
+				printf(" block %s", zw_ctl_esc(json_string_value(p)));
+			printf("\n  enforced image %s\n", zw_ctl_tsget(a, "enforced_sha256"));
 		}
 	} else {
 		puts("no active version");
@@ -101,46 +101,61 @@ int zw_cmd_status(int argc, char **argv)
 	json_array_foreach(json_object_get(resp, "backends"), i, b) {
 		json_t *ct = json_object_get(b, "counters");
 
-		printf("backend %s: %s%s%s\n", zw_ctl_sget(b, "spec"),
+		printf("backend %s: %s%s%s\n", zw_ctl_tsget(b, "spec"),
 		       json_is_true(json_object_get(b, "in_sync"))
 			       ? "in sync, enforcing "
 			       : json_is_true(json_object_get(b, "enforcing"))
 					 ? "OUT OF SYNC, enforcing "
 					 : "NOT ENFORCING",
-		       zw_ctl_sget(b, "sha256"), "");
+		       zw_ctl_tsget(b, "sha256"), "");
 		printf("  %s; packets %lld, bytes %lld, new connections %lld, "
 		       "drops %lld\n",
-		       zw_ctl_sget(b, "detail"),
+		       zw_ctl_tsget(b, "detail"),
 		       (long long)json_integer_value(json_object_get(ct, "packets")),
 		       (long long)json_integer_value(json_object_get(ct, "bytes")),
 		       (long long)json_integer_value(json_object_get(ct, "new_conns")),
 		       (long long)json_integer_value(json_object_get(ct, "drops")));
-		if (*zw_ctl_sget(b, "drift"))
-			printf("  drift: %s\n", zw_ctl_sget(b, "drift"));
-		if (*zw_ctl_sget(b, "last_error"))
-			printf("  last error: %s\n", zw_ctl_sget(b, "last_error"));
+		/* (may hold several lines: each escaped) */
+		if (*zw_ctl_sget(b, "drift")) {
+			fputs("  drift: ", stdout);
+			zw_ctl_puts_lines(zw_ctl_sget(b, "drift"), stdout);
+		}
+		if (*zw_ctl_sget(b, "last_error")) {
+			fputs("  last error: ", stdout);
+			zw_ctl_puts_lines(zw_ctl_sget(b, "last_error"), stdout);
+		}
 	}
 	if (!json_array_size(json_object_get(resp, "backends")))
 		puts("no backend: nothing is enforced");
 	s = json_object_get(resp, "syslog");
 	if (json_is_object(s))
 		printf("syslog %s: %s, last sent entry %lld, %lld queued%s%s\n",
-		       zw_ctl_sget(s, "server"),
+		       zw_ctl_tsget(s, "server"),
 		       json_is_true(json_object_get(s, "connected")) ? "connected"
 								      : "DISCONNECTED",
 		       (long long)json_integer_value(json_object_get(s, "sent_seq")),
 		       (long long)json_integer_value(json_object_get(s, "queued")),
-		       *zw_ctl_sget(s, "last_error") ? "; " : "", zw_ctl_sget(s, "last_error"));
+		       *zw_ctl_sget(s, "last_error") ? "; " : "", zw_ctl_tsget(s, "last_error"));
 	else
 		puts("syslog forwarding: off");
 	if (!json_is_true(json_object_get(json_object_get(resp, "journal"),
 					  "intact_at_start")))
 		printf("JOURNAL ALTERED (found at daemon start): %s\n",
-		       zw_ctl_sget(json_object_get(resp, "journal"), "problem_at_start"));
+		       zw_ctl_tsget(json_object_get(resp, "journal"), "problem_at_start"));
 	printf("journal head: entry %lld, %s\n",
 	       (long long)json_integer_value(json_object_get(
 		       json_object_get(resp, "journal"), "head_seq")),
-	       zw_ctl_sget(json_object_get(resp, "journal"), "head_hash"));
+	       zw_ctl_tsget(json_object_get(resp, "journal"), "head_hash"));
+	if (json_is_integer(json_object_get(json_object_get(resp, "journal"),
+					    "checkpoint_seq")))
+		printf("journal checkpoint: entry %lld, %s\n",
+		       (long long)json_integer_value(json_object_get(
+			       json_object_get(resp, "journal"),
+			       "checkpoint_seq")),
+		       zw_ctl_tsget(json_object_get(resp, "journal"),
+				    "checkpoint_hash"));
+	else
+		puts("journal checkpoint: NONE (the head is not anchored)");
 	json_decref(resp);
 	return 0;
 }

@@ -98,9 +98,9 @@ int zw_cmd_versions(int argc, char **argv)
 			printf("%c %-7lld %-27s %-12s %-9s %-9s %.16s %s\n",
 			       json_is_true(json_object_get(v, "active")) ? '*' : ' ',
 			       (long long)json_integer_value(json_object_get(v, "version")),
-			       zw_ctl_sget(v, "time"), zw_ctl_sget(v, "user"), zw_ctl_sget(v, "kind"),
-			       zw_ctl_sget(v, "state"), zw_ctl_sget(v, "image_sha256"),
-			       zw_ctl_sget(v, "reason"));
+			       zw_ctl_tsget(v, "time"), zw_ctl_tsget(v, "user"), zw_ctl_tsget(v, "kind"),
+			       zw_ctl_tsget(v, "state"), zw_ctl_tsget(v, "image_sha256"),
+			       zw_ctl_tsget(v, "reason"));
 		}
 		if (!json_array_size(json_object_get(resp, "versions")))
 			puts("(no version yet: zonectl commit MATRIX.yaml -m "

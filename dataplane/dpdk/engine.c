@@ -16,6 +16,7 @@
 #include <sys/socket.h>
 #include <sys/stat.h>
 #include <sys/un.h>
+#include <time.h>
 #include <unistd.h>
 
 #include <rte_cycles.h>
@@ -630,6 +631,128 @@ static int parse_num(const char *s, long long lo, long long hi, long long *v)
 	return 0;
 }
 
+/*
+ * Requests are served one client at a time, so reading one is bounded
+ * (issue 10 item 11): a request line must be whole CTL_LINE_MS after its
+ * first byte, a LOAD image CTL_BODY_MS (plus 1 ms per 16 KiB) after its
+ * line; and a client silent for CTL_STALL_MS in the middle of a request
+ * while another client waits is cut at once. A client that sends a byte
+ * every few seconds therefore holds the others for at most CTL_STALL_MS
+ * (CTL_LINE_MS if it never pauses that long). zonewalld writes each
+ * request in one go and is never cut.
+ */
+#define CTL_LINE_MS 2000
+#define CTL_BODY_MS 2000
+#define CTL_STALL_MS 500
+
+static int64_t ctl_now_ms(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
+}
+
+/* Wait until client @c has something to read: 0, or -ETIMEDOUT past
+ * @deadline, at shutdown, or when @c has been silent since @last for
+ * CTL_STALL_MS while another client waits to be accepted. */
+static int ctl_wait(int c, int64_t deadline, int64_t last)
+{
+	bool other = false;
+
+	for (;;) {
+		struct pollfd p[2] = {
+			{ .fd = c, .events = POLLIN },
+			{ .fd = ctl_fd, .events = POLLIN },
+		};
+		int64_t now = ctl_now_ms(), until = deadline;
+		int r;
+
+		if (other && last + CTL_STALL_MS < until)
+			until = last + CTL_STALL_MS;
+		if (now >= until || !ctl_run || zw_eng.quit)
+			return -ETIMEDOUT;
+		drain_events();
+		/* once another client is known to wait, watch only @c (the
+		 * listener would stay readable) */
+		r = poll(p, other ? 1 : 2, (int)(until - now < 100 ? until - now
+								 : 100));
+		if (r < 0 && errno != EINTR)
+			return -errno;
+		if (r <= 0)
+			continue;
+		if (p[0].revents)
+			return 0;
+		other = true;
+	}
+}
+
+/* One request line of client @c into @buf (no '\n', no '\r'): its
+ * length, or -errno (-ETIMEDOUT: not whole in time, -EPIPE: closed). */
+static int ctl_read_line(int c, char *buf, size_t len)
+{
+	int64_t last = ctl_now_ms(), deadline = last + CTL_LINE_MS;
+	size_t n = 0;
+
+	for (;;) {
+		char ch;
+		ssize_t r = recv(c, &ch, 1, MSG_DONTWAIT);
+
+		if (r < 0 && errno == EINTR)
+			continue;
+		if (r < 0 && (errno == EAGAIN || errno == EWOULDBLOCK)) {
+			int rc = ctl_wait(c, deadline, last);
+
+			if (rc)
+				return rc;
+			continue;
+		}
+		if (r < 0)
+			return -errno;
+		if (r == 0)
+			return -EPIPE;
+		last = ctl_now_ms();
+		if (ch == '\n')
+			break;
+		if (n + 1 >= len)
+			return -EMSGSIZE;
+		buf[n++] = ch;
+	}
+	if (n && buf[n - 1] == '\r')
+		n--;
+	buf[n] = 0;
+	return (int)n;
+}
+
+/* The @len bytes of a LOAD/PREPARE image, within its deadline. */
+static int ctl_read_body(int c, uint8_t *buf, size_t len)
+{
+	int64_t last = ctl_now_ms();
+	int64_t deadline = last + CTL_BODY_MS + (int64_t)(len >> 14);
+
+	while (len) {
+		ssize_t r = recv(c, buf, len, MSG_DONTWAIT);
+
+		if (r < 0 && errno == EINTR)
+			continue;
+		if (r < 0 && (errno == EAGAIN || errno == EWOULDBLOCK)) {
+			int rc = ctl_wait(c, deadline, last);
+
+			if (rc)
+				return rc;
+			continue;
+		}
+		if (r < 0)
+			return -errno;
+		if (r == 0)
+			return -EPIPE;
+		last = ctl_now_ms();
+		buf += r;
+		len -= (size_t)r;
+	}
+	return 0;
+}
+
 /* The image bytes follow the request line: a LOAD refused before reading
  * them closes the connection (they must never be read as requests). */
 static int refuse_load(int fd, int e, const char *why)
@@ -660,7 +783,7 @@ static int handle_load(int fd, char **w, int n)
 	buf = malloc((size_t)size);
 	if (!buf)
 		return refuse_load(fd, ENOMEM, "out of memory");
-	rc = zw_ctl__read_full(fd, buf, (size_t)size);
+	rc = ctl_read_body(fd, buf, (size_t)size);
 	if (rc) {
 		free(buf);
 		return rc;
@@ -795,7 +918,7 @@ static void *ctl_main(void *arg)
 		setsockopt(c, SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof(tv));
 		setsockopt(c, SOL_SOCKET, SO_SNDTIMEO, &tv, sizeof(tv));
 		while (!zw_eng.quit && next_request(c) &&
-		       zw_ctl__read_line(c, line, sizeof(line)) >= 0)
+		       ctl_read_line(c, line, sizeof(line)) >= 0)
 			if (handle(c, line) < 0)
 				break;
 		close(c);

@@ -13,9 +13,11 @@
  * them (SKIP-HARDWARE when the machine has a single CPU: scripts/test.sh).
  */
 #include <errno.h>
+#include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <poll.h>
 #include <sys/mman.h>
 #include <sys/socket.h>
 #include <sys/stat.h>
@@ -1246,6 +1248,100 @@ static void test_control_socket(void)
 	engine_end();
 }
 
+/* A client that sends its request @req slowly: one byte every @gap_ms
+ * until it is all sent or the engine closes the connection. */
+struct trickle {
+	const char *path;
+	const char *req;
+	int gap_ms;
+	int sent;
+	int closed_after_ms; /* when the engine closed it (-1: never) */
+};
+
+static void *trickle_main(void *arg)
+{
+	struct trickle *t = arg;
+	int n = (int)strlen(t->req);
+	uint64_t t0 = rte_get_timer_cycles();
+	int fd = zw_ctl__connect(t->path, 10000);
+
+	t->closed_after_ms = -1;
+	if (fd < 0)
+		return NULL;
+	for (t->sent = 0; t->sent < n; t->sent++) {
+		struct pollfd p = { .fd = fd, .events = POLLIN };
+
+		if (send(fd, &t->req[t->sent], 1, MSG_NOSIGNAL) != 1)
+			break;
+		/* closed by the engine meanwhile? */
+		if (poll(&p, 1, t->gap_ms) > 0) {
+			char c;
+
+			if (recv(fd, &c, 1, MSG_DONTWAIT) <= 0)
+				break;
+		}
+	}
+	t->closed_after_ms = (int)((rte_get_timer_cycles() - t0) * 1000 /
+				   rte_get_timer_hz());
+	close(fd);
+	return NULL;
+}
+
+/*
+ * Each request has a deadline (issue 10 item 11): a client that sends a
+ * byte every few seconds holds no one. One that stalls mid-request while
+ * another waits is cut at once; one that trickles steadily is cut when its
+ * request's deadline passes; the others' STATUS is answered meanwhile.
+ */
+static void test_control_deadline(void)
+{
+	char path[108], reply[ZW_CTL_LINE_MAX];
+	struct trickle slow = { .req = "STATUS\n", .gap_ms = 4000 };
+	struct trickle steady = { .req = "STATUS               \n",
+				  .gap_ms = 300 }; /* 22 bytes: 6.6 s */
+	pthread_t th;
+	uint64_t t0, ms;
+
+	snprintf(path, sizeof(path), "/tmp/zwdpdk-engine-%d.dl", (int)getpid());
+	CU_ASSERT_FATAL(engine_start(full, 4096) == 0);
+	CU_ASSERT_FATAL(zw_ctl_server__start(path) == 0);
+
+	/* one byte every 4 s */
+	slow.path = path;
+	CU_ASSERT_FATAL(pthread_create(&th, NULL, trickle_main, &slow) == 0);
+	usleep(300 * 1000); /* the engine is reading its request */
+	t0 = rte_get_timer_cycles();
+	CU_ASSERT_EQUAL(ctl_status(path, reply, sizeof(reply)), 0);
+	ms = (rte_get_timer_cycles() - t0) * 1000 / rte_get_timer_hz();
+	printf("\n    STATUS behind a 4 s trickler: %llu ms\n",
+	       (unsigned long long)ms);
+	CU_ASSERT(ms < 1500);
+	CU_ASSERT_PTR_NOT_NULL(strstr(reply, "enforcing=1"));
+	pthread_join(th, NULL);
+	CU_ASSERT(slow.sent < 7);
+	CU_ASSERT(slow.closed_after_ms >= 0 && slow.closed_after_ms < 6000);
+
+	/* one byte every 300 ms, never silent for long */
+	steady.path = path;
+	CU_ASSERT_FATAL(pthread_create(&th, NULL, trickle_main, &steady) == 0);
+	usleep(300 * 1000);
+	t0 = rte_get_timer_cycles();
+	CU_ASSERT_EQUAL(ctl_status(path, reply, sizeof(reply)), 0);
+	ms = (rte_get_timer_cycles() - t0) * 1000 / rte_get_timer_hz();
+	printf("    STATUS behind a 300 ms trickler: %llu ms\n",
+	       (unsigned long long)ms);
+	CU_ASSERT(ms < 3000);
+	pthread_join(th, NULL);
+	CU_ASSERT(steady.sent < 22); /* cut before its request was whole */
+	CU_ASSERT(steady.closed_after_ms >= 0 &&
+		  steady.closed_after_ms < 4000);
+
+	/* and the engine still serves */
+	CU_ASSERT_EQUAL(ctl_status(path, reply, sizeof(reply)), 0);
+	zw_ctl_server__stop();
+	engine_end();
+}
+
 /*
  * --control PATH replaces only a stale socket: never a file of another
  * kind (a mistyped path must not delete it), never a socket someone still
@@ -1583,6 +1679,8 @@ int main(int argc, char **argv)
 		    test_table_full_half_closed);
 	CU_add_test(s, "control socket: refused LOAD, bad numbers, idle client",
 		    test_control_socket);
+	CU_add_test(s, "control socket: per-request deadline, slow clients",
+		    test_control_deadline);
 	CU_add_test(s, "control socket path: only a stale socket is replaced",
 		    test_control_path);
 	CU_add_test(s, "RSS key: symmetric hash on addresses", test_rss_symmetric);
