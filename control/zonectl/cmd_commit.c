@@ -173,12 +173,6 @@ int zw_cmd_commit(int argc, char **argv)
 		zw_ctl_err("commit needs a reason: -m \"why the rules change\"");
 		return ZW_EXIT_USAGE;
 	}
-	r = zw_ctl_check_text(o.reason, ZW_REASON_MAX, "reason");
-	if (!r)
-		r = zw_ctl_check_text(c.pos[0], ZW_FILE_NAME_MAX,
-				      "the matrix file name");
-	if (r)
-		return r;
 	fmt = o.format;
 	/* Each input blamed for its own fault: the reason first (it is what
 	 * the user just typed), then the file. */
@@ -186,10 +180,20 @@ int zw_cmd_commit(int argc, char **argv)
 		zw_ctl_err("the reason (-m) is not valid UTF-8 text");
 		return ZW_EXIT_INVALID;
 	}
+	r = zw_ctl_check_text(o.reason, ZW_REASON_MAX, "reason");
+	if (r)
+		return r;
+	/* The name as recorded (odd bytes escaped) is what must pass the
+	 * free-text rules: a valid matrix at any path can be committed. */
 	name = recorded_name(c.pos[0]);
 	if (!name) {
 		zw_ctl_err("out of memory");
 		return ZW_EXIT_ENV;
+	}
+	r = zw_ctl_check_text(name, ZW_FILE_NAME_MAX, "the matrix file name");
+	if (r) {
+		free(name);
+		return r;
 	}
 	text = read_file(c.pos[0], &len);
 	if (!text) {
