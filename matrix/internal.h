@@ -21,6 +21,17 @@ struct zw_builtin_service {
 };
 extern const struct zw_builtin_service zw_builtin_services[];
 
+/* The parser's tables (parse.c): the keys each mapping may hold (NULL-
+ * terminated; any other key is an error) and the values of 'inspect'.
+ * The JSON Schema (schema.c) is generated from them. */
+extern const char *const zw_parse_keys_root[];
+extern const char *const zw_parse_keys_zone[];
+extern const char *const zw_parse_keys_svc_entry[];
+extern const char *const zw_parse_keys_flow[];
+extern const char *const zw_parse_inspect_names[];
+#define ZW_PARSE_MAX_ZONES 4096	 /* zones in a matrix */
+#define ZW_PARSE_MAX_LIST 1000000 /* entries of any list */
+
 /* ZW040: append a warning for every redundant live flow. */
 void zw_redundancy__check(const struct zw_matrix *m, int32_t today,
 			  struct zw_diags *diags);

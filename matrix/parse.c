@@ -31,6 +31,22 @@
 #define MAX_NODES 2000000
 #define MAX_DEPTH 16
 
+/* The keys each mapping may hold, in the order of the K_ enums below
+ * (internal.h: the JSON Schema is generated from them, schema.c). */
+const char *const zw_parse_keys_root[] = {"zonewall", "name",	  "profile",
+					  "zones",    "services", "flows",
+					  NULL};
+const char *const zw_parse_keys_zone[] = {"kind", "networks", "isolate",
+					  "description", NULL};
+const char *const zw_parse_keys_svc_entry[] = {"proto", "ports", "types",
+					       "unsafe", "inspect", NULL};
+const char *const zw_parse_keys_flow[] = {
+	"id",	   "from",	    "to",	    "src",    "dst",
+	"services", "justification", "compensating", "review", "expires",
+	"owner",    "log",	    "rate",	    NULL};
+const char *const zw_parse_inspect_names[] = {"ssh", "tls", "http", "dns",
+					      "smtp", "ntp", NULL};
+
 struct name_ref;
 
 struct parser {
@@ -478,8 +494,7 @@ bad:
 static bool parse_svc_entry(struct parser *p, const yaml_node_t *n,
 			    struct zw_service *svc, struct zw_svc_entry *e)
 {
-	static const char *const keys[] = {"proto", "ports", "types", "unsafe",
-					   "inspect", NULL};
+	const char *const *keys = zw_parse_keys_svc_entry;
 	enum { K_PROTO, K_PORTS, K_TYPES, K_UNSAFE, K_INSPECT };
 	yaml_node_t *f[5];
 	struct zw_loc kl[5];
@@ -614,8 +629,7 @@ static bool parse_svc_entry(struct parser *p, const yaml_node_t *n,
 	}
 	if (f[K_INSPECT]) {
 		const char *s;
-		static const char *const known[] = {"ssh", "tls", "http", "dns",
-						    "smtp", "ntp", NULL};
+		const char *const *known = zw_parse_inspect_names;
 		size_t i;
 
 		if (!get_string(p, f[K_INSPECT], "inspect", &s))
@@ -909,8 +923,7 @@ static void parse_services(struct parser *p, const yaml_node_t *n)
 static void parse_zone(struct parser *p, const yaml_node_t *k,
 		       const yaml_node_t *v, struct zw_zone *z)
 {
-	static const char *const keys[] = {"kind", "networks", "isolate",
-					   "description", NULL};
+	const char *const *keys = zw_parse_keys_zone;
 	enum { K_KIND, K_NETWORKS, K_ISOLATE, K_DESCRIPTION };
 	yaml_node_t *f[4];
 	struct zw_loc kl[4];
@@ -1036,10 +1049,7 @@ static uint32_t resolve_zone(struct parser *p, const yaml_node_t *n,
 static void parse_flow(struct parser *p, const yaml_node_t *n,
 		       struct zw_flow *fl)
 {
-	static const char *const keys[] = {
-		"id",	   "from",	    "to",	    "src",    "dst",
-		"services", "justification", "compensating", "review", "expires",
-		"owner",    "log",	    "rate",	    NULL};
+	const char *const *keys = zw_parse_keys_flow;
 	enum {
 		K_ID,
 		K_FROM,
@@ -1241,9 +1251,7 @@ static void parse_flows(struct parser *p, const yaml_node_t *n)
 
 static void parse_root(struct parser *p, const yaml_node_t *root)
 {
-	static const char *const keys[] = {"zonewall", "name", "profile",
-					   "zones",    "services", "flows",
-					   NULL};
+	const char *const *keys = zw_parse_keys_root;
 	enum { K_VERSION, K_NAME, K_PROFILE, K_ZONES, K_SERVICES, K_FLOWS };
 	yaml_node_t *f[6];
 	struct zw_matrix *m = p->m;

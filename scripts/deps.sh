@@ -19,6 +19,9 @@ PKGS=(
   python3-scapy jq sqlite3 procps psmisc socat iputils-ping netcat-openbsd
   graphviz
   python3-yaml ethtool
+  # packaging (suite package), man pages, metrics and schema tests
+  scdoc debhelper dpkg-dev lintian bash-completion man-db
+  python3-prometheus-client python3-jsonschema
 )
 
 missing=()

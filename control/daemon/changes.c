@@ -293,10 +293,21 @@ bool zw_matrix__has_secret(const struct zw_matrix *m, char *why, size_t len)
 bool zw_matrix__source_has_secret(const char *text, size_t text_len,
 				  const char *file, char *why, size_t len)
 {
-	char kind[64];
+	char kind[64], *comp = file ? strdup(file) : NULL;
 	size_t line = 0;
+	bool in_name;
 
-	if (file && zw_secret__find(file, kind, sizeof(kind))) {
+	/* A path is scanned component by component: '/' is a base64 character,
+	 * so a whole path would read as one long "random-looking token"
+	 * (temporary directories, build trees) where no component is one. */
+	if (file && !comp)
+		return false;
+	for (char *c = comp; c && *c; c++)
+		if (*c == '/')
+			*c = ' ';
+	in_name = comp && zw_secret__find(comp, kind, sizeof(kind));
+	free(comp);
+	if (in_name) {
 		snprintf(why, len,
 			 "the matrix file name seems to contain a secret (%s): "
 			 "never put passwords or keys in file names",

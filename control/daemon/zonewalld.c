@@ -23,7 +23,9 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "config.h"
 #include "log.h"
+#include "metrics.h"
 #include "proto.h"
 #include "state.h"
 #include "zonewalld.h"
@@ -41,21 +43,30 @@ struct opts {
 	const char *syslog_ca, *syslog_cert, *syslog_key, *syslog_name;
 	const char *ipfix;
 	const char *log;
+	const char *metrics;
 	bool foreground;
+	char **cfg_args; /* --config FILE's settings (config.h) */
+	char **argv;	 /* argv with them inserted after argv[0] */
 };
 
 static void usage(FILE *out)
 {
-	fputs("usage: zonewalld --state DIR [--socket PATH] [--backend SPEC]...\n"
+	fputs("usage: zonewalld [--config FILE] --state DIR [--socket PATH]\n"
+	      "                 [--backend SPEC]...\n"
 	      "                 [--syslog HOST:PORT [--syslog-tls --syslog-ca FILE\n"
 	      "                 [--syslog-cert FILE --syslog-key FILE]\n"
 	      "                 [--syslog-name NAME]]] [--ipfix HOST:PORT]\n"
-	      "                 [--socket-group GROUP] [--log FILE] [--foreground]\n"
+	      "                 [--socket-group GROUP] [--metrics ADDR:PORT]\n"
+	      "                 [--log FILE] [--foreground]\n"
 	      "\n"
 	      "zonewall's control daemon: the only writer of the matrix versions\n"
 	      "and of the change journal; programs every backend with the active\n"
 	      "version and keeps them on it across its own restarts.\n"
 	      "\n"
+	      "  --config FILE      read settings from FILE first: one 'key = value'\n"
+	      "                     a line, keys are these long options (e.g.\n"
+	      "                     /etc/zonewall/zonewalld.conf); options given\n"
+	      "                     here override it (--backend: all of them)\n"
 	      "  --state DIR        state directory (created 0750): zonewall.db\n"
 	      "                     (versions, journal), archive/, lock, log, pid\n"
 	      "  --socket PATH      control socket, mode 0660 (default\n"
@@ -76,6 +87,9 @@ static void usage(FILE *out)
 	      "                     (default: HOST)\n"
 	      "  --ipfix HOST:PORT  accepted; flow telemetry export is not in this\n"
 	      "                     version (logged at start)\n"
+	      "  --metrics ADDR:PORT  serve Prometheus metrics at\n"
+	      "                     http://ADDR:PORT/metrics (off by default;\n"
+	      "                     '*:PORT' for every address)\n"
 	      "  --log FILE         log of the daemon's own operation (default:\n"
 	      "                     stderr with --foreground, else DIR/zonewalld.log)\n"
 	      "  --foreground       do not detach\n"
@@ -86,11 +100,10 @@ static void usage(FILE *out)
 	      out);
 }
 
-static int parse_opts(int argc, char **argv, struct opts *o)
-{
-	enum { O_SYSLOG_TLS = 256, O_SYSLOG_CA, O_SYSLOG_CERT, O_SYSLOG_KEY,
-	       O_SYSLOG_NAME, O_IPFIX, O_LOG, O_GROUP };
-	static const struct option lo[] = {
+enum { O_SYSLOG_TLS = 256, O_SYSLOG_CA, O_SYSLOG_CERT, O_SYSLOG_KEY,
+       O_SYSLOG_NAME, O_IPFIX, O_LOG, O_GROUP, O_CONFIG, O_METRICS };
+/* Also the keys of the configuration file (config.h). */
+static const struct option lo[] = {
 		{"state", required_argument, NULL, 's'},
 		{"socket", required_argument, NULL, 'S'},
 		{"backend", required_argument, NULL, 'b'},
@@ -103,13 +116,60 @@ static int parse_opts(int argc, char **argv, struct opts *o)
 		{"ipfix", required_argument, NULL, O_IPFIX},
 		{"log", required_argument, NULL, O_LOG},
 		{"socket-group", required_argument, NULL, O_GROUP},
+		{"metrics", required_argument, NULL, O_METRICS},
+		{"config", required_argument, NULL, O_CONFIG},
 		{"foreground", no_argument, NULL, 'f'},
 		{"help", no_argument, NULL, 'h'},
 		{"version", no_argument, NULL, 'V'},
 		{NULL, 0, NULL, 0},
-	};
-	int c;
+};
 
+/* --config FILE: its settings go before the command line's arguments
+ * (o->argv), so that the command line overrides them. Returns 0 or the
+ * exit code. */
+static int read_config(int *argc, char ***argv, struct opts *o, int *n_cfg)
+{
+	static const char *const refused[] = {"config", "help", "version",
+					      NULL};
+	const char *path = NULL;
+	char err[1024];
+	int n = 0, r;
+
+	for (int i = 1; i < *argc && strcmp((*argv)[i], "--"); i++) {
+		if (!strcmp((*argv)[i], "--config") && i + 1 < *argc)
+			path = (*argv)[++i];
+		else if (!strncmp((*argv)[i], "--config=", 9))
+			path = (*argv)[i] + 9;
+	}
+	*n_cfg = 0;
+	if (!path)
+		return 0;
+	r = zwd_config__read(path, lo, refused, &o->cfg_args, &n, err,
+			     sizeof(err));
+	if (r < 0) {
+		fprintf(stderr, "zonewalld: %s\n", err);
+		return r == -EINVAL ? 2 : 3;
+	}
+	o->argv = calloc((size_t)(*argc + n + 1), sizeof(char *));
+	if (!o->argv)
+		return 3;
+	o->argv[0] = (*argv)[0];
+	memcpy(o->argv + 1, o->cfg_args, (size_t)n * sizeof(char *));
+	memcpy(o->argv + 1 + n, *argv + 1, (size_t)(*argc - 1) * sizeof(char *));
+	*argc += n;
+	*argv = o->argv;
+	*n_cfg = n;
+	return 0;
+}
+
+static int parse_opts(int argc, char **argv, struct opts *o)
+{
+	bool cfg_backends = false;
+	int c, n_cfg, r;
+
+	r = read_config(&argc, &argv, o, &n_cfg);
+	if (r)
+		return r;
 	o->socket = DEFAULT_SOCKET;
 	o->backends = calloc((size_t)argc + 1, sizeof(char *));
 	if (!o->backends)
@@ -118,7 +178,18 @@ static int parse_opts(int argc, char **argv, struct opts *o)
 		switch (c) {
 		case 's': o->state = optarg; break;
 		case 'S': o->socket = optarg; break;
-		case 'b': o->backends[o->n_backends++] = optarg; break;
+		case 'b':
+			/* The configuration's arguments come first, one
+			 * element each: --backend on the command line
+			 * replaces the file's list instead of adding to it. */
+			if (optind <= 1 + n_cfg) {
+				cfg_backends = true;
+			} else if (cfg_backends) {
+				cfg_backends = false;
+				o->n_backends = 0;
+			}
+			o->backends[o->n_backends++] = optarg;
+			break;
 		case 'l': o->syslog = optarg; break;
 		case O_SYSLOG_TLS: o->syslog_tls = true; break;
 		case O_SYSLOG_CA: o->syslog_ca = optarg; break;
@@ -128,6 +199,8 @@ static int parse_opts(int argc, char **argv, struct opts *o)
 		case O_IPFIX: o->ipfix = optarg; break;
 		case O_LOG: o->log = optarg; break;
 		case O_GROUP: o->socket_group = optarg; break;
+		case O_METRICS: o->metrics = optarg; break;
+		case O_CONFIG: break; /* read by read_config() */
 		case 'f': o->foreground = true; break;
 		case 'h': usage(stdout); exit(0);
 		case 'V': puts("zonewalld " ZW_VERSION); exit(0);
@@ -685,6 +758,7 @@ int zwd__main(int argc, char **argv)
 	static struct conn conns[MAX_CONNS];
 	struct opts o = {0};
 	struct zwd d = {0};
+	struct zwd_metrics *metrics = NULL;
 	char err[1024], lockpath[4200];
 	sigset_t mask;
 	int r, lockfd, lfd, sfd, tfd, dfd;
@@ -817,12 +891,17 @@ int zwd__main(int argc, char **argv)
 		timerfd_settime(tfd, 0, &its, NULL);
 	}
 	lfd = listen_socket(&o);
+	if (o.metrics) {
+		metrics = zwd_metrics__new(o.metrics, err, sizeof(err));
+		if (!metrics)
+			fail("%s", err);
+	}
 	state_write_pid(dfd, "zonewalld.pid");
 	zw_log(ZW_LOG_INFO, "ready",
 	       "pid=%d state=%s socket=%s backends=%zu active_version=%lld "
-	       "syslog=%s",
+	       "syslog=%s metrics=%s",
 	       (int)getpid(), o.state, o.socket, d.n_bes, (long long)d.active,
-	       o.syslog ? o.syslog : "none");
+	       o.syslog ? o.syslog : "none", o.metrics ? o.metrics : "none");
 	if (ready_fd >= 0) {
 		if (write(ready_fd, "OK", 2) < 0)
 			(void)0;
@@ -839,9 +918,9 @@ int zwd__main(int argc, char **argv)
 	for (size_t i = 0; i < MAX_CONNS; i++)
 		conns[i].fd = -1;
 	for (;;) {
-		struct pollfd p[3 + MAX_CONNS];
+		struct pollfd p[3 + MAX_CONNS + ZWD_METRICS_MAX_FDS];
 		int64_t now = mono_ms(), next = -1;
-		size_t n_writing = 0;
+		size_t n_writing = 0, n_m = 0;
 		int timeout;
 
 		p[0] = (struct pollfd){.fd = sfd, .events = POLLIN};
@@ -862,8 +941,11 @@ int zwd__main(int argc, char **argv)
 		}
 		if (n_writing == MAX_CONNS)
 			p[2].fd = -1; /* every slot answering: wait */
+		if (metrics)
+			n_m = zwd_metrics__pollfds(metrics, p + 3 + MAX_CONNS,
+						   &next);
 		timeout = next < 0 ? -1 : next <= now ? 0 : (int)(next - now);
-		if (poll(p, 3 + MAX_CONNS, timeout) < 0) {
+		if (poll(p, 3 + MAX_CONNS + n_m, timeout) < 0) {
 			if (errno == EINTR)
 				continue;
 			break;
@@ -910,7 +992,10 @@ int zwd__main(int argc, char **argv)
 			if (c)
 				conn_accept(lfd, c);
 		}
+		if (metrics)
+			zwd_metrics__serve(metrics, &d, p + 3 + MAX_CONNS, n_m);
 	}
+	zwd_metrics__free(metrics);
 	for (size_t i = 0; i < MAX_CONNS; i++)
 		if (conns[i].fd >= 0)
 			conn_close(&conns[i]);
@@ -922,6 +1007,8 @@ int zwd__main(int argc, char **argv)
 	close(lockfd);
 	close(dfd);
 	free(o.backends);
+	free(o.argv);
+	zwd_config__free(o.cfg_args);
 	if (logf)
 		fclose(logf);
 	return 0;

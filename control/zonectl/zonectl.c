@@ -29,6 +29,7 @@ static const struct command commands[] = {
 	{"explain", zw_cmd_explain, "verdict a new connection gets, and by which flow"},
 	{"show", zw_cmd_show, "the matrix as text, csv, json, dot or html"},
 	{"diff", zw_cmd_diff, "flows and allowed traffic that differ between two matrices"},
+	{"schema", zw_cmd_schema, "JSON Schema of the matrix language, for editors"},
 	{"commit", zw_cmd_commit, "store and enforce a matrix as the next version"},
 	{"versions", zw_cmd_versions, "list the stored versions"},
 	{"rollback", zw_cmd_rollback, "re-apply an earlier version as a new one"},

@@ -64,6 +64,7 @@ int zw_cmd_compile(int argc, char **argv);
 int zw_cmd_explain(int argc, char **argv);
 int zw_cmd_show(int argc, char **argv);
 int zw_cmd_diff(int argc, char **argv);
+int zw_cmd_schema(int argc, char **argv);
 
 /* Through the daemon, or read-only from --state (cmd_*.c on client.c;
  * nodaemon.c when the build has no zonewalld). */

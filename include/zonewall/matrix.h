@@ -221,6 +221,16 @@ int zw_matrix__flow_index(const struct zw_matrix *m, const char *id);
 /* True if @flow is live (not expired) on @day. */
 bool zw_flow__live(const struct zw_flow *flow, int32_t day);
 
+/*
+ * A JSON Schema (draft-07) of the matrix language, generated from the
+ * parser's key tables (matrix/schema.c): every key of every mapping, with
+ * its type, unknown keys refused. For editors (yaml-language-server) and
+ * linters; the parser and validator stay the authority. Returns malloc'd
+ * JSON text (caller frees), or NULL with errno (ENOMEM; EINVAL when a key
+ * the parser accepts has no schema, a bug caught by the tests).
+ */
+char *zw_matrix__schema(void);
+
 
 /* ---- compiling to a policy image (policy.h, docs/policy-image.md) ---- */
 

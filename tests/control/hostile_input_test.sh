@@ -114,6 +114,11 @@ check "no refused matrix became a version" [ "$(zc versions --format json | jq_ 
 # what must not be taken for a secret
 sed 's/^zonewall: 1$/zonewall: 1\n# reach the jump hosts with ssh -p 2222 (see CHG-42)/' "$M1" >"$T/fine.yaml"
 expect_rc 0 "a comment with an option and a port is accepted" zc commit "$T/fine.yaml" -m "document the ssh port"
+# a long path is not one "random-looking token" ('/' is a base64 character)
+mkdir -p "$T/Build7Tree/Debian12Root/usr/share/Zonewall9Examples"
+cp "$T/fine.yaml" "$T/Build7Tree/Debian12Root/usr/share/Zonewall9Examples/m.yaml"
+expect_rc 0 "a matrix under a long mixed-case path is accepted" \
+	zc commit "$T/Build7Tree/Debian12Root/usr/share/Zonewall9Examples/m.yaml" -m "same matrix, shipped path"
 kill -TERM "$PID"; wait "$PID"; PID=
 if sqlite3 "$ST/zonewall.db" .dump | grep -q Hunter2xyz ||
 	grep -rq Hunter2xyz "$ST" 2>/dev/null; then
