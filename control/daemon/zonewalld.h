@@ -61,6 +61,7 @@ struct zwd {
 	struct zw_fwd *fwd;
 	char *syslog_target;
 	int64_t started_us;
+	int64_t usage_interval_s; /* flow usage sampling period (usage.h) */
 };
 
 /* Start-up: load the active version and crisis, recover an interrupted
