@@ -98,8 +98,10 @@ static struct zw_matrix *version_matrix(sqlite3 *db, int64_t n, int32_t today,
 	struct zw_version_rec v;
 	struct zw_matrix *m;
 
+	zw_diags__init(diags, NULL);
 	if (zw_state__version_get(db, n, true, &v))
 		return NULL;
+	zw_diags__fini(diags);
 	zw_diags__init(diags, v.file);
 	m = zw_matrix__parse(v.matrix, v.matrix_len, v.file, diags);
 	if (m)
@@ -676,8 +678,10 @@ static json_t *cartography(struct zwd_audit *a, const struct zw_matrix *m,
 			bool found = false;
 
 			for (size_t k = 0; k < m->zones[z].n_networks; k++)
-				if (!memcmp(&m->zones[z].networks[k], &p,
-					    sizeof(p))) {
+				if (m->zones[z].networks[k].family == p.family &&
+				    m->zones[z].networks[k].len == p.len &&
+				    zw_prefix__contains(&m->zones[z].networks[k],
+							&p)) {
 					seen[base[z] + k] = true;
 					found = true;
 				}
@@ -1049,6 +1053,36 @@ static json_t *history(struct zwd_audit *a, sqlite3 *db, struct walk *w,
 		if (w->act[k].time_us < w->since_us)
 			continue;
 		zw_diags__init(&d0, NULL);
+		if (!k) { /* the first version: everything it allows is new */
+			json_t *added = json_array();
+
+			new_ = version_matrix(db, w->act[k].version, today, &d1);
+			for (size_t i = 0; new_ && i < new_->n_flows; i++) {
+				const struct zw_flow *f = &new_->flows[i];
+
+				for (size_t s = 0; s < f->n_services; s++)
+					json_array_append_new(
+						added,
+						json_pack("{s:s, s:s, s:s, s:s, s:b, s:[]}",
+							  "flow", f->id, "from",
+							  new_->zones[f->from].name,
+							  "to", new_->zones[f->to].name,
+							  "service",
+							  new_->services[f->services[s]].name,
+							  "whole", 1, "traffic"));
+			}
+			json_array_append_new(
+				traffic,
+				json_pack("{s:I, s:I, s:s, s:o, s:[]}", "version",
+					  (json_int_t)w->act[k].version, "previous",
+					  (json_int_t)0, "time",
+					  zw_time__format(w->act[k].time_us, tb),
+					  "added", added, "removed"));
+			zw_matrix__free(new_);
+			zw_diags__fini(&d0);
+			zw_diags__fini(&d1);
+			continue;
+		}
 		if (k)
 			old = version_matrix(db, w->act[k - 1].version, today, &d0);
 		new_ = version_matrix(db, w->act[k].version, today, &d1);
