@@ -19,6 +19,8 @@ PKGS=(
   python3-scapy jq sqlite3 procps psmisc socat iputils-ping netcat-openbsd
   graphviz
   python3-yaml ethtool
+  # zonectl audit's tests: JSON schema, HTML rendered by headless Chromium
+  python3-jsonschema chromium
 )
 
 missing=()
