@@ -254,19 +254,28 @@ static json_t *changes_json(const struct zw_matrix *m,
 
 /* ---- section 1: enforced = declared ---- */
 
-struct keyed {
-	char *key;
+/* Rules are compared port by port: engines may merge adjacent ranges of
+ * one flow (XDP decodes tcp/22 and an entry added for tcp/23 as
+ * tcp/22-23), so each (zone pair, protocol, narrowing, flow) group's port
+ * ranges are merged and the differences named range by range. */
+struct span {
+	char *group; /* from|to|proto|src|dst|flow */
+	uint32_t lo, hi;
 	size_t idx;
 };
 
-static int cmp_keyed(const void *a, const void *b)
+static int cmp_span(const void *a, const void *b)
 {
-	return strcmp(((const struct keyed *)a)->key,
-		      ((const struct keyed *)b)->key);
+	const struct span *x = a, *y = b;
+	int c = strcmp(x->group, y->group);
+
+	if (c)
+		return c;
+	return x->lo < y->lo ? -1 : x->lo > y->lo;
 }
 
-/* "ops -> jump tcp/22 src any dst any" as the describer writes rules. */
-static char *rule_text(const struct zw_held_rule *r, bool with_key_parts)
+/* "ops -> jump tcp/22 src a dst b" (a port range or type; any: none). */
+static char *rule_text(const struct zw_held_rule *r)
 {
 	char pb[4], ports[32] = "", *out = NULL;
 
@@ -279,14 +288,6 @@ static char *rule_text(const struct zw_held_rule *r, bool with_key_parts)
 			snprintf(ports, sizeof(ports), "%s%u-%u", what, r->lo,
 				 r->hi);
 	}
-	if (with_key_parts) {
-		if (asprintf(&out, "%s|%s|%u|%d|%u|%u|%s|%s|%s", r->from, r->to,
-			     r->proto, r->any, r->lo, r->hi,
-			     r->src ? r->src : "", r->dst ? r->dst : "",
-			     r->flow_id) < 0)
-			return NULL;
-		return out;
-	}
 	if (asprintf(&out, "%s -> %s %s%s%s%s%s%s", r->from, r->to,
 		     zw_proto__name(r->proto, pb), ports,
 		     r->src ? " src " : "", r->src ? r->src : "",
@@ -295,42 +296,65 @@ static char *rule_text(const struct zw_held_rule *r, bool with_key_parts)
 	return out;
 }
 
-static struct keyed *keys_of(const struct zw_backend_state *st)
+static struct span *spans_of(const struct zw_backend_state *st)
 {
-	struct keyed *k = calloc(st->n_rules + 1, sizeof(*k));
+	struct span *v = calloc(st->n_rules + 1, sizeof(*v));
 
-	if (!k)
+	if (!v)
 		return NULL;
 	for (size_t i = 0; i < st->n_rules; i++) {
-		k[i].key = rule_text(&st->rules[i], true);
-		k[i].idx = i;
-		if (!k[i].key) {
-			for (size_t x = 0; x < i; x++)
-				free(k[x].key);
-			free(k);
+		const struct zw_held_rule *r = &st->rules[i];
+
+		if (asprintf(&v[i].group, "%s|%s|%u|%s|%s|%s", r->from, r->to,
+			     r->proto, r->src ? r->src : "",
+			     r->dst ? r->dst : "", r->flow_id) < 0) {
+			for (size_t k = 0; k < i; k++)
+				free(v[k].group);
+			free(v);
 			return NULL;
 		}
+		v[i].lo = r->any ? 0 : r->lo;
+		v[i].hi = r->any ? 65535 : r->hi;
+		v[i].idx = i;
 	}
-	qsort(k, st->n_rules, sizeof(*k), cmp_keyed);
-	return k;
+	qsort(v, st->n_rules, sizeof(*v), cmp_span);
+	return v;
 }
 
-static void keys_free(struct keyed *k, size_t n)
+static void spans_free(struct span *v, size_t n)
 {
-	for (size_t i = 0; k && i < n; i++)
-		free(k[i].key);
-	free(k);
+	for (size_t i = 0; v && i < n; i++)
+		free(v[i].group);
+	free(v);
 }
 
 static void rule_finding(struct zwd_audit *a, const struct zwd_backend *b,
-			 const struct zw_held_rule *r, bool added,
-			 int64_t version)
+			 const struct zw_backend_state *st,
+			 const struct span *g, size_t n_g, uint32_t lo,
+			 uint32_t hi, bool added, int64_t version)
 {
-	char *txt = rule_text(r, false);
+	struct zw_held_rule r = st->rules[g[0].idx];
+	char *txt, *et = NULL;
+	size_t etl = 0;
+	FILE *ef;
 	json_t *f;
 
+	r.lo = (uint16_t)lo;
+	r.hi = (uint16_t)hi;
+	r.any = lo == 0 && hi == 65535 && st->rules[g[0].idx].any;
+	txt = rule_text(&r);
 	if (!txt)
 		return;
+	/* the engine's words of the held rules that overlap the range */
+	ef = open_memstream(&et, &etl);
+	for (size_t k = 0; ef && k < n_g; k++) {
+		const char *w = st->rules[g[k].idx].engine_text;
+
+		if (w && g[k].lo <= hi && g[k].hi >= lo)
+			fprintf(ef, "%s%s", etl || ftell(ef) ? "\n" : "", w);
+	}
+	if (ef)
+		fclose(ef);
 	if (added)
 		f = zwd_audit__add(a, false, "enforcement", "high", "rule-added",
 				   txt,
@@ -338,65 +362,111 @@ static void rule_finding(struct zwd_audit *a, const struct zwd_backend *b,
 				   "allows it%s%s%s",
 				   b->spec, b->be->ops->name, txt,
 				   (long long)version,
-				   *r->flow_id ? " (the engine attributes it to "
-						 "flow "
-					       : "",
-				   r->flow_id, *r->flow_id ? ")" : "");
+				   *r.flow_id ? " (the engine attributes it to "
+						"flow "
+					      : "",
+				   r.flow_id, *r.flow_id ? ")" : "");
 	else
 		f = zwd_audit__add(a, false, "enforcement", "high",
 				   "rule-missing", txt,
 				   "%s: flow %s of version %lld allows %s, "
 				   "which %s does not enforce",
-				   b->spec, r->flow_id, (long long)version,
-				   txt, b->be->ops->name);
+				   b->spec, r.flow_id, (long long)version, txt,
+				   b->be->ops->name);
 	if (f) {
 		json_object_set_new(f, "engine", json_string(b->spec));
-		json_object_set_new(f, "from", json_string(r->from));
-		json_object_set_new(f, "to", json_string(r->to));
-		if (*r->flow_id)
-			json_object_set_new(f, "flow", json_string(r->flow_id));
-		if (r->engine_text)
-			json_object_set_new(f, "engine_text",
-					    json_string(r->engine_text));
+		json_object_set_new(f, "from", json_string(r.from));
+		json_object_set_new(f, "to", json_string(r.to));
+		if (*r.flow_id)
+			json_object_set_new(f, "flow", json_string(r.flow_id));
+		if (added && et && *et)
+			json_object_set_new(f, "engine_text", json_string(et));
 	}
+	free(et);
 	free(txt);
 }
 
-/* Held rules against declared ones: every rule in one and not the other. */
+/* Name each part of the ranges of group @x (in @xs) that the ranges of the
+ * same group in @ys do not cover. Both sorted by lo. */
+static size_t uncovered(struct zwd_audit *a, const struct zwd_backend *b,
+			const struct zw_backend_state *xs, const struct span *x,
+			size_t nx, const struct span *y, size_t ny, bool added,
+			int64_t version)
+{
+	size_t n = 0, k = 0;
+	uint32_t cur = 0;
+	bool open = false;
+
+	/* walk the merged ranges of x, subtract y */
+	for (size_t i = 0; i < nx; i++) {
+		uint32_t lo = x[i].lo, hi = x[i].hi;
+
+		if (open && lo <= cur)
+			lo = cur;
+		if (open && lo > hi)
+			continue;
+		while (lo <= hi) {
+			while (k < ny && y[k].hi < lo)
+				k++;
+			if (k == ny || y[k].lo > hi) {
+				rule_finding(a, b, xs, x, nx, lo, hi, added,
+					     version);
+				n++;
+				break;
+			}
+			if (y[k].lo > lo) {
+				rule_finding(a, b, xs, x, nx, lo, y[k].lo - 1,
+					     added, version);
+				n++;
+			}
+			if (y[k].hi >= hi)
+				break;
+			lo = y[k].hi + 1;
+		}
+		cur = hi + 1;
+		open = true;
+	}
+	return n;
+}
+
+/* Held rules against declared ones: everything allowed by one and not the
+ * other, in matrix terms. */
 static size_t compare_rules(struct zwd_audit *a, const struct zwd_backend *b,
 			    const struct zw_backend_state *held,
 			    const struct zw_backend_state *decl,
 			    int64_t version)
 {
-	struct keyed *h = keys_of(held), *dk = keys_of(decl);
+	struct span *h = spans_of(held), *d = spans_of(decl);
 	size_t i = 0, k = 0, n = 0;
 
-	if (!h || !dk) {
-		keys_free(h, held->n_rules);
-		keys_free(dk, decl->n_rules);
+	if (!h || !d) {
+		spans_free(h, held->n_rules);
+		spans_free(d, decl->n_rules);
 		zwd_audit__missing(a, "enforcement", "%s: out of memory",
 				   b->spec);
 		return 0;
 	}
 	while (i < held->n_rules || k < decl->n_rules) {
-		int c = i == held->n_rules	 ? 1
+		size_t i2 = i, k2 = k;
+		int c = i == held->n_rules   ? 1
 			: k == decl->n_rules ? -1
-					     : strcmp(h[i].key, dk[k].key);
+					     : strcmp(h[i].group, d[k].group);
 
-		if (c == 0) {
-			i++, k++;
-		} else if (c < 0) {
-			rule_finding(a, b, &held->rules[h[i++].idx], true,
-				     version);
-			n++;
-		} else {
-			rule_finding(a, b, &decl->rules[dk[k++].idx], false,
-				     version);
-			n++;
-		}
+		if (c <= 0)
+			while (i2 < held->n_rules && !strcmp(h[i2].group, h[i].group))
+				i2++;
+		if (c >= 0)
+			while (k2 < decl->n_rules && !strcmp(d[k2].group, d[k].group))
+				k2++;
+		n += uncovered(a, b, held, h + i, i2 - i, d + k, k2 - k, true,
+			       version);
+		n += uncovered(a, b, decl, d + k, k2 - k, h + i, i2 - i, false,
+			       version);
+		i = i2;
+		k = k2;
 	}
-	keys_free(h, held->n_rules);
-	keys_free(dk, decl->n_rules);
+	spans_free(h, held->n_rules);
+	spans_free(d, decl->n_rules);
 	return n;
 }
 
@@ -1237,7 +1307,8 @@ json_t *zwd_audit__run(struct zw_journal *j, struct zwd *d, const json_t *req)
 				copies[n_cp++] = c;
 				for (t = strtok_r(c, ",", &save); t && n_if < 64;
 				     t = strtok_r(NULL, ",", &save))
-					ifs[n_if++] = t;
+					if (!strchr(t, '=')) /* dir=..., options */
+						ifs[n_if++] = t;
 			}
 		}
 		if (kernel)
