@@ -22,6 +22,8 @@ PKGS=(
   # packaging (suite package), man pages, metrics and schema tests
   scdoc debhelper dpkg-dev lintian bash-completion man-db
   python3-prometheus-client python3-jsonschema
+  # zonectl audit's tests: HTML rendered by headless Chromium
+  chromium
 )
 
 missing=()

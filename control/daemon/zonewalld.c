@@ -28,6 +28,7 @@
 #include "metrics.h"
 #include "proto.h"
 #include "state.h"
+#include "usage.h"
 #include "zonewalld.h"
 
 #define DEFAULT_SOCKET "/run/zonewall/zonewalld.sock"
@@ -44,6 +45,7 @@ struct opts {
 	const char *ipfix;
 	const char *log;
 	const char *metrics;
+	long usage_interval;
 	bool foreground;
 	char **cfg_args; /* --config FILE's settings (config.h) */
 	char **argv;	 /* argv with them inserted after argv[0] */
@@ -58,6 +60,7 @@ static void usage(FILE *out)
 	      "                 [--syslog-name NAME]]] [--ipfix HOST:PORT]\n"
 	      "                 [--socket-group GROUP] [--metrics ADDR:PORT]\n"
 	      "                 [--log FILE] [--foreground]\n"
+	      "                 [--usage-interval SECONDS]\n"
 	      "\n"
 	      "zonewall's control daemon: the only writer of the matrix versions\n"
 	      "and of the change journal; programs every backend with the active\n"
@@ -93,6 +96,10 @@ static void usage(FILE *out)
 	      "  --log FILE         log of the daemon's own operation (default:\n"
 	      "                     stderr with --foreground, else DIR/zonewalld.log)\n"
 	      "  --foreground       do not detach\n"
+	      "  --usage-interval S sample every engine's per-flow counters into\n"
+	      "                     the state database every S seconds (default\n"
+	      "                     3600; 1 to 86400): the last-hit times of\n"
+	      "                     'zonectl audit'\n"
 	      "\n"
 	      "SIGTERM/SIGINT stop it cleanly; enforcement stays in place. SIGHUP\n"
 	      "is ignored: nothing is reloaded by surprise, changes go through\n"
@@ -101,7 +108,8 @@ static void usage(FILE *out)
 }
 
 enum { O_SYSLOG_TLS = 256, O_SYSLOG_CA, O_SYSLOG_CERT, O_SYSLOG_KEY,
-       O_SYSLOG_NAME, O_IPFIX, O_LOG, O_GROUP, O_CONFIG, O_METRICS };
+       O_SYSLOG_NAME, O_IPFIX, O_LOG, O_GROUP, O_CONFIG, O_METRICS,
+       O_USAGE };
 /* Also the keys of the configuration file (config.h). */
 static const struct option lo[] = {
 		{"state", required_argument, NULL, 's'},
@@ -119,6 +127,7 @@ static const struct option lo[] = {
 		{"metrics", required_argument, NULL, O_METRICS},
 		{"config", required_argument, NULL, O_CONFIG},
 		{"foreground", no_argument, NULL, 'f'},
+		{"usage-interval", required_argument, NULL, O_USAGE},
 		{"help", no_argument, NULL, 'h'},
 		{"version", no_argument, NULL, 'V'},
 		{NULL, 0, NULL, 0},
@@ -171,6 +180,7 @@ static int parse_opts(int argc, char **argv, struct opts *o)
 	if (r)
 		return r;
 	o->socket = DEFAULT_SOCKET;
+	o->usage_interval = ZW_USAGE_INTERVAL_S;
 	o->backends = calloc((size_t)argc + 1, sizeof(char *));
 	if (!o->backends)
 		return 3;
@@ -202,6 +212,21 @@ static int parse_opts(int argc, char **argv, struct opts *o)
 		case O_METRICS: o->metrics = optarg; break;
 		case O_CONFIG: break; /* read by read_config() */
 		case 'f': o->foreground = true; break;
+		case O_USAGE: {
+			char *end;
+
+			errno = 0;
+			o->usage_interval = strtol(optarg, &end, 10);
+			if (errno || *end || end == optarg ||
+			    o->usage_interval < 1 || o->usage_interval > 86400) {
+				fprintf(stderr, "zonewalld: --usage-interval "
+						"takes 1 to 86400 seconds, not "
+						"'%s'\n",
+					optarg);
+				return 2;
+			}
+			break;
+		}
 		case 'h': usage(stdout); exit(0);
 		case 'V': puts("zonewalld " ZW_VERSION); exit(0);
 		default:
@@ -761,7 +786,7 @@ int zwd__main(int argc, char **argv)
 	struct zwd_metrics *metrics = NULL;
 	char err[1024], lockpath[4200];
 	sigset_t mask;
-	int r, lockfd, lfd, sfd, tfd, dfd;
+	int r, lockfd, lfd, sfd, tfd, dfd, ufd;
 	FILE *logf = NULL;
 
 	r = parse_opts(argc, argv, &o);
@@ -797,6 +822,7 @@ int zwd__main(int argc, char **argv)
 		zw_log__set_level(ZW_LOG_DEBUG);
 	d.state_dir = o.state;
 	d.started_us = zw_time__now_us();
+	d.usage_interval_s = o.usage_interval;
 
 	/* One daemon per state directory. */
 	snprintf(lockpath, sizeof(lockpath), "%s/lock", o.state);
@@ -890,6 +916,21 @@ int zwd__main(int argc, char **argv)
 
 		timerfd_settime(tfd, 0, &its, NULL);
 	}
+	/* Flow usage: sampled now (counters read since the last run count
+	 * from here), then every --usage-interval seconds. */
+	ufd = timerfd_create(CLOCK_MONOTONIC, TFD_CLOEXEC);
+	{
+		struct itimerspec its = {
+			.it_value.tv_sec = o.usage_interval,
+			.it_interval.tv_sec = o.usage_interval,
+		};
+
+		timerfd_settime(ufd, 0, &its, NULL);
+		r = zwd_usage__sample(&d, zw_time__now_us());
+		if (r < 0)
+			zw_log(ZW_LOG_WARN, "usage-sample", "error=\"%s\"",
+			       strerror(-r));
+	}
 	lfd = listen_socket(&o);
 	if (o.metrics) {
 		metrics = zwd_metrics__new(o.metrics, err, sizeof(err));
@@ -918,7 +959,7 @@ int zwd__main(int argc, char **argv)
 	for (size_t i = 0; i < MAX_CONNS; i++)
 		conns[i].fd = -1;
 	for (;;) {
-		struct pollfd p[3 + MAX_CONNS + ZWD_METRICS_MAX_FDS];
+		struct pollfd p[4 + MAX_CONNS + ZWD_METRICS_MAX_FDS];
 		int64_t now = mono_ms(), next = -1;
 		size_t n_writing = 0, n_m = 0;
 		int timeout;
@@ -926,6 +967,7 @@ int zwd__main(int argc, char **argv)
 		p[0] = (struct pollfd){.fd = sfd, .events = POLLIN};
 		p[1] = (struct pollfd){.fd = tfd, .events = POLLIN};
 		p[2] = (struct pollfd){.fd = lfd, .events = POLLIN};
+		p[3 + MAX_CONNS] = (struct pollfd){.fd = ufd, .events = POLLIN};
 		for (size_t i = 0; i < MAX_CONNS; i++) {
 			struct conn *c = &conns[i];
 
@@ -942,10 +984,10 @@ int zwd__main(int argc, char **argv)
 		if (n_writing == MAX_CONNS)
 			p[2].fd = -1; /* every slot answering: wait */
 		if (metrics)
-			n_m = zwd_metrics__pollfds(metrics, p + 3 + MAX_CONNS,
+			n_m = zwd_metrics__pollfds(metrics, p + 4 + MAX_CONNS,
 						   &next);
 		timeout = next < 0 ? -1 : next <= now ? 0 : (int)(next - now);
-		if (poll(p, 3 + MAX_CONNS + n_m, timeout) < 0) {
+		if (poll(p, 4 + MAX_CONNS + n_m, timeout) < 0) {
 			if (errno == EINTR)
 				continue;
 			break;
@@ -972,6 +1014,16 @@ int zwd__main(int argc, char **argv)
 				(void)0;
 			zwd__day_tick(&d);
 		}
+		if (p[3 + MAX_CONNS].revents & POLLIN) {
+			uint64_t n;
+
+			if (read(ufd, &n, sizeof(n)) < 0)
+				(void)0;
+			r = zwd_usage__sample(&d, zw_time__now_us());
+			if (r < 0)
+				zw_log(ZW_LOG_WARN, "usage-sample",
+				       "error=\"%s\"", strerror(-r));
+		}
 		for (size_t i = 0; i < MAX_CONNS; i++) {
 			struct conn *c = &conns[i];
 
@@ -993,13 +1045,14 @@ int zwd__main(int argc, char **argv)
 				conn_accept(lfd, c);
 		}
 		if (metrics)
-			zwd_metrics__serve(metrics, &d, p + 3 + MAX_CONNS, n_m);
+			zwd_metrics__serve(metrics, &d, p + 4 + MAX_CONNS, n_m);
 	}
 	zwd_metrics__free(metrics);
 	for (size_t i = 0; i < MAX_CONNS; i++)
 		if (conns[i].fd >= 0)
 			conn_close(&conns[i]);
 	close(lfd);
+	close(ufd);
 	unlink(o.socket);
 	zwd__fini(&d);
 	unlinkat(dfd, "zonewalld.pid", 0);

@@ -79,6 +79,7 @@ struct zwd {
 	struct zw_fwd *fwd;
 	char *syslog_target;
 	int64_t started_us;
+	int64_t usage_interval_s; /* flow usage sampling period (usage.h) */
 };
 
 /* Start-up checks of the evidence (integrity.c): the journal's chain and

@@ -14,6 +14,7 @@
 #include <string.h>
 #include <unistd.h>
 
+#include "audit.h"
 #include "journal_priv.h"
 #include "log.h"
 #include "proto.h"
@@ -1034,6 +1035,10 @@ json_t *zwd__handle(struct zwd *d, const json_t *req,
 		return zw_q__rules(d->j, req);
 	if (!strcmp(op, "archive"))
 		return op_archive(d, req, who);
+	if (!strcmp(op, "audit"))
+		return zwd_audit__run(d->j, d, req);
+	if (!strcmp(op, "version_at"))
+		return zwd_audit__version_at(d->j, req);
 	return zw_proto__error(2, "unknown request '%s'", op);
 }
 

@@ -6,6 +6,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "audit.h"
 #include "proto.h"
 #include "queries.h"
 #include "state.h"
@@ -38,6 +39,10 @@ static int offline(json_t *req, json_t **resp)
 		*resp = zw_q__versions(j);
 	else if (!strcmp(op, "rules"))
 		*resp = zw_q__rules(j, req);
+	else if (!strcmp(op, "audit"))
+		*resp = zwd_audit__run(j, NULL, req);
+	else if (!strcmp(op, "version_at"))
+		*resp = zwd_audit__version_at(j, req);
 	else
 		*resp = zw_proto__error(2, "'%s' is not available offline", op);
 	zw_journal__free(j);

@@ -17,12 +17,18 @@
 
 struct explain_opts {
 	const char *date;
+	const char *at;
 	int format; /* index in zw_ctl_text_json */
 };
 
 static const struct zw_ctl_opt explain_opts[] = {
 	ZW_CTL_OPT("date", 0, ZW_CTL_STRING, struct explain_opts, date,
 	 "YYYY-MM-DD", "evaluate flow expiry on that day (default today,\nUTC)"),
+	ZW_CTL_OPT("at", 0, ZW_CTL_STRING, struct explain_opts, at, "WHEN",
+	 "answer from the version in force at WHEN (vN,\n"
+	 "YYYY-MM-DD: the end of that UTC day, or a UTC\n"
+	 "date-time), read from the daemon or --state DIR;\n"
+	 "then no MATRIX argument"),
 	ZW_CTL_OPT("format", 0, ZW_CTL_ENUM, struct explain_opts, format, NULL,
 	 "one line (default) or one JSON document",
 	 .choices = zw_ctl_text_json),
@@ -32,7 +38,8 @@ static const struct zw_ctl_opt explain_opts[] = {
 static const struct zw_ctl_cmdline explain_cmdline = {
 	.name = "explain",
 	.usage = "zonectl explain MATRIX.yaml|POLICY.img SRC DST PROTO [DPORT|ICMPTYPE]\n"
-		 "                [--date YYYY-MM-DD] [--format text|json]",
+		 "                [--date YYYY-MM-DD] [--format text|json]\n"
+		 "zonectl explain --at vN|DATE|DATETIME SRC DST PROTO [DPORT|ICMPTYPE]",
 	.about = "Print the verdict a NEW connection from SRC to DST gets, and which\n"
 		 "flow decides it. The first word is 'allow' or 'deny':\n"
 		 "  allow F-001 ops -> jump ssh\n"
@@ -41,6 +48,8 @@ static const struct zw_ctl_cmdline explain_cmdline = {
 		 "  deny ops -> ops isolated zone for tcp/22\n"
 		 "PROTO is tcp, udp, sctp, icmp, icmpv6 or a number; tcp/udp/sctp\n"
 		 "need a destination port, icmp/icmpv6 a type (name or number).\n"
+		 "With --at, from the version in force then (REQUIREMENTS L1: what\n"
+		 "was allowed on that day); flow expiry is judged on that day.\n"
 		 "Exit 0 whatever the verdict; 1 if the matrix or image is invalid.\n",
 	.opts = explain_opts,
 	.max_pos = 5,
@@ -148,6 +157,68 @@ static bool is_image(const char *path)
 	return r;
 }
 
+/* explain --at WHEN SRC DST PROTO [PORT]: the usual answer, from the
+ * matrix of the version in force at WHEN. */
+static int explain_at(const struct explain_opts *o, const struct zw_ctl_args *args)
+{
+	struct zw_query q;
+	struct zw_verdict v;
+	struct answer a = {0};
+	struct zw_diags d;
+	struct zw_matrix *m;
+	long long version;
+	char err[256], name[64], *text = NULL;
+	size_t len;
+	int32_t day;
+	int r;
+
+	if (args->n_pos < 3 || args->n_pos > 4) {
+		zw_ctl_help(&explain_cmdline, stderr);
+		return ZW_EXIT_USAGE;
+	}
+	if (zw_query__parse(&q, args->pos[0], args->pos[1], args->pos[2],
+			    args->n_pos > 3 ? args->pos[3] : NULL, err,
+			    sizeof(err))) {
+		zw_ctl_err("%s", err);
+		return ZW_EXIT_USAGE;
+	}
+	if (o->date && zw_date__parse(o->date, &q.day)) {
+		zw_ctl_err("--date must be YYYY-MM-DD, not '%s'", o->date);
+		return ZW_EXIT_USAGE;
+	}
+	r = zw_ctl_version_at(o->at, &text, &len, &version, &day);
+	if (r)
+		return r;
+	if (!o->date)
+		q.day = day;
+	snprintf(name, sizeof(name), "version %lld", version);
+	zw_diags__init(&d, name);
+	m = zw_matrix__parse(text, len, name, &d);
+	free(text);
+	if (m)
+		zw_matrix__validate(m, q.day, &d);
+	if (!m || d.n_errors) {
+		zw_diags__print_text(&d, stderr);
+		zw_ctl_err("the matrix of %s does not validate on that day", name);
+		zw_diags__fini(&d);
+		zw_matrix__free(m);
+		return ZW_EXIT_INVALID;
+	}
+	zw_diags__fini(&d);
+	zw_eval__matrix(m, &q, &v);
+	a.from = m->zones[v.src_zone].name;
+	a.to = m->zones[v.dst_zone].name;
+	if (v.flow != ZW_NO_FLOW) {
+		a.flow = m->flows[v.flow].id;
+		a.service = m->services[v.service].name;
+	}
+	a.verdict = v.allow ? "allow" : "deny";
+	a.reason = reason_name(v.reason);
+	print_answer(&a, &v, &q, o->format == 1);
+	zw_matrix__free(m);
+	return ZW_EXIT_OK;
+}
+
 int zw_cmd_explain(int argc, char **argv)
 {
 	struct explain_opts o = {0};
@@ -162,6 +233,8 @@ int zw_cmd_explain(int argc, char **argv)
 	r = zw_ctl_parse(&explain_cmdline, &o, argc, argv, &args);
 	if (r != ZW_CTL_GO)
 		return r;
+	if (o.at)
+		return explain_at(&o, &args);
 	if (args.n_pos < 4) {
 		zw_ctl_help(&explain_cmdline, stderr);
 		return ZW_EXIT_USAGE;

@@ -21,3 +21,12 @@ NOT_YET(zw_cmd_rules)
 NOT_YET(zw_cmd_status)
 NOT_YET(zw_cmd_crisis)
 NOT_YET(zw_cmd_audit)
+
+int zw_ctl_version_at(const char *when, char **text, size_t *len,
+		      long long *version, int32_t *day)
+{
+	(void)when, (void)text, (void)len, (void)version, (void)day;
+	zw_ctl_err("'explain --at' needs zonewalld, which this build does not "
+		   "include");
+	return ZW_EXIT_ENV;
+}

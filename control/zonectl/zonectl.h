@@ -77,4 +77,14 @@ int zw_cmd_status(int argc, char **argv);
 int zw_cmd_crisis(int argc, char **argv);
 int zw_cmd_audit(int argc, char **argv);
 
+/*
+ * The matrix of the version in force at @when ("vN", a date YYYY-MM-DD:
+ * at the end of that UTC day, or a UTC date-time), from the daemon or
+ * --state DIR (cmd_audit.c): 0 with the text in *@text (malloc'd, @len
+ * bytes, NUL-terminated), its version and the day to judge expiry on;
+ * otherwise the error was printed and the exit code is returned.
+ */
+int zw_ctl_version_at(const char *when, char **text, size_t *len,
+		      long long *version, int32_t *day);
+
 #endif

@@ -9,8 +9,10 @@
  * exists, prepare() fails (its first line, if any, is the error); while
  * PATH.commit-fail exists, commit() fails; each apply is counted in
  * PATH.applied (one line per commit), so tests can show that an engine
- * was not programmed again; its counters are those PATH.counters lists,
- * if it exists (the metrics test). It exists so the daemon's version, journal
+ * was not programmed again. counters() reads PATH.counters, written by
+ * the test: one line per flow, "FLOW_ID PACKETS BYTES [NEW_CONNS DROPS]"
+ * (raw engine counters: a lower value than before is a counter reset);
+ * flows not listed, or no file, count zero. It exists so the daemon's version, journal
  * and reconcile logic can be tested without root or a kernel engine.
  */
 #include <errno.h>
@@ -259,28 +261,38 @@ static int file_read_back(struct zw_backend *b, const struct zw_image *expected,
 	return 0;
 }
 
-/* Zero, or what PATH.counters says: lines "FLOW_INDEX PACKETS BYTES
- * NEW_CONNS DROPS" (a test hook: the metrics test checks that numbers and
- * labels reach the endpoint). */
-static int file_counters(struct zw_backend *be, struct zw_flow_counters *out,
+static int file_counters(struct zw_backend *b, struct zw_flow_counters *out,
 			 uint32_t n_flows)
 {
-	struct file_be *f = zw_container_of(be, struct file_be, base);
-	unsigned long long pk, by, nc, dr;
-	char path[4200];
-	unsigned k;
-	FILE *in;
+	struct file_be *be = F(b);
+	char path[4096], line[512], id[128], err[256];
+	struct zw_image *img;
+	FILE *f;
 
 	memset(out, 0, sizeof(*out) * n_flows);
-	snprintf(path, sizeof(path), "%s.counters", f->path);
-	in = fopen(path, "re");
-	if (!in)
+	snprintf(path, sizeof(path), "%s.counters", be->path);
+	f = fopen(path, "r");
+	if (!f)
 		return 0;
-	while (fscanf(in, "%u %llu %llu %llu %llu", &k, &pk, &by, &nc, &dr) ==
-	       5)
-		if (k < n_flows)
-			out[k] = (struct zw_flow_counters){pk, by, nc, dr};
-	fclose(in);
+	img = zw_image__load(be->path, err, sizeof(err));
+	if (!img) {
+		fclose(f);
+		return 0; /* holds no image: nothing in force to count */
+	}
+	while (fgets(line, sizeof(line), f)) {
+		unsigned long long p = 0, by = 0, nc = 0, dr = 0;
+
+		if (sscanf(line, "%127s %llu %llu %llu %llu", id, &p, &by, &nc,
+			   &dr) < 3)
+			continue;
+		for (uint32_t k = 0; k < img->n_flows && k < n_flows; k++)
+			if (!strcmp(zw_image__str(img, img->flows[k].id), id)) {
+				out[k] = (struct zw_flow_counters){p, by, nc, dr};
+				break;
+			}
+	}
+	fclose(f);
+	zw_image__free(img);
 	return 0;
 }
 

@@ -126,7 +126,7 @@ check "no per-flow series without an active version" [ "$(q '"zonewall_flow_pack
 
 zc commit "$S/matrix/examples/minimal.yaml" -m "first (CHG-1)" >/dev/null || bad "commit"
 # F-002 is flow index 1 of minimal.yaml (jump -> adm)
-printf '1 120 34000 7 2\n' >"$A.counters"
+printf 'F-002 120 34000 7 2\n' >"$A.counters"
 check "scrape after a commit" scrape
 check "active version 1" [ "$(q 'val("zonewall_active_version")')" = 1.0 ]
 check "one commit ok" [ "$(q 'val("zonewall_commits_total", result="ok")')" = 1.0 ]
