@@ -907,7 +907,7 @@ static json_t *op_status(struct zwd *d)
 
 		zw_journal__head(d->j, &seq, hash);
 		return json_pack("{s:b, s:{s:i, s:s, s:s, s:s}, s:o, s:o, s:o,"
-				 " s:{s:I, s:s, s:b, s:s?}}",
+				 " s:{s:I, s:s, s:b, s:s?}, s:o}",
 				 "ok", 1, "daemon", "pid", (int)getpid(),
 				 "version", ZW_VERSION, "state", d->state_dir,
 				 "started", zw_time__format(d->started_us, tbuf),
@@ -915,7 +915,8 @@ static json_t *op_status(struct zwd *d)
 				 sys, "journal", "head_seq", (json_int_t)seq,
 				 "head_hash", hash, "intact_at_start",
 				 d->journal_intact, "problem_at_start",
-				 d->journal_intact ? NULL : d->journal_problem);
+				 d->journal_intact ? NULL : d->journal_problem,
+				 "telemetry", zwd_tm__status(d));
 	}
 }
 
@@ -980,6 +981,8 @@ json_t *zwd__handle(struct zwd *d, const json_t *req,
 		return zw_q__rules(d->j, req);
 	if (!strcmp(op, "archive"))
 		return op_archive(d, req, who);
+	if (!strcmp(op, "flows"))
+		return zwd_tm__flows(d, req);
 	return zw_proto__error(2, "unknown request '%s'", op);
 }
 
@@ -1202,6 +1205,8 @@ void zwd__day_tick(struct zwd *d)
 
 void zwd__fini(struct zwd *d)
 {
+	zwd_tm__drain(d);
+	zwd_tm__stop(d);
 	zw_fwd__stop(d->fwd);
 	d->fwd = NULL;
 	zwd_engines__forget_describers(d);
