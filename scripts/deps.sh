@@ -19,6 +19,8 @@ PKGS=(
   python3-scapy jq sqlite3 procps psmisc socat iputils-ping netcat-openbsd
   graphviz
   python3-yaml ethtool
+  # flow telemetry collectors (tests/control/telemetry_test.sh)
+  tshark nfdump pmacct
 )
 
 missing=()
