@@ -127,6 +127,16 @@ static int parse_url(const char *url, enum zw_tm_transport *tr,
 	return 0;
 }
 
+int zw_tm_exporter__check_url(const char *url)
+{
+	enum zw_tm_transport tr;
+	enum zw_tm_format fmt;
+	char host[256], port[16];
+
+	return parse_url(url, &tr, &fmt, host, sizeof(host), port,
+			 sizeof(port));
+}
+
 /* A new non-blocking socket, connect started (UDP: done). */
 static int open_socket(struct zw_tm_exporter *x)
 {

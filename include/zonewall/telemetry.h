@@ -256,6 +256,9 @@ struct zw_tm_exporter;
  */
 struct zw_tm_exporter *zw_tm_exporter__new(const struct zw_tm_exporter_opts *o,
 					   char *err, size_t err_len);
+/* 0 if @url has one of the forms zw_tm_exporter__new() takes (nothing is
+ * resolved), else -EINVAL. */
+int zw_tm_exporter__check_url(const char *url);
 /* Close the connection; pending bytes are dropped. NULL-safe. */
 void zw_tm_exporter__free(struct zw_tm_exporter *x);
 /*
