@@ -24,6 +24,8 @@ PKGS=(
   python3-prometheus-client python3-jsonschema
   # zonectl audit's tests: HTML rendered by headless Chromium
   chromium
+  # flow telemetry collectors (tests/control/telemetry_test.sh)
+  tshark nfdump pmacct
 )
 
 missing=()

@@ -23,6 +23,8 @@
 #include <time.h>
 #include <unistd.h>
 
+#include <zonewall/telemetry.h>
+
 #include "config.h"
 #include "log.h"
 #include "metrics.h"
@@ -42,7 +44,10 @@ struct opts {
 	const char *syslog;
 	bool syslog_tls;
 	const char *syslog_ca, *syslog_cert, *syslog_key, *syslog_name;
-	const char *ipfix;
+	const char **ipfix;
+	size_t n_ipfix;
+	uint32_t ipfix_domain, ipfix_pen, active_timeout_s;
+	bool log_all_flows;
 	const char *log;
 	const char *metrics;
 	long usage_interval;
@@ -57,7 +62,9 @@ static void usage(FILE *out)
 	      "                 [--backend SPEC]...\n"
 	      "                 [--syslog HOST:PORT [--syslog-tls --syslog-ca FILE\n"
 	      "                 [--syslog-cert FILE --syslog-key FILE]\n"
-	      "                 [--syslog-name NAME]]] [--ipfix HOST:PORT]\n"
+	      "                 [--syslog-name NAME]]] [--ipfix URL]...\n"
+	      "                 [--ipfix-domain N] [--ipfix-pen N]\n"
+	      "                 [--flow-active-timeout S] [--log-all-flows]\n"
 	      "                 [--socket-group GROUP] [--metrics ADDR:PORT]\n"
 	      "                 [--log FILE] [--foreground]\n"
 	      "                 [--usage-interval SECONDS]\n"
@@ -88,8 +95,19 @@ static void usage(FILE *out)
 	      "  --syslog-cert FILE, --syslog-key FILE  client certificate\n"
 	      "  --syslog-name NAME name to verify in the server's certificate\n"
 	      "                     (default: HOST)\n"
-	      "  --ipfix HOST:PORT  accepted; flow telemetry export is not in this\n"
-	      "                     version (logged at start)\n"
+	      "  --ipfix URL        export flow records to a collector, repeatable:\n"
+	      "                     udp://HOST:PORT or HOST:PORT (IPFIX over UDP),\n"
+	      "                     tcp://HOST:PORT (IPFIX over TCP),\n"
+	      "                     nsel+udp://HOST:PORT (NetFlow v9 with NSEL)\n"
+	      "  --ipfix-domain N   observation domain id (default 0): one per\n"
+	      "                     appliance\n"
+	      "  --ipfix-pen N      enterprise number of zonewall's IEs (default\n"
+	      "                     32473, the documentation PEN of RFC 5612)\n"
+	      "  --flow-active-timeout S  update records of long-lived\n"
+	      "                     connections every S seconds (default 300;\n"
+	      "                     engines that emit updates)\n"
+	      "  --log-all-flows    records of every flow, not only 'log: true'\n"
+	      "                     (denials are always recorded)\n"
 	      "  --metrics ADDR:PORT  serve Prometheus metrics at\n"
 	      "                     http://ADDR:PORT/metrics (off by default;\n"
 	      "                     '*:PORT' for every address)\n"
@@ -107,9 +125,22 @@ static void usage(FILE *out)
 	      out);
 }
 
+static int parse_u32(const char *s, uint32_t min, uint32_t max, uint32_t *out)
+{
+	char *end;
+	unsigned long long v;
+
+	errno = 0;
+	v = strtoull(s, &end, 10);
+	if (errno || end == s || *end || *s == '-' || v < min || v > max)
+		return -EINVAL;
+	*out = (uint32_t)v;
+	return 0;
+}
+
 enum { O_SYSLOG_TLS = 256, O_SYSLOG_CA, O_SYSLOG_CERT, O_SYSLOG_KEY,
        O_SYSLOG_NAME, O_IPFIX, O_LOG, O_GROUP, O_CONFIG, O_METRICS,
-       O_USAGE };
+       O_USAGE, O_IPFIX_DOMAIN, O_IPFIX_PEN, O_ACTIVE_TIMEOUT, O_LOG_ALL };
 /* Also the keys of the configuration file (config.h). */
 static const struct option lo[] = {
 		{"state", required_argument, NULL, 's'},
@@ -122,6 +153,11 @@ static const struct option lo[] = {
 		{"syslog-key", required_argument, NULL, O_SYSLOG_KEY},
 		{"syslog-name", required_argument, NULL, O_SYSLOG_NAME},
 		{"ipfix", required_argument, NULL, O_IPFIX},
+		{"ipfix-domain", required_argument, NULL, O_IPFIX_DOMAIN},
+		{"ipfix-pen", required_argument, NULL, O_IPFIX_PEN},
+		{"flow-active-timeout", required_argument, NULL,
+		 O_ACTIVE_TIMEOUT},
+		{"log-all-flows", no_argument, NULL, O_LOG_ALL},
 		{"log", required_argument, NULL, O_LOG},
 		{"socket-group", required_argument, NULL, O_GROUP},
 		{"metrics", required_argument, NULL, O_METRICS},
@@ -181,8 +217,10 @@ static int parse_opts(int argc, char **argv, struct opts *o)
 		return r;
 	o->socket = DEFAULT_SOCKET;
 	o->usage_interval = ZW_USAGE_INTERVAL_S;
+	o->active_timeout_s = 300;
 	o->backends = calloc((size_t)argc + 1, sizeof(char *));
-	if (!o->backends)
+	o->ipfix = calloc((size_t)argc + 1, sizeof(char *));
+	if (!o->backends || !o->ipfix)
 		return 3;
 	while ((c = getopt_long(argc, argv, "fh", lo, NULL)) != -1) {
 		switch (c) {
@@ -206,7 +244,32 @@ static int parse_opts(int argc, char **argv, struct opts *o)
 		case O_SYSLOG_CERT: o->syslog_cert = optarg; break;
 		case O_SYSLOG_KEY: o->syslog_key = optarg; break;
 		case O_SYSLOG_NAME: o->syslog_name = optarg; break;
-		case O_IPFIX: o->ipfix = optarg; break;
+		case O_IPFIX:
+			if (zw_tm_exporter__check_url(optarg) < 0) {
+				fprintf(stderr,
+					"zonewalld: --ipfix %s: expected "
+					"udp://HOST:PORT, tcp://HOST:PORT, "
+					"nsel+udp://HOST:PORT or HOST:PORT\n",
+					optarg);
+				return 2;
+			}
+			o->ipfix[o->n_ipfix++] = optarg;
+			break;
+		case O_IPFIX_DOMAIN:
+		case O_IPFIX_PEN:
+		case O_ACTIVE_TIMEOUT:
+			if (parse_u32(optarg, c == O_ACTIVE_TIMEOUT ? 1 : 0,
+				      c == O_ACTIVE_TIMEOUT ? 86400 : UINT32_MAX,
+				      c == O_IPFIX_DOMAIN ? &o->ipfix_domain
+				      : c == O_IPFIX_PEN  ? &o->ipfix_pen
+							  : &o->active_timeout_s)) {
+				fprintf(stderr, "zonewalld: bad number '%s' "
+						"(see zonewalld --help)\n",
+					optarg);
+				return 2;
+			}
+			break;
+		case O_LOG_ALL: o->log_all_flows = true; break;
 		case O_LOG: o->log = optarg; break;
 		case O_GROUP: o->socket_group = optarg; break;
 		case O_METRICS: o->metrics = optarg; break;
@@ -860,11 +923,19 @@ int zwd__main(int argc, char **argv)
 		zw_log(ZW_LOG_WARN, "no-backend",
 		       "msg=\"no --backend: versions are stored and journalled "
 		       "but nothing is enforced\"");
-	if (o.ipfix)
-		zw_log(ZW_LOG_WARN, "ipfix-unsupported",
-		       "target=%s msg=\"flow telemetry export (IPFIX) is not in "
-		       "this version; option ignored\"",
-		       o.ipfix);
+	{
+		struct zwd_tm_opts to = {
+			.urls = o.ipfix,
+			.n_urls = o.n_ipfix,
+			.domain = o.ipfix_domain,
+			.pen = o.ipfix_pen,
+			.active_timeout_s = o.active_timeout_s,
+			.log_all = o.log_all_flows,
+		};
+
+		if (zwd_tm__start(&d, &to, err, sizeof(err)) < 0)
+			fail("flow export: %s", err);
+	}
 
 	r = zwd__recover(&d);
 	if (r < 0)
@@ -987,6 +1058,12 @@ int zwd__main(int argc, char **argv)
 			n_m = zwd_metrics__pollfds(metrics, p + 4 + MAX_CONNS,
 						   &next);
 		timeout = next < 0 ? -1 : next <= now ? 0 : (int)(next - now);
+		{
+			int tm = zwd_tm__timeout_ms(&d);
+
+			if (tm >= 0 && (timeout < 0 || tm < timeout))
+				timeout = tm;
+		}
 		if (poll(p, 4 + MAX_CONNS + n_m, timeout) < 0) {
 			if (errno == EINTR)
 				continue;
@@ -1034,6 +1111,7 @@ int zwd__main(int argc, char **argv)
 			else
 				conn_read(&d, c);
 		}
+		zwd_tm__tick(&d);
 		now = mono_ms();
 		for (size_t i = 0; i < MAX_CONNS; i++)
 			if (conns[i].fd >= 0 && conns[i].deadline <= now)
@@ -1062,6 +1140,7 @@ int zwd__main(int argc, char **argv)
 	free(o.backends);
 	free(o.argv);
 	zwd_config__free(o.cfg_args);
+	free(o.ipfix);
 	if (logf)
 		fclose(logf);
 	return 0;

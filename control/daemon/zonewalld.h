@@ -52,6 +52,8 @@ struct zwd_deferred {
 
 #define ZWD_MAX_DEFERRED 64
 
+struct zwd_tm;
+
 struct zwd {
 	const char *state_dir;
 	char db_path[4096];
@@ -80,6 +82,8 @@ struct zwd {
 	char *syslog_target;
 	int64_t started_us;
 	int64_t usage_interval_s; /* flow usage sampling period (usage.h) */
+
+	struct zwd_tm *tm; /* the record pump (telemetry.c) */
 };
 
 /* Start-up checks of the evidence (integrity.c): the journal's chain and
@@ -138,6 +142,34 @@ void zwd_engines__restore(struct zwd *d, int32_t day);
 char *zwd_engines__describe(struct zwd *d, const struct zw_image *img,
 			    uint32_t flow);
 void zwd_engines__forget_describers(struct zwd *d);
+
+/* ---- the record pump: telemetry export and live flows (telemetry.c) ---- */
+
+struct zwd_tm_opts {
+	const char *const *urls; /* --ipfix, validated */
+	size_t n_urls;
+	uint32_t domain;	   /* --ipfix-domain */
+	uint32_t pen;		   /* --ipfix-pen, 0: the default */
+	uint32_t active_timeout_s; /* --flow-active-timeout */
+	bool log_all;		   /* --log-all-flows */
+};
+
+/* Start the pump and its exporters (collector names are resolved here).
+ * 0 or -errno with the reason in @err. */
+int zwd_tm__start(struct zwd *d, const struct zwd_tm_opts *o, char *err,
+		  size_t len);
+/* Milliseconds until the pump's next tick (0: now; -1: no pump). */
+int zwd_tm__timeout_ms(struct zwd *d);
+/* Pull every engine's records and export them, when a tick is due. */
+void zwd_tm__tick(struct zwd *d);
+/* Before stopping: hand out pending denials and send what is queued. */
+void zwd_tm__drain(struct zwd *d);
+/* The "telemetry" member of the status response (null: no pump). */
+json_t *zwd_tm__status(struct zwd *d);
+/* The "flows" request (docs/control-protocol.md). */
+json_t *zwd_tm__flows(struct zwd *d, const json_t *req);
+/* NULL-safe on d->tm. */
+void zwd_tm__stop(struct zwd *d);
 
 /* The whole daemon: options, state directory, socket, event loop. Returns
  * the process exit code. main.c calls it; tests call it after registering

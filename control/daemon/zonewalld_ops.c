@@ -959,7 +959,7 @@ static json_t *op_status(struct zwd *d)
 		zw_journal__head(d->j, &seq, hash);
 		cp = zw_journal__checkpoint_read(d->j, &cseq, chash) == 0;
 		return json_pack("{s:b, s:{s:i, s:s, s:s, s:s}, s:o, s:o, s:o,"
-				 " s:{s:I, s:s, s:b, s:s?, s:o, s:s?}}",
+				 " s:{s:I, s:s, s:b, s:s?, s:o, s:s?}, s:o}",
 				 "ok", 1, "daemon", "pid", (int)getpid(),
 				 "version", ZW_VERSION, "state", d->state_dir,
 				 "started", zw_time__format(d->started_us, tbuf),
@@ -970,7 +970,8 @@ static json_t *op_status(struct zwd *d)
 				 d->journal_intact ? NULL : d->journal_problem,
 				 "checkpoint_seq",
 				 cp ? json_integer(cseq) : json_null(),
-				 "checkpoint_hash", cp ? chash : NULL);
+				 "checkpoint_hash", cp ? chash : NULL,
+				 "telemetry", zwd_tm__status(d));
 	}
 }
 
@@ -1039,6 +1040,8 @@ json_t *zwd__handle(struct zwd *d, const json_t *req,
 		return zwd_audit__run(d->j, d, req);
 	if (!strcmp(op, "version_at"))
 		return zwd_audit__version_at(d->j, req);
+	if (!strcmp(op, "flows"))
+		return zwd_tm__flows(d, req);
 	return zw_proto__error(2, "unknown request '%s'", op);
 }
 
@@ -1254,6 +1257,8 @@ void zwd__day_tick(struct zwd *d)
 
 void zwd__fini(struct zwd *d)
 {
+	zwd_tm__drain(d);
+	zwd_tm__stop(d);
 	if (d->j)
 		zwd__refusals_fini(d);
 	zw_fwd__stop(d->fwd);

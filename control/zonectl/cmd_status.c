@@ -30,12 +30,63 @@ static const struct zw_ctl_cmdline status_cmdline = {
 	.about = "Is zonewalld up; the active version and its SHA-256; crisis\n"
 		 "measures in force; each backend with the SHA-256 it really\n"
 		 "enforces (read back from the engine), whether it is in sync and\n"
-		 "its counters; the syslog forwarding queue; the journal head.\n"
+		 "its counters; the syslog forwarding queue; the flow record\n"
+		 "exporters (records sent, dropped and why, the collector's\n"
+		 "state); the journal head.\n"
 		 "Exit: 0 up, 3 daemon unreachable.\n",
 	.opts = status_opts,
 	.max_pos = 0,
 	.too_many = "status takes no argument",
 };
+
+static long long iget(const json_t *o, const char *k)
+{
+	return (long long)json_integer_value(json_object_get(o, k));
+}
+
+/* The record pump and, per exporter, records sent and dropped (by cause)
+ * and the collector's state. */
+static void print_telemetry(const json_t *t)
+{
+	const json_t *x, *why;
+	size_t i;
+
+	if (!json_is_object(t))
+		return;
+	printf("flow records: %lld received from engines, %lld exported%s; "
+	       "denials folded per source, destination, protocol and port",
+	       iget(t, "records_pulled"), iget(t, "records_exported"),
+	       json_is_true(json_object_get(t, "log_all_flows"))
+		       ? " (every flow logged)"
+		       : " (flows with log: true)");
+	if (iget(t, "aggregation_overflow"))
+		printf(", %lld lost to a full table",
+		       iget(t, "aggregation_overflow"));
+	putchar('\n');
+	if (*zw_ctl_sget(t, "last_engine_error"))
+		printf("  engine errors %lld, last: %s\n", iget(t, "engine_errors"),
+		       zw_ctl_sget(t, "last_engine_error"));
+	json_array_foreach(json_object_get(t, "exporters"), i, x) {
+		const char *k;
+		json_t *v;
+
+		printf("export %s (%s over %s): collector %s, %lld records sent, "
+		       "%lld dropped",
+		       zw_ctl_sget(x, "url"), zw_ctl_sget(x, "format"),
+		       zw_ctl_sget(x, "transport"), zw_ctl_sget(x, "collector"),
+		       iget(x, "records_sent"), iget(x, "records_dropped"));
+		why = json_object_get(x, "dropped");
+		json_object_foreach((json_t *)why, k, v)
+			if (json_integer_value(v))
+				printf(", %s %lld", k,
+				       (long long)json_integer_value(v));
+		if (*zw_ctl_sget(x, "last_error"))
+			printf("; last error: %s", zw_ctl_sget(x, "last_error"));
+		putchar('\n');
+	}
+	if (!json_array_size(json_object_get(t, "exporters")))
+		puts("flow export: off (no --ipfix)");
+}
 
 int zw_cmd_status(int argc, char **argv)
 {
@@ -138,6 +189,7 @@ int zw_cmd_status(int argc, char **argv)
 		       *zw_ctl_sget(s, "last_error") ? "; " : "", zw_ctl_tsget(s, "last_error"));
 	else
 		puts("syslog forwarding: off");
+	print_telemetry(json_object_get(resp, "telemetry"));
 	if (!json_is_true(json_object_get(json_object_get(resp, "journal"),
 					  "intact_at_start")))
 		printf("JOURNAL ALTERED (found at daemon start): %s\n",

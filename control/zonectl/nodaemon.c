@@ -19,6 +19,7 @@ NOT_YET(zw_cmd_rollback)
 NOT_YET(zw_cmd_journal)
 NOT_YET(zw_cmd_rules)
 NOT_YET(zw_cmd_status)
+NOT_YET(zw_cmd_flows)
 NOT_YET(zw_cmd_crisis)
 NOT_YET(zw_cmd_audit)
 

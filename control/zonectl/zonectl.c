@@ -36,6 +36,7 @@ static const struct command commands[] = {
 	{"journal", zw_cmd_journal, "the change journal; 'journal verify' checks its chain"},
 	{"rules", zw_cmd_rules, "rules in force and deleted within N days (L1)"},
 	{"status", zw_cmd_status, "daemon, active version, what each backend enforces"},
+	{"flows", zw_cmd_flows, "flow records as the daemon receives them (--follow)"},
 	{"crisis", zw_cmd_crisis, "crisis measures: isolate-internet, block, end"},
 	{"audit", zw_cmd_audit, "the auditor's report"},
 	{NULL, NULL, NULL},

@@ -74,6 +74,7 @@ int zw_cmd_rollback(int argc, char **argv);
 int zw_cmd_journal(int argc, char **argv);
 int zw_cmd_rules(int argc, char **argv);
 int zw_cmd_status(int argc, char **argv);
+int zw_cmd_flows(int argc, char **argv);
 int zw_cmd_crisis(int argc, char **argv);
 int zw_cmd_audit(int argc, char **argv);
 

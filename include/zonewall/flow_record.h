@@ -5,6 +5,13 @@
  * buffer), the DPDK engine (rte_ring) and the daemon's exporters. Fixed
  * size, explicit padding, no pointers; included from BPF code too, so it
  * uses only <linux/types.h>.
+ *
+ * Layout: the first 88 bytes are the original record, unchanged; the
+ * extension (both directions, start time, end reason, egress interface)
+ * follows it and is meaningful only when flags has ZW_REC_F_EXT. An engine
+ * that does not fill the extension leaves flags 0 (it was the field
+ * "reserved", always written 0) and readers ignore the extension's bytes,
+ * which may then be anything (a BPF ring buffer slot is not zeroed).
  */
 #ifndef ZONEWALL_FLOW_RECORD_H
 #define ZONEWALL_FLOW_RECORD_H
@@ -15,7 +22,25 @@ enum zw_flow_event {
 	ZW_EV_NEW = 1,	/* a new connection was allowed */
 	ZW_EV_DROP = 2, /* a packet was dropped */
 	ZW_EV_END = 3,	/* a connection ended (closed or timed out) */
+	ZW_EV_UPDATE = 4, /* a long-lived connection, still open (active
+			   * timeout): counters so far */
+	ZW_EV_DENIED_AGG = 5, /* denied attempts of one (src, dst, proto,
+			       * dport) over a window: packets = attempts */
 };
+
+/* Why a connection's record was emitted (ZW_EV_END, ZW_EV_UPDATE); the
+ * values are those of IPFIX flowEndReason (IE 136, RFC 5102). */
+enum zw_end_reason {
+	ZW_END_UNKNOWN = 0,
+	ZW_END_IDLE = 1,    /* idle timeout */
+	ZW_END_ACTIVE = 2,  /* active timeout (ZW_EV_UPDATE) */
+	ZW_END_CLOSED = 3,  /* end of connection seen (FIN, RST) */
+	ZW_END_FORCED = 4,  /* cut: its flow left the policy */
+	ZW_END_EVICTED = 5, /* lack of resources (table full, evicted) */
+};
+
+/* struct zw_flow_record flags */
+#define ZW_REC_F_EXT 0x1u /* the extension fields are filled */
 
 /*
  * Why a packet was dropped (also the index of per-reason drop counters):
@@ -62,10 +87,25 @@ struct zw_flow_record {
 	__u8 engine;	  /* 1 xdp, 2 dpdk, 3 nft */
 	__u8 pad[3];
 	__u32 ifindex;	  /* ingress interface (xdp) or port id (dpdk) */
-	__u32 reserved;	  /* 0 */
+	union {
+		__u32 reserved; /* its old name: engines that write 0 here
+				 * say "no extension" */
+		__u32 flags;	/* ZW_REC_F_* */
+	};
 	__u8 src[16];	  /* network order; IPv4 in the first 4 bytes */
 	__u8 dst[16];
+	/* ---- extension: only when flags & ZW_REC_F_EXT ---- */
+	__u64 start_ns;	    /* connection start, engine clock; 0 unknown */
+	__u64 rev_packets;  /* of packets: those of the responder (dst to
+			     * src); packets - rev_packets are the
+			     * initiator's */
+	__u64 rev_bytes;    /* likewise for bytes */
+	__u32 egress_ifindex; /* egress interface or port, 0 unknown */
+	__u8 end_reason;    /* enum zw_end_reason */
+	__u8 pad2[3];
 };
-_Static_assert(sizeof(struct zw_flow_record) == 88, "flow record size");
+_Static_assert(sizeof(struct zw_flow_record) == 120, "flow record size");
+_Static_assert(__builtin_offsetof(struct zw_flow_record, start_ns) == 88,
+	       "the first 88 bytes are the original record");
 
 #endif /* ZONEWALL_FLOW_RECORD_H */
