@@ -212,6 +212,13 @@ int zw_xdp__held_rules(struct zw_xdp *x, const struct zw_image *names,
 int zw_xdp__foreign(struct zw_xdp *x, const char *ifname,
 		    struct zw_backend_state *st);
 
+/* The enforcement watch (xdp_watch.c): a fingerprint of what decides
+ * verdicts (generation, active slot header and rule maps, the program on
+ * each of the @n_if interfaces @ifnames). Two equal fingerprints: nothing
+ * changed in between. Cost: one lookup per rule-map entry. 0 or -errno. */
+int zw_xdp__fingerprint(struct zw_xdp *x, char (*ifnames)[16],
+			size_t n_if, uint64_t *fp);
+
 /* The map entries flow @flow of @img produces (malloc'd text, journal). */
 char *zw_xdp__describe_flow(const struct zw_image *img, uint32_t flow);
 

@@ -8,6 +8,7 @@
  * program would drop everything).
  */
 #include <errno.h>
+#include <stdbool.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -27,6 +28,8 @@ struct xdp_be {
 	int n;
 	enum zw_xdp_mode mode;
 	struct zw_ticket *ticket; /* the one prepared, not yet committed */
+	bool fp_known;	/* fp: the fingerprint at the last commit or check */
+	uint64_t fp;
 };
 
 /* The XDP ticket: the engine's own (zw_xdp__prepare: the inactive slot
@@ -165,7 +168,32 @@ static int xdp_commit(struct zw_backend *b, struct zw_ticket *t, char *err,
 	free(t);
 	if (rc)
 		return rc;
-	return attach_all(be, err, err_len);
+	rc = attach_all(be, err, err_len);
+	/* our own change: the watch starts from here */
+	be->fp_known = !rc && zw_xdp__fingerprint(be->x, be->ifaces,
+						   (size_t)be->n, &be->fp) == 0;
+	return rc;
+}
+
+static int xdp_watch_fd(struct zw_backend *b)
+{
+	(void)b;
+	return -1; /* no notifications: polled */
+}
+
+static int xdp_check(struct zw_backend *b)
+{
+	struct xdp_be *be = X(b);
+	uint64_t fp;
+	int rc = zw_xdp__fingerprint(be->x, be->ifaces, (size_t)be->n, &fp);
+	bool same;
+
+	if (rc)
+		return rc;
+	same = be->fp_known && fp == be->fp;
+	be->fp = fp;
+	be->fp_known = true;
+	return same ? 0 : 1;
 }
 
 static int xdp_read_back(struct zw_backend *b, const struct zw_image *expected,
@@ -310,6 +338,7 @@ static void xdp_close(struct zw_backend *b)
  * (a later apply re-installs everything). */
 static int xdp_destroy(struct zw_backend *b, char *err, size_t err_len)
 {
+	X(b)->fp_known = false;
 	return zw_xdp__destroy(X(b)->x, err, err_len);
 }
 
@@ -323,6 +352,8 @@ const struct zw_backend_ops zw_backend_xdp = {
 	.counters = xdp_counters,
 	.records = xdp_records,
 	.describer = xdp_describer,
+	.watch_fd = xdp_watch_fd,
+	.check = xdp_check,
 	.close = xdp_close,
 	.destroy = xdp_destroy,
 };
