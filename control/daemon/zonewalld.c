@@ -42,6 +42,7 @@ struct opts {
 	const char *ipfix;
 	const char *log;
 	bool foreground;
+	enum zwd_on_drift on_drift;
 };
 
 static void usage(FILE *out)
@@ -51,6 +52,7 @@ static void usage(FILE *out)
 	      "                 [--syslog-cert FILE --syslog-key FILE]\n"
 	      "                 [--syslog-name NAME]]] [--ipfix HOST:PORT]\n"
 	      "                 [--socket-group GROUP] [--log FILE] [--foreground]\n"
+	      "                 [--on-drift repair|alert]\n"
 	      "\n"
 	      "zonewall's control daemon: the only writer of the matrix versions\n"
 	      "and of the change journal; programs every backend with the active\n"
@@ -79,6 +81,10 @@ static void usage(FILE *out)
 	      "  --log FILE         log of the daemon's own operation (default:\n"
 	      "                     stderr with --foreground, else DIR/zonewalld.log)\n"
 	      "  --foreground       do not detach\n"
+	      "  --on-drift MODE    when an engine is changed behind the daemon's\n"
+	      "                     back (seen within a second): repair (default:\n"
+	      "                     journal, alert, re-apply the active version)\n"
+	      "                     or alert (journal and alert only)\n"
 	      "\n"
 	      "SIGTERM/SIGINT stop it cleanly; enforcement stays in place. SIGHUP\n"
 	      "is ignored: nothing is reloaded by surprise, changes go through\n"
@@ -89,7 +95,7 @@ static void usage(FILE *out)
 static int parse_opts(int argc, char **argv, struct opts *o)
 {
 	enum { O_SYSLOG_TLS = 256, O_SYSLOG_CA, O_SYSLOG_CERT, O_SYSLOG_KEY,
-	       O_SYSLOG_NAME, O_IPFIX, O_LOG, O_GROUP };
+	       O_SYSLOG_NAME, O_IPFIX, O_LOG, O_GROUP, O_ON_DRIFT };
 	static const struct option lo[] = {
 		{"state", required_argument, NULL, 's'},
 		{"socket", required_argument, NULL, 'S'},
@@ -104,6 +110,7 @@ static int parse_opts(int argc, char **argv, struct opts *o)
 		{"log", required_argument, NULL, O_LOG},
 		{"socket-group", required_argument, NULL, O_GROUP},
 		{"foreground", no_argument, NULL, 'f'},
+		{"on-drift", required_argument, NULL, O_ON_DRIFT},
 		{"help", no_argument, NULL, 'h'},
 		{"version", no_argument, NULL, 'V'},
 		{NULL, 0, NULL, 0},
@@ -129,6 +136,14 @@ static int parse_opts(int argc, char **argv, struct opts *o)
 		case O_LOG: o->log = optarg; break;
 		case O_GROUP: o->socket_group = optarg; break;
 		case 'f': o->foreground = true; break;
+		case O_ON_DRIFT:
+			if (zwd_on_drift__parse(optarg, &o->on_drift) < 0) {
+				fprintf(stderr, "zonewalld: --on-drift takes "
+						"repair or alert, not '%s'\n",
+					optarg);
+				return 2;
+			}
+			break;
 		case 'h': usage(stdout); exit(0);
 		case 'V': puts("zonewalld " ZW_VERSION); exit(0);
 		default:
@@ -588,6 +603,7 @@ int zwd__main(int argc, char **argv)
 	if (getenv("ZONEWALL_DEBUG"))
 		zw_log__set_level(ZW_LOG_DEBUG);
 	d.state_dir = o.state;
+	d.on_drift = o.on_drift;
 	d.started_us = zw_time__now_us();
 
 	/* One daemon per state directory. */
@@ -635,6 +651,7 @@ int zwd__main(int argc, char **argv)
 	if (r < 0)
 		fail("cannot restore the active version from %s (%s)",
 		     d.db_path, strerror(-r));
+	zwd_watch__init(&d);
 
 	if (o.syslog) {
 		struct zw_fwd_opts fo = {
@@ -710,10 +727,10 @@ int zwd__main(int argc, char **argv)
 	for (size_t i = 0; i < MAX_CONNS; i++)
 		conns[i].fd = -1;
 	for (;;) {
-		struct pollfd p[3 + MAX_CONNS];
+		struct pollfd p[3 + MAX_CONNS + 16];
 		int64_t now = mono_ms(), next = -1;
-		size_t n_open = 0;
-		int timeout;
+		size_t n_open = 0, n_watch;
+		int timeout, wt;
 
 		p[0] = (struct pollfd){.fd = sfd, .events = POLLIN};
 		p[1] = (struct pollfd){.fd = tfd, .events = POLLIN};
@@ -734,7 +751,12 @@ int zwd__main(int argc, char **argv)
 		if (n_open == MAX_CONNS)
 			p[2].fd = -1; /* full: the rest wait in the backlog */
 		timeout = next < 0 ? -1 : next <= now ? 0 : (int)(next - now);
-		if (poll(p, 3 + MAX_CONNS, timeout) < 0) {
+		/* the engines' notifications, and the watch's period */
+		n_watch = zwd_watch__pollfds(&d, p + 3 + MAX_CONNS, 16);
+		wt = zwd_watch__timeout(&d);
+		if (timeout < 0 || wt < timeout)
+			timeout = wt;
+		if (poll(p, 3 + MAX_CONNS + n_watch, timeout) < 0) {
 			if (errno == EINTR)
 				continue;
 			break;
@@ -761,6 +783,7 @@ int zwd__main(int argc, char **argv)
 				(void)0;
 			zwd__day_tick(&d);
 		}
+		zwd_watch__run(&d, p + 3 + MAX_CONNS, n_watch);
 		for (size_t i = 0; i < MAX_CONNS; i++) {
 			struct conn *c = &conns[i];
 
