@@ -317,7 +317,8 @@ static void describe(struct zwd *d, const struct zw_backend_state *st,
 	size_t n_miss = 0, n_add = 0, off;
 	char hex[65];
 
-	if (st->rules_known &&
+	/* an engine that enforces nothing holds no rule, decoded or not */
+	if ((st->rules_known || !st->enforcing) &&
 	    zw_backend_state__add_image_rules(&want, d->enforced, d->day) == 0) {
 		char **w = rule_lines(&want), **h = rule_lines(st);
 
@@ -353,7 +354,7 @@ static void describe(struct zwd *d, const struct zw_backend_state *st,
 		off = (size_t)snprintf(sum, len, "%s", st->drift
 						 ? "holds the active image, altered"
 						 : "enforces the active image");
-	if (off < len && st->rules_known && (n_miss || n_add))
+	if (off < len && (n_miss || n_add))
 		off += (size_t)snprintf(sum + off, len - off,
 					"; %zu rule(s) of the active version "
 					"missing, %zu rule(s) added",
