@@ -375,6 +375,23 @@ static void describe(struct zwd *d, const struct zw_backend_state *st,
 			 (int)strcspn(st->drift, "\n"), st->drift);
 }
 
+static void journal_line(struct zwd *d, enum zw_journal_action a,
+			 const char *reason, const char *detail)
+{
+	struct zwd_author me = watch_author();
+	struct zw_journal_entry e = {
+		.action = a,
+		.uid = me.uid,
+		.user = me.name,
+		.version = d->active,
+		.reason = reason,
+		.detail = detail,
+	};
+
+	zwd_journal__append(d, &e);
+	zw_fwd__notify(d->fwd);
+}
+
 /* The engine may have changed: read it back; journal, alert and repair a
  * difference from the active image. */
 static void inspect(struct zwd *d, struct zwd_backend *b)
@@ -421,15 +438,7 @@ static void inspect(struct zwd *d, struct zwd_backend *b)
 		json_decref(o); /* journalled already, still so */
 		return;
 	}
-	if (!sync && d->on_drift == ZWD_ON_DRIFT_REPAIR) {
-		r = zwd_engines__repair(d, b, err, sizeof(err));
-		if (!r && b->be->ops->read_back(b->be, d->enforced, &st) == 0) {
-			repaired = in_sync(&st, d->enforced);
-			zw_backend_state__fini(&st);
-		}
-		/* our own change: not reported by the next check */
-		b->be->ops->check(b->be);
-	}
+	/* Journal first (the evidence within the second), then repair. */
 	snprintf(detail, sizeof(detail), "backend %s, changed behind "
 		 "zonewalld's back: %s; %s",
 		 b->spec, sum,
@@ -437,19 +446,16 @@ static void inspect(struct zwd *d, struct zwd_backend *b)
 			"changed: alert only)"
 		 : d->on_drift == ZWD_ON_DRIFT_ALERT
 			 ? "NOT repaired (--on-drift alert)"
-		 : repaired ? "re-applied the active version: in sync again"
-		 : r	    ? "re-applying the active version FAILED"
-			    : "re-applied the active version, still differs");
-	if (r && *err) {
-		size_t n = strlen(detail);
-
-		snprintf(detail + n, sizeof(detail) - n, ": %s", err);
-	}
+			 : "re-applying the active version");
 	json_object_set_new(o, "backend", json_string(b->spec));
 	json_object_set_new(o, "engine", json_string(b->be->ops->name));
 	json_object_set_new(o, "on_drift",
 			    json_string(zwd_on_drift__name(d->on_drift)));
-	json_object_set_new(o, "repaired", json_boolean(repaired));
+	json_object_set_new(o, "action",
+			    json_string(sync ? "none"
+					: d->on_drift == ZWD_ON_DRIFT_ALERT
+						? "alert"
+						: "re-apply"));
 	after = zw_json__canonical(o);
 	json_decref(o);
 	{
@@ -468,9 +474,33 @@ static void inspect(struct zwd *d, struct zwd_backend *b)
 	free(after);
 	d->n_drifts++;
 	zw_fwd__notify(d->fwd);
-	zw_log(repaired || sync ? ZW_LOG_WARN : ZW_LOG_ERR, "drift",
-	       "backend=%s detail=%s", b->spec,
+	zw_log(sync || d->on_drift == ZWD_ON_DRIFT_REPAIR ? ZW_LOG_WARN
+							   : ZW_LOG_ERR,
+	       "drift", "backend=%s detail=%s", b->spec,
 	       zw_log__q(detail, q, sizeof(q)));
+	if (!sync && d->on_drift == ZWD_ON_DRIFT_REPAIR) {
+		r = zwd_engines__repair(d, b, err, sizeof(err));
+		if (!r && b->be->ops->read_back(b->be, d->enforced, &st) == 0) {
+			repaired = in_sync(&st, d->enforced);
+			zw_backend_state__fini(&st);
+		}
+		/* our own change: not reported by the next check */
+		b->be->ops->check(b->be);
+		snprintf(detail, sizeof(detail),
+			 "backend %s re-programmed with version %lld (image "
+			 "%s) after drift: %s%s%s",
+			 b->spec, (long long)d->active,
+			 d->enforced->sha256_hex,
+			 repaired ? "in sync again"
+			 : r	  ? "FAILED"
+				  : "still differs",
+			 r && *err ? ": " : "", r ? err : "");
+		journal_line(d, ZW_JA_RECONCILE, "repair after drift", detail);
+		zw_log(repaired ? ZW_LOG_INFO : ZW_LOG_ERR,
+		       repaired ? "drift-repaired" : "drift-repair-failed",
+		       "backend=%s detail=%s", b->spec,
+		       zw_log__q(detail, q, sizeof(q)));
+	}
 	free(b->drift_seen);
 	b->drift_seen = repaired || sync ? NULL : strdup(sum);
 }
