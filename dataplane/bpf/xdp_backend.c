@@ -29,8 +29,15 @@ struct xdp_be {
 	enum zw_xdp_mode mode;
 	struct zw_ticket *ticket; /* the one prepared, not yet committed */
 	bool fp_known;	/* fp: the fingerprint at the last commit or check */
-	uint64_t fp;
+	uint64_t fp, fp_maps; /* without, with the rule maps */
+	unsigned n_checks;
 };
+
+/* The rule maps are read at one check in MAPS_EVERY (the links, the
+ * generation and the slot header at every one). Reading them costs about
+ * 0.3 % of a core at 4 checks a second (docs/performance.md), so every
+ * check reads them; raise it for very large policies. */
+#define MAPS_EVERY 1
 
 /* The XDP ticket: the engine's own (zw_xdp__prepare: the inactive slot
  * filled, the generation flip left to commit). */
@@ -170,8 +177,11 @@ static int xdp_commit(struct zw_backend *b, struct zw_ticket *t, char *err,
 		return rc;
 	rc = attach_all(be, err, err_len);
 	/* our own change: the watch starts from here */
-	be->fp_known = !rc && zw_xdp__fingerprint(be->x, be->ifaces,
-						   (size_t)be->n, &be->fp) == 0;
+	be->fp_known = !rc &&
+		       zw_xdp__fingerprint(be->x, be->ifaces, (size_t)be->n,
+					   false, &be->fp) == 0 &&
+		       zw_xdp__fingerprint(be->x, be->ifaces, (size_t)be->n,
+					   true, &be->fp_maps) == 0;
 	return rc;
 }
 
@@ -184,14 +194,21 @@ static int xdp_watch_fd(struct zw_backend *b)
 static int xdp_check(struct zw_backend *b)
 {
 	struct xdp_be *be = X(b);
-	uint64_t fp;
-	int rc = zw_xdp__fingerprint(be->x, be->ifaces, (size_t)be->n, &fp);
+	bool maps = be->n_checks++ % MAPS_EVERY == 0 || !be->fp_known;
+	uint64_t fp, fpm = 0;
+	int rc = zw_xdp__fingerprint(be->x, be->ifaces, (size_t)be->n, false,
+				     &fp);
 	bool same;
 
+	if (!rc && maps)
+		rc = zw_xdp__fingerprint(be->x, be->ifaces, (size_t)be->n, true,
+					 &fpm);
 	if (rc)
 		return rc;
-	same = be->fp_known && fp == be->fp;
+	same = be->fp_known && fp == be->fp && (!maps || fpm == be->fp_maps);
 	be->fp = fp;
+	if (maps)
+		be->fp_maps = fpm;
 	be->fp_known = true;
 	return same ? 0 : 1;
 }
