@@ -54,6 +54,7 @@ struct opts {
 	bool foreground;
 	char **cfg_args; /* --config FILE's settings (config.h) */
 	char **argv;	 /* argv with them inserted after argv[0] */
+	enum zwd_on_drift on_drift;
 };
 
 static void usage(FILE *out)
@@ -68,6 +69,7 @@ static void usage(FILE *out)
 	      "                 [--socket-group GROUP] [--metrics ADDR:PORT]\n"
 	      "                 [--log FILE] [--foreground]\n"
 	      "                 [--usage-interval SECONDS]\n"
+	      "                 [--on-drift repair|alert]\n"
 	      "\n"
 	      "zonewall's control daemon: the only writer of the matrix versions\n"
 	      "and of the change journal; programs every backend with the active\n"
@@ -118,6 +120,10 @@ static void usage(FILE *out)
 	      "                     the state database every S seconds (default\n"
 	      "                     3600; 1 to 86400): the last-hit times of\n"
 	      "                     'zonectl audit'\n"
+	      "  --on-drift MODE    when an engine is changed behind the daemon's\n"
+	      "                     back (seen within a second): repair (default:\n"
+	      "                     journal, alert, re-apply the active version)\n"
+	      "                     or alert (journal and alert only)\n"
 	      "\n"
 	      "SIGTERM/SIGINT stop it cleanly; enforcement stays in place. SIGHUP\n"
 	      "is ignored: nothing is reloaded by surprise, changes go through\n"
@@ -140,7 +146,7 @@ static int parse_u32(const char *s, uint32_t min, uint32_t max, uint32_t *out)
 
 enum { O_SYSLOG_TLS = 256, O_SYSLOG_CA, O_SYSLOG_CERT, O_SYSLOG_KEY,
        O_SYSLOG_NAME, O_IPFIX, O_LOG, O_GROUP, O_CONFIG, O_METRICS,
-       O_USAGE, O_IPFIX_DOMAIN, O_IPFIX_PEN, O_ACTIVE_TIMEOUT, O_LOG_ALL };
+       O_USAGE, O_IPFIX_DOMAIN, O_IPFIX_PEN, O_ACTIVE_TIMEOUT, O_LOG_ALL, O_ON_DRIFT };
 /* Also the keys of the configuration file (config.h). */
 static const struct option lo[] = {
 		{"state", required_argument, NULL, 's'},
@@ -164,6 +170,7 @@ static const struct option lo[] = {
 		{"config", required_argument, NULL, O_CONFIG},
 		{"foreground", no_argument, NULL, 'f'},
 		{"usage-interval", required_argument, NULL, O_USAGE},
+		{"on-drift", required_argument, NULL, O_ON_DRIFT},
 		{"help", no_argument, NULL, 'h'},
 		{"version", no_argument, NULL, 'V'},
 		{NULL, 0, NULL, 0},
@@ -290,6 +297,14 @@ static int parse_opts(int argc, char **argv, struct opts *o)
 			}
 			break;
 		}
+		case O_ON_DRIFT:
+			if (zwd_on_drift__parse(optarg, &o->on_drift) < 0) {
+				fprintf(stderr, "zonewalld: --on-drift takes "
+						"repair or alert, not '%s'\n",
+					optarg);
+				return 2;
+			}
+			break;
 		case 'h': usage(stdout); exit(0);
 		case 'V': puts("zonewalld " ZW_VERSION); exit(0);
 		default:
@@ -884,6 +899,7 @@ int zwd__main(int argc, char **argv)
 	if (getenv("ZONEWALL_DEBUG"))
 		zw_log__set_level(ZW_LOG_DEBUG);
 	d.state_dir = o.state;
+	d.on_drift = o.on_drift;
 	d.started_us = zw_time__now_us();
 	d.usage_interval_s = o.usage_interval;
 
@@ -943,6 +959,7 @@ int zwd__main(int argc, char **argv)
 		     d.db_path,
 		     r == -EBADMSG && *d.journal_problem ? d.journal_problem
 							 : strerror(-r));
+	zwd_watch__init(&d);
 
 	if (o.syslog) {
 		struct zw_fwd_opts fo = {
@@ -1030,10 +1047,10 @@ int zwd__main(int argc, char **argv)
 	for (size_t i = 0; i < MAX_CONNS; i++)
 		conns[i].fd = -1;
 	for (;;) {
-		struct pollfd p[4 + MAX_CONNS + ZWD_METRICS_MAX_FDS];
+		struct pollfd p[4 + MAX_CONNS + ZWD_METRICS_MAX_FDS + 16];
 		int64_t now = mono_ms(), next = -1;
-		size_t n_writing = 0, n_m = 0;
-		int timeout;
+		size_t n_writing = 0, n_m = 0, n_watch;
+		int timeout, wt;
 
 		p[0] = (struct pollfd){.fd = sfd, .events = POLLIN};
 		p[1] = (struct pollfd){.fd = tfd, .events = POLLIN};
@@ -1064,7 +1081,12 @@ int zwd__main(int argc, char **argv)
 			if (tm >= 0 && (timeout < 0 || tm < timeout))
 				timeout = tm;
 		}
-		if (poll(p, 4 + MAX_CONNS + n_m, timeout) < 0) {
+		/* the engines' notifications, and the watch's period */
+		n_watch = zwd_watch__pollfds(&d, p + 4 + MAX_CONNS + n_m, 16);
+		wt = zwd_watch__timeout(&d);
+		if (timeout < 0 || wt < timeout)
+			timeout = wt;
+		if (poll(p, 4 + MAX_CONNS + n_m + n_watch, timeout) < 0) {
 			if (errno == EINTR)
 				continue;
 			break;
@@ -1101,6 +1123,7 @@ int zwd__main(int argc, char **argv)
 				zw_log(ZW_LOG_WARN, "usage-sample",
 				       "error=\"%s\"", strerror(-r));
 		}
+		zwd_watch__run(&d, p + 4 + MAX_CONNS + n_m, n_watch);
 		for (size_t i = 0; i < MAX_CONNS; i++) {
 			struct conn *c = &conns[i];
 

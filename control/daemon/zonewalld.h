@@ -6,6 +6,7 @@
 #include <jansson.h>
 #include <stdbool.h>
 #include <stdint.h>
+#include <poll.h>
 #include <sys/types.h>
 
 #include <zonewall/backend.h>
@@ -25,6 +26,25 @@ struct zwd_backend {
 	 * (engines.c; dropped by zwd_engines__forget_describers()) */
 	struct zw_describer *desc[2];
 	const struct zw_image *desc_img[2];
+	/* the watch (watch.c) */
+	char *drift_seen;   /* drift journalled and not repaired, NULL: none */
+	char *foreign_seen; /* foreign objects at the last read-back */
+	bool watch_failed;  /* check() or read_back() failing (logged once) */
+};
+
+/* What the watch does when an engine changed behind our back. */
+enum zwd_on_drift {
+	ZWD_ON_DRIFT_REPAIR = 0, /* journal, alert, re-apply (default) */
+	ZWD_ON_DRIFT_ALERT,	 /* journal and alert only */
+};
+
+/* The clock watch (watch.c). */
+struct zwd_clock {
+	int64_t real_us, boot_us;   /* last sample (wall, CLOCK_BOOTTIME) */
+	int64_t journal_last_us;    /* time of the newest journal entry */
+	int64_t n_steps;	    /* steps seen since start */
+	int64_t last_step_us;	    /* the last one, signed */
+	int64_t last_step_at_us;    /* wall time just after it */
 };
 
 /* Crisis measures in force (REQUIREMENTS C1, C4). */
@@ -84,6 +104,14 @@ struct zwd {
 	int64_t usage_interval_s; /* flow usage sampling period (usage.h) */
 
 	struct zwd_tm *tm; /* the record pump (telemetry.c) */
+
+	/* the watch (watch.c) */
+	enum zwd_on_drift on_drift;
+	int watch_ms;		/* period (0: default 250 ms) */
+	int64_t watch_next_ms;	/* CLOCK_MONOTONIC ms */
+	int64_t n_drifts;	/* drift entries since start */
+	bool clock_behind_logged; /* today() < day, said once */
+	struct zwd_clock clock;
 };
 
 /* Start-up checks of the evidence (integrity.c): the journal's chain and
@@ -170,6 +198,29 @@ json_t *zwd_tm__status(struct zwd *d);
 json_t *zwd_tm__flows(struct zwd *d, const json_t *req);
 /* NULL-safe on d->tm. */
 void zwd_tm__stop(struct zwd *d);
+
+/* ---- the watch (watch.c) ---- */
+
+const char *zwd_on_drift__name(enum zwd_on_drift m);
+/* "repair" or "alert"; 0 or -EINVAL. */
+int zwd_on_drift__parse(const char *s, enum zwd_on_drift *m);
+/* After recovery: the clock's first sample, the newest journal entry's
+ * time (a clock behind it is journalled as a step at once). */
+void zwd_watch__init(struct zwd *d);
+/* One pollfd per engine (fd -1: the engine has none); returns how many. */
+size_t zwd_watch__pollfds(struct zwd *d, struct pollfd *p, size_t max);
+/* Milliseconds until the next period (0: due). */
+int zwd_watch__timeout(struct zwd *d);
+/* After poll(): check the engines whose fd is readable, and every engine
+ * and the clock when the period is due; journal, alert and repair. */
+void zwd_watch__run(struct zwd *d, const struct pollfd *p, size_t n);
+/* Sample the clock; journal a step beyond the tolerance. */
+void zwd_watch__clock(struct zwd *d);
+/* Append @e to the journal dated now (e->time_us is set), after a
+ * clock-step entry when the wall clock is behind the newest entry, so that
+ * entries stay in time order unless a step is recorded. 0 or -errno. */
+int zwd_journal__append(struct zwd *d, struct zw_journal_entry *e);
+void zwd_watch__fini(struct zwd *d);
 
 /* The whole daemon: options, state directory, socket, event loop. Returns
  * the process exit code. main.c calls it; tests call it after registering

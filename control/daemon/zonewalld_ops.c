@@ -24,8 +24,9 @@
 
 /* Today (UTC days since epoch). ZONEWALL_TODAY_FILE, a test hook, names a
  * file holding YYYY-MM-DD, read at each call, so a test can make a running
- * daemon cross midnight; otherwise zw_date__today() ($ZONEWALL_TODAY or the
- * clock). */
+ * daemon cross midnight; otherwise $ZONEWALL_TODAY (zw_date__today()) or
+ * the wall clock as the journal reads it (zw_time__now_us(), so the clock
+ * step test hook moves the day too). */
 static int32_t today(void)
 {
 	const char *path = getenv("ZONEWALL_TODAY_FILE");
@@ -43,7 +44,24 @@ static int32_t today(void)
 		}
 		fclose(f);
 	}
-	return zw_date__today();
+	if (getenv("ZONEWALL_TODAY"))
+		return zw_date__today();
+	{
+		int64_t us = zw_time__now_us();
+
+		return (int32_t)((us - (us < 0 ? 86400000000LL - 1 : 0)) /
+				 86400000000LL);
+	}
+}
+
+/* The day to program: today, but never a day earlier than the latest
+ * the engines were programmed for (a clock stepped back must not bring
+ * back flows that expired). */
+static int32_t apply_day(const struct zwd *d)
+{
+	int32_t t = today();
+
+	return t < d->day ? d->day : t;
 }
 
 static sqlite3 *db(struct zwd *d)
@@ -144,7 +162,7 @@ static struct zwd_author daemon_author(void)
 static int apply_all(struct zwd *d, const struct zw_image *img,
 		     const struct zw_image *prev, char *err, size_t len)
 {
-	int32_t day = today();
+	int32_t day = apply_day(d);
 	int r = zwd_engines__program(d, img, day, prev, err, len);
 
 	if (!r)
@@ -196,12 +214,9 @@ static int journal(struct zwd *d, const struct zwd_author *who,
 		.impl = impl,
 		.detail = detail,
 	};
-	int r = zw_journal__append(d->j, &e, NULL);
 
-	if (r < 0)
-		zw_log(ZW_LOG_ERR, "journal-failed", "action=%s error=%d",
-		       zw_journal_action__name(a), r);
-	return r;
+	/* dated now, in time order or after a clock-step entry (watch.c) */
+	return zwd_journal__append(d, &e);
 }
 
 /* Journal each flow of the active version whose expires date passed
@@ -574,7 +589,7 @@ static json_t *commit_core(struct zwd *d, const struct zwd_author *who,
 	if (r < 0) {
 		/* Not recorded: the change must not stay in force. */
 		zw_journal__abort(d->j);
-		zwd_engines__restore(d, today());
+		zwd_engines__restore(d, apply_day(d));
 		d->day = prev_day;
 		zw_state__version_set_state(db(d), v.n, "refused",
 					    "journal write failed");
@@ -848,7 +863,7 @@ static json_t *op_crisis(struct zwd *d, const json_t *req,
 		r = zw_journal__commit(d->j);
 	if (r < 0) {
 		zw_journal__abort(d->j);
-		zwd_engines__restore(d, today());
+		zwd_engines__restore(d, apply_day(d));
 		d->day = prev_day;
 		resp = zw_proto__error(3, "crisis measure refused: the journal "
 					  "could not be written");
@@ -877,6 +892,32 @@ out:
 }
 
 /* ---- status ---- */
+
+static json_t *watch_json(const struct zwd *d)
+{
+	return json_pack("{s:s, s:i, s:I}", "on_drift",
+			 zwd_on_drift__name(d->on_drift), "period_ms",
+			 d->watch_ms, "drifts", (json_int_t)d->n_drifts);
+}
+
+static json_t *clock_json(const struct zwd *d)
+{
+	char now[32], at[32], dy[11], ty[11];
+	int32_t t = today();
+	json_t *step = json_null();
+
+	if (d->clock.n_steps)
+		step = json_pack("{s:I, s:s}", "step_us",
+				 (json_int_t)d->clock.last_step_us, "at",
+				 zw_time__format(d->clock.last_step_at_us, at));
+	return json_pack("{s:s, s:s, s:s?, s:b, s:I, s:o}", "wall",
+			 zw_time__format(zw_time__now_us(), now), "today",
+			 zw_date__format(t, ty), "applied_day",
+			 d->day > 0 ? zw_date__format(d->day, dy) : NULL,
+			 "behind_applied_day", d->day > 0 && t < d->day,
+			 "steps", (json_int_t)d->clock.n_steps, "last_step",
+			 step);
+}
 
 static json_t *op_status(struct zwd *d)
 {
@@ -956,9 +997,11 @@ static json_t *op_status(struct zwd *d)
 		char hash[65], chash[65];
 		bool cp;
 
+		json_t *resp;
+
 		zw_journal__head(d->j, &seq, hash);
 		cp = zw_journal__checkpoint_read(d->j, &cseq, chash) == 0;
-		return json_pack("{s:b, s:{s:i, s:s, s:s, s:s}, s:o, s:o, s:o,"
+		resp = json_pack("{s:b, s:{s:i, s:s, s:s, s:s}, s:o, s:o, s:o,"
 				 " s:{s:I, s:s, s:b, s:s?, s:o, s:s?}, s:o}",
 				 "ok", 1, "daemon", "pid", (int)getpid(),
 				 "version", ZW_VERSION, "state", d->state_dir,
@@ -972,6 +1015,11 @@ static json_t *op_status(struct zwd *d)
 				 cp ? json_integer(cseq) : json_null(),
 				 "checkpoint_hash", cp ? chash : NULL,
 				 "telemetry", zwd_tm__status(d));
+		if (resp) {
+			json_object_set_new(resp, "watch", watch_json(d));
+			json_object_set_new(resp, "clock", clock_json(d));
+		}
+		return resp;
 	}
 }
 
@@ -1018,6 +1066,8 @@ json_t *zwd__handle(struct zwd *d, const json_t *req,
 
 	if (!op)
 		return zw_proto__error(2, "request without \"op\"");
+	/* a clock step is recorded before anything this request journals */
+	zwd_watch__clock(d);
 	if (!strcmp(op, "status"))
 		return op_status(d);
 	if (!strcmp(op, "commit"))
@@ -1151,6 +1201,11 @@ int zwd__recover(struct zwd *d)
 	/* Reconcile: ask each engine what it enforces; change only those
 	 * that differ (never flush and re-add). */
 	d->day = applied_day > 0 ? (int32_t)applied_day : today();
+	if (today() < d->day)
+		zw_log(ZW_LOG_WARN, "clock-behind-applied-day",
+		       "applied_day=%lld today=%d msg=\"the engines stay on the "
+		       "latest day applied\"",
+		       (long long)applied_day, today());
 	for (size_t i = 0; i < d->n_bes; i++) {
 		struct zwd_backend *b = &d->bes[i];
 		struct zw_backend_state st;
@@ -1166,7 +1221,7 @@ int zwd__recover(struct zwd *d)
 		same = r == 0 && st.enforcing &&
 		       !memcmp(st.sha256, d->enforced->sha256, 32) && !st.drift;
 		zw_hex(st.sha256, 32, hex);
-		if (same && d->day == today()) {
+		if (same && d->day >= today()) {
 			zw_log(ZW_LOG_INFO, "reconcile-ok",
 			       "backend=%s version=%lld image=%s", b->spec,
 			       (long long)d->active, d->enforced->sha256_hex);
@@ -1179,7 +1234,7 @@ int zwd__recover(struct zwd *d)
 			zw_backend_state__fini(&st);
 			continue;
 		}
-		r = zw_backend__apply(b->be, d->enforced, today(), err,
+		r = zw_backend__apply(b->be, d->enforced, apply_day(d), err,
 				      sizeof(err));
 		snprintf(detail, sizeof(detail),
 			 "backend %s enforced %s%s%s; %s version %lld (image %s)%s%s",
@@ -1225,6 +1280,18 @@ void zwd__day_tick(struct zwd *d)
 	zwd__flush_refusals(d);
 	if (!d->enforced || now_day == d->day)
 		return;
+	if (now_day < d->day) {
+		/* The clock went back (journalled by the watch as a step):
+		 * never re-apply for a day before one already applied. */
+		if (!d->clock_behind_logged)
+			zw_log(ZW_LOG_WARN, "clock-behind-applied-day",
+			       "day=%d applied_day=%d msg=\"engines stay on "
+			       "the latest day applied\"",
+			       now_day, d->day);
+		d->clock_behind_logged = true;
+		return;
+	}
+	d->clock_behind_logged = false;
 	/* Program every engine for the new day first, and only then record
 	 * that the flows past their date are no longer enforced. An engine
 	 * that refuses leaves d->day as it was: tried again at the next tick.
@@ -1261,6 +1328,7 @@ void zwd__fini(struct zwd *d)
 	zwd_tm__stop(d);
 	if (d->j)
 		zwd__refusals_fini(d);
+	zwd_watch__fini(d);
 	zw_fwd__stop(d->fwd);
 	d->fwd = NULL;
 	zwd_engines__forget_describers(d);

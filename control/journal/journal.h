@@ -60,7 +60,11 @@ enum zw_journal_action {
 	ZW_JA_RECONCILE,	/* the daemon re-applied the active policy to a
 				 * backend that did not enforce it */
 	ZW_JA_ARCHIVE,		/* old entries moved to an archive file */
-	ZW_JA__MAX = ZW_JA_ARCHIVE,
+	ZW_JA_DRIFT,		/* the watch found an engine changed behind the
+				 * daemon's back (and re-applied, or alerted) */
+	ZW_JA_CLOCK_STEP,	/* the wall clock jumped; the one entry allowed
+				 * to be dated before the entry preceding it */
+	ZW_JA__MAX = ZW_JA_CLOCK_STEP,
 };
 
 /* "commit", "flow-added", ...; NULL if out of range. */
@@ -240,7 +244,10 @@ int zw_journal__archive(struct zw_journal *j, int64_t before_us,
 
 /* ---- helpers shared by zonewalld, zonectl and the forwarder ---- */
 
-/* Now, UTC µs since epoch (CLOCK_REALTIME). */
+/* Now, UTC µs since epoch (CLOCK_REALTIME). Test hook: while
+ * $ZONEWALL_CLOCK_OFFSET_FILE names a file holding a signed number of
+ * seconds, that offset is added (a wall-clock step without touching the
+ * machine's clock; docs/daemon.md). */
 int64_t zw_time__now_us(void);
 /* RFC 3339 UTC with microseconds, "2026-11-01T10:00:00.000123Z"; @buf must
  * hold 32 bytes. */

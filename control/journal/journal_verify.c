@@ -23,6 +23,7 @@ struct vstate {
 	struct zw_journal_verify *v;
 	int64_t expect_seq;
 	char expect_prev[65];
+	int64_t last_time_us; /* time of the entry before (ordering) */
 };
 
 static bool fail(struct vstate *s, int64_t seq, const char *fmt, ...)
@@ -125,6 +126,22 @@ static bool check_entry(struct vstate *s, const char *content,
 				    "with its content (modified)",
 				    (long long)pos);
 		}
+	}
+	/* Entries are in time order; only a clock-step entry, which records
+	 * the step, may be dated before the entry preceding it. */
+	ts = json_string_value(json_object_get(o, "time"));
+	act = json_string_value(json_object_get(o, "action"));
+	if (ts && !zw_time__parse(ts, &t)) {
+		if (t < s->last_time_us && (!act || strcmp(act, "clock-step"))) {
+			json_decref(o);
+			return fail(s, pos,
+				    "entry %lld is dated before entry %lld with "
+				    "no clock-step entry between them (the "
+				    "clock went back unrecorded, or entries "
+				    "were altered)",
+				    (long long)pos, (long long)pos - 1);
+		}
+		s->last_time_us = t;
 	}
 	json_decref(o);
 	memcpy(s->expect_prev, hash, sizeof(hash));

@@ -1,5 +1,6 @@
 /* SPDX-License-Identifier: BSD-2-Clause */
 /* zonectl status: the daemon, the active version, what each backend enforces. */
+#include <stdbool.h>
 #include <stddef.h>
 #include <stdio.h>
 #include <string.h>
@@ -30,10 +31,13 @@ static const struct zw_ctl_cmdline status_cmdline = {
 	.about = "Is zonewalld up; the active version and its SHA-256; crisis\n"
 		 "measures in force; each backend with the SHA-256 it really\n"
 		 "enforces (read back from the engine), whether it is in sync and\n"
-		 "its counters; the syslog forwarding queue; the flow record\n"
+		 "its counters; the enforcement watch; the clock (steps seen, the\n"
+		 "day applied); the syslog forwarding queue; the flow record\n"
 		 "exporters (records sent, dropped and why, the collector's\n"
 		 "state); the journal head.\n"
-		 "Exit: 0 up, 3 daemon unreachable.\n",
+		 "Exit: 0 up and every engine enforces the active version, 4 up\n"
+		 "but an engine does not (out of sync, not enforcing: see\n"
+		 "'backend'), 3 daemon unreachable.\n",
 	.opts = status_opts,
 	.max_pos = 0,
 	.too_many = "status takes no argument",
@@ -88,13 +92,28 @@ static void print_telemetry(const json_t *t)
 		puts("flow export: off (no --ipfix)");
 }
 
+/* Does every engine enforce the active version? (Nothing to enforce
+ * without one.) */
+static bool all_enforcing(json_t *resp)
+{
+	json_t *b;
+	size_t i;
+
+	if (!json_is_object(json_object_get(resp, "active")))
+		return true;
+	json_array_foreach(json_object_get(resp, "backends"), i, b)
+		if (!json_is_true(json_object_get(b, "in_sync")))
+			return false;
+	return true;
+}
+
 int zw_cmd_status(int argc, char **argv)
 {
 	struct status_opts o = {0};
 	struct zw_ctl_args c;
 	json_t *req, *resp, *a, *b, *s, *dm;
 	size_t i;
-	int r, fmt;
+	int r, fmt, rc;
 
 	r = zw_ctl_parse(&status_cmdline, &o, argc, argv, &c);
 	if (r != ZW_CTL_GO)
@@ -114,11 +133,12 @@ int zw_cmd_status(int argc, char **argv)
 	json_decref(req);
 	if (r)
 		return r;
+	rc = all_enforcing(resp) ? ZW_EXIT_OK : ZW_EXIT_NOT_ENFORCING;
 	if (fmt == ZW_JF_JSON) {
 		json_object_del(resp, "ok");
 		zw_ctl_print_json(resp);
 		json_decref(resp);
-		return 0;
+		return rc;
 	}
 	dm = json_object_get(resp, "daemon");
 	printf("zonewalld %s up (pid %lld) since %s, state %s\n",
@@ -178,6 +198,44 @@ int zw_cmd_status(int argc, char **argv)
 	}
 	if (!json_array_size(json_object_get(resp, "backends")))
 		puts("no backend: nothing is enforced");
+	{
+		json_t *w = json_object_get(resp, "watch"),
+		       *ck = json_object_get(resp, "clock"),
+		       *ls = json_object_get(ck, "last_step");
+
+		if (json_is_object(w))
+			printf("watch: on drift %s, every %lld ms; %lld drift(s) "
+			       "journalled since start\n",
+			       zw_ctl_sget(w, "on_drift"),
+			       (long long)json_integer_value(json_object_get(w, "period_ms")),
+			       (long long)json_integer_value(json_object_get(w, "drifts")));
+		if (json_is_object(ck)) {
+			printf("clock: %s (today %s), engines on day %s",
+			       zw_ctl_sget(ck, "wall"), zw_ctl_sget(ck, "today"),
+			       *zw_ctl_sget(ck, "applied_day")
+				       ? zw_ctl_sget(ck, "applied_day")
+				       : "-");
+			if (json_is_object(ls)) {
+				long long st = (long long)json_integer_value(
+					json_object_get(ls, "step_us"));
+
+				printf("; CLOCK STEPPED %s by %lld.%06lld s at %s "
+				       "(%lld step(s) since start)",
+				       st < 0 ? "BACK" : "FORWARD",
+				       (st < 0 ? -st : st) / 1000000,
+				       (st < 0 ? -st : st) % 1000000,
+				       zw_ctl_sget(ls, "at"),
+				       (long long)json_integer_value(
+					       json_object_get(ck, "steps")));
+			}
+			if (json_is_true(json_object_get(ck, "behind_applied_day")))
+				printf("; CLOCK BEHIND the day applied: engines "
+				       "stay on it");
+			putchar('\n');
+		}
+	}
+	if (rc)
+		puts("NOT ENFORCING THE ACTIVE VERSION on every engine (exit 4)");
 	s = json_object_get(resp, "syslog");
 	if (json_is_object(s))
 		printf("syslog %s: %s, last sent entry %lld, %lld queued%s%s\n",
@@ -209,5 +267,5 @@ int zw_cmd_status(int argc, char **argv)
 	else
 		puts("journal checkpoint: NONE (the head is not anchored)");
 	json_decref(resp);
-	return 0;
+	return rc;
 }

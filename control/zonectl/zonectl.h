@@ -16,6 +16,8 @@ enum {
 	ZW_EXIT_INVALID = 1,
 	ZW_EXIT_USAGE = 2,
 	ZW_EXIT_ENV = 3,
+	ZW_EXIT_NOT_ENFORCING = 4, /* status: an engine does not enforce the
+				    * active version */
 };
 
 /* Global options, written before the sub-command (or after it). */

@@ -22,6 +22,7 @@
 #ifndef ZONEWALL_XDP_H
 #define ZONEWALL_XDP_H
 
+#include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
 
@@ -211,6 +212,15 @@ int zw_xdp__held_rules(struct zw_xdp *x, const struct zw_image *names,
 		       struct zw_backend_state *st, int32_t *day);
 int zw_xdp__foreign(struct zw_xdp *x, const char *ifname,
 		    struct zw_backend_state *st);
+
+/* The enforcement watch (xdp_watch.c): a fingerprint of what decides
+ * verdicts (generation, active slot header, the program on each of the
+ * @n_if interfaces @ifnames and, @with_maps, the active slot's rule maps).
+ * Two equal fingerprints: nothing changed in between. Cost without maps: a
+ * few syscalls; with: the rule arrays read whole (batched) and one lookup
+ * per trie and hash entry. 0 or -errno. */
+int zw_xdp__fingerprint(struct zw_xdp *x, char (*ifnames)[16],
+			size_t n_if, bool with_maps, uint64_t *fp);
 
 /* The map entries flow @flow of @img produces (malloc'd text, journal). */
 char *zw_xdp__describe_flow(const struct zw_image *img, uint32_t flow);

@@ -25,6 +25,7 @@ struct dpdk_be {
 	struct zw_backend base;
 	char path[108];
 	struct zw_ticket *ticket; /* the one prepared, not yet committed */
+	char seen[256]; /* the watch: what STATUS said last ("" unknown) */
 };
 
 /* The DPDK ticket: the engine built the context of the image with this
@@ -213,7 +214,46 @@ static int dpdk_commit(struct zw_backend *b, struct zw_ticket *t, char *err,
 		return -EIO;
 	}
 	free(t);
+	be->seen[0] = '\0'; /* the next check reads back once */
 	return 0;
+}
+
+static int dpdk_watch_fd(struct zw_backend *b)
+{
+	(void)b;
+	return -1; /* polled: STATUS on the daemon's watch period */
+}
+
+/* Liveness (the engine answers) and what it says it enforces: the image's
+ * SHA-256, the generation (a restarted engine starts again), the day and
+ * its workers and ports. Counters are left out: traffic changes them. */
+static int dpdk_check(struct zw_backend *b)
+{
+	struct dpdk_be *be = D(b);
+	static const char *const keys[] = {"enforcing", "sha256", "generation",
+					   "day", "workers", "ports"};
+	char reply[ZW_CTL_LINE_MAX], err[256], now[256] = "", *w[32];
+	size_t off = 0;
+	int fd, n, same;
+
+	fd = request(be->path, "STATUS", NULL, 0, TIMEOUT_MS, reply,
+		     sizeof(reply), err, sizeof(err));
+	if (fd < 0) {
+		be->seen[0] = '\0';
+		return fd;
+	}
+	close(fd);
+	n = zw_ctl__split(reply, w, 32);
+	for (size_t i = 0; i < sizeof(keys) / sizeof(keys[0]); i++) {
+		const char *v = zw_ctl__kv(w, n, keys[i]);
+
+		if (off < sizeof(now))
+			off += (size_t)snprintf(now + off, sizeof(now) - off,
+						"%s=%s ", keys[i], v ? v : "?");
+	}
+	same = be->seen[0] && !strcmp(now, be->seen);
+	snprintf(be->seen, sizeof(be->seen), "%s", now);
+	return same ? 0 : 1;
 }
 
 static int dpdk_read_back(struct zw_backend *b,
@@ -374,6 +414,8 @@ const struct zw_backend_ops zw_backend_dpdk = {
 	.commit = dpdk_commit,
 	.abort = dpdk_abort,
 	.read_back = dpdk_read_back,
+	.watch_fd = dpdk_watch_fd,
+	.check = dpdk_check,
 	.counters = dpdk_counters,
 	.records = dpdk_records,
 	.describer = dpdk_describer,

@@ -33,6 +33,8 @@ struct nft_be {
 	struct zwnft_opts opts;
 	struct zwnft_sock *sock;
 	struct zw_ticket *ticket; /* the one prepared, not yet committed */
+	struct zwnft_watch *watch; /* NULL: notifications unavailable */
+	int watch_err;
 };
 
 static struct nft_be *N(struct zw_backend *be)
@@ -583,6 +585,14 @@ static int nft_open(const char *arg, struct zw_backend **out, char *err,
 		goto err;
 	}
 	zwnft_live__free(&live);
+	/* The watch is a help, not a condition: without it the daemon
+	 * reports the error of check() and reads back on its period. */
+	{
+		char werr[128];
+
+		be->watch = zwnft_watch__open(be->opts.table, werr, sizeof(werr));
+		be->watch_err = be->watch ? 0 : errno ? errno : EIO;
+	}
 	be->base.ops = &zw_backend_nft;
 	*out = &be->base;
 	return 0;
@@ -844,8 +854,25 @@ static void nft_close(struct zw_backend *b)
 		return;
 	be = N(b);
 	zwnft_ticket__free(be->ticket);
+	zwnft_watch__free(be->watch);
 	zwnft_sock__free(be->sock);
 	free(be);
+}
+
+static int nft_watch_fd(struct zw_backend *b)
+{
+	return zwnft_watch__fd(N(b)->watch);
+}
+
+/* Notifications of transactions sent by another socket than the engine's
+ * own (nft, another process, a script) about our table or a base chain. */
+static int nft_check(struct zw_backend *b)
+{
+	struct nft_be *be = N(b);
+
+	if (!be->watch)
+		return -be->watch_err;
+	return zwnft_watch__check(be->watch, zwnft_sock__portid(be->sock));
 }
 
 static int nft_destroy(struct zw_backend *b, char *err, size_t err_len)
@@ -892,6 +919,8 @@ const struct zw_backend_ops zw_backend_nft = {
 	.counters = nft_counters,
 	.records = nft_records,
 	.describer = nft_describer,
+	.watch_fd = nft_watch_fd,
+	.check = nft_check,
 	.close = nft_close,
 	.destroy = nft_destroy,
 };

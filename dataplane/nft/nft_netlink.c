@@ -92,6 +92,11 @@ void zwnft_sock__free(struct zwnft_sock *s)
 	free(s);
 }
 
+uint32_t zwnft_sock__portid(const struct zwnft_sock *s)
+{
+	return s->portid;
+}
+
 uint32_t zwnft_sock__seq(struct zwnft_sock *s, uint32_t n)
 {
 	uint32_t seq = s->seq;

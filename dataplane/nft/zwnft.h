@@ -264,6 +264,23 @@ int zwnft_sock__send(struct zwnft_sock *s, struct zwnft_batch *bt, char *err,
 int zwnft_sock__check(struct zwnft_sock *s, struct zwnft_batch *bt, char *err,
 		      size_t err_len);
 uint32_t zwnft_sock__seq(struct zwnft_sock *s, uint32_t n);
+/* The socket's netlink port id (the kernel stamps it on the notifications
+ * of the transactions this socket commits). */
+uint32_t zwnft_sock__portid(const struct zwnft_sock *s);
+
+/*
+ * The enforcement watch (nft_watch.c): a socket subscribed to nftables
+ * notifications. zwnft_watch__check() consumes those pending and returns 1
+ * when one concerns table inet @table or a base chain of any table and was
+ * not sent by port @own_portid (or some were lost, or on the first call),
+ * 0 when none did, -errno. zwnft_watch__fd() is the descriptor to poll.
+ */
+struct zwnft_watch;
+struct zwnft_watch *zwnft_watch__open(const char *table, char *err,
+				      size_t err_len);
+void zwnft_watch__free(struct zwnft_watch *w);
+int zwnft_watch__fd(const struct zwnft_watch *w);
+int zwnft_watch__check(struct zwnft_watch *w, uint32_t own_portid);
 
 /* ---- engine operations (also used by zw-nft-apply) ---- */
 

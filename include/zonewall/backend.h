@@ -194,6 +194,26 @@ struct zw_backend_ops {
 	 * NULL with errno on failure. */
 	struct zw_describer *(*describer)(const struct zw_image *img);
 
+	/* The enforcement watch (control/daemon/watch.c), so the daemon
+	 * notices within a second a change it did not make:
+	 *
+	 * watch_fd() returns a descriptor the daemon polls for POLLIN (the
+	 * engine's change notifications: nftables' netlink multicast group),
+	 * or -1 when the engine has none (the daemon then calls check() on a
+	 * short period). The engine owns it.
+	 *
+	 * check() is the cheap test, called when watch_fd() is readable and
+	 * on every watch period: it consumes pending notifications and
+	 * returns 0 when nothing the daemon did not do can have changed what
+	 * the engine enforces since the last check() or commit(), 1 when
+	 * something may have (or when it cannot tell: the first call), and
+	 * -errno when the engine cannot be asked. On 1 the daemon calls
+	 * read_back() and compares: a false 1 costs a read-back, never an
+	 * alert. The engine's own commit() re-bases it (a change made through
+	 * this handle is not reported). */
+	int (*watch_fd)(struct zw_backend *be);
+	int (*check)(struct zw_backend *be);
+
 	/* Detach; enforcement stays in place. NULL-safe. */
 	void (*close)(struct zw_backend *be);
 

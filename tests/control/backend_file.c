@@ -14,6 +14,10 @@
  * (raw engine counters: a lower value than before is a counter reset);
  * flows not listed, or no file, count zero. It exists so the daemon's version, journal
  * and reconcile logic can be tested without root or a kernel engine.
+ * check() compares PATH and PATH.day (inode, size, modification time) with
+ * what the last commit() or check() saw, so a test that edits, replaces or
+ * removes the file behind the daemon's back exercises the enforcement
+ * watch.
  *
  * records() replays flow records a test appends to PATH.records, one per
  * line, each read once:
@@ -32,6 +36,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
 #include <zonewall/backend.h>
@@ -43,6 +48,8 @@ struct file_be {
 	char *path;
 	bool prepared; /* a ticket is out */
 	long rec_off;  /* bytes of PATH.records already replayed */
+	bool seen;     /* sig holds what commit() or check() last saw */
+	struct stat sig[2]; /* PATH, PATH.day (st_ino 0: absent) */
 };
 
 /* The ticket: the files written by prepare(). */
@@ -122,6 +129,8 @@ static struct file_be *F(struct zw_backend *be)
 {
 	return zw_container_of(be, struct file_be, base);
 }
+
+static void file_rebase(struct file_be *be);
 
 /* The first line of @path (or @dflt) into @line, when @path exists. */
 static bool told(const char *path, const char *dflt, char *line, size_t len)
@@ -221,7 +230,56 @@ static int file_commit(struct zw_backend *b, struct zw_ticket *t, char *err,
 		fclose(f);
 	}
 	file_abort(b, t);
+	if (!r)
+		file_rebase(be);
 	return r;
+}
+
+/* What PATH and PATH.day are now (inode, size, mtime; absent: zeros). */
+static void file_sig(const struct file_be *be, struct stat sig[2])
+{
+	char day[4096];
+
+	snprintf(day, sizeof(day), "%s.day", be->path);
+	memset(sig, 0, 2 * sizeof(*sig));
+	if (stat(be->path, &sig[0]) < 0)
+		memset(&sig[0], 0, sizeof(sig[0]));
+	if (stat(day, &sig[1]) < 0)
+		memset(&sig[1], 0, sizeof(sig[1]));
+}
+
+static bool sig_same(const struct stat *a, const struct stat *b)
+{
+	return a->st_ino == b->st_ino && a->st_dev == b->st_dev &&
+	       a->st_size == b->st_size &&
+	       a->st_mtim.tv_sec == b->st_mtim.tv_sec &&
+	       a->st_mtim.tv_nsec == b->st_mtim.tv_nsec;
+}
+
+static void file_rebase(struct file_be *be)
+{
+	file_sig(be, be->sig);
+	be->seen = true;
+}
+
+static int file_watch_fd(struct zw_backend *b)
+{
+	(void)b;
+	return -1; /* polled: check() on the daemon's watch period */
+}
+
+static int file_check(struct zw_backend *b)
+{
+	struct file_be *be = F(b);
+	struct stat now[2];
+	bool same;
+
+	file_sig(be, now);
+	same = be->seen && sig_same(&now[0], &be->sig[0]) &&
+	       sig_same(&now[1], &be->sig[1]);
+	memcpy(be->sig, now, sizeof(now));
+	be->seen = true;
+	return same ? 0 : 1;
 }
 
 static int file_read_back(struct zw_backend *b, const struct zw_image *expected,
@@ -426,6 +484,7 @@ static int file_destroy(struct zw_backend *b, char *err, size_t err_len)
 			 be->path, strerror(e));
 		return -e;
 	}
+	file_rebase(be);
 	return 0;
 }
 
@@ -439,6 +498,8 @@ const struct zw_backend_ops zw_backend_file = {
 	.counters = file_counters,
 	.records = file_records,
 	.describer = zw_rule_describer__new,
+	.watch_fd = file_watch_fd,
+	.check = file_check,
 	.close = file_close,
 	.destroy = file_destroy,
 };

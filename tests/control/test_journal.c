@@ -697,6 +697,32 @@ static void test_clock_state_recorded(void)
 	zw_journal__free(j);
 }
 
+/* Times go back only across a clock-step entry (issue 10, item 2): an
+ * entry dated before the one preceding it fails verify, unless it is the
+ * clock-step entry that records the step. */
+static void test_time_order(void)
+{
+	struct zw_journal *j = fresh();
+	struct zw_journal_verify v;
+	int64_t now = zw_time__now_us();
+
+	add(j, ZW_JA_COMMIT, NULL, "first", now);
+	add(j, ZW_JA_CLOCK_STEP, NULL, "clock went back", now - 2 * DAY_US);
+	add(j, ZW_JA_FLOW_ADDED, "F-001", "after the step", now - 2 * DAY_US + 5);
+	CU_ASSERT_EQUAL(zw_journal__verify(j, &v), 0);
+	CU_ASSERT_TRUE(v.ok);
+	CU_ASSERT_STRING_EQUAL(zw_journal_action__name(ZW_JA_CLOCK_STEP),
+			       "clock-step");
+	CU_ASSERT_STRING_EQUAL(zw_journal_action__name(ZW_JA_DRIFT), "drift");
+	/* back again, unflagged */
+	add(j, ZW_JA_FLOW_ADDED, "F-002", "unflagged", now - 3 * DAY_US);
+	CU_ASSERT_EQUAL(zw_journal__verify(j, &v), 0);
+	CU_ASSERT_FALSE(v.ok);
+	CU_ASSERT_EQUAL(v.bad_seq, 4);
+	CU_ASSERT_PTR_NOT_NULL(strstr(v.problem, "no clock-step entry"));
+	zw_journal__free(j);
+}
+
 static void test_time_format(void)
 {
 	char buf[32];
@@ -989,6 +1015,7 @@ int main(void)
 	CU_add_test(s, "transaction abort", test_transaction_abort);
 	CU_add_test(s, "clock state recorded", test_clock_state_recorded);
 	CU_add_test(s, "time format", test_time_format);
+	CU_add_test(s, "time order, clock steps", test_time_order);
 	CU_add_test(s, "secrets", test_secrets);
 	CU_add_test(s, "secrets spelled with Unicode tricks", test_secrets_folded);
 	CU_add_test(s, "secret never stored", test_secret_never_stored);

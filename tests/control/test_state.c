@@ -134,6 +134,8 @@ static void check_ops(const struct zw_backend_ops *o)
 	CU_ASSERT_PTR_NOT_NULL(o->counters);
 	CU_ASSERT_PTR_NOT_NULL(o->records);
 	CU_ASSERT_PTR_NOT_NULL(o->describer);
+	CU_ASSERT_PTR_NOT_NULL(o->watch_fd);
+	CU_ASSERT_PTR_NOT_NULL(o->check);
 	CU_ASSERT_PTR_NOT_NULL(o->close);
 	CU_ASSERT_PTR_NOT_NULL(o->destroy);
 }
