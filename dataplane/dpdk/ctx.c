@@ -10,6 +10,7 @@
 #include <string.h>
 
 #include <rte_acl.h>
+#include <rte_atomic.h>
 #include <rte_byteorder.h>
 #include <rte_errno.h>
 #include <rte_lcore.h>
@@ -194,8 +195,8 @@ struct zw_ctx *zw_ctx__new(struct zw_image *img, int32_t day,
 	for (i = 0; i < img->n_flows; i++) {
 		uint32_t h = ctx->flows[i].id_hash, k;
 
-		if (!ctx->flows[i].live)
-			continue; /* a dead flow cuts its connections */
+		/* dead flows too: counters of connections judged by an older
+		 * generation are folded by flow id, as zw_ctx__carry does */
 		for (k = h & ctx->fh_mask; ctx->fh_slot[k] != ZW_NO_FLOW;
 		     k = (k + 1) & ctx->fh_mask)
 			if (ctx->flows[ctx->fh_slot[k]].id_hash == h)
@@ -218,8 +219,9 @@ err:
 	return NULL;
 }
 
-void zw_ctx__flow_total(const struct zw_ctx *ctx, uint32_t flow,
-			struct zw_flow_counters *out)
+/* Folded counters only: older generations and the workers' slices. */
+static void folded_total(const struct zw_ctx *ctx, uint32_t flow,
+			 struct zw_flow_counters *out)
 {
 	uint32_t w;
 
@@ -233,6 +235,25 @@ void zw_ctx__flow_total(const struct zw_ctx *ctx, uint32_t flow,
 		out->new_conns += c->new_conns;
 		out->drops += c->drops;
 	}
+}
+
+void zw_ctx__flow_total(const struct zw_ctx *ctx, uint32_t flow,
+			struct zw_flow_counters *out)
+{
+	/* folded first, live connections second (ctab.h: never twice) */
+	folded_total(ctx, flow, out);
+	rte_smp_rmb();
+	zw_ctab__pending(ctx, flow, out);
+}
+
+void zw_ctx__totals(const struct zw_ctx *ctx, struct zw_flow_counters *out)
+{
+	uint32_t i;
+
+	for (i = 0; i < ctx->n_flows; i++)
+		folded_total(ctx, i, &out[i]);
+	rte_smp_rmb();
+	zw_ctab__pending(ctx, ZW_NO_FLOW, out);
 }
 
 struct idx_hash {
@@ -274,7 +295,7 @@ void zw_ctx__carry(struct zw_ctx *nc, const struct zw_ctx *old)
 				old->img, old->img->flows[m->idx].id);
 
 			if (!strcmp(id, oid)) {
-				zw_ctx__flow_total(old, m->idx, &nc->base[i]);
+				folded_total(old, m->idx, &nc->base[i]);
 				break;
 			}
 		}

@@ -410,6 +410,7 @@ void zw_engine__print_stats(FILE *f)
 {
 	const struct zw_ctx *ctx;
 	struct zw_worker_stats s;
+	struct zw_flow_counters *tot;
 	uint64_t dropped = 0;
 	uint32_t i;
 
@@ -445,10 +446,12 @@ void zw_engine__print_stats(FILE *f)
 			zw_eng.ports[i], name, es.ipackets, es.opackets,
 			es.imissed, es.ierrors, es.oerrors);
 	}
-	for (i = 0; ctx && i < ctx->n_flows; i++) {
-		struct zw_flow_counters c;
+	tot = ctx ? calloc(ctx->n_flows + 1, sizeof(*tot)) : NULL;
+	if (tot)
+		zw_ctx__totals(ctx, tot);
+	for (i = 0; tot && i < ctx->n_flows; i++) {
+		const struct zw_flow_counters c = tot[i];
 
-		zw_ctx__flow_total(ctx, i, &c);
 		if (!c.packets && !c.drops)
 			continue;
 		fprintf(f, "flow %s packets %" PRIu64 " bytes %" PRIu64
@@ -456,6 +459,7 @@ void zw_engine__print_stats(FILE *f)
 			zw_image__str(ctx->img, ctx->img->flows[i].id),
 			c.packets, c.bytes, c.new_conns, c.drops);
 	}
+	free(tot);
 	pthread_mutex_unlock(&load_lock);
 	fflush(f);
 }
@@ -557,17 +561,21 @@ static int reply_status(int fd)
 static int reply_counters(int fd)
 {
 	const struct zw_ctx *ctx = zw_eng.ctx;
+	struct zw_flow_counters *tot;
 	uint32_t i;
 	int rc;
 
 	if (!ctx)
 		return zw_ctl__printf(fd, "OK sha256=- n=0\n");
+	tot = calloc(ctx->n_flows + 1, sizeof(*tot));
+	if (!tot)
+		return zw_ctl__printf(fd, "ERR %d out of memory\n", ENOMEM);
+	zw_ctx__totals(ctx, tot);
 	rc = zw_ctl__printf(fd, "OK sha256=%s n=%u\n", ctx->img->sha256_hex,
 			    ctx->n_flows);
 	for (i = 0; i < ctx->n_flows && !rc; i++) {
-		struct zw_flow_counters c;
+		const struct zw_flow_counters c = tot[i];
 
-		zw_ctx__flow_total(ctx, i, &c);
 		rc = zw_ctl__printf(fd,
 				    "%u %s %" PRIu64 " %" PRIu64 " %" PRIu64
 				    " %" PRIu64 "\n",
@@ -576,6 +584,7 @@ static int reply_counters(int fd)
 						  ctx->img->flows[i].id),
 				    c.packets, c.bytes, c.new_conns, c.drops);
 	}
+	free(tot);
 	return rc;
 }
 

@@ -1,8 +1,9 @@
 // SPDX-License-Identifier: BSD-2-Clause
 /*
  * The fast path: one run-to-completion loop per worker lcore. Per burst:
- * parse every frame with the shared core parser, look every connection
- * key up in bulk (rte_hash), classify the candidates for a new connection
+ * parse every frame with the shared core parser (its fast path for plain
+ * TCP/UDP) and prefetch every connection key's bucket (ctab.h), look them
+ * up, classify the candidates for a new connection
  * in bulk (rte_lpm/rte_lpm6 for zones, rte_acl for the zone-pair rules),
  * then decide packet by packet in arrival order (a SYN and its SYN-ACK may
  * share a burst). It never allocates, never logs and never blocks: it
@@ -233,16 +234,16 @@ static inline struct zw_flow_ctr *ctr_of(struct zw_worker *w,
  * connection is cut. Allowed: it lives on, counted under the flow that
  * allows it now. Returns 0 to keep, or the drop reason.
  */
-static uint8_t recheck(const struct zw_ctx *ctx, struct zw_ctab *t,
-		       int32_t pos, struct zw_dconn *d)
+static uint8_t recheck(struct zw_worker *w, const struct zw_ctx *ctx,
+		       struct zw_ctab *t, int32_t pos, struct zw_dconn *d)
 {
 	struct zw_judge j;
 	struct zw_tuple tu;
-	void *key;
 
-	if (rte_hash_get_key_with_position(t->h, pos, &key))
-		return ZW_DROP_FLOW_REMOVED;
-	init_tuple(t->family, key, d, &tu);
+	/* what it counted so far goes to its flow's id in this generation,
+	 * before it is counted under the flow that allows it now */
+	zw_ctab__fold(t, w, ctx, (uint32_t)pos);
+	init_tuple(t->family, zw_ctab__key(t, (uint32_t)pos), d, &tu);
 	zw_ctx__judge(ctx, tu.family, tu.proto, tu.src, tu.dst,
 		      d->c.match_port, &j);
 	if (!j.allow)
@@ -387,24 +388,26 @@ static void frag_note(struct zw_worker *w, const struct zw_ctx *ctx,
 		      uint64_t now)
 {
 	struct zw_ctab *t = tab(w, p->t.family);
+	struct zw_dconn *d;
 	union key k;
 	int32_t pos;
 
 	frag_key(p, &k);
-	pos = rte_hash_lookup(t->h, &k);
+	pos = zw_ctab__lookup(t, &k, zw_ctab__hash(t, &k));
 	if (pos < 0) {
-		pos = zw_ctab__add(t, w, &k, now);
+		pos = zw_ctab__add(t, w, ctx, &k, now);
 		if (pos < 0)
 			return; /* later fragments will be dropped: counted */
 		zw_ctab__embryo(t, pos);
 	}
 	/* zw_frag semantics (core): first_ns, flow, generation. */
-	t->conns[pos].kind = 1;
-	t->conns[pos].flow_hash = fhash;
-	t->conns[pos].c.flow = flow;
-	t->conns[pos].c.generation = ctx->generation;
-	t->conns[pos].c.last_ns = now;
-	t->conns[pos].c.state = ZW_CS_NONE;
+	d = zw_ctab__entry(t, (uint32_t)pos);
+	d->kind = 1;
+	d->flow_hash = fhash;
+	d->c.flow = flow;
+	d->c.generation = ctx->generation;
+	d->c.last_ns = now;
+	d->c.state = ZW_CS_NONE;
 }
 
 int zw_worker__rate_init(struct zw_worker *w, int socket)
@@ -483,10 +486,10 @@ static uint8_t open_conn(struct zw_worker *w, const struct zw_ctx *ctx,
 	struct zw_dconn *d;
 	int32_t pos;
 
-	pos = zw_ctab__add(t, w, k, now);
+	pos = zw_ctab__add(t, w, ctx, k, now);
 	if (pos < 0)
 		return ZW_DROP_TABLE_FULL;
-	d = &t->conns[pos];
+	d = zw_ctab__entry(t, (uint32_t)pos);
 	zw_conn__init(&d->c, p, sl->swapped, now, j->flow, ctx->generation,
 		      j->src_zone, j->dst_zone,
 		      j->flow != ZW_NO_FLOW && ctx->flows[j->flow].log);
@@ -505,12 +508,12 @@ uint16_t zw_pipeline__burst(struct zw_worker *w, const struct zw_ctx *ctx,
 	struct zw_pkt p[ZW_BURST];
 	struct slot s[ZW_BURST];
 	union key k[ZW_BURST];
-	const void *kp4[ZW_BURST], *kp6[ZW_BURST];
-	int32_t pos4[ZW_BURST], pos6[ZW_BURST];
-	uint8_t i4[ZW_BURST], i6[ZW_BURST], c4[ZW_BURST], c6[ZW_BURST];
+	uint32_t h[ZW_BURST];
+	uint8_t c4[ZW_BURST], c6[ZW_BURST];
 	struct rte_mbuf *drop[ZW_BURST];
-	unsigned n4 = 0, n6 = 0, nc4 = 0, nc6 = 0, nd = 0, i, inserted = 0;
+	unsigned nc4 = 0, nc6 = 0, nd = 0, i, inserted = 0;
 	uint64_t evicted0 = w->st.evicted;
+	uint32_t moved0 = w->t4.moved + w->t6.moved;
 	int dirty = 0, block = ctx->img->n_block != 0;
 	uint16_t nout = 0;
 
@@ -528,8 +531,9 @@ uint16_t zw_pipeline__burst(struct zw_worker *w, const struct zw_ctx *ctx,
 		sl->cand = 0;
 		sl->kind = 0;
 		sl->swapped = 0;
-		sl->cls = (uint8_t)zw_parse(data, data + rte_pktmbuf_data_len(pkts[i]),
-					    &p[i]);
+		sl->cls = (uint8_t)zw_parse__fast(data,
+						  data + rte_pktmbuf_data_len(pkts[i]),
+						  &p[i]);
 		if (sl->cls == ZW_PARSE_DROP) {
 			sl->verdict = V_DROP;
 			sl->reason = p[i].reason;
@@ -561,33 +565,24 @@ uint16_t zw_pipeline__burst(struct zw_worker *w, const struct zw_ctx *ctx,
 		} else {
 			sl->swapped = (uint8_t)conn_key(&p[i].t, &k[i]);
 		}
-		if (p[i].t.family == 4) {
-			kp4[n4] = &k[i];
-			i4[n4++] = (uint8_t)i;
-		} else {
-			kp6[n6] = &k[i];
-			i6[n6++] = (uint8_t)i;
-		}
+		h[i] = zw_ctab__hash(tab(w, p[i].t.family), &k[i]);
+		sl->cand = 2; /* looked up below */
 	}
 
-	/* 2. bulk lookups */
-	/* (and prefetch the entries found: with a million connections each
-	 * one is a cache miss, better overlapped with the next ones) */
-	if (n4) {
-		rte_hash_lookup_bulk(w->t4.h, kp4, n4, pos4);
-		for (i = 0; i < n4; i++) {
-			s[i4[i]].pos = pos4[i];
-			if (pos4[i] >= 0)
-				rte_prefetch0(&w->t4.conns[pos4[i]]);
-		}
-	}
-	if (n6) {
-		rte_hash_lookup_bulk(w->t6.h, kp6, n6, pos6);
-		for (i = 0; i < n6; i++) {
-			s[i6[i]].pos = pos6[i];
-			if (pos6[i] >= 0)
-				rte_prefetch0(&w->t6.conns[pos6[i]]);
-		}
+	/* 2. every bucket prefetched at once, then the lookups: with a
+	 * million connections each is a miss (and, on 4 KiB pages, a page
+	 * walk), overlapped with the others; issued inside the parse loop
+	 * they stall it (measured) */
+	for (i = 0; i < n; i++)
+		if (s[i].cand == 2)
+			zw_ctab__prefetch(tab(w, p[i].t.family), h[i]);
+	for (i = 0; i < n; i++) {
+		struct slot *sl = &s[i];
+
+		if (sl->cand != 2)
+			continue;
+		sl->cand = 0;
+		sl->pos = zw_ctab__lookup(tab(w, p[i].t.family), &k[i], h[i]);
 	}
 
 	/* 3. bulk classification of what may open a connection */
@@ -622,14 +617,15 @@ uint16_t zw_pipeline__burst(struct zw_worker *w, const struct zw_ctx *ctx,
 			goto done;
 		t = tab(w, pk->t.family);
 		/* Entries created earlier in this burst (SYN then SYN-ACK),
-		 * or removed (cut, evicted, reopened): look again. */
-		if (unlikely(dirty || w->st.evicted != evicted0))
-			sl->pos = rte_hash_lookup(t->h, &k[i]);
+		 * or removed (cut, evicted, reopened) or moved: look again. */
+		if (unlikely(dirty || w->st.evicted != evicted0 ||
+			     w->t4.moved + w->t6.moved != moved0))
+			sl->pos = zw_ctab__lookup(t, &k[i], h[i]);
 		else if (sl->pos < 0 && inserted)
-			sl->pos = rte_hash_lookup(t->h, &k[i]);
+			sl->pos = zw_ctab__lookup(t, &k[i], h[i]);
 		if (sl->pos < 0)
 			goto miss;
-		d = &t->conns[sl->pos];
+		d = zw_ctab__entry(t, (uint32_t)sl->pos);
 		if (sl->kind == 1) {
 			/* Later fragment: its first fragment passed under this
 			 * very policy, less than ZW_TO_FRAG ago. */
@@ -658,20 +654,20 @@ uint16_t zw_pipeline__burst(struct zw_worker *w, const struct zw_ctx *ctx,
 					      now))) {
 			/* Idle past its timeout: no connection any more,
 			 * whether or not the expiry scan has reached it. */
-			zw_ctab__del(t, w, sl->pos, now);
+			zw_ctab__del(t, w, ctx, sl->pos, now);
 			w->st.expired++;
 			dirty = 1;
 			sl->pos = -1;
 			goto miss;
 		}
 		if (unlikely(d->c.generation != ctx->generation)) {
-			uint8_t r = recheck(ctx, t, sl->pos, d);
+			uint8_t r = recheck(w, ctx, t, sl->pos, d);
 
 			if (r) {
 				/* Counted by reason (FLOW_REMOVED/BLOCKED), not
 				 * per flow: backend.h's flow drops are packets
 				 * of a flow in force (rate limit). */
-				zw_ctab__del(t, w, sl->pos, now);
+				zw_ctab__del(t, w, ctx, sl->pos, now);
 				dirty = 1;
 				sl->verdict = V_DROP;
 				sl->reason = r;
@@ -682,7 +678,7 @@ uint16_t zw_pipeline__burst(struct zw_worker *w, const struct zw_ctx *ctx,
 		    zw_conn__track(&d->c, pk, zw_conn__is_reply(&d->c, sl->swapped),
 				   now) == ZW_CA_REOPEN) {
 			/* A new connection on the same tuple: judge it anew. */
-			zw_ctab__del(t, w, sl->pos, now);
+			zw_ctab__del(t, w, ctx, sl->pos, now);
 			dirty = 1;
 			sl->pos = -1;
 			zw_ctx__judge(ctx, pk->t.family, pk->t.proto, pk->t.src,
@@ -690,12 +686,8 @@ uint16_t zw_pipeline__burst(struct zw_worker *w, const struct zw_ctx *ctx,
 			sl->cand = 1;
 			goto miss;
 		}
-		if (d->c.flow != ZW_NO_FLOW) {
-			struct zw_flow_ctr *c = ctr_of(w, ctx, d->c.flow);
-
-			c->packets++;
-			c->bytes += len;
-		}
+		/* counted in the entry only: folded into the flow's
+		 * counters by the expiry scan and at its end (ctab.h) */
 		d->packets++;
 		d->bytes += len;
 		if ((pk->flags & (ZW_PF_FRAG | ZW_PF_FRAG_LATER)) == ZW_PF_FRAG) {
@@ -743,11 +735,8 @@ miss:
 			inserted++;
 			sl->verdict = V_PASS;
 			if (sl->j.flow != ZW_NO_FLOW) {
-				struct zw_flow_ctr *c = ctr_of(w, ctx, sl->j.flow);
-
-				c->packets++;
-				c->bytes += len;
-				c->new_conns++;
+				/* its packet counts in the entry */
+				ctr_of(w, ctx, sl->j.flow)->new_conns++;
 				if (ctx->flows[sl->j.flow].log)
 					emit_pkt(w, ctx, pk, ZW_EV_NEW, 0,
 						 sl->j.flow, sl->j.src_zone,
@@ -808,8 +797,8 @@ uint16_t zw_pipeline__closed(struct zw_worker *w, struct rte_mbuf **pkts,
 void zw_worker__housekeep(struct zw_worker *w, uint64_t now_ns)
 {
 	w->drop_budget = ZW_DROP_EVENTS_PER_MS;
-	uint32_t b4 = RTE_MAX(64u, w->t4.cap >> 10);
-	uint32_t b6 = RTE_MAX(64u, w->t6.cap >> 10);
+	uint32_t b4 = RTE_MAX(64u, w->t4.nslots >> 10);
+	uint32_t b6 = RTE_MAX(64u, w->t6.nslots >> 10);
 
 	w->st.expired += zw_ctab__expire(&w->t4, w, now_ns, b4);
 	w->st.expired += zw_ctab__expire(&w->t6, w, now_ns, b6);

@@ -18,6 +18,8 @@
 #include <zonewall/packet.h>
 #include <zonewall/policy.h>
 
+#include "ctab.h"
+
 #define ZW_MAX_WORKERS 64
 #define ZW_MAX_PORTS 32
 #define ZW_BURST 32
@@ -75,7 +77,8 @@ struct zw_ctx {
 	uint32_t fh_mask;
 };
 
-/* Flow index of the flow whose id hashes to @h, or ZW_NO_FLOW. */
+/* Flow index of the flow (live or not) whose id hashes to @h, or
+ * ZW_NO_FLOW. */
 static inline uint32_t zw_ctx__flow_by_hash(const struct zw_ctx *ctx,
 					    uint32_t h)
 {
@@ -96,11 +99,17 @@ struct zw_ctx *zw_ctx__new(struct zw_image *img, int32_t day,
 			   size_t err_len);
 /* NULL-safe. */
 void zw_ctx__free(struct zw_ctx *ctx);
-/* Sum of a flow's counters over workers and older generations. */
+/* Sum of a flow's counters over workers and older generations, plus what
+ * its live connections counted and have not folded yet (exact once the
+ * workers are idle; a read under traffic may miss packets in flight). */
 void zw_ctx__flow_total(const struct zw_ctx *ctx, uint32_t flow,
 			struct zw_flow_counters *out);
-/* Carry @old's totals into @new->base by flow id (call once @old is
- * quiescent). */
+/* zw_ctx__flow_total of every flow into @out[ctx->n_flows], in one pass
+ * over the connection tables. */
+void zw_ctx__totals(const struct zw_ctx *ctx, struct zw_flow_counters *out);
+/* Carry @old's folded totals into @new->base by flow id (call once @old
+ * is quiescent; what live connections have not folded yet is folded into
+ * the new context later, by flow id hash). */
 void zw_ctx__carry(struct zw_ctx *new_ctx, const struct zw_ctx *old);
 
 /* ---- a new-connection verdict ---- */
@@ -136,42 +145,7 @@ void zw_ctx__judge(const struct zw_ctx *ctx, uint8_t family, uint8_t proto,
 		   const uint8_t *src, const uint8_t *dst, uint16_t port,
 		   struct zw_judge *j);
 
-/* ---- connection table (one per worker and family) ---- */
-
-/* A table entry: the core's connection (dataplane/core, packet.h) plus what
- * the DPDK engine adds. Fragment entries (kind 1) reuse it: flow and
- * generation of the datagram's first fragment. */
-struct zw_dconn {
-	struct zw_conn c;
-	uint32_t flow_hash; /* zw_dpdk__flow_hash of its flow, 0 same zone */
-	uint8_t kind;	    /* 0 connection, 1 fragment */
-	uint8_t used;
-	uint8_t pad[2];
-	uint64_t packets;   /* of the connection, both ways (IP bytes): */
-	uint64_t bytes;	    /* its ZW_EV_END record carries them */
-	uint8_t pad2[16];   /* one cache line each */
-};
-_Static_assert(sizeof(struct zw_dconn) == 64, "dconn");
-
-/* Normalised keys: (a, b) is the (address, port) pair in sorted order. */
-struct zw_key4 {
-	uint32_t a, b; /* network order */
-	uint16_t pa, pb;
-	uint8_t proto;
-	uint8_t kind; /* 0 connection, 1 fragment (pa:pb = IP id) */
-	uint16_t pad;
-};
-_Static_assert(sizeof(struct zw_key4) == 16, "key4");
-
-struct zw_key6 {
-	uint8_t a[16], b[16];
-	uint32_t frag_id;
-	uint16_t pa, pb;
-	uint8_t proto;
-	uint8_t kind;
-	uint8_t pad[6];
-};
-_Static_assert(sizeof(struct zw_key6) == 48, "key6");
+/* ---- connection table (one per worker and family): ctab.h ---- */
 
 struct zw_worker;
 
@@ -185,42 +159,6 @@ struct zw_rate_key {
 _Static_assert(sizeof(struct zw_rate_key) == 32, "rate key");
 
 #define ZW_RATE_ENTRIES 65536
-
-struct zw_ctab {
-	struct rte_hash *h;
-	struct zw_dconn *conns; /* [position] */
-	uint32_t cap;
-	uint32_t count;
-	uint32_t *embryo;     /* FIFO of positions of embryonic entries */
-	uint32_t emb_head, emb_tail, emb_cap;
-	uint32_t scan;	      /* next position the expiry scan looks at */
-	uint8_t family;
-};
-
-int zw_ctab__init(struct zw_ctab *t, const char *name, uint8_t family,
-		  uint32_t cap, int socket);
-void zw_ctab__fini(struct zw_ctab *t);
-/* Insert @key; on a full table evict the oldest embryonic entry (counted
- * in w->st.evicted). Returns the position or -ENOSPC. The new entry is
- * zeroed, state FREE. */
-int32_t zw_ctab__add(struct zw_ctab *t, struct zw_worker *w, const void *key,
-		     uint64_t now_ns);
-/* Remove the entry at @pos, whatever ends it (expiry, cut by a policy
- * change, reopening, early drop): a connection of a logged flow emits its
- * ZW_EV_END record here, so every end is reported once. */
-void zw_ctab__del(struct zw_ctab *t, struct zw_worker *w, int32_t pos,
-		  uint64_t now_ns);
-/* Remember @pos as embryonic (candidate for early drop). */
-void zw_ctab__embryo(struct zw_ctab *t, int32_t pos);
-/* Expire up to @budget positions idle past their timeout. Returns the
- * number removed. */
-uint32_t zw_ctab__expire(struct zw_ctab *t, struct zw_worker *w,
-			 uint64_t now_ns, uint32_t budget);
-
-/* Idle timeout of an entry, ns (the core's ZW_TO_* values). */
-uint64_t zw_dconn__timeout(const struct zw_dconn *d, uint8_t proto);
-/* Entries that early drop may evict. */
-bool zw_dconn__embryonic(const struct zw_dconn *d);
 
 /* ---- workers ---- */
 

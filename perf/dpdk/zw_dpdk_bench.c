@@ -50,10 +50,12 @@
 #include "gen.h"
 #include "rules.h"
 #include "tmatrix.h"
+#include "zw_conn.h"
 #include "zw_parse.h"
 #include "zwdpdk.h"
 
 #define BURST ZW_BURST
+#define REPS 5 /* every figure is the median of REPS runs */
 
 static struct rte_mempool *pool;
 static int32_t day;
@@ -279,6 +281,7 @@ static void open_conns(struct zw_worker *w, const struct zw_ctx *ctx,
  * on a real link; packet reads do not.
  */
 #define WIN 4096
+#define FRAME 128 /* room for one frame of the recirculation sequence */
 
 struct seq {
 	const struct conn *c;
@@ -581,8 +584,15 @@ static double bench_pipeline_seq(struct zw_worker *w, const struct zw_ctx *ctx,
 	return sum / done;
 }
 
+/* The per-packet budget of an established packet, stage by stage on the
+ * same packets: parse, connection key and hash, table lookup (bucket
+ * prefetch a burst ahead, then the entry with key and state inline),
+ * state and counters (zw_conn__track, the entry's packet and byte
+ * counts); the rest of the pipeline's total (verdicts, burst bookkeeping,
+ * mbuf handling) is printed as the difference, so the budget adds up to
+ * the total. LPM and ACL are what a new connection adds. */
 struct stages {
-	double parse, lookup, lpm, acl, counters;
+	double parse, key, lookup, state, lpm, acl;
 };
 
 static void bench_stages_pkts(struct zw_worker *w, const struct zw_ctx *ctx,
@@ -601,17 +611,19 @@ static void bench_stages(struct zw_worker *w, const struct zw_ctx *ctx,
 		seq_next(q);
 		bench_stages_pkts(w, ctx, family, q->win, WIN, &one);
 		sum.parse += one.parse;
+		sum.key += one.key;
 		sum.lookup += one.lookup;
+		sum.state += one.state;
 		sum.lpm += one.lpm;
 		sum.acl += one.acl;
-		sum.counters += one.counters;
 		done += WIN;
 	}
 	st->parse = sum.parse * WIN / done;
+	st->key = sum.key * WIN / done;
 	st->lookup = sum.lookup * WIN / done;
+	st->state = sum.state * WIN / done;
 	st->lpm = sum.lpm * WIN / done;
 	st->acl = sum.acl * WIN / done;
-	st->counters = sum.counters * WIN / done;
 }
 
 static void bench_stages_pkts(struct zw_worker *w, const struct zw_ctx *ctx,
@@ -620,6 +632,9 @@ static void bench_stages_pkts(struct zw_worker *w, const struct zw_ctx *ctx,
 {
 	struct zw_pkt *p = malloc((size_t)n * sizeof(*p));
 	uint8_t (*keys)[48] = malloc((size_t)n * 48);
+	uint32_t *hs = malloc((size_t)n * sizeof(*hs));
+	int32_t *pos = malloc((size_t)n * sizeof(*pos));
+	uint8_t *sw = malloc(n);
 	uint32_t i, k;
 	uint64_t t0;
 	volatile uint64_t sink = 0;
@@ -629,22 +644,42 @@ static void bench_stages_pkts(struct zw_worker *w, const struct zw_ctx *ctx,
 	for (i = 0; i < n; i++) {
 		const uint8_t *d = rte_pktmbuf_mtod(pkts[i], const uint8_t *);
 
-		sink += (uint64_t)zw_parse(d, d + rte_pktmbuf_data_len(pkts[i]), &p[i]);
+		sink += (uint64_t)zw_parse__fast(d, d + rte_pktmbuf_data_len(pkts[i]),
+						 &p[i]);
 	}
 	st->parse = ns_per(rte_rdtsc() - t0, n);
-	for (i = 0; i < n; i++)
-		zw_pipeline__conn_key(&p[i].t, keys[i]);
+	t0 = rte_rdtsc();
+	for (i = 0; i < n; i++) {
+		sw[i] = (uint8_t)zw_pipeline__conn_key(&p[i].t, keys[i]);
+		hs[i] = zw_ctab__hash(tab, keys[i]);
+	}
+	st->key = ns_per(rte_rdtsc() - t0, n);
+	/* as the pipeline: a burst's buckets prefetched, then looked up */
 	t0 = rte_rdtsc();
 	for (i = 0; i + BURST <= n; i += BURST) {
-		const void *kp[BURST];
-		int32_t pos[BURST];
-
 		for (k = 0; k < BURST; k++)
-			kp[k] = keys[i + k];
-		rte_hash_lookup_bulk(tab->h, kp, BURST, pos);
-		sink += (uint64_t)pos[0];
+			zw_ctab__prefetch(tab, hs[i + k]);
+		for (k = 0; k < BURST; k++)
+			pos[i + k] = zw_ctab__lookup(tab, keys[i + k], hs[i + k]);
 	}
 	st->lookup = ns_per(rte_rdtsc() - t0, i);
+	/* the entries are in cache now, as in the pipeline's decide step */
+	t0 = rte_rdtsc();
+	for (i = 0; i < n; i++) {
+		struct zw_dconn *d;
+
+		if (pos[i] < 0)
+			continue;
+		d = zw_ctab__entry(tab, (uint32_t)pos[i]);
+		sink += (uint64_t)zw_conn__track(&d->c, &p[i],
+						 zw_conn__is_reply(&d->c, sw[i]), 3);
+		d->packets++;
+		d->bytes += p[i].l3_len;
+	}
+	st->state = ns_per(rte_rdtsc() - t0, n);
+	free(hs);
+	free(pos);
+	free(sw);
 	/* zones of both ends */
 	t0 = rte_rdtsc();
 	if (family == 4) {
@@ -707,22 +742,6 @@ static void bench_stages_pkts(struct zw_worker *w, const struct zw_ctx *ctx,
 		}
 		st->acl = acl ? ns_per(rte_rdtsc() - t0, i) : 0;
 	}
-	/* counters: the flow counter of each packet's connection */
-	{
-		uint32_t *fl = malloc(n * sizeof(*fl));
-
-		for (i = 0; i < n; i++)
-			fl[i] = (i * 7919u) % ctx->n_flows;
-		t0 = rte_rdtsc();
-		for (i = 0; i < n; i++) {
-			struct zw_flow_ctr *c = &ctx->ctr[fl[i]];
-
-			c->packets++;
-			c->bytes += 64;
-		}
-		st->counters = ns_per(rte_rdtsc() - t0, n);
-		free(fl);
-	}
 	(void)sink;
 	free(p);
 	free(keys);
@@ -784,7 +803,9 @@ static double bench_ports(struct zw_image *img, const struct conn *c,
 	uint64_t t0, t1, d0, d1, end;
 	int a, b, i;
 	uint16_t nb;
-	uint32_t k;
+	uint32_t k, nfr = 0, fpos = 0;
+	uint8_t *frames = NULL;
+	uint16_t *flen = NULL;
 
 	run++;
 	snprintf(name, sizeof(name), "bprxa%d", run);
@@ -838,6 +859,47 @@ static double bench_ports(struct zw_image *img, const struct conn *c,
 			break;
 		}
 	}
+	if (!null) {
+		/* The recirculation's sequence: one frame per packet of a
+		 * random walk over all connections (both directions), at
+		 * least one per connection. */
+		uint32_t j, *idx;
+		uint64_t rs = 4242;
+
+		nfr = rte_align32pow2(nc > WIN ? nc : WIN);
+		frames = malloc((size_t)nfr * FRAME);
+		flen = malloc(nfr * sizeof(*flen));
+		idx = malloc(nfr * sizeof(*idx));
+		if (!idx) {
+			fprintf(stderr, "no memory for the frame sequence\n");
+			exit(1);
+		}
+		/* every connection at least once, in random order */
+		for (j = 0; j < nfr; j++)
+			idx[j] = (j % nc) | (zt_below(&rs, 2) ? 1u << 31 : 0);
+		for (j = nfr - 1; j > 0; j--) {
+			uint32_t r = zt_below(&rs, j + 1), t = idx[j];
+
+			idx[j] = idx[r];
+			idx[r] = t;
+		}
+		for (j = 0; frames && flen && j < nfr; j++) {
+			uint32_t x = idx[j];
+			struct zt_pkt pk = c[x & ~(1u << 31)].p;
+
+			if (x >> 31)
+				reverse(&pk);
+			pk.tcp_flags = 0x10;
+			pk.tag = j;
+			flen[j] = (uint16_t)zt_frame(&pk, frames + (size_t)j * FRAME,
+						     FRAME);
+		}
+		free(idx);
+		if (!frames || !flen) {
+			fprintf(stderr, "no memory for the frame sequence\n");
+			exit(1);
+		}
+	}
 	/* Opening the connections counts as work done: start from there. */
 	d0 = __atomic_load_n(&zw_eng.workers[0]->st.done, __ATOMIC_ACQUIRE);
 	if (null && k < NPRE / 2) {
@@ -856,11 +918,24 @@ static double bench_ports(struct zw_image *img, const struct conn *c,
 					    __ATOMIC_ACQUIRE) >= d0 + k)
 				break;
 		} else {
-			void *m[BURST];
-			unsigned n = rte_ring_sc_dequeue_burst(txb, m, BURST, NULL);
+			struct rte_mbuf *m[BURST];
+			unsigned n = rte_ring_sc_dequeue_burst(txb, (void **)m,
+							       BURST, NULL);
+			unsigned j;
 
+			/* each packet goes round again as the next packet of
+			 * the sequence: the worker cycles through every
+			 * connection, not through the WIN packets in flight */
+			for (j = 0; j < n; j++) {
+				uint32_t x = fpos++ & (nfr - 1);
+
+				memcpy(rte_pktmbuf_mtod(m[j], uint8_t *),
+				       frames + (size_t)x * FRAME, flen[x]);
+				m[j]->data_len = flen[x];
+				m[j]->pkt_len = flen[x];
+			}
 			if (n)
-				rte_ring_sp_enqueue_burst(rxa, m, n, NULL);
+				rte_ring_sp_enqueue_burst(rxa, (void **)m, n, NULL);
 		}
 	}
 	t1 = rte_rdtsc();
@@ -881,11 +956,36 @@ static double bench_ports(struct zw_image *img, const struct conn *c,
 	zw_engine__fini();
 	zw_eng.events = bench_events;
 	seq_fini(&sq);
+	free(frames);
+	free(flen);
 	rte_ring_free(rxa);
 	rte_ring_free(txa);
 	rte_ring_free(rxb);
 	rte_ring_free(txb);
 	return null >= 0 && d1 > d0 ? ns_per(t1 - t0, d1 - d0) : 0;
+}
+
+static void budget(const char *what, const struct stages *st, double total)
+{
+	double sum = st->parse + st->key + st->lookup + st->state;
+
+	printf("    %s: parse %.1f + key/hash %.1f + lookup (bucket, entry) %.1f"
+	       " + state/counters %.1f + rest of the burst %.1f = %.1f ns\n",
+	       what, st->parse, st->key, st->lookup, st->state, total - sum,
+	       total);
+}
+
+static int dcmp(const void *a, const void *b)
+{
+	double x = *(const double *)a, y = *(const double *)b;
+
+	return x < y ? -1 : x > y;
+}
+
+static double median(double *v, int n)
+{
+	qsort(v, (size_t)n, sizeof(*v), dcmp);
+	return n % 2 ? v[n / 2] : (v[n / 2 - 1] + v[n / 2]) / 2;
 }
 
 static void line(const char *what, double ns, double base_ns)
@@ -1018,21 +1118,40 @@ int main(int argc, char **argv)
 					printf("  (%lu MiB of memory in transparent "
 					       "huge pages)\n", thp_mib());
 				}
-				seq_init(&sq, c, nconn, npkt);
-				/* best of 3: the machine is shared */
-				pipe = bl = pthp = 1e9;
-				for (int rep = 0; rep < 3; rep++) {
-					double x = bench_pipeline_seq(w, ctx, &sq, npkt / 2);
+				if (getenv("ZW_BENCH_TABLE")) { /* where the entries sit */
+					struct zw_ctab *tt = fam == 4 ? &w->t4 : &w->t6;
+					uint32_t hw[5] = {0}, pos;
 
-					pipe = x < pipe ? x : pipe;
-					if (wt) {
-						x = bench_pipeline_seq(wt, ctx, &sq,
-								       npkt / 2);
-						pthp = x < pthp ? x : pthp;
+					for (pos = 0; pos < tt->nslots; pos++) {
+						const uint8_t *kk = zw_ctab__key(tt, pos);
+						uint32_t hh;
+
+						if (!zw_ctab__entry(tt, pos)->used)
+							continue;
+						hh = zw_ctab__hash(tt, kk);
+						hw[pos / ZW_CT_WAYS == zw_ctab__b1(tt, hh) ?
+						   pos % ZW_CT_WAYS : 4]++;
 					}
-					x = base ? bench_baseline(base, (uint8_t)fam, &sq,
-								  npkt / 2) : 0;
-					bl = x < bl ? x : bl;
+					printf("  table: entries in way 0-3 of their primary bucket %u %u %u %u, in the secondary %u, slots %u\n",
+					       hw[0], hw[1], hw[2], hw[3], hw[4], tt->nslots);
+				}
+				seq_init(&sq, c, nconn, npkt);
+				/* medians of REPS runs, interleaved, so the
+				 * pipeline and its baseline see the same load */
+				{
+					double vp[REPS], vt[REPS], vb[REPS];
+
+					for (int rep = 0; rep < REPS; rep++) {
+						vp[rep] = bench_pipeline_seq(w, ctx, &sq,
+									     npkt / 2);
+						vt[rep] = wt ? bench_pipeline_seq(wt, ctx, &sq,
+										  npkt / 2) : 0;
+						vb[rep] = base ? bench_baseline(base, (uint8_t)fam,
+										&sq, npkt / 2) : 0;
+					}
+					pipe = median(vp, REPS);
+					pthp = median(vt, REPS);
+					bl = median(vb, REPS);
 				}
 				bench_stages(w, ctx, (uint8_t)fam, &sq, npkt, &st);
 				if (wt)
@@ -1053,16 +1172,11 @@ int main(int argc, char **argv)
 						 nbr);
 					line(what, bl, 0);
 				}
-				printf("    budget: parse %.1f + conn lookup %.1f + "
-				       "counters %.1f ns; a new connection adds LPM "
-				       "%.1f + ACL %.1f ns\n",
-				       st.parse, st.lookup, st.counters, st.lpm,
-				       st.acl);
+				budget("budget", &st, pipe);
 				if (wt)
-					printf("    budget, THP heap: parse %.1f + "
-					       "conn lookup %.1f + counters %.1f "
-					       "ns\n", sthp.parse, sthp.lookup,
-					       sthp.counters);
+					budget("budget, THP heap", &sthp, pthp);
+				printf("    a new connection adds LPM %.1f + ACL %.1f ns\n",
+				       st.lpm, st.acl);
 				/* New connections the policy denies: every
 				 * packet through LPM and ACL. */
 				if (ci == 0) {
@@ -1088,9 +1202,19 @@ int main(int argc, char **argv)
 						pkts[k++] = mbuf_of(&p);
 					}
 					if (k >= BURST) {
-						pipe = bench_pipeline(w, ctx, pkts, k, denied_rounds, 1);
-						bl = base ? bench_baseline_pkts(base, (uint8_t)fam,
-									   pkts, k, denied_rounds) : 0;
+						double vp[REPS], vb[REPS];
+						int rounds = denied_rounds / REPS > 0 ?
+							     denied_rounds / REPS : 1;
+
+						for (int rep = 0; rep < REPS; rep++) {
+							vp[rep] = bench_pipeline(w, ctx, pkts, k,
+										 rounds, 1);
+							vb[rep] = base ? bench_baseline_pkts(
+									 base, (uint8_t)fam,
+									 pkts, k, rounds) : 0;
+						}
+						pipe = median(vp, REPS);
+						bl = median(vb, REPS);
 						line("zonewall pipeline (new, denied: LPM+ACL)",
 						     pipe, bl);
 						if (base)

@@ -39,6 +39,21 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 		return 0;
 	memcpy(buf, data, size);
 	c = zw_parse(buf, buf + size, &p);
+	{
+		/* the fast path agrees with zw_parse on every input: same
+		 * class, same fields (p.inner only matters for ICMP errors) */
+		struct zw_pkt f;
+		int cf;
+
+		memset(&f, 0xa5, sizeof(f));
+		cf = zw_parse__fast(buf, buf + size, &f);
+		CHECK(cf == c);
+		if (!(p.flags & ZW_PF_ICMP_ERR))
+			memcpy(&f.inner, &p.inner, sizeof(f.inner));
+		CHECK(c == ZW_PARSE_NOT_IP || c == ZW_PARSE_DROP
+			      ? f.reason == p.reason || c == ZW_PARSE_NOT_IP
+			      : !memcmp(&f, &p, sizeof(f)));
+	}
 	CHECK(c >= ZW_PARSE_DROP && c <= ZW_PARSE_LINK_LOCAL);
 	if (c == ZW_PARSE_DROP) {
 		CHECK(p.reason == ZW_DROP_TRUNCATED ||
