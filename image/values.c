@@ -484,6 +484,18 @@ uint64_t zw_flow_id__hash(const char *id)
 
 /* ---- drop reasons ---- */
 
+bool zw_inspect__known(const char *name)
+{
+	static const char *const known[] = {"ssh",  "tls",  "http",
+					    "rdp",  "dns",  "smtp",
+					    "imap", "ldap", "ntp",  NULL};
+
+	for (size_t i = 0; name && known[i]; i++)
+		if (!strcmp(name, known[i]))
+			return true;
+	return false;
+}
+
 static const char *const drop_names[ZW_DROP__COUNT] = {
 #define ZW_DROP_NAME_(id, val, name, what) [ZW_DROP_##id] = name,
 	ZW_DROP_REASONS(ZW_DROP_NAME_)

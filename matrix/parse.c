@@ -614,19 +614,12 @@ static bool parse_svc_entry(struct parser *p, const yaml_node_t *n,
 	}
 	if (f[K_INSPECT]) {
 		const char *s;
-		static const char *const known[] = {"ssh", "tls", "http", "dns",
-						    "smtp", "ntp", NULL};
-		size_t i;
-
 		if (!get_string(p, f[K_INSPECT], "inspect", &s))
 			return false;
-		for (i = 0; known[i]; i++)
-			if (!strcmp(s, known[i]))
-				break;
-		if (!known[i]) {
+		if (!zw_inspect__known(s)) {
 			ERR(p, loc_of(f[K_INSPECT]), 1,
-			    "inspect must be one of ssh, tls, http, dns, smtp, ntp, not '%s'",
-			    s);
+			    "inspect must be one of %s, not '%s'",
+			    ZW_INSPECT_NAMES, s);
 			return false;
 		}
 		if (!svc->inspect)
