@@ -86,7 +86,10 @@ static int on_side(unsigned id, unsigned long long from, unsigned long long to,
 }
 
 struct first {
-	int id;
+	int id;	     /* lowest definition matched */
+	int prefer;  /* this one if it matched */
+	uint8_t l4;  /* definitions of this transport only */
+	bool preferred;
 };
 
 static int on_first(unsigned id, unsigned long long from,
@@ -95,6 +98,10 @@ static int on_first(unsigned id, unsigned long long from,
 	struct first *f = ctx;
 
 	(void)from, (void)to, (void)flags;
+	if (zw_l7_protos[id].l4 != f->l4)
+		return 0;
+	if ((int)id == f->prefer)
+		f->preferred = true;
 	if (f->id < 0 || (int)id < f->id)
 		f->id = (int)id;
 	return 0;
@@ -182,12 +189,14 @@ int zw_l7_conn__ftype(const struct zw_l7_conn *c)
 static int recognise(struct zw_l7_conn *c)
 {
 	for (int k = 0; k < 2; k++) {
-		struct first f = {-1};
+		struct first f = {.id = -1, .prefer = c->def, .l4 = c->l4};
 
 		if (!c->d[k].blen)
 			continue;
 		hs_scan(c->db->ident[k], (const char *)c->d[k].buf, c->d[k].blen,
 			0, c->db->scratch, on_first, &f);
+		if (f.preferred)
+			f.id = c->def;
 		if (f.id >= 0)
 			return zw_l7_proto__find(zw_l7_protos[f.id].name);
 	}
@@ -533,6 +542,9 @@ static void conformance(struct zw_l7_conn *c, int k, const uint8_t *p,
 		if (d->full)
 			close_stream(c, &d->ps);
 		else if ((!d->lead && d->bytes >= def->side[k].lead_len) ||
+			 (def->side[k].full_len &&
+			  d->bytes >= def->side[k].full_len) ||
+			 (!def->side[k].full_len && memchr(p, '\n', take)) ||
 			 d->bytes >= ZW_L7_DEPTH_BYTES ||
 			 d->pkts >= ZW_L7_DEPTH_PACKETS)
 			d->failed = true;

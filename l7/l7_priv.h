@@ -14,12 +14,16 @@
  * HS_FLAG_DOTALL): @full passes the direction; @lead is a prefix of it
  * that must have matched once @lead_len bytes have arrived, so that a
  * wrong protocol is cut at its first bytes rather than at the depth
- * bound. NULL @full: the direction is not checked.
+ * bound. @full_len: the longest match of @full, after which it can no
+ * longer match; 0 for a line (@full ends at its newline): a line that
+ * ended without a match is a mismatch. NULL @full: the direction is not
+ * checked.
  */
 struct zw_l7_side {
 	const char *lead;
 	unsigned lead_len;
 	const char *full;
+	unsigned full_len;
 };
 
 /* One protocol over one transport (6 tcp, 17 udp). */

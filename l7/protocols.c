@@ -26,47 +26,47 @@
 
 const struct zw_l7_proto_def zw_l7_protos[] = {
 	{"ssh", TCP, true,
-	 {{"^SSH-", 4, "^SSH-(2\\.0|1\\.99)-[\\x21-\\x7e]+( [^\\r\\n]*)?\\r?\\n"},
-	  {"^SSH-", 4, "^SSH-(2\\.0|1\\.99)-[\\x21-\\x7e]+( [^\\r\\n]*)?\\r?\\n"}}},
+	 {{"^SSH-", 4, "^SSH-(2\\.0|1\\.99)-[\\x21-\\x7e]+( [^\\r\\n]*)?\\r?\\n", 0},
+	  {"^SSH-", 4, "^SSH-(2\\.0|1\\.99)-[\\x21-\\x7e]+( [^\\r\\n]*)?\\r?\\n", 0}}},
 	/* record header (handshake, TLS 1.0-1.3 record versions, length),
 	 * then the handshake type and the hello's legacy version */
 	{"tls", TCP, true,
 	 {{"^\\x16\\x03[\\x00-\\x04]", 3,
-	   "^\\x16\\x03[\\x00-\\x04][\\x00-\\x48].\\x01.{3}\\x03[\\x00-\\x04]"},
+	   "^\\x16\\x03[\\x00-\\x04][\\x00-\\x48].\\x01.{3}\\x03[\\x00-\\x04]", 11},
 	  {"^\\x16\\x03[\\x00-\\x04]", 3,
-	   "^\\x16\\x03[\\x00-\\x04][\\x00-\\x48].\\x02.{3}\\x03[\\x00-\\x04]"}}},
+	   "^\\x16\\x03[\\x00-\\x04][\\x00-\\x48].\\x02.{3}\\x03[\\x00-\\x04]", 11}}},
 	{"http", TCP, false,
 	 {{"^(GET|HEAD|POST|PUT|DELETE|OPTIONS|PATCH|TRACE|CONNECT) ", 8,
 	   "^(GET|HEAD|POST|PUT|DELETE|OPTIONS|PATCH|TRACE|CONNECT) "
-	   "[\\x21-\\x7e]+ HTTP/1\\.[01]\\r?\\n"},
+	   "[\\x21-\\x7e]+ HTTP/1\\.[01]\\r?\\n", 0},
 	  {"^HTTP/1\\.[01] ", 9,
-	   "^HTTP/1\\.[01] [1-5][0-9]{2}( [^\\r\\n]*)?\\r?\\n"}}},
+	   "^HTTP/1\\.[01] [1-5][0-9]{2}( [^\\r\\n]*)?\\r?\\n", 0}}},
 	/* TPKT version 3, then the X.224 Connection Request (0xe0) and
 	 * Connection Confirm (0xd0); what follows (TLS, CredSSP) is RDP's */
 	{"rdp", TCP, true,
-	 {{"^\\x03\\x00", 2, "^\\x03\\x00.{2}.\\xe0"},
-	  {"^\\x03\\x00", 2, "^\\x03\\x00.{2}.\\xd0"}}},
+	 {{"^\\x03\\x00", 2, "^\\x03\\x00.{2}.\\xe0", 6},
+	  {"^\\x03\\x00", 2, "^\\x03\\x00.{2}.\\xd0", 6}}},
 	/* DNS over TCP: a 2-byte length, then the header */
 	{"dns", TCP, false,
-	 {{"^.{2}.{2}" DNS_Q, 8, "^.{2}.{2}" DNS_Q},
-	  {"^.{2}.{2}" DNS_R, 8, "^.{2}.{2}" DNS_R}}},
+	 {{"^.{2}.{2}" DNS_Q, 8, "^.{2}.{2}" DNS_Q, 8},
+	  {"^.{2}.{2}" DNS_R, 8, "^.{2}.{2}" DNS_R, 8}}},
 	{"dns", UDP, false,
-	 {{"^.{2}" DNS_Q, 6, "^.{2}" DNS_Q},
-	  {"^.{2}" DNS_R, 6, "^.{2}" DNS_R}}},
+	 {{"^.{2}" DNS_Q, 6, "^.{2}" DNS_Q, 6},
+	  {"^.{2}" DNS_R, 6, "^.{2}" DNS_R, 6}}},
 	/* greetings: only the server speaks first */
 	{"smtp", TCP, false,
-	 {{NULL, 0, NULL}, {"^220[ -]", 4, "^220[ -][^\\r\\n]*\\r?\\n"}}},
+	 {{NULL, 0, NULL, 0}, {"^220[ -]", 4, "^220[ -][^\\r\\n]*\\r?\\n", 0}}},
 	{"imap", TCP, false,
-	 {{NULL, 0, NULL},
+	 {{NULL, 0, NULL, 0},
 	  {"^\\* (OK|PREAUTH|BYE) ", 10,
-	   "^\\* (OK|PREAUTH|BYE) [^\\r\\n]*\\r?\\n"}}},
-	{"ldap", TCP, false, {{"^\\x30", 1, LDAP_MSG}, {"^\\x30", 1, LDAP_MSG}}},
+	   "^\\* (OK|PREAUTH|BYE) [^\\r\\n]*\\r?\\n", 0}}},
+	{"ldap", TCP, false, {{"^\\x30", 1, LDAP_MSG, 13}, {"^\\x30", 1, LDAP_MSG, 13}}},
 	/* NTP: version 3 or 4, mode 3 (client) and 4 (server), 48 bytes */
 	{"ntp", UDP, false,
 	 {{"^[\\x1b\\x23\\x5b\\x63\\x9b\\xa3\\xdb\\xe3]", 1,
-	   "^[\\x1b\\x23\\x5b\\x63\\x9b\\xa3\\xdb\\xe3].{47}"},
+	   "^[\\x1b\\x23\\x5b\\x63\\x9b\\xa3\\xdb\\xe3].{47}", 48},
 	  {"^[\\x1c\\x24\\x5c\\x64\\x9c\\xa4\\xdc\\xe4]", 1,
-	   "^[\\x1c\\x24\\x5c\\x64\\x9c\\xa4\\xdc\\xe4].{47}"}}},
+	   "^[\\x1c\\x24\\x5c\\x64\\x9c\\xa4\\xdc\\xe4].{47}", 48}}},
 };
 const unsigned zw_l7_n_protos = sizeof(zw_l7_protos) / sizeof(zw_l7_protos[0]);
 
