@@ -9,6 +9,7 @@
 #include <errno.h>
 #include <stdarg.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 
 #include <linux/netfilter.h>
@@ -183,12 +184,21 @@ void zwnft_rb__ct_mark(struct zwnft_rb *rb, uint32_t mask, uint32_t value,
 void zwnft_rb__queue(struct zwnft_rb *rb, uint16_t num)
 {
 	struct nftnl_expr *e = zwnft_rb__expr(rb, "target");
-	struct xt_NFQ_info_v3 info = {.queuenum = num, .queues_total = 1};
+	struct xt_NFQ_info_v3 *info;
 
 	if (e) {
+		/* libnftnl 1.2 keeps (and frees) the info it is given */
+		info = calloc(1, sizeof(*info));
+		if (!info) {
+			rb->oom = true;
+			nftnl_expr_free(e);
+			return;
+		}
+		info->queuenum = num;
+		info->queues_total = 1;
 		nftnl_expr_set_str(e, NFTNL_EXPR_TG_NAME, "NFQUEUE");
 		nftnl_expr_set_u32(e, NFTNL_EXPR_TG_REV, 3);
-		nftnl_expr_set(e, NFTNL_EXPR_TG_INFO, &info, sizeof(info));
+		nftnl_expr_set(e, NFTNL_EXPR_TG_INFO, info, sizeof(*info));
 		zwnft_rb__add(rb, e);
 	}
 	zwnft_rb__text(rb, "queue num %u", num);
