@@ -34,6 +34,7 @@ static const char *const action_names[] = {
 	[ZW_JA_CRISIS_END] = "crisis-end",
 	[ZW_JA_RECONCILE] = "reconcile",
 	[ZW_JA_ARCHIVE] = "archive",
+	[ZW_JA_CRISIS_BLOCK_FILE] = "crisis-block-file",
 };
 
 const char *zw_journal_action__name(enum zw_journal_action a)

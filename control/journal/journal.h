@@ -60,7 +60,8 @@ enum zw_journal_action {
 	ZW_JA_RECONCILE,	/* the daemon re-applied the active policy to a
 				 * backend that did not enforce it */
 	ZW_JA_ARCHIVE,		/* old entries moved to an archive file */
-	ZW_JA__MAX = ZW_JA_ARCHIVE,
+	ZW_JA_CRISIS_BLOCK_FILE, /* crisis block-file TYPES (C2) */
+	ZW_JA__MAX = ZW_JA_CRISIS_BLOCK_FILE,
 };
 
 /* "commit", "flow-added", ...; NULL if out of range. */

@@ -448,6 +448,7 @@ static int judge(const uint8_t *p, size_t n)
 			write_stats();
 			return NF_DROP;
 		}
+		load_image(); /* a new connection: the image in force now */
 		c = new_conn(&k, &pass);
 		if (!c)
 			return NF_DROP;
@@ -567,10 +568,22 @@ static int config(uint8_t cmd)
 	struct nlmsghdr *nlh = nfq_nlmsg_put(out, NFQNL_MSG_CONFIG, g.queue);
 
 	nfq_nlmsg_cfg_put_cmd(nlh, AF_INET, cmd);
+	if (cmd == NFQNL_CFG_CMD_BIND)
+		nlh->nlmsg_flags |= NLM_F_ACK;
 	if (mnl_socket_sendto(nl, nlh, nlh->nlmsg_len) < 0)
 		return -errno;
 	if (cmd != NFQNL_CFG_CMD_BIND)
 		return 0;
+	{
+		/* the queue may be another process's: say so, do not wait */
+		char ack[8192];
+		ssize_t r = mnl_socket_recvfrom(nl, ack, sizeof(ack));
+
+		if (r < 0 || mnl_cb_run(ack, (size_t)r, 0,
+					mnl_socket_get_portid(nl), NULL,
+					NULL) < 0)
+			return -errno;
+	}
 	nlh = nfq_nlmsg_put(out, NFQNL_MSG_CONFIG, g.queue);
 	nfq_nlmsg_cfg_put_params(nlh, NFQNL_COPY_PACKET, 0xffff);
 	mnl_attr_put_u32(nlh, NFQA_CFG_FLAGS, htonl(NFQA_CFG_F_GSO));

@@ -123,6 +123,7 @@ out=$(sshc echo through 2>/dev/null)
 ip netns exec $F "$INSPECT" --queue $QUEUE --image "$IMG" --stats "$T/stats.json" \
 	>"$T/inspect.out" 2>"$T/inspect.err" &
 PIDS+=($!)
+INSP1=$!
 sleep 0.5
 out=$(sshc echo through)
 [ "$out" = through ] && ok "OpenSSH client and server pass the inspect: ssh flow" ||
@@ -150,6 +151,12 @@ ip netns exec $F nft list counter inet zonewall drop_L7-SSH 2>/dev/null | grep -
 	bad "drop_L7-SSH counted nothing"
 
 ip netns exec $F "$APPLY" --destroy >/dev/null 2>&1
+ip netns exec $F "$INSPECT" --queue $QUEUE --image "$IMG" 2>"$T/second.err" &&
+	bad "a second inspector bound the same queue" ||
+	grep -q "cannot bind NFQUEUE" "$T/second.err" &&
+	ok "a second inspector on the same queue is refused, loudly" ||
+	bad "second inspector: $(cat "$T/second.err")"
+kill $INSP1; wait $INSP1 2>/dev/null
 
 # ---- 2. crisis block-file through zonewalld ----
 ZD=$B/tests/control/zonewalld-test
@@ -176,14 +183,19 @@ ip netns exec $S $PY -m http.server 8080 --bind 10.71.2.2 --directory "$T/www" \
 PIDS+=($!)
 cp /bin/true "$T/www/tool.elf"
 for _ in $(seq 50); do ip netns exec $S ss -ltn | grep -q 10.71.2.2:8080 && break; sleep 0.1; done
-get() { ip netns exec $C curl -s -m 4 -o "$T/got" -w '%{http_code}' "http://10.71.2.2:8080/$1"; }
+get() {
+	rm -f "$T/got"
+	ip netns exec $C curl -s -m 4 -o "$T/got" -w '%{http_code}' "http://10.71.2.2:8080/$1"
+}
 [ "$(get tool.elf)" = 200 ] && cmp -s "$T/got" "$T/www/tool.elf" &&
 	ok "before the crisis the ELF downloads" || bad "ELF download before the crisis"
 
 zc crisis block-file executable --from ops --to srv -m "C2 drill" >"$T/crisis.out" 2>&1 &&
 	ok "crisis block-file executable in force" || bad "crisis block-file: $(cat "$T/crisis.out")"
 [ "$(get tool.elf)" != 200 ] || ! cmp -s "$T/got" "$T/www/tool.elf" &&
-	ok "during the crisis the ELF download is cut" || bad "the ELF passed during the crisis"
+	ok "during the crisis the ELF download is cut" ||
+	{ bad "the ELF passed during the crisis"; cat "$T/inspect2.err";
+	  ip netns exec $F nft list chain inet zonewall flow_L7-WEB 2>/dev/null; }
 grep -q 'reason=file-type flow=L7-WEB .*file=elf' "$T/inspect2.out" &&
 	ok "record: file-type, flow L7-WEB, elf" || bad "no file-type record: $(cat "$T/inspect2.out")"
 [ "$(get hello.txt)" = 200 ] && [ "$(cat "$T/got")" = hello ] &&
