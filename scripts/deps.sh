@@ -12,6 +12,7 @@ PKGS=(
   dpdk-dev libpcap-dev
   libnftnl-dev libmnl-dev libnl-3-dev libnl-route-3-dev
   libgnutls28-dev libjansson-dev
+  libhyperscan-dev libnetfilter-queue-dev libnetfilter-conntrack-dev
   # fuzzing and sanitizers (clang runtime)
   libclang-rt-14-dev libfuzzer-14-dev
   # tests, lab and demo
@@ -19,6 +20,7 @@ PKGS=(
   python3-scapy jq sqlite3 procps psmisc socat iputils-ping netcat-openbsd
   graphviz
   python3-yaml ethtool
+  openssh-server openssh-client curl
 )
 
 missing=()
