@@ -220,6 +220,7 @@ static int verify(struct zw_image *img, char *err, size_t n)
 		[ZW_SEC_SETS] = sizeof(struct zw_img_set),
 		[ZW_SEC_NARROW] = sizeof(struct zw_img_narrow),
 		[ZW_SEC_BLOCK] = sizeof(struct zw_img_narrow),
+		[ZW_SEC_FILEBLOCK] = sizeof(struct zw_img_fileblock),
 	};
 	const void *sec[ZW_SEC__MAX + 1];
 	uint32_t cnt[ZW_SEC__MAX + 1];
@@ -298,6 +299,8 @@ static int verify(struct zw_image *img, char *err, size_t n)
 	img->sets = sec[ZW_SEC_SETS], img->n_sets = cnt[ZW_SEC_SETS];
 	img->narrow = sec[ZW_SEC_NARROW], img->n_narrow = cnt[ZW_SEC_NARROW];
 	img->block = sec[ZW_SEC_BLOCK], img->n_block = cnt[ZW_SEC_BLOCK];
+	img->fileblock = sec[ZW_SEC_FILEBLOCK];
+	img->n_fileblock = cnt[ZW_SEC_FILEBLOCK];
 
 	if (!img->strings_size || img->strings[0] ||
 	    img->strings[img->strings_size - 1])
@@ -380,6 +383,14 @@ static int verify(struct zw_image *img, char *err, size_t n)
 		if (!prefix_ok(img->block[i].family, img->block[i].len,
 			       img->block[i].addr))
 			return fail(err, n, -EINVAL, "block-list prefix %u malformed", i);
+	for (uint32_t i = 0; i < img->n_fileblock; i++) {
+		const struct zw_img_fileblock *fb = &img->fileblock[i];
+
+		if (!fb->types || fb->types >> 13 ||
+		    (fb->from != ZW_FILEBLOCK_ANY && fb->from >= img->n_zones) ||
+		    (fb->to != ZW_FILEBLOCK_ANY && fb->to >= img->n_zones))
+			return fail(err, n, -EINVAL, "block-file measure %u malformed", i);
+	}
 
 	uint32_t next = 0;
 

@@ -484,6 +484,17 @@ uint64_t zw_flow_id__hash(const char *id)
 
 /* ---- drop reasons ---- */
 
+const char *const zw_inspect_names[] = {"ssh",  "tls", "http", "rdp", "dns",
+					"smtp", "imap", "ldap", "ntp", NULL};
+
+bool zw_inspect__known(const char *name)
+{
+	for (size_t i = 0; name && zw_inspect_names[i]; i++)
+		if (!strcmp(name, zw_inspect_names[i]))
+			return true;
+	return false;
+}
+
 static const char *const drop_names[ZW_DROP__COUNT] = {
 #define ZW_DROP_NAME_(id, val, name, what) [ZW_DROP_##id] = name,
 	ZW_DROP_REASONS(ZW_DROP_NAME_)

@@ -105,7 +105,7 @@ static uint32_t intern(struct strtab *t, const char *s)
 struct tables {
 	struct strtab str;
 	struct buf meta, zones, p4, p6, services, flows, pairs, rules, sets,
-		narrow, block;
+		narrow, block, fileblock;
 };
 
 static int cmp_p4(const void *a, const void *b)
@@ -373,6 +373,32 @@ static int build(const struct zw_matrix *m, const struct zw_compile_opts *o,
 		zw_prefix_mask(x.addr, x.family, x.len);
 		put(&t->block, &x, sizeof(x));
 	}
+	for (size_t i = 0; o && i < o->n_fileblock; i++) {
+		const struct zw_fileblock *fb = &o->fileblock[i];
+		struct zw_img_fileblock x = {.types = fb->types,
+					     .from = ZW_FILEBLOCK_ANY,
+					     .to = ZW_FILEBLOCK_ANY};
+		bool known = true;
+
+		for (int k = 0; k < 2; k++) {
+			const char *name = k ? fb->to : fb->from;
+			size_t z;
+
+			if (!name)
+				continue;
+			for (z = 0; z < m->n_zones; z++)
+				if (!strcmp(m->zones[z].name, name))
+					break;
+			if (z == m->n_zones)
+				known = false;
+			else if (k)
+				x.to = (uint16_t)z;
+			else
+				x.from = (uint16_t)z;
+		}
+		if (known && x.types)
+			put(&t->fileblock, &x, sizeof(x));
+	}
 	err = 0;
 out:
 	free(svc_map);
@@ -384,7 +410,7 @@ static void free_tables(struct tables *t)
 {
 	struct buf *all[] = {&t->str.data, &t->meta, &t->zones, &t->p4,
 			     &t->p6, &t->services, &t->flows, &t->pairs,
-			     &t->rules, &t->sets, &t->narrow, &t->block};
+			     &t->rules, &t->sets, &t->narrow, &t->block, &t->fileblock};
 
 	for (size_t i = 0; i < sizeof(all) / sizeof(all[0]); i++)
 		free(all[i]->v);
@@ -420,6 +446,7 @@ int zw_policy__compile_opts(const struct zw_matrix *m,
 		{&t.sets, sizeof(struct zw_img_set)},
 		{&t.narrow, sizeof(struct zw_img_narrow)},
 		{&t.block, sizeof(struct zw_img_narrow)},
+		{&t.fileblock, sizeof(struct zw_img_fileblock)},
 	};
 	struct buf img = {0};
 	struct zw_image_header h;

@@ -22,13 +22,13 @@ struct zw_builtin_service {
 extern const struct zw_builtin_service zw_builtin_services[];
 
 /* The parser's tables (parse.c): the keys each mapping may hold (NULL-
- * terminated; any other key is an error) and the values of 'inspect'.
+ * terminated; any other key is an error); the values of 'inspect' are
+ * libzwimage's zw_inspect_names.
  * The JSON Schema (schema.c) is generated from them. */
 extern const char *const zw_parse_keys_root[];
 extern const char *const zw_parse_keys_zone[];
 extern const char *const zw_parse_keys_svc_entry[];
 extern const char *const zw_parse_keys_flow[];
-extern const char *const zw_parse_inspect_names[];
 #define ZW_PARSE_MAX_ZONES 4096	 /* zones in a matrix */
 #define ZW_PARSE_MAX_LIST 1000000 /* entries of any list */
 

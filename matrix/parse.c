@@ -44,8 +44,6 @@ const char *const zw_parse_keys_flow[] = {
 	"id",	   "from",	    "to",	    "src",    "dst",
 	"services", "justification", "compensating", "review", "expires",
 	"owner",    "log",	    "rate",	    NULL};
-const char *const zw_parse_inspect_names[] = {"ssh", "tls", "http", "dns",
-					      "smtp", "ntp", NULL};
 
 struct name_ref;
 
@@ -629,18 +627,12 @@ static bool parse_svc_entry(struct parser *p, const yaml_node_t *n,
 	}
 	if (f[K_INSPECT]) {
 		const char *s;
-		const char *const *known = zw_parse_inspect_names;
-		size_t i;
-
 		if (!get_string(p, f[K_INSPECT], "inspect", &s))
 			return false;
-		for (i = 0; known[i]; i++)
-			if (!strcmp(s, known[i]))
-				break;
-		if (!known[i]) {
+		if (!zw_inspect__known(s)) {
 			ERR(p, loc_of(f[K_INSPECT]), 1,
-			    "inspect must be one of ssh, tls, http, dns, smtp, ntp, not '%s'",
-			    s);
+			    "inspect must be one of %s, not '%s'",
+			    ZW_INSPECT_NAMES, s);
 			return false;
 		}
 		if (!svc->inspect)

@@ -189,9 +189,9 @@ static void expand(FILE *f, const char *s)
 				first = false;
 			}
 		} else if (!strncmp(s, "@INSPECT@", 9)) {
-			for (int i = 0; zw_parse_inspect_names[i]; i++)
+			for (int i = 0; zw_inspect_names[i]; i++)
 				fprintf(f, "%s\"%s\"", i ? ", " : "",
-					zw_parse_inspect_names[i]);
+					zw_inspect_names[i]);
 		} else {
 			fputc(*s++, f);
 			continue;

@@ -12,6 +12,7 @@ PKGS=(
   dpdk-dev libpcap-dev
   libnftnl-dev libmnl-dev libnl-3-dev libnl-route-3-dev
   libgnutls28-dev libjansson-dev
+  libhyperscan-dev libnetfilter-queue-dev libnetfilter-conntrack-dev
   # fuzzing and sanitizers (clang runtime)
   libclang-rt-14-dev libfuzzer-14-dev
   # tests, lab and demo
@@ -26,6 +27,8 @@ PKGS=(
   chromium
   # flow telemetry collectors (tests/control/telemetry_test.sh)
   tshark nfdump pmacct
+  # L7 inspection tests (tests/netns/l7_inspect.sh)
+  openssh-server openssh-client curl
 )
 
 missing=()

@@ -47,11 +47,21 @@ struct zwd_clock {
 	int64_t last_step_at_us;    /* wall time just after it */
 };
 
-/* Crisis measures in force (REQUIREMENTS C1, C4). */
+/* A crisis block-file measure (C2): file types (mask of enum
+ * zw_l7_ftype) from zone @from to zone @to ("" = any zone). */
+struct zwd_fileblock {
+	uint32_t types;
+	char from[40];
+	char to[40];
+};
+
+/* Crisis measures in force (REQUIREMENTS C1, C2, C4). */
 struct zwd_crisis {
 	bool isolate;		 /* isolate-internet */
 	struct zw_prefix *block; /* block list */
 	size_t n_block;
+	struct zwd_fileblock *fb; /* block-file measures */
+	size_t n_fb;
 };
 
 /* Who asked (peer credentials of the control socket). */

@@ -15,6 +15,10 @@
 #include <unistd.h>
 
 #include "audit.h"
+#ifdef ZW_HAVE_L7
+#include <zonewall/l7.h>
+#endif
+
 #include "journal_priv.h"
 #include "log.h"
 #include "proto.h"
@@ -90,6 +94,7 @@ static struct zw_image *build_image(const struct zw_matrix *m,
 				    size_t len)
 {
 	struct zw_compile_opts o = {.block = c->block, .n_block = c->n_block};
+	struct zw_fileblock fb[64];
 	bool *ex = NULL;
 	uint8_t *bytes = NULL;
 	size_t n = 0;
@@ -106,6 +111,13 @@ static struct zw_image *build_image(const struct zw_matrix *m,
 			ex[i] = suspended(m, c, i);
 		o.exclude = ex;
 	}
+	for (size_t i = 0; i < c->n_fb && i < 64; i++) {
+		fb[i].types = c->fb[i].types;
+		fb[i].from = c->fb[i].from[0] ? c->fb[i].from : NULL;
+		fb[i].to = c->fb[i].to[0] ? c->fb[i].to : NULL;
+	}
+	o.fileblock = fb;
+	o.n_fileblock = c->n_fb < 64 ? c->n_fb : 64;
 	r = zw_policy__compile_opts(m, &o, &bytes, &n);
 	free(ex);
 	if (r < 0) {
@@ -308,6 +320,30 @@ static json_t *refuse(struct zwd *d, const struct zwd_author *who,
 	return zw_proto__error(status, "%s refused: %s", what, detail);
 }
 
+/* File type lists (l7.h) when the build has libzwl7; without it no
+ * block-file measure can be taken. */
+static int ftypes_parse(const char *s, uint32_t *mask, char *err, size_t len)
+{
+#ifdef ZW_HAVE_L7
+	return zw_l7_ftypes__parse(s, mask, err, len);
+#else
+	(void)s, (void)mask;
+	snprintf(err, len, "this build has no L7 inspection (Hyperscan): "
+			   "block-file is not available");
+	return -ENOTSUP;
+#endif
+}
+
+static const char *ftypes_format(uint32_t mask, char *buf, size_t len)
+{
+#ifdef ZW_HAVE_L7
+	return zw_l7_ftypes__format(mask, buf, len);
+#else
+	snprintf(buf, len, "0x%x", mask);
+	return buf;
+#endif
+}
+
 static char *crisis_json(const struct zwd_crisis *c)
 {
 	json_t *blocks = json_array(), *o;
@@ -318,6 +354,20 @@ static char *crisis_json(const struct zwd_crisis *c)
 				      json_string(zw_prefix__format(&c->block[i], buf)));
 	o = json_pack("{s:b, s:o}", "isolate_internet", c->isolate, "block",
 		      blocks);
+	if (o && c->n_fb) { /* absent when none: older entries unchanged */
+		json_t *fbs = json_array();
+
+		for (size_t i = 0; i < c->n_fb; i++) {
+			char t[160];
+
+			json_array_append_new(
+				fbs, json_pack("{s:s, s:s?, s:s?}", "types",
+					       ftypes_format(c->fb[i].types, t, sizeof(t)),
+					       "from", c->fb[i].from[0] ? c->fb[i].from : NULL,
+					       "to", c->fb[i].to[0] ? c->fb[i].to : NULL));
+		}
+		json_object_set_new(o, "block_file", fbs);
+	}
 	s = o ? zw_json__canonical(o) : NULL;
 	json_decref(o);
 	return s;
@@ -344,6 +394,23 @@ static int crisis_parse(const char *text, struct zwd_crisis *c)
 		c->block = x;
 		c->block[c->n_block++] = p;
 	}
+	json_array_foreach(json_object_get(o, "block_file"), i, b) {
+		struct zwd_fileblock f = {0}, *x;
+		const char *from = json_string_value(json_object_get(b, "from"));
+		const char *to = json_string_value(json_object_get(b, "to"));
+		char e[200];
+
+		if (ftypes_parse(json_string_value(json_object_get(b, "types")),
+				 &f.types, e, sizeof(e)))
+			continue;
+		snprintf(f.from, sizeof(f.from), "%s", from ? from : "");
+		snprintf(f.to, sizeof(f.to), "%s", to ? to : "");
+		x = realloc(c->fb, (c->n_fb + 1) * sizeof(f));
+		if (!x)
+			break;
+		c->fb = x;
+		c->fb[c->n_fb++] = f;
+	}
 	json_decref(o);
 	return 0;
 }
@@ -351,12 +418,13 @@ static int crisis_parse(const char *text, struct zwd_crisis *c)
 static void crisis_fini(struct zwd_crisis *c)
 {
 	free(c->block);
+	free(c->fb);
 	memset(c, 0, sizeof(*c));
 }
 
 static bool crisis_active(const struct zwd_crisis *c)
 {
-	return c->isolate || c->n_block;
+	return c->isolate || c->n_block || c->n_fb;
 }
 
 /* ---- commit and rollback ---- */
@@ -716,6 +784,9 @@ static json_t *op_crisis(struct zwd *d, const json_t *req,
 	const char *measure = json_string_value(json_object_get(req, "measure"));
 	const char *reason = json_string_value(json_object_get(req, "reason"));
 	const char *prefix = json_string_value(json_object_get(req, "prefix"));
+	const char *types = json_string_value(json_object_get(req, "types"));
+	const char *fb_from = json_string_value(json_object_get(req, "from"));
+	const char *fb_to = json_string_value(json_object_get(req, "to"));
 	struct zwd_crisis nc = {0};
 	struct zw_image *img = NULL;
 	enum zw_journal_action a;
@@ -742,7 +813,54 @@ static json_t *op_crisis(struct zwd *d, const json_t *req,
 		       d->crisis.n_block * sizeof(*nc.block));
 		nc.n_block = d->crisis.n_block;
 	}
-	if (!strcmp(measure, "isolate-internet")) {
+	if (d->crisis.n_fb) {
+		nc.fb = malloc(d->crisis.n_fb * sizeof(*nc.fb));
+		if (!nc.fb) {
+			crisis_fini(&nc);
+			return zw_proto__error(3, "out of memory");
+		}
+		memcpy(nc.fb, d->crisis.fb, d->crisis.n_fb * sizeof(*nc.fb));
+		nc.n_fb = d->crisis.n_fb;
+	}
+	if (!strcmp(measure, "block-file")) {
+		struct zwd_fileblock f = {0}, *x;
+
+		a = ZW_JA_CRISIS_BLOCK_FILE;
+		if (ftypes_parse(types, &f.types, err, sizeof(err))) {
+			resp = zw_proto__error(1, "%s", err);
+			goto out;
+		}
+		for (int k = 0; k < 2; k++) {
+			const char *z = k ? fb_to : fb_from;
+			size_t i;
+
+			if (!z)
+				continue;
+			for (i = 0; i < d->active_m->n_zones; i++)
+				if (!strcmp(d->active_m->zones[i].name, z))
+					break;
+			if (i == d->active_m->n_zones ||
+			    strlen(z) >= sizeof(f.from)) {
+				resp = zw_proto__error(1, "no zone '%s' in the "
+							  "active version",
+						       z);
+				goto out;
+			}
+			snprintf(k ? f.to : f.from, sizeof(f.from), "%s", z);
+		}
+		if (nc.n_fb >= 64) {
+			resp = zw_proto__error(1, "too many block-file measures "
+						  "(64)");
+			goto out;
+		}
+		x = realloc(nc.fb, (nc.n_fb + 1) * sizeof(f));
+		if (!x) {
+			resp = zw_proto__error(3, "out of memory");
+			goto out;
+		}
+		nc.fb = x;
+		nc.fb[nc.n_fb++] = f;
+	} else if (!strcmp(measure, "isolate-internet")) {
 		a = ZW_JA_CRISIS_ISOLATE;
 		if (nc.isolate) {
 			resp = zw_proto__error(1, "isolate-internet is already "
@@ -846,7 +964,18 @@ static json_t *op_crisis(struct zwd *d, const json_t *req,
 				 zw_prefix__format(&nc.block[nc.n_block - 1],
 						   pbuf),
 				 img->sha256_hex);
-		else if (a == ZW_JA_CRISIS_ISOLATE)
+		else if (a == ZW_JA_CRISIS_BLOCK_FILE) {
+			const struct zwd_fileblock *f = &nc.fb[nc.n_fb - 1];
+			char t[160];
+
+			snprintf(detail, sizeof(detail),
+				 "file types %s denied on TCP connections from "
+				 "%s to %s by every engine that inspects "
+				 "(docs/l7.md); image %s",
+				 ftypes_format(f->types, t, sizeof(t)),
+				 f->from[0] ? f->from : "any zone",
+				 f->to[0] ? f->to : "any zone", img->sha256_hex);
+		} else if (a == ZW_JA_CRISIS_ISOLATE)
 			snprintf(detail, sizeof(detail),
 				 "%d flow(s) to or from internet-access and "
 				 "outside zones suspended; image %s",

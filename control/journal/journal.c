@@ -36,6 +36,7 @@ static const char *const action_names[] = {
 	[ZW_JA_ARCHIVE] = "archive",
 	[ZW_JA_DRIFT] = "drift",
 	[ZW_JA_CLOCK_STEP] = "clock-step",
+	[ZW_JA_CRISIS_BLOCK_FILE] = "crisis-block-file",
 };
 
 const char *zw_journal_action__name(enum zw_journal_action a)

@@ -64,7 +64,8 @@ enum zw_journal_action {
 				 * daemon's back (and re-applied, or alerted) */
 	ZW_JA_CLOCK_STEP,	/* the wall clock jumped; the one entry allowed
 				 * to be dated before the entry preceding it */
-	ZW_JA__MAX = ZW_JA_CLOCK_STEP,
+	ZW_JA_CRISIS_BLOCK_FILE, /* crisis block-file TYPES (C2) */
+	ZW_JA__MAX = ZW_JA_CRISIS_BLOCK_FILE,
 };
 
 /* "commit", "flow-added", ...; NULL if out of range. */

@@ -54,6 +54,7 @@ static double ms_now(void)
  * live table (genid-checked: the kernel refuses it if anything changed),
  * which the kernel has checked without committing it. */
 struct zw_ticket {
+	const struct zw_image *img; /* for zw-inspect, written at commit */
 	struct zwnft_ruleset *rs;
 	struct zwnft_batch bt;
 	bool have_batch;
@@ -123,6 +124,11 @@ int zwnft_prepare(struct zwnft_sock *s, const struct zwnft_opts *o,
 	*out = NULL;
 	if (!t)
 		return -ENOMEM;
+	t->img = img;
+	if ((ret = zwnft_l7__check(img, day, o, err, err_len))) {
+		free(t);
+		return ret;
+	}
 	ret = zwnft_ruleset__build_mode(img, day, o, ZWNFT_BUILD_OBJECTS, &t->rs);
 	t->st.build_ms = ms_now() - ms;
 	if (ret) {
@@ -159,8 +165,12 @@ int zwnft_commit(struct zwnft_sock *s, const struct zwnft_opts *o,
 		 struct zw_ticket *t, struct zwnft_stats *stats, char *err,
 		 size_t err_len)
 {
-	int ret = 0;
+	int ret = zwnft_l7__publish(t->img, o, err, err_len);
 
+	if (ret) {
+		zwnft_ticket__free(t);
+		return ret;
+	}
 	/* A concurrent change (genid moved between prepare and commit) makes
 	 * the kernel refuse the batch as a whole: read again and rebuild. The
 	 * table is unchanged by a refused batch. */

@@ -119,6 +119,13 @@ void zwnft_rb__verdict(struct zwnft_rb *rb, int verdict, const char *chain);
 void zwnft_rb__rate(struct zwnft_rb *rb, int family, const char *set,
 		    uint32_t rate);
 void zwnft_rb__log(struct zwnft_rb *rb, const char *prefix, uint16_t group);
+/* ct mark & @mask ==/!= @value */
+void zwnft_rb__ct_mark(struct zwnft_rb *rb, uint32_t mask, uint32_t value,
+		       bool eq);
+/* To NFQUEUE @num, without the bypass flag: dropped when no process
+ * listens (fail closed). The xt NFQUEUE target through nft_compat, which
+ * kernels without nft's own queue expression also have. */
+void zwnft_rb__queue(struct zwnft_rb *rb, uint16_t num);
 
 /* The protocol's name as nft prints it (@buf for a number). */
 const char *zwnft_proto_name(uint8_t p, char buf[4]);
@@ -145,6 +152,9 @@ struct zwnft_build {
 	bool *from_chain;  /* [zone]: zone has a from_<zone> chain */
 	bool *flow_chain;  /* [flow]: flow has a flow_<id> chain */
 	bool *set_used;	   /* [set]: narrowing set used by a live rule */
+	bool *flow_l7;	   /* [flow]: its connections go to the inspector
+			    * (opts.queue_set, and inspect: or block-file) */
+	bool any_l7;
 };
 
 /* The steps, in this order (each 0 or -errno; nft_ruleset.c frees what

@@ -34,6 +34,7 @@
 #include <libnftnl/udata.h>
 
 #include <zonewall/flow_record.h>
+#include <zonewall/l7.h>
 #include <zonewall/policy.h>
 
 #include "nft_build.h"
@@ -124,6 +125,41 @@ static bool pair_has_live_rule(struct zwnft_build *b,
 	return false;
 }
 
+/* Which flows send their connections to the inspector: with queue=, those
+ * with a live rule of an `inspect:` service, and those of a zone pair a
+ * crisis block-file measure covers (docs/l7.md). */
+static int plan_l7(struct zwnft_build *b)
+{
+	const struct zw_image *img = b->img;
+
+	b->flow_l7 = calloc(img->n_flows ? img->n_flows : 1, sizeof(bool));
+	if (!b->flow_l7)
+		return -ENOMEM;
+	if (!b->rs->opts.queue_set)
+		return 0;
+	for (uint32_t r = 0; r < img->n_rules; r++) {
+		const struct zw_img_rule *ru = &img->rules[r];
+
+		if (b->flow_chain[ru->flow] &&
+		    img->services[ru->service].inspect)
+			b->flow_l7[ru->flow] = true;
+	}
+	for (uint32_t f = 0; f < img->n_flows; f++) {
+		const struct zw_img_flow *fl = &img->flows[f];
+
+		for (uint32_t i = 0; i < img->n_fileblock; i++) {
+			const struct zw_img_fileblock *fb = &img->fileblock[i];
+
+			if (b->flow_chain[f] &&
+			    (fb->from == ZW_FILEBLOCK_ANY || fb->from == fl->from) &&
+			    (fb->to == ZW_FILEBLOCK_ANY || fb->to == fl->to))
+				b->flow_l7[f] = true;
+		}
+		b->any_l7 = b->any_l7 || b->flow_l7[f];
+	}
+	return 0;
+}
+
 /* Decide which chains exist. */
 int zwnft_build__plan(struct zwnft_build *b)
 {
@@ -176,7 +212,7 @@ int zwnft_build__plan(struct zwnft_build *b)
 	}
 	for (size_t i = 0; i < b->n_pc; i++)
 		b->from_chain[b->pc[i].from] = true;
-	return 0;
+	return plan_l7(b);
 }
 
 int zwnft_build__chains(struct zwnft_build *b)
@@ -650,8 +686,32 @@ static int flow_rules(struct zwnft_build *b)
 			if ((ret = zwnft_rb__end(&rb, b->rs, n, f, NULL, 0, 0)))
 				return ret;
 		}
-		if ((ret = zwnft_name__fmt(obj, "flow_%s", id)) ||
-		    (ret = zwnft_rb__begin(&rb, b->rs, n)))
+		if ((ret = zwnft_name__fmt(obj, "flow_%s", id)))
+			return ret;
+		if (b->flow_l7[f]) {
+			/* cut by the inspector: every later packet */
+			if ((ret = zwnft_rb__begin(&rb, b->rs, n)))
+				return ret;
+			zwnft_rb__ct_mark(&rb, ZW_L7_CTMARK_MASK,
+					  ZW_L7_CTMARK_CUT, true);
+			zwnft_rb__counter(&rb, zwnft_name__drop(dn, ZW_DROP_L7_MISMATCH));
+			zwnft_rb__counter(&rb, drop);
+			zwnft_rb__verdict(&rb, NF_DROP, NULL);
+			if ((ret = zwnft_rb__end(&rb, b->rs, n, f, NULL, 0, 0)))
+				return ret;
+			/* not judged yet: to the inspector (fail closed) */
+			if ((ret = zwnft_rb__begin(&rb, b->rs, n)))
+				return ret;
+			zwnft_rb__ct_mark(&rb, ZW_L7_CTMARK_MASK,
+					  ZW_L7_CTMARK_PASS, false);
+			zwnft_rb__counter(&rb, obj);
+			zwnft_rb__queue(&rb, b->rs->opts.queue);
+			if ((ret = zwnft_rb__end(&rb, b->rs, n, f,
+						 "to the L7 inspector until judged",
+						 0, 0)))
+				return ret;
+		}
+		if ((ret = zwnft_rb__begin(&rb, b->rs, n)))
 			return ret;
 		zwnft_rb__counter(&rb, obj);
 		zwnft_rb__verdict(&rb, NF_ACCEPT, NULL);

@@ -78,6 +78,10 @@ int zwnft_build__counters(struct zwnft_build *b)
 		if ((ret = add_counter(b->rs, name, ZW_NO_FLOW)))
 			return ret;
 	}
+	if (b->any_l7 &&
+	    (ret = add_counter(b->rs, zwnft_name__drop(n, ZW_DROP_L7_MISMATCH),
+			       ZW_NO_FLOW)))
+		return ret;
 	for (uint32_t f = 0; f < b->img->n_flows; f++) {
 		const char *id = zwnft_flow_id(b->img, f);
 
@@ -88,8 +92,9 @@ int zwnft_build__counters(struct zwnft_build *b)
 		    (ret = zwnft_name__fmt(n, "new_%s", id)) ||
 		    (ret = add_counter(b->rs, n, f)))
 			return ret;
-		/* packets its rate limit refused (backend.h: the flow's drops) */
-		if (b->img->flows[f].rate &&
+		/* packets its rate limit refused, and those of its connections
+		 * the inspector cut (backend.h: the flow's drops) */
+		if ((b->img->flows[f].rate || b->flow_l7[f]) &&
 		    ((ret = zwnft_name__fmt(n, "drop_%s", id)) ||
 		     (ret = add_counter(b->rs, n, f))))
 			return ret;

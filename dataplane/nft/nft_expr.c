@@ -9,11 +9,13 @@
 #include <errno.h>
 #include <stdarg.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 
 #include <linux/netfilter.h>
 #include <linux/netfilter/nf_conntrack_tuple_common.h>
 #include <linux/netfilter/nf_tables.h>
+#include <linux/netfilter/xt_NFQUEUE.h>
 
 #include <libnftnl/expr.h>
 #include <libnftnl/rule.h>
@@ -169,6 +171,39 @@ void zwnft_rb__nfproto(struct zwnft_rb *rb, int family)
 }
 
 /* ct state S (mask of NF_CT_STATE_* bits) */
+void zwnft_rb__ct_mark(struct zwnft_rb *rb, uint32_t mask, uint32_t value,
+		       bool eq)
+{
+	zwnft_rb__ct(rb, NFT_CT_MARK, false);
+	zwnft_rb__bitwise(rb, mask);
+	zwnft_rb__cmp(rb, eq ? NFT_CMP_EQ : NFT_CMP_NEQ, &value, sizeof(value));
+	zwnft_rb__text(rb, "ct mark & 0x%08x %s 0x%08x", mask, eq ? "==" : "!=",
+		       value);
+}
+
+void zwnft_rb__queue(struct zwnft_rb *rb, uint16_t num)
+{
+	struct nftnl_expr *e = zwnft_rb__expr(rb, "target");
+	struct xt_NFQ_info_v3 *info;
+
+	if (e) {
+		/* libnftnl 1.2 keeps (and frees) the info it is given */
+		info = calloc(1, sizeof(*info));
+		if (!info) {
+			rb->oom = true;
+			nftnl_expr_free(e);
+			return;
+		}
+		info->queuenum = num;
+		info->queues_total = 1;
+		nftnl_expr_set_str(e, NFTNL_EXPR_TG_NAME, "NFQUEUE");
+		nftnl_expr_set_u32(e, NFTNL_EXPR_TG_REV, 3);
+		nftnl_expr_set(e, NFTNL_EXPR_TG_INFO, info, sizeof(*info));
+		zwnft_rb__add(rb, e);
+	}
+	zwnft_rb__text(rb, "queue num %u", num);
+}
+
 void zwnft_rb__ct_state(struct zwnft_rb *rb, uint32_t mask, const char *text)
 {
 	uint32_t zero = 0;

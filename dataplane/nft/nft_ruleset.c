@@ -267,6 +267,7 @@ err:
 	free(b.from_chain);
 	free(b.flow_chain);
 	free(b.set_used);
+	free(b.flow_l7);
 	zwnft_ruleset__free(rs);
 	return ret;
 }

@@ -126,6 +126,20 @@ int zwnft_opts__parse(struct zwnft_opts *o, const char *arg, char *err,
 			snprintf(o->table, sizeof(o->table), "%s", eq);
 			continue;
 		}
+		if (strcmp(tok, "inspect_image") == 0) {
+			if (eq[0] != '/' ||
+			    strlen(eq) >= sizeof(o->inspect_image)) {
+				snprintf(err, err_len,
+					 "nft option inspect_image=%s: not an "
+					 "absolute path",
+					 eq);
+				ret = -EINVAL;
+				break;
+			}
+			snprintf(o->inspect_image, sizeof(o->inspect_image),
+				 "%s", eq);
+			continue;
+		}
 		errno = 0;
 		v = strtol(eq, &end, 10);
 		if (errno || end == eq || *end) {
@@ -139,16 +153,23 @@ int zwnft_opts__parse(struct zwnft_opts *o, const char *arg, char *err,
 		} else if (strcmp(tok, "log_group") == 0 && v >= 0 &&
 			   v <= 65535) {
 			o->log_group = (uint16_t)v;
+		} else if (strcmp(tok, "queue") == 0 && v >= 0 && v <= 65535) {
+			o->queue = (uint16_t)v;
+			o->queue_set = true;
 		} else {
 			snprintf(err, err_len,
 				 "nft option %s=%s: unknown option or out of range "
-				 "(table=NAME, priority=-400..400, log_group=0..65535)",
+				 "(table=NAME, priority=-400..400, log_group=0..65535, "
+				 "queue=0..65535, inspect_image=PATH)",
 				 tok, eq);
 			ret = -EINVAL;
 			break;
 		}
 	}
 	free(copy);
+	if (!ret && o->queue_set && !o->inspect_image[0])
+		snprintf(o->inspect_image, sizeof(o->inspect_image),
+			 "/run/zonewall/%s.img", o->table);
 	return ret;
 }
 

@@ -35,6 +35,9 @@ static void usage(FILE *out)
 	      "  --log-group N      NFLOG group of flows with log: true (default 23)\n"
 	      "  --date YYYY-MM-DD  day for flow expiry (default today, UTC)\n"
 	      "  --timing           print batch size and time taken\n"
+	      "  --l7 queue=N[,inspect_image=PATH]\n"
+	      "                     inspect: and block-file through NFQUEUE N and\n"
+	      "                     zw-inspect (docs/l7.md)\n"
 	      "  --inject-failure   (tests) end the batch with a message the kernel\n"
 	      "                     refuses: nothing may change\n"
 	      "Exit: 0 ok, 1 invalid input or drift found, 2 usage, 3 kernel/environment.\n",
@@ -134,7 +137,7 @@ int main(int argc, char **argv)
 {
 	enum { OPT_PRINT = 256, OPT_DESCRIBE, OPT_READ_BACK, OPT_COUNTERS,
 	       OPT_DESTROY, OPT_TABLE, OPT_PRIORITY, OPT_LOG_GROUP, OPT_DATE,
-	       OPT_INJECT, OPT_TIMING };
+	       OPT_INJECT, OPT_TIMING, OPT_L7 };
 	static const struct option opts[] = {
 		{"print", no_argument, NULL, OPT_PRINT},
 		{"describe", required_argument, NULL, OPT_DESCRIBE},
@@ -147,6 +150,7 @@ int main(int argc, char **argv)
 		{"date", required_argument, NULL, OPT_DATE},
 		{"inject-failure", no_argument, NULL, OPT_INJECT},
 		{"timing", no_argument, NULL, OPT_TIMING},
+		{"l7", required_argument, NULL, OPT_L7},
 		{"help", no_argument, NULL, 'h'},
 		{NULL, 0, NULL, 0},
 	};
@@ -215,6 +219,22 @@ int main(int argc, char **argv)
 		case OPT_TIMING:
 			timing = true;
 			break;
+		case OPT_L7: {
+			struct zwnft_opts t;
+
+			if (zwnft_opts__parse(&t, optarg, err, sizeof(err)) ||
+			    !t.queue_set) {
+				fprintf(stderr, "zw-nft-apply: --l7 %s: %s\n", optarg,
+					err[0] ? err : "queue=N is needed");
+				return EXIT_USAGE;
+			}
+			o.queue_set = true;
+			o.queue = t.queue;
+			memcpy(o.inspect_image, t.inspect_image,
+			       sizeof(o.inspect_image));
+			err[0] = '\0';
+			break;
+		}
 		case 'h':
 			usage(stdout);
 			return EXIT_OK;

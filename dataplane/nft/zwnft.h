@@ -65,13 +65,33 @@ struct zwnft_opts {
 	uint16_t log_group;  /* NFLOG group of flows with log: true */
 	bool inject_failure; /* tests: end the batch with a message the
 			      * kernel refuses, to prove atomicity */
+	/* L7 inspection (docs/l7.md): connections of flows with `inspect:`
+	 * services or under a crisis block-file measure go to NFQUEUE
+	 * @queue until zw-inspect marks them judged; off unless queue= is
+	 * given. The inspector reads the enforced image at @inspect_image,
+	 * written at commit. */
+	bool queue_set;
+	uint16_t queue;
+	char inspect_image[256];
 };
 
 void zwnft_opts__init(struct zwnft_opts *o);
-/* "table=NAME,priority=N,log_group=N" (any subset, "" = defaults).
+/* "table=NAME,priority=N,log_group=N,queue=N,inspect_image=PATH" (any
+ * subset, "" = defaults).
  * Returns 0 or -EINVAL with a reason in @err. */
 int zwnft_opts__parse(struct zwnft_opts *o, const char *arg, char *err,
 		      size_t err_len);
+
+/* ---- L7 inspection (nft_l7.c, docs/l7.md) ---- */
+
+/* What of @img's `inspect:` and block-file measures the engine cannot
+ * enforce with @o: 0, or -EOPNOTSUPP with the flows named in @err. */
+int zwnft_l7__check(const struct zw_image *img, int32_t day,
+		    const struct zwnft_opts *o, char *err, size_t err_len);
+/* Write @img where zw-inspect reads it (o->inspect_image, atomically by
+ * rename); nothing without queue=. 0 or -errno with @err. */
+int zwnft_l7__publish(const struct zw_image *img, const struct zwnft_opts *o,
+		      char *err, size_t err_len);
 
 /* ---- the ruleset an image implies ---- */
 

@@ -61,13 +61,16 @@ enum zw_end_reason {
 	X(FRAGMENT, 9, "fragment", "fragment without an allowed first one")    \
 	X(EXT_HEADERS, 10, "ext-headers", "IPv6 extension chain too long/bad") \
 	X(UNRELATED_ICMP, 11, "unrelated-icmp", "ICMP error about no connection") \
-	X(TABLE_FULL, 12, "table-full", "connection table full")
+	X(TABLE_FULL, 12, "table-full", "connection table full")               \
+	X(L7_MISMATCH, 13, "l7-mismatch",                                      \
+	  "first payload bytes are not the service's inspect protocol")        \
+	X(FILE_TYPE, 14, "file-type", "a crisis block-file type was transferred")
 
 enum zw_drop_reason {
 #define ZW_DROP_ENUM_(id, val, name, what) ZW_DROP_##id = val,
 	ZW_DROP_REASONS(ZW_DROP_ENUM_)
 #undef ZW_DROP_ENUM_
-	ZW_DROP__COUNT = 13,
+	ZW_DROP__COUNT = 15,
 };
 
 struct zw_flow_record {

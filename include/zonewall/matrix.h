@@ -243,6 +243,13 @@ char *zw_matrix__schema(void);
 int zw_policy__compile(const struct zw_matrix *m, uint8_t **out,
 		       size_t *out_len);
 
+/* A crisis block-file measure, as the daemon keeps it. */
+struct zw_fileblock {
+	uint32_t types;
+	const char *from;
+	const char *to;
+};
+
 /* Options of zw_policy__compile_opts(). */
 struct zw_compile_opts {
 	/* Crisis block list (REQUIREMENTS C1): every packet from or to one of
@@ -252,6 +259,12 @@ struct zw_compile_opts {
 	/* Flow indexes to leave out (crisis isolation, C3/C4): a flow whose
 	 * exclude[i] is true gets no rule. NULL = none. */
 	const bool *exclude;
+	/* Crisis block-file measures (REQUIREMENTS C2): each denies the file
+	 * types of its mask (enum zw_l7_ftype, l7.h) on TCP connections from
+	 * zone @from to zone @to (names; NULL = any zone). A measure naming a
+	 * zone the matrix does not have applies to nothing and is left out. */
+	const struct zw_fileblock *fileblock;
+	size_t n_fileblock;
 };
 
 /* zw_policy__compile() with options; @opts may be NULL. */

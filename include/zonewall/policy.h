@@ -81,7 +81,7 @@ struct zw_prefix {
 
 
 #define ZW_IMAGE_MAGIC "ZWPOLICY" /* 8 bytes, no NUL */
-#define ZW_IMAGE_FORMAT 2
+#define ZW_IMAGE_FORMAT 3
 
 /* Sentinels. */
 #define ZW_NO_FLOW UINT32_MAX
@@ -114,7 +114,9 @@ enum zw_section_type {
 	ZW_SEC_BLOCK = 12,   /* struct zw_img_narrow[]: crisis block list,
 			      * addresses denied in both directions before
 			      * any flow is considered (REQUIREMENTS C1) */
-	ZW_SEC__MAX = 12,
+	ZW_SEC_FILEBLOCK = 13, /* struct zw_img_fileblock[]: crisis block-file
+				* measures (REQUIREMENTS C2), since format 3 */
+	ZW_SEC__MAX = 13,
 };
 
 /* Section directory entry. Every section of 1..ZW_SEC__MAX appears exactly
@@ -247,6 +249,17 @@ struct zw_img_narrow {
 };
 _Static_assert(sizeof(struct zw_img_narrow) == 20, "narrow size");
 
+/* A crisis block-file measure: file types (a mask of enum zw_l7_ftype,
+ * l7.h) denied on TCP connections from zone @from to zone @to;
+ * ZW_FILEBLOCK_ANY for any zone. */
+#define ZW_FILEBLOCK_ANY 0xffffu
+struct zw_img_fileblock {
+	uint32_t types;
+	uint16_t from;
+	uint16_t to;
+};
+_Static_assert(sizeof(struct zw_img_fileblock) == 8, "fileblock size");
+
 /*
  * A loaded, verified image. All pointers point into the private copy of the
  * bytes held by the image and are valid until zw_image__free(). Every index
@@ -283,6 +296,8 @@ struct zw_image {
 	uint32_t n_narrow;
 	const struct zw_img_narrow *block;
 	uint32_t n_block;
+	const struct zw_img_fileblock *fileblock;
+	uint32_t n_fileblock;
 };
 
 
@@ -406,6 +421,16 @@ uint64_t zw_flow_id__hash(const char *id);
 bool zw_name__valid(const char *s);
 bool zw_flow_id__valid(const char *s);
 bool zw_matrix_name__valid(const char *s);
+
+/* The values `inspect:` takes (docs/matrix-language.md): the application
+ * protocols libzwl7 (include/zonewall/l7.h) knows how to check. Adding one
+ * is a line here and a row in l7/protocols.c (docs/l7.md). */
+#define ZW_INSPECT_NAMES "ssh, tls, http, rdp, dns, smtp, imap, ldap, ntp"
+/* The same names as an array (NULL-terminated): the parser, the JSON
+ * Schema and the inspection library read it. */
+extern const char *const zw_inspect_names[];
+/* True if @name is one of ZW_INSPECT_NAMES. */
+bool zw_inspect__known(const char *name);
 
 /* Drop reasons (enum zw_drop_reason, flow_record.h): one name per reason,
  * "no-flow", "flow-removed"... used by every engine, exporter and doc.

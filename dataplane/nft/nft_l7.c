@@ -1,0 +1,100 @@
+// SPDX-License-Identifier: BSD-2-Clause
+/*
+ * The nftables engine's side of L7 inspection (docs/l7.md): what an image
+ * asks that the engine can enforce, and the image handed to zw-inspect.
+ * The rules themselves (ct mark, NFQUEUE) are built in nft_chains.c.
+ */
+#include <errno.h>
+#include <fcntl.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include <zonewall/l7.h>
+#include <zonewall/policy.h>
+
+#include "zwnft.h"
+
+int zwnft_l7__check(const struct zw_image *img, int32_t day,
+		    const struct zwnft_opts *o, char *err, size_t err_len)
+{
+	size_t off = 0;
+	int bad = 0;
+
+	if (img->n_fileblock && !o->queue_set) {
+		snprintf(err, err_len,
+			 "crisis block-file needs the nft option queue=N and "
+			 "zw-inspect (docs/l7.md): not enforced, refused");
+		return -EOPNOTSUPP;
+	}
+	if (!o->queue_set)
+		return 0;
+#ifdef ZW_HAVE_L7
+	for (uint32_t r = 0; r < img->n_rules; r++) {
+		const struct zw_img_rule *ru = &img->rules[r];
+		int p = zw_l7__service_proto(img, ru->service);
+
+		if (!img->services[ru->service].inspect ||
+		    !zw_image__flow_live(img, ru->flow, day))
+			continue;
+		if (p >= 0 && zw_l7_proto__checks(p, ru->proto))
+			continue;
+		if (!bad++)
+			off = (size_t)snprintf(err, err_len,
+					       "inspect cannot be enforced on "
+					       "these flows (protocol not "
+					       "checkable over this transport):");
+		if (off < err_len)
+			off += (size_t)snprintf(err + off, err_len - off,
+						" %s (%s, protocol %u)",
+						zw_image__str(img, img->flows[ru->flow].id),
+						zw_image__str(img, img->services[ru->service].inspect),
+						ru->proto);
+	}
+	return bad ? -EOPNOTSUPP : 0;
+#else
+	(void)day, (void)off, (void)bad;
+	for (uint32_t s = 0; s < img->n_services; s++)
+		if (img->services[s].inspect) {
+			snprintf(err, err_len,
+				 "this build has no L7 inspection (Hyperscan): "
+				 "queue= cannot be honoured");
+			return -EOPNOTSUPP;
+		}
+	return 0;
+#endif
+}
+
+int zwnft_l7__publish(const struct zw_image *img, const struct zwnft_opts *o,
+		      char *err, size_t err_len)
+{
+	char tmp[sizeof(o->inspect_image) + 16];
+	int fd;
+	ssize_t w;
+
+	if (!o->queue_set || !o->inspect_image[0])
+		return 0;
+	/* the directory of the default path may not exist yet */
+	if (!strncmp(o->inspect_image, "/run/zonewall/", 14))
+		mkdir("/run/zonewall", 0750);
+	snprintf(tmp, sizeof(tmp), "%s.tmp", o->inspect_image);
+	fd = open(tmp, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0640);
+	if (fd < 0)
+		goto fail;
+	w = write(fd, img->bytes, img->size);
+	if (w != (ssize_t)img->size || fsync(fd)) {
+		close(fd);
+		unlink(tmp);
+		goto fail;
+	}
+	close(fd);
+	if (rename(tmp, o->inspect_image) == 0)
+		return 0;
+	unlink(tmp);
+fail:
+	snprintf(err, err_len, "cannot write the image for zw-inspect to %s: %s",
+		 o->inspect_image, strerror(errno));
+	return -errno;
+}
