@@ -2,6 +2,12 @@
 /*
  * Names of the table's chains, sets and counters: kernel-sized, -E2BIG
  * rather than a name cut short. Layout of the names: docs/nft-engine.md.
+ *
+ * The names are injective: the one name made of two image names,
+ * "pair_FROM_TO", joins zone names, which never hold '_' (the grammar
+ * [a-z][a-z0-9-]*, enforced by the image loader too: zw_name__valid), so
+ * the separator cannot be confused; every other name is a fixed prefix and
+ * one name or flow id.
  */
 #include <errno.h>
 #include <stdarg.h>
