@@ -51,8 +51,11 @@ expect_rc() { # RC DESCRIPTION COMMAND...
 }
 zc() { "$ZC" --socket "$SOCK" "$@"; }
 start() {
+	# --on-drift alert: the engine tampered with below must stay so for
+	# the audit to see it (the default repairs it within a second)
 	"$ZWD" --state "$ST" --socket "$SOCK" --backend "file:$A" \
-		--foreground --log "$T/zwd.log" --usage-interval 1 &
+		--foreground --log "$T/zwd.log" --usage-interval 1 \
+		--on-drift alert &
 	PID=$!
 	for _ in $(seq 100); do
 		"$ZC" --socket "$SOCK" status >/dev/null 2>&1 && return 0
