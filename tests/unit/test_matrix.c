@@ -228,37 +228,26 @@ static char *repeat(const char *head, const char *unit, size_t n,
 	return s;
 }
 
-static double now_s(void)
-{
-	struct timespec ts;
-
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (double)ts.tv_sec + (double)ts.tv_nsec / 1e9;
-}
-
-/* The first ZW001 message of @yaml contains @want; the parse takes less
- * than @max_s seconds. */
-static void expect_refused(const char *yaml, const char *want, double max_s,
-			   int line)
+/* The first ZW001 message of @yaml contains @want. (How fast the refusal
+ * is, is measured by hand and in the notes, never as a timed test: the
+ * pre-pass refuses before the document is loaded.) */
+static void expect_refused(const char *yaml, const char *want, int line)
 {
 	struct zw_diags d;
 	struct zw_matrix *m;
 	bool found = false;
-	double t0 = now_s(), t;
 
 	zw_diags__init(&d, "t.yaml");
 	m = zw_matrix__parse(yaml, strlen(yaml), "t.yaml", &d);
-	t = now_s() - t0;
 	CU_ASSERT_PTR_NOT_NULL(m);
 	for (size_t i = 0; i < d.n; i++)
 		found |= d.v[i].code == 1 && strstr(d.v[i].message, want);
-	if (!found || t > max_s) {
-		fprintf(stderr, "\nline %d: wanted ZW001 '%s' within %.1f s, took %.2f s; got:\n",
-			line, want, max_s, t);
+	if (!found) {
+		fprintf(stderr, "\nline %d: wanted ZW001 '%s'; got:\n", line,
+			want);
 		zw_diags__print_text(&d, stderr);
 	}
 	CU_ASSERT(found);
-	CU_ASSERT(t <= max_s);
 	zw_matrix__free(m);
 	zw_diags__fini(&d);
 }
@@ -272,31 +261,31 @@ static void test_parse_limits(void)
 
 	y = repeat("", "[", 60000, "");
 	z = repeat(y, "]", 60000, "\n");
-	expect_refused(z, "nested deeper than 16 levels", 0.5, __LINE__);
+	expect_refused(z, "nested deeper than 16 levels", __LINE__);
 	free(y);
 	free(z);
 	y = repeat("zonewall: 1\nname: t\nzones: ", "{a: ", 30000, "1");
 	z = repeat(y, "}", 30000, "\nflows: []\n");
-	expect_refused(z, "nested deeper than 16 levels", 0.5, __LINE__);
+	expect_refused(z, "nested deeper than 16 levels", __LINE__);
 	free(y);
 	free(z);
 
 	y = repeat("zonewall: 1\nname: t\nzones:\n",
 		   "  z: {kind: servers, networks: [10.0.0.0/8]}\n", 4097,
 		   "flows: []\n");
-	expect_refused(y, "too many zones (more than 4096)", 0.5, __LINE__);
+	expect_refused(y, "too many zones (more than 4096)", __LINE__);
 	free(y);
 	y = repeat("zonewall: 1\nname: t\nzones: {}\nservices:\n",
 		   "  s: {proto: 47}\n", 4097, "flows: []\n");
-	expect_refused(y, "too many services (more than 4096)", 0.5, __LINE__);
+	expect_refused(y, "too many services (more than 4096)", __LINE__);
 	free(y);
 	y = repeat("zonewall: 1\nname: t\nzones: {}\nflows:\n", "- {}\n", 100001,
 		   "");
-	expect_refused(y, "too many flows (more than 100000)", 1.0, __LINE__);
+	expect_refused(y, "too many flows (more than 100000)", __LINE__);
 	free(y);
 	y = repeat("zonewall: 1\nname: t\nzones:\n  a: {kind: servers, networks: [",
 		   "10.0.0.0/8,", 1000001, "]}\nflows: []\n");
-	expect_refused(y, "list too long (more than 1000000 entries)", 2.0,
+	expect_refused(y, "list too long (more than 1000000 entries)",
 		       __LINE__);
 	free(y);
 	y = repeat("zonewall: 1\nname: t\nzones: {}\nflows: []\nx: [", "1,",
@@ -304,7 +293,7 @@ static void test_parse_limits(void)
 	z = repeat(y, "", 0, "y: [");
 	free(y);
 	y = repeat(z, "1,", 999999, "]\n");
-	expect_refused(y, "too many YAML nodes (more than 2000000)", 2.0,
+	expect_refused(y, "too many YAML nodes (more than 2000000)",
 		       __LINE__);
 	free(y);
 	free(z);
