@@ -1552,14 +1552,12 @@ struct zw_matrix *zw_matrix__parse(const char *text, size_t len,
 			      "file contains a NUL byte: not a text file");
 		return m;
 	}
-	if (!prescan(&p, text, len, &p.str_tagged, &p.n_str_tagged)) {
-		free(p.str_tagged);
-		if (p.oom)
-			goto oom;
-		return m;
+	if (!prescan(&p, text, len, &p.str_tagged, &p.n_str_tagged))
+		goto out;
+	if (!yaml_parser_initialize(&yp)) {
+		p.oom = true;
+		goto out;
 	}
-	if (!yaml_parser_initialize(&yp))
-		goto oom;
 	yaml_parser_set_input_string(&yp, (const unsigned char *)text, len);
 	if (!yaml_parser_load(&yp, &doc)) {
 		struct zw_loc l = {(uint32_t)yp.problem_mark.line + 1,
@@ -1567,14 +1565,15 @@ struct zw_matrix *zw_matrix__parse(const char *text, size_t len,
 
 		if (yp.error == YAML_MEMORY_ERROR) {
 			yaml_parser_delete(&yp);
-			goto oom;
+			p.oom = true;
+			goto out;
 		}
 		zw_diags__add(diags, ZW_ERROR, 1, l, "YAML syntax error: %s%s%s",
 			      yp.problem ? yp.problem : "unknown",
 			      yp.context ? " " : "",
 			      yp.context ? yp.context : "");
 		yaml_parser_delete(&yp);
-		return m;
+		goto out;
 	}
 	p.doc = &doc;
 	yaml_node_t *root = yaml_document_get_root_node(&doc);
@@ -1599,6 +1598,8 @@ struct zw_matrix *zw_matrix__parse(const char *text, size_t len,
 	}
 	yaml_document_delete(&doc);
 	yaml_parser_delete(&yp);
+out:
+	/* every path after the pre-scan: what it and the walk allocated */
 	free(p.zone_ix);
 	free(p.svc_ix);
 	free(p.str_tagged);
