@@ -602,7 +602,9 @@ static int listen_socket(const struct opts *o)
 
 /* ---- control connections ----
  * Requests are served one at a time (commits are serialised), but reading
- * a request and writing its response never block: each connection has its
+ * a request and writing its response never block, and a commit's compile
+ * runs on a worker thread: its connection waits (no deadline, never
+ * evicted) until the loop finishes the commit. Each connection has its
  * own buffers and deadline, so a client that connects and sends nothing,
  * sends slowly, or does not read its response holds up nobody. When every
  * slot is taken, a new client takes the slot of the connection still
@@ -624,7 +626,11 @@ struct conn {
 	size_t req_len, req_got, req_cap;
 	char *out; /* response frame being written (NULL: reading) */
 	size_t out_len, out_off;
+	bool waiting; /* its commit is compiling (commit_conn) */
 };
+
+/* the connection whose commit is compiling, NULL if none */
+static struct conn *commit_conn;
 
 static int64_t mono_ms(void)
 {
@@ -636,6 +642,8 @@ static int64_t mono_ms(void)
 
 static void conn_close(struct conn *c)
 {
+	if (c == commit_conn)
+		commit_conn = NULL;
 	if (c->fd >= 0)
 		close(c->fd);
 	free(c->req);
@@ -696,6 +704,7 @@ static void conn_serve(struct zwd *d, struct conn *c)
 	struct zwd_author who = {.uid = c->cred.uid};
 	json_t *req = NULL, *resp;
 	int r = zw_proto__decode(c->req ? c->req : "", c->req_len, &req);
+	bool pending = false;
 
 	{
 		struct passwd pw, *res = NULL;
@@ -718,9 +727,17 @@ static void conn_serve(struct zwd *d, struct conn *c)
 		       zw_log__q(clean ? clean : "?", q, sizeof(q)),
 		       c->cred.uid, (int)c->cred.pid);
 		free(clean);
-		resp = zwd__handle(d, req, &who);
+		resp = zwd__serve(d, req, &who, &pending);
 	}
 	json_decref(req);
+	if (pending) {
+		/* answered by zwd__commit_done() */
+		free(c->req);
+		c->req = NULL;
+		c->waiting = true;
+		commit_conn = c;
+		return;
+	}
 	conn_respond(c, resp);
 }
 
@@ -824,7 +841,7 @@ static struct conn *conn_evict(struct conn *conns, size_t n)
 
 		if (c->fd < 0)
 			return c;
-		if (c->out)
+		if (c->out || c->waiting)
 			continue;
 		if (!victim || c->active < victim->active)
 			victim = c;
@@ -1047,7 +1064,7 @@ int zwd__main(int argc, char **argv)
 	for (size_t i = 0; i < MAX_CONNS; i++)
 		conns[i].fd = -1;
 	for (;;) {
-		struct pollfd p[4 + MAX_CONNS + ZWD_METRICS_MAX_FDS + 16];
+		struct pollfd p[5 + MAX_CONNS + ZWD_METRICS_MAX_FDS + 16];
 		int64_t now = mono_ms(), next = -1;
 		size_t n_writing = 0, n_m = 0, n_watch;
 		int timeout, wt;
@@ -1060,12 +1077,14 @@ int zwd__main(int argc, char **argv)
 			struct conn *c = &conns[i];
 
 			p[3 + i] = (struct pollfd){
-				.fd = c->fd,
+				.fd = c->waiting ? -1 : c->fd,
 				.events = c->out ? POLLOUT : POLLIN,
 			};
 			if (c->fd < 0)
 				continue;
-			n_writing += c->out != NULL;
+			n_writing += c->out != NULL || c->waiting;
+			if (c->waiting)
+				continue;
 			if (next < 0 || c->deadline < next)
 				next = c->deadline;
 		}
@@ -1086,7 +1105,10 @@ int zwd__main(int argc, char **argv)
 		wt = zwd_watch__timeout(&d);
 		if (timeout < 0 || wt < timeout)
 			timeout = wt;
-		if (poll(p, 4 + MAX_CONNS + n_m + n_watch, timeout) < 0) {
+		/* the compile worker's completion, last */
+		p[4 + MAX_CONNS + n_m + n_watch] = (struct pollfd){
+			.fd = zwd__commit_fd(&d), .events = POLLIN};
+		if (poll(p, 5 + MAX_CONNS + n_m + n_watch, timeout) < 0) {
 			if (errno == EINTR)
 				continue;
 			break;
@@ -1124,6 +1146,18 @@ int zwd__main(int argc, char **argv)
 				       "error=\"%s\"", strerror(-r));
 		}
 		zwd_watch__run(&d, p + 4 + MAX_CONNS + n_m, n_watch);
+		if (p[4 + MAX_CONNS + n_m + n_watch].revents & POLLIN) {
+			json_t *resp = zwd__commit_done(&d);
+			struct conn *c = commit_conn;
+
+			commit_conn = NULL;
+			if (c) {
+				c->waiting = false;
+				conn_respond(c, resp);
+			} else {
+				json_decref(resp); /* the client left */
+			}
+		}
 		for (size_t i = 0; i < MAX_CONNS; i++) {
 			struct conn *c = &conns[i];
 
@@ -1137,7 +1171,8 @@ int zwd__main(int argc, char **argv)
 		zwd_tm__tick(&d);
 		now = mono_ms();
 		for (size_t i = 0; i < MAX_CONNS; i++)
-			if (conns[i].fd >= 0 && conns[i].deadline <= now)
+			if (conns[i].fd >= 0 && !conns[i].waiting &&
+			    conns[i].deadline <= now)
 				conn_expire(&d, &conns[i]);
 		if (p[2].revents & POLLIN) {
 			struct conn *c = conn_evict(conns, MAX_CONNS);

@@ -84,6 +84,8 @@ struct zwd_deferred {
 
 struct zwd_tm;
 
+struct zwd_commit; /* a commit being compiled (zonewalld_ops.c) */
+
 struct zwd {
 	const char *state_dir;
 	char db_path[4096];
@@ -122,6 +124,10 @@ struct zwd {
 	int64_t n_drifts;	/* drift entries since start */
 	bool clock_behind_logged; /* today() < day, said once */
 	struct zwd_clock clock;
+
+	/* the commit or rollback being compiled off the loop (zwd__serve),
+	 * NULL when none */
+	struct zwd_commit *commit;
 };
 
 /* Start-up checks of the evidence (integrity.c): the journal's chain and
@@ -137,9 +143,37 @@ int zwd__check_versions(struct zwd *d);
  * active version was altered in the database (d->journal_problem). */
 int zwd__recover(struct zwd *d);
 
-/* Handle one request; returns the response (never NULL). */
+/* Handle one request; returns the response (never NULL). A commit or
+ * rollback is compiled on the calling thread (tests, benchmarks). */
 json_t *zwd__handle(struct zwd *d, const json_t *req,
 		    const struct zwd_author *who);
+
+/* The daemon's loop: as zwd__handle, but a commit or rollback is parsed,
+ * validated, scanned and compiled on a worker thread. Then it returns NULL
+ * and sets *pending: the response comes from zwd__commit_done() once
+ * zwd__commit_fd() is readable. While one is compiled, another commit or
+ * rollback is refused (status 1, "a commit is in progress"); every other
+ * request, crisis measures included, is served at once (docs/daemon.md). */
+json_t *zwd__serve(struct zwd *d, const json_t *req,
+		   const struct zwd_author *who, bool *pending);
+
+/* The fd that becomes readable when the compile of the pending commit is
+ * done, or -1 when no commit is pending. */
+int zwd__commit_fd(const struct zwd *d);
+
+/* Finish the pending commit (store, program, journal) on the loop thread
+ * and return its response (never NULL). */
+json_t *zwd__commit_done(struct zwd *d);
+
+/* A thread that runs @fn(@arg) once (compile_worker.c). NULL and errno on
+ * failure. zwd_compile_worker__fd() is readable once @fn has returned;
+ * zwd_compile_worker__join() waits for the thread and frees the worker
+ * (NULL-safe). */
+struct zwd_compile_worker;
+struct zwd_compile_worker *zwd_compile_worker__start(void (*fn)(void *),
+						     void *arg);
+int zwd_compile_worker__fd(const struct zwd_compile_worker *w);
+void zwd_compile_worker__join(struct zwd_compile_worker *w);
 
 /* A UTC day may have started: re-apply and journal expired flows. Also
  * journals the refusals deferred for lack of room (zwd__defer_refusal). */

@@ -429,14 +429,166 @@ static bool crisis_active(const struct zwd_crisis *c)
 
 /* ---- commit and rollback ---- */
 
-static json_t *commit_core(struct zwd *d, const struct zwd_author *who,
-			   const char *text, size_t len, const char *file,
-			   const char *reason, int64_t rollback_of)
+/* A commit or rollback. Its pure phase (commit_compile: parse, validate,
+ * secret scan, compile, difference) may run on a worker thread
+ * (compile_worker.c) while the loop serves other requests; that phase
+ * reads only this struct and the active model, which nothing replaces
+ * meanwhile (a second commit or rollback is refused until this one is
+ * done; crisis measures only read the model). The rest (commit_finish:
+ * store, program the engines, journal) runs on the loop thread. */
+struct zwd_commit {
+	/* the request, copied */
+	struct zwd_author who;
+	char *text;
+	size_t len;
+	char *file;
+	char *reason;
+	int64_t rollback_of;
+	const struct zw_matrix *active_m; /* read-only while compiling */
+	struct zwd_crisis crisis; /* the measures in force at the start */
+	int64_t t0;
+	struct zwd_compile_worker *w; /* NULL: compiled on the loop */
+
+	/* what the pure phase found */
+	struct zw_matrix *m; /* NULL: invalid (diags) */
+	char *diags;
+	size_t n_errors;
+	bool secret; /* why says where */
+	char why[512];
+	uint8_t *pbytes; /* the version's own image */
+	size_t plen;
+	struct zw_image *plain, *img; /* img: with c->crisis applied */
+	char err[1024];
+	struct zw_change *ch;
+	size_t n_changes;
+	int changes_r;
+};
+
+static int crisis_copy(struct zwd_crisis *dst, const struct zwd_crisis *src)
 {
+	memset(dst, 0, sizeof(*dst));
+	dst->isolate = src->isolate;
+	if (src->n_block) {
+		dst->block = malloc(src->n_block * sizeof(*dst->block));
+		if (!dst->block)
+			return -ENOMEM;
+		memcpy(dst->block, src->block, src->n_block * sizeof(*dst->block));
+		dst->n_block = src->n_block;
+	}
+	if (src->n_fb) {
+		dst->fb = malloc(src->n_fb * sizeof(*dst->fb));
+		if (!dst->fb)
+			return -ENOMEM;
+		memcpy(dst->fb, src->fb, src->n_fb * sizeof(*dst->fb));
+		dst->n_fb = src->n_fb;
+	}
+	return 0;
+}
+
+static void commit_free(struct zwd_commit *c)
+{
+	if (!c)
+		return;
+	zwd_compile_worker__join(c->w);
+	free(c->text);
+	free(c->file);
+	free(c->reason);
+	crisis_fini(&c->crisis);
+	zw_matrix__free(c->m);
+	free(c->diags);
+	free(c->pbytes);
+	zw_image__free(c->plain);
+	zw_image__free(c->img);
+	zw_changes__free(c->ch, c->n_changes);
+	free(c);
+}
+
+static struct zwd_commit *commit_new(struct zwd *d,
+				     const struct zwd_author *who,
+				     const char *text, size_t len,
+				     const char *file, const char *reason,
+				     int64_t rollback_of)
+{
+	struct zwd_commit *c = calloc(1, sizeof(*c));
+
+	if (!c)
+		return NULL;
+	c->who = *who;
+	c->text = malloc(len + 1);
+	c->file = strdup(file);
+	c->reason = reason ? strdup(reason) : NULL;
+	if (!c->text || !c->file || (reason && !c->reason) ||
+	    crisis_copy(&c->crisis, &d->crisis) < 0) {
+		commit_free(c);
+		return NULL;
+	}
+	memcpy(c->text, text, len);
+	c->text[len] = '\0';
+	c->len = len;
+	c->rollback_of = rollback_of;
+	c->active_m = d->active_m;
+	c->t0 = zw_time__now_us();
+	return c;
+}
+
+/* The pure phase: touches nothing but @arg (and reads c->active_m). */
+static void commit_compile(void *arg)
+{
+	struct zwd_commit *c = arg;
+	int r;
+
+	c->m = parse_valid(c->text, c->len, c->file, &c->diags, &c->n_errors);
+	if (!c->m)
+		return;
+	/* L4: the file name and the whole text (comments too), then the
+	 * model's free text (where YAML escapes are decoded) */
+	c->secret = zw_matrix__source_has_secret(c->text, c->len, c->file,
+						 c->why, sizeof(c->why)) ||
+		    zw_matrix__has_secret(c->m, c->why, sizeof(c->why));
+	if (c->secret)
+		return;
+	/* The version's own image, and the one to enforce (crisis measures in
+	 * force stay in force across commits). */
+	r = zw_policy__compile(c->m, &c->pbytes, &c->plen);
+	if (r == 0)
+		c->plain = zw_image__open(c->pbytes, c->plen, c->err,
+					  sizeof(c->err));
+	else
+		snprintf(c->err, sizeof(c->err), "%s", strerror(-r));
+	if (!c->plain)
+		return;
+	c->img = crisis_active(&c->crisis)
+			 ? build_image(c->m, &c->crisis, c->err, sizeof(c->err))
+			 : zw_image__open(c->pbytes, c->plen, c->err,
+					  sizeof(c->err));
+	if (!c->img)
+		return;
+	c->changes_r = zw_matrix__changes(c->active_m, c->m, &c->ch,
+					  &c->n_changes);
+}
+
+/* Are @a and @b the same measures? */
+static bool crisis_same(const struct zwd_crisis *a, const struct zwd_crisis *b)
+{
+	char *x = crisis_json(a), *y = crisis_json(b);
+	bool same = x && y && !strcmp(x, y);
+
+	free(x);
+	free(y);
+	return same;
+}
+
+/* The rest of commit @job, on the loop thread, after commit_compile. */
+static json_t *commit_finish(struct zwd *d, struct zwd_commit *job)
+{
+	const struct zwd_author *who = &job->who;
+	const char *text = job->text, *file = job->file, *reason = job->reason;
+	size_t len = job->len;
+	int64_t rollback_of = job->rollback_of;
 	const char *what = rollback_of ? "rollback" : "commit";
-	char err[1024], detail[2048], why[512], vdigest[65], vafter[160];
-	char *diags = NULL;
-	size_t n_errors = 0, n_changes = 0;
+	char err[1024], detail[2048], vdigest[65], vafter[160];
+	char *diags = job->diags;
+	size_t n_errors = job->n_errors, n_changes = 0;
 	struct zw_matrix *m = NULL;
 	struct zw_image *img = NULL, *plain = NULL;
 	struct zw_change *ch = NULL;
@@ -444,11 +596,11 @@ static json_t *commit_core(struct zwd *d, const struct zwd_author *who,
 	json_t *resp = NULL;
 	uint8_t *pbytes = NULL;
 	size_t plen = 0;
-	int64_t t0 = zw_time__now_us();
+	int64_t t0 = job->t0;
 	int32_t prev_day = d->day;
 	int r, added = 0, changed = 0, removed = 0;
 
-	m = parse_valid(text, len, file, &diags, &n_errors);
+	m = job->m;
 	if (!m) {
 		char first[600] = "";
 		/* the first error (diagnostics are sorted by position, so a
@@ -470,36 +622,40 @@ static json_t *commit_core(struct zwd *d, const struct zwd_author *who,
 				    json_string(diags ? diags : ""));
 		goto out;
 	}
-	/* L4: the file name and the whole text (comments too), then the
-	 * model's free text (where YAML escapes are decoded) */
-	if (zw_matrix__source_has_secret(text, len, file, why, sizeof(why)) ||
-	    zw_matrix__has_secret(m, why, sizeof(why))) {
-		resp = refuse(d, who, 1, 0, reason, what, why);
+	if (job->secret) {
+		resp = refuse(d, who, 1, 0, reason, what, job->why);
 		goto out;
 	}
-	/* The version's own image, and the one to enforce (crisis measures in
-	 * force stay in force across commits). */
-	r = zw_policy__compile(m, &pbytes, &plen);
-	if (r == 0)
-		plain = zw_image__open(pbytes, plen, err, sizeof(err));
-	else
-		snprintf(err, sizeof(err), "%s", strerror(-r));
+	plain = job->plain;
 	if (!plain) {
 		snprintf(detail, sizeof(detail), "cannot compile %s: %s", file,
-			 err);
+			 job->err);
 		resp = refuse(d, who, 1, 0, reason, what, detail);
 		goto out;
 	}
-	img = crisis_active(&d->crisis)
-		      ? build_image(m, &d->crisis, err, sizeof(err))
-		      : zw_image__open(pbytes, plen, err, sizeof(err));
+	pbytes = job->pbytes;
+	plen = job->plen;
+	img = job->img;
+	snprintf(err, sizeof(err), "%s", job->err);
+	/* Crisis measures taken while it compiled are in force now: the
+	 * enforced image is built again with them. */
+	if (img && !crisis_same(&job->crisis, &d->crisis)) {
+		zw_image__free(img);
+		img = job->img = crisis_active(&d->crisis)
+				       ? build_image(m, &d->crisis, err,
+						     sizeof(err))
+				       : zw_image__open(pbytes, plen, err,
+							sizeof(err));
+	}
 	if (!img) {
 		snprintf(detail, sizeof(detail), "cannot compile %s: %s", file,
 			 err);
 		resp = refuse(d, who, 1, 0, reason, what, detail);
 		goto out;
 	}
-	if (zw_matrix__changes(d->active_m, m, &ch, &n_changes) < 0) {
+	ch = job->ch;
+	n_changes = job->n_changes;
+	if (job->changes_r < 0) {
 		resp = zw_proto__error(3, "out of memory");
 		goto out;
 	}
@@ -685,23 +841,77 @@ static json_t *commit_core(struct zwd *d, const struct zwd_author *who,
 	d->active = v.n;
 	zw_matrix__free(d->active_m);
 	d->active_m = m;
-	m = NULL;
+	job->m = NULL;
 	zw_image__free(d->enforced);
 	d->enforced = img;
-	img = NULL;
+	job->img = NULL;
 out:
+	/* what is left is freed with @job */
 	zwd_engines__forget_describers(d);
-	zw_changes__free(ch, n_changes);
-	zw_matrix__free(m);
-	zw_image__free(img);
-	zw_image__free(plain);
-	free(pbytes);
-	free(diags);
+	return resp;
+}
+
+/* Run commit @c: at once when @pending is NULL or no worker can start,
+ * otherwise on a worker (then NULL, *pending set, d->commit is @c).
+ * Takes @c. */
+static json_t *commit_run(struct zwd *d, struct zwd_commit *c, bool *pending)
+{
+	json_t *resp;
+
+	if (pending) {
+		c->w = zwd_compile_worker__start(commit_compile, c);
+		if (c->w) {
+			d->commit = c;
+			*pending = true;
+			return NULL;
+		}
+		zw_log(ZW_LOG_WARN, "compile-worker",
+		       "error=\"%s\" msg=\"compiled on the loop\"",
+		       strerror(errno));
+	}
+	commit_compile(c);
+	resp = commit_finish(d, c);
+	commit_free(c);
+	return resp;
+}
+
+static json_t *commit_core(struct zwd *d, const struct zwd_author *who,
+			   const char *text, size_t len, const char *file,
+			   const char *reason, int64_t rollback_of,
+			   bool *pending)
+{
+	struct zwd_commit *c = commit_new(d, who, text, len, file, reason,
+					  rollback_of);
+
+	if (!c)
+		return zw_proto__error(3, "out of memory");
+	return commit_run(d, c, pending);
+}
+
+int zwd__commit_fd(const struct zwd *d)
+{
+	return d->commit ? zwd_compile_worker__fd(d->commit->w) : -1;
+}
+
+json_t *zwd__commit_done(struct zwd *d)
+{
+	struct zwd_commit *c = d->commit;
+	json_t *resp;
+
+	if (!c)
+		return zw_proto__error(3, "no commit in progress");
+	d->commit = NULL;
+	zwd_compile_worker__join(c->w);
+	c->w = NULL;
+	/* a clock step is recorded before anything this commit journals */
+	zwd_watch__clock(d);
+	resp = commit_finish(d, c);
+	commit_free(c);
 	return resp;
 }
 
 static json_t *op_commit(struct zwd *d, const json_t *req,
-			 const struct zwd_author *who)
+			 const struct zwd_author *who, bool *pending)
 {
 	const char *text = json_string_value(json_object_get(req, "matrix"));
 	const char *file = json_string_value(json_object_get(req, "file"));
@@ -716,11 +926,12 @@ static json_t *op_commit(struct zwd *d, const json_t *req,
 		return refuse(d, who, 1, 0, reason ? reason : "", "commit",
 			      err);
 	return commit_core(d, who, text, json_string_length(json_object_get(req, "matrix")),
-			   file && *file ? file : "matrix.yaml", reason, 0);
+			   file && *file ? file : "matrix.yaml", reason, 0,
+			   pending);
 }
 
 static json_t *op_rollback(struct zwd *d, const json_t *req,
-			   const struct zwd_author *who)
+			   const struct zwd_author *who, bool *pending)
 {
 	json_int_t n = json_integer_value(json_object_get(req, "version"));
 	const char *reason = json_string_value(json_object_get(req, "reason"));
@@ -771,7 +982,7 @@ static json_t *op_rollback(struct zwd *d, const json_t *req,
 	}
 	resp = commit_core(d, who, v.matrix, v.matrix_len,
 			   v.file && *v.file ? v.file : "matrix.yaml", reason,
-			   n);
+			   n, pending);
 	zw_state__version_fini(&v);
 	return resp;
 }
@@ -1188,8 +1399,8 @@ static json_t *op_archive(struct zwd *d, const json_t *req,
 			 "file", n ? path : NULL);
 }
 
-json_t *zwd__handle(struct zwd *d, const json_t *req,
-		    const struct zwd_author *who)
+json_t *zwd__serve(struct zwd *d, const json_t *req,
+		   const struct zwd_author *who, bool *pending)
 {
 	const char *op = json_string_value(json_object_get(req, "op"));
 
@@ -1199,10 +1410,20 @@ json_t *zwd__handle(struct zwd *d, const json_t *req,
 	zwd_watch__clock(d);
 	if (!strcmp(op, "status"))
 		return op_status(d);
+	if (d->commit && (!strcmp(op, "commit") || !strcmp(op, "rollback"))) {
+		/* one change of version at a time: the client tries again */
+		zw_log(ZW_LOG_WARN, "busy", "op=%s uid=%u", op, who->uid);
+		return zw_proto__error(1, "%s refused: a commit is in progress "
+					  "(by %s, for %lld ms); try again "
+					  "when it completes",
+				       op, d->commit->who.name,
+				       (long long)(zw_time__now_us() -
+						   d->commit->t0) / 1000);
+	}
 	if (!strcmp(op, "commit"))
-		return op_commit(d, req, who);
+		return op_commit(d, req, who, pending);
 	if (!strcmp(op, "rollback"))
-		return op_rollback(d, req, who);
+		return op_rollback(d, req, who, pending);
 	if (!strcmp(op, "crisis"))
 		return op_crisis(d, req, who);
 	if (!strcmp(op, "versions"))
@@ -1222,6 +1443,12 @@ json_t *zwd__handle(struct zwd *d, const json_t *req,
 	if (!strcmp(op, "flows"))
 		return zwd_tm__flows(d, req);
 	return zw_proto__error(2, "unknown request '%s'", op);
+}
+
+json_t *zwd__handle(struct zwd *d, const json_t *req,
+		    const struct zwd_author *who)
+{
+	return zwd__serve(d, req, who, NULL);
 }
 
 /* ---- start-up ---- */
@@ -1453,6 +1680,14 @@ void zwd__day_tick(struct zwd *d)
 
 void zwd__fini(struct zwd *d)
 {
+	if (d->commit) {
+		/* stopped while it compiled: nothing was stored yet */
+		zw_log(ZW_LOG_WARN, "commit-abandoned",
+		       "uid=%u msg=\"the daemon stopped before it was compiled\"",
+		       d->commit->who.uid);
+		commit_free(d->commit); /* waits for the worker */
+		d->commit = NULL;
+	}
 	zwd_tm__drain(d);
 	zwd_tm__stop(d);
 	if (d->j)
