@@ -18,6 +18,8 @@
 
 #include <sqlite3.h>
 
+#include <zonewall/telemetry.h>
+
 #include "metrics.h"
 
 #define REQ_MAX 4096	 /* request line and headers */
@@ -83,6 +85,8 @@ struct engine_view {
 	bool enforcing;
 	bool drift;    /* not on the enforced image, or rules changed by hand */
 	struct zw_flow_counters *counters; /* NULL: none */
+	bool has_stats; /* the stats op answered */
+	struct zw_engine_stats stats;
 };
 
 static void versions(struct zwd *d, FILE *f)
@@ -148,6 +152,7 @@ static void read_engine(struct zwd *d, struct zwd_backend *b,
 			     memcmp(st.sha256, d->enforced->sha256, 32)));
 	}
 	zw_backend_state__fini(&st);
+	v->has_stats = b->be->ops->stats(b->be, &v->stats) == 0;
 	if (d->enforced && d->enforced->n_flows) {
 		v->counters = calloc(d->enforced->n_flows, sizeof(*v->counters));
 		if (v->counters && b->be->ops->counters(b->be, v->counters,
@@ -200,6 +205,141 @@ static void engine_gauge(FILE *f, struct zwd *d, const struct engine_view *v,
 		engine_labels(f, &d->bes[i]);
 		fprintf(f, "} %d\n", val);
 	}
+}
+
+/* Engine-wide statistics (the stats op): drops by reason, the connection
+ * table. An engine that did not answer, or does not count something, has
+ * no series for it (rather than a 0 that would read as "none"). */
+static void engine_stats(FILE *f, struct zwd *d, const struct engine_view *v)
+{
+	family(f, "zonewall_drops_total", "counter",
+	       "Packets the engine dropped, by drop reason (only the reasons "
+	       "the engine counts).");
+	for (size_t i = 0; i < d->n_bes; i++)
+		for (unsigned r = 1; v[i].has_stats && r < ZW_DROP__COUNT; r++) {
+			if (!v[i].stats.drop_counted[r])
+				continue;
+			fputs("zonewall_drops_total{", f);
+			engine_labels(f, &d->bes[i]);
+			fprintf(f, ",reason=\"%s\"} %llu\n",
+				zw_drop_reason__name(r),
+				(unsigned long long)v[i].stats.drops[r]);
+		}
+	family(f, "zonewall_connections", "gauge",
+	       "Entries in use in the engine's connection table.");
+	for (size_t i = 0; i < d->n_bes; i++) {
+		if (!v[i].has_stats || !v[i].stats.has_conns)
+			continue;
+		fputs("zonewall_connections{", f);
+		engine_labels(f, &d->bes[i]);
+		fprintf(f, "} %llu\n",
+			(unsigned long long)v[i].stats.conn_used);
+	}
+	family(f, "zonewall_connection_table_size", "gauge",
+	       "Capacity of the engine's connection table (entries).");
+	for (size_t i = 0; i < d->n_bes; i++) {
+		if (!v[i].has_stats || !v[i].stats.has_conns)
+			continue;
+		fputs("zonewall_connection_table_size{", f);
+		engine_labels(f, &d->bes[i]);
+		fprintf(f, "} %llu\n",
+			(unsigned long long)v[i].stats.conn_size);
+	}
+	family(f, "zonewall_early_drops_total", "counter",
+	       "Connections dropped early from a full connection table to make "
+	       "room for new ones.");
+	for (size_t i = 0; i < d->n_bes; i++) {
+		if (!v[i].has_stats || !v[i].stats.has_early_drops)
+			continue;
+		fputs("zonewall_early_drops_total{", f);
+		engine_labels(f, &d->bes[i]);
+		fprintf(f, "} %llu\n",
+			(unsigned long long)v[i].stats.early_drops);
+	}
+}
+
+static unsigned long long jint(const json_t *o, const char *key)
+{
+	json_int_t v = json_integer_value(json_object_get(o, key));
+
+	return v > 0 ? (unsigned long long)v : 0;
+}
+
+/* One sample per exporter of the record pump's status (zwd_tm__status()):
+ * @key's integer, labelled with the exporter's URL. */
+static void exporter_samples(FILE *f, const json_t *xs, const char *name,
+			     const char *key)
+{
+	size_t i;
+	json_t *x;
+
+	json_array_foreach(xs, i, x) {
+		fprintf(f, "%s{exporter=\"", name);
+		put_label(f, json_string_value(json_object_get(x, "url")));
+		fprintf(f, "\"} %llu\n", jint(x, key));
+	}
+}
+
+/* The record pump and its exporters (docs/telemetry.md), as 'zonectl
+ * status' shows them. */
+static void telemetry(FILE *f, struct zwd *d)
+{
+	json_t *st = zwd_tm__status(d), *xs, *x;
+	size_t i;
+
+	if (!json_is_object(st)) {
+		json_decref(st);
+		return;
+	}
+	xs = json_object_get(st, "exporters");
+	family(f, "zonewall_records_pulled_total", "counter",
+	       "Flow records the daemon pulled from the engines.");
+	fprintf(f, "zonewall_records_pulled_total %llu\n",
+		jint(st, "records_pulled"));
+	family(f, "zonewall_records_exported_total", "counter",
+	       "Flow records (and folds of denials) handed to the exporters.");
+	fprintf(f, "zonewall_records_exported_total %llu\n",
+		jint(st, "records_exported"));
+	family(f, "zonewall_records_aggregation_overflow_total", "counter",
+	       "Denials not folded because the fold table was full.");
+	fprintf(f, "zonewall_records_aggregation_overflow_total %llu\n",
+		jint(st, "aggregation_overflow"));
+	family(f, "zonewall_export_records_total", "counter",
+	       "Records the exporter sent to its collector (in full messages).");
+	exporter_samples(f, xs, "zonewall_export_records_total",
+			 "records_sent");
+	family(f, "zonewall_export_messages_total", "counter",
+	       "IPFIX or NetFlow v9 messages the exporter sent.");
+	exporter_samples(f, xs, "zonewall_export_messages_total",
+			 "messages_sent");
+	family(f, "zonewall_export_dropped_records_total", "counter",
+	       "Records the exporter could not send, by cause: down (no "
+	       "collector), queue-full (it reads too slowly), send-error, "
+	       "too-big.");
+	json_array_foreach(xs, i, x) {
+		const json_t *why = json_object_get(x, "dropped");
+
+		for (unsigned c = 0; c < ZW_TM_DROP__COUNT; c++) {
+			const char *cause = zw_tm_drop_cause__name(c);
+
+			fputs("zonewall_export_dropped_records_total{exporter=\"",
+			      f);
+			put_label(f, json_string_value(json_object_get(x, "url")));
+			fprintf(f, "\",cause=\"%s\"} %llu\n", cause,
+				jint(why, cause));
+		}
+	}
+	family(f, "zonewall_export_collector_up", "gauge",
+	       "1 while the exporter's collector is up (UDP: the last send "
+	       "was accepted; TCP: connected).");
+	json_array_foreach(xs, i, x) {
+		const char *state = json_string_value(json_object_get(x, "collector"));
+
+		fputs("zonewall_export_collector_up{exporter=\"", f);
+		put_label(f, json_string_value(json_object_get(x, "url")));
+		fprintf(f, "\"} %d\n", state && !strcmp(state, "up") ? 1 : 0);
+	}
+	json_decref(st);
 }
 
 char *zwd_metrics__render(struct zwd *d, size_t *len)
@@ -257,6 +397,8 @@ char *zwd_metrics__render(struct zwd *d, size_t *len)
 		     "failure (see zonectl status).",
 		     3);
 
+	engine_stats(f, d, v);
+
 	if (d->enforced) {
 		flow_family(f, d, v, "zonewall_flow_packets_total",
 			    "Packets of connections allowed by the flow.",
@@ -305,6 +447,8 @@ char *zwd_metrics__render(struct zwd *d, size_t *len)
 		       "1 while connected to the syslog server.");
 		fprintf(f, "zonewall_syslog_connected %d\n", fs.connected ? 1 : 0);
 	}
+
+	telemetry(f, d);
 
 	for (size_t i = 0; i < d->n_bes; i++)
 		free(v[i].counters);

@@ -171,6 +171,11 @@ int zw_xdp__counters_same_zone(struct zw_xdp *x, struct zw_flow_counters *out);
 #define ZW_XDP_N_STATS 24
 int zw_xdp__stats(struct zw_xdp *x, uint64_t out[ZW_XDP_N_STATS]);
 
+/* Entries of the connection tables (both families) in use, and their
+ * capacity. Counting walks the keys (the kernel keeps no count of an LRU
+ * hash): proportional to the connections. */
+int zw_xdp__conns(struct zw_xdp *x, uint64_t *used, uint64_t *size);
+
 /* Flow records: @drop_sample 0 none, 1 every drop, N one drop in N;
  * @log_all_new: a record for every new connection, not only for flows
  * with log: true. */

@@ -283,6 +283,34 @@ static int xdp_counters(struct zw_backend *b, struct zw_flow_counters *out,
 	return zw_xdp__counters(X(b)->x, out, n_flows);
 }
 
+/* Drops by reason from the program's per-CPU statistics (every reason
+ * the program can drop for; it does not inspect payloads), and the
+ * connection tables. They are LRU hashes: the kernel evicts the least
+ * recently used entry when one is full, established or not, and counts
+ * nothing: no early drops to report. */
+static int xdp_stats(struct zw_backend *b, struct zw_engine_stats *out)
+{
+	struct xdp_be *be = X(b);
+	uint64_t st[ZW_XDP_N_STATS];
+	int rc;
+
+	memset(out, 0, sizeof(*out));
+	rc = zw_xdp__stats(be->x, st);
+	if (rc)
+		return rc;
+	for (unsigned r = 1; r < ZW_DROP__COUNT; r++) {
+		if (r == ZW_DROP_L7_MISMATCH || r == ZW_DROP_FILE_TYPE)
+			continue;
+		out->drops[r] = st[r];
+		out->drop_counted[r] = true;
+	}
+	rc = zw_xdp__conns(be->x, &out->conn_used, &out->conn_size);
+	if (rc)
+		return rc;
+	out->has_conns = true;
+	return 0;
+}
+
 struct rec_ctx {
 	zw_record_fn fn;
 	void *ctx;
@@ -367,6 +395,7 @@ const struct zw_backend_ops zw_backend_xdp = {
 	.abort = xdp_abort,
 	.read_back = xdp_read_back,
 	.counters = xdp_counters,
+	.stats = xdp_stats,
 	.records = xdp_records,
 	.describer = xdp_describer,
 	.watch_fd = xdp_watch_fd,

@@ -146,3 +146,41 @@ int zw_xdp__stats(struct zw_xdp *x, uint64_t out[ZW_XDP_N_STATS])
 	free(v);
 	return 0;
 }
+
+static int count_keys(const struct bpf_map *m, uint64_t *n)
+{
+	unsigned char key[2][64];
+	int fd = bpf_map__fd(m), cur = 0;
+	void *prev = NULL;
+
+	if (bpf_map__key_size(m) > sizeof(key[0]))
+		return -EINVAL;
+	/* An entry deleted while we walk restarts the walk from the first
+	 * key (the kernel's answer to a key it no longer holds): bound it. */
+	for (uint64_t i = 0; i <= 2ull * bpf_map__max_entries(m); i++) {
+		if (bpf_map_get_next_key(fd, prev, key[cur])) {
+			if (errno != ENOENT)
+				return -errno;
+			return 0;
+		}
+		(*n)++;
+		prev = key[cur];
+		cur ^= 1;
+	}
+	return 0;
+}
+
+int zw_xdp__conns(struct zw_xdp *x, uint64_t *used, uint64_t *size)
+{
+	int rc;
+
+	*used = 0;
+	*size = (uint64_t)bpf_map__max_entries(x->skel->maps.zw_conns4) +
+		bpf_map__max_entries(x->skel->maps.zw_conns6);
+	rc = count_keys(x->skel->maps.zw_conns4, used);
+	if (!rc)
+		rc = count_keys(x->skel->maps.zw_conns6, used);
+	if (*used > *size) /* walks restarted by deletions */
+		*used = *size;
+	return rc;
+}

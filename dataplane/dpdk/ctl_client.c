@@ -348,6 +348,68 @@ static int dpdk_counters(struct zw_backend *base, struct zw_flow_counters *out,
 	return rc;
 }
 
+/* Drops by reason (DROPS: every reason zonewall-dpdk has a counter for),
+ * the connection tables and their early drops (STATUS). */
+static int dpdk_stats(struct zw_backend *base, struct zw_engine_stats *out)
+{
+	struct dpdk_be *be = D(base);
+	char reply[ZW_CTL_LINE_MAX], err[256], *w[32];
+	const char *used, *size, *early;
+	long i, n;
+	int fd, rc = 0, k;
+
+	memset(out, 0, sizeof(*out));
+	fd = request(be->path, "DROPS", NULL, 0, TIMEOUT_MS, reply,
+		     sizeof(reply), err, sizeof(err));
+	if (fd < 0)
+		return fd;
+	k = zw_ctl__split(reply, w, 8);
+	used = zw_ctl__kv(w, k, "n");
+	n = used ? strtol(used, NULL, 10) : -1;
+	if (n < 0)
+		rc = -EPROTO;
+	for (i = 0; i < n && !rc; i++) {
+		unsigned r;
+		uint64_t c;
+
+		rc = zw_ctl__read_line(fd, reply, sizeof(reply));
+		if (rc < 0)
+			break;
+		rc = 0;
+		if (sscanf(reply, "%u %*s %" SCNu64, &r, &c) != 2) {
+			rc = -EPROTO;
+			break;
+		}
+		if (r > 0 && r < ZW_DROP__COUNT) {
+			out->drops[r] = c;
+			out->drop_counted[r] = true;
+		}
+	}
+	close(fd);
+	if (rc)
+		return rc;
+	fd = request(be->path, "STATUS", NULL, 0, TIMEOUT_MS, reply,
+		     sizeof(reply), err, sizeof(err));
+	if (fd < 0)
+		return fd;
+	close(fd);
+	k = zw_ctl__split(reply, w, 32);
+	used = zw_ctl__kv(w, k, "conns");
+	size = zw_ctl__kv(w, k, "conns_size");
+	early = zw_ctl__kv(w, k, "early_drops");
+	/* an engine older than conns_size says nothing of its table */
+	if (used && size) {
+		out->has_conns = true;
+		out->conn_used = strtoull(used, NULL, 10);
+		out->conn_size = strtoull(size, NULL, 10);
+	}
+	if (early) {
+		out->has_early_drops = true;
+		out->early_drops = strtoull(early, NULL, 10);
+	}
+	return 0;
+}
+
 /* The DPDK describer: the LPM and ACL entries of each flow. */
 struct dpdk_describer {
 	struct zw_describer base;
@@ -417,6 +479,7 @@ const struct zw_backend_ops zw_backend_dpdk = {
 	.watch_fd = dpdk_watch_fd,
 	.check = dpdk_check,
 	.counters = dpdk_counters,
+	.stats = dpdk_stats,
 	.records = dpdk_records,
 	.describer = dpdk_describer,
 	.close = dpdk_close,

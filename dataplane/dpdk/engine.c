@@ -540,22 +540,30 @@ static int reply_status(int fd)
 	uint64_t dropped = 0;
 	uint32_t i;
 
+	uint64_t conns_size = 0;
+
 	worker_sum(&s);
 	for (i = 0; i < ZW_DROP__COUNT; i++)
 		dropped += s.drops[i];
+	for (i = 0; i < zw_eng.n_workers; i++)
+		conns_size += (uint64_t)zw_eng.workers[i]->t4.nslots +
+			      zw_eng.workers[i]->t6.nslots;
+	/* early_drops: embryonic entries evicted for a new connection
+	 * (conn.c); the table never evicts an established one */
 	return zw_ctl__printf(
 		fd,
 		"OK enforcing=%d sha256=%s generation=%u day=%d name=%s "
 		"workers=%u ports=%u conns=%" PRIu64 " rx=%" PRIu64
 		" done=%" PRIu64 " tx=%" PRIu64 " dropped=%" PRIu64
-		" acl4=%u acl6=%u lpm=%u\n",
+		" acl4=%u acl6=%u lpm=%u conns_size=%" PRIu64
+		" early_drops=%" PRIu64 "\n",
 		ctx ? 1 : 0, ctx ? ctx->img->sha256_hex : "-",
 		zw_eng.generation, ctx ? ctx->day : 0,
 		ctx ? zw_image__str(ctx->img, ctx->img->meta->name) : "-",
 		zw_eng.n_workers, zw_eng.n_ports, s.conns, s.rx, s.done, s.tx,
 		dropped,
 		ctx ? ctx->n_acl4 : 0, ctx ? ctx->n_acl6 : 0,
-		ctx ? ctx->n_lpm : 0);
+		ctx ? ctx->n_lpm : 0, conns_size, s.evicted);
 }
 
 static int reply_counters(int fd)

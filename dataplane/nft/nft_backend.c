@@ -26,6 +26,7 @@
 #include <zonewall/backend.h>
 #include <zonewall/policy.h>
 
+#include "nft_build.h"
 #include "zwnft.h"
 
 struct nft_be {
@@ -802,6 +803,89 @@ static int nft_counters(struct zw_backend *b, struct zw_flow_counters *out,
 	return 0;
 }
 
+/* One unsigned number from a /proc file; -errno when absent. */
+static int proc_u64(const char *path, uint64_t *v)
+{
+	unsigned long long x;
+	FILE *f = fopen(path, "re");
+	int ok;
+
+	if (!f)
+		return -errno;
+	ok = fscanf(f, "%llu", &x) == 1;
+	fclose(f);
+	if (!ok)
+		return -EPROTO;
+	*v = x;
+	return 0;
+}
+
+/* Conntrack's early drops: the early_drop column of
+ * /proc/net/stat/nf_conntrack, one line per CPU, in hex. */
+static int conntrack_early_drops(uint64_t *v)
+{
+	char line[1024], *tok, *save;
+	int col = -1, i;
+	FILE *f = fopen("/proc/net/stat/nf_conntrack", "re");
+
+	if (!f)
+		return -errno;
+	*v = 0;
+	if (fgets(line, sizeof(line), f))
+		for (i = 0, tok = strtok_r(line, " \t\n", &save); tok;
+		     i++, tok = strtok_r(NULL, " \t\n", &save))
+			if (!strcmp(tok, "early_drop"))
+				col = i;
+	while (col >= 0 && fgets(line, sizeof(line), f))
+		for (i = 0, tok = strtok_r(line, " \t\n", &save); tok;
+		     i++, tok = strtok_r(NULL, " \t\n", &save))
+			if (i == col)
+				*v += strtoull(tok, NULL, 16);
+	fclose(f);
+	return col >= 0 ? 0 : -EPROTO;
+}
+
+/* Drops by reason from the table's named counters (those the table has:
+ * the kernel drops truncated or malformed packets, and reassembles
+ * fragments, before nftables sees them), and conntrack's table, the one
+ * the rules' ct state uses: of the daemon's network namespace, shared with
+ * whatever else uses conntrack there. */
+static int nft_stats(struct zw_backend *b, struct zw_engine_stats *out)
+{
+	struct nft_be *be = N(b);
+	struct zwnft_live live;
+	char err[256], n[ZWNFT_NAME_MAX];
+	int ret;
+
+	memset(out, 0, sizeof(*out));
+	ret = zwnft_sock__read(be->sock, be->opts.table, ZWNFT_READ_OBJS, &live,
+			       err, sizeof(err));
+	if (ret)
+		return ret;
+	qsort(live.objs, live.n_objs, sizeof(live.objs[0]), obj_name_cmp);
+	for (unsigned r = 1; r < ZW_DROP__COUNT; r++) {
+		struct nftnl_obj *o = obj_find(live.objs, live.n_objs,
+					       zwnft_name__drop(n, r));
+
+		if (o) {
+			out->drops[r] = nftnl_obj_get_u64(o, NFTNL_OBJ_CTR_PKTS);
+			out->drop_counted[r] = true;
+		}
+	}
+	zwnft_live__free(&live);
+	if (!proc_u64("/proc/sys/net/netfilter/nf_conntrack_count",
+		      &out->conn_used) &&
+	    !proc_u64("/proc/sys/net/netfilter/nf_conntrack_max",
+		      &out->conn_size))
+		out->has_conns = true;
+	else
+		out->conn_used = out->conn_size = 0; /* conntrack not loaded */
+	out->has_early_drops = conntrack_early_drops(&out->early_drops) == 0;
+	if (!out->has_early_drops)
+		out->early_drops = 0;
+	return 0;
+}
+
 /* The nft describer: the image's ruleset built once (text mode, every flow
  * as if live: what it turns into when enforced). */
 struct nft_describer {
@@ -927,6 +1011,7 @@ const struct zw_backend_ops zw_backend_nft = {
 	.abort = nft_abort,
 	.read_back = nft_read_back,
 	.counters = nft_counters,
+	.stats = nft_stats,
 	.records = nft_records,
 	.describer = nft_describer,
 	.watch_fd = nft_watch_fd,

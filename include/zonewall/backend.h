@@ -43,6 +43,8 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include <zonewall/flow_record.h>
+
 #ifdef __cplusplus
 extern "C" {
 #endif
@@ -72,6 +74,27 @@ struct zw_flow_counters {
 			 * cut because their flow left the policy cannot be
 			 * counted here (the flow is gone): engines count them by
 			 * drop reason (ZW_DROP_FLOW_REMOVED) */
+};
+
+/*
+ * Engine-wide statistics (the stats op), for the metrics endpoint. Every
+ * value is the engine's own running count (summed over CPUs, lcores,
+ * workers) since it was started: a lower value than before is a reset.
+ */
+struct zw_engine_stats {
+	/* Packets dropped by reason (enum zw_drop_reason in flow_record.h),
+	 * valid where drop_counted[reason] is true: the engine counts that
+	 * reason (false: it does not count it, or cannot drop for it). */
+	uint64_t drops[ZW_DROP__COUNT];
+	bool drop_counted[ZW_DROP__COUNT];
+	/* The connection table, when has_conns: entries in use, its
+	 * capacity, and entries dropped early to make room for new
+	 * connections (valid when has_early_drops). */
+	bool has_conns;
+	bool has_early_drops;
+	uint64_t conn_used;
+	uint64_t conn_size;
+	uint64_t early_drops;
 };
 
 /*
@@ -183,6 +206,12 @@ struct zw_backend_ops {
 	 * Returns 0 or -errno. */
 	int (*counters)(struct zw_backend *be, struct zw_flow_counters *out,
 			uint32_t n_flows);
+
+	/* Engine-wide statistics (struct zw_engine_stats): drops by reason,
+	 * connection-table occupancy and early drops. Fills all of @out
+	 * (zeroed first; what the engine does not count stays false).
+	 * Returns 0 or -errno when the engine cannot be asked. */
+	int (*stats)(struct zw_backend *be, struct zw_engine_stats *out);
 
 	/* Hand the flow records the engine has produced since the last call
 	 * to @fn, at most @max of them, without blocking. Returns how many

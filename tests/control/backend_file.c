@@ -19,6 +19,15 @@
  * removes the file behind the daemon's back exercises the enforcement
  * watch.
  *
+ * stats() reads PATH.stats, written by the test, one item per line:
+ *   drop REASON N       packets dropped for drop reason REASON (a name of
+ *                       zw_drop_reason__name()); reasons not listed are
+ *                       not counted by this engine
+ *   conns USED SIZE     the connection table (no line: the engine has
+ *                       none)
+ *   early-drops N       connections dropped early (no line: not counted)
+ * No file: nothing counted, no table.
+ *
  * records() replays flow records a test appends to PATH.records, one per
  * line, each read once:
  *   EVENT FLOW ZS ZD PROTO SRC SPORT DST DPORT PACKETS BYTES REASON
@@ -367,6 +376,40 @@ static int file_counters(struct zw_backend *b, struct zw_flow_counters *out,
 	return 0;
 }
 
+static int file_stats(struct zw_backend *b, struct zw_engine_stats *out)
+{
+	struct file_be *be = F(b);
+	char path[4200], line[256], name[64];
+	FILE *f;
+
+	memset(out, 0, sizeof(*out));
+	snprintf(path, sizeof(path), "%s.stats", be->path);
+	f = fopen(path, "re");
+	if (!f)
+		return 0; /* counts nothing */
+	while (fgets(line, sizeof(line), f)) {
+		unsigned long long a, c;
+		int r;
+
+		if (sscanf(line, "drop %63s %llu", name, &a) == 2) {
+			r = zw_drop_reason__parse(name);
+			if (r > 0) {
+				out->drops[r] = a;
+				out->drop_counted[r] = true;
+			}
+		} else if (sscanf(line, "conns %llu %llu", &a, &c) == 2) {
+			out->has_conns = true;
+			out->conn_used = a;
+			out->conn_size = c;
+		} else if (sscanf(line, "early-drops %llu", &a) == 1) {
+			out->has_early_drops = true;
+			out->early_drops = a;
+		}
+	}
+	fclose(f);
+	return 0;
+}
+
 static int parse_record(char *line, struct zw_flow_record *r)
 {
 	static const char *const evs[] = {"", "new", "drop", "end", "update",
@@ -496,6 +539,7 @@ const struct zw_backend_ops zw_backend_file = {
 	.abort = file_abort,
 	.read_back = file_read_back,
 	.counters = file_counters,
+	.stats = file_stats,
 	.records = file_records,
 	.describer = zw_rule_describer__new,
 	.watch_fd = file_watch_fd,

@@ -5,7 +5,8 @@
 # parser (Debian's python3-prometheus-client) and carries the documented
 # families with the right types, labels and values (per-flow counters from
 # the engine's counters op, drift from read_back, commits, active version,
-# journal head, syslog backlog); a silent client holds up neither scrapes
+# journal head, syslog backlog; drops by reason, connection table and early
+# drops from the stats op; the record pump's exporters); a silent client holds up neither scrapes
 # nor the control socket; errors (404, 405) are HTTP errors; a bad
 # configuration line is a usage error; options override the file.
 set -u
@@ -23,11 +24,13 @@ A=$T/engA.img
 BB=$T/engB.img
 PID=
 SILENT=
+COLPID=
 fails=0
 checks=0
 cleanup() {
 	[ -n "$PID" ] && kill -9 "$PID" 2>/dev/null
 	[ -n "$SILENT" ] && kill "$SILENT" 2>/dev/null
+	[ -n "$COLPID" ] && kill "$COLPID" 2>/dev/null
 	rm -rf "$T"
 }
 trap cleanup EXIT
@@ -109,8 +112,19 @@ printf 'state = %s\nconfig = /etc/x\n' "$T/state" >"$T/bad.conf"
 "$ZWD" --config "$T/bad.conf" --foreground >"$T/out" 2>&1
 check "config = ... in a configuration file is refused (exit $?)" grep -q "cannot be set in a configuration file" "$T/out"
 
+# two IPFIX exporters: one to a collector that listens, one to none
+XUP=$(free_port)
+XDOWN=$(free_port)
+$PY "$S/tests/control/collector.py" tcp "$XUP" "$T/col.bin" &
+COLPID=$!
+for _ in $(seq 50); do
+	$PY -c 'import socket,sys; socket.create_connection(("127.0.0.1",int(sys.argv[1])),1).close()' "$XUP" 2>/dev/null && break
+	sleep 0.1
+done
 "$ZWD" --config "$T/zonewalld.conf" --socket "$SOCK" --backend "file:$A" \
-	--backend "file:$BB" --foreground --log "$T/zwd.log" &
+	--backend "file:$BB" --foreground --log "$T/zwd.log" \
+	--ipfix "tcp://127.0.0.1:$XUP" --ipfix "tcp://127.0.0.1:$XDOWN" \
+	--log-all-flows --on-drift alert &
 PID=$!
 wait_up
 check "--socket on the command line overrides the file" [ -S "$SOCK" -a ! -e "$T/not-this.sock" ]
@@ -127,6 +141,13 @@ check "no per-flow series without an active version" [ "$(q '"zonewall_flow_pack
 zc commit "$S/matrix/examples/minimal.yaml" -m "first (CHG-1)" >/dev/null || bad "commit"
 # F-002 is flow index 1 of minimal.yaml (jump -> adm)
 printf 'F-002 120 34000 7 2\n' >"$A.counters"
+printf 'drop no-flow 15\ndrop rate 4\nconns 40 1024\nearly-drops 3\n' >"$A.stats"
+# a connection of F-001 (flow 0), exported by both exporters
+echo "new 0 1 2 6 10.1.0.5 30001 10.2.0.7 22 0 0 none" >"$A.records"
+for _ in $(seq 50); do
+	scrape && [ "$(q 'int(val("zonewall_export_records_total", exporter="tcp://127.0.0.1:'"$XUP"'"))')" -ge 1 ] 2>/dev/null && break
+	sleep 0.1
+done
 check "scrape after a commit" scrape
 check "active version 1" [ "$(q 'val("zonewall_active_version")')" = 1.0 ]
 check "one commit ok" [ "$(q 'val("zonewall_commits_total", result="ok")')" = 1.0 ]
@@ -144,6 +165,34 @@ check "journal head is the last entry" \
 	[ "$(q 'int(val("zonewall_journal_head_sequence"))')" = "$(zc journal --format json | $PY -c 'import json,sys; print(json.load(sys.stdin)["entries"][-1]["seq"])')" ]
 check "syslog backlog: the server is down, every entry queued" \
 	[ "$(q 'int(val("zonewall_syslog_queued_entries"))')" = "$(q 'int(val("zonewall_journal_head_sequence"))')" ]
+# engine statistics (the stats op of backend.h)
+check "drops by reason per engine" \
+	[ "$(q 'val("zonewall_drops_total", engine="file", backend="file:'"$A"'", reason="no-flow")')" = 15.0 ]
+check "drops of another reason" [ "$(q 'val("zonewall_drops_total", backend="file:'"$A"'", reason="rate")')" = 4.0 ]
+check "only the reasons the engine counts" \
+	[ "$(q 'sorted(l["reason"] for n, l, v in fam["zonewall_drops"][1] if l["backend"] == "file:'"$A"'")')" = "['no-flow', 'rate']" ]
+check "an engine that counts nothing has no drop series" \
+	[ "$(q 'len([l for n, l, v in fam["zonewall_drops"][1] if l["backend"] == "file:'"$BB"'"])')" = 0 ]
+check "drops by reason are a counter" [ "$(q 'fam["zonewall_drops"][0]')" = counter ]
+check "connection table in use" [ "$(q 'val("zonewall_connections", engine="file", backend="file:'"$A"'")')" = 40.0 ]
+check "connection table size" [ "$(q 'val("zonewall_connection_table_size", backend="file:'"$A"'")')" = 1024.0 ]
+check "early drops" [ "$(q 'val("zonewall_early_drops_total", backend="file:'"$A"'")')" = 3.0 ]
+check "connections is a gauge, early drops a counter" \
+	[ "$(q 'fam["zonewall_connections"][0] + " " + fam["zonewall_early_drops"][0]')" = "gauge counter" ]
+check "an engine without a connection table has no such series" \
+	[ "$(q 'len(fam["zonewall_connections"][1]) + len(fam["zonewall_connection_table_size"][1]) + len(fam["zonewall_early_drops"][1])')" = 3 ]
+# exporter counters (the record pump, zwd_tm__status())
+check "records pulled from the engines" [ "$(q 'val("zonewall_records_pulled_total") >= 1')" = True ]
+check "records sent by the exporter whose collector is up" \
+	[ "$(q 'val("zonewall_export_records_total", exporter="tcp://127.0.0.1:'"$XUP"'") >= 1')" = True ]
+check "collector up: 1" [ "$(q 'val("zonewall_export_collector_up", exporter="tcp://127.0.0.1:'"$XUP"'")')" = 1.0 ]
+check "collector down: 0" [ "$(q 'val("zonewall_export_collector_up", exporter="tcp://127.0.0.1:'"$XDOWN"'")')" = 0.0 ]
+check "records dropped by cause: down" \
+	[ "$(q 'val("zonewall_export_dropped_records_total", exporter="tcp://127.0.0.1:'"$XDOWN"'", cause="down") >= 1')" = True ]
+check "every cause is a series of every exporter (4 x 2)" \
+	[ "$(q 'len(fam["zonewall_export_dropped_records"][1])')" = 8 ]
+check "nothing dropped where the collector is up" \
+	[ "$(q 'sum(v for n, l, v in fam["zonewall_export_dropped_records"][1] if l["exporter"] == "tcp://127.0.0.1:'"$XUP"'")')" = 0.0 ]
 # the dashboard and the documentation name what the page carries
 missing=
 for m in $(grep -o 'zonewall_[a-z_]*' "$S/contrib/grafana/zonewall.json" | sort -u); do
@@ -160,7 +209,9 @@ check "every family has HELP and TYPE" \
 check "names follow the conventions (zonewall_ prefix, counters end in _total)" \
 	[ "$(q 'all(n.startswith("zonewall_") and (t != "counter" or n.endswith("_total")) for t, ss in fam.values() for n, l, v in ss)')" = True ]
 
-# drift: engine B's image replaced behind the daemon's back
+# drift: engine B's image replaced behind the daemon's back (--on-drift
+# alert: the watch leaves it so, rather than repairing it before the
+# scrape)
 cp "$BB" "$T/b.keep"
 printf 'not an image' >"$BB"
 scrape

@@ -132,6 +132,7 @@ static void check_ops(const struct zw_backend_ops *o)
 	CU_ASSERT_PTR_NOT_NULL(o->abort);
 	CU_ASSERT_PTR_NOT_NULL(o->read_back);
 	CU_ASSERT_PTR_NOT_NULL(o->counters);
+	CU_ASSERT_PTR_NOT_NULL(o->stats);
 	CU_ASSERT_PTR_NOT_NULL(o->records);
 	CU_ASSERT_PTR_NOT_NULL(o->describer);
 	CU_ASSERT_PTR_NOT_NULL(o->watch_fd);
@@ -227,6 +228,28 @@ static void test_file_engine_and_describe(void)
 	CU_ASSERT_EQUAL(zw_backend__apply(be, img, 20000, err, sizeof(err)), -EIO);
 	CU_ASSERT_PTR_NOT_NULL(strstr(err, "no space left"));
 	remove(fail);
+	/* engine statistics: nothing counted without PATH.stats, then what
+	 * it lists */
+	{
+		struct zw_engine_stats es;
+
+		CU_ASSERT_EQUAL(ops->stats(be, &es), 0);
+		CU_ASSERT_FALSE(es.has_conns);
+		CU_ASSERT_FALSE(es.drop_counted[ZW_DROP_NO_FLOW]);
+		snprintf(fail, sizeof(fail), "%s/e.img.stats", dir);
+		f = fopen(fail, "w");
+		fputs("drop no-flow 12\ndrop bogus 3\nconns 40 1024\n", f);
+		fclose(f);
+		CU_ASSERT_EQUAL(ops->stats(be, &es), 0);
+		CU_ASSERT(es.drop_counted[ZW_DROP_NO_FLOW]);
+		CU_ASSERT_EQUAL(es.drops[ZW_DROP_NO_FLOW], 12);
+		CU_ASSERT_FALSE(es.drop_counted[ZW_DROP_RATE]);
+		CU_ASSERT(es.has_conns);
+		CU_ASSERT_EQUAL(es.conn_used, 40);
+		CU_ASSERT_EQUAL(es.conn_size, 1024);
+		CU_ASSERT_FALSE(es.has_early_drops);
+		remove(fail);
+	}
 	/* describe: one line per rule, engine-neutral */
 	ds = ops->describer(img);
 	CU_ASSERT_PTR_NOT_NULL_FATAL(ds);
