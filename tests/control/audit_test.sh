@@ -50,9 +50,12 @@ expect_rc() { # RC DESCRIPTION COMMAND...
 		bad "$d: exit $rc, wanted $want"; sed 's/^/    /' "$T/out" "$T/err" | head -40; fi
 }
 zc() { "$ZC" --socket "$SOCK" "$@"; }
+# --on-drift alert: the enforcement watch would repair the tampered engine
+# within a second, before every format of its audit is written
 start() {
 	"$ZWD" --state "$ST" --socket "$SOCK" --backend "file:$A" \
-		--foreground --log "$T/zwd.log" --usage-interval 1 &
+		--foreground --log "$T/zwd.log" --usage-interval 1 \
+		--on-drift alert &
 	PID=$!
 	for _ in $(seq 100); do
 		"$ZC" --socket "$SOCK" status >/dev/null 2>&1 && return 0
