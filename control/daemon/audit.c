@@ -6,6 +6,7 @@
  * which: 3 when evidence is missing, else 1 when there are findings.
  */
 #include <arpa/inet.h>
+#include <ctype.h>
 #include <errno.h>
 #include <stdarg.h>
 #include <stdio.h>
@@ -257,9 +258,12 @@ static json_t *changes_json(const struct zw_matrix *m,
 /* Rules are compared port by port: engines may merge adjacent ranges of
  * one flow (XDP decodes tcp/22 and an entry added for tcp/23 as
  * tcp/22-23), so each (zone pair, protocol, narrowing, flow) group's port
- * ranges are merged and the differences named range by range. */
+ * ranges are merged and the differences named range by range. A narrowed
+ * rule counts once per source and destination prefix, so an element added
+ * to an nft set names the one prefix added, not the whole list twice. */
 struct span {
-	char *group; /* from|to|proto|src|dst|flow */
+	char *group;	/* from|to|proto|src|dst|flow */
+	char *src, *dst; /* this span's one prefix each, NULL = zone */
 	uint32_t lo, hi;
 	size_t idx;
 };
@@ -296,42 +300,122 @@ static char *rule_text(const struct zw_held_rule *r)
 	return out;
 }
 
-static struct span *spans_of(const struct zw_backend_state *st)
-{
-	struct span *v = calloc(st->n_rules + 1, sizeof(*v));
-
-	if (!v)
-		return NULL;
-	for (size_t i = 0; i < st->n_rules; i++) {
-		const struct zw_held_rule *r = &st->rules[i];
-
-		if (asprintf(&v[i].group, "%s|%s|%u|%s|%s|%s", r->from, r->to,
-			     r->proto, r->src ? r->src : "",
-			     r->dst ? r->dst : "", r->flow_id) < 0) {
-			for (size_t k = 0; k < i; k++)
-				free(v[k].group);
-			free(v);
-			return NULL;
-		}
-		v[i].lo = r->any ? 0 : r->lo;
-		v[i].hi = r->any ? 65535 : r->hi;
-		v[i].idx = i;
-	}
-	qsort(v, st->n_rules, sizeof(*v), cmp_span);
-	return v;
-}
-
 static void spans_free(struct span *v, size_t n)
 {
-	for (size_t i = 0; v && i < n; i++)
+	for (size_t i = 0; v && i < n; i++) {
 		free(v[i].group);
+		free(v[i].src);
+		free(v[i].dst);
+	}
 	free(v);
+}
+
+/* Prefixes in a list "a,b": the length of the first of @s. */
+static size_t prefix_len(const char *s)
+{
+	return strcspn(s, ",");
+}
+
+/* One span per rule, source prefix and destination prefix, sorted; their
+ * number in *@n. NULL if out of memory. */
+static struct span *spans_of(const struct zw_backend_state *st, size_t *n)
+{
+	struct span *v = NULL;
+	size_t cap = 0;
+
+	*n = 0;
+	for (size_t i = 0; i < st->n_rules; i++) {
+		const struct zw_held_rule *r = &st->rules[i];
+		const char *s = r->src ? r->src : "";
+
+		do {
+			size_t sl = prefix_len(s);
+			const char *t = r->dst ? r->dst : "";
+
+			do {
+				size_t tl = prefix_len(t);
+				struct span *x;
+
+				if (*n == cap) {
+					size_t c = cap ? 2 * cap : 16;
+					struct span *w = realloc(v, c * sizeof(*v));
+
+					if (!w)
+						goto oom;
+					v = w;
+					cap = c;
+				}
+				x = &v[*n];
+				memset(x, 0, sizeof(*x));
+				(*n)++;
+				if (asprintf(&x->group, "%s|%s|%u|%.*s|%.*s|%s",
+					     r->from, r->to, r->proto, (int)sl, s,
+					     (int)tl, t, r->flow_id) < 0) {
+					x->group = NULL;
+					goto oom;
+				}
+				if ((sl && !(x->src = strndup(s, sl))) ||
+				    (tl && !(x->dst = strndup(t, tl))))
+					goto oom;
+				x->lo = r->any ? 0 : r->lo;
+				x->hi = r->any ? 65535 : r->hi;
+				x->idx = i;
+				t += tl + (t[tl] == ',');
+			} while (*t);
+			s += sl + (s[sl] == ',');
+		} while (*s);
+	}
+	if (!v && !(v = calloc(1, sizeof(*v))))
+		return NULL;
+	qsort(v, *n, sizeof(*v), cmp_span);
+	return v;
+oom:
+	spans_free(v, *n);
+	return NULL;
+}
+
+/* The lines of @text that name flow @flow (a word of it, not part of a
+ * longer id), joined with newlines; NULL if none. The engine's words of a
+ * rule it no longer holds are only in its drift text. */
+static char *lines_naming(const char *text, const char *flow)
+{
+	char *out = NULL;
+	size_t len = 0, fl = strlen(flow);
+	FILE *f;
+
+	if (!text || !fl || !(f = open_memstream(&out, &len)))
+		return NULL;
+	for (const char *l = text; *l;) {
+		size_t ll = strcspn(l, "\n");
+		bool hit = false;
+
+		for (const char *p = l; !hit && (p = memmem(p, ll - (size_t)(p - l),
+							     flow, fl));
+		     p++) {
+			char b = p > l ? p[-1] : ' ', e = p[fl];
+
+			hit = !(isalnum((unsigned char)b) || b == '.' ||
+				b == '-' || b == '_') &&
+			      !(isalnum((unsigned char)e) || e == '.' ||
+				e == '-' || e == '_');
+		}
+		if (hit)
+			fprintf(f, "%s%.*s", ftell(f) ? "\n" : "", (int)ll, l);
+		l += ll + (l[ll] == '\n');
+	}
+	fclose(f);
+	if (out && !*out) {
+		free(out);
+		out = NULL;
+	}
+	return out;
 }
 
 static void rule_finding(struct zwd_audit *a, const struct zwd_backend *b,
 			 const struct zw_backend_state *st,
 			 const struct span *g, size_t n_g, uint32_t lo,
-			 uint32_t hi, bool added, int64_t version)
+			 uint32_t hi, bool added, int64_t version,
+			 const char *held_drift)
 {
 	struct zw_held_rule r = st->rules[g[0].idx];
 	char *txt, *et = NULL;
@@ -342,6 +426,8 @@ static void rule_finding(struct zwd_audit *a, const struct zwd_backend *b,
 	r.lo = (uint16_t)lo;
 	r.hi = (uint16_t)hi;
 	r.any = lo == 0 && hi == 65535 && st->rules[g[0].idx].any;
+	r.src = g[0].src;
+	r.dst = g[0].dst;
 	txt = rule_text(&r);
 	if (!txt)
 		return;
@@ -379,8 +465,17 @@ static void rule_finding(struct zwd_audit *a, const struct zwd_backend *b,
 		json_object_set_new(f, "to", json_string(r.to));
 		if (*r.flow_id)
 			json_object_set_new(f, "flow", json_string(r.flow_id));
-		if (added && et && *et)
+		if (added && et && *et) {
 			json_object_set_new(f, "engine_text", json_string(et));
+		} else if (!added && *r.flow_id) {
+			/* what the engine says it lost, in its words */
+			char *w = lines_naming(held_drift, r.flow_id);
+
+			if (w)
+				json_object_set_new(f, "engine_text",
+						    json_string(w));
+			free(w);
+		}
 	}
 	free(et);
 	free(txt);
@@ -391,7 +486,7 @@ static void rule_finding(struct zwd_audit *a, const struct zwd_backend *b,
 static size_t uncovered(struct zwd_audit *a, const struct zwd_backend *b,
 			const struct zw_backend_state *xs, const struct span *x,
 			size_t nx, const struct span *y, size_t ny, bool added,
-			int64_t version)
+			int64_t version, const char *held_drift)
 {
 	size_t n = 0, k = 0;
 	uint32_t cur = 0;
@@ -410,13 +505,13 @@ static size_t uncovered(struct zwd_audit *a, const struct zwd_backend *b,
 				k++;
 			if (k == ny || y[k].lo > hi) {
 				rule_finding(a, b, xs, x, nx, lo, hi, added,
-					     version);
+					     version, held_drift);
 				n++;
 				break;
 			}
 			if (y[k].lo > lo) {
 				rule_finding(a, b, xs, x, nx, lo, y[k].lo - 1,
-					     added, version);
+					     added, version, held_drift);
 				n++;
 			}
 			if (y[k].hi >= hi)
@@ -436,37 +531,38 @@ static size_t compare_rules(struct zwd_audit *a, const struct zwd_backend *b,
 			    const struct zw_backend_state *decl,
 			    int64_t version)
 {
-	struct span *h = spans_of(held), *d = spans_of(decl);
+	size_t nh = 0, nd = 0;
+	struct span *h = spans_of(held, &nh), *d = spans_of(decl, &nd);
 	size_t i = 0, k = 0, n = 0;
 
 	if (!h || !d) {
-		spans_free(h, held->n_rules);
-		spans_free(d, decl->n_rules);
+		spans_free(h, nh);
+		spans_free(d, nd);
 		zwd_audit__missing(a, "enforcement", "%s: out of memory",
 				   b->spec);
 		return 0;
 	}
-	while (i < held->n_rules || k < decl->n_rules) {
+	while (i < nh || k < nd) {
 		size_t i2 = i, k2 = k;
-		int c = i == held->n_rules   ? 1
-			: k == decl->n_rules ? -1
-					     : strcmp(h[i].group, d[k].group);
+		int c = i == nh	  ? 1
+			: k == nd ? -1
+				  : strcmp(h[i].group, d[k].group);
 
 		if (c <= 0)
-			while (i2 < held->n_rules && !strcmp(h[i2].group, h[i].group))
+			while (i2 < nh && !strcmp(h[i2].group, h[i].group))
 				i2++;
 		if (c >= 0)
-			while (k2 < decl->n_rules && !strcmp(d[k2].group, d[k].group))
+			while (k2 < nd && !strcmp(d[k2].group, d[k].group))
 				k2++;
 		n += uncovered(a, b, held, h + i, i2 - i, d + k, k2 - k, true,
-			       version);
+			       version, held->drift);
 		n += uncovered(a, b, decl, d + k, k2 - k, h + i, i2 - i, false,
-			       version);
+			       version, held->drift);
 		i = i2;
 		k = k2;
 	}
-	spans_free(h, held->n_rules);
-	spans_free(d, decl->n_rules);
+	spans_free(h, nh);
+	spans_free(d, nd);
 	return n;
 }
 
@@ -517,13 +613,23 @@ static json_t *enforcement(struct zwd_audit *a, struct zwd *d)
 				       b->spec, (long long)d->active,
 				       st.drift ? ": " : "",
 				       st.drift ? st.drift : "");
-		else if (st.enforcing && d->enforced && !same)
-			zwd_audit__add(a, false, "enforcement", "high",
-				       "engine-image", b->spec,
-				       "%s: the engine holds image %s, not the "
-				       "image of version %lld (%s)",
-				       b->spec, hex, (long long)d->active,
-				       d->enforced->sha256_hex);
+		else if (st.enforcing && d->enforced && !same) {
+			json_t *f = zwd_audit__add(
+				a, false, "enforcement", "high", "engine-image",
+				b->spec,
+				"%s: the engine holds image %s, not the image "
+				"of version %lld (%s): it enforces another "
+				"matrix than the active one",
+				b->spec, hex, (long long)d->active,
+				d->enforced->sha256_hex);
+
+			/* the engine's words: what it says it runs */
+			if (f && (st.drift || *st.detail))
+				json_object_set_new(
+					f, "engine_text",
+					json_string(*st.detail ? st.detail
+							       : st.drift));
+		}
 		else if (st.enforcing && !d->enforced)
 			zwd_audit__add(a, false, "enforcement", "high",
 				       "engine-image", b->spec,
@@ -539,10 +645,13 @@ static json_t *enforcement(struct zwd_audit *a, struct zwd *d)
 				       "it holds; compared by image SHA-256%s",
 				       b->spec, st.drift ? " and drift" : " only");
 		for (size_t k = 0; k < st.n_foreign; k++) {
+			/* named by the object itself: several may be found */
 			json_t *f = zwd_audit__add(
 				a, false, "enforcement", "high", "foreign",
-				b->spec, "%s: foreign object on the engine's "
-					 "hooks: %s",
+				st.foreign[k],
+				"%s: foreign object on the engine's hooks, "
+				"where it sees the traffic between zones and "
+				"can change a verdict: %s",
 				b->spec, st.foreign[k]);
 
 			if (f) {

@@ -491,6 +491,11 @@ static bool decode(const struct held_ctx *h, size_t i,
 	canon = zwnft_canon_rule(r);
 	zwnft_buf__puts(&x->text, canon ? canon : "?");
 	free(canon);
+	/* the handle, so the operator finds it (`nft -a list chain`) */
+	if (nftnl_rule_is_set(r, NFTNL_RULE_HANDLE))
+		zwnft_buf__printf(&x->text, " (handle %llu)",
+				  (unsigned long long)nftnl_rule_get_u64(
+					  r, NFTNL_RULE_HANDLE));
 	return true;
 none:
 	zwnft_buf__fini(&x->src);
