@@ -50,8 +50,6 @@ expect_rc() { # RC DESCRIPTION COMMAND...
 		bad "$d: exit $rc, wanted $want"; sed 's/^/    /' "$T/out" "$T/err" | head -40; fi
 }
 zc() { "$ZC" --socket "$SOCK" "$@"; }
-# --on-drift alert: the enforcement watch would repair the tampered engine
-# within a second, before every format of its audit is written
 start() {
 	# --on-drift alert: the engine tampered with below must stay so for
 	# the audit to see it (the default repairs it within a second)
