@@ -10,7 +10,7 @@ PKGS=(
   libyaml-dev libssl-dev libsqlite3-dev libcunit1-dev
   libbpf-dev libelf-dev zlib1g-dev bpftool
   dpdk-dev libpcap-dev
-  libnftnl-dev libmnl-dev libnl-3-dev libnl-route-3-dev
+  libnftnl-dev libnftables-dev libmnl-dev libnl-3-dev libnl-route-3-dev
   libgnutls28-dev libjansson-dev
   libhyperscan-dev libnetfilter-queue-dev libnetfilter-conntrack-dev
   # fuzzing and sanitizers (clang runtime)

@@ -667,6 +667,7 @@ static int nft_read_back(struct zw_backend *b, const struct zw_image *expected,
 	 * the table) and the other tables' base chains on our hooks */
 	st->rules_known = true;
 	if ((ret = zwnft_live__held_rules(&live, st)) ||
+	    (ret = zwnft_held__nft_text(be->opts.table, st)) ||
 	    (ret = zwnft_live__foreign(&live, be->opts.priority, st))) {
 		zwnft_live__free(&live);
 		return ret;

@@ -352,6 +352,10 @@ struct zw_backend_state;
  * canonical rule (zwnft_canon_rule(); two lines when one image rule is
  * two nft rules, per family). Unknown matches are left out: a rule is
  * reported with what it allows at most. 0 or -ENOMEM. */
+/* For every held rule in @st no flow explains, replace its engine text by
+ * the line `nft -a list table inet @table` prints for it (libnftables),
+ * with its chain and handle. 0 or -ENOMEM; nothing to do is cheap. */
+int zwnft_held__nft_text(const char *table, struct zw_backend_state *st);
 int zwnft_live__held_rules(const struct zwnft_live *live,
 			   struct zw_backend_state *st);
 /* One line in st->foreign per base chain of live->foreign (read with

@@ -110,6 +110,8 @@ HANDLE=$(nftx -a list chain inet zonewall pair_ops_jump | sed -n 's/.*tcp dport 
 expect_rc 1 "audit after a rule added by hand" zc audit --format json
 check "named in matrix terms" \
   [ "$(rep "[f['subject'] for f in d['findings'] if f['kind']=='rule-added' and 'no flow of version 1 allows it' in f['message']]")" = "['ops -> jump tcp/23']" ]
+check "... in nft's own syntax, as nft -a lists it" \
+  [ "$(rep "any(f['kind']=='rule-added' and f.get('engine_text', '').startswith('tcp dport 23 accept') for f in d['findings'])")" = True ]
 check "... and in the engine's words (chain and handle)" \
   [ "$(rep "any(f['kind']=='rule-added' and 'pair_ops_jump' in f.get('engine_text', '') and 'handle $HANDLE' in f.get('engine_text', '') for f in d['findings'])")" = True ]
 check "... and nothing else" \
