@@ -3,18 +3,21 @@
 # Benchmark (not a test): `zonectl audit` of an N-flow matrix (default
 # 10 000) beside `zonectl commit` of the same matrix, through
 # zonewalld-test with the file engine: wall time of each request, and the
-# daemon's peak resident memory (VmHWM) after each. With --xdp IFACE, the
-# XDP engine on IFACE instead (root; generic mode on a dummy interface is
-# enough). Goal (issue 12): under 2 s and 200 MB.
-# Usage: perf/audit-bench.sh [BUILDDIR] [N]
+# daemon's peak resident memory (VmHWM) after each. With --nft, the
+# nftables engine instead, in a network namespace of the bench's own
+# (root). Goal (issue 12): under 2 s and 200 MB.
+# Usage: perf/audit-bench.sh [--nft] [BUILDDIR] [N]
 set -eu
+ENGINE=file
+if [ "${1:-}" = --nft ]; then ENGINE=nft; shift; fi
 B=$(readlink -f "${1:-build}")
 N=${2:-10000}
+NS=
 ZWD=$B/tests/control/zonewalld-test
 ZC=$B/control/zonectl
 T=$(mktemp -d /tmp/zw-audit-bench.XXXXXX)
 PID=
-trap '[ -n "$PID" ] && kill "$PID" 2>/dev/null; wait 2>/dev/null; rm -rf "$T"' EXIT
+trap '[ -n "$PID" ] && kill "$PID" 2>/dev/null; wait 2>/dev/null; [ -n "$NS" ] && ip netns delete "$NS" 2>/dev/null; rm -rf "$T"' EXIT
 
 /usr/bin/python3 - "$N" >"$T/m.yaml" <<'PYEOF'
 import sys
@@ -41,9 +44,18 @@ PYEOF
 
 ms() { date +%s%N | cut -c1-13; }
 hwm() { awk '/VmHWM/ {print int($2 / 1024)}' /proc/"$PID"/status; }
-"$ZWD" --state "$T/st" --socket "$T/s" --backend "file:$T/e.img" --foreground \
-	--log "$T/log" &
+if [ "$ENGINE" = nft ]; then
+	[ "$(id -u)" = 0 ] || { echo "audit-bench --nft: run as root"; exit 77; }
+	NS=zwab$$
+	ip netns add "$NS"
+	ip netns exec "$NS" "$ZWD" --state "$T/st" --socket "$T/s" --backend nft \
+		--foreground --log "$T/log" &
+else
+	"$ZWD" --state "$T/st" --socket "$T/s" --backend "file:$T/e.img" --foreground \
+		--log "$T/log" &
+fi
 PID=$!
+[ -n "$NS" ] && { sleep 0.3; PID=$(pgrep -n -f "zonewalld-test --state $T/st") || true; }
 for _ in $(seq 100); do "$ZC" --socket "$T/s" status >/dev/null 2>&1 && break; sleep 0.05; done
 base=$(hwm)
 t0=$(ms); "$ZC" --socket "$T/s" commit "$T/m.yaml" -m "bench" >/dev/null; t1=$(ms)
@@ -52,7 +64,7 @@ t0=$(ms); "$ZC" --socket "$T/s" audit --format json -o "$T/r.json" || true; t1=$
 audit_ms=$((t1 - t0)); audit_mb=$(hwm)
 t0=$(ms); "$ZC" --socket "$T/s" audit --format html -o "$T/r.html" >/dev/null 2>&1 || true; t1=$(ms)
 html_ms=$((t1 - t0))
-printf 'flows %d (file engine)\n' "$N"
+printf 'flows %d (%s engine; %s cores, load %s)\n' "$N" "$ENGINE" "$(nproc)" "$(cut -d' ' -f1 /proc/loadavg)"
 printf '%-22s %8s %14s\n' what ms "daemon peak MB"
 printf '%-22s %8s %14s\n' "daemon started" - "$base"
 printf '%-22s %8d %14s\n' "commit" "$commit_ms" "$commit_mb"

@@ -68,8 +68,11 @@ start() { # STATE BACKEND...
 	local st=$1 a=()
 	shift
 	for b in "$@"; do a+=(--backend "$b"); done
+	# --on-drift alert: the tables this test swaps behind the daemon's
+	# back must stay as the test leaves them (the default repair would race
+	# with the swap and put zonewall's table back in between)
 	"$ZWD" --state "$st" --socket "$SOCK" "${a[@]}" --foreground \
-		--log "$T/zwd.log" &
+		--log "$T/zwd.log" --on-drift alert &
 	PID=$!
 	for _ in $(seq 100); do
 		zc status >/dev/null 2>&1 && return 0
