@@ -39,16 +39,8 @@ cleanup() {
 }
 trap cleanup EXIT
 
-ok() { checks=$((checks + 1)); echo "ok - $*"; }
-bad() { checks=$((checks + 1)); fails=$((fails + 1)); echo "FAIL - $*"; }
+. "$(dirname "$0")/../lib/checks.sh"
 check() { local d=$1; shift; if "$@"; then ok "$d"; else bad "$d"; fi; }
-expect_rc() { # RC DESCRIPTION COMMAND...
-	local want=$1 d=$2; shift 2
-	"$@" >"$T/out" 2>"$T/err"
-	local rc=$?
-	if [ "$rc" = "$want" ]; then ok "$d (exit $rc)"; else
-		bad "$d: exit $rc, wanted $want"; sed 's/^/    /' "$T/out" "$T/err" | head -40; fi
-}
 zc() { "$ZC" --socket "$SOCK" "$@"; }
 start() {
 	# --on-drift alert: the engine tampered with below must stay so for

@@ -35,8 +35,7 @@ cleanup() {
 }
 trap cleanup EXIT
 
-ok() { checks=$((checks + 1)); echo "ok - $*"; }
-bad() { checks=$((checks + 1)); fails=$((fails + 1)); echo "FAIL - $*"; }
+. "$(dirname "$0")/../lib/checks.sh"
 zc() { "$ZC" --socket "$SOCK" "$@"; }
 ms() { echo $(($(date +%s%N) / 1000000)); }
 jq_() { $PY -c "import json,sys; d=json.load(sys.stdin); print($1)"; }

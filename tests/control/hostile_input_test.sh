@@ -28,19 +28,7 @@ cleanup() {
 }
 trap cleanup EXIT
 
-ok() { checks=$((checks + 1)); echo "ok - $*"; }
-bad() { checks=$((checks + 1)); fails=$((fails + 1)); echo "FAIL - $*"; }
-check() { # DESCRIPTION COMMAND...
-	local d=$1; shift
-	if "$@"; then ok "$d"; else bad "$d"; fi
-}
-expect_rc() { # RC DESCRIPTION COMMAND...
-	local want=$1 d=$2; shift 2
-	"$@" >"$T/out" 2>"$T/err"
-	local rc=$?
-	if [ "$rc" = "$want" ]; then ok "$d (exit $rc)"; else
-		bad "$d: exit $rc, wanted $want"; sed 's/^/    /' "$T/out" "$T/err"; fi
-}
+. "$(dirname "$0")/../lib/checks.sh"
 err_has() { # DESCRIPTION TEXT: the last command's stderr contains TEXT
 	if grep -qF -- "$2" "$T/err"; then ok "$1"; else
 		bad "$1: stderr lacks '$2'"; sed 's/^/    /' "$T/err"; fi

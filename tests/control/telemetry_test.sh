@@ -39,8 +39,7 @@ cleanup() {
 }
 trap cleanup EXIT
 
-ok() { checks=$((checks + 1)); echo "ok - $*"; }
-bad() { checks=$((checks + 1)); fails=$((fails + 1)); echo "FAIL - $*"; }
+. "$(dirname "$0")/../lib/checks.sh"
 check() { local d=$1; shift; if "$@"; then ok "$d"; else bad "$d"; fi; }
 zc() { "$ZC" --socket "$SOCK" "$@"; }
 jq_() { $PY -c "import json,sys; d=json.load(sys.stdin); print($1)"; }

@@ -48,8 +48,7 @@ trap cleanup EXIT INT TERM
 
 fails=0
 checks=0
-ok() { checks=$((checks + 1)); echo "ok - $*"; }
-bad() { checks=$((checks + 1)); fails=$((fails + 1)); echo "FAIL - $*"; }
+. "$(dirname "$0")/../lib/checks.sh"
 check() { local d=$1; shift; if "$@"; then ok "$d"; else bad "$d"; fi; }
 expect_rc() { # RC DESCRIPTION COMMAND...
   local want=$1 d=$2; shift 2

@@ -47,8 +47,7 @@ cleanup() {
 	rm -rf "$T"
 }
 trap cleanup EXIT
-ok() { checks=$((checks + 1)); echo "ok - $*"; }
-bad() { checks=$((checks + 1)); fails=$((fails + 1)); echo "FAIL - $*"; }
+. "$(dirname "$0")/../lib/checks.sh"
 check() { local d=$1; shift; if "$@"; then ok "$d"; else bad "$d"; fi; }
 die() { bad "$*"; echo "$checks checks, $fails failed"; exit 1; }
 

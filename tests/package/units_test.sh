@@ -18,8 +18,7 @@ T=$(mktemp -d)
 trap 'rm -rf "$T"' EXIT
 fails=0
 checks=0
-ok() { checks=$((checks + 1)); echo "ok - $*"; }
-bad() { checks=$((checks + 1)); fails=$((fails + 1)); echo "FAIL - $*"; }
+. "$(dirname "$0")/../lib/checks.sh"
 
 mkdir -p "$T/units" "$T/man"
 if [ -z "$UNITS" ]; then
