@@ -279,6 +279,11 @@ bool zw_secret__find_lines(const char *text, size_t len, size_t *line,
 #define ZW_REASON_MAX 1024
 #define ZW_FILE_NAME_MAX 1024
 
+/* The code point at @s (at most @n bytes) and its length, or 0 when no
+ * valid UTF-8 sequence starts there (overlong forms, surrogates and code
+ * points past U+10FFFF included). The one UTF-8 decoder of control/. */
+size_t zw_utf8__decode(const void *s, size_t n, uint32_t *cp);
+
 /*
  * Free text from a client (@what names it in the message): at most @max
  * bytes, valid UTF-8, no control character (C0, tab included, DEL, C1) and

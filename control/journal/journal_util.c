@@ -136,52 +136,41 @@ int zw_time__parse(const char *s, int64_t *us)
 	return 0;
 }
 
-/* Length of the UTF-8 sequence at @s, 0 if invalid. */
-static size_t utf8_len(const unsigned char *s)
+size_t zw_utf8__decode(const void *s, size_t n, uint32_t *cp)
 {
-	size_t n;
-	unsigned cp;
+	const unsigned char *p = s;
+	size_t len;
+	uint32_t c;
 
-	if (s[0] < 0x80)
-		return 1;
-	if ((s[0] & 0xe0) == 0xc0) {
-		n = 2;
-		cp = s[0] & 0x1f;
-	} else if ((s[0] & 0xf0) == 0xe0) {
-		n = 3;
-		cp = s[0] & 0x0f;
-	} else if ((s[0] & 0xf8) == 0xf0) {
-		n = 4;
-		cp = s[0] & 0x07;
-	} else {
+	if (!n)
 		return 0;
-	}
-	for (size_t i = 1; i < n; i++) {
-		if ((s[i] & 0xc0) != 0x80)
+	if (p[0] < 0x80)
+		return *cp = p[0], 1;
+	if (p[0] >= 0xc2 && p[0] <= 0xdf)
+		len = 2, c = p[0] & 0x1f;
+	else if (p[0] >= 0xe0 && p[0] <= 0xef)
+		len = 3, c = p[0] & 0x0f;
+	else if (p[0] >= 0xf0 && p[0] <= 0xf4)
+		len = 4, c = p[0] & 0x07;
+	else
+		return 0;
+	if (len > n)
+		return 0;
+	for (size_t i = 1; i < len; i++) {
+		if ((p[i] & 0xc0) != 0x80)
 			return 0;
-		cp = (cp << 6) | (s[i] & 0x3f);
+		c = (c << 6) | (p[i] & 0x3f);
 	}
-	if ((n == 2 && cp < 0x80) || (n == 3 && cp < 0x800) ||
-	    (n == 4 && (cp < 0x10000 || cp > 0x10ffff)) ||
-	    (cp >= 0xd800 && cp <= 0xdfff))
+	if ((len == 3 && (c < 0x800 || (c >= 0xd800 && c <= 0xdfff))) ||
+	    (len == 4 && (c < 0x10000 || c > 0x10ffff)))
 		return 0;
-	return n;
-}
-
-/* Code point of the valid sequence of @n bytes at @s. */
-static unsigned utf8_cp(const unsigned char *s, size_t n)
-{
-	unsigned cp = n == 1 ? s[0] : n == 2 ? s[0] & 0x1fu
-			       : n == 3 ? s[0] & 0x0fu : s[0] & 0x07u;
-
-	for (size_t i = 1; i < n; i++)
-		cp = (cp << 6) | (s[i] & 0x3fu);
-	return cp;
+	*cp = c;
+	return len;
 }
 
 /* Control characters (C0 with tab, DEL, C1) and the bidirectional
  * formatting characters that reorder what a terminal shows. */
-static bool cp_unsafe(unsigned cp)
+static bool cp_unsafe(uint32_t cp)
 {
 	return cp < 0x20 || (cp >= 0x7f && cp <= 0x9f) || cp == 0x061c ||
 	       cp == 0x200e || cp == 0x200f || (cp >= 0x202a && cp <= 0x202e) ||
@@ -203,14 +192,14 @@ int zw_text__check(const char *s, size_t max, const char *what, char *err,
 		return -EINVAL;
 	}
 	while (*p) {
-		size_t n = utf8_len(p);
-		unsigned cp;
+		uint32_t cp;
+		size_t n = zw_utf8__decode(p, len - (size_t)(p - (const unsigned char *)s),
+					   &cp);
 
 		if (!n) {
 			snprintf(err, err_len, "%s is not valid UTF-8", what);
 			return -EINVAL;
 		}
-		cp = utf8_cp(p, n);
 		if (cp_unsafe(cp)) {
 			snprintf(err, err_len,
 				 "%s contains a control or bidirectional "
@@ -235,8 +224,8 @@ char *zw_text__escape(const char *s, size_t max)
 	if (!out)
 		return NULL;
 	while ((size_t)(p - base) < cut && *p) {
-		size_t n = utf8_len(p);
-		unsigned cp = n ? utf8_cp(p, n) : 0;
+		uint32_t cp = 0;
+		size_t n = zw_utf8__decode(p, len - (size_t)(p - base), &cp);
 
 		if (n && (size_t)(p - base) + n > cut)
 			break; /* never cut a character in two */

@@ -225,32 +225,6 @@ static size_t to_ascii(uint32_t c, char *out)
 	return 0;
 }
 
-/* The code point at @p (at most @n bytes) and its length, or length 0 for
- * a byte that starts no valid sequence. */
-static size_t decode(const unsigned char *p, size_t n, uint32_t *cp)
-{
-	size_t len;
-
-	if (p[0] < 0x80)
-		return *cp = p[0], 1;
-	if (p[0] >= 0xc2 && p[0] <= 0xdf)
-		len = 2, *cp = p[0] & 0x1f;
-	else if (p[0] >= 0xe0 && p[0] <= 0xef)
-		len = 3, *cp = p[0] & 0x0f;
-	else if (p[0] >= 0xf0 && p[0] <= 0xf4)
-		len = 4, *cp = p[0] & 0x07;
-	else
-		return 0;
-	if (len > n)
-		return 0;
-	for (size_t i = 1; i < len; i++) {
-		if ((p[i] & 0xc0) != 0x80)
-			return 0;
-		*cp = (*cp << 6) | (p[i] & 0x3f);
-	}
-	return len;
-}
-
 /* A folded copy of @len bytes of @text for matching (NUL-terminated), with
  * map[i] the offset in @text of what produced folded byte i and map[n] =
  * @len. */
@@ -277,7 +251,7 @@ static int fold(const char *text, size_t len, struct folded *f)
 		char a[4];
 		size_t na;
 
-		k = decode(t + i, len - i, &cp);
+		k = zw_utf8__decode(t + i, len - i, &cp);
 		if (k <= 1) { /* ASCII, or a stray byte: as it is */
 			k = 1;
 			f->map[f->n] = i;

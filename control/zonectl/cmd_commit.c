@@ -9,6 +9,7 @@
 #include <string.h>
 
 #include "client.h"
+#include "journal.h"
 #include "options.h"
 #include "zonectl.h"
 
@@ -79,40 +80,12 @@ static char *read_file(const char *path, size_t *len)
 	return buf;
 }
 
-/* Length of the valid UTF-8 sequence at @p (at most @n bytes), or 0.
- * Overlong forms, surrogates and code points past U+10FFFF are invalid. */
-static size_t utf8_seq(const unsigned char *p, size_t n)
-{
-	size_t len;
-	uint32_t cp;
-
-	if (p[0] < 0x80)
-		return 1;
-	if (p[0] >= 0xc2 && p[0] <= 0xdf)
-		len = 2, cp = p[0] & 0x1f;
-	else if (p[0] >= 0xe0 && p[0] <= 0xef)
-		len = 3, cp = p[0] & 0x0f;
-	else if (p[0] >= 0xf0 && p[0] <= 0xf4)
-		len = 4, cp = p[0] & 0x07;
-	else
-		return 0;
-	if (len > n)
-		return 0;
-	for (size_t i = 1; i < len; i++) {
-		if ((p[i] & 0xc0) != 0x80)
-			return 0;
-		cp = (cp << 6) | (p[i] & 0x3f);
-	}
-	if ((len == 3 && (cp < 0x800 || (cp >= 0xd800 && cp <= 0xdfff))) ||
-	    (len == 4 && (cp < 0x10000 || cp > 0x10ffff)))
-		return 0;
-	return len;
-}
-
 static bool utf8_valid(const char *s, size_t n)
 {
+	uint32_t cp;
+
 	for (size_t i = 0, k; i < n; i += k)
-		if (!(k = utf8_seq((const unsigned char *)s + i, n - i)))
+		if (!(k = zw_utf8__decode(s + i, n - i, &cp)))
 			return false;
 	return true;
 }
@@ -127,6 +100,7 @@ static char *recorded_name(const char *path)
 {
 	size_t n = strlen(path), o = 0;
 	bool plain = utf8_valid(path, n);
+	uint32_t cp;
 	char *out;
 
 	for (size_t i = 0; plain && i < n; i++)
@@ -139,7 +113,7 @@ static char *recorded_name(const char *path)
 	for (size_t i = 0, k; i < n; i += k) {
 		const unsigned char *p = (const unsigned char *)path + i;
 
-		k = utf8_seq(p, n - i);
+		k = zw_utf8__decode(p, n - i, &cp);
 		if (k > 1 || (k == 1 && *p >= 0x20 && *p != 0x7f && *p != '\\')) {
 			memcpy(out + o, p, k);
 			o += k;
