@@ -903,23 +903,13 @@ next:
 	return json_pack("{s:b, s:I}", "given", 1, "rows", (json_int_t)n_rows);
 }
 
+/* One cell of a CSV row: zw_csv__field() (RFC 4180 quoting, formula
+ * cells protected), after the comma unless it is the row's first. */
 static void csv_cell(FILE *out, const char *s, bool first)
 {
-	bool quote = strpbrk(s, ",\"\r\n") != NULL;
-
 	if (!first)
 		fputc(',', out);
-	if (quote)
-		fputc('"', out);
-	if (*s == '=' || *s == '+' || *s == '-' || *s == '@')
-		fputc('\'', out);
-	for (; *s; s++) {
-		if (*s == '"')
-			fputc('"', out);
-		fputc(*s, out);
-	}
-	if (quote)
-		fputc('"', out);
+	zw_csv__field(out, s);
 }
 
 static char *cartography_template(const struct zw_matrix *m, struct zwd *d)

@@ -97,26 +97,13 @@ static const char *sget(const json_t *o, const char *k)
 
 /* ---- CSV ---- */
 
-/* RFC 4180 cell; a cell starting with = + - @ (or a tab or CR) gets a
- * leading apostrophe so office software never evaluates it. */
+/* One cell of a CSV row: zw_csv__field() (RFC 4180 quoting, formula
+ * cells protected), after the comma unless it is the row's first. */
 static void csv_cell(FILE *out, const char *s, bool first)
 {
-	bool quote = strpbrk(s, ",\"\r\n") != NULL;
-
 	if (!first)
 		fputc(',', out);
-	if (quote)
-		fputc('"', out);
-	if (*s == '=' || *s == '+' || *s == '-' || *s == '@' || *s == '\t' ||
-	    *s == '\r')
-		fputc('\'', out);
-	for (; *s; s++) {
-		if (*s == '"')
-			fputc('"', out);
-		fputc(*s, out);
-	}
-	if (quote)
-		fputc('"', out);
+	zw_csv__field(out, s);
 }
 
 static void csv_rows(FILE *out, const char *type, const json_t *arr)
