@@ -704,21 +704,20 @@ static int ctl_wait(int c, int64_t deadline, int64_t last)
 	}
 }
 
-/* One request line of client @c into @buf (no '\n', no '\r'): its
- * length, or -errno (-ETIMEDOUT: not whole in time, -EPIPE: closed). */
-static int ctl_read_line(int c, char *buf, size_t len)
+/* Receive up to @len bytes from client @c before @deadline (and while it
+ * is not silent too long with others waiting: ctl_wait): the count, or
+ * -errno (-ETIMEDOUT: not in time, -EPIPE: closed). @last: the time of the
+ * client's last byte, updated. */
+static ssize_t ctl_recv(int c, void *buf, size_t len, int64_t deadline,
+			int64_t *last)
 {
-	int64_t last = ctl_now_ms(), deadline = last + CTL_LINE_MS;
-	size_t n = 0;
-
 	for (;;) {
-		char ch;
-		ssize_t r = recv(c, &ch, 1, MSG_DONTWAIT);
+		ssize_t r = recv(c, buf, len, MSG_DONTWAIT);
 
 		if (r < 0 && errno == EINTR)
 			continue;
 		if (r < 0 && (errno == EAGAIN || errno == EWOULDBLOCK)) {
-			int rc = ctl_wait(c, deadline, last);
+			int rc = ctl_wait(c, deadline, *last);
 
 			if (rc)
 				return rc;
@@ -728,7 +727,25 @@ static int ctl_read_line(int c, char *buf, size_t len)
 			return -errno;
 		if (r == 0)
 			return -EPIPE;
-		last = ctl_now_ms();
+		*last = ctl_now_ms();
+		return r;
+	}
+}
+
+/* One request line of client @c into @buf (no '\n', no '\r'), read a byte
+ * at a time so that a LOAD's image is never read as part of it: its
+ * length, or -errno. */
+static int ctl_read_line(int c, char *buf, size_t len)
+{
+	int64_t last = ctl_now_ms(), deadline = last + CTL_LINE_MS;
+	size_t n = 0;
+
+	for (;;) {
+		char ch;
+		ssize_t r = ctl_recv(c, &ch, 1, deadline, &last);
+
+		if (r < 0)
+			return (int)r;
 		if (ch == '\n')
 			break;
 		if (n + 1 >= len)
@@ -748,22 +765,10 @@ static int ctl_read_body(int c, uint8_t *buf, size_t len)
 	int64_t deadline = last + CTL_BODY_MS + (int64_t)(len >> 14);
 
 	while (len) {
-		ssize_t r = recv(c, buf, len, MSG_DONTWAIT);
+		ssize_t r = ctl_recv(c, buf, len, deadline, &last);
 
-		if (r < 0 && errno == EINTR)
-			continue;
-		if (r < 0 && (errno == EAGAIN || errno == EWOULDBLOCK)) {
-			int rc = ctl_wait(c, deadline, last);
-
-			if (rc)
-				return rc;
-			continue;
-		}
 		if (r < 0)
-			return -errno;
-		if (r == 0)
-			return -EPIPE;
-		last = ctl_now_ms();
+			return (int)r;
 		buf += r;
 		len -= (size_t)r;
 	}
