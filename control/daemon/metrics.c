@@ -21,6 +21,7 @@
 #include <zonewall/telemetry.h>
 
 #include "metrics.h"
+#include "proto.h"
 
 #define REQ_MAX 4096	 /* request line and headers */
 #define CLIENT_MS 10000	 /* to send the request and read the answer */
@@ -476,21 +477,8 @@ static void client_close(struct mclient *c)
 
 static void client_write(struct mclient *c)
 {
-	while (c->out_off < c->out_len) {
-		ssize_t n = send(c->fd, c->out + c->out_off,
-				 c->out_len - c->out_off,
-				 MSG_NOSIGNAL | MSG_DONTWAIT);
-
-		if (n < 0) {
-			if (errno == EINTR)
-				continue;
-			if (errno != EAGAIN && errno != EWOULDBLOCK)
-				client_close(c);
-			return;
-		}
-		c->out_off += (size_t)n;
-	}
-	client_close(c);
+	if (zw_proto__send_some(c->fd, c->out, c->out_len, &c->out_off))
+		client_close(c); /* all sent, or the client is gone */
 }
 
 static void respond(struct mclient *c, const char *status, const char *type,

@@ -214,3 +214,20 @@ json_t *zw_proto__error(int status, const char *fmt, ...)
 		      msg);
 	return o;
 }
+
+int zw_proto__send_some(int fd, const char *buf, size_t len, size_t *off)
+{
+	while (*off < len) {
+		ssize_t n = send(fd, buf + *off, len - *off,
+				 MSG_NOSIGNAL | MSG_DONTWAIT);
+
+		if (n < 0) {
+			if (errno == EINTR)
+				continue;
+			return errno == EAGAIN || errno == EWOULDBLOCK ? 0
+								       : -errno;
+		}
+		*off += (size_t)n;
+	}
+	return 1;
+}

@@ -26,6 +26,11 @@ int zw_proto__encode(const json_t *msg, char **out, size_t *len);
 int zw_proto__decode(const char *buf, size_t len, json_t **out);
 
 /* Write one frame holding @msg. Returns 0 or -errno. */
+/* Send what @fd takes now of buf[*off, len) without blocking, advancing
+ * *off. 1: all sent; 0: the socket is full, call again when writable;
+ * -errno: the peer is gone. The event loop's writers (control socket,
+ * metrics) use it. */
+int zw_proto__send_some(int fd, const char *buf, size_t len, size_t *off);
 int zw_proto__send(int fd, const json_t *msg);
 
 /*

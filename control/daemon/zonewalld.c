@@ -655,21 +655,8 @@ static void conn_close(struct conn *c)
 /* Write what the client can take now; close once everything is sent. */
 static void conn_write(struct conn *c)
 {
-	while (c->out_off < c->out_len) {
-		ssize_t n = send(c->fd, c->out + c->out_off,
-				 c->out_len - c->out_off,
-				 MSG_NOSIGNAL | MSG_DONTWAIT);
-
-		if (n < 0) {
-			if (errno == EINTR)
-				continue;
-			if (errno != EAGAIN && errno != EWOULDBLOCK)
-				conn_close(c);
-			return;
-		}
-		c->out_off += (size_t)n;
-	}
-	conn_close(c);
+	if (zw_proto__send_some(c->fd, c->out, c->out_len, &c->out_off))
+		conn_close(c); /* all sent, or the client is gone */
 }
 
 /* Answer @c with @resp (consumed; NULL = out of memory). */
