@@ -7,6 +7,7 @@
  * time) so that a client that connects and says nothing, or reads nothing,
  * holds up neither the control socket nor other scrapes. */
 #include <errno.h>
+#include <stddef.h>
 #include <netdb.h>
 #include <stdbool.h>
 #include <stdio.h>
@@ -208,6 +209,28 @@ static void engine_gauge(FILE *f, struct zwd *d, const struct engine_view *v,
 	}
 }
 
+/* One value of the stats op per engine, for the engines that report it
+ * (the bool at @has_off says so; the value is the uint64_t at @val_off). */
+static void stat_family(FILE *f, struct zwd *d, const struct engine_view *v,
+			const char *name, const char *type, const char *help,
+			size_t has_off, size_t val_off)
+{
+	family(f, name, type, help);
+	for (size_t i = 0; i < d->n_bes; i++) {
+		const char *st = (const char *)&v[i].stats;
+		uint64_t val;
+		bool has;
+
+		memcpy(&has, st + has_off, sizeof(has));
+		if (!v[i].has_stats || !has)
+			continue;
+		memcpy(&val, st + val_off, sizeof(val));
+		fprintf(f, "%s{", name);
+		engine_labels(f, &d->bes[i]);
+		fprintf(f, "} %llu\n", (unsigned long long)val);
+	}
+}
+
 /* Engine-wide statistics (the stats op): drops by reason, the connection
  * table. An engine that did not answer, or does not count something, has
  * no series for it (rather than a 0 that would read as "none"). */
@@ -226,37 +249,19 @@ static void engine_stats(FILE *f, struct zwd *d, const struct engine_view *v)
 				zw_drop_reason__name(r),
 				(unsigned long long)v[i].stats.drops[r]);
 		}
-	family(f, "zonewall_connections", "gauge",
-	       "Entries in use in the engine's connection table.");
-	for (size_t i = 0; i < d->n_bes; i++) {
-		if (!v[i].has_stats || !v[i].stats.has_conns)
-			continue;
-		fputs("zonewall_connections{", f);
-		engine_labels(f, &d->bes[i]);
-		fprintf(f, "} %llu\n",
-			(unsigned long long)v[i].stats.conn_used);
-	}
-	family(f, "zonewall_connection_table_size", "gauge",
-	       "Capacity of the engine's connection table (entries).");
-	for (size_t i = 0; i < d->n_bes; i++) {
-		if (!v[i].has_stats || !v[i].stats.has_conns)
-			continue;
-		fputs("zonewall_connection_table_size{", f);
-		engine_labels(f, &d->bes[i]);
-		fprintf(f, "} %llu\n",
-			(unsigned long long)v[i].stats.conn_size);
-	}
-	family(f, "zonewall_early_drops_total", "counter",
-	       "Connections dropped early from a full connection table to make "
-	       "room for new ones.");
-	for (size_t i = 0; i < d->n_bes; i++) {
-		if (!v[i].has_stats || !v[i].stats.has_early_drops)
-			continue;
-		fputs("zonewall_early_drops_total{", f);
-		engine_labels(f, &d->bes[i]);
-		fprintf(f, "} %llu\n",
-			(unsigned long long)v[i].stats.early_drops);
-	}
+	stat_family(f, d, v, "zonewall_connections", "gauge",
+		    "Entries in use in the engine's connection table.",
+		    offsetof(struct zw_engine_stats, has_conns),
+		    offsetof(struct zw_engine_stats, conn_used));
+	stat_family(f, d, v, "zonewall_connection_table_size", "gauge",
+		    "Capacity of the engine's connection table (entries).",
+		    offsetof(struct zw_engine_stats, has_conns),
+		    offsetof(struct zw_engine_stats, conn_size));
+	stat_family(f, d, v, "zonewall_early_drops_total", "counter",
+		    "Connections dropped early from a full connection table to "
+		    "make room for new ones.",
+		    offsetof(struct zw_engine_stats, has_early_drops),
+		    offsetof(struct zw_engine_stats, early_drops));
 }
 
 static unsigned long long jint(const json_t *o, const char *key)
