@@ -40,7 +40,6 @@ cleanup() {
 trap cleanup EXIT
 
 . "$(dirname "$0")/../lib/checks.sh"
-check() { local d=$1; shift; if "$@"; then ok "$d"; else bad "$d"; fi; }
 zc() { "$ZC" --socket "$SOCK" "$@"; }
 start() {
 	# --on-drift alert: the engine tampered with below must stay so for

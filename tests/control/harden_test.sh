@@ -42,13 +42,6 @@ cleanup() {
 trap cleanup EXIT
 
 . "$(dirname "$0")/../lib/checks.sh"
-expect_rc() { # RC DESCRIPTION COMMAND...
-	local want=$1 d=$2; shift 2
-	"$@" >"$T/out" 2>"$T/err"
-	local rc=$?
-	if [ "$rc" = "$want" ]; then ok "$d (exit $rc)"; else
-		bad "$d: exit $rc, wanted $want"; sed 's/^/    /' "$T/out" "$T/err" | head -20; fi
-}
 zc() { "$ZC" --socket "$SOCK" "$@"; }
 start() { # STATE [OPTIONS...]
 	local st=$1; shift

@@ -28,7 +28,6 @@ cleanup() {
 }
 trap cleanup EXIT
 . "$(dirname "$0")/../lib/checks.sh"
-check() { local d=$1; shift; if "$@"; then ok "$d"; else bad "$d"; fi; }
 zc() { "$ZC" --socket "$SOCK" "$@"; }
 free_port() { $PY -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])'; }
 

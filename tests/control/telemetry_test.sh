@@ -40,7 +40,6 @@ cleanup() {
 trap cleanup EXIT
 
 . "$(dirname "$0")/../lib/checks.sh"
-check() { local d=$1; shift; if "$@"; then ok "$d"; else bad "$d"; fi; }
 zc() { "$ZC" --socket "$SOCK" "$@"; }
 jq_() { $PY -c "import json,sys; d=json.load(sys.stdin); print($1)"; }
 start() {

@@ -48,14 +48,6 @@ trap cleanup EXIT INT TERM
 fails=0
 checks=0
 . "$(dirname "$0")/../lib/checks.sh"
-check() { local d=$1; shift; if "$@"; then ok "$d"; else bad "$d"; fi; }
-expect_rc() { # RC DESCRIPTION COMMAND...
-  local want=$1 d=$2; shift 2
-  "$@" >"$T/out" 2>"$T/err"
-  local rc=$?
-  if [ "$rc" = "$want" ]; then ok "$d (exit $rc)"; else
-    bad "$d: exit $rc, wanted $want"; sed 's/^/    /' "$T/out" "$T/err" | head -60; fi
-}
 zc() { "$ZC" --socket "$SOCK" "$@"; }
 rep() { $PY -c "import json,sys; d=json.load(sys.stdin); print($1)" <"$T/out"; }
 nftx() { ip netns exec "$APP" nft "$@"; }

@@ -48,7 +48,6 @@ cleanup() {
 }
 trap cleanup EXIT
 . "$(dirname "$0")/../lib/checks.sh"
-check() { local d=$1; shift; if "$@"; then ok "$d"; else bad "$d"; fi; }
 die() { bad "$*"; echo "$checks checks, $fails failed"; exit 1; }
 
 # ---- 1. build
