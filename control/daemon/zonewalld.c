@@ -934,6 +934,8 @@ int zwd__main(int argc, char **argv)
 		if (r < 0)
 			fail("backend %s: %s", o.backends[i],
 			     *err ? err : strerror(-r));
+		b->be->rec.log_all = o.log_all_flows;
+		b->be->rec.active_timeout_s = o.active_timeout_s;
 		b->spec = strdup(o.backends[i]);
 		d.n_bes++;
 		zw_log(ZW_LOG_INFO, "backend-open", "backend=%s engine=%s",

@@ -53,9 +53,24 @@ struct zw_image;
 struct zw_flow_record;
 struct zw_backend_ops;
 
-/* Base of every engine instance; the engine's own struct embeds it. */
+/* The appliance-wide flow-record settings (zonewalld --log-all-flows,
+ * --flow-active-timeout). The daemon sets them in the engine's base after
+ * open() and before the first prepare(); an engine applies them at every
+ * prepare(), so they reach the dataplane with the policy. */
+struct zw_record_conf {
+	bool log_all;		   /* created/ended/update for every flow,
+				    * not only for flows with log: true */
+	uint32_t active_timeout_s; /* update record of a long-lived
+				    * connection every S seconds; 0 = the
+				    * default, ZW_ACTIVE_TIMEOUT_DEFAULT */
+};
+#define ZW_ACTIVE_TIMEOUT_DEFAULT 300u
+
+/* Base of every engine instance; the engine's own struct embeds it
+ * (zero-initialised by open(): no log_all, default active timeout). */
 struct zw_backend {
 	const struct zw_backend_ops *ops;
+	struct zw_record_conf rec;
 };
 
 #define zw_container_of(ptr, type, member)                                     \
