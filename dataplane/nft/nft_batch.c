@@ -60,6 +60,28 @@ struct ctx {
 	int err;
 };
 
+/*
+ * nftnl_batch_update(), with every new page of the batch zeroed: libnftnl
+ * mallocs its pages and Debian 12's libmnl does not zero an attribute's
+ * alignment padding, so without this a few bytes of our heap went to the
+ * kernel in each message (found with valgrind: harmless to the kernel,
+ * which skips padding, but batches must be byte-for-byte reproducible).
+ */
+static int batch_update(struct nftnl_batch *b)
+{
+	int pages = nftnl_batch_iovec_len(b);
+
+	if (nftnl_batch_update(b) < 0)
+		return -1;
+	/* a new page holds the message that did not fit, copied to its
+	 * start; zero what follows it */
+	if (nftnl_batch_iovec_len(b) != pages)
+		memset(nftnl_batch_buffer(b), 0,
+		       BATCH_PAGE + BATCH_OVERRUN -
+			       (size_t)nftnl_batch_buffer_len(b));
+	return 0;
+}
+
 static struct nlmsghdr *hdr(struct ctx *c, uint16_t type, uint16_t flags,
 			    const char *what)
 {
@@ -84,7 +106,7 @@ static void next(struct ctx *c, struct nlmsghdr *nlh)
 	c->last = nlh;
 	c->bt->n_msgs++;
 	c->bt->bytes += nlh->nlmsg_len;
-	if (nftnl_batch_update(c->bt->b) < 0)
+	if (batch_update(c->bt->b) < 0)
 		c->err = -ENOMEM;
 }
 
@@ -279,6 +301,7 @@ static int batch_begin(struct zwnft_batch *bt, struct ctx *c,
 	bt->b = nftnl_batch_alloc(BATCH_PAGE, BATCH_OVERRUN);
 	if (!bt->b)
 		return -ENOMEM;
+	memset(nftnl_batch_buffer(bt->b), 0, BATCH_PAGE + BATCH_OVERRUN);
 	memset(c, 0, sizeof(*c));
 	c->bt = bt;
 	c->seq = seq;
@@ -289,7 +312,7 @@ static int batch_begin(struct zwnft_batch *bt, struct ctx *c,
 	if (live && live->genid)
 		mnl_attr_put_u32(nlh, NFNL_BATCH_GENID, htonl(live->genid));
 	bt->bytes += nlh->nlmsg_len;
-	if (nftnl_batch_update(bt->b) < 0)
+	if (batch_update(bt->b) < 0)
 		return -ENOMEM;
 	return 0;
 }
@@ -310,7 +333,7 @@ static int batch_end(struct ctx *c)
 	nlh = nftnl_batch_end(nftnl_batch_buffer(c->bt->b), c->seq++);
 	c->bt->bytes += nlh->nlmsg_len;
 	c->bt->end_len = NLMSG_ALIGN(nlh->nlmsg_len);
-	if (nftnl_batch_update(c->bt->b) < 0)
+	if (batch_update(c->bt->b) < 0)
 		return -ENOMEM;
 	return 0;
 }
