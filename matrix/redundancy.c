@@ -13,10 +13,14 @@
  * at the candidates' edges, every elementary cell lies in some candidate
  * (checked recursively, dimension by dimension). Candidates are found by
  * binary search in the other flows' interval lists, so zones of many
- * networks do not multiply the work. Work is proportional to the flows of
- * a pair squared, so near-linear overall when flows spread over pairs; a
- * matrix with all its flows in one pair is quadratic (documented in
- * docs/matrix-guide.md).
+ * networks do not multiply the work. The flows that may meet a flow are
+ * found through interval indexes of the pair's flows (their port hulls and,
+ * per family, source and destination hulls: sorted by start, with a tree of
+ * maximum ends), in the dimension that yields the fewest: work is
+ * O(n log n + k) per pair, k the pairs of flows that do meet, instead of
+ * every flow of the pair against every other. When even the best index
+ * would list a quarter of the pair, a plain scan in order is cheaper and
+ * is used (flows of a pair that genuinely overlap stay quadratic).
  *
  * Flows are examined from the last to the first and a flow found redundant
  * stops covering the ones examined after it: removing every flow reported
@@ -29,7 +33,6 @@
  * unchanged on every day from today on, not just today.
  */
 #include <stdlib.h>
-#include <string.h>
 #include <string.h>
 
 #include <zonewall/matrix.h>
@@ -301,6 +304,244 @@ static bool fflow_within(const struct fflow *x, const struct fflow *y)
 	return true;
 }
 
+/*
+ * An interval index over the flows of a group in one dimension: entries
+ * sorted by start, the ends sorted apart (to count what meets a query with
+ * two binary searches) and a tree of maximum ends over the start order (to
+ * list what meets it without visiting what does not).
+ */
+struct ient {
+	zw_u128 lo, hi;
+	uint32_t j;
+};
+
+struct ival_index {
+	struct ient *e;
+	zw_u128 *hi;  /* the ends, sorted */
+	zw_u128 *max; /* tree of maximum ends: node k has 2k, 2k+1; leaves
+		       * from @size */
+	size_t n, size;
+};
+
+static int cmp_ient(const void *a, const void *b)
+{
+	const struct ient *x = a, *y = b;
+
+	if (x->lo != y->lo)
+		return x->lo < y->lo ? -1 : 1;
+	return x->j < y->j ? -1 : x->j > y->j;
+}
+
+static int cmp_u128(const void *a, const void *b)
+{
+	zw_u128 x = *(const zw_u128 *)a, y = *(const zw_u128 *)b;
+
+	return x < y ? -1 : x > y;
+}
+
+static void index_fini(struct ival_index *ix)
+{
+	free(ix->e);
+	free(ix->hi);
+	free(ix->max);
+}
+
+/* Builds the index from the entries already in ix->e[0..ix->n). */
+static bool index_build(struct ival_index *ix)
+{
+	ix->size = 1;
+	while (ix->size < ix->n)
+		ix->size *= 2;
+	ix->hi = malloc((ix->n + 1) * sizeof(*ix->hi));
+	ix->max = calloc(2 * ix->size, sizeof(*ix->max));
+	if (!ix->hi || !ix->max)
+		return false;
+	qsort(ix->e, ix->n, sizeof(*ix->e), cmp_ient);
+	for (size_t i = 0; i < ix->n; i++) {
+		ix->hi[i] = ix->e[i].hi;
+		ix->max[ix->size + i] = ix->e[i].hi;
+	}
+	qsort(ix->hi, ix->n, sizeof(*ix->hi), cmp_u128);
+	for (size_t k = ix->size; k-- > 1;)
+		ix->max[k] = ix->max[2 * k] > ix->max[2 * k + 1] ? ix->max[2 * k]
+								   : ix->max[2 * k + 1];
+	return true;
+}
+
+/* How many entries start at or before @v. */
+static size_t starts_upto(const struct ival_index *ix, zw_u128 v)
+{
+	size_t lo = 0, hi = ix->n;
+
+	while (lo < hi) {
+		size_t mid = lo + (hi - lo) / 2;
+
+		if (ix->e[mid].lo <= v)
+			lo = mid + 1;
+		else
+			hi = mid;
+	}
+	return lo;
+}
+
+/* How many entries meet @q: those starting at or before its end, less
+ * those ending before its start (all of which start before it too). */
+static size_t index_count(const struct ival_index *ix, struct zw_ival q)
+{
+	size_t lo = 0, hi = ix->n;
+
+	while (lo < hi) {
+		size_t mid = lo + (hi - lo) / 2;
+
+		if (ix->hi[mid] < q.lo)
+			lo = mid + 1;
+		else
+			hi = mid;
+	}
+	return starts_upto(ix, q.hi) - lo;
+}
+
+struct cands {
+	uint32_t *v;
+	size_t n, cap;
+	uint32_t *stamp; /* per flow of the group: the query that listed it */
+	uint32_t query;
+};
+
+static int index_list(const struct ival_index *ix, size_t node, size_t l,
+		      size_t r, size_t upto, zw_u128 from, struct cands *c)
+{
+	if (l >= upto || ix->max[node] < from)
+		return 0;
+	if (node >= ix->size) {
+		uint32_t j = ix->e[l].j;
+
+		if (c->stamp[j] == c->query)
+			return 0;
+		c->stamp[j] = c->query;
+		if (zw_grow((void **)&c->v, &c->cap, c->n + 1, sizeof(*c->v)) < 0)
+			return -1;
+		c->v[c->n++] = j;
+		return 0;
+	}
+	size_t mid = l + (r - l) / 2;
+
+	if (index_list(ix, 2 * node, l, mid, upto, from, c) < 0)
+		return -1;
+	return index_list(ix, 2 * node + 1, mid, r, upto, from, c);
+}
+
+/* Appends to @c the entries of @ix that meet @q (each flow once). */
+static int index_query(const struct ival_index *ix, struct zw_ival q,
+		       struct cands *c)
+{
+	if (!ix->n)
+		return 0;
+	return index_list(ix, 1, 0, ix->size, starts_upto(ix, q.hi), q.lo, c);
+}
+
+/* The indexes of a group: [0] port hulls; [1 + k][fi] source (k = 0) and
+ * destination (k = 1) hulls of the flows with both ends in family fi. */
+struct group_index {
+	struct ival_index ports, addr[2][2];
+	uint32_t n;    /* flows in the group */
+	bool scan_all; /* ZONEWALL_REDUNDANCY_SCAN set (tests): never list
+			* through the indexes, so a test can compare */
+};
+
+static void group_index_fini(struct group_index *g)
+{
+	index_fini(&g->ports);
+	for (int k = 0; k < 2; k++)
+		for (int fi = 0; fi < 2; fi++)
+			index_fini(&g->addr[k][fi]);
+}
+
+static bool group_index_build(struct group_index *g, const struct fflow *ff,
+			      size_t n)
+{
+	struct ival_index *all[5] = {&g->ports, &g->addr[0][0], &g->addr[0][1],
+				     &g->addr[1][0], &g->addr[1][1]};
+
+	memset(g, 0, sizeof(*g));
+	g->n = (uint32_t)n;
+	g->scan_all = getenv("ZONEWALL_REDUNDANCY_SCAN") != NULL;
+	for (int i = 0; i < 5; i++)
+		if (!(all[i]->e = malloc((n + 1) * sizeof(*all[i]->e))))
+			return false;
+	for (size_t j = 0; j < n; j++) {
+		if (ff[j].nit)
+			g->ports.e[g->ports.n++] = (struct ient){
+				ff[j].hull[0][0].lo, ff[j].hull[0][0].hi, (uint32_t)j};
+		for (int fi = 0; fi < 2; fi++) {
+			if (!(ff[j].fams & (1u << fi)))
+				continue;
+			for (int k = 0; k < 2; k++) {
+				struct ival_index *ix = &g->addr[k][fi];
+
+				ix->e[ix->n++] = (struct ient){
+					ff[j].hull[1 + k][fi].lo,
+					ff[j].hull[1 + k][fi].hi, (uint32_t)j};
+			}
+		}
+	}
+	for (int i = 0; i < 5; i++)
+		if (!index_build(all[i]))
+			return false;
+	return true;
+}
+
+static int cmp_u32(const void *a, const void *b)
+{
+	uint32_t x = *(const uint32_t *)a, y = *(const uint32_t *)b;
+
+	return x < y ? -1 : x > y;
+}
+
+/*
+ * Lists in @c (in increasing order if @sorted) the flows of the group whose hulls may
+ * meet @x's (a superset of those hulls_meet() accepts): through the index
+ * that yields the fewest, the port hulls or, over @x's families, the
+ * source or the destination hulls. 0; 1 (nothing listed) when that index
+ * would list a quarter of the group or more, so the caller reads every flow
+ * of the group in order; -1 when memory ran out.
+ */
+static int group_candidates(const struct group_index *g, const struct fflow *x,
+			    uint32_t query, bool sorted, struct cands *c)
+{
+	size_t best = 0, count[3];
+
+	c->n = 0;
+	c->query = query;
+	count[0] = index_count(&g->ports, x->hull[0][0]);
+	for (int k = 0; k < 2; k++) {
+		count[1 + k] = 0;
+		for (int fi = 0; fi < 2; fi++)
+			if (x->fams & (1u << fi))
+				count[1 + k] += index_count(&g->addr[k][fi],
+							    x->hull[1 + k][fi]);
+	}
+	for (size_t d = 1; d < 3; d++)
+		if (count[d] < count[best])
+			best = d;
+	if (g->scan_all || count[best] >= g->n / 4)
+		return 1; /* most of the group may meet @x: a plain scan in
+			   * order is cheaper than listing through the tree */
+	if (best == 0) {
+		if (index_query(&g->ports, x->hull[0][0], c) < 0)
+			return -1;
+	} else {
+		for (int fi = 0; fi < 2; fi++)
+			if ((x->fams & (1u << fi)) &&
+			    index_query(&g->addr[best - 1][fi],
+					x->hull[best][fi], c) < 0)
+				return -1;
+	}
+	if (sorted)
+		qsort(c->v, c->n, sizeof(*c->v), cmp_u32);
+	return 0;
+}
+
 struct scratch {
 	struct zw_box *box;
 	const struct zw_box **ptr;
@@ -372,13 +613,18 @@ static void check_group(const struct zw_matrix *m, const size_t *grp,
 	size_t *cover = malloc((n + 1) * sizeof(*cover));
 	struct fflow *ff = calloc(n + 1, sizeof(*ff));
 	const struct fflow **cov = malloc((n + 1) * sizeof(*cov));
+	struct cands c = {.stamp = calloc(n + 1, sizeof(uint32_t))};
+	struct group_index g = {0};
 	struct scratch sc = {0};
+	uint32_t query = 0;
 
-	if (!cover || !ff || !cov)
+	if (!cover || !ff || !cov || !c.stamp)
 		goto out;
 	for (size_t i = 0; i < n; i++)
 		if (!fflow_build(m, (uint32_t)grp[i], bx, &ff[i]))
 			goto out;
+	if (!group_index_build(&g, ff, n))
+		goto out;
 
 	for (size_t ii = n; ii-- > 0;) {
 		const struct zw_flow *f = &m->flows[grp[ii]];
@@ -389,7 +635,13 @@ static void check_group(const struct zw_matrix *m, const size_t *grp,
 		    !removable(f))
 			continue; /* expired (ZW041), allows nothing, or carries
 				   * a rate or logging its removal would lose */
-		for (size_t j = 0; j < n; j++) {
+		int all = group_candidates(&g, &ff[ii], ++query, false, &c);
+
+		if (all < 0)
+			goto out;
+		for (size_t k = 0; k < (all ? n : c.n); k++) {
+			size_t j = all ? k : c.v[k];
+
 			if (j == ii || removed[grp[j]] ||
 			    !hulls_meet(&ff[ii], &ff[j]) ||
 			    !may_cover(&m->flows[grp[j]], f, today) ||
@@ -419,16 +671,26 @@ static void check_group(const struct zw_matrix *m, const size_t *grp,
 
 		if (!removed[grp[i]])
 			continue;
-		for (size_t j = 0; j < n; j++)
+		int all = group_candidates(&g, &ff[i], ++query, true, &c);
+
+		if (all < 0)
+			goto out;
+		for (size_t k = 0; k < (all ? n : c.n); k++) {
+			size_t j = all ? k : c.v[k];
+
 			if (j != i && !removed[grp[j]] &&
 			    may_cover(&m->flows[grp[j]], &m->flows[grp[i]], today) &&
 			    fflows_meet(&ff[i], &ff[j]))
 				cover[n_cover++] = grp[j];
+		}
 		report(m, &m->flows[grp[i]], cover, n_cover, d);
 	}
 out:
 	for (size_t i = 0; ff && i < n; i++)
 		fflow_fini(&ff[i]);
+	group_index_fini(&g);
+	free(c.v);
+	free(c.stamp);
 	free(ff);
 	free(cov);
 	free(sc.box);

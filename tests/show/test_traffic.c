@@ -944,6 +944,146 @@ static void test_generated_vs_evaluator(void)
 	CU_ASSERT(n_checked - checked >= 2000);
 }
 
+/* ---- ZW040: removing every flow reported redundant changes no traffic ---- */
+
+/* Validates @yaml on @today; a second reading of it with each flow reported
+ * redundant made dead must allow the same traffic on @today and on every
+ * later day checked (the check's promise). Returns the flows reported, or
+ * -1 if the matrix does not validate (then nothing is checked). */
+static int zw040_exact(const char *yaml_in, int32_t today)
+{
+	/* the zone kinds the default profile requires, so the matrix
+	 * validates and the redundancy check runs */
+	static const char kinds[] =
+		"zones:\n"
+		"  zk1: {kind: operations, isolate: true, networks: [10.201.0.0/24]}\n"
+		"  zk2: {kind: admin, networks: [10.202.0.0/24]}\n"
+		"  zk3: {kind: update, networks: [10.203.0.0/24]}\n"
+		"  zk4: {kind: remote-access, networks: [10.204.0.0/24]}\n"
+		"  zk5: {kind: provider-exchange, networks: [10.205.0.0/24]}\n";
+	const char *z = strstr(yaml_in, "zones:\n");
+	char *yaml = NULL;
+
+	CU_ASSERT_FATAL(z != NULL);
+	CU_ASSERT_FATAL(asprintf(&yaml, "%.*s%s%s", (int)(z - yaml_in), yaml_in,
+				 kinds, z + strlen("zones:\n")) > 0);
+
+	struct zw_matrix *m = parse(yaml), *r = parse(yaml);
+	struct zw_diags d;
+	int reported = 0;
+
+	struct zw_diags scan;
+
+	zw_diags__init(&d, "test.yaml");
+	zw_diags__init(&scan, "test.yaml");
+	if (zw_matrix__validate(m, today, &d)) {
+		reported = -1; /* e.g. a servers zone talking to outside */
+		goto out;
+	}
+	/* the flows found through the interval indexes are those a plain
+	 * scan of the pair finds: same reports, same covers named */
+	setenv("ZONEWALL_REDUNDANCY_SCAN", "1", 1);
+	zw_matrix__validate(m, today, &scan);
+	unsetenv("ZONEWALL_REDUNDANCY_SCAN");
+	CU_ASSERT_EQUAL_FATAL(scan.n, d.n);
+	for (size_t i = 0; i < d.n; i++)
+		CU_ASSERT_STRING_EQUAL(scan.v[i].message, d.v[i].message);
+	for (size_t i = 0; i < d.n; i++) {
+		char id[80];
+
+		if (d.v[i].code != 40 ||
+		    sscanf(d.v[i].message, "flow %79s is redundant", id) != 1)
+			continue;
+		reported++;
+		for (size_t f = 0; f < r->n_flows; f++)
+			if (r->flows[f].id && !strcmp(r->flows[f].id, id))
+				r->flows[f].expires = 1; /* 1970-01-02: dead */
+	}
+	for (int32_t on = today; on <= today + 800; on += 200) {
+		struct zw_traffic_diff *t = diff(m, r, on);
+
+		if (t->n_added || t->n_removed)
+			fprintf(stderr, "ZW040 removal changed traffic on day %d:\n%s\n",
+				on, yaml);
+		CU_ASSERT_EQUAL(t->n_added, 0);
+		CU_ASSERT_EQUAL(t->n_removed, 0);
+		zw_traffic_diff__free(t);
+	}
+out:
+	zw_diags__fini(&d);
+	zw_diags__fini(&scan);
+	zw_matrix__free(m);
+	zw_matrix__free(r);
+	free(yaml);
+	return reported;
+}
+
+static void test_zw040_removal_exact(void)
+{
+	int32_t on = day("2026-11-01");
+	size_t reported = 0, valid = 0;
+
+	rng_state = 0x243f6a8885a308d3ull;
+	for (int iter = 0; iter < 600; iter++) {
+		struct gen g;
+
+		gen_random(&g);
+		char *y = gen_yaml(&g);
+		int k = zw040_exact(y, on);
+
+		if (k >= 0) {
+			valid++;
+			reported += (size_t)k;
+		}
+		free(y);
+	}
+	CU_ASSERT(valid >= 100);
+	/* Many flows of one zone pair, mostly disjoint (narrowed to small
+	 * prefixes, so the redundancy check lists candidates through its
+	 * interval indexes) with duplicates, wider covers and unions. */
+	for (int iter = 0; iter < 6; iter++) {
+		static const char *svcs[] = {"ssh", "https", "s0", "s1"};
+		char *buf = NULL;
+		size_t len = 0;
+		FILE *f = open_memstream(&buf, &len);
+
+		CU_ASSERT_FATAL(f != NULL);
+		fputs("zonewall: 1\nname: p\nservices:\n"
+		      "  s0: {proto: tcp, ports: [\"8000-8049\"]}\n"
+		      "  s1: {proto: tcp, ports: [\"8050-8099\"]}\n"
+		      "zones:\n"
+		      "  za: {kind: servers, networks: [10.1.0.0/16, \"fd00:1::/48\"]}\n"
+		      "  zb: {kind: servers, networks: [10.2.0.0/16, \"fd00:2::/48\"]}\n"
+		      "flows:\n", f);
+		for (int i = 0; i < 400; i++) {
+			int c = (int)rnd(16), b = (int)rnd(4), h = (int)rnd(256);
+			char dst[64], exp[40] = "";
+
+			if (rnd(10) == 0)
+				snprintf(dst, sizeof(dst), "10.2.%d.0/24", c);
+			else if (rnd(8) == 0)
+				snprintf(dst, sizeof(dst), "\"fd00:2:0:%x::/64\"", c);
+			else
+				snprintf(dst, sizeof(dst), "10.2.%d.%d/%d", c,
+					 h & ~((1 << b) - 1), 32 - b);
+			if (rnd(6) == 0)
+				snprintf(exp, sizeof(exp), ", expires: 2027-0%d-01",
+					 1 + (int)rnd(9));
+			fprintf(f, "  - {id: P%d, from: za, to: zb, services: [%s], dst: [%s], justification: x%s}\n",
+				i, svcs[rnd(4)], dst, exp);
+		}
+		fclose(f);
+		int k = zw040_exact(buf, on);
+
+		CU_ASSERT(k >= 0);
+		reported += k > 0 ? (size_t)k : 0;
+		free(buf);
+	}
+	printf("\n  %zu random matrices valid; %zu flows reported redundant, none needed\n",
+	       valid, reported);
+	CU_ASSERT(reported >= 100);
+}
+
 int main(void)
 {
 	CU_pSuite s;
@@ -962,6 +1102,7 @@ int main(void)
 	CU_add_test(s, "out of memory", test_out_of_memory);
 	CU_add_test(s, "random pairs vs evaluator", test_random_vs_evaluator);
 	CU_add_test(s, "generated matrices vs evaluator", test_generated_vs_evaluator);
+	CU_add_test(s, "ZW040 removal changes no traffic", test_zw040_removal_exact);
 	CU_basic_set_mode(CU_BRM_VERBOSE);
 	CU_basic_run_tests();
 	unsigned failed = CU_get_number_of_failures() + CU_get_number_of_tests_failed();
