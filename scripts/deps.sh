@@ -29,6 +29,8 @@ PKGS=(
   tshark nfdump pmacct
   # L7 inspection tests (tests/netns/l7_inspect.sh)
   openssh-server openssh-client curl
+  # benchmarks (perf/nft-bench.sh: trafgen saturates the lab appliance)
+  netsniff-ng
 )
 
 missing=()
