@@ -14,9 +14,9 @@
 #     the figure that compares filters is the machine's CPU time per packet
 #     forwarded (/proc/stat, sender included, the same in every
 #     configuration), and its difference from "no filter" is what
-#     the filter costs. Medians of 3 runs of 3 s; the sender is pinned to
-#     the last CPU (veth forwards in its softirq there) and only that CPU's
-#     time is counted, the sink runs on CPU 0. Other load on that CPU
+#     the filter costs. Medians of 3 runs of 3 s; trafgen pins its worker
+#     to CPU 0 (veth forwards in its softirq there) and only that CPU's
+#     time is counted, the sink runs on the last CPU. Other load on that CPU
 #     inflates every line alike: the load average is printed.
 #     firewalld's zones and policies are not compared: firewalld needs a
 #     system D-Bus and, installed on a machine without systemd, takes over
@@ -49,16 +49,17 @@ ME=$(ip -n "$J" -o link show eth0 | sed 's/.*link\/ether \([^ ]*\).*/\1/')
 CFG=/tmp/$TAG.trafgen
 echo "{ eth(da=$GW, sa=$ME), ipv4(saddr=10.2.0.10, daddr=10.4.0.10, ttl=64), udp(sp=dinc(1024, 1087), dp=53), fill(0x41, 18) }" >"$CFG"
 HZ=$(getconf CLK_TCK)
-# the sender on the last CPU, where veth also forwards (softirq on the
-# sending CPU); the sink on CPU 0. CPU time is that of the sender's CPU.
-SCPU=$(($(nproc) - 1))
+# trafgen pins its one worker to CPU 0, where veth also forwards (softirq
+# on the sending CPU); the sink on the last CPU. CPU time is CPU 0's.
+SCPU=0
+KCPU=$(($(nproc) - 1))
 busy() { awk -v c="cpu$SCPU" '$1 == c {print $2+$3+$4+$7+$8+$9}' /proc/stat; }
 once() { # prints "received_pps cpu_ns_per_packet"
-	ip netns exec "$TAG-upd-1" taskset -c 0 "$B/perf/udp-flood" sink 53 4 >"/tmp/$TAG.sink" &
+	ip netns exec "$TAG-upd-1" taskset -c "$KCPU" "$B/perf/udp-flood" sink 53 4 >"/tmp/$TAG.sink" &
 	local sp=$! b0 b1
 	sleep 0.3
 	b0=$(busy)
-	ip netns exec "$J" timeout 3 taskset -c "$SCPU" trafgen --dev eth0 --conf "$CFG" --cpus 1 -q >/dev/null 2>&1 || true
+	ip netns exec "$J" timeout 3 trafgen --dev eth0 --conf "$CFG" --cpus 1 -q >/dev/null 2>&1 || true
 	b1=$(busy)
 	wait $sp
 	awk -v b="$((b1 - b0))" -v hz="$HZ" '{n=$2; pps=$4} END {printf "%d %.0f\n", pps, n ? b / hz * 1e9 / n : 0}' "/tmp/$TAG.sink"
