@@ -12,8 +12,8 @@ STACK_PIDS=()
 stack_port() { /usr/bin/python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])'; }
 stack_down() {
 	local p
-	for p in "${STACK_PIDS[@]}"; do kill "$p" 2>/dev/null; done
-	for p in "${STACK_PIDS[@]}"; do wait "$p" 2>/dev/null; done
+	for p in "${STACK_PIDS[@]}"; do kill "$p" 2>/dev/null || true; done
+	for p in "${STACK_PIDS[@]}"; do wait "$p" 2>/dev/null || true; done
 	STACK_PIDS=()
 	rm -rf "$T/prom-data"
 }

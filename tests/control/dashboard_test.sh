@@ -56,6 +56,12 @@ check "\$__rate_interval as Grafana: max(\$__interval + 1 s, 4 x 1 s) = 4s" \
 check "a multi-value variable as Grafana escapes it (127\\\\.0\\\\.0\\\\.1)" \
 	grep -qF 'instance=~\"127\\\\.0\\\\.0\\\\.1:' "$T/queries.jsonl"
 
+# Grafana colours a stat panel without thresholds green, then red from 80
+# (its default): a version number, a journal sequence or seconds since the
+# last commit would turn red on any appliance that lives
+check "every stat panel sets its thresholds or value mappings (not Grafana's red-at-80)" \
+	[ "$(jq '[.panels[] | select(.type == "stat") | select((.fieldConfig.defaults.thresholds // .fieldConfig.defaults.mappings) == null)] | length' "$JSON")" = 0 ]
+
 # every query through /api/v1/query: valid, with data
 $PY - "$PROM" "$T/queries.jsonl" >"$T/eval.txt" <<'PYEOF'
 import json, sys, urllib.parse, urllib.request, urllib.error
