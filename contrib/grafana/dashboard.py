@@ -246,10 +246,11 @@ def nice_ticks(lo, hi, n=4):
     start = math.floor(lo / step) * step
     ticks = []
     t = start
-    while t <= hi + step * 0.5:
+    while True:
         ticks.append(round(t, 12))
+        if t >= hi - step * 1e-9:
+            return ticks
         t += step
-    return ticks
 
 
 def draw_timeseries(p, series, w, h, t0, t1):
@@ -269,7 +270,9 @@ def draw_timeseries(p, series, w, h, t0, t1):
     X = lambda t: left + (right_x - left) * (t - t0) / ((t1 - t0) or 1)
     right_x = w - right
     Y = lambda v: bottom - (bottom - top) * (v - lo) / ((hi - lo) or 1)
-    out = []
+    cid = f"c{p['id']}"
+    out = [f'<clipPath id="{cid}"><rect x="{left}" y="{top - 2}" width="{right_x - left}" '
+           f'height="{bottom - top + 4}"/></clipPath>']
     for tk in ticks:
         y = Y(tk)
         out.append(f'<line x1="{left}" x2="{right_x}" y1="{y:.1f}" y2="{y:.1f}" stroke="#2c3235"/>')
@@ -302,9 +305,10 @@ def draw_timeseries(p, series, w, h, t0, t1):
         for seg in segs:
             if len(seg) == 1:
                 x, y = seg[0].split(",")
-                out.append(f'<circle cx="{x}" cy="{y}" r="2" fill="{c}"/>')
+                out.append(f'<circle cx="{x}" cy="{y}" r="2" fill="{c}" clip-path="url(#{cid})"/>')
             else:
-                out.append(f'<polyline points="{" ".join(seg)}" fill="none" stroke="{c}" stroke-width="1.5"/>')
+                out.append(f'<polyline points="{" ".join(seg)}" fill="none" stroke="{c}" '
+                           f'stroke-width="1.5" clip-path="url(#{cid})"/>')
     # legend (list mode, under the graph)
     cols = 2 if len(series) > 4 else 1
     for i, s in enumerate(series[:8 if cols == 2 else 4]):
@@ -341,7 +345,7 @@ def draw_table(p, frames, w, h):
         d = dict(key)
         cells = [d.get(k, "") for k in labels] + [vals.get(c, "") for c in cols]
         for j, cell in enumerate(cells):
-            maxch = int(cw / 7)
+            maxch = max(4, int((cw - 14) / 7.4))
             s = cell if len(cell) <= maxch else "…" + cell[-(maxch - 1):]
             out.append(f'<text x="{j * cw + 6:.1f}" y="{y}" fill="#ccccdc" font-size="12">'
                        f'{html.escape(s)}</text>')
