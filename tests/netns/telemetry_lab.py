@@ -209,7 +209,11 @@ def main():
                 zwd.kill()
         if engine:
             engine.stop()
-        run([LAB, "down", "--prefix", tag])
+        r = run([LAB, "down", "--prefix", tag])
+        left = [n for n in run(["ip", "netns", "list"]).stdout.split() if n.startswith(tag + "-")]
+        check(r.returncode == 0 and not left and
+              not os.path.exists(f"/run/zonewall-lab/{tag}-collector"),
+              "lab down removes the collector's namespace, processes and directory")
         if fails and os.path.exists(os.path.join(tmp, "zonewalld.log")):
             print("--- zonewalld.log (last lines)")
             print("".join(open(os.path.join(tmp, "zonewalld.log")).readlines()[-15:]))
