@@ -23,6 +23,9 @@ PKGS=(
   # packaging (suite package), man pages, metrics and schema tests
   scdoc debhelper dpkg-dev lintian bash-completion man-db
   python3-prometheus-client python3-jsonschema
+  # the Grafana dashboard test (tests/control/dashboard_test.sh): a real
+  # Prometheus evaluates its queries
+  prometheus
   # zonectl audit's tests: HTML rendered by headless Chromium
   chromium
   # flow telemetry collectors (tests/control/telemetry_test.sh)

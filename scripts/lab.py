@@ -5,9 +5,22 @@ matrix (plus hosts in `outside`), every host on its own veth to one
 appliance namespace that routes between them. See docs/lab.md.
 
     lab.py up MATRIX [--engine nft|xdp|dpdk|none] [--prefix TAG] [--hosts N]
-                     [--apply] [--builddir DIR]
+                     [--apply] [--collector] [--builddir DIR]
     lab.py down [MATRIX] [--prefix TAG]
     lab.py status [MATRIX] [--prefix TAG] [--json]
+    lab.py collector [--prefix TAG] [--settle S] [--nfdump-format FMT]
+
+--collector adds a flow collector namespace TAG-col, linked to the
+appliance (169.254.200.1 there, 169.254.200.2 in it), running nfcapd for
+NetFlow v9/NSEL on udp/2055 and a tcpdump capture of IPFIX on udp/4739 (a
+socat sink listens there, so the exporter is not told "port unreachable").
+zonewalld in the appliance namespace then exports with
+`--ipfix nsel+udp://169.254.200.2:2055 --ipfix udp://169.254.200.2:4739`
+(the URLs are in `status --json`, "collector"). `collector` prints what the
+collector received so far: nfcapd is restarted to close its file (it has no
+other way to flush; datagrams of those few milliseconds are lost), then
+`nfdump -R DIR -o nsel` (or FMT) over every file, and the capture's IPFIX
+message count.
 
 Every name the lab creates starts with TAG (default zwlab): namespaces
 TAG-app and TAG-<zone>-<n>, state file /run/zonewall-lab/TAG.json.
@@ -18,6 +31,7 @@ import argparse
 import ipaddress
 import json
 import os
+import re
 import shutil
 import signal
 import subprocess
@@ -25,6 +39,9 @@ import sys
 import time
 
 STATE_DIR = "/run/zonewall-lab"
+# the collector link (--collector): appliance side, collector side
+COL_APP4, COL4 = "169.254.200.1", "169.254.200.2"
+NSEL_PORT, IPFIX_PORT = 2055, 4739
 GW4 = "169.254.0.1"  # the appliance on every host link
 GW6 = "fe80::1"
 
@@ -228,6 +245,7 @@ def down(prefix):
         os.unlink(state_path(prefix))
     except FileNotFoundError:
         pass
+    shutil.rmtree(collector_dir(prefix), ignore_errors=True)
     left = lab_namespaces(prefix)
     if left:
         die(f"could not remove {' '.join(left)}")
@@ -290,6 +308,121 @@ def up(plan):
                 run(["ip", "netns", "exec", ns, ethtool, "-K", dev, "tx", "off"], check=False)
 
 
+# ---------------------------------------------------------------- collector
+
+def collector_dir(prefix):
+    return os.path.join(STATE_DIR, f"{prefix}-collector")
+
+
+def collector_plan(plan):
+    declared = [ipaddress.ip_network(n) for h in plan["hosts"] for n in
+                ([h["ipv4"] + "/32"] if "ipv4" in h else [])]
+    link = ipaddress.ip_network("169.254.200.0/30")
+    if any(link.overlaps(d) for d in declared):
+        die("--collector: a host of the lab is in 169.254.200.0/30, the collector link")
+    d = collector_dir(plan["prefix"])
+    return {"ns": f"{plan['prefix']}-col", "address": COL4, "appliance_address": COL_APP4,
+            "appliance_iface": "hcol", "dir": d, "nfcapd_dir": os.path.join(d, "nfcapd"),
+            "pcap": os.path.join(d, "ipfix.pcap"),
+            "nsel_url": f"nsel+udp://{COL4}:{NSEL_PORT}",
+            "ipfix_url": f"udp://{COL4}:{IPFIX_PORT}", "pids": {}}
+
+
+def spawn(c, name, cmd):
+    log = open(os.path.join(c["dir"], f"{name}.log"), "w")
+    # `ip netns exec` execs the command: the pid is the collector's own
+    p = subprocess.Popen(["ip", "netns", "exec", c["ns"]] + cmd, stdin=subprocess.DEVNULL,
+                         stdout=log, stderr=subprocess.STDOUT, start_new_session=True)
+    c["pids"][name] = p.pid
+    return p
+
+
+def listening(c, proto, port):
+    r = run(["ip", "netns", "exec", c["ns"], "ss", "-Hln", f"-{proto[0]}", f"sport = :{port}"],
+            check=False)
+    return bool(r.stdout.strip())
+
+
+def start_nfcapd(c):
+    p = spawn(c, "nfcapd", ["nfcapd", "-w", c["nfcapd_dir"], "-b", c["address"],
+                            "-p", str(NSEL_PORT), "-t", "3600"])
+    for _ in range(100):
+        if listening(c, "udp", NSEL_PORT):
+            return
+        if p.poll() is not None:
+            break
+        time.sleep(0.05)
+    raise RuntimeError(f"nfcapd did not start (see {c['dir']}/nfcapd.log)")
+
+
+def collector_up(plan):
+    c = plan["collector"]
+    for tool in ("nfcapd", "nfdump", "tcpdump", "socat"):
+        if not shutil.which(tool):
+            raise RuntimeError(f"--collector needs {tool} (scripts/deps.sh installs it)")
+    os.makedirs(c["nfcapd_dir"], exist_ok=True)
+    run(["ip", "netns", "add", c["ns"]])
+    run(["ip", "-n", plan["appliance"], "-batch", "-"], input="\n".join([
+        f"link add hcol type veth peer name eth0 netns {c['ns']}",
+        "link set hcol up", f"addr add {COL_APP4}/30 dev hcol"]) + "\n")
+    run(["ip", "-n", c["ns"], "-batch", "-"], input="\n".join([
+        "link set lo up", "link set eth0 up", f"addr add {COL4}/30 dev eth0"]) + "\n")
+    start_nfcapd(c)
+    p = spawn(c, "tcpdump", ["tcpdump", "-Z", "root", "-i", "eth0", "-U", "-n", "-w", c["pcap"],
+                             "udp", "port", str(IPFIX_PORT)])
+    for _ in range(100):
+        with open(os.path.join(c["dir"], "tcpdump.log")) as f:
+            if "listening on" in f.read():
+                break
+        if p.poll() is not None:
+            raise RuntimeError(f"tcpdump did not start (see {c['dir']}/tcpdump.log)")
+        time.sleep(0.05)
+    spawn(c, "sink", ["socat", "-u", f"UDP4-RECV:{IPFIX_PORT},bind={COL4}", "/dev/null"])
+    for _ in range(100):
+        if listening(c, "udp", IPFIX_PORT):
+            break
+        time.sleep(0.05)
+    else:
+        raise RuntimeError("the IPFIX sink (socat) did not start")
+
+
+def collector_show(plan, settle, fmt):
+    c = plan.get("collector")
+    if not c:
+        die(f"lab {plan['prefix']} has no collector (lab.sh up ... --collector)", 1)
+    time.sleep(settle)
+    pid = c["pids"].get("nfcapd")
+    if pid:
+        try:
+            os.kill(pid, signal.SIGTERM)
+            for _ in range(200):
+                os.kill(pid, 0)
+                # a zombie until reaped: its parent (a past lab.py) is gone
+                with open(f"/proc/{pid}/stat") as f:
+                    if f.read().split(") ")[1].startswith("Z"):
+                        break
+                time.sleep(0.05)
+        except (ProcessLookupError, FileNotFoundError):
+            pass
+    start_nfcapd(c)
+    with open(state_path(plan["prefix"]), "w") as f:
+        json.dump(plan, f, indent=1)
+    # fmt: output is for programs: IPv6 addresses in full (-6)
+    r = run(["nfdump"] + (["-6"] if fmt.startswith("fmt:") else []) +
+            ["-R", c["nfcapd_dir"], "-O", "tstart", "-o", fmt], check=False)
+    out = r.stdout.rstrip("\n")
+    records = len(re.findall(r"^\s*\d{4}-\d\d-\d\d ", out, re.M))
+    if r.returncode != 0 and not records:
+        # no file closed yet, or nfdump refused the format
+        out = (r.stderr or r.stdout).strip()
+    if out:
+        print(out)
+    n = run(["tcpdump", "-n", "-r", c["pcap"]], check=False).stdout.count("\n")
+    print(f"# nfcapd (NetFlow v9/NSEL, {c['nsel_url']}): {records} record(s); "
+          f"IPFIX capture ({c['ipfix_url']}): {n} message(s) in {c['pcap']}")
+    return records
+
+
 def apply_nft(plan, builddir):
     tool = None
     for d in [builddir, os.environ.get("ZONEWALL_BUILDDIR"),
@@ -318,13 +451,17 @@ def print_status(plan, as_json):
             f"{h['iface']}({h['dpdk_pair'][0]}:{h['dpdk_pair'][1]})"
         print(f"{h['name']:<18} {h['ns']:<28} {iface:<8} {h.get('ipv4', '-'):<16} "
               f"{h.get('ipv6', '-')}")
+    c = plan.get("collector")
+    if c:
+        print(f"collector          {c['ns']:<28} {c['appliance_iface']:<8} {c['address']:<16} "
+              f"nfcapd {c['nsel_url']}, IPFIX capture {c['ipfix_url']}")
 
 
 def main():
     signal.signal(signal.SIGTERM, lambda *_: sys.exit(143))
     ap = argparse.ArgumentParser(prog="lab.sh", description=__doc__,
                                  formatter_class=argparse.RawDescriptionHelpFormatter)
-    ap.add_argument("cmd", choices=["up", "down", "status"])
+    ap.add_argument("cmd", choices=["up", "down", "status", "collector"])
     ap.add_argument("matrix", nargs="?")
     ap.add_argument("--engine", choices=["nft", "xdp", "dpdk", "none"], default="none")
     ap.add_argument("--prefix", default="zwlab")
@@ -332,6 +469,12 @@ def main():
                     help="hosts per zone at least (isolated zones and outside get 2)")
     ap.add_argument("--apply", action="store_true",
                     help="with --engine nft: enforce the matrix with zw-nft-apply")
+    ap.add_argument("--collector", action="store_true",
+                    help="up: a collector namespace (nfcapd NSEL, IPFIX capture)")
+    ap.add_argument("--settle", type=float, default=0,
+                    help="collector: wait S seconds first (the exporter's pace)")
+    ap.add_argument("--nfdump-format", default="nsel",
+                    help="collector: nfdump -o FORMAT (default nsel)")
     ap.add_argument("--builddir")
     ap.add_argument("--json", action="store_true")
     a = ap.parse_args()
@@ -346,13 +489,18 @@ def main():
             die("down needs root (network namespaces)")
         down(a.prefix)
         return
-    if a.cmd == "status":
+    if a.cmd in ("status", "collector"):
         try:
             with open(state_path(a.prefix)) as f:
                 plan = json.load(f)
         except FileNotFoundError:
             left = lab_namespaces(a.prefix)
             die(f"no lab {a.prefix}" + (f" (stray namespaces: {' '.join(left)})" if left else ""), 1)
+        if a.cmd == "collector":
+            if os.geteuid() != 0:
+                die("collector needs root (network namespaces)")
+            collector_show(plan, a.settle, a.nfdump_format)
+            return
         print_status(plan, a.json)
         return
 
@@ -366,11 +514,15 @@ def main():
         die(f"lab {a.prefix} already exists: lab.sh down --prefix {a.prefix} first", 1)
     plan = make_plan(load_matrix(a.matrix, a.builddir), a.prefix, a.engine,
                      a.hosts, a.matrix)
+    if a.collector:
+        plan["collector"] = collector_plan(plan)
     # From the first namespace on, whatever ends `up` early (an error, a
     # failed --apply, Ctrl-C, SIGTERM) removes what it made.
     try:
         up(plan)
         os.makedirs(STATE_DIR, exist_ok=True)
+        if a.collector:
+            collector_up(plan)
         with open(state_path(a.prefix), "w") as f:
             json.dump(plan, f, indent=1)
         if a.apply:
