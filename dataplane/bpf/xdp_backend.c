@@ -230,11 +230,9 @@ static int xdp_check(struct zw_backend *b)
 	uint64_t fp, fpm = 0;
 	int rc = zw_xdp__fingerprint(be->x, be->ifaces, (size_t)be->n, false,
 				     &fp);
-	int l7 = xdp_l7__check(&be->l7);
+	/* the L7 table's notifications; without them, read back each time */
+	int l7 = xdp_l7__check(&be->l7) != 0;
 	bool same;
-
-	if (l7 < 0)
-		return l7;
 
 	if (!rc && maps)
 		rc = zw_xdp__fingerprint(be->x, be->ifaces, (size_t)be->n, true,
