@@ -99,7 +99,7 @@ xdp)
 	BPFFS=$TMP/bpffs
 	mkdir -p "$BPFFS" && mount -t bpf bpf "$BPFFS"
 	SPEC="xdp:$(./scripts/lab.sh status --prefix $TAG --json |
-	/usr/bin/python3 -c 'import json,sys; print(",".join(h["iface"] for h in json.load(sys.stdin)["hosts"]))'),dir=$BPFFS/zonewall" ;;
+	/usr/bin/python3 -c 'import json,sys; print(",".join(h["iface"] for h in json.load(sys.stdin)["hosts"]))'),dir=$BPFFS/zonewall,l7=off" ;;
 dpdk)
 	# zonewall-dpdk bridges each z<N>:r<N> pair (docs/lab.md); it must be
 	# running with a control socket before zonewalld can program it.

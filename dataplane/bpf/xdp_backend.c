@@ -1,7 +1,9 @@
 /* SPDX-License-Identifier: BSD-2-Clause */
 /*
  * zw_backend_xdp: the XDP engine behind zonewalld's backend interface.
- * Argument: "IFACE[,IFACE...][,dir=BPFFS_DIR][,mode=auto|native|generic]".
+ * Argument: "IFACE[,IFACE...][,dir=BPFFS_DIR][,mode=auto|native|generic]"
+ * and the L7 options (xdp_l7.h): queue=N[,inspect_image=PATH]
+ * [,l7_table=NAME], or l7=off.
  * Interfaces are attached at open() when the instance already enforces a
  * policy (re-attach after a restart), otherwise at the first apply() (so
  * an interface never runs the program before it has a policy: the
@@ -17,6 +19,7 @@
 #include <zonewall/policy.h>
 
 #include "xdp.h"
+#include "xdp_l7.h"
 
 #define MAX_IFACES 32
 
@@ -31,6 +34,7 @@ struct xdp_be {
 	bool fp_known;	/* fp: the fingerprint at the last commit or check */
 	uint64_t fp, fp_maps; /* without, with the rule maps */
 	unsigned n_checks;
+	struct xdp_l7 l7; /* the L7 table (xdp_l7.c) */
 };
 
 /* The rule maps are read at one check in MAPS_EVERY (the links, the
@@ -43,6 +47,7 @@ struct xdp_be {
  * filled, the generation flip left to commit). */
 struct zw_ticket {
 	struct zw_xdp_ticket *xt;
+	struct zw_ticket *l7; /* the L7 table's, NULL without queue= */
 };
 
 static struct xdp_be *X(struct zw_backend *be)
@@ -77,6 +82,12 @@ static int xdp_open(const char *arg, struct zw_backend **out, char *err,
 		goto err;
 	}
 	for (tok = strtok_r(copy, ",", &save); tok; tok = strtok_r(NULL, ",", &save)) {
+		int l7 = xdp_l7__option(&be->l7, tok, err, err_len);
+
+		if (l7 < 0)
+			goto err;
+		if (l7)
+			continue;
 		if (!strncmp(tok, "dir=", 4)) {
 			dir = tok + 4;
 		} else if (!strncmp(tok, "mode=", 5)) {
@@ -102,6 +113,9 @@ static int xdp_open(const char *arg, struct zw_backend **out, char *err,
 		snprintf(err, err_len, "xdp: name at least one interface (xdp:IFACE[,IFACE...])");
 		goto err;
 	}
+	rc = xdp_l7__open(&be->l7, err, err_len);
+	if (rc)
+		goto err;
 	rc = zw_xdp__open(dir, NULL, &be->x, err, err_len);
 	if (rc)
 		goto err;
@@ -116,8 +130,10 @@ static int xdp_open(const char *arg, struct zw_backend **out, char *err,
 	return 0;
 err:
 	free(copy);
-	if (be)
+	if (be) {
+		xdp_l7__close(&be->l7);
 		zw_xdp__close(be->x);
+	}
 	free(be);
 	return rc;
 }
@@ -145,6 +161,12 @@ static int xdp_prepare(struct zw_backend *b, const struct zw_image *img,
 		free(nt);
 		return rc;
 	}
+	rc = xdp_l7__prepare(&be->l7, img, day, &nt->l7, err, err_len);
+	if (rc) {
+		zw_xdp__abort(be->x, nt->xt);
+		free(nt);
+		return rc;
+	}
 	be->ticket = *t = nt;
 	return 0;
 }
@@ -157,12 +179,16 @@ static void xdp_abort(struct zw_backend *b, struct zw_ticket *t)
 		return;
 	if (t == be->ticket)
 		be->ticket = NULL;
+	xdp_l7__abort(&be->l7, t->l7);
 	zw_xdp__abort(be->x, t->xt);
 	free(t);
 }
 
-/* The switch, then the interfaces (an interface never runs the program
- * before a policy is in force). */
+/* The L7 table, the switch, then the interfaces (an interface never runs
+ * the program before a policy is in force). The L7 table goes first: the
+ * batch can still be refused (the kernel changed since prepare), the
+ * switch hardly; the inspected flows of the new policy are inspected from
+ * its first packet. */
 static int xdp_commit(struct zw_backend *b, struct zw_ticket *t, char *err,
 		      size_t err_len)
 {
@@ -171,6 +197,12 @@ static int xdp_commit(struct zw_backend *b, struct zw_ticket *t, char *err,
 
 	if (t == be->ticket)
 		be->ticket = NULL;
+	rc = xdp_l7__commit(&be->l7, t->l7, err, err_len);
+	if (rc) {
+		zw_xdp__abort(be->x, t->xt);
+		free(t);
+		return rc;
+	}
 	rc = zw_xdp__commit(be->x, t->xt, err, err_len);
 	free(t);
 	if (rc)
@@ -198,6 +230,8 @@ static int xdp_check(struct zw_backend *b)
 	uint64_t fp, fpm = 0;
 	int rc = zw_xdp__fingerprint(be->x, be->ifaces, (size_t)be->n, false,
 				     &fp);
+	/* the L7 table's notifications; without them, read back each time */
+	int l7 = xdp_l7__check(&be->l7) != 0;
 	bool same;
 
 	if (!rc && maps)
@@ -210,7 +244,7 @@ static int xdp_check(struct zw_backend *b)
 	if (maps)
 		be->fp_maps = fpm;
 	be->fp_known = true;
-	return same ? 0 : 1;
+	return same && !l7 ? 0 : 1;
 }
 
 static int xdp_read_back(struct zw_backend *b, const struct zw_image *expected,
@@ -274,17 +308,23 @@ static int xdp_read_back(struct zw_backend *b, const struct zw_image *expected,
 		}
 	}
 	out->drift = drift;
-	return 0;
+	rc = xdp_l7__read_back(&be->l7, expected, out);
+	if (rc)
+		zw_backend_state__fini(out);
+	return rc;
 }
 
 static int xdp_counters(struct zw_backend *b, struct zw_flow_counters *out,
 			uint32_t n_flows)
 {
-	return zw_xdp__counters(X(b)->x, out, n_flows);
+	int rc = zw_xdp__counters(X(b)->x, out, n_flows);
+
+	return rc ? rc : xdp_l7__counters(&X(b)->l7, out, n_flows);
 }
 
 /* Drops by reason from the program's per-CPU statistics (every reason
- * the program can drop for; it does not inspect payloads), and the
+ * the program can drop for; it does not inspect payloads), those of the
+ * L7 table (l7-mismatch, with queue=), and the
  * connection tables. They are LRU hashes: the kernel evicts the least
  * recently used entry when one is full, established or not, and counts
  * nothing: no early drops to report. */
@@ -308,7 +348,7 @@ static int xdp_stats(struct zw_backend *b, struct zw_engine_stats *out)
 	if (rc)
 		return rc;
 	out->has_conns = true;
-	return 0;
+	return xdp_l7__stats(&be->l7, out);
 }
 
 struct rec_ctx {
@@ -375,6 +415,7 @@ static void xdp_close(struct zw_backend *b)
 		return;
 	be = X(b);
 	xdp_abort(b, be->ticket);
+	xdp_l7__close(&be->l7);
 	zw_xdp__close(be->x);
 	free(be);
 }
@@ -383,8 +424,11 @@ static void xdp_close(struct zw_backend *b)
  * (a later apply re-installs everything). */
 static int xdp_destroy(struct zw_backend *b, char *err, size_t err_len)
 {
+	int rc;
+
 	X(b)->fp_known = false;
-	return zw_xdp__destroy(X(b)->x, err, err_len);
+	rc = zw_xdp__destroy(X(b)->x, err, err_len);
+	return rc ? rc : xdp_l7__destroy(&X(b)->l7, err, err_len);
 }
 
 const struct zw_backend_ops zw_backend_xdp = {

@@ -127,6 +127,17 @@ static int do_apply(struct zw_xdp *x, const char *path, int32_t day,
 	}
 	printf("applied %s (%s)\n", img->sha256_hex,
 	       zw_image__str(img, img->meta->name));
+	/* the L7 part is zonewalld's (docs/l7.md): say so, never silently */
+	for (uint32_t i = 0; i < img->n_services + 1; i++)
+		if (i == img->n_services ? img->n_fileblock != 0 :
+					   img->services[i].inspect != 0) {
+			fprintf(stderr,
+				"zw-xdp: warning: inspect: and block-file "
+				"measures are not enforced by zw-xdp (L3/L4 "
+				"only): zonewalld --backend xdp:...,queue=N "
+				"enforces them (docs/l7.md)\n");
+			break;
+		}
 	zw_image__free(img);
 	return EX_OK;
 }

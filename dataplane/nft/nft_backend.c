@@ -613,6 +613,11 @@ err:
 	return ret;
 }
 
+void zwnft_backend__l7_only(struct zw_backend *b)
+{
+	N(b)->opts.l7_only = true;
+}
+
 static int nft_prepare(struct zw_backend *b, const struct zw_image *img,
 		       int32_t day, struct zw_ticket **t, char *err,
 		       size_t err_len)

@@ -155,6 +155,9 @@ struct zwnft_build {
 	bool *flow_l7;	   /* [flow]: its connections go to the inspector
 			    * (opts.queue_set, and inspect: or block-file) */
 	bool any_l7;
+	/* what ends a packet nothing matched: "deny", or with opts.l7_only
+	 * "uninspected" (accepted) */
+	const char *rest;
 };
 
 /* The steps, in this order (each 0 or -errno; nft_ruleset.c frees what

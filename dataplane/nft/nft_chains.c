@@ -74,13 +74,17 @@ static int add_chain(struct zwnft_ruleset *rs, const char *name,
 		nftnl_chain_set_u32(c, NFTNL_CHAIN_HOOKNUM, NF_INET_FORWARD);
 		nftnl_chain_set_s32(c, NFTNL_CHAIN_PRIO, p);
 		nftnl_chain_set_str(c, NFTNL_CHAIN_TYPE, "filter");
-		nftnl_chain_set_u32(c, NFTNL_CHAIN_POLICY, NF_DROP);
+		const char *pol = rs->opts.l7_only ? "accept" : "drop";
+
+		nftnl_chain_set_u32(c, NFTNL_CHAIN_POLICY,
+				    rs->opts.l7_only ? NF_ACCEPT : NF_DROP);
 		if (p == 0)
-			zwnft_buf__puts(&t, "\t\ttype filter hook forward priority filter; policy drop;\n");
+			zwnft_buf__printf(&t, "\t\ttype filter hook forward priority filter; policy %s;\n",
+					  pol);
 		else
 			zwnft_buf__printf(&t,
-					  "\t\ttype filter hook forward priority filter %c %d; policy drop;\n",
-					  p < 0 ? '-' : '+', p < 0 ? -p : p);
+					  "\t\ttype filter hook forward priority filter %c %d; policy %s;\n",
+					  p < 0 ? '-' : '+', p < 0 ? -p : p, pol);
 	}
 	it = zwnft_ruleset__push(rs, ZWNFT_CHAIN, name, flow);
 	if (!it) {
@@ -160,6 +164,44 @@ static int plan_l7(struct zwnft_build *b)
 	return 0;
 }
 
+/* opts.l7_only (the XDP engine's table): only the zone pairs with an
+ * inspected flow keep their chain (with every rule of the pair: the first
+ * match decides the flow), only inspected flows have a flow chain, and
+ * the narrowing sets are those of the pairs kept. */
+static void plan_l7_only(struct zwnft_build *b)
+{
+	const struct zw_image *img = b->img;
+	size_t n = 0;
+
+	memset(b->set_used, 0, (img->n_sets ? img->n_sets : 1) * sizeof(bool));
+	memset(b->from_chain, 0, (img->n_zones ? img->n_zones : 1) * sizeof(bool));
+	for (size_t i = 0; i < b->n_pc; i++) {
+		const struct zw_img_pair *p = b->pc[i].p;
+		bool keep = false;
+
+		for (uint32_t k = 0; p && k < p->count; k++)
+			keep = keep || b->flow_l7[img->rules[p->first + k].flow];
+		if (!keep)
+			continue;
+		for (uint32_t k = 0; k < p->count; k++) {
+			const struct zw_img_rule *ru = &img->rules[p->first + k];
+
+			if (!zw_image__flow_live(img, ru->flow, b->day) ||
+			    zwnft_rule_families(img, ru) < 0)
+				continue;
+			if (ru->src_set != ZW_NO_SET)
+				b->set_used[ru->src_set] = true;
+			if (ru->dst_set != ZW_NO_SET)
+				b->set_used[ru->dst_set] = true;
+		}
+		b->from_chain[b->pc[i].from] = true;
+		b->pc[n++] = b->pc[i];
+	}
+	b->n_pc = n;
+	for (uint32_t f = 0; f < img->n_flows; f++)
+		b->flow_chain[f] = b->flow_l7[f];
+}
+
 /* Decide which chains exist. */
 int zwnft_build__plan(struct zwnft_build *b)
 {
@@ -212,7 +254,12 @@ int zwnft_build__plan(struct zwnft_build *b)
 	}
 	for (size_t i = 0; i < b->n_pc; i++)
 		b->from_chain[b->pc[i].from] = true;
-	return plan_l7(b);
+	b->rest = b->rs->opts.l7_only ? "uninspected" : "deny";
+	if ((ret = plan_l7(b)))
+		return ret;
+	if (b->rs->opts.l7_only)
+		plan_l7_only(b);
+	return 0;
 }
 
 int zwnft_build__chains(struct zwnft_build *b)
@@ -222,8 +269,11 @@ int zwnft_build__chains(struct zwnft_build *b)
 	int ret;
 
 	if ((ret = add_chain(b->rs, ZWNFT_BASE_CHAIN, NULL, true, ZW_NO_FLOW)) ||
-	    (ret = add_chain(b->rs, "deny", "nothing allows it", false,
-			     ZW_NO_FLOW)))
+	    (ret = add_chain(b->rs, b->rest,
+			     b->rs->opts.l7_only ?
+				     "not inspected: judged by the XDP program" :
+				     "nothing allows it",
+			     false, ZW_NO_FLOW)))
 		return ret;
 	for (uint32_t z = 0; z < img->n_zones; z++) {
 		if (!b->from_chain[z])
@@ -260,6 +310,41 @@ int zwnft_build__chains(struct zwnft_build *b)
 	return 0;
 }
 
+/* opts.l7_only: the classification of inspected flows only (the XDP
+ * program dropped the rest already); without one, nothing but the marker
+ * (no ct expression: conntrack is not loaded for it). */
+static int l7_only_base_rules(struct zwnft_build *b)
+{
+	struct zwnft_ruleset *rs = b->rs;
+	const char *ch = ZWNFT_BASE_CHAIN;
+	struct zwnft_rb rb;
+	int ret;
+
+	if (!b->any_l7)
+		return 0;
+	for (int i = 0; i < 2; i++) {
+		int fam = i ? ZW_AF_INET6 : ZW_AF_INET;
+
+		if ((ret = zwnft_rb__begin(&rb, rs, ch)))
+			return ret;
+		zwnft_rb__nfproto(&rb, fam);
+		zwnft_rb__ct_addr(&rb, fam, true, i ? "src6" : "src4", true);
+		if ((ret = zwnft_rb__end(&rb, rs, ch, ZW_NO_FLOW, NULL, 0, 0)))
+			return ret;
+	}
+	if ((ret = zwnft_rb__begin(&rb, rs, ch)))
+		return ret;
+	zwnft_rb__verdict(&rb, NFT_GOTO,
+			  b->from_chain[ZW_ZONE_OUTSIDE] ? "from_outside" :
+							   b->rest);
+	if ((ret = zwnft_rb__end(&rb, rs, ch, ZW_NO_FLOW, NULL, 0, 0)))
+		return ret;
+	if ((ret = zwnft_rb__begin(&rb, rs, b->rest)))
+		return ret;
+	zwnft_rb__verdict(&rb, NF_ACCEPT, NULL);
+	return zwnft_rb__end(&rb, rs, b->rest, ZW_NO_FLOW, NULL, 0, 0);
+}
+
 static int base_rules(struct zwnft_build *b)
 {
 	struct zwnft_ruleset *rs = b->rs;
@@ -275,6 +360,8 @@ static int base_rules(struct zwnft_build *b)
 	zwnft_rb__counter(&rb, "zw_total");
 	if ((ret = zwnft_rb__end(&rb, rs, ch, ZW_NO_FLOW, mark, 0, 0)))
 		return ret;
+	if (rs->opts.l7_only)
+		return l7_only_base_rules(b);
 
 	for (int i = 0; i < 4; i++) {
 		int fam = i < 2 ? ZW_AF_INET : ZW_AF_INET6;
@@ -451,7 +538,7 @@ static int from_rules(struct zwnft_build *b)
 				return ret;
 			zwnft_rb__verdict(&rb, NFT_GOTO, set);
 		} else {
-			zwnft_rb__verdict(&rb, NFT_GOTO, "deny");
+			zwnft_rb__verdict(&rb, NFT_GOTO, b->rest);
 		}
 		if ((ret = zwnft_rb__end(&rb, b->rs, n, ZW_NO_FLOW, NULL, 0,
 					 0)))
@@ -515,7 +602,10 @@ static int one_pair_rule(struct zwnft_build *b, const char *chain,
 	}
 	if (ah6) {
 		zwnft_rb__ah6(&rb, true);
-		zwnft_rb__verdict(&rb, NFT_GOTO, target);
+		if (b->rs->opts.l7_only && !b->flow_l7[ru->flow])
+			zwnft_rb__verdict(&rb, NF_ACCEPT, NULL);
+		else
+			zwnft_rb__verdict(&rb, NFT_GOTO, target);
 		rule_comment(img, ru, comment, sizeof(comment));
 		strncat(comment, " (IPv6 AH header)",
 			sizeof(comment) - strlen(comment) - 1);
@@ -535,7 +625,11 @@ static int one_pair_rule(struct zwnft_build *b, const char *chain,
 							     0xff));
 		}
 	}
-	zwnft_rb__verdict(&rb, NFT_GOTO, target);
+	/* opts.l7_only: a flow not inspected is the XDP program's */
+	if (b->rs->opts.l7_only && !b->flow_l7[ru->flow])
+		zwnft_rb__verdict(&rb, NF_ACCEPT, NULL);
+	else
+		zwnft_rb__verdict(&rb, NFT_GOTO, target);
 	rule_comment(img, ru, comment, sizeof(comment));
 	return zwnft_rb__end(&rb, b->rs, chain, ru->flow, comment, ru->src_set,
 			     ru->dst_set);
@@ -617,8 +711,9 @@ static int pair_end(struct zwnft_build *b, struct zwnft_rb *rb,
 {
 	char dn[ZWNFT_NAME_MAX];
 
-	if (pc->from != pc->to || pc->from == ZW_ZONE_OUTSIDE) {
-		zwnft_rb__verdict(rb, NFT_GOTO, "deny");
+	if (pc->from != pc->to || pc->from == ZW_ZONE_OUTSIDE ||
+	    b->rs->opts.l7_only) {
+		zwnft_rb__verdict(rb, NFT_GOTO, b->rest);
 		return zwnft_rb__end(rb, b->rs, n, ZW_NO_FLOW, NULL, 0, 0);
 	}
 	/* both ends in one declared zone, no flow matched */
@@ -652,7 +747,8 @@ static int flow_rules(struct zwnft_build *b)
 		if ((ret = zwnft_name__fmt(n, "flow_%s", id)) ||
 		    (ret = zwnft_name__fmt(drop, "drop_%s", id)))
 			return ret;
-		for (int k = 0; fl->rate && k < 2; k++) {
+		for (int k = 0; fl->rate && !b->rs->opts.l7_only && k < 2;
+		     k++) {
 			int fam = k ? ZW_AF_INET6 : ZW_AF_INET;
 
 			if ((ret = zwnft_name__fmt(set, "rate%d_%s", k ? 6 : 4,
@@ -675,7 +771,7 @@ static int flow_rules(struct zwnft_build *b)
 		zwnft_rb__counter(&rb, obj);
 		if ((ret = zwnft_rb__end(&rb, b->rs, n, f, NULL, 0, 0)))
 			return ret;
-		if (fl->flags & ZW_IMG_FLOW_LOG) {
+		if ((fl->flags & ZW_IMG_FLOW_LOG) && !b->rs->opts.l7_only) {
 			char prefix[128];
 
 			snprintf(prefix, sizeof(prefix), "zonewall %s ", id);

@@ -452,7 +452,7 @@ static const char *from_target(struct zwnft_build *b, uint32_t z, void *ctx)
 
 	if (b->from_chain[z])
 		return names[z];
-	return z == ZW_ZONE_OUTSIDE ? NULL : "deny";
+	return z == ZW_ZONE_OUTSIDE ? NULL : b->rest;
 }
 
 struct pair_ctx {
@@ -466,10 +466,9 @@ static const char *pair_target(struct zwnft_build *b, uint32_t z, void *ctx)
 {
 	struct pair_ctx *pc = ctx;
 
-	(void)b;
 	if (pc->names[z])
 		return pc->names[z];
-	return z == ZW_ZONE_OUTSIDE ? NULL : "deny";
+	return z == ZW_ZONE_OUTSIDE ? NULL : b->rest;
 }
 
 int zwnft_build__sets(struct zwnft_build *b, char **from_names)
@@ -478,8 +477,8 @@ int zwnft_build__sets(struct zwnft_build *b, char **from_names)
 	char n[ZWNFT_NAME_MAX];
 	int ret = 0;
 
-	/* crisis block list */
-	for (int i = 0; i < 2; i++) {
+	/* crisis block list (opts.l7_only: the XDP program's) */
+	for (int i = 0; i < 2 && !b->rs->opts.l7_only; i++) {
 		int fam = i ? ZW_AF_INET6 : ZW_AF_INET;
 		struct zranges r = {0};
 
@@ -578,7 +577,8 @@ int zwnft_build__sets(struct zwnft_build *b, char **from_names)
 	}
 	/* rate limits */
 	for (uint32_t f = 0; f < img->n_flows; f++) {
-		if (!b->flow_chain[f] || !img->flows[f].rate)
+		if (!b->flow_chain[f] || !img->flows[f].rate ||
+		    b->rs->opts.l7_only)
 			continue;
 		const char *id = zwnft_flow_id(img, f);
 

@@ -73,6 +73,13 @@ struct zwnft_opts {
 	bool queue_set;
 	uint16_t queue;
 	char inspect_image[256];
+	/* Set by the XDP engine, not parsed: the table only sends the
+	 * connections of inspected flows to the inspector (and drops those
+	 * it cut); everything else is accepted, L3/L4 being enforced by the
+	 * XDP program before the packet reaches the kernel (base chain
+	 * policy accept; no block list, no rate limit, no log, no deny;
+	 * chains only for the zone pairs with an inspected flow). */
+	bool l7_only;
 };
 
 void zwnft_opts__init(struct zwnft_opts *o);
@@ -369,6 +376,11 @@ int zwnft_live__foreign(const struct zwnft_live *live, int32_t priority,
 /* From a live table's marker rule: the image SHA-256 (hex) and day. */
 int zwnft_live__marker(const struct zwnft_live *live, char sha_hex[65],
 		       int32_t *day);
+
+/* The XDP engine's L7 table (dataplane/bpf/xdp_l7.c): make @b, opened
+ * by zw_backend_nft, build its rulesets with opts.l7_only. */
+struct zw_backend;
+void zwnft_backend__l7_only(struct zw_backend *b);
 
 /* The engine, for zonewalld's backend table and zw-nft-apply. */
 struct zw_backend_ops;

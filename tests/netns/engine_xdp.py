@@ -117,7 +117,8 @@ class Engine:
 
     def backend_spec(self):
         self._bpffs()  # zonewalld opens the instance there
-        return f"xdp:{','.join(self.ifaces)},dir={self.dir}"
+        # L3/L4 connectivity: `inspect:` waived (docs/l7.md, l7=off)
+        return f"xdp:{','.join(self.ifaces)},dir={self.dir},l7=off"
 
     def snapshot(self):
         """Generation and the program each link runs: a restarted daemon

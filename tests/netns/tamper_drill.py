@@ -102,7 +102,8 @@ def main():
             ["ip", "netns", "exec", plan["appliance"], zwd, "--state",
              os.path.join(tmp, "state"), "--socket", sock,
              "--backend", f"nft:table={table}",
-             "--backend", f"xdp:{','.join(ifaces)},dir={xdir}", "--foreground"],
+             "--backend", f"xdp:{','.join(ifaces)},dir={xdir},l7=off",
+             "--foreground"],
             stdout=log, stderr=log, env=env)
         for _ in range(200):
             if zc("status")[0] in (0, 4) or proc.poll() is not None:

@@ -43,6 +43,7 @@
 #include <libnftnl/table.h>
 #include <libnftnl/udata.h>
 
+#include <zonewall/l7.h>
 #include <zonewall/backend.h>
 #include <zonewall/eval.h>
 #include <zonewall/matrix.h>
@@ -505,6 +506,7 @@ struct pkt {
 	bool ah;	  /* an AH header in the chain */
 	bool hbh;	  /* a hop-by-hop header in the chain */
 	int rt_type;	  /* type of the first routing header, -1 none */
+	uint32_t ct_mark; /* the connection's (zw-inspect's verdict bits) */
 };
 
 struct run {
@@ -655,6 +657,9 @@ static int vm_expr(struct nftnl_expr *e, void *data)
 		case NFT_CT_PROTOCOL:
 			r->reg[0] = k->o_proto;
 			break;
+		case NFT_CT_MARK:
+			memcpy(r->reg, &k->ct_mark, 4);
+			break;
 		case NFT_CT_PROTO_DST:
 			memcpy(r->reg, k->o_pdst, 2);
 			break;
@@ -732,6 +737,9 @@ static int vm_expr(struct nftnl_expr *e, void *data)
 			r->broke = true; /* no routing header */
 		else
 			CU_FAIL("exthdr");
+	} else if (!strcmp(name, "target") &&
+		   !strcmp(nftnl_expr_get_str(e, NFTNL_EXPR_TG_NAME), "NFQUEUE")) {
+		r->verdict = NF_QUEUE; /* xt NFQUEUE, no bypass */
 	} else if (!strcmp(name, "dynset")) {
 		r->broke = true; /* rate never exceeded here */
 	} else if (strcmp(name, "log") && strcmp(name, "counter")) {
@@ -740,7 +748,20 @@ static int vm_expr(struct nftnl_expr *e, void *data)
 	return 0;
 }
 
-/* Run the forward hook. Returns NF_ACCEPT or NF_DROP. */
+/* The base chain's policy. */
+static int base_policy(const struct parsed *p)
+{
+	for (size_t i = 0; i < p->n_chains; i++)
+		if (!strcmp(nftnl_chain_get_str(p->chains[i], NFTNL_CHAIN_NAME),
+			    ZWNFT_BASE_CHAIN) &&
+		    nftnl_chain_is_set(p->chains[i], NFTNL_CHAIN_POLICY))
+			return (int)nftnl_chain_get_u32(p->chains[i],
+							NFTNL_CHAIN_POLICY);
+	CU_FAIL("no base chain policy");
+	return NF_DROP;
+}
+
+/* Run the forward hook. Returns NF_ACCEPT, NF_DROP or NF_QUEUE. */
 static int vm_run(struct parsed *p, const struct pkt *k, struct run *out)
 {
 	struct {
@@ -772,7 +793,7 @@ static int vm_run(struct parsed *p, const struct pkt *k, struct run *out)
 		}
 		if (idx == SIZE_MAX) { /* end of chain: return */
 			if (depth == 0)
-				return NF_DROP; /* base chain policy */
+				return base_policy(p);
 			depth--;
 			chain = stack[depth].chain;
 			i = stack[depth].next;
@@ -787,6 +808,7 @@ static int vm_run(struct parsed *p, const struct pkt *k, struct run *out)
 		switch (out->verdict) {
 		case NF_ACCEPT:
 		case NF_DROP:
+		case NF_QUEUE:
 			return out->verdict;
 		case NFT_JUMP:
 			if (depth == 16)
@@ -1718,6 +1740,112 @@ static void test_describe_flow(void)
 	zw_image__free(img);
 }
 
+/*
+ * The XDP engine's L7 table (opts.l7_only, docs/l7.md) against the
+ * oracle: for every query, the packet of a connection zw-inspect has not
+ * judged goes to the queue exactly when the oracle's flow is one with an
+ * `inspect:` service or under a block-file measure; a judged one is
+ * accepted, a cut one dropped (and counted); every other packet is
+ * accepted (the XDP program judged it before).
+ */
+static void check_l7_query(struct parsed *p, const struct zw_image *img,
+			   const bool *flow_l7, const struct zw_query *q,
+			   struct stats *st)
+{
+	struct zw_verdict v;
+	struct pkt k;
+	struct run r;
+	bool l7;
+	int got[3];
+
+	zw_eval__image(img, q, &v);
+	l7 = v.allow && v.reason == ZW_VERDICT_FLOW && flow_l7[v.flow];
+	pkt_of_query(q, &k);
+	got[0] = vm_run(p, &k, &r);
+	k.ct_mark = ZW_L7_CTMARK_PASS | 0x1234; /* other bits kept */
+	got[1] = vm_run(p, &k, &r);
+	k.ct_mark = ZW_L7_CTMARK_CUT;
+	got[2] = vm_run(p, &k, &r);
+	st->checked++;
+	st->allowed += l7;
+	if (got[0] != (l7 ? NF_QUEUE : NF_ACCEPT) || got[1] != NF_ACCEPT ||
+	    got[2] != (l7 ? NF_DROP : NF_ACCEPT) ||
+	    (l7 && !hit(&r, "zw_l7_mismatch"))) {
+		if (st->mismatches++ < 10)
+			fprintf(stderr, "L7 table: proto %u port %u: flow %d l7 %d: "
+				"verdicts %d %d %d\n", q->proto, q->port,
+				v.flow == ZW_NO_FLOW ? -1 : (int)v.flow, l7, got[0],
+				got[1], got[2]);
+	}
+}
+
+static void test_l7_only(void)
+{
+	static const char *const files[] = {"matrix/examples/minimal.yaml",
+					    "matrix/examples/piams.yaml"};
+	struct zw_fileblock fb = {ZW_FT_EXECUTABLE, NULL, NULL};
+	struct stats st = {0};
+
+	for (size_t i = 0; i < 4; i++) {
+		struct zw_compile_opts co = {.fileblock = &fb, .n_fileblock = 1};
+		char *yaml = read_file(files[i / 2]);
+		struct zw_matrix *m = yaml ? parse_ok(yaml) : NULL;
+		struct zw_image *img = m ? image_of(yaml, i % 2 ? &co : NULL) : NULL;
+		struct zwnft_opts o;
+		struct zwnft_ruleset *rs = NULL;
+		struct zwnft_batch bt;
+		struct parsed pa;
+		bool *flow_l7;
+		uint64_t seed = 300 + i;
+
+		CU_ASSERT_PTR_NOT_NULL_FATAL(img);
+		flow_l7 = calloc(img->n_flows + 1, sizeof(bool));
+		for (uint32_t r = 0; r < img->n_rules; r++)
+			if (img->services[img->rules[r].service].inspect &&
+			    zw_image__flow_live(img, img->rules[r].flow, today))
+				flow_l7[img->rules[r].flow] = true;
+		for (uint32_t f = 0; f < img->n_flows; f++)
+			if (img->n_fileblock && zw_image__flow_live(img, f, today))
+				flow_l7[f] = true; /* any zone to any zone */
+		zwnft_opts__init(&o);
+		snprintf(o.table, sizeof(o.table), "zonewall_xdp_l7");
+		o.queue_set = true;
+		o.queue = 9;
+		o.l7_only = true;
+		CU_ASSERT_EQUAL_FATAL(zwnft_ruleset__build(img, today, &o, &rs), 0);
+		CU_ASSERT_EQUAL_FATAL(zwnft_batch__build(&bt, rs, NULL, 1000), 0);
+		parse_batch(&bt, &pa);
+		check_round_trip(rs, &pa, true);
+		check_references(rs, &pa);
+		CU_ASSERT_EQUAL(base_policy(&pa), NF_ACCEPT);
+		/* none of the L3/L4 part: the XDP program's */
+		CU_ASSERT_PTR_NULL(find_set(&pa, "block4"));
+		for (size_t r = 0; r < rs->n[ZWNFT_RULE]; r++)
+			CU_ASSERT(!strstr(rs->v[ZWNFT_RULE][r].text, "limit") &&
+				  !strstr(rs->v[ZWNFT_RULE][r].text, "log "));
+		vm_load(&pa);
+		for (unsigned n = 0; n < 3000; n++) {
+			struct zw_query q;
+
+			zw_gen__query(m, &seed, today, &q);
+			q.day = today;
+			check_l7_query(&pa, img, flow_l7, &q, &st);
+		}
+		vm_unload();
+		zwnft_batch__fini(&bt);
+		zwnft_ruleset__free(rs);
+		parsed_free(&pa);
+		free(flow_l7);
+		zw_image__free(img);
+		zw_matrix__free(m);
+		free(yaml);
+	}
+	printf("\n  L7 table vs oracle: %lu queries, %lu inspected, %lu mismatches\n",
+	       st.checked, st.allowed, st.mismatches);
+	CU_ASSERT_EQUAL(st.mismatches, 0);
+	CU_ASSERT(st.allowed > 0 && st.allowed < st.checked);
+}
+
 static void test_opts(void)
 {
 	struct zwnft_opts o;
@@ -2152,6 +2280,7 @@ int main(void)
 	CU_add_test(s, "read-back: held rules are the image's (examples)", test_held_examples);
 	CU_add_test(s, "read-back: a rule by hand, foreign base chains", test_held_by_hand);
 	CU_add_test(s, "options", test_opts);
+	CU_add_test(s, "the XDP engine's L7 table against the oracle", test_l7_only);
 	CU_basic_set_mode(CU_BRM_VERBOSE);
 	CU_basic_run_tests();
 	failed = CU_get_number_of_failures();
