@@ -6,6 +6,8 @@
 #    and one ended record, with the connection's 5-tuple and packets and
 #    bytes in both directions (zonectl flows, and the IPFIX export decoded
 #    by tshark: firewall events 1 and 2, initiator and responder counts);
+#  - a connection held open for 7 s gives update records (active timeout
+#    of 2 s: the engine's conntrack dump);
 #  - a connection of a flow without `log: true` gives none;
 #  - a denied probe gives a denied record (reason no-flow, zones named);
 #  - nf_conntrack_acct, off in the appliance's namespace, is on while the
@@ -99,7 +101,8 @@ ip netns exec $F "$PY" "$COL" udp $PORT "$T/ipfix.pcap" &
 PIDS+=($!)
 mkdir -p "$T/state"
 ip netns exec $F "$ZD" --state "$T/state" --socket "$T/zw.sock" \
-	--backend nft --ipfix "udp://127.0.0.1:$PORT" --foreground \
+	--backend nft --ipfix "udp://127.0.0.1:$PORT" --flow-active-timeout 2 \
+	--foreground \
 	--log "$T/zd.log" &
 ZPID=$!
 PIDS+=($ZPID)
@@ -130,6 +133,15 @@ for _ in $(seq 50); do
 	[ "$(ip netns exec $S ss -ltn | grep -c '10.73.2.2:808[01]')" = 2 ] && break
 	sleep 0.1
 done
+# a long-lived connection of REC-WEB, idle
+ip netns exec $C "$PY" -c "
+import socket, time
+s = socket.socket()
+s.bind(('10.73.1.2', 41003))
+s.connect(('10.73.2.2', 8080))
+time.sleep(7)
+s.close()" &
+HELD=$!
 get() { ip netns exec $C curl -s -m 5 --local-port "$2" -o "$T/got" -w '%{http_code}' "http://10.73.2.2:$1/blob"; }
 [ "$(get 8080 41000)" = 200 ] && cmp -s "$T/got" "$T/www/blob" &&
 	ok "download through REC-WEB (log: true)" || bad "download through REC-WEB"
@@ -139,6 +151,7 @@ ip netns exec $C curl -s -m 2 --local-port 41002 http://10.73.2.2:9999/ >/dev/nu
 
 # the ended record comes when conntrack forgets the connection (TIME_WAIT
 # of 1 s, then conntrack's garbage collector: up to a minute)
+wait $HELD
 jflows() { zc flows --format json 2>/dev/null; }
 ended=0
 for _ in $(seq 900); do
@@ -165,7 +178,7 @@ def check(what, cond):
 def tuple_ok(f, sport, dport):
     return (f["proto"] == "tcp" and f["src"] == "10.73.1.2" and f["dst"] == "10.73.2.2"
             and f.get("sport") == sport and f.get("dport") == dport)
-web = [f for f in fl if f.get("flow") == "REC-WEB"]
+web = [f for f in fl if f.get("flow") == "REC-WEB" and f.get("sport") == 41000]
 created = [f for f in web if f["event"] == "created"]
 ended = [f for f in web if f["event"] == "ended"]
 check("exactly one created record for REC-WEB (%d)" % len(created), len(created) == 1)
@@ -181,6 +194,12 @@ if ended:
     check("ended: zones ops -> srv", e["from"] == "ops" and e["to"] == "srv")
     check("ended: packets and bytes of the download (%d packets, %d bytes)"
           % (e["packets"], e["bytes"]), e["packets"] > 10 and e["bytes"] > 200000)
+upd = [f for f in fl if f["event"] == "update" and f.get("sport") == 41003]
+check("the connection held open gave update records (%d)" % len(upd), len(upd) >= 1)
+if upd:
+    check("update: REC-WEB, 10.73.1.2:41003 -> 10.73.2.2:8080, packets counted",
+          upd[0].get("flow") == "REC-WEB" and tuple_ok(upd[0], 41003, 8080)
+          and upd[0]["packets"] >= 3)
 check("no record of the flow without log: true",
       not any(f.get("sport") == 41001 for f in fl))
 den = [f for f in fl if f["event"] == "denied" and f.get("sport") == 41002]
