@@ -255,6 +255,14 @@ sys.exit(1 if fails else 0)
 PYEOF
 [ $? = 0 ] || { bad "IPFIX records (above)"; cat "$T/ipfix.txt" "$T/tshark.err"; }
 
+# nothing lost in the engine (socket overruns, full queue), said by status
+zc status --format json >"$T/status.json" 2>/dev/null
+"$PY" -c "
+import json, sys
+t = json.load(open(sys.argv[1]))['telemetry']
+sys.exit(0 if t.get('engine_lost') == 0 and t['records_pulled'] >= 5 else 1)" "$T/status.json" &&
+	ok "status: records pulled from the engine, none lost in it" ||
+	bad "status: $(cat "$T/status.json")"
 kill "$ZPID"; wait "$ZPID" 2>/dev/null
 [ "$(acct)" = 0 ] && ok "nf_conntrack_acct put back when the daemon stops" ||
 	bad "nf_conntrack_acct left at $(acct)"
