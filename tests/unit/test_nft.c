@@ -2167,6 +2167,50 @@ static void test_held_by_hand(void)
 	zw_image__free(img);
 }
 
+/* The flows that mark their new connections for the records: those with
+ * log: true, every one with --log-all-flows (opts.log_all), each with its
+ * own index + 1, L7's bits kept. */
+static void test_record_marks(void)
+{
+	struct zw_image *img = image_of(small_yaml, NULL);
+	struct zwnft_opts o;
+
+	CU_ASSERT_PTR_NOT_NULL_FATAL(img);
+	zwnft_opts__init(&o);
+	for (int all = 0; all < 2; all++) {
+		struct zwnft_ruleset *rs = NULL;
+		size_t chains = 0, marked = 0;
+		char *text;
+
+		o.log_all = all;
+		CU_ASSERT_EQUAL_FATAL(zwnft_ruleset__build_mode(img, today, &o,
+								ZWNFT_BUILD_TEXT, &rs), 0);
+		text = zwnft_ruleset__text(rs);
+		CU_ASSERT_PTR_NOT_NULL_FATAL(text);
+		for (size_t i = 0; i < rs->n[ZWNFT_CHAIN]; i++) {
+			uint32_t f = rs->v[ZWNFT_CHAIN][i].flow;
+			char want[128];
+			bool logged;
+
+			if (f == ZW_NO_FLOW)
+				continue;
+			chains++;
+			logged = all || (img->flows[f].flags & ZW_IMG_FLOW_LOG);
+			snprintf(want, sizeof(want),
+				 "ct state new ct mark set ct mark & 0xc0000000 | 0x%08x\n",
+				 f + 1);
+			CU_ASSERT_EQUAL(strstr(text, want) != NULL, logged);
+			marked += logged;
+		}
+		CU_ASSERT(chains >= 2);
+		/* small_yaml: one flow with log: true */
+		CU_ASSERT_EQUAL(marked, all ? chains : 1);
+		free(text);
+		zwnft_ruleset__free(rs);
+	}
+	zw_image__free(img);
+}
+
 int main(void)
 {
 	CU_pSuite s;
@@ -2190,6 +2234,7 @@ int main(void)
 	CU_add_test(s, "read-back: held rules are the image's (examples)", test_held_examples);
 	CU_add_test(s, "read-back: a rule by hand, foreign base chains", test_held_by_hand);
 	CU_add_test(s, "options", test_opts);
+	CU_add_test(s, "records: flows that mark their connections", test_record_marks);
 	CU_basic_set_mode(CU_BRM_VERBOSE);
 	CU_basic_run_tests();
 	failed = CU_get_number_of_failures();
