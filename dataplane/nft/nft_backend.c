@@ -916,9 +916,15 @@ static int nft_stats(struct zw_backend *b, struct zw_engine_stats *out)
 		struct zwnft_rec_stats rs;
 
 		zwnft_rec__stats(be->rec, &rs);
+		/* messages the kernel dropped (at least one per overrun
+		 * seen, where the drop count is not available) */
 		out->has_records_lost = true;
-		out->records_lost = rs.ct_overruns + rs.log_overruns +
-				    rs.queue_full + rs.dump_errors;
+		out->records_lost =
+			(rs.ct_dropped > rs.ct_overruns ? rs.ct_dropped
+							: rs.ct_overruns) +
+			(rs.log_dropped > rs.log_overruns ? rs.log_dropped
+							  : rs.log_overruns) +
+			rs.queue_full + rs.dump_errors;
 	}
 	return 0;
 }

@@ -14,8 +14,9 @@
  *  - denied: NFLOG on the engine's log group (libnetfilter_log parses the
  *    messages), the drop rules' prefix ZWNFT_DENY_PREFIX naming the reason.
  * Every socket is non-blocking and each poll reads a bounded number of
- * datagrams; an overrun (ENOBUFS: the kernel dropped messages because the
- * daemon was behind) is counted, never hidden. The addresses and ports of
+ * datagrams; what the kernel dropped because the daemon was behind (the
+ * sockets' drop counts; ENOBUFS says it happened) is counted, never
+ * hidden. The addresses and ports of
  * a denied packet are read with the dataplane core's IP parsers in their
  * tolerant mode (the one for the quote of an ICMP error: NFLOG copies only
  * the first ZWNFT_NFLOG_COPY bytes, so the lengths of a long packet point
@@ -35,6 +36,7 @@
 #include <unistd.h>
 
 #include <linux/netfilter/nfnetlink.h>
+#include <linux/sock_diag.h>
 #include <linux/netfilter/nfnetlink_conntrack.h>
 #include <linux/netfilter/nfnetlink_log.h>
 
@@ -735,7 +737,22 @@ int zwnft_rec__poll(struct zwnft_rec *r, uint32_t active_timeout_s,
 	return ret < 0 && r->handed == 0 ? ret : (int)r->handed;
 }
 
+/* Messages the kernel dropped for want of room in @s (netlink counts
+ * them in the socket's drops, SO_MEMINFO), or 0. */
+static uint64_t sock_drops(struct mnl_socket *s)
+{
+	uint32_t mi[SK_MEMINFO_VARS] = {0};
+	socklen_t len = sizeof(mi);
+
+	if (!s || getsockopt(mnl_socket_get_fd(s), SOL_SOCKET, SO_MEMINFO, mi,
+			     &len) < 0 || len <= SK_MEMINFO_DROPS * sizeof(mi[0]))
+		return 0;
+	return mi[SK_MEMINFO_DROPS];
+}
+
 void zwnft_rec__stats(const struct zwnft_rec *r, struct zwnft_rec_stats *st)
 {
 	*st = r->st;
+	st->ct_dropped = sock_drops(r->ev);
+	st->log_dropped = sock_drops(r->log);
 }

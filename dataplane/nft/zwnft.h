@@ -420,8 +420,11 @@ int zwnft_rec__from_nflog(const struct nlmsghdr *nlh,
  * conntrack dump, NFLOG), opened by the first poll. */
 struct zwnft_rec;
 struct zwnft_rec_stats {
-	uint64_t ct_overruns;  /* conntrack event socket: ENOBUFS */
-	uint64_t log_overruns; /* NFLOG socket: ENOBUFS */
+	uint64_t ct_overruns;  /* conntrack event socket: ENOBUFS seen */
+	uint64_t log_overruns; /* NFLOG socket: ENOBUFS seen */
+	uint64_t ct_dropped;   /* events the kernel dropped (socket full) */
+	uint64_t log_dropped;  /* NFLOG messages it dropped (each up to 32
+				* denied packets) */
 	uint64_t queue_full;   /* records parsed, no room to keep them */
 	uint64_t dump_errors;  /* table dumps that failed (updates lost) */
 	uint64_t bad_messages; /* messages that could not be parsed */

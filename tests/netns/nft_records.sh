@@ -286,7 +286,7 @@ for _ in $(seq 50); do
 	[ "${lost:-0}" -ge 1 ] 2>/dev/null && break
 	sleep 0.1
 done
-[ "${lost:-0}" -ge 1 ] 2>/dev/null && ok "a denial flood the daemon did not read: $lost overrun(s) counted" ||
+[ "${lost:-0}" -ge 1 ] 2>/dev/null && ok "a denial flood the daemon did not read: $lost lost message(s) counted" ||
 	bad "no overrun counted after a flood of denials ($lost; kernel drops $(nl_drops))"
 zc status 2>/dev/null | grep -q "lost in the engines" &&
 	ok "zonectl status says records were lost in the engine" ||
