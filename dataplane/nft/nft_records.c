@@ -154,13 +154,33 @@ int zwnft_rec__from_ct(const struct nlmsghdr *nlh,
 		goto out; /* no zonewall flow index: not recorded */
 	rec_init(out, c, (mark & ZWNFT_CTMARK_FLOW_MASK) - 1);
 	out->event = ev;
+	if (!nfct_attr_is_set(ct, ATTR_ORIG_L3PROTO) ||
+	    !nfct_attr_is_set(ct, ATTR_ORIG_L4PROTO) ||
+	    !(nfct_attr_is_set(ct, ATTR_ORIG_IPV4_SRC) ||
+	      nfct_attr_is_set(ct, ATTR_ORIG_IPV6_SRC)) ||
+	    !(nfct_attr_is_set(ct, ATTR_ORIG_IPV4_DST) ||
+	      nfct_attr_is_set(ct, ATTR_ORIG_IPV6_DST))) {
+		memset(out, 0, sizeof(*out));
+		ret = -EINVAL; /* no original tuple */
+		goto out;
+	}
 	switch (nfct_get_attr_u8(ct, ATTR_ORIG_L3PROTO)) {
 	case AF_INET:
+		if (!nfct_attr_is_set(ct, ATTR_ORIG_IPV4_SRC) ||
+		    !nfct_attr_is_set(ct, ATTR_ORIG_IPV4_DST)) {
+			ret = -EINVAL;
+			goto out;
+		}
 		out->family = 4;
 		memcpy(out->src, nfct_get_attr(ct, ATTR_ORIG_IPV4_SRC), 4);
 		memcpy(out->dst, nfct_get_attr(ct, ATTR_ORIG_IPV4_DST), 4);
 		break;
 	case AF_INET6:
+		if (!nfct_attr_is_set(ct, ATTR_ORIG_IPV6_SRC) ||
+		    !nfct_attr_is_set(ct, ATTR_ORIG_IPV6_DST)) {
+			ret = -EINVAL;
+			goto out;
+		}
 		out->family = 6;
 		memcpy(out->src, nfct_get_attr(ct, ATTR_ORIG_IPV6_SRC), 16);
 		memcpy(out->dst, nfct_get_attr(ct, ATTR_ORIG_IPV6_DST), 16);

@@ -248,6 +248,17 @@ static void test_ct_no_index(void)
 	m.type = IPCTNL_MSG_CT_GET_STATS;
 	m.mark = 1;
 	CU_ASSERT_EQUAL(zwnft_rec__from_ct(ct_build(&m), &cx, &r), 0);
+	/* marked, but no original tuple: refused, not read out of bounds */
+	{
+		struct nlmsghdr *nlh = mnl_nlmsg_put_header(buf);
+		struct nfgenmsg *g;
+
+		nlh->nlmsg_type = (NFNL_SUBSYS_CTNETLINK << 8) | IPCTNL_MSG_CT_DELETE;
+		g = mnl_nlmsg_put_extra_header(nlh, sizeof(*g));
+		g->nfgen_family = AF_INET;
+		mnl_attr_put_u32(nlh, CTA_MARK, htonl(1));
+		CU_ASSERT_EQUAL(zwnft_rec__from_ct(nlh, &cx, &r), -EINVAL);
+	}
 	/* a message of another subsystem */
 	{
 		struct nlmsghdr *nlh;
