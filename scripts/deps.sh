@@ -13,6 +13,7 @@ PKGS=(
   libnftnl-dev libnftables-dev libmnl-dev libnl-3-dev libnl-route-3-dev
   libgnutls28-dev libjansson-dev
   libhyperscan-dev libnetfilter-queue-dev libnetfilter-conntrack-dev
+  libnetfilter-log-dev
   # fuzzing and sanitizers (clang runtime)
   libclang-rt-14-dev libfuzzer-14-dev
   # tests, lab and demo

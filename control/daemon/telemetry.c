@@ -340,8 +340,19 @@ json_t *zwd_tm__status(struct zwd *d)
 				  (json_int_t)st.connects, "last_error",
 				  *st.last_error ? st.last_error : NULL));
 	}
-	o = json_pack("{s:b, s:i, s:I, s:I, s:I, s:I, s:I, s:I, s:I, s:s?,"
-		      " s:I, s:o}",
+	/* records the engines lost before we pulled them (their stats) */
+	json_int_t lost = 0;
+
+	for (size_t i = 0; i < d->n_bes; i++) {
+		struct zw_backend *be = d->bes[i].be;
+		struct zw_engine_stats es;
+
+		if (be->ops->stats && be->ops->stats(be, &es) == 0 &&
+		    es.has_records_lost)
+			lost += (json_int_t)es.records_lost;
+	}
+	o = json_pack("{s:b, s:i, s:I, s:I, s:I, s:I, s:I, s:I, s:I, s:I,"
+		      " s:s?, s:I, s:o}",
 		      "log_all_flows", t->log_all, "active_timeout_s",
 		      (int)t->active_timeout_s, "observation_domain",
 		      (json_int_t)t->domain, "pen", (json_int_t)t->pen,
@@ -349,7 +360,8 @@ json_t *zwd_tm__status(struct zwd *d)
 		      "records_exported", (json_int_t)t->exported,
 		      "not_logged", (json_int_t)t->not_logged,
 		      "aggregation_overflow",
-		      (json_int_t)zw_tm_agg__overflow(t->agg), "engine_errors",
+		      (json_int_t)zw_tm_agg__overflow(t->agg), "engine_lost",
+		      lost, "engine_errors",
 		      (json_int_t)t->engine_errors, "last_engine_error",
 		      *t->engine_error ? t->engine_error : NULL,
 		      "live_seq", (json_int_t)(t->live_next - 1), "exporters",

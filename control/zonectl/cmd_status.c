@@ -66,6 +66,9 @@ static void print_telemetry(const json_t *t)
 	if (iget(t, "aggregation_overflow"))
 		printf(", %lld lost to a full table",
 		       iget(t, "aggregation_overflow"));
+	if (iget(t, "engine_lost"))
+		printf(", %lld lost in the engines (socket overruns, full rings)",
+		       iget(t, "engine_lost"));
 	putchar('\n');
 	if (*zw_ctl_sget(t, "last_engine_error"))
 		printf("  engine errors %lld, last: %s\n", iget(t, "engine_errors"),

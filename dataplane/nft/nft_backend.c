@@ -3,7 +3,7 @@
  * The nftables engine behind zonewalld's backend interface
  * (include/zonewall/backend.h): prepare (a batch the kernel has checked),
  * commit, read-back (the rules held in matrix terms, foreign base chains,
- * drift), per-flow counters, describe_flow.
+ * drift), per-flow counters, describe_flow, flow records (nft_records.c).
  */
 #include <errno.h>
 #include <stdbool.h>
@@ -36,7 +36,16 @@ struct nft_be {
 	struct zw_ticket *ticket; /* the one prepared, not yet committed */
 	struct zwnft_watch *watch; /* NULL: notifications unavailable */
 	int watch_err;
+	struct zwnft_rec *rec; /* flow records (nft_records.c) */
 };
+
+/* The record settings the daemon put in the base (backend.h) reach the
+ * ruleset through the options: every flow marks its connections with
+ * --log-all-flows. */
+static void sync_rec_conf(struct nft_be *be)
+{
+	be->opts.log_all = be->base.rec.log_all;
+}
 
 static struct nft_be *N(struct zw_backend *be)
 {
@@ -596,6 +605,11 @@ static int nft_open(const char *arg, struct zw_backend **out, char *err,
 		goto err;
 	}
 	zwnft_live__free(&live);
+	be->rec = zwnft_rec__new(be->opts.log_group);
+	if (!be->rec) {
+		ret = -ENOMEM;
+		goto err;
+	}
 	/* The watch is a help, not a condition: without it the daemon
 	 * reports the error of check() and reads back on its period. */
 	{
@@ -608,6 +622,7 @@ static int nft_open(const char *arg, struct zw_backend **out, char *err,
 	*out = &be->base;
 	return 0;
 err:
+	zwnft_rec__free(be->rec);
 	zwnft_sock__free(be->sock);
 	free(be);
 	return ret;
@@ -629,6 +644,7 @@ static int nft_prepare(struct zw_backend *b, const struct zw_image *img,
 		snprintf(err, err_len, "nft: a prepared change is already out");
 		return -EBUSY;
 	}
+	sync_rec_conf(be);
 	int ret = zwnft_prepare(be->sock, &be->opts, img, day, t, err, err_len);
 
 	if (!ret)
@@ -640,9 +656,17 @@ static int nft_commit(struct zw_backend *b, struct zw_ticket *t, char *err,
 		      size_t err_len)
 {
 	struct nft_be *be = N(b);
+	const struct zw_image *img = t->img;
+	int ret;
 
 	be->ticket = NULL;
-	return zwnft_commit(be->sock, &be->opts, t, NULL, err, err_len);
+	ret = zwnft_commit(be->sock, &be->opts, t, NULL, err, err_len);
+	/* the records name the flows of the image now enforced (a map that
+	 * cannot be made leaves the records without zones, not the commit
+	 * failed) */
+	if (!ret)
+		zwnft_rec__set_image(be->rec, img);
+	return ret;
 }
 
 static void nft_abort(struct zw_backend *b, struct zw_ticket *t)
@@ -663,6 +687,7 @@ static int nft_read_back(struct zw_backend *b, const struct zw_image *expected,
 	int ret;
 
 	memset(st, 0, sizeof(*st));
+	sync_rec_conf(be);
 	ret = zwnft_sock__read(be->sock, be->opts.table,
 			       ZWNFT_READ_ALL | ZWNFT_READ_FOREIGN, &live, err,
 			       sizeof(err));
@@ -722,6 +747,9 @@ static int nft_read_back(struct zw_backend *b, const struct zw_image *expected,
 		} else {
 			struct zwnft_ruleset *rs = NULL;
 
+			/* the image enforced, e.g. found by a daemon that
+			 * restarts: its flows name the records */
+			zwnft_rec__set_image(be->rec, expected);
 			ret = zwnft_ruleset__build_mode(expected, day, &be->opts,
 							ZWNFT_BUILD_OBJECTS, &rs);
 			if (ret == 0) {
@@ -889,6 +917,20 @@ static int nft_stats(struct zw_backend *b, struct zw_engine_stats *out)
 	out->has_early_drops = conntrack_early_drops(&out->early_drops) == 0;
 	if (!out->has_early_drops)
 		out->early_drops = 0;
+	{
+		struct zwnft_rec_stats rs;
+
+		zwnft_rec__stats(be->rec, &rs);
+		/* messages the kernel dropped (at least one per overrun
+		 * seen, where the drop count is not available) */
+		out->has_records_lost = true;
+		out->records_lost =
+			(rs.ct_dropped > rs.ct_overruns ? rs.ct_dropped
+							: rs.ct_overruns) +
+			(rs.log_dropped > rs.log_overruns ? rs.log_dropped
+							  : rs.log_overruns) +
+			rs.queue_full + rs.dump_errors;
+	}
 	return 0;
 }
 
@@ -938,12 +980,16 @@ static struct zw_describer *nft_describer(const struct zw_image *img)
 	return &nd->base;
 }
 
-static int nft_records(struct zw_backend *be, zw_record_fn fn, void *ctx,
+/* Conntrack events, the table dump of the updates, NFLOG's denials
+ * (nft_records.c). */
+static int nft_records(struct zw_backend *b, zw_record_fn fn, void *ctx,
 		       size_t max)
 {
-	/* conntrack events and NFLOG: the telemetry work (docs/telemetry) */
-	(void)be, (void)fn, (void)ctx, (void)max;
-	return 0;
+	struct nft_be *be = N(b);
+	uint32_t at = b->rec.active_timeout_s ? b->rec.active_timeout_s
+					      : ZW_ACTIVE_TIMEOUT_DEFAULT;
+
+	return zwnft_rec__poll(be->rec, at, fn, ctx, max);
 }
 
 static void nft_close(struct zw_backend *b)
@@ -955,6 +1001,7 @@ static void nft_close(struct zw_backend *b)
 	be = N(b);
 	zwnft_ticket__free(be->ticket);
 	zwnft_watch__free(be->watch);
+	zwnft_rec__free(be->rec);
 	zwnft_sock__free(be->sock);
 	free(be);
 }

@@ -122,6 +122,14 @@ void zwnft_rb__log(struct zwnft_rb *rb, const char *prefix, uint16_t group);
 /* ct mark & @mask ==/!= @value */
 void zwnft_rb__ct_mark(struct zwnft_rb *rb, uint32_t mask, uint32_t value,
 		       bool eq);
+/* ct mark set ct mark & @keep | @value: the bits of @keep survive (the
+ * flow index of the records beside L7's bits) */
+void zwnft_rb__ct_mark_set(struct zwnft_rb *rb, uint32_t keep, uint32_t value);
+/* A denial to NFLOG (the engine's log group) for the records: prefix
+ * ZWNFT_DENY_PREFIX "REASON " or, for a flow's own drops, "REASON #FLOW "
+ * (nft_records.c reads it back). */
+void zwnft_rb__deny_log(struct zwnft_rb *rb, const struct zwnft_ruleset *rs,
+			unsigned reason, uint32_t flow);
 /* To NFQUEUE @num, without the bypass flag: dropped when no process
  * listens (fail closed). The xt NFQUEUE target through nft_compat, which
  * kernels without nft's own queue expression also have. */

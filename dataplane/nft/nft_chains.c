@@ -17,8 +17,11 @@
  *   pair_<a>_<b>: one rule per image rule (proto, port/type range, src/dst
  *     narrowing sets), first match wins -> goto flow_<id>; then the
  *     same-zone accept, the isolated drop, or goto deny
- *   flow_<id>: rate limit, new-connection counter, log, counter, accept
+ *   flow_<id>: rate limit, new-connection counter, log, flow index in
+ *     the ct mark (recorded flows), counter, accept
  *   deny: established/related -> counted as cut; the rest as no flow
+ * Every drop for a policy reason also goes to NFLOG (prefix
+ * ZWNFT_DENY_PREFIX), for the denied records.
  */
 #include <errno.h>
 #include <stdio.h>
@@ -371,6 +374,7 @@ static int base_rules(struct zwnft_build *b)
 		zwnft_rb__hdr_addr_in(&rb, fam, i % 2 == 0,
 				      fam == ZW_AF_INET ? "block4" : "block6");
 		zwnft_rb__counter(&rb, zwnft_name__drop(dn, ZW_DROP_BLOCKED));
+		zwnft_rb__deny_log(&rb, rs, ZW_DROP_BLOCKED, ZW_NO_FLOW);
 		zwnft_rb__verdict(&rb, NF_DROP, NULL);
 		if ((ret = zwnft_rb__end(&rb, rs, ch, ZW_NO_FLOW, NULL, 0, 0)))
 			return ret;
@@ -392,6 +396,7 @@ static int base_rules(struct zwnft_build *b)
 		zwnft_rb__text(&rb, "rt type 0");
 	}
 	zwnft_rb__counter(&rb, zwnft_name__drop(dn, ZW_DROP_EXT_HEADERS));
+	zwnft_rb__deny_log(&rb, rs, ZW_DROP_EXT_HEADERS, ZW_NO_FLOW);
 	zwnft_rb__verdict(&rb, NF_DROP, NULL);
 	if ((ret = zwnft_rb__end(&rb, rs, ch, ZW_NO_FLOW, NULL, 0, 0)))
 		return ret;
@@ -418,6 +423,7 @@ static int base_rules(struct zwnft_build *b)
 		zwnft_rb__text(&rb, "ip6 nexthdr != 0");
 	}
 	zwnft_rb__counter(&rb, zwnft_name__drop(dn, ZW_DROP_EXT_HEADERS));
+	zwnft_rb__deny_log(&rb, rs, ZW_DROP_EXT_HEADERS, ZW_NO_FLOW);
 	zwnft_rb__verdict(&rb, NF_DROP, NULL);
 	if ((ret = zwnft_rb__end(&rb, rs, ch, ZW_NO_FLOW, NULL, 0, 0)))
 		return ret;
@@ -445,6 +451,7 @@ static int base_rules(struct zwnft_build *b)
 			zwnft_rb__ah6(&rb, false);
 		zwnft_rb__tcp_not_syn(&rb);
 		zwnft_rb__counter(&rb, zwnft_name__drop(dn, ZW_DROP_NOT_SYN));
+		zwnft_rb__deny_log(&rb, rs, ZW_DROP_NOT_SYN, ZW_NO_FLOW);
 		zwnft_rb__verdict(&rb, NF_DROP, NULL);
 		if ((ret = zwnft_rb__end(&rb, rs, ch, ZW_NO_FLOW, NULL, 0, 0)))
 			return ret;
@@ -477,6 +484,7 @@ static int base_rules(struct zwnft_build *b)
 	zwnft_rb__ct_state(&rb, CT_ESTABLISHED | CT_RELATED,
 			   "established,related");
 	zwnft_rb__counter(&rb, zwnft_name__drop(dn, ZW_DROP_FLOW_REMOVED));
+	zwnft_rb__deny_log(&rb, rs, ZW_DROP_FLOW_REMOVED, ZW_NO_FLOW);
 	zwnft_rb__verdict(&rb, NF_DROP, NULL);
 	if ((ret = zwnft_rb__end(&rb, rs, "deny", ZW_NO_FLOW, NULL, 0, 0)))
 		return ret;
@@ -484,6 +492,7 @@ static int base_rules(struct zwnft_build *b)
 	if ((ret = zwnft_rb__begin(&rb, rs, "deny")))
 		return ret;
 	zwnft_rb__counter(&rb, zwnft_name__drop(dn, ZW_DROP_NO_FLOW));
+	zwnft_rb__deny_log(&rb, rs, ZW_DROP_NO_FLOW, ZW_NO_FLOW);
 	zwnft_rb__verdict(&rb, NF_DROP, NULL);
 	return zwnft_rb__end(&rb, rs, "deny", ZW_NO_FLOW, NULL, 0, 0);
 }
@@ -719,6 +728,7 @@ static int pair_end(struct zwnft_build *b, struct zwnft_rb *rb,
 	/* both ends in one declared zone, no flow matched */
 	if (b->img->zones[pc->from].flags & ZW_IMG_ZONE_ISOLATE) {
 		zwnft_rb__counter(rb, zwnft_name__drop(dn, ZW_DROP_ISOLATED));
+		zwnft_rb__deny_log(rb, b->rs, ZW_DROP_ISOLATED, ZW_NO_FLOW);
 		zwnft_rb__verdict(rb, NF_DROP, NULL);
 		return zwnft_rb__end(rb, b->rs, n, ZW_NO_FLOW,
 				     "isolated zone: members may not talk", 0,
@@ -760,6 +770,7 @@ static int flow_rules(struct zwnft_build *b)
 			zwnft_rb__rate(&rb, fam, set, fl->rate);
 			zwnft_rb__counter(&rb, zwnft_name__drop(dn, ZW_DROP_RATE));
 			zwnft_rb__counter(&rb, drop);
+			zwnft_rb__deny_log(&rb, b->rs, ZW_DROP_RATE, f);
 			zwnft_rb__verdict(&rb, NF_DROP, NULL);
 			if ((ret = zwnft_rb__end(&rb, b->rs, n, f, NULL, 0, 0)))
 				return ret;
@@ -782,6 +793,17 @@ static int flow_rules(struct zwnft_build *b)
 			if ((ret = zwnft_rb__end(&rb, b->rs, n, f, NULL, 0, 0)))
 				return ret;
 		}
+		if ((fl->flags & ZW_IMG_FLOW_LOG) || b->rs->opts.log_all) {
+			/* the flow index in the connection's ct mark, for its
+			 * created/ended records (nft_records.c); L7's bits
+			 * kept */
+			if ((ret = zwnft_rb__begin(&rb, b->rs, n)))
+				return ret;
+			zwnft_rb__ct_state(&rb, CT_NEW, "new");
+			zwnft_rb__ct_mark_set(&rb, ZW_L7_CTMARK_MASK, f + 1);
+			if ((ret = zwnft_rb__end(&rb, b->rs, n, f, NULL, 0, 0)))
+				return ret;
+		}
 		if ((ret = zwnft_name__fmt(obj, "flow_%s", id)))
 			return ret;
 		if (b->flow_l7[f]) {
@@ -792,6 +814,7 @@ static int flow_rules(struct zwnft_build *b)
 					  ZW_L7_CTMARK_CUT, true);
 			zwnft_rb__counter(&rb, zwnft_name__drop(dn, ZW_DROP_L7_MISMATCH));
 			zwnft_rb__counter(&rb, drop);
+			zwnft_rb__deny_log(&rb, b->rs, ZW_DROP_L7_MISMATCH, f);
 			zwnft_rb__verdict(&rb, NF_DROP, NULL);
 			if ((ret = zwnft_rb__end(&rb, b->rs, n, f, NULL, 0, 0)))
 				return ret;

@@ -96,10 +96,11 @@ static void zwnft_rb__range(struct zwnft_rb *rb, const void *lo,
 	zwnft_rb__add(rb, e);
 }
 
-static void zwnft_rb__bitwise(struct zwnft_rb *rb, uint32_t mask)
+/* register 1 = (register 1 & @mask) ^ @xor */
+static void zwnft_rb__bitwise_xor(struct zwnft_rb *rb, uint32_t mask,
+				  uint32_t xor)
 {
 	struct nftnl_expr *e = zwnft_rb__expr(rb, "bitwise");
-	uint32_t zero = 0;
 
 	if (!e)
 		return;
@@ -107,8 +108,13 @@ static void zwnft_rb__bitwise(struct zwnft_rb *rb, uint32_t mask)
 	nftnl_expr_set_u32(e, NFTNL_EXPR_BITWISE_DREG, NFT_REG_1);
 	nftnl_expr_set_u32(e, NFTNL_EXPR_BITWISE_LEN, sizeof(uint32_t));
 	nftnl_expr_set(e, NFTNL_EXPR_BITWISE_MASK, &mask, sizeof(mask));
-	nftnl_expr_set(e, NFTNL_EXPR_BITWISE_XOR, &zero, sizeof(zero));
+	nftnl_expr_set(e, NFTNL_EXPR_BITWISE_XOR, &xor, sizeof(xor));
 	zwnft_rb__add(rb, e);
+}
+
+static void zwnft_rb__bitwise(struct zwnft_rb *rb, uint32_t mask)
+{
+	zwnft_rb__bitwise_xor(rb, mask, 0);
 }
 
 static void zwnft_rb__bitwise8(struct zwnft_rb *rb, uint8_t mask)
@@ -178,6 +184,23 @@ void zwnft_rb__ct_mark(struct zwnft_rb *rb, uint32_t mask, uint32_t value,
 	zwnft_rb__bitwise(rb, mask);
 	zwnft_rb__cmp(rb, eq ? NFT_CMP_EQ : NFT_CMP_NEQ, &value, sizeof(value));
 	zwnft_rb__text(rb, "ct mark & 0x%08x %s 0x%08x", mask, eq ? "==" : "!=",
+		       value);
+}
+
+/* ct mark set ct mark & @keep | @value (@value has no bit of @keep) */
+void zwnft_rb__ct_mark_set(struct zwnft_rb *rb, uint32_t keep, uint32_t value)
+{
+	struct nftnl_expr *e;
+
+	zwnft_rb__ct(rb, NFT_CT_MARK, false);
+	zwnft_rb__bitwise_xor(rb, keep, value);
+	e = zwnft_rb__expr(rb, "ct");
+	if (e) {
+		nftnl_expr_set_u32(e, NFTNL_EXPR_CT_KEY, NFT_CT_MARK);
+		nftnl_expr_set_u32(e, NFTNL_EXPR_CT_SREG, NFT_REG_1);
+		zwnft_rb__add(rb, e);
+	}
+	zwnft_rb__text(rb, "ct mark set ct mark & 0x%08x | 0x%08x", keep,
 		       value);
 }
 
@@ -491,6 +514,20 @@ void zwnft_rb__log(struct zwnft_rb *rb, const char *prefix, uint16_t group)
 		zwnft_rb__add(rb, e);
 	}
 	zwnft_rb__text(rb, "log prefix \"%s\" group %u", prefix, group);
+}
+
+void zwnft_rb__deny_log(struct zwnft_rb *rb, const struct zwnft_ruleset *rs,
+			unsigned reason, uint32_t flow)
+{
+	char p[64];
+
+	if (flow == ZW_NO_FLOW)
+		snprintf(p, sizeof(p), ZWNFT_DENY_PREFIX "%s ",
+			 zw_drop_reason__name(reason));
+	else
+		snprintf(p, sizeof(p), ZWNFT_DENY_PREFIX "%s #%u ",
+			 zw_drop_reason__name(reason), flow);
+	zwnft_rb__log(rb, p, rs->opts.log_group);
 }
 
 int zwnft_rb__begin(struct zwnft_rb *rb, const struct zwnft_ruleset *rs,

@@ -36,6 +36,12 @@ struct nlmsghdr;
 /* Comment of the first rule of the base chain: what the table enforces. */
 #define ZWNFT_IMAGE_MARK "zonewall image sha256="
 #define ZWNFT_LOG_GROUP_DEFAULT 23
+/* NFLOG prefix of the rules that drop (nft_records.c turns them into
+ * denied records): ZWNFT_DENY_PREFIX "REASON " or "REASON #FLOW ". */
+#define ZWNFT_DENY_PREFIX "zonewall-deny "
+/* The connection's flow index for the records, in the ct mark: index + 1
+ * in the bits L7 does not use (ZW_L7_CTMARK_MASK), 0 = none. */
+#define ZWNFT_CTMARK_FLOW_MASK 0x3fffffffu
 #define ZWNFT_RATE_TIMEOUT_MS 60000u
 #define ZWNFT_RATE_SIZE 65535u
 #define ZWNFT_NAME_MAX 256 /* chain, set and object names (kernel limit) */
@@ -62,7 +68,12 @@ void zwnft_buf__fini(struct zwnft_buf *b);
 struct zwnft_opts {
 	char table[64];	     /* table name in family inet */
 	int32_t priority;    /* forward hook priority (0 = filter) */
-	uint16_t log_group;  /* NFLOG group of flows with log: true */
+	uint16_t log_group;  /* NFLOG group of flows with log: true and of
+			      * denials */
+	/* Not in the option string: zonewalld --log-all-flows, copied from
+	 * the engine's base at prepare (struct zw_record_conf). Every flow
+	 * marks its connections for the records, not only log: true ones. */
+	bool log_all;
 	bool inject_failure; /* tests: end the batch with a message the
 			      * kernel refuses, to prove atomicity */
 	/* L7 inspection (docs/l7.md): connections of flows with `inspect:`
@@ -381,6 +392,72 @@ int zwnft_live__marker(const struct zwnft_live *live, char sha_hex[65],
  * by zw_backend_nft, build its rulesets with opts.l7_only. */
 struct zw_backend;
 void zwnft_backend__l7_only(struct zw_backend *b);
+/* ---- flow records (nft_records.c, docs/telemetry.md) ---- */
+
+/* Bytes of a denied packet NFLOG copies (headers: addresses, ports). */
+#define ZWNFT_NFLOG_COPY 128
+
+/* What turning a message into a record needs besides the message. */
+struct zwnft_rec_ctx {
+	const uint16_t *zones;	  /* flow f's zones at 2f (from), 2f+1 (to) */
+	uint32_t n_flows;	  /* of @zones (0: no image known yet) */
+	int64_t real_to_mono_ns;  /* CLOCK_MONOTONIC - CLOCK_REALTIME */
+	uint64_t now_mono_ns;	  /* events without a time of their own */
+	uint32_t active_timeout_s; /* dump entries: younger ones skipped */
+};
+
+/*
+ * One conntrack message into @out: an event (NEW with NLM_F_CREATE:
+ * created; DELETE: ended, its TCP state says closed or timed out) or an
+ * entry of a table dump (update, when open for @c->active_timeout_s or
+ * when its start is unknown). Returns 1 with a record, 0 when the message
+ * is no record (not conntrack, no zonewall flow index in the ct mark, a
+ * dump entry too young), -EINVAL when it cannot be parsed, -ENOMEM.
+ */
+struct nlmsghdr;
+struct zw_flow_record;
+int zwnft_rec__from_ct(const struct nlmsghdr *nlh,
+		       const struct zwnft_rec_ctx *c,
+		       struct zw_flow_record *out);
+/* One NFLOG packet message into a denied record (ZW_EV_DROP): reason (and
+ * flow) from the prefix ZWNFT_DENY_PREFIX "REASON [#FLOW] ", addresses and
+ * ports from the copied headers, interfaces, time. 1, 0 (not a denial of
+ * ours: another prefix, another message), or -EINVAL. */
+int zwnft_rec__from_nflog(const struct nlmsghdr *nlh,
+			  const struct zwnft_rec_ctx *c,
+			  struct zw_flow_record *out);
+
+/* The engine's record source: three netlink sockets (conntrack events, a
+ * conntrack dump, NFLOG), opened by the first poll. */
+struct zwnft_rec;
+struct zwnft_rec_stats {
+	uint64_t ct_overruns;  /* conntrack event socket: ENOBUFS seen */
+	uint64_t log_overruns; /* NFLOG socket: ENOBUFS seen */
+	uint64_t ct_dropped;   /* events the kernel dropped (socket full) */
+	uint64_t log_dropped;  /* NFLOG messages it dropped (each up to 32
+				* denied packets) */
+	uint64_t queue_full;   /* records parsed, no room to keep them */
+	uint64_t dump_errors;  /* table dumps that failed (updates lost) */
+	uint64_t bad_messages; /* messages that could not be parsed */
+	int log_bind_err;      /* errno of the NFLOG bind, 0 when bound */
+};
+/* NULL with errno ENOMEM. Opens nothing yet. */
+struct zwnft_rec *zwnft_rec__new(uint16_t log_group);
+/* Closes the sockets and puts back the sysctls it switched on
+ * (nf_conntrack_acct, nf_conntrack_timestamp). NULL-safe. */
+void zwnft_rec__free(struct zwnft_rec *r);
+/* The zones of @img's flows (copied), for the records of its marks. 0 or
+ * -ENOMEM. Cheap when @img is the one already known. */
+struct zw_image;
+int zwnft_rec__set_image(struct zwnft_rec *r, const struct zw_image *img);
+/* Hand at most @max records to @fn without blocking (the records op):
+ * how many, or -errno (the sockets cannot be opened; or NFLOG's group is
+ * taken by another listener, said by the call that tried the bind when it
+ * had nothing to hand, the other records still flowing). */
+typedef int (*zwnft_record_fn)(void *ctx, const struct zw_flow_record *rec);
+int zwnft_rec__poll(struct zwnft_rec *r, uint32_t active_timeout_s,
+		    zwnft_record_fn fn, void *ctx, size_t max);
+void zwnft_rec__stats(const struct zwnft_rec *r, struct zwnft_rec_stats *st);
 
 /* The engine, for zonewalld's backend table and zw-nft-apply. */
 struct zw_backend_ops;

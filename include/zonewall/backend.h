@@ -110,6 +110,12 @@ struct zw_engine_stats {
 	uint64_t conn_used;
 	uint64_t conn_size;
 	uint64_t early_drops;
+	/* Flow records lost inside the engine before the daemon pulled
+	 * them, when has_records_lost: a full ring, an event socket that
+	 * overran (ENOBUFS: at least one record each), a failed table sweep
+	 * (nft: docs/telemetry.md). */
+	bool has_records_lost;
+	uint64_t records_lost;
 };
 
 /*

@@ -498,6 +498,7 @@ struct pkt {
 	uint8_t saddr[16], daddr[16];
 	uint8_t tcp_flags;
 	uint32_t ct_state; /* NF_CT_STATE_* bit */
+	uint32_t ct_mark; /* flow index (records) and zw-inspect's verdict bits */
 	uint8_t o_src[16], o_dst[16];
 	uint8_t o_proto;
 	uint8_t o_pdst[2]; /* as in the conntrack tuple */
@@ -506,7 +507,6 @@ struct pkt {
 	bool ah;	  /* an AH header in the chain */
 	bool hbh;	  /* a hop-by-hop header in the chain */
 	int rt_type;	  /* type of the first routing header, -1 none */
-	uint32_t ct_mark; /* the connection's (zw-inspect's verdict bits) */
 };
 
 struct run {
@@ -518,6 +518,8 @@ struct run {
 	const char *hits[16];
 	int n_hits;
 	bool broke;
+	bool mark_set; /* ct mark set, to @mark */
+	uint32_t mark;
 };
 
 struct velem {
@@ -646,19 +648,25 @@ static int vm_expr(struct nftnl_expr *e, void *data)
 
 		for (uint32_t i = 0; i < len; i++)
 			r->reg[i] = (uint8_t)((r->reg[i] & mask[i]) ^ x[i]);
+	} else if (!strcmp(name, "ct") &&
+		   nftnl_expr_is_set(e, NFTNL_EXPR_CT_SREG)) {
+		if (nftnl_expr_get_u32(e, NFTNL_EXPR_CT_KEY) != NFT_CT_MARK)
+			CU_FAIL("ct set of another key than the mark");
+		r->mark_set = true;
+		memcpy(&r->mark, r->reg, 4);
 	} else if (!strcmp(name, "ct")) {
 		uint32_t key = nftnl_expr_get_u32(e, NFTNL_EXPR_CT_KEY);
 
 		memset(r->reg, 0, sizeof(r->reg));
 		switch (key) {
+		case NFT_CT_MARK:
+			memcpy(r->reg, &k->ct_mark, 4);
+			break;
 		case NFT_CT_STATE:
 			memcpy(r->reg, &k->ct_state, 4);
 			break;
 		case NFT_CT_PROTOCOL:
 			r->reg[0] = k->o_proto;
-			break;
-		case NFT_CT_MARK:
-			memcpy(r->reg, &k->ct_mark, 4);
 			break;
 		case NFT_CT_PROTO_DST:
 			memcpy(r->reg, k->o_pdst, 2);
@@ -914,7 +922,14 @@ static void check_query(struct parsed *p, const struct zw_image *img,
 	struct run rr;
 	int got_reply = vm_run(p, &reply, &rr);
 
-	ok = ok && (got_reply == NF_ACCEPT) == v.allow;
+	/* a recorded flow (log: true) marks its new connection with its
+	 * index + 1 for the records; nothing else sets the mark */
+	if (v.allow && v.reason == ZW_VERDICT_FLOW &&
+	    (img->flows[v.flow].flags & ZW_IMG_FLOW_LOG))
+		ok = ok && r.mark_set && r.mark == v.flow + 1;
+	else
+		ok = ok && !r.mark_set;
+	ok = ok && (got_reply == NF_ACCEPT) == v.allow && !rr.mark_set;
 	if (!v.allow && v.reason != ZW_VERDICT_BLOCKED && v.reason != ZW_VERDICT_ISOLATED)
 		ok = ok && hit(&rr, "zw_cut");
 
@@ -1035,7 +1050,9 @@ static void test_golden_bytecode(void)
 		"[ meta load l4proto => reg 1 ] [ cmp eq reg 1 0x00000006 ] "
 		"[ payload load 1b @ transport header + 13 => reg 1 ] "
 		"[ bitwise reg 1 = ( reg 1 & 0x00000017 ) ^ 0x00000000 ] [ cmp neq reg 1 0x00000002 ] "
-		"[ objref type 1 name zw_not_syn ] [ immediate reg 0 drop ]",
+		"[ objref type 1 name zw_not_syn ] "
+		"[ log prefix zonewall-deny not-syn group 23 snaplen 0 qthreshold 0 ] "
+		"[ immediate reg 0 drop ]",
 		/* IPv6: not for AH packets (protocol 51, whatever AH carries) */
 		"forward: [ ct load state => reg 1 ] [ bitwise reg 1 = ( reg 1 & 0x00000008 ) ^ 0x00000000 ] "
 		"[ cmp neq reg 1 0x00000000 ] [ meta load nfproto => reg 1 ] [ cmp eq reg 1 0x0000000a ] "
@@ -1043,19 +1060,34 @@ static void test_golden_bytecode(void)
 		"[ meta load l4proto => reg 1 ] [ cmp eq reg 1 0x00000006 ] "
 		"[ payload load 1b @ transport header + 13 => reg 1 ] "
 		"[ bitwise reg 1 = ( reg 1 & 0x00000017 ) ^ 0x00000000 ] [ cmp neq reg 1 0x00000002 ] "
-		"[ objref type 1 name zw_not_syn ] [ immediate reg 0 drop ]",
+		"[ objref type 1 name zw_not_syn ] "
+		"[ log prefix zonewall-deny not-syn group 23 snaplen 0 qthreshold 0 ] "
+		"[ immediate reg 0 drop ]",
 		"forward: [ meta load nfproto => reg 1 ] [ cmp eq reg 1 0x0000000a ] "
 		"[ exthdr load ipv6 1b @ 43 + 2 => reg 1 ] [ cmp eq reg 1 0x00000000 ] "
-		"[ objref type 1 name zw_ext_headers ] [ immediate reg 0 drop ]",
+		"[ objref type 1 name zw_ext_headers ] "
+		"[ log prefix zonewall-deny ext-headers group 23 snaplen 0 qthreshold 0 ] "
+		"[ immediate reg 0 drop ]",
 		"forward: [ meta load nfproto => reg 1 ] [ cmp eq reg 1 0x0000000a ] "
 		"[ exthdr load ipv6 1b @ 0 + 0 present => reg 1 ] [ cmp eq reg 1 0x00000001 ] "
 		"[ payload load 1b @ network header + 6 => reg 1 ] [ cmp neq reg 1 0x00000000 ] "
-		"[ objref type 1 name zw_ext_headers ] [ immediate reg 0 drop ]",
+		"[ objref type 1 name zw_ext_headers ] "
+		"[ log prefix zonewall-deny ext-headers group 23 snaplen 0 qthreshold 0 ] "
+		"[ immediate reg 0 drop ]",
 		"pair_ops_jump: [ meta load nfproto => reg 1 ] [ cmp eq reg 1 0x0000000a ] "
 		"[ exthdr load ipv6 1b @ 51 + 0 present => reg 1 ] [ cmp eq reg 1 0x00000001 ] "
 		"[ immediate reg 0 goto -> deny ]",
-		"pair_ops_ops: [ objref type 1 name zw_isolated ] [ immediate reg 0 drop ] "
-		"comment \"isolated zone: members may not talk\"",
+		"pair_ops_ops: [ objref type 1 name zw_isolated ] "
+		"[ log prefix zonewall-deny isolated group 23 snaplen 0 qthreshold 0 ] "
+		"[ immediate reg 0 drop ] comment \"isolated zone: members may not talk\"",
+		/* F-2 (log: true) marks its new connections for the records:
+		 * its index + 1, L7's bits kept */
+		"flow_F-2: [ ct load state => reg 1 ] [ bitwise reg 1 = ( reg 1 & 0x00000008 ) ^ 0x00000000 ] "
+		"[ cmp neq reg 1 0x00000000 ] [ ct load mark => reg 1 ] "
+		"[ bitwise reg 1 = ( reg 1 & 0xc0000000 ) ^ 0x00000002 ] [ ct set mark with reg 1 ]",
+		"deny: [ objref type 1 name zw_no_flow ] "
+		"[ log prefix zonewall-deny no-flow group 23 snaplen 0 qthreshold 0 ] "
+		"[ immediate reg 0 drop ]",
 	};
 
 	CU_ASSERT_PTR_NOT_NULL_FATAL(img);
@@ -1358,7 +1390,9 @@ static void test_rate_drops(void)
 			 "[ cmp neq reg 1 0x00000000 ] [ meta load nfproto => reg 1 ] [ cmp eq reg 1 0x%08x ] "
 			 "[ ct load %s => reg 1 , dir original ] [ dynset add reg_key 1 set rate%d_F-2 timeout 0ms "
 			 "expr [ limit rate 5/second burst 5 type packets flags 0x1 ] ] "
-			 "[ objref type 1 name zw_rate ] [ objref type 1 name drop_F-2 ] [ immediate reg 0 drop ]",
+			 "[ objref type 1 name zw_rate ] [ objref type 1 name drop_F-2 ] "
+			 "[ log prefix zonewall-deny rate #1 group 23 snaplen 0 qthreshold 0 ] "
+			 "[ immediate reg 0 drop ]",
 			 fam ? NFPROTO_IPV6 : NFPROTO_IPV4, fam ? "src_ip6" : "src_ip", fam ? 6 : 4);
 		CU_ASSERT(rule_is(&pa, want));
 	}
@@ -2257,6 +2291,50 @@ static void test_held_by_hand(void)
 	zw_image__free(img);
 }
 
+/* The flows that mark their new connections for the records: those with
+ * log: true, every one with --log-all-flows (opts.log_all), each with its
+ * own index + 1, L7's bits kept. */
+static void test_record_marks(void)
+{
+	struct zw_image *img = image_of(small_yaml, NULL);
+	struct zwnft_opts o;
+
+	CU_ASSERT_PTR_NOT_NULL_FATAL(img);
+	zwnft_opts__init(&o);
+	for (int all = 0; all < 2; all++) {
+		struct zwnft_ruleset *rs = NULL;
+		size_t chains = 0, marked = 0;
+		char *text;
+
+		o.log_all = all;
+		CU_ASSERT_EQUAL_FATAL(zwnft_ruleset__build_mode(img, today, &o,
+								ZWNFT_BUILD_TEXT, &rs), 0);
+		text = zwnft_ruleset__text(rs);
+		CU_ASSERT_PTR_NOT_NULL_FATAL(text);
+		for (size_t i = 0; i < rs->n[ZWNFT_CHAIN]; i++) {
+			uint32_t f = rs->v[ZWNFT_CHAIN][i].flow;
+			char want[128];
+			bool logged;
+
+			if (f == ZW_NO_FLOW)
+				continue;
+			chains++;
+			logged = all || (img->flows[f].flags & ZW_IMG_FLOW_LOG);
+			snprintf(want, sizeof(want),
+				 "ct state new ct mark set ct mark & 0xc0000000 | 0x%08x\n",
+				 f + 1);
+			CU_ASSERT_EQUAL(strstr(text, want) != NULL, logged);
+			marked += logged;
+		}
+		CU_ASSERT(chains >= 2);
+		/* small_yaml: one flow with log: true */
+		CU_ASSERT_EQUAL(marked, all ? chains : 1);
+		free(text);
+		zwnft_ruleset__free(rs);
+	}
+	zw_image__free(img);
+}
+
 int main(void)
 {
 	CU_pSuite s;
@@ -2281,6 +2359,7 @@ int main(void)
 	CU_add_test(s, "read-back: a rule by hand, foreign base chains", test_held_by_hand);
 	CU_add_test(s, "options", test_opts);
 	CU_add_test(s, "the XDP engine's L7 table against the oracle", test_l7_only);
+	CU_add_test(s, "records: flows that mark their connections", test_record_marks);
 	CU_basic_set_mode(CU_BRM_VERBOSE);
 	CU_basic_run_tests();
 	failed = CU_get_number_of_failures();
