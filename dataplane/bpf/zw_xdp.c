@@ -44,6 +44,10 @@ static const char *const stat_names[] = {
 	[ZW_BPF_ST_EVENTS_LOST] = "records_lost",
 	[ZW_BPF_ST_FRAG_PASS] = "pass_fragments",
 	[ZW_BPF_ST_RELATED] = "pass_related_icmp",
+	[ZW_BPF_ST_SWEEP_ENDED] = "records_ended_swept",
+	[ZW_BPF_ST_SWEEP_UPDATES] = "records_update",
+	[ZW_BPF_ST_SWEEP_BEHIND] = "records_sweep_behind",
+	[ZW_BPF_ST_ENDED] = "records_ended_inline",
 };
 
 static void usage(FILE *f)

@@ -110,6 +110,11 @@ struct zw_engine_stats {
 	uint64_t conn_used;
 	uint64_t conn_size;
 	uint64_t early_drops;
+	/* Flow records the engine produced but could not hand over (valid
+	 * when has_records_lost): a full ring buffer or queue, and update
+	 * records merged because its sweep of the connections fell behind. */
+	bool has_records_lost;
+	uint64_t records_lost;
 };
 
 /*
