@@ -250,6 +250,19 @@ static int xdp_read_back(struct zw_backend *b, const struct zw_image *expected,
 		off += (size_t)snprintf(out->detail + off, sizeof(out->detail) - off,
 					"%s %s (%s)", j ? "," : "",
 					st.links[j].ifname, st.links[j].mode);
+	{
+		/* nothing lost silently: what the records op could not hand */
+		uint64_t sv[ZW_XDP_N_STATS];
+
+		if (!zw_xdp__stats(be->x, sv) && off < sizeof(out->detail) &&
+		    (sv[ZW_BPF_ST_EVENTS_LOST] || sv[ZW_BPF_ST_SWEEP_BEHIND]))
+			off += (size_t)snprintf(
+				out->detail + off, sizeof(out->detail) - off,
+				"; records lost: %llu ring full, %llu updates "
+				"merged by a late sweep",
+				(unsigned long long)sv[ZW_BPF_ST_EVENTS_LOST],
+				(unsigned long long)sv[ZW_BPF_ST_SWEEP_BEHIND]);
+	}
 	if (expected) {
 		drift = zw_xdp__drift(be->x, expected);
 		if (!drift && errno)
