@@ -180,14 +180,20 @@ static int send_pkt(struct zw_xdp *x, uint8_t proto, const char *src,
 	return (int)o.retval;
 }
 
-static int sweep(struct zw_xdp *x, uint64_t now, uint32_t active_s,
-		 struct recs *rs)
+static int sweep_budget(struct zw_xdp *x, uint64_t now, uint32_t active_s,
+			uint32_t budget, struct recs *rs)
 {
 	struct zw_xdp_sweep_opts o = {
-		.now_ns = now, .active_timeout_s = active_s, .budget = 1u << 20,
+		.now_ns = now, .active_timeout_s = active_s, .budget = budget,
 	};
 
 	return zw_xdp__sweep(x, &o, collect, rs);
+}
+
+static int sweep(struct zw_xdp *x, uint64_t now, uint32_t active_s,
+		 struct recs *rs)
+{
+	return sweep_budget(x, now, active_s, 1u << 20, rs);
 }
 
 static char inst_dir[512]; /* the instance's bpffs directory */
@@ -433,6 +439,35 @@ static void test_cut(struct zw_xdp *x, const struct zw_image *img)
 	zw_image__free(cut);
 }
 
+/* Bounded work: a call examines at most its budget of entries and
+ * continues where the previous one stopped; every connection is ended
+ * once. */
+static void test_budget(struct zw_xdp *x)
+{
+	struct recs rs = {0};
+	uint64_t t;
+	int n, calls = 0, total = 0;
+
+	for (uint16_t i = 0; i < 12; i++)
+		CHECK(send_pkt(x, UDP, A, B, (uint16_t)(47000 + i), 5000, 0, 10,
+			       NULL, &rs) == XDP_PASS, "udp %u", i);
+	CHECK(count_ev(&rs, ZW_EV_NEW, NULL) == 12, "12 created (%d)", rs.n);
+	t = mono() + 31 * SEC_NS; /* unreplied UDP: 30 s */
+	do {
+		rs.n = 0;
+		n = sweep_budget(x, t, 0, 5, &rs);
+		CHECK(n >= 0 && n <= 5 && n == rs.n,
+		      "call %d: at most 5 entries examined (%d records)", calls, n);
+		total += n > 0 ? n : 0;
+	} while (n > 0 && ++calls < 10);
+	CHECK(total == 12 && calls == 3,
+	      "12 ended records from 3 calls of 5 entries, then none (%d "
+	      "from %d calls)", total, calls);
+	rs.n = 0;
+	CHECK(sweep(x, t + SEC_NS, 0, &rs) == 0 && rs.n == 0,
+	      "none twice (%d)", rs.n);
+}
+
 /* F-Q has no log: true: no record, but the entry goes all the same. */
 static void test_not_logged(struct zw_xdp *x)
 {
@@ -523,6 +558,7 @@ int main(void)
 	test_idle(x);
 	test_cut(x, img);
 	test_not_logged(x);
+	test_budget(x);
 	test_backend(x, img);
 	zwt_instance_free(x);
 	zw_image__free(img);
