@@ -20,7 +20,9 @@
  *  - a flow without log: true gives no record, unless every flow is
  *    logged: through the backend, --log-all-flows (struct zw_backend.rec)
  *    reaches the program at prepare, and the backend's records op hands
- *    the ring's and the sweep's records.
+ *    the ring's and the sweep's records; records lost (ring full, updates
+ *    merged) are in the stats op and the read-back line;
+ *  - a sweep call examines at most its budget of entries.
  */
 #include <arpa/inet.h>
 #include <errno.h>
@@ -528,6 +530,24 @@ static void test_backend(struct zw_xdp *x, const struct zw_image *img)
 	      "prepare, commit: %s", err);
 	CHECK(zw_xdp__status(x, &st) == 0 && st.log_all_new == 0,
 	      "without --log-all-flows: off again (%u)", st.log_all_new);
+	/* what could not be handed is shown: stats (metrics), read-back
+	 * (zonectl status); test_update left 2 merged updates */
+	{
+		struct zw_engine_stats es;
+		struct zw_backend_state bs;
+		uint64_t want = stat(x, ZW_BPF_ST_EVENTS_LOST) +
+				stat(x, ZW_BPF_ST_SWEEP_BEHIND);
+
+		CHECK(zw_backend_xdp.stats(be, &es) == 0 && es.has_records_lost &&
+			      es.records_lost == want && want >= 2,
+		      "stats: records lost %llu, want %llu",
+		      (unsigned long long)es.records_lost,
+		      (unsigned long long)want);
+		CHECK(zw_backend_xdp.read_back(be, img, &bs) == 0 &&
+			      strstr(bs.detail, "updates merged by a late sweep"),
+		      "read-back shows the losses: %s", bs.detail);
+		zw_backend_state__fini(&bs);
+	}
 	/* its created record went out: its ended record follows */
 	rs.n = 0;
 	CHECK(sweep(x, mono() + 432100 * SEC_NS, 0, &rs) == 1 &&
