@@ -14,7 +14,7 @@
  *    closed, with each direction's packets and bytes, start and end times,
  *    flow, zones, generation; once TIME_WAIT is over, not before; the
  *    entry is removed;
- *  - a UDP exchange left idle ends with reason idle;
+ *  - a UDP exchange left idle ends with reason idle (IPv4, IPv6);
  *  - a connection whose flow a new policy removes ends with reason forced
  *    (cut), counted up to the cut, at its next packet;
  *  - a flow without log: true gives no record, unless every flow is
@@ -56,8 +56,8 @@
 
 static const char *const matrix =
 	"zonewall: 1\nname: records-test\nzones:\n"
-	"  za:\n    kind: internal-service\n    networks: [10.1.0.0/16]\n"
-	"  zb:\n    kind: internal-service\n    networks: [10.2.0.0/16]\n"
+	"  za:\n    kind: internal-service\n    networks: [10.1.0.0/16, \"fd00:1::/64\"]\n"
+	"  zb:\n    kind: internal-service\n    networks: [10.2.0.0/16, \"fd00:2::/64\"]\n"
 	"  ops:\n    kind: operations\n    networks: [10.90.0.0/24]\n    isolate: true\n"
 	"  srv:\n    kind: servers\n    networks: [10.91.0.0/24]\n"
 	"  adm:\n    kind: admin\n    networks: [10.92.0.0/24]\n"
@@ -79,8 +79,8 @@ static const char *const matrix =
 /* The same without F-L: its connections are cut. */
 static const char *const matrix_cut =
 	"zonewall: 1\nname: records-test-cut\nzones:\n"
-	"  za:\n    kind: internal-service\n    networks: [10.1.0.0/16]\n"
-	"  zb:\n    kind: internal-service\n    networks: [10.2.0.0/16]\n"
+	"  za:\n    kind: internal-service\n    networks: [10.1.0.0/16, \"fd00:1::/64\"]\n"
+	"  zb:\n    kind: internal-service\n    networks: [10.2.0.0/16, \"fd00:2::/64\"]\n"
 	"  ops:\n    kind: operations\n    networks: [10.90.0.0/24]\n    isolate: true\n"
 	"  srv:\n    kind: servers\n    networks: [10.91.0.0/24]\n"
 	"  adm:\n    kind: admin\n    networks: [10.92.0.0/24]\n"
@@ -409,6 +409,37 @@ static void test_idle(struct zw_xdp *x)
 	CHECK(!conn_present(43000, 5000, UDP), "the entry is removed");
 }
 
+/* The IPv6 table is swept too: a UDP exchange over IPv6 left idle. */
+static void test_idle6(struct zw_xdp *x)
+{
+	struct recs rs = {0};
+	struct zw_flow_record r;
+	uint8_t a6[16];
+
+	CHECK(send_pkt(x, UDP, "fd00:1::5", "fd00:2::1", 43100, 5000, 0, 64,
+		       NULL, &rs) == XDP_PASS, "udp6 out");
+	CHECK(send_pkt(x, UDP, "fd00:2::1", "fd00:1::5", 5000, 43100, 0, 100,
+		       NULL, &rs) == XDP_PASS, "udp6 back");
+	CHECK(count_ev(&rs, ZW_EV_NEW, NULL) == 1, "one created record (%d)",
+	      rs.n);
+	rs.n = 0;
+	CHECK(sweep(x, mono() + 181 * SEC_NS, 0, &rs) == 1 &&
+		      count_ev(&rs, ZW_EV_END, &r) == 1,
+	      "idle: ended (%d)", rs.n);
+	inet_pton(AF_INET6, "fd00:1::5", a6);
+	if (rs.n == 1)
+		CHECK(r.family == 6 && !memcmp(r.src, a6, 16) && r.sport == 43100 &&
+			      r.dport == 5000 && r.packets == 2 &&
+			      r.rev_packets == 1 && r.bytes == 48 + 64 + 48 + 100 &&
+			      r.rev_bytes == 148 && r.end_reason == ZW_END_IDLE,
+		      "ipv6: initiator's tuple, counts both ways (%llu/%llu "
+		      "packets, %llu/%llu bytes), reason idle",
+		      (unsigned long long)r.packets,
+		      (unsigned long long)r.rev_packets,
+		      (unsigned long long)r.bytes,
+		      (unsigned long long)r.rev_bytes);
+}
+
 static void test_cut(struct zw_xdp *x, const struct zw_image *img)
 {
 	struct zw_image *cut = zwt_image_of_text(matrix_cut, "records-test-cut",
@@ -576,6 +607,7 @@ int main(void)
 	test_update(x);
 	test_closed(x);
 	test_idle(x);
+	test_idle6(x);
 	test_cut(x, img);
 	test_not_logged(x);
 	test_budget(x);
