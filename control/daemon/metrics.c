@@ -264,7 +264,8 @@ static void engine_stats(FILE *f, struct zwd *d, const struct engine_view *v)
 		    offsetof(struct zw_engine_stats, early_drops));
 	stat_family(f, d, v, "zonewall_engine_records_lost_total", "counter",
 		    "Flow records the engine lost before the daemon pulled "
-		    "them (full ring, event socket overrun).",
+		    "them (full ring or queue, event socket overrun, a "
+		    "connection sweep that fell behind).",
 		    offsetof(struct zw_engine_stats, has_records_lost),
 		    offsetof(struct zw_engine_stats, records_lost));
 }

@@ -168,7 +168,7 @@ int zw_xdp__counters_same_zone(struct zw_xdp *x, struct zw_flow_counters *out);
 /* Engine statistics: drop reasons at their enum zw_drop_reason value, then
  * the ZW_BPF_ST_* counters (dataplane/bpf/zw_bpf_abi.h); @out holds
  * ZW_XDP_N_STATS values. */
-#define ZW_XDP_N_STATS 24
+#define ZW_XDP_N_STATS 28
 int zw_xdp__stats(struct zw_xdp *x, uint64_t out[ZW_XDP_N_STATS]);
 
 /* Entries of the connection tables (both families) in use, and their
@@ -182,6 +182,10 @@ int zw_xdp__conns(struct zw_xdp *x, uint64_t *used, uint64_t *size);
 int zw_xdp__set_records(struct zw_xdp *x, uint32_t drop_sample,
 			int log_all_new);
 
+/* Only the second: what zonewalld's --log-all-flows sets at every
+ * prepare (the drop sampling stays as it is). */
+int zw_xdp__set_log_all(struct zw_xdp *x, int log_all_new);
+
 /*
  * Consume flow records: call @cb for each record available, waiting up to
  * @timeout_ms for the first (0: do not wait). Returns the number consumed
@@ -190,6 +194,37 @@ int zw_xdp__set_records(struct zw_xdp *x, uint32_t drop_sample,
 int zw_xdp__poll_records(struct zw_xdp *x,
 			 int (*cb)(const struct zw_flow_record *r, void *arg),
 			 void *arg, int timeout_ms);
+
+/*
+ * The sweep of the connection tables: the ended and update records the
+ * ring buffer does not carry (docs/telemetry.md). Each call examines at
+ * most @o->budget entries, continuing where the previous call stopped
+ * (a pass over both tables spans calls; a call ends at most one pass):
+ *  - an entry expired by its idle timeout is removed; when its created
+ *    record was emitted (ZW_CF_LOG) its ended record goes to @cb: end
+ *    reason ZW_END_CLOSED when FIN from both sides or an RST was seen
+ *    (TIME_WAIT and CLOSE expire after their own timeouts), else
+ *    ZW_END_IDLE; time = its last packet;
+ *  - a logged entry that crossed a multiple of the active timeout (counted
+ *    from its start) since the previous pass began gives an update record
+ *    (ZW_EV_UPDATE, ZW_END_ACTIVE, counters so far). Crossings merged
+ *    because a pass took longer than the active timeout are counted
+ *    (statistics: sweep_behind).
+ * Records carry the extension (ZW_REC_F_EXT: both directions, start).
+ * A non-zero return of @cb stops the sweep after that record (it was
+ * taken). Never blocks. Returns the records handed, or -errno.
+ */
+struct zw_xdp_sweep_opts {
+	uint64_t now_ns;	   /* the sweep's clock (engine clock, i.e.
+				    * CLOCK_MONOTONIC); 0 = now. Tests pass a
+				    * later time to age connections. */
+	uint32_t active_timeout_s; /* 0 = ZW_ACTIVE_TIMEOUT_DEFAULT */
+	uint32_t budget;	   /* entries examined; 0 = ZW_XDP_SWEEP_BUDGET */
+};
+#define ZW_XDP_SWEEP_BUDGET 8192
+int zw_xdp__sweep(struct zw_xdp *x, const struct zw_xdp_sweep_opts *o,
+		  int (*cb)(const struct zw_flow_record *r, void *arg),
+		  void *arg);
 
 /* File descriptor of the loaded program (tests: BPF_PROG_TEST_RUN). */
 int zw_xdp__prog_fd(const struct zw_xdp *x);

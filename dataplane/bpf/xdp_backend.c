@@ -20,6 +20,7 @@
 
 #include "xdp.h"
 #include "xdp_l7.h"
+#include "zw_bpf_abi.h"
 
 #define MAX_IFACES 32
 
@@ -151,6 +152,14 @@ static int xdp_prepare(struct zw_backend *b, const struct zw_image *img,
 		snprintf(err, err_len, "xdp: a prepared change is already out");
 		return -EBUSY;
 	}
+	/* --log-all-flows reaches the program with the policy (it changes no
+	 * verdict: set now, whatever becomes of the ticket) */
+	rc = zw_xdp__set_log_all(be->x, be->base.rec.log_all);
+	if (rc) {
+		snprintf(err, err_len, "xdp: cannot set the record settings: %s",
+			 strerror(-rc));
+		return rc;
+	}
 	nt = calloc(1, sizeof(*nt));
 	if (!nt) {
 		snprintf(err, err_len, "out of memory");
@@ -275,6 +284,19 @@ static int xdp_read_back(struct zw_backend *b, const struct zw_image *expected,
 		off += (size_t)snprintf(out->detail + off, sizeof(out->detail) - off,
 					"%s %s (%s)", j ? "," : "",
 					st.links[j].ifname, st.links[j].mode);
+	{
+		/* nothing lost silently: what the records op could not hand */
+		uint64_t sv[ZW_XDP_N_STATS];
+
+		if (!zw_xdp__stats(be->x, sv) && off < sizeof(out->detail) &&
+		    (sv[ZW_BPF_ST_EVENTS_LOST] || sv[ZW_BPF_ST_SWEEP_BEHIND]))
+			off += (size_t)snprintf(
+				out->detail + off, sizeof(out->detail) - off,
+				"; records lost: %llu ring full, %llu updates "
+				"merged by a late sweep",
+				(unsigned long long)sv[ZW_BPF_ST_EVENTS_LOST],
+				(unsigned long long)sv[ZW_BPF_ST_SWEEP_BEHIND]);
+	}
 	if (expected) {
 		drift = zw_xdp__drift(be->x, expected);
 		if (!drift && errno)
@@ -348,6 +370,8 @@ static int xdp_stats(struct zw_backend *b, struct zw_engine_stats *out)
 	if (rc)
 		return rc;
 	out->has_conns = true;
+	out->records_lost = st[ZW_BPF_ST_EVENTS_LOST] + st[ZW_BPF_ST_SWEEP_BEHIND];
+	out->has_records_lost = true;
 	return xdp_l7__stats(&be->l7, out);
 }
 
@@ -365,15 +389,23 @@ static int rec_one(const struct zw_flow_record *rec, void *arg)
 	return c->fn(c->ctx, rec) || c->n >= c->max;
 }
 
+/* The ring buffer's records (created, denied, ends the program saw),
+ * then a bounded step of the sweep of the connection tables (ended,
+ * update). */
 static int xdp_records(struct zw_backend *b, zw_record_fn fn, void *ctx,
 		       size_t max)
 {
 	struct rec_ctx c = {.fn = fn, .ctx = ctx, .max = max};
+	struct zw_xdp_sweep_opts o = {
+		.active_timeout_s = b->rec.active_timeout_s,
+	};
 	int rc;
 
 	if (!max)
 		return 0;
 	rc = zw_xdp__poll_records(X(b)->x, rec_one, &c, 0);
+	if (rc >= 0 && c.n < max)
+		rc = zw_xdp__sweep(X(b)->x, &o, rec_one, &c);
 	return rc < 0 ? rc : (int)c.n;
 }
 

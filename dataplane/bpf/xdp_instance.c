@@ -268,6 +268,8 @@ void zw_xdp__close(struct zw_xdp *x)
 	if (!x)
 		return;
 	ring_buffer__free(x->rb);
+	free(x->sw.keys);
+	free(x->sw.vals);
 	zonewall_bpf__destroy(x->skel);
 	free(x);
 }

@@ -11,7 +11,8 @@
  *   xdp_apply.c     apply: fill the inactive slot, carry counters over,
  *                   switch the generation
  *   xdp_status.c    read-back: status, per-flow counters, statistics
- *   xdp_records.c   flow records: settings and the ring buffer
+ *   xdp_records.c   flow records: settings, the ring buffer, the sweep
+ *                   of the connection tables (ended, update records)
  *   xdp_drift.c     drift between the instance and an image
  *   xdp_held.c      read-back as data: held rules (decoded by
  *                   xdp_decode.c), foreign programs on the interfaces
@@ -32,6 +33,22 @@
 #include "zonewall.skel.h"
 #include "zw_bpf_abi.h"
 
+/* The sweep of the connection tables (xdp_records.c): where it is in its
+ * pass, and the chunk of entries read but not all handled yet. */
+struct zw_xdp_sweep_state {
+	int family;	   /* 0: zw_conns4, 1: zw_conns6 */
+	int started;	   /* @cursor holds the next bucket of @family */
+	int last;	   /* the chunk is the last of @family */
+	__u32 cursor;	   /* bpf_map_lookup_batch's bucket cursor */
+	uint64_t pass_ns;  /* the clock when this pass began */
+	uint64_t prev_ns;  /* ... and when the previous one did */
+	void *keys;	   /* ZW_XDP_SWEEP_CHUNK keys (of either family) */
+	struct zw_bpf_conn *vals;
+	uint32_t n, i;	   /* entries in the chunk, next to handle */
+	/* not yet added to zw_stats */
+	uint64_t ended, updates, behind;
+};
+
 struct zw_xdp {
 	char dir[PATH_MAX];
 	struct zonewall_bpf *skel;
@@ -39,6 +56,7 @@ struct zw_xdp {
 	struct ring_buffer *rb;
 	int (*rb_cb)(const struct zw_flow_record *r, void *arg);
 	void *rb_arg;
+	struct zw_xdp_sweep_state sw;
 	int ncpus;
 	int destroyed; /* unpinned by zw_xdp__destroy(); apply re-pins */
 	int inject_failure; /* zw_xdp__inject_failure() */

@@ -47,14 +47,14 @@ struct {
 	__uint(type, BPF_MAP_TYPE_LRU_HASH);
 	__uint(max_entries, ZW_BPF_DEF_CONNS);
 	__type(key, struct zw_bpf_ckey4);
-	__type(value, struct zw_conn);
+	__type(value, struct zw_bpf_conn);
 } zw_conns4 SEC(".maps");
 
 struct {
 	__uint(type, BPF_MAP_TYPE_LRU_HASH);
 	__uint(max_entries, ZW_BPF_DEF_CONNS);
 	__type(key, struct zw_tuple);
-	__type(value, struct zw_conn);
+	__type(value, struct zw_bpf_conn);
 } zw_conns6 SEC(".maps");
 
 struct {
@@ -82,6 +82,15 @@ struct {
 	__uint(type, BPF_MAP_TYPE_RINGBUF);
 	__uint(max_entries, ZW_BPF_RINGBUF);
 } zw_events SEC(".maps");
+
+/* Where a new connection's entry is built: 64 bytes more on zw_judge()'s
+ * stack would exceed the 512 bytes its call chain may use. */
+struct {
+	__uint(type, BPF_MAP_TYPE_PERCPU_ARRAY);
+	__uint(max_entries, 1);
+	__type(key, __u32);
+	__type(value, struct zw_bpf_conn);
+} zw_scratch SEC(".maps");
 
 /* ---- policy slots ---- */
 
@@ -219,7 +228,7 @@ static __always_inline void ckey4(const struct zw_tuple *k,
 	k4->pad[2] = 0;
 }
 
-static __always_inline struct zw_conn *conn_lookup(const struct zw_tuple *k)
+static __always_inline struct zw_bpf_conn *conn_lookup(const struct zw_tuple *k)
 {
 	if (k->family == 4) {
 		struct zw_bpf_ckey4 k4;
@@ -231,7 +240,7 @@ static __always_inline struct zw_conn *conn_lookup(const struct zw_tuple *k)
 }
 
 static __always_inline int conn_update(const struct zw_tuple *k,
-				       const struct zw_conn *c)
+				       const struct zw_bpf_conn *c)
 {
 	if (k->family == 4) {
 		struct zw_bpf_ckey4 k4;
@@ -530,6 +539,78 @@ static __always_inline void emit(struct xdp_md *ctx, const struct zw_pkt *p,
 	bpf_ringbuf_submit(r, 0);
 }
 
+/*
+ * The ended record of connection @e (stored under @key) that the program
+ * itself removes or replaces (cut by a policy change, its tuple re-used by
+ * a new connection): the user-space sweep (xdp_records.c) will not see it.
+ * Only for connections whose created record was emitted (ZW_CF_LOG).
+ */
+static __always_inline void emit_end(const struct zw_tuple *key,
+				     const struct zw_bpf_conn *e,
+				     __u8 end_reason, __u64 now)
+{
+	struct zw_flow_record *r;
+	__u16 sp, dp;
+
+	if (!(e->c.flags & ZW_CF_LOG))
+		return;
+	r = bpf_ringbuf_reserve(&zw_events, sizeof(*r), 0);
+	if (!r) {
+		stat_inc(ZW_BPF_ST_EVENTS_LOST);
+		return;
+	}
+	stat_inc(ZW_BPF_ST_ENDED);
+	/* the initiator's tuple (zw_conn__orig), straight into the record */
+	if (e->c.flags & ZW_CF_ORIG_SWAPPED) {
+		__builtin_memcpy(r->src, key->dst, 16);
+		__builtin_memcpy(r->dst, key->src, 16);
+		sp = key->dport;
+		dp = key->sport;
+	} else {
+		__builtin_memcpy(r->src, key->src, 16);
+		__builtin_memcpy(r->dst, key->dst, 16);
+		sp = key->sport;
+		dp = key->dport;
+	}
+	r->ts_ns = now;
+	r->packets = e->packets[0] + e->packets[1];
+	r->bytes = e->bytes[0] + e->bytes[1];
+	r->flow = e->c.flow;
+	r->generation = e->c.generation;
+	r->src_zone = e->c.src_zone;
+	r->dst_zone = e->c.dst_zone;
+	if (key->proto == ZW_IPPROTO_ICMP || key->proto == ZW_IPPROTO_ICMPV6) {
+		/* as in created records: the identifier, the request type */
+		__u16 id = sp >= ZW_ICMP_TAG ? dp : sp;
+		__u16 tag = sp >= ZW_ICMP_TAG ? sp : dp;
+
+		r->sport = id;
+		r->dport = tag >= ZW_ICMP_TAG ? (__u16)((tag & 0xff) << 8) : 0;
+	} else {
+		r->sport = sp;
+		r->dport = dp;
+	}
+	r->family = key->family;
+	r->proto = key->proto;
+	r->event = ZW_EV_END;
+	r->reason = ZW_DROP_NONE;
+	r->engine = 1;
+	r->pad[0] = 0;
+	r->pad[1] = 0;
+	r->pad[2] = 0;
+	r->ifindex = 0;
+	r->flags = ZW_REC_F_EXT;
+	r->start_ns = e->start_ns;
+	r->rev_packets = e->packets[1];
+	r->rev_bytes = e->bytes[1];
+	r->egress_ifindex = 0;
+	r->end_reason = end_reason;
+	r->pad2[0] = 0;
+	r->pad2[1] = 0;
+	r->pad2[2] = 0;
+	bpf_ringbuf_submit(r, 0);
+}
+
 static __always_inline int drop(struct xdp_md *ctx, const struct zw_pkt *p,
 				__u8 reason, __u32 flow, __u32 gen, int zknown,
 				__u16 zs, __u16 zd, const int S)
@@ -591,7 +672,8 @@ static __always_inline int zw_judge(struct xdp_md *ctx, struct zw_pkt *p,
 	__u32 slot = S;
 	struct zw_bpf_slot *meta = bpf_map_lookup_elem(&zw_slots, &slot);
 	struct zw_tuple key;
-	struct zw_conn *c, nc;
+	struct zw_bpf_conn *e, *ne;
+	struct zw_conn *c;
 	struct verdict v = {};
 	__u64 now = bpf_ktime_get_coarse_ns();
 	int swapped;
@@ -630,13 +712,15 @@ static __always_inline int zw_judge(struct xdp_md *ctx, struct zw_pkt *p,
 			return drop(ctx, p, ZW_DROP_UNRELATED_ICMP,
 				    ZW_BPF_NO_FLOW, gen, 0, 0, 0, S);
 		zw_tuple__normalise(&p->inner, &key);
-		c = conn_lookup(&key);
-		if (!c || zw_conn__expired(c, key.proto, now))
+		e = conn_lookup(&key);
+		if (!e || zw_conn__expired(&e->c, key.proto, now))
 			return drop(ctx, p, ZW_DROP_UNRELATED_ICMP,
 				    ZW_BPF_NO_FLOW, gen, 0, 0, 0, S);
+		c = &e->c;
 		if (c->generation != gen && !recheck(&key, c, gen, S)) {
 			__u32 old = c->flow;
 
+			emit_end(&key, e, ZW_END_FORCED, now);
 			conn_delete(&key);
 			return drop(ctx, p, ZW_DROP_FLOW_REMOVED, old, gen, 0,
 				    0, 0, S);
@@ -649,18 +733,26 @@ static __always_inline int zw_judge(struct xdp_md *ctx, struct zw_pkt *p,
 
 	/* 4. packets of a known connection */
 	swapped = zw_tuple__normalise(&p->t, &key);
-	c = conn_lookup(&key);
-	if (c && !zw_conn__expired(c, key.proto, now)) {
+	e = conn_lookup(&key);
+	if (e && !zw_conn__expired(&e->c, key.proto, now)) {
+		int reply;
+
+		c = &e->c;
 		if (c->generation != gen && !recheck(&key, c, gen, S)) {
 			__u32 old = c->flow;
 			__u16 zs = c->src_zone, zd = c->dst_zone;
 
+			emit_end(&key, e, ZW_END_FORCED, now);
 			conn_delete(&key);
 			return drop(ctx, p, ZW_DROP_FLOW_REMOVED, old, gen, 1,
 				    zs, zd, S);
 		}
-		if (zw_conn__track(c, p, zw_conn__is_reply(c, swapped), now) ==
-		    ZW_CA_PASS) {
+		reply = zw_conn__is_reply(c, swapped);
+		if (zw_conn__track(c, p, reply, now) == ZW_CA_PASS) {
+			/* the connection's own counters, in the entry we
+			 * hold: no lookup (docs/performance.md) */
+			e->packets[reply & 1] += 1;
+			e->bytes[reply & 1] += p->l3_len;
 			count(c->flow, p->l3_len, 0, 0, S);
 			remember_fragment(p, c->flow, gen, now);
 			stat_inc(ZW_BPF_ST_PASS);
@@ -695,15 +787,6 @@ static __always_inline int zw_judge(struct xdp_md *ctx, struct zw_pkt *p,
 				}
 			}
 		}
-		zw_conn__init(&nc, p, swapped, now, v.flow, gen, v.src_zone,
-			      v.dst_zone, log);
-		if (conn_update(&key, &nc))
-			return drop(ctx, p, ZW_DROP_TABLE_FULL, v.flow, gen, 1,
-				    v.src_zone, v.dst_zone, S);
-		count(v.flow, p->l3_len, 1, 0, S);
-		remember_fragment(p, v.flow, gen, now);
-		stat_inc(ZW_BPF_ST_NEW);
-		stat_inc(ZW_BPF_ST_PASS);
 		if (!log) {
 			__u32 k0 = 0;
 			struct zw_bpf_global *g =
@@ -711,6 +794,38 @@ static __always_inline int zw_judge(struct xdp_md *ctx, struct zw_pkt *p,
 
 			log = g && g->log_all_new;
 		}
+		/* the entry remembers that its created record goes out, so
+		 * that its ended and update records follow (ZW_CF_LOG) */
+		{
+			__u32 k0 = 0;
+
+			ne = bpf_map_lookup_elem(&zw_scratch, &k0);
+			if (!ne)
+				return XDP_DROP;
+		}
+		zw_conn__init(&ne->c, p, swapped, now, v.flow, gen, v.src_zone,
+			      v.dst_zone, log);
+		ne->start_ns = now;
+		ne->packets[0] = 1;
+		ne->packets[1] = 0;
+		ne->bytes[0] = p->l3_len;
+		ne->bytes[1] = 0;
+		/* a closed or expired connection of this tuple is replaced:
+		 * its end is reported here, the sweep will not see it */
+		if (e)
+			emit_end(&key, e,
+				 e->c.state == ZW_CS_TIME_WAIT ||
+						 e->c.state == ZW_CS_CLOSE
+					 ? ZW_END_CLOSED
+					 : ZW_END_IDLE,
+				 now);
+		if (conn_update(&key, ne))
+			return drop(ctx, p, ZW_DROP_TABLE_FULL, v.flow, gen, 1,
+				    v.src_zone, v.dst_zone, S);
+		count(v.flow, p->l3_len, 1, 0, S);
+		remember_fragment(p, v.flow, gen, now);
+		stat_inc(ZW_BPF_ST_NEW);
+		stat_inc(ZW_BPF_ST_PASS);
 		if (log)
 			emit(ctx, p, ZW_EV_NEW, ZW_DROP_NONE, v.flow, gen,
 			     v.src_zone, v.dst_zone, now);

@@ -19,7 +19,7 @@
 
 /* Layout version of the pinned maps; stored in zw_global and checked by
  * the loader before it reuses a pinned instance. */
-#define ZW_BPF_ABI_VERSION 2
+#define ZW_BPF_ABI_VERSION 3
 
 /* ---- capacities (per policy slot where it applies) ---- */
 #define ZW_BPF_MAX_ZONES 4096	      /* zones per image, incl. outside */
@@ -61,6 +61,24 @@ struct zw_bpf_ckey4 {
 	__u8 pad[3];
 };
 _Static_assert(sizeof(struct zw_bpf_ckey4) == 16, "ckey4 size");
+
+/*
+ * Value of the connection tables (zw_conns4, zw_conns6): the dataplane
+ * core's connection, and what the engine's flow records need at its end
+ * (docs/telemetry.md): when it started, and packets and bytes per
+ * direction (index 0: initiator to responder, 1: the replies; IP bytes).
+ * The program adds to them in the entry it already holds for the verdict
+ * (no lookup of their own); user space only reads them (the sweep,
+ * xdp_records.c). In the XDP engine, ZW_CF_LOG in c.flags means "a
+ * created record was emitted for it": its ended and update records follow.
+ */
+struct zw_bpf_conn {
+	struct zw_conn c;
+	__u64 start_ns;	  /* engine clock at the opening packet */
+	__u64 packets[2]; /* [0] initiator's, [1] responder's */
+	__u64 bytes[2];
+};
+_Static_assert(sizeof(struct zw_bpf_conn) == 64, "bpf conn size");
 
 /* ---- LPM trie keys ---- */
 struct zw_bpf_lpm4 {
@@ -227,7 +245,15 @@ enum zw_bpf_stat {
 	ZW_BPF_ST_EVENTS_LOST = 21,  /* ring buffer full */
 	ZW_BPF_ST_FRAG_PASS = 22,    /* later fragments passed */
 	ZW_BPF_ST_RELATED = 23,	     /* ICMP errors passed as related */
-	ZW_BPF_ST__COUNT = 24,
+	/* written by user space (the sweep, in CPU 0's slot), never by the
+	 * program: kept with the instance, read like the others */
+	ZW_BPF_ST_SWEEP_ENDED = 24,  /* ended records of the sweep */
+	ZW_BPF_ST_SWEEP_UPDATES = 25, /* update records of the sweep */
+	ZW_BPF_ST_SWEEP_BEHIND = 26, /* update records merged: a sweep pass
+				      * longer than the active timeout */
+	ZW_BPF_ST_ENDED = 27,	     /* ended records of the program (cut,
+				      * tuple re-used) */
+	ZW_BPF_ST__COUNT = 28,
 };
 _Static_assert(ZW_DROP__COUNT <= 16, "drop reasons fit below the stats");
 

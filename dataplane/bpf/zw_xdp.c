@@ -44,6 +44,10 @@ static const char *const stat_names[] = {
 	[ZW_BPF_ST_EVENTS_LOST] = "records_lost",
 	[ZW_BPF_ST_FRAG_PASS] = "pass_fragments",
 	[ZW_BPF_ST_RELATED] = "pass_related_icmp",
+	[ZW_BPF_ST_SWEEP_ENDED] = "records_ended_swept",
+	[ZW_BPF_ST_SWEEP_UPDATES] = "records_update",
+	[ZW_BPF_ST_SWEEP_BEHIND] = "records_sweep_behind",
+	[ZW_BPF_ST_ENDED] = "records_ended_inline",
 };
 
 static void usage(FILE *f)
@@ -500,12 +504,20 @@ static int print_record(const struct zw_flow_record *r, void *arg)
 
 	inet_ntop(r->family == 4 ? AF_INET : AF_INET6, r->src, s, sizeof(s));
 	inet_ntop(r->family == 4 ? AF_INET : AF_INET6, r->dst, d, sizeof(d));
-	printf("%s gen=%u flow=%d zones=%u->%u proto=%u %s:%u -> %s:%u ifindex=%u%s%s\n",
+	printf("%s gen=%u flow=%d zones=%u->%u proto=%u %s:%u -> %s:%u ifindex=%u%s%s",
 	       r->event == ZW_EV_NEW ? "new" : r->event == ZW_EV_DROP ? "drop" : "end",
 	       r->generation, r->flow == 0xffffffffu ? -1 : (int)r->flow,
 	       r->src_zone, r->dst_zone, r->proto, s, r->sport, d, r->dport,
 	       r->ifindex, r->event == ZW_EV_DROP ? " reason=" : "",
 	       r->event == ZW_EV_DROP ? zw_drop_reason__name(r->reason) : "");
+	if (r->event == ZW_EV_END && (r->flags & ZW_REC_F_EXT))
+		/* both directions: the initiator's, the responder's */
+		printf(" packets=%llu/%llu bytes=%llu/%llu end_reason=%u",
+		       (unsigned long long)(r->packets - r->rev_packets),
+		       (unsigned long long)r->rev_packets,
+		       (unsigned long long)(r->bytes - r->rev_bytes),
+		       (unsigned long long)r->rev_bytes, r->end_reason);
+	putchar('\n');
 	fflush(stdout);
 	if (*left > 0 && --*left == 0)
 		return 1;

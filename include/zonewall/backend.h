@@ -110,10 +110,11 @@ struct zw_engine_stats {
 	uint64_t conn_used;
 	uint64_t conn_size;
 	uint64_t early_drops;
-	/* Flow records lost inside the engine before the daemon pulled
-	 * them, when has_records_lost: a full ring, an event socket that
-	 * overran (ENOBUFS: at least one record each), a failed table sweep
-	 * (nft: docs/telemetry.md). */
+	/* Flow records lost inside the engine before the daemon pulled them
+	 * (valid when has_records_lost): a full ring buffer or queue, an
+	 * event socket that overran (ENOBUFS: at least one record each), a
+	 * failed table dump, update records merged because a sweep of the
+	 * connections fell behind (docs/telemetry.md). */
 	bool has_records_lost;
 	uint64_t records_lost;
 };

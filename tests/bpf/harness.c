@@ -87,6 +87,10 @@ static int take(const struct zw_flow_record *rec, void *arg)
 {
 	struct zwt_result *r = arg;
 
+	if (rec->event == ZW_EV_END) {
+		r->n_ended++;
+		return 0;
+	}
 	if (!r->n_records++)
 		r->rec = *rec;
 	return 0;

@@ -24,8 +24,10 @@ void zwt_instance_free(struct zw_xdp *x);
 
 struct zwt_result {
 	int action; /* XDP_PASS, XDP_DROP, ... or -errno */
-	int n_records;
-	struct zw_flow_record rec; /* the first */
+	int n_records; /* created and drop records */
+	struct zw_flow_record rec; /* the first of them */
+	int n_ended;   /* ended records of the connection the frame cut or
+			* replaced (tests/bpf/test_bpf_records.c checks them) */
 };
 
 /* Run one frame; consume the records it emitted. */
