@@ -223,7 +223,7 @@ static int run_engine(const char *name, const char *pol, const char *in,
 		      "--no-pci", "-l", "0-1", "--vdev", a0, "--vdev", a1,
 		      "--log-level", "lib.eal:error", "--", "--policy", pol,
 		      "--pair", "0:1", "--control", sock, "--conns", "65536",
-		      (char *)NULL);
+		      "--no-l7", (char *)NULL);
 		_exit(127);
 	}
 	/* The pcap vdev delivers the whole file at once: wait until every
@@ -435,7 +435,7 @@ static int run(const char *name, struct zw_image *img, struct zw_query *qs,
 		      "--no-pci", "-l", "0-1", "--vdev", a0, "--vdev", a1,
 		      "--log-level", "lib.eal:error", "--", "--policy", pol,
 		      "--pair", "0:1", "--control", sock, "--conns", "65536",
-		      (char *)NULL);
+		      "--no-l7", (char *)NULL);
 		_exit(127);
 	}
 	/* The pcap vdev delivers the whole file at once: wait until every

@@ -1638,6 +1638,10 @@ int main(int argc, char **argv)
 		return 77;
 	}
 	day = zt_today();
+	/* The L3/L4 tests send "ZT"+tag payloads, no service's protocol: L7
+	 * inspection off for them (as zonewall-dpdk --no-l7); the L7 tests
+	 * turn it on for themselves. */
+	zw_l7_opts.off = true;
 	snprintf(path, sizeof(path), "%s/matrix/examples/minimal.yaml",
 		 src ? src : ".");
 	yaml = read_file(path);
