@@ -1748,7 +1748,7 @@ static const struct l7_case l7_cases[] = {
 	    { 1, ACK, 0, B("SSH-2.0-srv\r\n"), 1 },
 	    { 0, ACK, 10, B("i\r\n"), -1 } } },
 	{ "ssh, retransmission of a wrong protocol after a good start", 6, 22,
-	  B("SSH-2.0-cli\r\nGET"), B("SSH-2.0-srv\r\n"),
+	  B("SSH-2.0-cli\r\n1\r\n"), B("SSH-2.0-srv\r\n"),
 	  { SYNP, SYNACK, ACKP, { 0, ACK, 0, B("SSH-2.0-cli\r\n"), 1 },
 	    /* a "retransmission" with other bytes is not fed again */
 	    { 0, ACK, 0, B("GET / HTTP/1.1\r\n"), 1 },
