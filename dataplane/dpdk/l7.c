@@ -348,9 +348,15 @@ uint8_t zw_l7__packet(struct zw_worker *w, struct zw_ctab *t, uint32_t pos,
 	if (p->t.proto == 6) {
 		/* as zw-inspect: in sequence order, each byte fed once */
 		if (p->tcp_flags & ZW_TCP_SYN) {
+			if (len) {
+				/* data in a SYN-ACK (Fast Open) would reach
+				 * the client unseen: held */
+				w->st.l7_held++;
+				return ZW_L7_HELD;
+			}
 			st->seq[dir] = seq + 1;
 			st->known[dir] = 1;
-			return 0; /* (a SYN-ACK's data is not fed) */
+			return 0;
 		}
 		if (!st->known[dir]) {
 			if (!len)
