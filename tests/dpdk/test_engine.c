@@ -2042,6 +2042,68 @@ static void test_l7_pool_full(void)
 	zw_eng.events = NULL;
 }
 
+/*
+ * A policy swap (a new context, as PREPARE/COMMIT builds it) hands the
+ * Hyperscan database and the pools on: a connection under inspection
+ * keeps its state and is judged by it under the new policy, and one
+ * judged before stays fast-pathed.
+ */
+static void test_l7_swap(void)
+{
+	struct zw_image *img = l7_image(0);
+	struct zw_ctx *c1, *c2;
+	struct zw_worker *w = tw_new(1024);
+	uint64_t now = 9000000000000ull;
+	uint8_t f[256];
+	size_t len;
+
+	CU_ASSERT_PTR_NOT_NULL_FATAL(img);
+	CU_ASSERT_PTR_NOT_NULL_FATAL(w);
+	zw_l7_opts.off = false;
+	CU_ASSERT_PTR_NULL_FATAL(zw_eng.events);
+	zw_eng.events = rte_ring_create_elem("zt_l7ev3",
+					     sizeof(struct zw_flow_record),
+					     1024, 0, RING_F_SC_DEQ);
+	CU_ASSERT_PTR_NOT_NULL_FATAL(zw_eng.events);
+	c1 = tctx(img, 1000);
+	CU_ASSERT_PTR_NOT_NULL_FATAL(c1);
+	/* A: judged under c1; B, C: pending (client banner only) */
+	for (uint16_t cp = 44000; cp < 44003; cp++) {
+		len = seg4(f, 0, 6, cp, 22, SYN, ISN_C, "", 0);
+		CU_ASSERT_EQUAL(l7_send(w, c1, f, len, now += 1000), 1);
+		len = seg4(f, 1, 6, cp, 22, SYN | ACK, ISN_S, "", 0);
+		CU_ASSERT_EQUAL(l7_send(w, c1, f, len, now += 1000), 1);
+		len = seg4(f, 0, 6, cp, 22, ACK, ISN_C + 1, B("SSH-2.0-a\r\n"));
+		CU_ASSERT_EQUAL(l7_send(w, c1, f, len, now += 1000), 1);
+	}
+	len = seg4(f, 1, 6, 44000, 22, ACK, ISN_S + 1, B("SSH-2.0-b\r\n"));
+	CU_ASSERT_EQUAL(l7_send(w, c1, f, len, now += 1000), 1);
+	CU_ASSERT_EQUAL(zw_l7__used(0), 2);
+	c2 = tctx(img, 1001); /* the swap: c1 retired */
+	CU_ASSERT_PTR_NOT_NULL_FATAL(c2);
+	zw_ctx__free(c1);
+	CU_ASSERT_EQUAL(zw_l7__used(0), 2);
+	/* B passes, judged by the state begun under c1 */
+	len = seg4(f, 1, 6, 44001, 22, ACK, ISN_S + 1, B("SSH-2.0-b\r\n"));
+	CU_ASSERT_EQUAL(l7_send(w, c2, f, len, now += 1000), 1);
+	CU_ASSERT_EQUAL(w->st.l7_judged, 2);
+	/* C is cut: its server is not SSH */
+	len = seg4(f, 1, 6, 44002, 22, ACK, ISN_S + 1, B("220 smtp\r\n"));
+	CU_ASSERT_EQUAL(l7_send(w, c2, f, len, now += 1000), 0);
+	CU_ASSERT_EQUAL(w->st.l7_cut, 1);
+	CU_ASSERT_EQUAL(zw_l7__used(0), 0);
+	/* A stays on the fast path */
+	len = seg4(f, 0, 6, 44000, 22, ACK, ISN_C + 12, B("\x00\x00\x00\x0c"));
+	CU_ASSERT_EQUAL(l7_send(w, c2, f, len, now += 1000), 1);
+	tw_free(w);
+	zw_ctx__free(c2);
+	zw_l7__fini();
+	zw_l7_opts.off = true;
+	zw_image__free(img);
+	rte_ring_free(zw_eng.events);
+	zw_eng.events = NULL;
+}
+
 /* --no-l7 refuses a block-file measure; an image whose inspected service
  * cannot be checked over its transport is refused, the flow named. */
 static void test_l7_refusals(void)
@@ -2181,6 +2243,8 @@ int main(int argc, char **argv)
 		    test_l7_oracle);
 	CU_add_test(s, "L7: pool exhausted, fail closed; slots come back",
 		    test_l7_pool_full);
+	CU_add_test(s, "L7: a policy swap keeps connections under inspection",
+		    test_l7_swap);
 	CU_add_test(s, "L7: refusals (--no-l7 and block-file, uncheckable)",
 		    test_l7_refusals);
 #endif
