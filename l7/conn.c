@@ -15,8 +15,8 @@
 #include <hs/hs.h>
 
 #include "l7_db.h"
+#include "l7_pool.h"
 
-#define HTTP_HEAD_MAX 16384u
 #define HTTP_METHODS 8u /* requests whose responses are awaited */
 
 enum fmode {
@@ -58,6 +58,9 @@ struct dir {
 
 struct zw_l7_conn {
 	struct zw_l7_db *db;
+	hs_scratch_t *scratch;	/* the db's, or its pool's (one per thread) */
+	struct zw_l7_pool *pool; /* NULL: allocated with malloc */
+	char *heads;		 /* pool: 2 * HTTP_HEAD_MAX, preallocated */
 	int def; /* protocol definition index, -1: no conformance check */
 	int proto;
 	uint8_t l4;
@@ -71,6 +74,8 @@ struct zw_l7_conn {
 	unsigned req_in, req_out;
 	struct dir d[2];
 };
+
+const size_t zw_l7_conn_size = sizeof(struct zw_l7_conn);
 
 static int on_side(unsigned id, unsigned long long from, unsigned long long to,
 		   unsigned flags, void *ctx)
@@ -107,14 +112,40 @@ static int on_first(unsigned id, unsigned long long from,
 	return 0;
 }
 
-struct zw_l7_conn *zw_l7_conn__new(struct zw_l7_db *db, int proto, uint8_t l4,
-				   uint32_t ftypes)
+/* Open a Hyperscan stream of @c: a pooled connection's streams come from
+ * its pool (pool.c binds it to the stream allocator around the call). */
+static int open_stream(struct zw_l7_conn *c, const hs_database_t *d,
+		       hs_stream_t **s)
 {
-	struct zw_l7_conn *c = calloc(1, sizeof(*c));
+	struct zw_l7_pool *prev = zw_l7_pool__bind(c->pool);
+	hs_error_t e = hs_open_stream(d, 0, s);
 
-	if (!c)
-		return NULL;
+	zw_l7_pool__bind(prev);
+	if (e != HS_SUCCESS)
+		*s = NULL;
+	return e == HS_SUCCESS ? 0 : -ENOMEM;
+}
+
+static void close_stream(struct zw_l7_conn *c, hs_stream_t **s)
+{
+	if (*s) {
+		struct zw_l7_pool *prev = zw_l7_pool__bind(c->pool);
+
+		hs_close_stream(*s, c->scratch, NULL, NULL);
+		zw_l7_pool__bind(prev);
+	}
+	*s = NULL;
+}
+
+int zw_l7_conn__init(struct zw_l7_conn *c, struct zw_l7_db *db,
+		     hs_scratch_t *scratch, struct zw_l7_pool *pool,
+		     char *heads, int proto, uint8_t l4, uint32_t ftypes)
+{
+	memset(c, 0, sizeof(*c));
 	c->db = db;
+	c->scratch = scratch;
+	c->pool = pool;
+	c->heads = heads;
 	c->proto = proto;
 	c->l4 = l4;
 	c->def = -1;
@@ -133,39 +164,57 @@ struct zw_l7_conn *zw_l7_conn__new(struct zw_l7_db *db, int proto, uint8_t l4,
 			/* nothing can check it: engines refuse such a flow,
 			 * the inspector cuts it */
 			c->verdict = ZW_L7_MISMATCH;
-			return c;
+			return 0;
 		}
 		c->conform = false;
 		for (int k = 0; k < 2; k++) {
 			if (!db->side[c->def][k])
 				continue;
-			if (hs_open_stream(db->side[c->def][k], 0, &c->d[k].ps) !=
-			    HS_SUCCESS) {
-				zw_l7_conn__free(c);
-				errno = ENOMEM;
-				return NULL;
+			if (open_stream(c, db->side[c->def][k], &c->d[k].ps)) {
+				zw_l7_conn__release(c);
+				return -ENOMEM;
 			}
 		}
+	}
+	return 0;
+}
+
+struct zw_l7_conn *zw_l7_conn__new(struct zw_l7_db *db, int proto, uint8_t l4,
+				   uint32_t ftypes)
+{
+	struct zw_l7_conn *c = malloc(sizeof(*c));
+
+	if (!c)
+		return NULL;
+	if (zw_l7_conn__init(c, db, db->scratch, NULL, NULL, proto, l4,
+			     ftypes)) {
+		free(c);
+		errno = ENOMEM;
+		return NULL;
 	}
 	return c;
 }
 
-static void close_stream(struct zw_l7_conn *c, hs_stream_t **s)
+void zw_l7_conn__release(struct zw_l7_conn *c)
 {
-	if (*s)
-		hs_close_stream(*s, c->db->scratch, NULL, NULL);
-	*s = NULL;
+	for (int k = 0; k < 2; k++) {
+		close_stream(c, &c->d[k].ps);
+		close_stream(c, &c->d[k].ms);
+		if (!c->heads)
+			free(c->d[k].head);
+		c->d[k].head = NULL;
+	}
 }
 
 void zw_l7_conn__free(struct zw_l7_conn *c)
 {
 	if (!c)
 		return;
-	for (int k = 0; k < 2; k++) {
-		close_stream(c, &c->d[k].ps);
-		close_stream(c, &c->d[k].ms);
-		free(c->d[k].head);
+	if (c->pool) {
+		zw_l7_pool__put(c->pool, c);
+		return;
 	}
+	zw_l7_conn__release(c);
 	free(c);
 }
 
@@ -194,7 +243,7 @@ static int recognise(struct zw_l7_conn *c)
 		if (!c->d[k].blen)
 			continue;
 		hs_scan(c->db->ident[k], (const char *)c->d[k].buf, c->d[k].blen,
-			0, c->db->scratch, on_first, &f);
+			0, c->scratch, on_first, &f);
 		if (f.preferred)
 			f.id = c->def;
 		if (f.id >= 0)
@@ -223,8 +272,10 @@ static void magic_start(struct zw_l7_conn *c, struct dir *d)
 	close_stream(c, &d->ms);
 	d->mbytes = 0;
 	d->mdone = false;
-	if (hs_open_stream(c->db->magic, 0, &d->ms) != HS_SUCCESS)
-		d->mdone = true; /* out of memory: not seen (counted nowhere) */
+	if (open_stream(c, c->db->magic, &d->ms))
+		d->mdone = true; /* out of memory: not seen (counted nowhere);
+				  * a pool has four streams per connection,
+				  * so this is a malloc failure only */
 }
 
 static void magic_feed(struct zw_l7_conn *c, struct dir *d, const uint8_t *p,
@@ -238,7 +289,7 @@ static void magic_feed(struct zw_l7_conn *c, struct dir *d, const uint8_t *p,
 	if (take > n)
 		take = n;
 	hs_scan_stream(d->ms, (const char *)p, (unsigned)take, 0,
-		       c->db->scratch, on_magic, c);
+		       c->scratch, on_magic, c);
 	d->mbytes += (uint32_t)take;
 	if (c->ftype >= 0 || d->mbytes >= ZW_L7_MAGIC_DEPTH) {
 		d->mdone = true;
@@ -350,7 +401,8 @@ static void http_feed(struct zw_l7_conn *c, int k, const uint8_t *p, size_t n)
 	struct dir *d = &c->d[k];
 
 	if (!d->head) {
-		d->head = malloc(HTTP_HEAD_MAX);
+		d->head = c->heads ? c->heads + (size_t)k * HTTP_HEAD_MAX :
+				     malloc(HTTP_HEAD_MAX);
 		if (!d->head) {
 			d->hs = H_DEAD;
 			return;
@@ -537,7 +589,7 @@ static void conformance(struct zw_l7_conn *c, int k, const uint8_t *p,
 		if (take > n)
 			take = n;
 		hs_scan_stream(d->ps, (const char *)p, (unsigned)take, 0,
-			       c->db->scratch, on_side, d);
+			       c->scratch, on_side, d);
 		d->bytes += (uint32_t)take;
 		if (d->full)
 			close_stream(c, &d->ps);

@@ -60,11 +60,14 @@ int zw_ctab__init(struct zw_ctab *t, const char *name, uint8_t family,
 	t->fold = rte_zmalloc_socket("zw_fold",
 				     (size_t)slots * sizeof(*t->fold),
 				     RTE_CACHE_LINE_SIZE, socket);
+	t->l7 = rte_zmalloc_socket("zw_l7slot",
+				   (size_t)slots * sizeof(*t->l7),
+				   RTE_CACHE_LINE_SIZE, socket);
 	t->emb_cap = rte_align32pow2(cap + 1);
 	t->embryo = rte_malloc_socket("zw_embryo",
 				      (size_t)t->emb_cap * sizeof(uint32_t), 0,
 				      socket);
-	if (!t->ent || !t->fold || !t->embryo) {
+	if (!t->ent || !t->fold || !t->l7 || !t->embryo) {
 		zw_ctab__fini(t);
 		return -ENOMEM;
 	}
@@ -88,6 +91,7 @@ void zw_ctab__fini(struct zw_ctab *t)
 	pthread_mutex_unlock(&reg_lock);
 	rte_free(t->ent);
 	rte_free(t->fold);
+	rte_free(t->l7);
 	rte_free(t->embryo);
 	memset(t, 0, sizeof(*t));
 }
@@ -163,6 +167,8 @@ void zw_ctab__del(struct zw_ctab *t, struct zw_worker *w,
 		if (s0->spill != UINT16_MAX)
 			s0->spill--;
 	}
+	if (d->c.flags & ZW_CF_L7)
+		zw_l7__end(w, t->l7[pos]); /* its inspector goes back */
 	d->used = 0;
 	t->count--;
 }
@@ -221,6 +227,7 @@ static void move_entry(struct zw_ctab *t, struct zw_worker *w,
 	d->kind = s->kind;
 	d->spill = spill;
 	t->fold[to] = t->fold[from];
+	t->l7[to] = t->l7[from];
 	rte_compiler_barrier();
 	d->used = 1;
 	rte_compiler_barrier();

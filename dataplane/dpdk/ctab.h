@@ -114,6 +114,8 @@ struct zw_cfold {
 struct zw_ctab {
 	uint8_t *ent;		/* nslots entries of esz bytes */
 	struct zw_cfold *fold;	/* [position] */
+	uint32_t *l7;		/* [position] L7 slot of an entry under
+				 * inspection (ZW_CF_L7, l7.c) */
 	uint32_t esz;		/* 64 (IPv4) or 128 (IPv6) */
 	uint32_t bmask;		/* buckets - 1 */
 	uint32_t nslots;	/* buckets * ZW_CT_WAYS */

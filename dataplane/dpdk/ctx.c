@@ -32,6 +32,7 @@ void zw_ctx__free(struct zw_ctx *ctx)
 	rte_acl_free(ctx->acl6);
 	free(ctx->flows);
 	free(ctx->rule_flow);
+	free(ctx->rule_l7);
 	free(ctx->zone_isolate);
 	free(ctx->base);
 	free(ctx->fh_slot);
@@ -209,7 +210,8 @@ struct zw_ctx *zw_ctx__new(struct zw_image *img, int32_t day,
 	for (i = 0; i < img->n_zones; i++)
 		ctx->zone_isolate[i] =
 			!!(img->zones[i].flags & ZW_IMG_ZONE_ISOLATE);
-	if (build_lpm(ctx, err, err_len) || build_acl(ctx, 4, err, err_len) ||
+	if (zw_ctx__l7_build(ctx, err, err_len) ||
+	    build_lpm(ctx, err, err_len) || build_acl(ctx, 4, err, err_len) ||
 	    build_acl(ctx, 6, err, err_len))
 		goto err;
 	return ctx;

@@ -354,6 +354,8 @@ void zw_engine__fini(void)
 		rte_free(zw_eng.workers[i]);
 		zw_eng.workers[i] = NULL;
 	}
+	/* the L7 pools and database (the tables that used them are gone) */
+	zw_l7__fini();
 	rte_ring_free(zw_eng.events);
 	zw_eng.events = NULL;
 	rte_free(zw_eng.qs);
@@ -399,6 +401,10 @@ static void worker_sum(struct zw_worker_stats *s)
 		s->evicted += w->evicted;
 		s->expired += w->expired;
 		s->events_lost += w->events_lost;
+		s->l7_judged += w->l7_judged;
+		s->l7_cut += w->l7_cut;
+		s->l7_pool_full += w->l7_pool_full;
+		s->l7_held += w->l7_held;
 		s->conns += zw_eng.workers[i]->t4.count +
 			    zw_eng.workers[i]->t6.count;
 		for (k = 0; k < ZW_DROP__COUNT; k++)
@@ -429,6 +435,9 @@ void zw_engine__print_stats(FILE *f)
 	fprintf(f, "connections %" PRIu64 " evicted %" PRIu64
 		   " expired %" PRIu64 " events-lost %" PRIu64 "\n",
 		s.conns, s.evicted, s.expired, s.events_lost);
+	fprintf(f, "l7 judged %" PRIu64 " cut %" PRIu64 " pool-full %" PRIu64
+		   " held %" PRIu64 "\n",
+		s.l7_judged, s.l7_cut, s.l7_pool_full, s.l7_held);
 	for (i = 1; i < ZW_DROP__COUNT; i++)
 		if (s.drops[i])
 			fprintf(f, "drop %-15s %" PRIu64 "\n",

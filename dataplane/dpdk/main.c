@@ -73,6 +73,10 @@ static void usage(FILE *f)
 		"  --rxd N, --txd N  descriptors per queue (default 1024)\n"
 		"  --mbufs N         mbufs in the pool (default: computed)\n"
 		"  --events N        telemetry ring size (default 16384)\n"
+		"  --l7-conns N      connections under L7 inspection at once per\n"
+		"                    worker (default 1024; more: refused)\n"
+		"  --no-l7           no L7 inspection: inspect: is not enforced\n"
+		"                    (said at each load), block-file refused\n"
 		"  --help            this text\n"
 		"\n"
 		"Tests and virtual devices: add --no-huge -m 1024 --no-shconf to\n"
@@ -116,6 +120,8 @@ static int parse_args(int argc, char **argv)
 		{ "txd", required_argument, 0, 't' },
 		{ "mbufs", required_argument, 0, 'm' },
 		{ "events", required_argument, 0, 'e' },
+		{ "l7-conns", required_argument, 0, 'L' },
+		{ "no-l7", no_argument, 0, 'N' },
 		{ "help", no_argument, 0, 'h' },
 		{ 0 },
 	};
@@ -166,6 +172,17 @@ static int parse_args(int argc, char **argv)
 			break;
 		case 'e':
 			o.events = rte_align32pow2((uint32_t)strtoul(optarg, NULL, 0));
+			break;
+		case 'L':
+			zw_l7_opts.conns = (uint32_t)strtoul(optarg, NULL, 0);
+			if (zw_l7_opts.conns < 1 || zw_l7_opts.conns > 1u << 20) {
+				fprintf(stderr, PROG ": --l7-conns must be "
+					"1-1048576\n");
+				return -1;
+			}
+			break;
+		case 'N':
+			zw_l7_opts.off = true;
 			break;
 		case 'h':
 			usage(stdout);

@@ -43,7 +43,8 @@ struct slot {
 	uint8_t swapped;  /* the packet's source is the key's b end */
 	uint8_t kind;	  /* 0 connection key, 1 fragment key, 2 ICMP error */
 	uint8_t cand;	  /* classified as a new connection */
-	uint16_t flow_pad;
+	uint8_t emitted;  /* its drop record is out already (L7 cut) */
+	uint8_t flow_pad;
 	struct zw_judge j;
 };
 
@@ -479,16 +480,32 @@ static int rate_ok(struct zw_worker *w, const struct zw_ctx_flow *fi,
  * reason. */
 static uint8_t open_conn(struct zw_worker *w, const struct zw_ctx *ctx,
 			 const struct zw_pkt *p, const union key *k,
-			 const struct slot *sl, uint32_t len, uint64_t now)
+			 const struct slot *sl, uint32_t len, uint64_t now,
+			 const struct rte_mbuf *m, int *cut)
 {
 	struct zw_ctab *t = tab(w, p->t.family);
 	const struct zw_judge *j = &sl->j;
 	struct zw_dconn *d;
+	uint32_t l7slot = 0;
 	int32_t pos;
+	int l7 = 0;
 
+	*cut = 0;
+	if (unlikely(ctx->l7)) {
+		/* an inspected flow: its inspector first (fail closed) */
+		uint8_t r = zw_l7__begin(w, ctx, j, p,
+					 rte_pktmbuf_mtod(m, const uint8_t *),
+					 rte_pktmbuf_data_len(m), &l7slot, &l7);
+
+		if (r)
+			return r;
+	}
 	pos = zw_ctab__add(t, w, ctx, k, now);
-	if (pos < 0)
+	if (pos < 0) {
+		if (l7)
+			zw_l7__end(w, l7slot);
 		return ZW_DROP_TABLE_FULL;
+	}
 	d = zw_ctab__entry(t, (uint32_t)pos);
 	zw_conn__init(&d->c, p, sl->swapped, now, j->flow, ctx->generation,
 		      j->src_zone, j->dst_zone,
@@ -498,7 +515,44 @@ static uint8_t open_conn(struct zw_worker *w, const struct zw_ctx *ctx,
 	d->packets = 1;
 	d->bytes = len;
 	zw_ctab__embryo(t, pos);
+	if (l7) {
+		d->c.flags |= ZW_CF_L7;
+		t->l7[pos] = l7slot;
+		/* the opening packet: a SYN's sequence, a datagram's bytes */
+		return zw_l7__packet(w, t, (uint32_t)pos, d, p,
+				     rte_pktmbuf_mtod(m, const uint8_t *),
+				     rte_pktmbuf_data_len(m), 0, cut);
+	}
 	return 0;
+}
+
+/*
+ * A packet of a connection under L7 inspection that does not pass: held
+ * (@r ZW_L7_HELD: dropped unjudged, its sender sends it again) or of a
+ * cut connection (l7-mismatch, file-type: counted in its flow's drops;
+ * the packet that cut it emits its denied record, whatever the sampling).
+ */
+static void l7_drop(struct zw_worker *w, const struct zw_ctx *ctx,
+		    struct slot *sl, const struct zw_dconn *d,
+		    const struct zw_pkt *pk, uint8_t r, int cut, uint64_t now)
+{
+	uint32_t flow = zw_dconn__flow_in(d, ctx);
+
+	sl->verdict = V_DROP;
+	sl->reason = r == ZW_L7_HELD ? 0 : r;
+	if (r == ZW_L7_HELD)
+		return;
+	if (flow != ZW_NO_FLOW)
+		ctr_of(w, ctx, flow)->drops++;
+	sl->cand = 1;
+	sl->j.flow = flow;
+	sl->j.src_zone = d->c.src_zone;
+	sl->j.dst_zone = d->c.dst_zone;
+	if (cut) {
+		emit_pkt(w, ctx, pk, ZW_EV_DROP, r, flow, d->c.src_zone,
+			 d->c.dst_zone, now);
+		sl->emitted = 1;
+	}
 }
 
 uint16_t zw_pipeline__burst(struct zw_worker *w, const struct zw_ctx *ctx,
@@ -529,6 +583,7 @@ uint16_t zw_pipeline__burst(struct zw_worker *w, const struct zw_ctx *ctx,
 		sl->pos = -1;
 		sl->verdict = V_NONE;
 		sl->cand = 0;
+		sl->emitted = 0;
 		sl->kind = 0;
 		sl->swapped = 0;
 		sl->cls = (uint8_t)zw_parse__fast(data,
@@ -686,6 +741,20 @@ uint16_t zw_pipeline__burst(struct zw_worker *w, const struct zw_ctx *ctx,
 			sl->cand = 1;
 			goto miss;
 		}
+		if (unlikely(d->c.flags & (ZW_CF_L7 | ZW_CF_L7_CUT))) {
+			/* under inspection, or cut by it */
+			int cut;
+			uint8_t r = zw_l7__packet(
+				w, t, (uint32_t)sl->pos, d, pk,
+				rte_pktmbuf_mtod(pkts[i], const uint8_t *),
+				rte_pktmbuf_data_len(pkts[i]),
+				zw_conn__is_reply(&d->c, sl->swapped), &cut);
+
+			if (r) {
+				l7_drop(w, ctx, sl, d, pk, r, cut, now);
+				goto done;
+			}
+		}
 		/* counted in the entry only: folded into the flow's
 		 * counters by the expiry scan and at its end (ctab.h) */
 		d->packets++;
@@ -725,8 +794,27 @@ miss:
 			sl->verdict = V_DROP;
 			sl->reason = ZW_DROP_RATE;
 		} else {
-			uint8_t r = open_conn(w, ctx, pk, &k[i], sl, len, now);
+			int cut;
+			uint8_t r = open_conn(w, ctx, pk, &k[i], sl, len, now,
+					      pkts[i], &cut);
 
+			if (unlikely(cut)) {
+				/* opened and cut by its first datagram */
+				sl->pos = zw_ctab__lookup(t, &k[i], h[i]);
+				inserted++;
+				if (sl->j.flow != ZW_NO_FLOW)
+					ctr_of(w, ctx, sl->j.flow)->new_conns++;
+				l7_drop(w, ctx, sl,
+					zw_ctab__entry(t, (uint32_t)sl->pos),
+					pk, r, cut, now);
+				goto done;
+			}
+			if (r == ZW_L7_HELD) {
+				sl->verdict = V_DROP;
+				sl->reason = 0;
+				inserted++;
+				goto done;
+			}
 			if (r) {
 				sl->verdict = V_DROP;
 				sl->reason = r;
@@ -756,7 +844,8 @@ done:
 			/* Drop records are sampled (ZW_DROP_EVENTS_PER_MS per
 			 * worker): a flood must not turn into a telemetry
 			 * flood; the per-reason counters stay exact. */
-			if (sl->cls == ZW_PARSE_IP && w->drop_budget &&
+			if (sl->cls == ZW_PARSE_IP && sl->reason &&
+			    !sl->emitted && w->drop_budget &&
 			    w->drop_budget--)
 				emit_pkt(w, ctx, pk, ZW_EV_DROP, sl->reason,
 					 sl->cand ? sl->j.flow : ZW_NO_FLOW,

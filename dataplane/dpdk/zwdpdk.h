@@ -75,6 +75,12 @@ struct zw_ctx {
 	uint32_t n_acl4, n_acl6, n_lpm; /* entries programmed */
 	uint32_t *fh_slot; /* open addressing: flow id hash -> flow index */
 	uint32_t fh_mask;
+	/* L7 inspection (l7.c): set when a connection of this policy may
+	 * need it (a live rule of an `inspect:` service, or a crisis
+	 * block-file measure); rule_l7[image rule] is the protocol index
+	 * + 1 of the rule's service, 0 none */
+	uint8_t l7;
+	uint8_t *rule_l7;
 };
 
 /* Flow index of the flow (live or not) whose id hashes to @h, or
@@ -118,6 +124,8 @@ struct zw_judge {
 	uint8_t allow;
 	uint8_t reason; /* enum zw_drop_reason when !allow */
 	uint16_t src_zone, dst_zone;
+	uint8_t l7p;	/* protocol index + 1 its service must carry, 0 none */
+	uint8_t pad;
 	uint32_t flow;	/* ZW_NO_FLOW for same-zone */
 };
 
@@ -130,6 +138,8 @@ static inline void zw_ctx__decide(const struct zw_ctx *ctx, uint32_t res,
 	if (res) {
 		j->allow = 1;
 		j->flow = ctx->rule_flow[res - 1];
+		if (ctx->rule_l7)
+			j->l7p = ctx->rule_l7[res - 1];
 	} else if (j->src_zone == j->dst_zone && j->src_zone) {
 		if (ctx->zone_isolate[j->src_zone])
 			j->reason = ZW_DROP_ISOLATED;
@@ -173,6 +183,12 @@ struct zw_worker_stats {
 	uint64_t drops[ZW_DROP__COUNT];
 	uint64_t evicted, expired, events_lost;
 	uint64_t conns; /* live entries, both families */
+	/* L7 inspection (l7.c) */
+	uint64_t l7_judged;    /* connections judged conformant */
+	uint64_t l7_cut;       /* connections cut (l7-mismatch, file-type) */
+	uint64_t l7_pool_full; /* new inspected connections refused */
+	uint64_t l7_held;      /* segments dropped before being fed (out of
+				* order, before the handshake: sent again) */
 } __rte_cache_aligned;
 
 struct zw_worker {
@@ -259,6 +275,51 @@ void zw_worker__emit(struct zw_worker *w, const struct zw_flow_record *r);
 /* Emit ZW_EV_END for an entry being removed. */
 void zw_worker__emit_end(struct zw_worker *w, const void *key, uint8_t family,
 			 const struct zw_dconn *d, uint64_t now_ns);
+
+/* ---- L7 inspection (l7.c, docs/l7.md) ---- */
+
+/* zw_conn.flags bits of the DPDK engine (the core uses bits 0-3) */
+#define ZW_CF_L7 (1u << 4)	/* under inspection: ctab.l7[pos] is its slot */
+#define ZW_CF_L7_CUT (1u << 5)	/* cut: every later packet dropped */
+#define ZW_CF_L7_FILE (1u << 6) /* cut for a file type (else l7-mismatch) */
+
+#define ZW_L7_CONNS_DEFAULT 1024
+/* zw_l7__packet: a segment dropped without judging (sent again later) */
+#define ZW_L7_HELD 0xffu
+
+struct zw_l7_opts {
+	bool off;	/* --no-l7: inspect: not enforced, block-file refused */
+	uint32_t conns; /* connections under inspection per worker at once */
+};
+/* Set before the first context is built. */
+extern struct zw_l7_opts zw_l7_opts;
+
+/* At context build: what the image asks of L7 (ctx->l7, ctx->rule_l7),
+ * the Hyperscan database and the per-worker pools (made once, at the
+ * first policy that needs them, and handed on to every later context:
+ * the patterns do not depend on the image). -EOPNOTSUPP with the flows
+ * named in @err when the image asks what this engine cannot enforce. */
+int zw_ctx__l7_build(struct zw_ctx *ctx, char *err, size_t err_len);
+/* A new connection allowed by @j (packet @p, frame @f of @flen bytes):
+ * if it must be inspected, take a slot of worker @w's pool into *@slot
+ * and set *@on. Returns 0, or a drop reason: TABLE_FULL when the pool is
+ * exhausted (fail closed), L7_MISMATCH for a SYN carrying data. */
+uint8_t zw_l7__begin(struct zw_worker *w, const struct zw_ctx *ctx,
+		     const struct zw_judge *j, const struct zw_pkt *p,
+		     const uint8_t *f, uint32_t flen, uint32_t *slot, int *on);
+/* Give back a slot (its entry is gone, or was never made). */
+void zw_l7__end(struct zw_worker *w, uint32_t slot);
+/* A packet of an entry with ZW_CF_L7 or ZW_CF_L7_CUT. Returns 0 to pass,
+ * ZW_L7_HELD to drop it unjudged, or the drop reason (L7_MISMATCH,
+ * FILE_TYPE) of a cut connection; *@cut is set when this packet cut it. */
+uint8_t zw_l7__packet(struct zw_worker *w, struct zw_ctab *t, uint32_t pos,
+		      struct zw_dconn *d, const struct zw_pkt *p,
+		      const uint8_t *f, uint32_t flen, int reply, int *cut);
+/* Slots of worker @w's pool in use, its size (0: no pool yet). */
+unsigned zw_l7__used(uint32_t worker);
+unsigned zw_l7__size(uint32_t worker);
+/* Free the database and the pools (engine fini, tests). */
+void zw_l7__fini(void);
 
 /* ---- control ---- */
 

@@ -136,7 +136,7 @@ struct zw_l7_conn;
  */
 struct zw_l7_conn *zw_l7_conn__new(struct zw_l7_db *db, int proto, uint8_t l4,
 				   uint32_t ftypes);
-/* NULL-safe. */
+/* NULL-safe; a pooled connection goes back to its pool. */
 void zw_l7_conn__free(struct zw_l7_conn *c);
 
 /* Feed the payload of one packet in direction @dir, in stream order (an
@@ -153,6 +153,31 @@ bool zw_l7_conn__done(const struct zw_l7_conn *c);
 int zw_l7_conn__seen(const struct zw_l7_conn *c);
 /* The file type found (enum zw_l7_ftype), or -1. */
 int zw_l7_conn__ftype(const struct zw_l7_conn *c);
+
+/* ---- preallocated connections (a packet path that must not allocate) ---- */
+
+struct zw_l7_pool;
+
+/*
+ * A pool of @n connections on @db for ONE thread: their states, HTTP head
+ * buffers, Hyperscan streams and a scratch space of their own, all taken
+ * now. zw_l7_pool__get() then allocates nothing; zw_l7_conn__free() of a
+ * pooled connection gives it back. A pool and its connections are used by
+ * one thread at a time; @db outlives the pool. NULL and errno on failure.
+ */
+struct zw_l7_pool *zw_l7_pool__new(struct zw_l7_db *db, unsigned n);
+/* NULL-safe; the pool's connections go with it. */
+void zw_l7_pool__free(struct zw_l7_pool *p);
+/* A connection as zw_l7_conn__new() from the pool, and its index there
+ * (zw_l7_pool__at). NULL with errno ENOBUFS when every one is in use (the
+ * caller fails closed), counted in zw_l7_pool__exhausted(). */
+struct zw_l7_conn *zw_l7_pool__get(struct zw_l7_pool *p, int proto,
+				   uint8_t l4, uint32_t ftypes,
+				   uint32_t *index);
+struct zw_l7_conn *zw_l7_pool__at(struct zw_l7_pool *p, uint32_t index);
+unsigned zw_l7_pool__size(const struct zw_l7_pool *p);
+unsigned zw_l7_pool__used(const struct zw_l7_pool *p);
+uint64_t zw_l7_pool__exhausted(const struct zw_l7_pool *p);
 
 /* ---- the oracle ---- */
 

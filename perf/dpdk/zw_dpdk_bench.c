@@ -17,7 +17,12 @@
  *  - new, denied connections (every packet goes through LPM and ACL);
  *  - the real worker loop through ports: net_ring rx -> net_null tx.
  *
- * Usage: zw-dpdk-bench [--quick]   (needs root for the EAL; --no-huge)
+ *  - --l7: L7 inspection (`inspect: ssh`) beside an uninspected service,
+ *    same flow, same run: ns/packet of a new connection's first packets
+ *    (handshake and banners, judged on them) and of established ones
+ *    (judged: fast path).
+ *
+ * Usage: zw-dpdk-bench [--quick] [--l7]   (root for the EAL; --no-huge)
  */
 #include <arpa/inet.h>
 #include <stdio.h>
@@ -996,6 +1001,227 @@ static void line(const char *what, double ns, double base_ns)
 	printf("\n");
 }
 
+/* ---- L7 inspection (--l7): inspected connections beside uninspected ---- */
+
+static const char l7_yaml[] =
+	"zonewall: 1\n"
+	"name: l7bench\n"
+	"zones:\n"
+	"  ops: {kind: operations, networks: [10.1.0.0/16], isolate: true}\n"
+	"  srv: {kind: servers, networks: [10.2.0.0/24]}\n"
+	"  adm: {kind: admin, networks: [10.3.0.0/24]}\n"
+	"  upd: {kind: update, networks: [10.4.0.0/24]}\n"
+	"  vpn: {kind: remote-access, networks: [10.5.0.0/24]}\n"
+	"  xchg: {kind: provider-exchange, networks: [10.6.0.0/24]}\n"
+	"services:\n"
+	"  app: {proto: tcp, ports: [8080]}\n"
+	"flows:\n"
+	"  - id: F-1\n"
+	"    from: ops\n"
+	"    to: srv\n"
+	"    services: [ssh, app]\n"
+	"    justification: bench\n";
+
+#define L7_BATCH 4096u	/* connections opened at once (the pool's size) */
+#define L7_CONNS 65536u /* established connections, both kinds */
+
+/* Ethernet + IPv4 + TCP frame, connection @i (client 10.1.x.y:40000+,
+ * server 10.2.0.9:@port), @reply from the server, @len payload bytes. */
+static struct rte_mbuf *l7_frame(uint32_t i, uint16_t port, int reply,
+				 uint8_t flags, uint32_t seq, const char *data,
+				 size_t len)
+{
+	struct rte_mbuf *m = rte_pktmbuf_alloc(pool);
+	size_t tot = 40 + len, fl = 14 + tot < 60 ? 60 : 14 + tot;
+	uint8_t *f, cli[4] = { 10, 1, (uint8_t)(i >> 8), (uint8_t)i };
+	uint8_t srv[4] = { 10, 2, 0, 9 };
+	uint16_t cp = (uint16_t)(40000 + (i >> 16)), a = reply ? port : cp,
+		 b = reply ? cp : port;
+
+	if (!m)
+		return NULL;
+	f = (uint8_t *)rte_pktmbuf_append(m, (uint16_t)fl);
+	if (!f) {
+		rte_pktmbuf_free(m);
+		return NULL;
+	}
+	memset(f, 0, fl);
+	memcpy(f, "\x02\x00\x00\x00\x00\x02\x02\x00\x00\x00\x00\x01\x08\x00", 14);
+	f[14] = 0x45;
+	f[16] = (uint8_t)(tot >> 8), f[17] = (uint8_t)tot;
+	f[22] = 64, f[23] = 6;
+	memcpy(f + 26, reply ? srv : cli, 4);
+	memcpy(f + 30, reply ? cli : srv, 4);
+	f[34] = (uint8_t)(a >> 8), f[35] = (uint8_t)a;
+	f[36] = (uint8_t)(b >> 8), f[37] = (uint8_t)b;
+	f[38] = (uint8_t)(seq >> 24), f[39] = (uint8_t)(seq >> 16);
+	f[40] = (uint8_t)(seq >> 8), f[41] = (uint8_t)seq;
+	f[46] = 5 << 4, f[47] = flags, f[48] = 0xff, f[49] = 0xff;
+	memcpy(f + 54, data, len);
+	return m;
+}
+
+#define L7_PHASES 5 /* SYN, SYN-ACK, ACK, client data, server data */
+
+/* The first packets of connections @i0 .. @i0 + @n on @port, phase by
+ * phase (every SYN, then every SYN-ACK...): [phase * n + k]. */
+static struct rte_mbuf **l7_first(uint32_t i0, uint32_t n, uint16_t port)
+{
+	static const char cb[] = "SSH-2.0-OpenSSH_9.2p1 Debian-2+deb12u3\r\n";
+	static const char sb[] = "SSH-2.0-OpenSSH_9.2p1\r\n";
+	struct rte_mbuf **v = calloc((size_t)n * L7_PHASES, sizeof(*v));
+
+	for (uint32_t k = 0; v && k < n; k++) {
+		uint32_t i = i0 + k;
+
+		v[k] = l7_frame(i, port, 0, 0x02, 1000, "", 0);
+		v[n + k] = l7_frame(i, port, 1, 0x12, 5000, "", 0);
+		v[2 * n + k] = l7_frame(i, port, 0, 0x10, 1001, "", 0);
+		v[3 * n + k] = l7_frame(i, port, 0, 0x18, 1001, cb, sizeof(cb) - 1);
+		v[4 * n + k] = l7_frame(i, port, 1, 0x18, 5001, sb, sizeof(sb) - 1);
+	}
+	return v;
+}
+
+/* One established data packet (64 bytes, as an SSH record) per
+ * connection @i0 .. @i0 + @n. */
+static struct rte_mbuf **l7_data(uint32_t i0, uint32_t n, uint16_t port)
+{
+	static const char rec[64] = { 0, 0, 0, 60, 10 };
+	struct rte_mbuf **v = calloc(n, sizeof(*v));
+
+	for (uint32_t k = 0; v && k < n; k++)
+		v[k] = l7_frame(i0 + k, port, (k & 1), 0x18,
+				(k & 1) ? 5100 : 1100, rec, sizeof(rec));
+	return v;
+}
+
+/* Time the pipeline over @pkts once (bursts of BURST); all must pass.
+ * Returns ns per packet; *@passed the packets that passed. */
+static double l7_time(struct zw_worker *w, const struct zw_ctx *ctx,
+		      struct rte_mbuf **pkts, uint32_t n, uint32_t *passed)
+{
+	struct rte_mbuf *out[BURST];
+	uint64_t t0, t = 0;
+	uint32_t i, p = 0;
+
+	for (i = 0; i < n; i += BURST) {
+		uint16_t k = (uint16_t)RTE_MIN(BURST, n - i);
+
+		for (uint16_t j = 0; j < k; j++) /* ours, passed or not */
+			rte_mbuf_refcnt_update(pkts[i + j], 1);
+		t0 = rte_rdtsc();
+		p += zw_pipeline__burst(w, ctx, pkts + i, k, out, 2);
+		t += rte_rdtsc() - t0;
+		for (uint16_t j = 0; j < k; j++)
+			if (rte_mbuf_refcnt_read(pkts[i + j]) > 1)
+				rte_mbuf_refcnt_update(pkts[i + j], -1);
+	}
+	if (passed)
+		*passed = p;
+	return ns_per(t, n);
+}
+
+static int bench_l7(void)
+{
+	struct zw_image *img = zt_compile(l7_yaml, day, NULL, 0);
+	struct zw_ctx *ctx;
+	char err[256];
+	double first_u[REPS], first_i[REPS], est_u[REPS], est_i[REPS];
+	struct rte_mbuf **du, **di;
+	struct zw_worker *weu, *wei;
+	uint32_t bad = 0, p;
+	int rounds = quick ? 4 : 16;
+
+	zw_l7_opts.off = false;
+	zw_l7_opts.conns = L7_BATCH;
+	ctx = img ? zw_ctx__new(zw_image__open(img->bytes, img->size, NULL, 0),
+				day, 900, 1, err, sizeof(err)) : NULL;
+	if (!ctx || !ctx->l7) {
+		fprintf(stderr, "zw-dpdk-bench --l7: %s\n",
+			ctx ? "no L7 in the context" : err);
+		return 1;
+	}
+	printf("L7 inspection: `inspect: ssh` (port 22) beside an uninspected "
+	       "TCP service (port 8080), same flow, same run; medians of %d\n",
+	       REPS);
+	/* established: L7_CONNS of each kind, each kind in a table of its
+	 * own (the same fill, so the same bucket layout), the inspected ones
+	 * judged (banners both ways) batch by batch, so the pool suffices */
+	weu = new_worker(L7_CONNS + L7_CONNS / 4 + 1024, 0);
+	wei = new_worker(L7_CONNS + L7_CONNS / 4 + 1024, 0);
+	if (!weu || !wei)
+		return 1;
+	for (uint32_t i0 = 0; i0 < L7_CONNS; i0 += L7_BATCH) {
+		struct rte_mbuf **fu = l7_first(i0, L7_BATCH, 8080);
+		struct rte_mbuf **fi = l7_first(i0, L7_BATCH, 22);
+
+		l7_time(weu, ctx, fu, L7_BATCH * L7_PHASES, &p);
+		bad += L7_BATCH * L7_PHASES - p;
+		l7_time(wei, ctx, fi, L7_BATCH * L7_PHASES, &p);
+		bad += L7_BATCH * L7_PHASES - p;
+		free_pkts(fu, L7_BATCH * L7_PHASES);
+		free_pkts(fi, L7_BATCH * L7_PHASES);
+	}
+	if (zw_l7__used(0) || wei->st.l7_judged != L7_CONNS)
+		bad++;
+	du = l7_data(0, L7_CONNS, 8080);
+	di = l7_data(0, L7_CONNS, 22);
+	for (int rep = 0; rep < REPS; rep++) {
+		struct zw_worker *w = new_worker(2 * L7_BATCH + 1024, 0);
+		struct rte_mbuf **fu = l7_first(L7_CONNS + 4096u * (uint32_t)rep,
+						L7_BATCH, 8080);
+		struct rte_mbuf **fi = l7_first(L7_CONNS + 4096u * (uint32_t)rep,
+						L7_BATCH, 22);
+		double su = 0, si = 0;
+
+		if (!w || !fu || !fi)
+			return 1;
+		/* first packets: a fresh table, new connections */
+		first_u[rep] = l7_time(w, ctx, fu, L7_BATCH * L7_PHASES, &p);
+		bad += L7_BATCH * L7_PHASES - p;
+		first_i[rep] = l7_time(w, ctx, fi, L7_BATCH * L7_PHASES, &p);
+		bad += L7_BATCH * L7_PHASES - p;
+		/* established, interleaved round by round */
+		for (int r = 0; r < rounds; r++) {
+			su += l7_time(weu, ctx, du, L7_CONNS, &p);
+			bad += L7_CONNS - p;
+			si += l7_time(wei, ctx, di, L7_CONNS, &p);
+			bad += L7_CONNS - p;
+		}
+		est_u[rep] = su / rounds;
+		est_i[rep] = si / rounds;
+		free_pkts(fu, L7_BATCH * L7_PHASES);
+		free_pkts(fi, L7_BATCH * L7_PHASES);
+		free_worker(w);
+	}
+	{
+		double fu = median(first_u, REPS), fi = median(first_i, REPS);
+		double eu = median(est_u, REPS), ei = median(est_i, REPS);
+
+		printf(" first %d packets of %u new connections (SYN, SYN-ACK, "
+		       "ACK, client data, server data):\n", L7_PHASES, L7_BATCH);
+		printf("  %-52s %7.1f ns/pkt\n", "uninspected (port 8080)", fu);
+		printf("  %-52s %7.1f ns/pkt  (x%.2f)\n",
+		       "inspected, judged on them (ssh banners)", fi, fi / fu);
+		printf(" established, %u connections of each kind, 64-byte "
+		       "payload, both directions:\n", L7_CONNS);
+		printf("  %-52s %7.1f ns/pkt\n", "uninspected (port 8080)", eu);
+		printf("  %-52s %7.1f ns/pkt  (%+.1f %%)\n",
+		       "inspected, judged: fast path", ei, (ei / eu - 1) * 100);
+	}
+	if (bad)
+		printf("  WARNING: %u packets did not pass as expected\n", bad);
+	free_pkts(du, L7_CONNS);
+	free_pkts(di, L7_CONNS);
+	free_worker(weu);
+	free_worker(wei);
+	zw_ctx__free(ctx);
+	zw_image__free(img);
+	zw_l7__fini();
+	return bad ? 1 : 0;
+}
+
 int main(int argc, char **argv)
 {
 	char *eal[] = { argv[0], "--no-huge", "-m", "6144", "--no-shconf",
@@ -1005,7 +1231,14 @@ int main(int argc, char **argv)
 	static const uint32_t conn_counts[] = { 1000, 1000000 };
 	unsigned fi, ci, fam;
 
-	quick = argc > 1 && !strcmp(argv[1], "--quick");
+	int l7 = 0;
+
+	for (int a = 1; a < argc; a++) {
+		if (!strcmp(argv[a], "--quick"))
+			quick = 1;
+		else if (!strcmp(argv[a], "--l7"))
+			l7 = 1;
+	}
 	/* ZW_BENCH_FLOWS / _FAMILY / _CONNS: run one scenario only. */
 	only_flows = getenv("ZW_BENCH_FLOWS") ? (unsigned)atoi(getenv("ZW_BENCH_FLOWS")) : 0;
 	only_family = getenv("ZW_BENCH_FAMILY") ? (unsigned)atoi(getenv("ZW_BENCH_FAMILY")) : 0;
@@ -1038,6 +1271,16 @@ int main(int argc, char **argv)
 	zw_eng.events = bench_events;
 	/* Tables for up to 1.25 M connections per family (about 160 bytes
 	 * each, powers of two rounded up): 1 GiB of address space. */
+	if (l7) {
+		int rc = bench_l7();
+
+		rte_eal_cleanup();
+		return rc;
+	}
+	/* The L3/L4 figures: frames carry a 6-byte tag, no service's
+	 * protocol, so L7 inspection is off for them (--no-l7); --l7 has its
+	 * own figures. */
+	zw_l7_opts.off = true;
 	thp = thp_heap((size_t)1 << 30);
 	if (thp < 0)
 		printf("no heap on transparent huge pages (%s): tables on 4 KiB "

@@ -9,6 +9,10 @@
  * evaluator allows, and that the engine's drop counters per reason equal
  * the oracle's denial reasons. 100 % agreement or the test fails.
  *
+ * The L3/L4 phases run the engine with --no-l7 (their frames carry a tag,
+ * no service's protocol); a last phase runs it with L7 inspection on and
+ * sessions with payloads against zw_l7__eval (docs/l7.md).
+ *
  * Exits 77 when it cannot run (not root, no zonewall-dpdk, no EAL).
  */
 #include <arpa/inet.h>
@@ -33,8 +37,15 @@
 #include "ctl_proto.h"
 #include "gen.h"
 #include "tmatrix.h"
+#ifdef ZW_HAVE_L7
+#include <zonewall/flow_record.h>
+#include <zonewall/l7.h>
+#endif
 
 static char dir[256], bin[1024];
+/* L3/L4 phases: --no-l7 (their frames carry a tag, no service's
+ * protocol); the L7 phase turns inspection on. */
+static const char *l7_arg = "--no-l7";
 static int32_t day;
 static int failures;
 
@@ -223,7 +234,7 @@ static int run_engine(const char *name, const char *pol, const char *in,
 		      "--no-pci", "-l", "0-1", "--vdev", a0, "--vdev", a1,
 		      "--log-level", "lib.eal:error", "--", "--policy", pol,
 		      "--pair", "0:1", "--control", sock, "--conns", "65536",
-		      (char *)NULL);
+		      l7_arg, (char *)NULL);
 		_exit(127);
 	}
 	/* The pcap vdev delivers the whole file at once: wait until every
@@ -435,7 +446,7 @@ static int run(const char *name, struct zw_image *img, struct zw_query *qs,
 		      "--no-pci", "-l", "0-1", "--vdev", a0, "--vdev", a1,
 		      "--log-level", "lib.eal:error", "--", "--policy", pol,
 		      "--pair", "0:1", "--control", sock, "--conns", "65536",
-		      (char *)NULL);
+		      "--no-l7", (char *)NULL);
 		_exit(127);
 	}
 	/* The pcap vdev delivers the whole file at once: wait until every
@@ -535,6 +546,256 @@ static int run(const char *name, struct zw_image *img, struct zw_query *qs,
 	free(seen);
 	return bad ? 1 : 0;
 }
+
+#ifdef ZW_HAVE_L7
+/* ---- L7 inspection: the real binary with inspection on ---- */
+
+static const char l7_yaml[] =
+	"zonewall: 1\n"
+	"name: l7pcap\n"
+	"zones:\n"
+	"  ops: {kind: operations, networks: [10.1.0.0/24], isolate: true}\n"
+	"  srv: {kind: servers, networks: [10.2.0.0/24]}\n"
+	"  adm: {kind: admin, networks: [10.3.0.0/24]}\n"
+	"  upd: {kind: update, networks: [10.4.0.0/24]}\n"
+	"  vpn: {kind: remote-access, networks: [10.5.0.0/24]}\n"
+	"  xchg: {kind: provider-exchange, networks: [10.6.0.0/24]}\n"
+	"services:\n"
+	"  app: {proto: tcp, ports: [8080]}\n"
+	"  rdns: {proto: udp, ports: [5353], inspect: dns}\n"
+	"flows:\n"
+	"  - id: F-1\n"
+	"    from: ops\n"
+	"    to: srv\n"
+	"    services: [ssh, http, app, rdns]\n"
+	"    compensating: lab\n"
+	"    justification: admin\n";
+
+/* One client-to-server packet of a session: sequence offset from ISN + 1
+ * (-1: the SYN), payload. The pcap vdev gives port 0 only: the sessions
+ * are the client's side, the oracle is given the server's as empty. */
+struct l7_pkt {
+	int32_t off;
+	const char *data;
+	size_t len;
+};
+
+struct l7_session {
+	uint8_t proto;
+	uint16_t port;
+	const char *c2s; /* the stream as the oracle sees it */
+	size_t c2s_len;
+	struct l7_pkt p[6];
+	int held; /* index of a segment dropped unjudged (a hole), or -1 */
+};
+
+#define B(x) x, sizeof(x) - 1
+#define ELF "\x7f" "ELF\x02\x01\x01\x00\x00\x00"
+#define POST_ELF "POST /u HTTP/1.1\r\nContent-Length: 10\r\n\r\n" ELF
+#define POST_TXT "POST /u HTTP/1.1\r\nContent-Length: 12\r\n\r\nhello world\n"
+
+static const struct l7_session l7_sessions[] = {
+	{ 6, 22, B("SSH-2.0-cli\r\n"),
+	  { { -1, B("") }, { 0, B("") }, { 0, B("SSH-2.0-cli\r\n") } }, -1 },
+	{ 6, 22, B("GET / HTTP/1.1\r\n\r\n"),
+	  { { -1, B("") }, { 0, B("GET / HTTP/1.1\r\n\r\n") }, { 18, B("x") } }, -1 },
+	{ 6, 22, B("SSH-2.0-cli\r\n"),
+	  { { -1, B("") }, { 0, B("SSH-2.") }, { 6, B("0-cli\r\n") } }, -1 },
+	{ 6, 22, B("SSH-1.5-old\r\n"),
+	  { { -1, B("") }, { 0, B("SSH-") }, { 4, B("1.5-old\r\n") }, { 13, B("x") } }, -1 },
+	{ 6, 22, B("SSH-2.0-cli\r\n"),
+	  { { -1, B("") }, { 0, B("SSH-2.0-") }, { 0, B("SSH-2.0-") },
+	    { 0, B("SSH-2.0-cl") }, { 10, B("i\r\n") } }, -1 },
+	{ 6, 22, B("hello\r\n"),
+	  { { -1, B("") }, { 0, B("") }, { 0, B("hello\r\n") }, { 7, B("x") } }, -1 },
+	{ 6, 22, B("SSH-2.0-cli\r\n"),
+	  { { -1, B("") }, { 8, B("cli\r\n") }, { 0, B("SSH-2.0-") },
+	    { 8, B("cli\r\n") } }, 1 },
+	{ 6, 80, B("GET /a HTTP/1.1\r\n\r\n"),
+	  { { -1, B("") }, { 0, B("GET /a HTTP/1.1\r\n\r\n") } }, -1 },
+	{ 6, 80, B("SSH-2.0-cli\r\n"),
+	  { { -1, B("") }, { 0, B("SSH-2.0-cli\r\n") } }, -1 },
+	{ 6, 80, B(POST_ELF),
+	  { { -1, B("") }, { 0, B("POST /u HTTP/1.1\r\nContent-Length: 10\r\n\r\n\x7f" "E") },
+	    { 42, B("LF\x02\x01\x01\x00\x00\x00") }, { 50, B("x") } }, -1 },
+	{ 6, 80, B(POST_TXT), { { -1, B("") }, { 0, B(POST_TXT) } }, -1 },
+	{ 6, 8080, B(ELF), { { -1, B("") }, { 0, B(ELF) }, { 10, B("x") } }, -1 },
+	{ 6, 8080, B("just text\n"), { { -1, B("") }, { 0, B("just text\n") } }, -1 },
+	{ 17, 5353, B("\xab\xcd\x01\x00\x00\x01\x00\x00\x00\x00\x00\x00"),
+	  { { 0, B("\xab\xcd\x01\x00\x00\x01\x00\x00\x00\x00\x00\x00") } }, -1 },
+	{ 17, 5353, B("hello there!"),
+	  { { 0, B("hello there!") }, { 0, B("second one") } }, -1 },
+};
+
+static size_t l7_frame(uint8_t *f, uint8_t proto, uint16_t cport,
+		       uint16_t port, int syn, uint32_t seq, const char *d,
+		       size_t len)
+{
+	size_t hl = proto == 6 ? 20 : 8, tot = 20 + hl + len;
+	size_t fl = 14 + tot < 60 ? 60 : 14 + tot;
+	uint8_t *l4 = f + 34;
+
+	memset(f, 0, fl);
+	memcpy(f, "\x02\x00\x00\x00\x00\x02\x02\x00\x00\x00\x00\x01\x08\x00", 14);
+	f[14] = 0x45;
+	f[16] = (uint8_t)(tot >> 8), f[17] = (uint8_t)tot;
+	f[22] = 64, f[23] = proto;
+	inet_pton(AF_INET, "10.1.0.5", f + 26);
+	inet_pton(AF_INET, "10.2.0.9", f + 30);
+	l4[0] = (uint8_t)(cport >> 8), l4[1] = (uint8_t)cport;
+	l4[2] = (uint8_t)(port >> 8), l4[3] = (uint8_t)port;
+	if (proto == 6) {
+		l4[4] = (uint8_t)(seq >> 24), l4[5] = (uint8_t)(seq >> 16);
+		l4[6] = (uint8_t)(seq >> 8), l4[7] = (uint8_t)seq;
+		l4[12] = 5 << 4;
+		l4[13] = syn ? 0x02 : 0x18;
+		l4[14] = 0xff, l4[15] = 0xff;
+	} else {
+		l4[4] = (uint8_t)((8 + len) >> 8), l4[5] = (uint8_t)(8 + len);
+	}
+	memcpy(l4 + hl, d, len);
+	return fl;
+}
+
+/*
+ * Sessions with payloads (right and wrong protocol, split, retransmitted,
+ * empty first segment, a hole, an ELF and a text upload during a
+ * block-file executable measure, UDP) through zonewall-dpdk with L7 on:
+ * every packet of a session passes until the oracle (zw_l7__eval on the
+ * client's stream) denies it, the deciding packet and every later one are
+ * dropped, and the engine's l7-mismatch and file-type counters equal the
+ * oracle's denials.
+ */
+static int run_l7(void)
+{
+	struct zw_fileblock fb = { .types = ZW_FT_EXECUTABLE, .from = "ops",
+				   .to = "srv" };
+	struct zw_compile_opts o = { .fileblock = &fb, .n_fileblock = 1 };
+	struct zw_image *img = zt_compile_opts(l7_yaml, day, &o);
+	struct zw_l7_db *db;
+	char in[512], out0[512], out1[512], pol[512], err[256];
+	char errbuf[PCAP_ERRBUF_SIZE];
+	uint8_t (*frames)[256] = calloc(256, sizeof(*frames));
+	size_t lens[256], n = 0, next = 0, passed = 0, i;
+	uint8_t pass[256];
+	long want[16] = { 0 }, got[16];
+	int bad = 0, rc;
+	pcap_t *pd;
+	pcap_dumper_t *dump;
+
+	db = zw_l7_db__new(err, sizeof(err));
+	if (!img || !db || !frames) {
+		fprintf(stderr, "l7: cannot build the image or the oracle: %s\n",
+			db ? "" : err);
+		return 1;
+	}
+	for (size_t s = 0; s < sizeof(l7_sessions) / sizeof(l7_sessions[0]); s++) {
+		const struct l7_session *ss = &l7_sessions[s];
+		struct zw_query q = { .family = 4, .proto = ss->proto,
+				      .port = ss->port, .day = day };
+		struct zw_l7_result r;
+		int decided = 0;
+
+		inet_pton(AF_INET, "10.1.0.5", q.src);
+		inet_pton(AF_INET, "10.2.0.9", q.dst);
+		if (zw_l7__eval(img, db, &q, ss->c2s, ss->c2s_len, "", 0, &r))
+			return 1;
+		/* the packet that decides is the one completing the
+		 * oracle's stream (the sessions are written so) */
+		for (int k = 0; k < 6 && ss->p[k].data; k++) {
+			const struct l7_pkt *p = &ss->p[k];
+			uint16_t cport = (uint16_t)(30000 + s);
+
+			lens[n] = l7_frame(frames[n], ss->proto, cport, ss->port,
+					   p->off < 0, 7000 + (uint32_t)(p->off + 1),
+					   p->data, p->len);
+			if (k == ss->held) {
+				pass[n++] = 0; /* a hole: dropped unjudged */
+				continue;
+			}
+			/* denied: from the packet completing the oracle's
+			 * stream on (UDP: from its first datagram) */
+			if (!r.allow && !decided && p->len &&
+			    (uint32_t)(p->off + (int32_t)p->len) >= ss->c2s_len)
+				decided = 1;
+			if (!r.allow && ss->proto == 17 && p->len)
+				decided = 1;
+			pass[n] = !decided;
+			if (decided && r.reason < 16)
+				want[r.reason]++;
+			passed += pass[n];
+			n++;
+		}
+	}
+	snprintf(in, sizeof(in), "%s/l7.in.pcap", dir);
+	snprintf(out0, sizeof(out0), "%s/l7.out0.pcap", dir);
+	snprintf(out1, sizeof(out1), "%s/l7.out1.pcap", dir);
+	snprintf(pol, sizeof(pol), "%s/l7.img", dir);
+	if (write_file(pol, img->bytes, img->size))
+		return 1;
+	pd = pcap_open_dead(DLT_EN10MB, 65535);
+	dump = pcap_dump_open(pd, in);
+	for (i = 0; i < n; i++) {
+		struct pcap_pkthdr h = { .caplen = (uint32_t)lens[i],
+					 .len = (uint32_t)lens[i] };
+
+		h.ts.tv_usec = (long)i;
+		pcap_dump((u_char *)dump, &h, frames[i]);
+	}
+	pcap_dump_close(dump);
+	pcap_close(pd);
+	l7_arg = "--l7-conns=64";
+	rc = run_engine("l7", pol, in, out0, out1, (long)n, got);
+	l7_arg = "--no-l7";
+	if (rc == 77)
+		return 77;
+	bad += rc;
+	pd = pcap_open_offline(out1, errbuf);
+	if (!pd) {
+		fprintf(stderr, "%s: %s\n", out1, errbuf);
+		bad++;
+	} else {
+		struct pcap_pkthdr *h;
+		const u_char *d;
+
+		while (pcap_next_ex(pd, &h, &d) == 1) {
+			while (next < n && !pass[next])
+				next++;
+			if (next < n && lens[next] == h->caplen &&
+			    !memcmp(frames[next], d, h->caplen)) {
+				next++;
+				continue;
+			}
+			if (++bad <= 10)
+				fprintf(stderr, "l7: a frame passed that the "
+					"oracle denies (after expected frame %zu)\n",
+					next);
+		}
+		pcap_close(pd);
+		for (i = next; i < n; i++)
+			if (pass[i] && ++bad <= 10)
+				fprintf(stderr, "l7: frame %zu dropped, expected "
+					"to pass\n", i);
+	}
+	for (i = 1; i < 16; i++) {
+		if (got[i] == want[i])
+			continue;
+		fprintf(stderr, "l7: drop reason %zu: engine %ld, oracle %ld\n",
+			i, got[i], want[i]);
+		bad++;
+	}
+	printf("%-12s %5zu frames of %zu sessions (%zu pass, %ld l7-mismatch, "
+	       "%ld file-type): %s\n", "l7", n,
+	       sizeof(l7_sessions) / sizeof(l7_sessions[0]), passed,
+	       want[ZW_DROP_L7_MISMATCH], want[ZW_DROP_FILE_TYPE],
+	       bad ? "DISAGREE" : "100% agreement");
+	fflush(stdout);
+	zw_l7_db__free(db);
+	zw_image__free(img);
+	free(frames);
+	return bad ? 1 : 0;
+}
+#endif
 
 /* Exit codes of the CLI contract (docs/cli.md): 1 invalid policy, 2 usage. */
 static int run_rc(const char *pol, const char *pair)
@@ -710,6 +971,9 @@ int main(void)
 	zw_prefix__parse("fd00:5::/48", &block[2]);
 	CASE(one_case("blocked", y, 6, 6000, block, 3));
 	free(y);
+#ifdef ZW_HAVE_L7
+	CASE(run_l7());
+#endif
 	if (!rc) {
 		char cmd[600];
 

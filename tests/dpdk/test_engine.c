@@ -47,6 +47,9 @@
 #include "gen.h"
 #include "tmatrix.h"
 #include "zw_conn.h"
+#ifdef ZW_HAVE_L7
+#include <zonewall/l7.h>
+#endif
 #include "zwdpdk.h"
 
 static struct rte_mempool *pool;
@@ -1610,6 +1613,549 @@ static void test_rate(void)
 	free(y);
 }
 
+/* ---- L7 inspection (l7.c): the fast path against the oracle ---- */
+
+#ifdef ZW_HAVE_L7
+static const char l7_yaml[] =
+	"zonewall: 1\n"
+	"name: l7dpdk\n"
+	"zones:\n"
+	"  ops: {kind: operations, networks: [10.1.0.0/24], isolate: true}\n"
+	"  srv: {kind: servers, networks: [10.2.0.0/24]}\n"
+	"  adm: {kind: admin, networks: [10.3.0.0/24]}\n"
+	"  upd: {kind: update, networks: [10.4.0.0/24]}\n"
+	"  vpn: {kind: remote-access, networks: [10.5.0.0/24]}\n"
+	"  xchg: {kind: provider-exchange, networks: [10.6.0.0/24]}\n"
+	"services:\n"
+	"  app: {proto: tcp, ports: [8080]}\n"
+	"  rdns: {proto: udp, ports: [5353], inspect: dns}\n"
+	"flows:\n"
+	"  - id: F-1\n"
+	"    from: ops\n"
+	"    to: srv\n"
+	"    services: [ssh, http, app, rdns]\n"
+	"    compensating: lab\n"
+	"    justification: admin\n";
+
+/* The lab image, with a block-file measure on ops -> srv when @types. */
+static struct zw_image *l7_image(uint32_t types)
+{
+	struct zw_fileblock fb = { .types = types, .from = "ops", .to = "srv" };
+	struct zw_compile_opts o = { .fileblock = &fb, .n_fileblock = types ? 1 : 0 };
+
+	return zt_compile_opts(l7_yaml, day, &o);
+}
+
+#define CLI "10.1.0.5"
+#define SRV "10.2.0.9"
+#define ISN_C 1000u
+#define ISN_S 5000u
+
+/* An Ethernet + IPv4 + TCP (or UDP: @proto 17) frame with @len bytes of
+ * payload, checksums left zero (the engine does not verify them). */
+static size_t seg4(uint8_t *f, int reply, uint8_t proto, uint16_t cport,
+		   uint16_t sport, uint8_t flags, uint32_t seq,
+		   const void *data, size_t len)
+{
+	size_t hl = proto == 6 ? 20 : 8, tot = 20 + hl + len;
+	uint8_t *l4 = f + 34;
+	uint16_t a = reply ? sport : cport, b = reply ? cport : sport;
+
+	memset(f, 0, 14 + tot < 60 ? 60 : 14 + tot);
+	memcpy(f, "\x02\x00\x00\x00\x00\x02\x02\x00\x00\x00\x00\x01\x08\x00", 14);
+	f[14] = 0x45;
+	f[16] = (uint8_t)(tot >> 8), f[17] = (uint8_t)tot;
+	f[22] = 64, f[23] = proto;
+	inet_pton(AF_INET, reply ? SRV : CLI, f + 26);
+	inet_pton(AF_INET, reply ? CLI : SRV, f + 30);
+	l4[0] = (uint8_t)(a >> 8), l4[1] = (uint8_t)a;
+	l4[2] = (uint8_t)(b >> 8), l4[3] = (uint8_t)b;
+	if (proto == 6) {
+		l4[4] = (uint8_t)(seq >> 24), l4[5] = (uint8_t)(seq >> 16);
+		l4[6] = (uint8_t)(seq >> 8), l4[7] = (uint8_t)seq;
+		l4[12] = 5 << 4;
+		l4[13] = flags;
+		l4[14] = 0xff, l4[15] = 0xff;
+	} else {
+		l4[4] = (uint8_t)((8 + len) >> 8), l4[5] = (uint8_t)(8 + len);
+	}
+	memcpy(l4 + hl, data, len);
+	return 14 + tot < 60 ? 60 : 14 + tot;
+}
+
+/* One frame through @w in a burst of its own: 1 if it passed. */
+static int l7_send(struct zw_worker *w, const struct zw_ctx *ctx,
+		   const uint8_t *f, size_t len, uint64_t now)
+{
+	struct rte_mbuf *m = mk(f, len), *out[1];
+	uint16_t n;
+
+	CU_ASSERT_FATAL(m != NULL);
+	n = zw_pipeline__burst(w, ctx, &m, 1, out, now);
+	rte_pktmbuf_free_bulk(out, n);
+	return n;
+}
+
+struct l7_step {
+	int reply;	/* 1: server to client */
+	uint8_t flags;	/* TCP flags */
+	int32_t off;	/* sequence offset from the sender's ISN + 1 */
+	const char *data;
+	size_t len;
+	int pass;	/* what this packet must do: 1 pass, 0 dropped, -1
+			 * the oracle's verdict (the packet that decides) */
+};
+
+struct l7_case {
+	const char *name;
+	uint8_t proto;
+	uint16_t port;
+	const char *c2s; /* the streams as the oracle sees them */
+	size_t c2s_len;
+	const char *s2c;
+	size_t s2c_len;
+	struct l7_step st[10];
+};
+
+#define B(x) x, sizeof(x) - 1
+#define SYNP { 0, SYN, -1, "", 0, 1 }
+#define SYNACK { 1, SYN | ACK, -1, "", 0, 1 }
+#define ACKP { 0, ACK, 0, "", 0, 1 }
+#define ELF "\x7f" "ELF\x02\x01\x01\x00\x00\x00"
+#define HTTP_ELF "HTTP/1.1 200 OK\r\nContent-Length: 10\r\n\r\n" ELF
+#define HTTP_TXT "HTTP/1.1 200 OK\r\nContent-Length: 12\r\n\r\nhello world\n"
+#define GET "GET /f HTTP/1.1\r\nHost: s\r\n\r\n"
+
+static const struct l7_case l7_cases[] = {
+	{ "ssh, right protocol", 6, 22, B("SSH-2.0-cli\r\n"), B("SSH-2.0-srv\r\n"),
+	  { SYNP, SYNACK, ACKP, { 1, ACK, 0, B("SSH-2.0-srv\r\n"), 1 },
+	    { 0, ACK, 0, B("SSH-2.0-cli\r\n"), -1 } } },
+	{ "ssh port, HTTP sent", 6, 22, B(GET), B(""),
+	  { SYNP, SYNACK, ACKP, { 0, ACK, 0, B(GET), -1 } } },
+	{ "ssh, wrong server", 6, 22, B("SSH-2.0-cli\r\n"), B("220 smtp\r\n"),
+	  { SYNP, SYNACK, ACKP, { 0, ACK, 0, B("SSH-2.0-cli\r\n"), 1 },
+	    { 1, ACK, 0, B("220 smtp\r\n"), -1 } } },
+	{ "ssh, split across packets", 6, 22, B("SSH-2.0-cli\r\n"),
+	  B("SSH-2.0-srv\r\n"),
+	  { SYNP, SYNACK, ACKP, { 0, ACK, 0, B("SSH-2."), 1 },
+	    { 1, ACK, 0, B("SSH-2.0-s"), 1 }, { 0, ACK, 6, B("0-cli\r\n"), 1 },
+	    { 1, ACK, 9, B("rv\r\n"), -1 } } },
+	{ "ssh, retransmitted and overlapping segments", 6, 22,
+	  B("SSH-2.0-cli\r\n"), B("SSH-2.0-srv\r\n"),
+	  { SYNP, SYNACK, ACKP, { 0, ACK, 0, B("SSH-2.0-"), 1 },
+	    { 0, ACK, 0, B("SSH-2.0-"), 1 }, /* retransmission: passes */
+	    { 0, ACK, 0, B("SSH-2.0-cl"), 1 }, /* overlap: the new bytes */
+	    { 1, ACK, 0, B("SSH-2.0-srv\r\n"), 1 },
+	    { 0, ACK, 10, B("i\r\n"), -1 } } },
+	{ "ssh, retransmission of a wrong protocol after a good start", 6, 22,
+	  B("SSH-2.0-cli\r\n1\r\n"), B("SSH-2.0-srv\r\n"),
+	  { SYNP, SYNACK, ACKP, { 0, ACK, 0, B("SSH-2.0-cli\r\n"), 1 },
+	    /* a "retransmission" with other bytes is not fed again */
+	    { 0, ACK, 0, B("GET / HTTP/1.1\r\n"), 1 },
+	    { 1, ACK, 0, B("SSH-2.0-srv\r\n"), -1 } } },
+	{ "ssh, empty first segments", 6, 22, B("SSH-2.0-cli\r\n"),
+	  B("SSH-2.0-srv\r\n"),
+	  { SYNP, SYNACK, ACKP, { 0, ACK, 0, B(""), 1 }, { 1, ACK, 0, B(""), 1 },
+	    { 1, ACK, 0, B("SSH-2.0-srv\r\n"), 1 },
+	    { 0, ACK, 0, B("SSH-2.0-cli\r\n"), -1 } } },
+	{ "ssh, empty first segment then wrong protocol", 6, 22, B("hello\r\n"),
+	  B(""),
+	  { SYNP, SYNACK, ACKP, { 0, ACK, 0, B(""), 1 },
+	    { 0, ACK, 0, B("hello\r\n"), -1 } } },
+	{ "ssh, data before the handshake ends", 6, 22, B("SSH-2.0-cli\r\n"),
+	  B("SSH-2.0-srv\r\n"),
+	  { SYNP, { 0, ACK, 0, B("SSH-2.0-cli\r\n"), 1 }, /* fed */
+	    { 1, ACK, 0, B("SSH-2.0-srv\r\n"), 0 }, /* before its SYN-ACK */
+	    SYNACK, { 1, ACK, 0, B("SSH-2.0-srv\r\n"), -1 } } },
+	{ "ssh, wrong protocol before the handshake ends", 6, 22,
+	  B("GET / HTTP/1.0\r\n\r\n"), B(""),
+	  { SYNP, { 0, ACK, 0, B("GET / HTTP/1.0\r\n\r\n"), -1 },
+	    { 1, SYN | ACK, -1, "", 0, 0 } /* cut: even its SYN-ACK */ } },
+	{ "ssh, data in the SYN-ACK: held", 6, 22, B("SSH-2.0-cli\r\n"),
+	  B("SSH-2.0-srv\r\n"),
+	  { SYNP, { 1, SYN | ACK, -1, B("SSH-2.0-srv\r\n"), 0 }, SYNACK, ACKP,
+	    { 1, ACK, 0, B("SSH-2.0-srv\r\n"), 1 },
+	    { 0, ACK, 0, B("SSH-2.0-cli\r\n"), -1 } } },
+	{ "ssh, data in the SYN: refused", 6, 22, B("SSH-2.0-cli\r\n"), B(""),
+	  { { 0, SYN, -1, B("SSH-2.0-cli\r\n"), 0 }, SYNP, ACKP,
+	    { 0, ACK, 0, B("SSH-2.0-cli\r\n"), -1 } } },
+	{ "ssh, a hole: held until sent again", 6, 22, B("SSH-2.0-cli\r\n"),
+	  B("SSH-2.0-srv\r\n"),
+	  { SYNP, SYNACK, ACKP, { 0, ACK, 8, B("cli\r\n"), 0 },
+	    { 0, ACK, 0, B("SSH-2.0-"), 1 }, { 1, ACK, 0, B("SSH-2.0-srv\r\n"), 1 },
+	    { 0, ACK, 8, B("cli\r\n"), -1 } } },
+	{ "http, right protocol", 6, 80, B(GET), B(HTTP_TXT),
+	  { SYNP, SYNACK, ACKP, { 0, ACK, 0, B(GET), 1 },
+	    { 1, ACK, 0, B(HTTP_TXT), -1 } } },
+	{ "http port, SSH sent", 6, 80, B("SSH-2.0-cli\r\n"), B(""),
+	  { SYNP, SYNACK, ACKP, { 0, ACK, 0, B("SSH-2.0-cli\r\n"), -1 } } },
+	{ "plain tcp, not inspected", 6, 8080, B("anything"), B(ELF),
+	  { SYNP, SYNACK, ACKP, { 0, ACK, 0, B("anything"), 1 },
+	    { 1, ACK, 0, B(ELF), -1 } } },
+	{ "dns over udp, right protocol", 17, 5353,
+	  B("\xab\xcd\x01\x00\x00\x01\x00\x00\x00\x00\x00\x00"),
+	  B("\xab\xcd\x81\x80\x00\x01\x00\x01\x00\x00\x00\x00"),
+	  { { 0, 0, 0, B("\xab\xcd\x01\x00\x00\x01\x00\x00\x00\x00\x00\x00"), 1 },
+	    { 1, 0, 0, B("\xab\xcd\x81\x80\x00\x01\x00\x01\x00\x00\x00\x00"), -1 } } },
+	{ "dns over udp, wrong protocol", 17, 5353, B("hello there!"), B(""),
+	  { { 0, 0, 0, B("hello there!"), -1 } } },
+};
+
+/* The same, during a block-file executable crisis on ops -> srv. */
+static const struct l7_case l7_file_cases[] = {
+	{ "http, ELF download", 6, 80, B(GET), B(HTTP_ELF),
+	  { SYNP, SYNACK, ACKP, { 0, ACK, 0, B(GET), 1 },
+	    { 1, ACK, 0, B(HTTP_ELF), -1 } } },
+	{ "http, ELF download, magic split across packets", 6, 80, B(GET),
+	  B(HTTP_ELF),
+	  { SYNP, SYNACK, ACKP, { 0, ACK, 0, B(GET), 1 },
+	    { 1, ACK, 0, B("HTTP/1.1 200 OK\r\nContent-Length: 10\r\n\r\n\x7f" "E"), 1 },
+	    { 1, ACK, 41, B("LF\x02\x01\x01\x00\x00\x00"), -1 } } },
+	{ "http, text download", 6, 80, B(GET), B(HTTP_TXT),
+	  { SYNP, SYNACK, ACKP, { 0, ACK, 0, B(GET), 1 },
+	    { 1, ACK, 0, B(HTTP_TXT), -1 } } },
+	{ "plain tcp, ELF at the stream start", 6, 8080, B("x"), B(ELF),
+	  { SYNP, SYNACK, ACKP, { 0, ACK, 0, B("x"), 1 },
+	    { 1, ACK, 0, B(ELF), -1 } } },
+	{ "ssh during the crisis (encrypted: no file seen)", 6, 22,
+	  B("SSH-2.0-cli\r\n"), B("SSH-2.0-srv\r\n"),
+	  { SYNP, SYNACK, ACKP, { 1, ACK, 0, B("SSH-2.0-srv\r\n"), 1 },
+	    { 0, ACK, 0, B("SSH-2.0-cli\r\n"), -1 } } },
+};
+
+/*
+ * Each case's packets one burst at a time through a worker's pipeline,
+ * then a probe (one more in-sequence client segment): the connection
+ * lives iff the oracle (zw_l7__eval on the streams) allows it; the packet
+ * that decides and the probe are dropped with the oracle's reason, counted
+ * in the flow's drops; held and retransmitted segments as the case says.
+ */
+static void run_l7_cases(const struct zw_image *img, const struct l7_case *cs,
+			 size_t n, uint16_t port0)
+{
+	struct zw_ctx *ctx = tctx(img, 700);
+	struct zw_worker *w = tw_new(4096);
+	struct zw_l7_db *db;
+	char err[256];
+	const uint64_t t0 = 5000000000000ull;
+	uint64_t now = t0;
+
+	db = zw_l7_db__new(err, sizeof(err));
+	CU_ASSERT_PTR_NOT_NULL_FATAL(db);
+	/* the denied records go to the engine's ring (none in a private
+	 * worker otherwise) */
+	CU_ASSERT_PTR_NULL_FATAL(zw_eng.events);
+	zw_eng.events = rte_ring_create_elem("zt_l7ev",
+					     sizeof(struct zw_flow_record),
+					     4096, 0, RING_F_SC_DEQ);
+	CU_ASSERT_PTR_NOT_NULL_FATAL(zw_eng.events);
+	CU_ASSERT_PTR_NOT_NULL_FATAL(ctx);
+	CU_ASSERT_PTR_NOT_NULL_FATAL(w);
+	CU_ASSERT_FATAL(ctx->l7);
+	for (size_t i = 0; i < n; i++) {
+		const struct l7_case *c = &cs[i];
+		uint16_t cport = (uint16_t)(port0 + i);
+		struct zw_query q = { .family = 4, .proto = c->proto,
+				      .port = c->port, .day = day };
+		struct zw_l7_result r;
+		uint64_t d0[ZW_DROP__COUNT];
+		struct zw_flow_counters fc0, fc1;
+		uint32_t next_c = 0;
+		int bad = 0, probe, decided = 0, cut_drops = 1; /* + probe */
+		uint8_t f[1600];
+		size_t len;
+
+		v4(q.src, CLI);
+		v4(q.dst, SRV);
+		CU_ASSERT_EQUAL_FATAL(zw_l7__eval(img, db, &q, c->c2s, c->c2s_len,
+						  c->s2c, c->s2c_len, &r), 0);
+		memcpy(d0, w->st.drops, sizeof(d0));
+		zw_ctx__flow_total(ctx, 0, &fc0);
+		for (int k = 0; k < 10 && (c->st[k].flags || c->st[k].len); k++) {
+			const struct l7_step *s = &c->st[k];
+			uint32_t isn = s->reply ? ISN_S : ISN_C;
+			uint32_t seq = s->off < 0 ? isn : isn + 1 + (uint32_t)s->off;
+			int want = s->pass < 0 ? r.allow : s->pass, got;
+
+			len = seg4(f, s->reply, c->proto, cport, c->port, s->flags,
+				   seq, s->data, s->len);
+			got = l7_send(w, ctx, f, len, now += 1000);
+			if (got != want) {
+				fprintf(stderr, "\n%s: step %d %s, expected %s\n",
+					c->name, k, got ? "passed" : "dropped",
+					want ? "pass" : "drop");
+				bad++;
+			}
+			if (!r.allow && (s->pass < 0 || decided) && !want)
+				cut_drops++;
+			if (s->pass < 0)
+				decided = 1;
+			if (!s->reply && s->off >= 0 &&
+			    (uint32_t)s->off + s->len > next_c)
+				next_c = (uint32_t)s->off + (uint32_t)s->len;
+		}
+		/* the probe: is the connection alive? */
+		len = seg4(f, 0, c->proto, cport, c->port, ACK,
+			   ISN_C + 1 + next_c, "z", 1);
+		probe = l7_send(w, ctx, f, len, now += 1000);
+		if (probe != r.allow) {
+			fprintf(stderr, "\n%s: connection %s, oracle %s (reason %u, "
+				"l7 %d, seen %d, file %d)\n", c->name,
+				probe ? "alive" : "cut", r.allow ? "allows" : "denies",
+				r.reason, r.l7, r.seen, r.ftype);
+			bad++;
+		}
+		if (!r.allow) {
+			/* the deciding packet and the probe, by its reason,
+			 * and in the flow's drops */
+			CU_ASSERT_EQUAL(w->st.drops[r.reason] - d0[r.reason],
+					(uint64_t)cut_drops);
+			zw_ctx__flow_total(ctx, 0, &fc1);
+			CU_ASSERT_EQUAL(fc1.drops - fc0.drops, (uint64_t)cut_drops);
+		}
+		{
+			/* one denied record, the cut, with its reason and flow
+			 * (later packets' records are sampled: none here) */
+			struct zw_flow_record ev;
+			int n_drop = 0;
+
+			while (!rte_ring_sc_dequeue_elem(zw_eng.events, &ev,
+							 sizeof(ev))) {
+				if (ev.event != ZW_EV_DROP)
+					continue;
+				n_drop++;
+				CU_ASSERT_EQUAL(ev.reason, r.reason);
+				CU_ASSERT_EQUAL(ev.flow, 0);
+				CU_ASSERT(ev.dport == c->port ||
+					  ev.sport == c->port);
+			}
+			CU_ASSERT_EQUAL(n_drop, r.allow ? 0 : 1);
+		}
+		CU_ASSERT_EQUAL(bad, 0);
+	}
+	/* every judged or cut connection gave its slot back: only those
+	 * still watched (HTTP under a block-file measure) hold one */
+	CU_ASSERT(zw_l7__used(0) <= 3);
+	tw_free(w);
+	zw_ctx__free(ctx);
+	zw_l7_db__free(db);
+	zw_l7__fini();
+	rte_ring_free(zw_eng.events);
+	zw_eng.events = NULL;
+}
+
+static void test_l7_oracle(void)
+{
+	struct zw_image *img = l7_image(0), *fimg = l7_image(ZW_FT_EXECUTABLE);
+
+	CU_ASSERT_PTR_NOT_NULL_FATAL(img);
+	CU_ASSERT_PTR_NOT_NULL_FATAL(fimg);
+	zw_l7_opts.off = false;
+	zw_l7_opts.conns = ZW_L7_CONNS_DEFAULT;
+	run_l7_cases(img, l7_cases, sizeof(l7_cases) / sizeof(l7_cases[0]),
+		     41000);
+	run_l7_cases(fimg, l7_file_cases,
+		     sizeof(l7_file_cases) / sizeof(l7_file_cases[0]), 42000);
+	zw_l7_opts.off = true;
+	zw_image__free(img);
+	zw_image__free(fimg);
+}
+
+/*
+ * A bounded pool per worker: when every slot is taken, a new inspected
+ * connection is refused (fail closed: dropped, counted), an uninspected
+ * one still opens, and a slot comes back when its connection is judged,
+ * cut or removed.
+ */
+static void test_l7_pool_full(void)
+{
+	struct zw_image *img = l7_image(0);
+	struct zw_ctx *ctx;
+	struct zw_worker *w = tw_new(1024);
+	const uint64_t s = 1000000000ull;
+	uint64_t now = 7000 * s, full0;
+	uint8_t f[256];
+	size_t len;
+
+	CU_ASSERT_PTR_NOT_NULL_FATAL(img);
+	CU_ASSERT_PTR_NOT_NULL_FATAL(w);
+	zw_l7__fini();
+	zw_l7_opts.off = false;
+	zw_l7_opts.conns = 2;
+	CU_ASSERT_PTR_NULL_FATAL(zw_eng.events);
+	zw_eng.events = rte_ring_create_elem("zt_l7ev2",
+					     sizeof(struct zw_flow_record),
+					     1024, 0, RING_F_SC_DEQ);
+	CU_ASSERT_PTR_NOT_NULL_FATAL(zw_eng.events);
+	ctx = tctx(img, 800);
+	CU_ASSERT_PTR_NOT_NULL_FATAL(ctx);
+	CU_ASSERT_EQUAL(zw_l7__size(0), 2);
+	full0 = w->st.drops[ZW_DROP_TABLE_FULL];
+	for (uint16_t p = 0; p < 2; p++) {
+		len = seg4(f, 0, 6, (uint16_t)(43000 + p), 22, SYN, ISN_C, "", 0);
+		CU_ASSERT_EQUAL(l7_send(w, ctx, f, len, now += 1000), 1);
+	}
+	CU_ASSERT_EQUAL(zw_l7__used(0), 2);
+	/* exhausted: the third inspected connection is refused */
+	len = seg4(f, 0, 6, 43002, 22, SYN, ISN_C, "", 0);
+	CU_ASSERT_EQUAL(l7_send(w, ctx, f, len, now += 1000), 0);
+	CU_ASSERT_EQUAL(w->st.l7_pool_full, 1);
+	CU_ASSERT_EQUAL(w->st.drops[ZW_DROP_TABLE_FULL] - full0, 1);
+	/* its retransmitted SYN too (no entry was made) */
+	CU_ASSERT_EQUAL(l7_send(w, ctx, f, len, now += 1000), 0);
+	CU_ASSERT_EQUAL(w->st.l7_pool_full, 2);
+	/* an uninspected connection opens */
+	len = seg4(f, 0, 6, 43003, 8080, SYN, ISN_C, "", 0);
+	CU_ASSERT_EQUAL(l7_send(w, ctx, f, len, now += 1000), 1);
+	/* the first is judged (both banners): its slot comes back */
+	len = seg4(f, 1, 6, 43000, 22, SYN | ACK, ISN_S, "", 0);
+	CU_ASSERT_EQUAL(l7_send(w, ctx, f, len, now += 1000), 1);
+	len = seg4(f, 0, 6, 43000, 22, ACK, ISN_C + 1, B("SSH-2.0-a\r\n"));
+	CU_ASSERT_EQUAL(l7_send(w, ctx, f, len, now += 1000), 1);
+	len = seg4(f, 1, 6, 43000, 22, ACK, ISN_S + 1, B("SSH-2.0-b\r\n"));
+	CU_ASSERT_EQUAL(l7_send(w, ctx, f, len, now += 1000), 1);
+	CU_ASSERT_EQUAL(w->st.l7_judged, 1);
+	CU_ASSERT_EQUAL(zw_l7__used(0), 1);
+	/* fast path: more data passes, no slot taken */
+	len = seg4(f, 0, 6, 43000, 22, ACK, ISN_C + 12, B("\x00\x00\x01\x0c"));
+	CU_ASSERT_EQUAL(l7_send(w, ctx, f, len, now += 1000), 1);
+	CU_ASSERT_EQUAL(zw_l7__used(0), 1);
+	/* so the refused one may open now */
+	len = seg4(f, 0, 6, 43002, 22, SYN, ISN_C, "", 0);
+	CU_ASSERT_EQUAL(l7_send(w, ctx, f, len, now += 1000), 1);
+	CU_ASSERT_EQUAL(zw_l7__used(0), 2);
+	/* a cut gives its slot back too */
+	len = seg4(f, 0, 6, 43001, 22, ACK, ISN_C + 1, B("GET / HTTP/1.1\r\n"));
+	CU_ASSERT_EQUAL(l7_send(w, ctx, f, len, now += 1000), 0);
+	CU_ASSERT_EQUAL(w->st.l7_cut, 1);
+	CU_ASSERT_EQUAL(zw_l7__used(0), 1);
+	/* and so does an entry's removal (expiry of the pending SYN) */
+	zw_ctab__expire_ctx(&w->t4, w, ctx, now + 200 * s, w->t4.nslots);
+	CU_ASSERT_EQUAL(zw_l7__used(0), 0);
+	tw_free(w);
+	zw_ctx__free(ctx);
+	zw_l7__fini();
+	zw_l7_opts.conns = ZW_L7_CONNS_DEFAULT;
+	zw_l7_opts.off = true;
+	zw_image__free(img);
+	rte_ring_free(zw_eng.events);
+	zw_eng.events = NULL;
+}
+
+/*
+ * A policy swap (a new context, as PREPARE/COMMIT builds it) hands the
+ * Hyperscan database and the pools on: a connection under inspection
+ * keeps its state and is judged by it under the new policy, and one
+ * judged before stays fast-pathed.
+ */
+static void test_l7_swap(void)
+{
+	struct zw_image *img = l7_image(0);
+	struct zw_ctx *c1, *c2;
+	struct zw_worker *w = tw_new(1024);
+	uint64_t now = 9000000000000ull;
+	uint8_t f[256];
+	size_t len;
+
+	CU_ASSERT_PTR_NOT_NULL_FATAL(img);
+	CU_ASSERT_PTR_NOT_NULL_FATAL(w);
+	zw_l7_opts.off = false;
+	CU_ASSERT_PTR_NULL_FATAL(zw_eng.events);
+	zw_eng.events = rte_ring_create_elem("zt_l7ev3",
+					     sizeof(struct zw_flow_record),
+					     1024, 0, RING_F_SC_DEQ);
+	CU_ASSERT_PTR_NOT_NULL_FATAL(zw_eng.events);
+	c1 = tctx(img, 1000);
+	CU_ASSERT_PTR_NOT_NULL_FATAL(c1);
+	/* A: judged under c1; B, C: pending (client banner only) */
+	for (uint16_t cp = 44000; cp < 44003; cp++) {
+		len = seg4(f, 0, 6, cp, 22, SYN, ISN_C, "", 0);
+		CU_ASSERT_EQUAL(l7_send(w, c1, f, len, now += 1000), 1);
+		len = seg4(f, 1, 6, cp, 22, SYN | ACK, ISN_S, "", 0);
+		CU_ASSERT_EQUAL(l7_send(w, c1, f, len, now += 1000), 1);
+		len = seg4(f, 0, 6, cp, 22, ACK, ISN_C + 1, B("SSH-2.0-a\r\n"));
+		CU_ASSERT_EQUAL(l7_send(w, c1, f, len, now += 1000), 1);
+	}
+	len = seg4(f, 1, 6, 44000, 22, ACK, ISN_S + 1, B("SSH-2.0-b\r\n"));
+	CU_ASSERT_EQUAL(l7_send(w, c1, f, len, now += 1000), 1);
+	CU_ASSERT_EQUAL(zw_l7__used(0), 2);
+	c2 = tctx(img, 1001); /* the swap: c1 retired */
+	CU_ASSERT_PTR_NOT_NULL_FATAL(c2);
+	zw_ctx__free(c1);
+	CU_ASSERT_EQUAL(zw_l7__used(0), 2);
+	/* B passes, judged by the state begun under c1 */
+	len = seg4(f, 1, 6, 44001, 22, ACK, ISN_S + 1, B("SSH-2.0-b\r\n"));
+	CU_ASSERT_EQUAL(l7_send(w, c2, f, len, now += 1000), 1);
+	CU_ASSERT_EQUAL(w->st.l7_judged, 2);
+	/* C is cut: its server is not SSH */
+	len = seg4(f, 1, 6, 44002, 22, ACK, ISN_S + 1, B("220 smtp\r\n"));
+	CU_ASSERT_EQUAL(l7_send(w, c2, f, len, now += 1000), 0);
+	CU_ASSERT_EQUAL(w->st.l7_cut, 1);
+	CU_ASSERT_EQUAL(zw_l7__used(0), 0);
+	/* A stays on the fast path */
+	len = seg4(f, 0, 6, 44000, 22, ACK, ISN_C + 12, B("\x00\x00\x00\x0c"));
+	CU_ASSERT_EQUAL(l7_send(w, c2, f, len, now += 1000), 1);
+	tw_free(w);
+	zw_ctx__free(c2);
+	zw_l7__fini();
+	zw_l7_opts.off = true;
+	zw_image__free(img);
+	rte_ring_free(zw_eng.events);
+	zw_eng.events = NULL;
+}
+
+/* --no-l7 refuses a block-file measure; an image whose inspected service
+ * cannot be checked over its transport is refused, the flow named. */
+static void test_l7_refusals(void)
+{
+	static const char bad_yaml[] =
+		"zonewall: 1\n"
+		"name: l7bad\n"
+		"zones:\n"
+		"  ops: {kind: operations, networks: [10.1.0.0/24], isolate: true}\n"
+		"  srv: {kind: servers, networks: [10.2.0.0/24]}\n"
+		"  adm: {kind: admin, networks: [10.3.0.0/24]}\n"
+		"  upd: {kind: update, networks: [10.4.0.0/24]}\n"
+		"  vpn: {kind: remote-access, networks: [10.5.0.0/24]}\n"
+		"  xchg: {kind: provider-exchange, networks: [10.6.0.0/24]}\n"
+		"services:\n"
+		"  ussh: {proto: udp, ports: [2222], inspect: ssh}\n"
+		"flows:\n"
+		"  - id: F-UDP\n"
+		"    from: ops\n"
+		"    to: srv\n"
+		"    services: [ussh]\n"
+		"    justification: test\n";
+	struct zw_image *fimg = l7_image(ZW_FT_EXECUTABLE);
+	struct zw_image *bimg = zt_compile(bad_yaml, day, NULL, 0), *copy;
+	struct zw_ctx *ctx;
+	char err[512];
+
+	CU_ASSERT_PTR_NOT_NULL_FATAL(fimg);
+	CU_ASSERT_PTR_NOT_NULL_FATAL(bimg);
+	zw_l7_opts.off = true;
+	copy = zw_image__open(fimg->bytes, fimg->size, NULL, 0);
+	ctx = zw_ctx__new(copy, day, 900, 1, err, sizeof(err));
+	CU_ASSERT_PTR_NULL(ctx);
+	CU_ASSERT_PTR_NOT_NULL(strstr(err, "block-file"));
+	zw_ctx__free(ctx);
+	if (!ctx)
+		zw_image__free(copy);
+	zw_l7_opts.off = false;
+	copy = zw_image__open(bimg->bytes, bimg->size, NULL, 0);
+	ctx = zw_ctx__new(copy, day, 901, 1, err, sizeof(err));
+	CU_ASSERT_PTR_NULL(ctx);
+	CU_ASSERT_PTR_NOT_NULL(strstr(err, "F-UDP"));
+	zw_ctx__free(ctx);
+	if (!ctx)
+		zw_image__free(copy);
+	zw_l7__fini();
+	zw_l7_opts.off = true;
+	zw_image__free(fimg);
+	zw_image__free(bimg);
+}
+#endif
+
 int main(int argc, char **argv)
 {
 	char *eal[] = { argv[0], "--no-huge", "-m", "1024", "--no-shconf",
@@ -1638,6 +2184,10 @@ int main(int argc, char **argv)
 		return 77;
 	}
 	day = zt_today();
+	/* The L3/L4 tests send "ZT"+tag payloads, no service's protocol: L7
+	 * inspection off for them (as zonewall-dpdk --no-l7); the L7 tests
+	 * turn it on for themselves. */
+	zw_l7_opts.off = true;
 	snprintf(path, sizeof(path), "%s/matrix/examples/minimal.yaml",
 		 src ? src : ".");
 	yaml = read_file(path);
@@ -1688,6 +2238,16 @@ int main(int argc, char **argv)
 		    test_conn_key_is_core);
 	CU_add_test(s, "shared corpus across policy swaps (3 phases)",
 		    test_corpus_phases);
+#ifdef ZW_HAVE_L7
+	CU_add_test(s, "L7: payloads against the oracle (inspect:, block-file)",
+		    test_l7_oracle);
+	CU_add_test(s, "L7: pool exhausted, fail closed; slots come back",
+		    test_l7_pool_full);
+	CU_add_test(s, "L7: a policy swap keeps connections under inspection",
+		    test_l7_swap);
+	CU_add_test(s, "L7: refusals (--no-l7 and block-file, uncheckable)",
+		    test_l7_refusals);
+#endif
 	CU_basic_set_mode(CU_BRM_VERBOSE);
 	CU_basic_run_tests();
 	fails = CU_get_number_of_failures() + CU_get_number_of_tests_failed();

@@ -457,6 +457,55 @@ static void query(struct zw_query *q, const char *src, const char *dst,
 	CU_ASSERT_EQUAL_FATAL(zw_query__parse(q, src, dst, "tcp", ps, err, sizeof(err)), 0);
 }
 
+/* The pool (a packet path that must not allocate): same verdicts as
+ * malloc'd connections, a bounded number of them, exhaustion reported. */
+static void test_pool(void)
+{
+	struct zw_l7_pool *p = zw_l7_pool__new(db, 3);
+	struct zw_l7_conn *c[4];
+	uint32_t idx[4];
+	int ssh = zw_l7_proto__find("ssh"), http = zw_l7_proto__find("http");
+	static const char elf[] = "\x7f" "ELF\x02\x01\x01\x00\x00\x00";
+
+	CU_ASSERT_PTR_NOT_NULL_FATAL(p);
+	CU_ASSERT_EQUAL(zw_l7_pool__size(p), 3);
+	for (int round = 0; round < 50; round++) {
+		c[0] = zw_l7_pool__get(p, ssh, 6, 0, &idx[0]);
+		c[1] = zw_l7_pool__get(p, ssh, 6, 0, &idx[1]);
+		c[2] = zw_l7_pool__get(p, http, 6, ZW_FT_EXECUTABLE, &idx[2]);
+		CU_ASSERT_PTR_NOT_NULL_FATAL(c[0]);
+		CU_ASSERT_PTR_NOT_NULL_FATAL(c[1]);
+		CU_ASSERT_PTR_NOT_NULL_FATAL(c[2]);
+		CU_ASSERT_EQUAL(zw_l7_pool__used(p), 3);
+		CU_ASSERT_PTR_EQUAL(zw_l7_pool__at(p, idx[1]), c[1]);
+		/* exhausted: refused, counted */
+		c[3] = zw_l7_pool__get(p, ssh, 6, 0, &idx[3]);
+		CU_ASSERT_PTR_NULL(c[3]);
+		CU_ASSERT_EQUAL(zw_l7_pool__exhausted(p), (uint64_t)round + 1);
+		CU_ASSERT_EQUAL(zw_l7_conn__feed(c[0], ZW_L7_C2S,
+						 S("SSH-2.0-x\r\n")), ZW_L7_PENDING);
+		CU_ASSERT_EQUAL(zw_l7_conn__feed(c[0], ZW_L7_S2C,
+						 S("SSH-2.0-y\r\n")), ZW_L7_PASS);
+		CU_ASSERT(zw_l7_conn__done(c[0]));
+		CU_ASSERT_EQUAL(zw_l7_conn__feed(c[1], ZW_L7_C2S,
+						 S("GET / HTTP/1.1\r\n")),
+				ZW_L7_MISMATCH);
+		CU_ASSERT_EQUAL(zw_l7_conn__seen(c[1]), http);
+		/* an ELF download split in two packets, HTTP head buffers and
+		 * the magic stream from the pool */
+		zw_l7_conn__feed(c[2], ZW_L7_C2S, S("GET /a HTTP/1.1\r\n\r\n"));
+		zw_l7_conn__feed(c[2], ZW_L7_S2C,
+				 S("HTTP/1.1 200 OK\r\nContent-Length: 10\r\n\r\n\x7f" "E"));
+		CU_ASSERT_EQUAL(zw_l7_conn__feed(c[2], ZW_L7_S2C, elf + 2, 8),
+				ZW_L7_FILE);
+		CU_ASSERT_EQUAL(zw_l7_conn__ftype(c[2]), ZW_FT_ELF);
+		for (int i = 0; i < 3; i++)
+			zw_l7_conn__free(c[i]);
+		CU_ASSERT_EQUAL(zw_l7_pool__used(p), 0);
+	}
+	zw_l7_pool__free(p);
+}
+
 static void test_oracle(void)
 {
 	struct zw_image *img = lab_image(NULL, 0);
@@ -531,6 +580,7 @@ int main(void)
 	CU_add_test(s, "file type lists", test_ftypes_parse);
 	CU_add_test(s, "HTTP bodies", test_http_bodies);
 	CU_add_test(s, "oracle", test_oracle);
+	CU_add_test(s, "pool: preallocated, bounded, exhaustion", test_pool);
 	CU_basic_set_mode(CU_BRM_VERBOSE);
 	CU_basic_run_tests();
 	fails = CU_get_number_of_failures();
