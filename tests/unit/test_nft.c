@@ -33,6 +33,7 @@
 #include <linux/netfilter/nf_conntrack_common.h>
 #include <linux/netfilter/nf_tables.h>
 #include <linux/netfilter/nfnetlink.h>
+#include <linux/netfilter/xt_NFQUEUE.h>
 
 #include <libnftnl/batch.h>
 #include <libnftnl/chain.h>
@@ -45,6 +46,7 @@
 
 #include <zonewall/backend.h>
 #include <zonewall/eval.h>
+#include <zonewall/l7.h>
 #include <zonewall/matrix.h>
 #include <zonewall/policy.h>
 
@@ -497,6 +499,7 @@ struct pkt {
 	uint8_t saddr[16], daddr[16];
 	uint8_t tcp_flags;
 	uint32_t ct_state; /* NF_CT_STATE_* bit */
+	uint32_t ct_mark;  /* the connection's mark (the inspector's bits) */
 	uint8_t o_src[16], o_dst[16];
 	uint8_t o_proto;
 	uint8_t o_pdst[2]; /* as in the conntrack tuple */
@@ -511,7 +514,8 @@ struct run {
 	struct parsed *p;
 	const struct pkt *k;
 	uint8_t reg[16];
-	int verdict; /* NFT_CONTINUE if none */
+	int verdict; /* NFT_CONTINUE if none; NF_QUEUE: to the inspector */
+	int queue;   /* its queue number */
 	const char *target;
 	const char *hits[16];
 	int n_hits;
@@ -655,6 +659,9 @@ static int vm_expr(struct nftnl_expr *e, void *data)
 		case NFT_CT_PROTOCOL:
 			r->reg[0] = k->o_proto;
 			break;
+		case NFT_CT_MARK:
+			memcpy(r->reg, &k->ct_mark, 4);
+			break;
 		case NFT_CT_PROTO_DST:
 			memcpy(r->reg, k->o_pdst, 2);
 			break;
@@ -732,6 +739,21 @@ static int vm_expr(struct nftnl_expr *e, void *data)
 			r->broke = true; /* no routing header */
 		else
 			CU_FAIL("exthdr");
+	} else if (!strcmp(name, "target")) {
+		/* xt NFQUEUE v3 through nft_compat: the verdict is NF_QUEUE,
+		 * and without the bypass flag a queue nobody listens on drops */
+		const struct xt_NFQ_info_v3 *info =
+			nftnl_expr_get(e, NFTNL_EXPR_TG_INFO, &len);
+
+		if (strcmp(nftnl_expr_get_str(e, NFTNL_EXPR_TG_NAME), "NFQUEUE") ||
+		    nftnl_expr_get_u32(e, NFTNL_EXPR_TG_REV) != 3 || !info ||
+		    len != sizeof(*info) || info->queues_total != 1 ||
+		    (info->flags & NFQ_FLAG_BYPASS)) {
+			CU_FAIL("target: not a fail-closed NFQUEUE");
+		} else {
+			r->verdict = NF_QUEUE;
+			r->queue = info->queuenum;
+		}
 	} else if (!strcmp(name, "dynset")) {
 		r->broke = true; /* rate never exceeded here */
 	} else if (strcmp(name, "log") && strcmp(name, "counter")) {
@@ -740,7 +762,7 @@ static int vm_expr(struct nftnl_expr *e, void *data)
 	return 0;
 }
 
-/* Run the forward hook. Returns NF_ACCEPT or NF_DROP. */
+/* Run the forward hook. Returns NF_ACCEPT, NF_DROP or NF_QUEUE. */
 static int vm_run(struct parsed *p, const struct pkt *k, struct run *out)
 {
 	struct {
@@ -787,6 +809,7 @@ static int vm_run(struct parsed *p, const struct pkt *k, struct run *out)
 		switch (out->verdict) {
 		case NF_ACCEPT:
 		case NF_DROP:
+		case NF_QUEUE:
 			return out->verdict;
 		case NFT_JUMP:
 			if (depth == 16)
@@ -845,8 +868,53 @@ static void pkt_of_query(const struct zw_query *q, struct pkt *k)
 }
 
 struct stats {
-	unsigned long checked, allowed, mismatches;
+	unsigned long checked, allowed, mismatches, queued;
 };
+
+/* Whether the engine sends the connections of flow @f to the inspector
+ * (docs/l7.md): a rule of an `inspect:` service, or a zone pair under a
+ * crisis block-file measure. */
+static bool flow_inspected(const struct zw_image *img, uint32_t f)
+{
+	for (uint32_t r = 0; r < img->n_rules; r++)
+		if (img->rules[r].flow == f &&
+		    img->services[img->rules[r].service].inspect)
+			return true;
+	for (uint32_t i = 0; i < img->n_fileblock; i++) {
+		const struct zw_img_fileblock *fb = &img->fileblock[i];
+
+		if ((fb->from == ZW_FILEBLOCK_ANY || fb->from == img->flows[f].from) &&
+		    (fb->to == ZW_FILEBLOCK_ANY || fb->to == img->flows[f].to))
+			return true;
+	}
+	return false;
+}
+
+/* A packet of an inspected connection @k of flow @f: queued while the ct
+ * mark has no verdict (whatever its other bits), accepted once judged
+ * good, dropped and counted once cut. */
+static bool check_marks(struct parsed *p, const struct zw_image *img,
+			const struct pkt *k, uint32_t f)
+{
+	char flow_c[ZWNFT_NAME_MAX], drop_c[ZWNFT_NAME_MAX];
+	struct pkt x = *k;
+	struct run r;
+	bool ok = true;
+
+	snprintf(flow_c, sizeof(flow_c), "flow_%s",
+		 zw_image__str(img, img->flows[f].id));
+	snprintf(drop_c, sizeof(drop_c), "drop_%s",
+		 zw_image__str(img, img->flows[f].id));
+	x.ct_mark = 0x0000beefu; /* other users' bits */
+	ok = ok && vm_run(p, &x, &r) == NF_QUEUE &&
+	     r.queue == ZW_INSPECT_QUEUE_DEFAULT && hit(&r, flow_c);
+	x.ct_mark = ZW_L7_CTMARK_PASS | 0x0000beefu;
+	ok = ok && vm_run(p, &x, &r) == NF_ACCEPT && hit(&r, flow_c);
+	x.ct_mark = ZW_L7_CTMARK_CUT | 0x0000beefu;
+	ok = ok && vm_run(p, &x, &r) == NF_DROP && hit(&r, drop_c) &&
+	     hit(&r, "zw_l7_mismatch") && !hit(&r, flow_c);
+	return ok;
+}
 
 /* Check one query: new packet, reply packet, bare ACK. */
 static void check_query(struct parsed *p, const struct zw_image *img,
@@ -880,7 +948,17 @@ static void check_query(struct parsed *p, const struct zw_image *img,
 	got = vm_run(p, &k, &r);
 	st->checked++;
 	st->allowed += v.allow;
-	bool ok = (got == NF_ACCEPT) == v.allow && hit(&r, want_hit);
+	/* an inspected flow's connection goes to the inspector instead of
+	 * being accepted (and only then) */
+	bool l7 = v.allow && v.reason == ZW_VERDICT_FLOW &&
+		  flow_inspected(img, v.flow);
+	bool ok = (got == (l7 ? NF_QUEUE : NF_ACCEPT)) == v.allow &&
+		  hit(&r, want_hit);
+
+	if (l7) {
+		st->queued++;
+		ok = ok && check_marks(p, img, &k, v.flow);
+	}
 
 	/* the reply of that connection: judged like the connection */
 	struct pkt reply = k;
@@ -892,7 +970,9 @@ static void check_query(struct parsed *p, const struct zw_image *img,
 	struct run rr;
 	int got_reply = vm_run(p, &reply, &rr);
 
-	ok = ok && (got_reply == NF_ACCEPT) == v.allow;
+	ok = ok && (got_reply == (l7 ? NF_QUEUE : NF_ACCEPT)) == v.allow;
+	if (l7)
+		ok = ok && check_marks(p, img, &reply, v.flow);
 	if (!v.allow && v.reason != ZW_VERDICT_BLOCKED && v.reason != ZW_VERDICT_ISOLATED)
 		ok = ok && hit(&rr, "zw_cut");
 
@@ -922,7 +1002,8 @@ static void check_query(struct parsed *p, const struct zw_image *img,
 		x.ah = true;
 		x.nexthdr0 = 51;
 		x.tcp_flags = 0x10; /* AH is no TCP: a SYN is not needed */
-		bool ok_ah = (vm_run(p, &x, &rx) == NF_ACCEPT) == va.allow;
+		int g_ah = vm_run(p, &x, &rx);
+		bool ok_ah = (g_ah == NF_ACCEPT || g_ah == NF_QUEUE) == va.allow;
 
 		if (va.reason == ZW_VERDICT_FLOW) {
 			char h[ZWNFT_NAME_MAX];
@@ -951,7 +1032,7 @@ static void check_query(struct parsed *p, const struct zw_image *img,
 		x.hbh = true;
 		x.nexthdr0 = 0;
 		x.rt_type = 2;
-		ok = ok && (vm_run(p, &x, &rx) == NF_ACCEPT) == v.allow;
+		ok = ok && vm_run(p, &x, &rx) == (l7 ? NF_QUEUE : v.allow ? NF_ACCEPT : NF_DROP);
 	}
 	if (!ok) {
 		char a[64], b[64];
@@ -965,8 +1046,8 @@ static void check_query(struct parsed *p, const struct zw_image *img,
 				"mismatch: %s -> %s proto %u port %u day %d: oracle %s (%s), nft %s/%s\n",
 				zw_prefix__format(&pa, a), zw_prefix__format(&pb, b),
 				q->proto, q->port, q->day, v.allow ? "allow" : "deny",
-				want_hit, got == NF_ACCEPT ? "accept" : "drop",
-				got_reply == NF_ACCEPT ? "accept" : "drop");
+				want_hit, got == NF_ACCEPT ? "accept" : got == NF_QUEUE ? "queue" : "drop",
+				got_reply == NF_ACCEPT ? "accept" : got_reply == NF_QUEUE ? "queue" : "drop");
 	}
 }
 
@@ -1258,6 +1339,9 @@ static void test_ipv6_ah(void)
 	inet_pton(AF_INET6, "fd00:1::a", q.src);
 	inet_pton(AF_INET6, "fd00:2::a", q.dst);
 	pkt_of_query(&q, &k);
+	/* ssh is inspected: to the inspector, then accepted once judged */
+	CU_ASSERT_EQUAL(vm_run(&p, &k, &r), NF_QUEUE);
+	k.ct_mark = ZW_L7_CTMARK_PASS;
 	CU_ASSERT_EQUAL(vm_run(&p, &k, &r), NF_ACCEPT);
 	k.ah = true;
 	k.nexthdr0 = 51;
@@ -1268,6 +1352,7 @@ static void test_ipv6_ah(void)
 	inet_pton(AF_INET6, "fd00:3::5", q.dst);
 	q.proto = 51;
 	pkt_of_query(&q, &k);
+	k.ct_mark = ZW_L7_CTMARK_PASS; /* A-1 has https: judged */
 	CU_ASSERT_EQUAL(vm_run(&p, &k, &r), NF_ACCEPT);
 	CU_ASSERT(hit(&r, "flow_A-1"));
 	k.tcp_flags = 0x10; /* what AH carries is not the policy's business */
@@ -1343,9 +1428,23 @@ static void test_rate_drops(void)
 	d = zwnft_ruleset__describe_flow(ra, a, 1);
 	CU_ASSERT_PTR_NOT_NULL(d && strstr(d, "counter drop_F-2 { }"));
 	free(d);
-	d = zwnft_ruleset__describe_flow(ra, a, 0);
-	CU_ASSERT_PTR_NULL(d ? strstr(d, "drop_") : "?");
-	free(d);
+	/* F-1 has no rate: no drop counter but for L7 inspection (ssh),
+	 * which counts its cuts there */
+	{
+		struct zwnft_opts no_l7;
+		struct zwnft_ruleset *r0 = NULL;
+
+		zwnft_opts__init(&no_l7);
+		no_l7.queue_set = false;
+		CU_ASSERT_EQUAL_FATAL(zwnft_ruleset__build(a, today, &no_l7, &r0), 0);
+		d = zwnft_ruleset__describe_flow(r0, a, 0);
+		CU_ASSERT_PTR_NULL(d ? strstr(d, "drop_") : "?");
+		free(d);
+		zwnft_ruleset__free(r0);
+		d = zwnft_ruleset__describe_flow(ra, a, 0);
+		CU_ASSERT_PTR_NOT_NULL(d && strstr(d, "ct mark & 0xc0000000 == 0x80000000 counter name \"zw_l7_mismatch\" counter name \"drop_F-1\" drop"));
+		free(d);
+	}
 
 	/* re-apply with the objects not read: drop_F-2 goes with the rate
 	 * (declared first: a table made before drop_ counters has none), the
