@@ -149,7 +149,9 @@ void zwd_inspector__reap(struct zwd *d);
 int zwd_inspector__timeout(const struct zwd *d);
 /* Restart it if due. */
 void zwd_inspector__tick(struct zwd *d);
-/* Stop it (SIGTERM, then SIGKILL after 2 s) and free. NULL-safe. */
+/* Stop it (SIGTERM, then SIGKILL after 2 s), remove its pid file, free.
+ * NULL-safe. (A killed daemon leaves it running: the next one adopts it,
+ * see inspector.c.) */
 void zwd_inspector__stop(struct zwd *d);
 /* zonewalld-test: where the build's zw-inspect is, used when neither
  * --inspector nor an installed zw-inspect is given. */

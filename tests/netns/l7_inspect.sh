@@ -225,10 +225,30 @@ zc crisis end -m "drill over" >"$T/end.out" 2>&1 && ok "crisis end" || bad "cris
 zc journal --format json 2>/dev/null | grep -q 'crisis-block-file' &&
 	ok "the measure is journalled" || bad "no crisis-block-file journal entry"
 
+# zonewalld killed: the inspector stays (like the ruleset) and the next
+# daemon adopts it
 IP3=$(inspector_pid)
+kill -9 "$ZDPID"; wait "$ZDPID" 2>/dev/null
+[ -n "$IP3" ] && kill -0 "$IP3" 2>/dev/null &&
+	ok "the inspector outlives a killed zonewalld" || bad "the inspector died with zonewalld (kill -9)"
+[ "$(get hello.txt)" = 200 ] && [ "$(cat "$T/got")" = hello ] &&
+	ok "with zonewalld killed, a new connection is still judged and passes" ||
+	bad "no new connection without zonewalld"
+ip netns exec $F "$ZD" --state "$T/state" --socket "$T/zw.sock" \
+	--backend "nft:queue=$QUEUE,inspect_image=$IMG2" --foreground \
+	--inspector "$INSPECT" --log "$T/zd.log" &
+ZDPID=$!
+PIDS+=($ZDPID)
+for _ in $(seq 100); do zc status >/dev/null 2>&1 && break; sleep 0.05; done
+grep -q "inspector-adopted pid=$IP3 " "$T/zd.log" && [ "$(inspector_pid)" = "" ] &&
+	ok "the restarted zonewalld adopts the running inspector" ||
+	bad "no adoption: $(grep inspector "$T/zd.log" | tail -3)"
 kill -TERM "$ZDPID"; wait "$ZDPID" 2>/dev/null
-[ -n "$IP3" ] && ! kill -0 "$IP3" 2>/dev/null && grep -q "inspector-stopped pid=$IP3" "$T/zd.log" &&
-	ok "the inspector stops with zonewalld" || bad "the inspector outlived zonewalld"
+# gone, or a zombie its new parent has not reaped yet (it was adopted)
+gone() { ! kill -0 "$1" 2>/dev/null || [ "$(awk '{print $3}' "/proc/$1/stat" 2>/dev/null)" = Z ]; }
+[ -n "$IP3" ] && gone "$IP3" && grep -q "inspector-stopped pid=$IP3" "$T/zd.log" &&
+	ok "the inspector stops with zonewalld" ||
+	bad "the inspector outlived zonewalld: $(grep inspector "$T/zd.log" | tail -2)"
 ip netns exec $F "$APPLY" --destroy >/dev/null 2>&1
 [ $fails = 0 ] && echo "l7-inspect: all passed" || echo "l7-inspect: $fails failure(s)"
 [ $fails = 0 ]
