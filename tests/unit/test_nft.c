@@ -1372,6 +1372,337 @@ static void test_ipv6_ah(void)
 	zw_matrix__free(m);
 }
 
+#ifdef ZW_HAVE_L7
+/* ---- payloads: the ruleset and the inspector against zw_l7__eval() ----
+ *
+ * The engine judges an inspected connection in two places: the ruleset
+ * (queue while the ct mark has no verdict, accept once PASS, drop once
+ * CUT: run by the interpreter above) and zw-inspect (dataplane/nft/
+ * zw_inspect.c), modelled here with the same stream rules (docs/l7.md):
+ * a SYN sets the sequence of its direction and is accepted unread (data
+ * on it is not fed: without TCP Fast Open the peer drops it and the
+ * sender sends it again), data before its direction's SYN is dropped, a
+ * retransmission is accepted without being fed again (an overlap feeds
+ * only its new bytes), a segment after a hole is dropped, an empty
+ * segment is no data packet. The connection's fate must be what the
+ * oracle says of the bytes each side's stack received. */
+
+struct seg {
+	int dir;	/* 0 client to server, 1 back */
+	uint8_t flags;	/* TCP flags */
+	uint32_t off;	/* offset in its direction's stream (0: first byte) */
+	uint32_t len;
+	bool on_syn;	/* data carried by the SYN (not in the stream) */
+};
+
+struct mconn {
+	struct zw_l7_conn *l7;
+	uint32_t mark;
+	uint32_t next[2]; /* stream offset expected per direction */
+	bool known[2];
+};
+
+#define ISN_C 1000u
+#define ISN_S 5000u
+
+/* The model of zw-inspect's verdict on one queued segment. */
+static int model_inspect(struct mconn *c, const struct seg *s, const uint8_t *data)
+{
+	enum zw_l7_verdict v;
+	uint32_t off = s->off, len = s->len;
+
+	if (s->flags & 0x02) {
+		c->next[s->dir] = 0;
+		c->known[s->dir] = true;
+		return NF_ACCEPT;
+	}
+	if (!c->known[s->dir])
+		return len ? NF_DROP : NF_ACCEPT;
+	if (len) {
+		if (off > c->next[s->dir])
+			return NF_DROP;
+		if (off + len <= c->next[s->dir])
+			return NF_ACCEPT;
+		data += c->next[s->dir] - off;
+		len -= c->next[s->dir] - off;
+		c->next[s->dir] += len;
+	}
+	v = zw_l7_conn__feed(c->l7, s->dir ? ZW_L7_S2C : ZW_L7_C2S, data, len);
+	if (v == ZW_L7_MISMATCH || v == ZW_L7_FILE) {
+		c->mark = ZW_L7_CTMARK_CUT;
+		return NF_DROP;
+	}
+	if (zw_l7_conn__done(c->l7))
+		c->mark = ZW_L7_CTMARK_PASS;
+	return NF_ACCEPT;
+}
+
+struct payload_stats {
+	unsigned long runs, cut, queued, fast;
+};
+
+/* Run the segments of one connection @q through the ruleset and the
+ * model inspector; true when its fate agrees with the oracle on the
+ * streams @st[0] (client) and @st[1] (server). */
+static bool run_payload(struct parsed *p, const struct zw_image *img,
+			struct zw_l7_db *db, const struct zw_query *q,
+			const uint8_t *const st[2], const uint32_t st_len[2],
+			const struct seg *segs, size_t n, const char *what,
+			struct payload_stats *ps)
+{
+	struct zw_l7_result want;
+	struct zw_verdict v;
+	struct mconn c = {0};
+	struct pkt k0, k;
+	struct run r;
+	bool ok = true, cut_seen = false;
+
+	CU_ASSERT_EQUAL_FATAL(zw_l7__eval(img, db, q, st[0], st_len[0], st[1],
+					  st_len[1], &want), 0);
+	zw_eval__image(img, q, &v);
+	if (!v.allow || v.reason != ZW_VERDICT_FLOW)
+		return true; /* the L3/L4 differential covers it */
+	c.l7 = zw_l7_conn__new(db, zw_l7__service_proto(img, v.service), q->proto,
+			       zw_l7__blocked_types(img, v.src_zone, v.dst_zone));
+	CU_ASSERT_PTR_NOT_NULL_FATAL(c.l7);
+	pkt_of_query(q, &k0);
+	ps->runs++;
+	for (size_t i = 0; i < n; i++) {
+		const struct seg *s = &segs[i];
+		uint8_t buf[2048] = {0};
+		int got;
+
+		k = k0;
+		if (s->dir) {
+			memcpy(k.saddr, k0.daddr, 16);
+			memcpy(k.daddr, k0.saddr, 16);
+		}
+		k.tcp_flags = s->flags;
+		k.ct_state = i == 0 ? NF_CT_STATE_BIT(IP_CT_NEW)
+				    : NF_CT_STATE_BIT(IP_CT_ESTABLISHED);
+		k.ct_mark = c.mark;
+		if (s->len)
+			memcpy(buf, st[s->dir] + s->off, s->len);
+		got = vm_run(p, &k, &r);
+		if (got == NF_QUEUE) {
+			ps->queued++;
+			ok = ok && !c.mark; /* judged connections are not queued */
+			got = model_inspect(&c, s, buf);
+			if (c.mark == ZW_L7_CTMARK_CUT)
+				cut_seen = true;
+		} else if (c.mark == ZW_L7_CTMARK_PASS) {
+			ps->fast++;
+			ok = ok && got == NF_ACCEPT;
+		} else if (c.mark == ZW_L7_CTMARK_CUT) {
+			char drop_c[ZWNFT_NAME_MAX];
+
+			snprintf(drop_c, sizeof(drop_c), "drop_%s",
+				 zw_image__str(img, img->flows[v.flow].id));
+			ok = ok && got == NF_DROP && hit(&r, drop_c);
+		} else {
+			/* an inspected flow's packets never skip the inspector */
+			ok = ok && !flow_inspected(img, v.flow) && got == NF_ACCEPT;
+		}
+	}
+	ps->cut += cut_seen;
+	ok = ok && cut_seen == !want.allow &&
+	     (want.allow || want.reason == ZW_DROP_L7_MISMATCH ||
+	      want.reason == ZW_DROP_FILE_TYPE);
+	if (!ok)
+		fprintf(stderr, "payload %s (flow %s, inspect %s): oracle %s, engine %s\n",
+			what, zw_image__str(img, img->flows[v.flow].id),
+			zw_l7_proto__name(want.proto), want.allow ? "allow" : "deny",
+			cut_seen ? "cut" : "passed");
+	zw_l7_conn__free(c.l7);
+	return ok;
+}
+
+/* A TLS 1.2 record holding a ClientHello (1) or ServerHello (2). */
+static uint32_t tls_hello(uint8_t *b, int type)
+{
+	uint32_t n = 0, body;
+
+	b[n++] = 0x16, b[n++] = 3, b[n++] = 1, n += 2;
+	b[n++] = (uint8_t)type, n += 3;
+	body = n;
+	b[n++] = 3, b[n++] = 3;
+	memset(b + n, 0x5a, 32), n += 32;
+	b[n++] = 0;
+	if (type == 1)
+		b[n++] = 0, b[n++] = 2, b[n++] = 0x13, b[n++] = 1, b[n++] = 1, b[n++] = 0;
+	else
+		b[n++] = 0x13, b[n++] = 1, b[n++] = 0;
+	b[n++] = 0, b[n++] = 0;
+	b[body - 3] = (uint8_t)((n - body) >> 16), b[body - 2] = (uint8_t)((n - body) >> 8),
+	b[body - 1] = (uint8_t)(n - body);
+	b[3] = (uint8_t)((n - 5) >> 8), b[4] = (uint8_t)(n - 5);
+	return n;
+}
+
+static void test_payload_differential(void)
+{
+	static const char yaml[] =
+		"zonewall: 1\n"
+		"name: payloads\n"
+		"zones:\n"
+		"  ops: {kind: operations, networks: [10.1.0.0/24, \"fd00:1::/64\"], isolate: true}\n"
+		"  jump: {kind: servers, networks: [10.2.0.0/24, \"fd00:2::/64\"]}\n"
+		"  adm: {kind: admin, networks: [10.3.0.0/24]}\n"
+		"  upd: {kind: update, networks: [10.4.0.0/24]}\n"
+		"  vpn: {kind: remote-access, networks: [10.5.0.0/24]}\n"
+		"  xchg: {kind: provider-exchange, networks: [10.6.0.0/24]}\n"
+		"services:\n"
+		"  web: {proto: tcp, ports: [8080], inspect: http}\n"
+		"  plain: {proto: tcp, ports: [9000]}\n"
+		"flows:\n"
+		"  - id: S-1\n"
+		"    from: ops\n"
+		"    to: jump\n"
+		"    services: [ssh, https, web, plain]\n"
+		"    justification: admins\n";
+	static const char ssh_c[] = "SSH-2.0-OpenSSH_9.2p1 Debian-2+deb12u3\r\n";
+	static const char ssh_s[] = "SSH-2.0-OpenSSH_9.2p1\r\n";
+	static const char http_c[] = "GET /index.html HTTP/1.1\r\nHost: jump\r\n\r\n";
+	static const char http_s[] = "HTTP/1.1 200 OK\r\nContent-Length: 2\r\n\r\nhi";
+	uint8_t tls_c[128], tls_s[128];
+	struct {
+		uint16_t port;
+		const uint8_t *good[2], *bad;
+		uint32_t good_len[2], bad_len;
+	} svc[] = {
+		{22, {(const uint8_t *)ssh_c, (const uint8_t *)ssh_s}, (const uint8_t *)http_c,
+		 {sizeof(ssh_c) - 1, sizeof(ssh_s) - 1}, sizeof(http_c) - 1},
+		{443, {tls_c, tls_s}, (const uint8_t *)ssh_c, {0, 0}, sizeof(ssh_c) - 1},
+		{8080, {(const uint8_t *)http_c, (const uint8_t *)http_s}, (const uint8_t *)ssh_c,
+		 {sizeof(http_c) - 1, sizeof(http_s) - 1}, sizeof(ssh_c) - 1},
+		{9000, {(const uint8_t *)http_c, (const uint8_t *)ssh_s}, (const uint8_t *)ssh_c,
+		 {sizeof(http_c) - 1, sizeof(ssh_s) - 1}, sizeof(ssh_c) - 1},
+	};
+	struct zw_image *img = image_of(yaml, NULL);
+	struct payload_stats ps = {0};
+	struct zw_l7_db *db;
+	struct parsed p;
+	struct zwnft_ruleset *rs;
+	char err[256];
+	unsigned bad = 0;
+
+	CU_ASSERT_PTR_NOT_NULL_FATAL(img);
+	db = zw_l7_db__new(err, sizeof(err));
+	if (!db) {
+		/* Hyperscan needs SSSE3: this machine cannot run an inspector
+		 * either, and every inspected connection is dropped */
+		fprintf(stderr, "\n  payloads: %s\n", err);
+		CU_ASSERT_EQUAL(errno, ENOTSUP);
+		zw_image__free(img);
+		return;
+	}
+	svc[1].good_len[0] = tls_hello(tls_c, 1);
+	svc[1].good_len[1] = tls_hello(tls_s, 2);
+	rs = build_and_parse(img, today, &p);
+	vm_load(&p);
+	for (int fam = 4; fam <= 6; fam += 2)
+	for (size_t i = 0; i < sizeof(svc) / sizeof(svc[0]); i++)
+	for (int wrong = 0; wrong < 3; wrong++) {
+		/* wrong: 0 both right, 1 the client's bytes wrong, 2 the
+		 * server's */
+		struct zw_query q = {.family = (uint8_t)fam, .proto = 6,
+				     .port = svc[i].port, .day = today};
+		const uint8_t *st[2] = {svc[i].good[0], svc[i].good[1]};
+		uint32_t len[2] = {svc[i].good_len[0], svc[i].good_len[1]};
+		struct seg hs[3] = {{0, 0x02, 0, 0, false}, {1, 0x12, 0, 0, false},
+				    {0, 0x10, 0, 0, false}};
+		struct seg sg[16];
+		char what[96];
+		size_t n;
+
+		if (fam == 4) {
+			inet_pton(AF_INET, "10.1.0.5", q.src);
+			inet_pton(AF_INET, "10.2.0.5", q.dst);
+		} else {
+			inet_pton(AF_INET6, "fd00:1::5", q.src);
+			inet_pton(AF_INET6, "fd00:2::5", q.dst);
+		}
+		if (wrong) {
+			st[wrong - 1] = svc[i].bad;
+			len[wrong - 1] = svc[i].bad_len;
+		}
+#define RUN(name)                                                              \
+	do {                                                                   \
+		snprintf(what, sizeof(what), "%s, port %u, %s%s", name,        \
+			 svc[i].port, wrong ? "wrong " : "right protocol",     \
+			 wrong == 1 ? "client" : wrong == 2 ? "server" : "");   \
+		bad += !run_payload(&p, img, db, &q, st, len, sg, n, what, &ps); \
+	} while (0)
+		/* one segment a direction, client first, then server first */
+		memcpy(sg, hs, sizeof(hs)), n = 3;
+		sg[n++] = (struct seg){0, 0x18, 0, len[0], false};
+		sg[n++] = (struct seg){1, 0x18, 0, len[1], false};
+		sg[n++] = (struct seg){0, 0x10, 0, 0, false};
+		RUN("one segment each");
+		memcpy(sg, hs, sizeof(hs)), n = 3;
+		sg[n++] = (struct seg){1, 0x18, 0, len[1], false};
+		sg[n++] = (struct seg){0, 0x18, 0, len[0], false};
+		RUN("server first");
+		/* split at every byte of the client's, the server's in three */
+		for (uint32_t k = 1; k < len[0]; k++) {
+			memcpy(sg, hs, sizeof(hs)), n = 3;
+			sg[n++] = (struct seg){0, 0x10, 0, k, false};
+			sg[n++] = (struct seg){0, 0x18, k, len[0] - k, false};
+			sg[n++] = (struct seg){1, 0x10, 0, len[1] / 3, false};
+			sg[n++] = (struct seg){1, 0x10, len[1] / 3, len[1] / 3, false};
+			sg[n++] = (struct seg){1, 0x18, 2 * (len[1] / 3),
+					       len[1] - 2 * (len[1] / 3), false};
+			RUN("split");
+		}
+		/* retransmitted: the first half twice, then an overlap */
+		memcpy(sg, hs, sizeof(hs)), n = 3;
+		sg[n++] = (struct seg){0, 0x10, 0, len[0] / 2, false};
+		sg[n++] = (struct seg){0, 0x10, 0, len[0] / 2, false};
+		sg[n++] = (struct seg){0, 0x18, 1, len[0] - 1, false};
+		sg[n++] = (struct seg){1, 0x18, 0, len[1], false};
+		sg[n++] = (struct seg){1, 0x18, 0, len[1], false};
+		RUN("retransmitted");
+		/* a hole: the second half first (dropped), then both */
+		memcpy(sg, hs, sizeof(hs)), n = 3;
+		sg[n++] = (struct seg){0, 0x18, len[0] / 2, len[0] - len[0] / 2, false};
+		sg[n++] = (struct seg){0, 0x10, 0, len[0] / 2, false};
+		sg[n++] = (struct seg){0, 0x18, len[0] / 2, len[0] - len[0] / 2, false};
+		sg[n++] = (struct seg){1, 0x18, 0, len[1], false};
+		RUN("out of order");
+		/* empty first segments both ways */
+		memcpy(sg, hs, sizeof(hs)), n = 3;
+		sg[n++] = (struct seg){0, 0x10, 0, 0, false};
+		sg[n++] = (struct seg){1, 0x10, 0, 0, false};
+		sg[n++] = (struct seg){0, 0x18, 0, len[0], false};
+		sg[n++] = (struct seg){1, 0x10, 0, 0, false};
+		sg[n++] = (struct seg){1, 0x18, 0, len[1], false};
+		RUN("empty first segment");
+		/* data before the handshake ends: the server's before its
+		 * SYN-ACK (dropped, sent again), the client's on its SYN (not
+		 * in the stream: sent again after) and before the last ACK */
+		n = 0;
+		sg[n++] = (struct seg){0, 0x02, 0, len[0], true};
+		sg[n++] = (struct seg){1, 0x18, 0, len[1], false};
+		sg[n++] = (struct seg){1, 0x12, 0, 0, false};
+		sg[n++] = (struct seg){0, 0x18, 0, len[0], false};
+		sg[n++] = (struct seg){0, 0x10, 0, 0, false};
+		sg[n++] = (struct seg){1, 0x18, 0, len[1], false};
+		RUN("data before the handshake ends");
+#undef RUN
+	}
+	printf("\n  nft ruleset + inspector vs zw_l7__eval: %lu connections, %lu cut, "
+	       "%lu packets queued, %lu fast-pathed, %u disagree\n",
+	       ps.runs, ps.cut, ps.queued, ps.fast, bad);
+	CU_ASSERT_EQUAL(bad, 0);
+	CU_ASSERT(ps.cut > 0 && ps.fast > 0 && ps.runs > ps.cut);
+	vm_unload();
+	zwnft_ruleset__free(rs);
+	parsed_free(&p);
+	zw_l7_db__free(db);
+	zw_image__free(img);
+}
+#endif
+
 static bool deleted(struct parsed *p, uint16_t type, const char *name);
 static void live_of(struct parsed *p, struct zwnft_live *l);
 
@@ -2242,6 +2573,9 @@ int main(void)
 	CU_add_test(s, "interpreter agrees with the oracle (examples)", test_differential_examples);
 	CU_add_test(s, "crisis block list", test_block_list);
 	CU_add_test(s, "IPv6: AH is protocol 51, bad extension chains", test_ipv6_ah);
+#ifdef ZW_HAVE_L7
+	CU_add_test(s, "payloads: ruleset + inspector agree with zw_l7__eval", test_payload_differential);
+#endif
 	CU_add_test(s, "rate limit: per-flow drops", test_rate_drops);
 	CU_add_test(s, "re-apply batch: flush and refill", test_reapply_batch);
 	CU_add_test(s, "drift detection", test_drift);
