@@ -13,6 +13,7 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 ROOT=$PWD
 ENGINE=nft
+INSPECTOR=()
 KEEP=0
 while [ $# -gt 0 ]; do
 	case $1 in
@@ -87,7 +88,11 @@ step "3/7 the lab: one namespace per host, routed through the appliance"
 APP=$TAG-app
 
 case $ENGINE in
-nft) SPEC=nft ;;
+nft)
+	# the engine inspects the services with inspect: (docs/l7.md) through
+	# zw-inspect, which zonewalld runs; its image in the demo's directory
+	SPEC="nft:inspect_image=$TMP/inspect.img"
+	INSPECTOR=(--inspector "$B/dataplane/nft/zw-inspect") ;;
 xdp)
 	# 'ip netns exec' remounts /sys, so the pins that keep enforcement alive
 	# without the daemon go on a bpffs of the demo's own (docs/xdp-engine.md).
@@ -118,7 +123,7 @@ esac
 
 step "4/7 zonewalld in the appliance namespace, backend $SPEC"
 ip netns exec "$APP" "$B/control/zonewalld" --state "$TMP/state" --socket "$SOCK" \
-	--backend "$SPEC" --foreground --log "$TMP/zonewalld.log" &
+	--backend "$SPEC" "${INSPECTOR[@]}" --foreground --log "$TMP/zonewalld.log" &
 ZWD_PID=$!
 for _ in $(seq 100); do
 	zc status >/dev/null 2>&1 && break

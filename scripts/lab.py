@@ -12,7 +12,10 @@ appliance namespace that routes between them. See docs/lab.md.
 Every name the lab creates starts with TAG (default zwlab): namespaces
 TAG-app and TAG-<zone>-<n>, state file /run/zonewall-lab/TAG.json.
 `down` removes every namespace whose name starts with TAG- (and the
-processes in them), whether `up` finished or not.
+processes in them), whether `up` finished or not. `--apply` also runs the
+nft engine's L7 inspector, zw-inspect, in TAG-app (the engine queues the
+connections of `inspect:` services to it; without it they are dropped),
+its image and log at /run/zonewall-lab/TAG.img and TAG.inspect.log.
 """
 import argparse
 import ipaddress
@@ -224,10 +227,12 @@ def down(prefix):
         if not lab_namespaces(prefix):
             break
         time.sleep(0.1)
-    try:
-        os.unlink(state_path(prefix))
-    except FileNotFoundError:
-        pass
+    for path in (state_path(prefix), os.path.join(STATE_DIR, f"{prefix}.img"),
+                 os.path.join(STATE_DIR, f"{prefix}.inspect.log")):
+        try:
+            os.unlink(path)
+        except FileNotFoundError:
+            pass
     left = lab_namespaces(prefix)
     if left:
         die(f"could not remove {' '.join(left)}")
@@ -299,10 +304,31 @@ def apply_nft(plan, builddir):
             break
     if not tool:
         die("zw-nft-apply not found (build first, or pass --builddir)")
-    r = run(["ip", "netns", "exec", plan["appliance"], tool, plan["matrix"]], check=False)
+    inspector = os.path.join(os.path.dirname(tool), "zw-inspect")
+    if not os.access(inspector, os.X_OK):
+        die(f"{inspector} not built: the services with inspect: would be dropped")
+    image = os.path.join(STATE_DIR, f"{plan['prefix']}.img")
+    r = run(["ip", "netns", "exec", plan["appliance"], tool, "--l7",
+             f"inspect_image={image}", plan["matrix"]], check=False)
     if r.returncode != 0:
         die(f"applying the matrix with the nft engine: {r.stderr.strip()}")
     print(r.stdout.strip())
+    # the inspector lives in the appliance namespace: `down` ends it
+    log_path = os.path.join(STATE_DIR, f"{plan['prefix']}.inspect.log")
+    with open(log_path, "a") as log:
+        p = subprocess.Popen(["ip", "netns", "exec", plan["appliance"], inspector,
+                              "--queue", "23", "--image", image],
+                             stdout=log, stderr=log, stdin=subprocess.DEVNULL,
+                             start_new_session=True)
+    for _ in range(100):
+        with open(log_path) as f:
+            if "listening on NFQUEUE" in f.read():
+                return
+        if p.poll() is not None:
+            break
+        time.sleep(0.05)
+    with open(log_path) as f:
+        raise RuntimeError(f"zw-inspect did not start: {f.read().strip()}")
 
 
 def print_status(plan, as_json):
