@@ -5,12 +5,8 @@
  * The rules themselves (ct mark, NFQUEUE) are built in nft_chains.c.
  */
 #include <errno.h>
-#include <fcntl.h>
 #include <stdio.h>
-#include <stdlib.h>
 #include <string.h>
-#include <sys/stat.h>
-#include <unistd.h>
 
 #include <zonewall/backend.h>
 #include <zonewall/l7.h>
@@ -71,32 +67,11 @@ int zwnft_l7__check(const struct zw_image *img, int32_t day,
 int zwnft_l7__publish(const struct zw_image *img, const struct zwnft_opts *o,
 		      char *err, size_t err_len)
 {
-	char path[sizeof(o->inspect_image)], tmp[sizeof(path) + 16];
-	int fd;
-	ssize_t w;
+	char path[sizeof(o->inspect_image)];
 
 	if (!o->queue_set)
 		return 0;
-	zwnft_opts__inspect_image(o, path, sizeof(path));
-	/* the directory of the default path may not exist yet */
-	if (!o->inspect_image[0])
-		mkdir(ZW_INSPECT_IMAGE_DIR, 0750);
-	snprintf(tmp, sizeof(tmp), "%s.tmp", path);
-	fd = open(tmp, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0640);
-	if (fd < 0)
-		goto fail;
-	w = write(fd, img->bytes, img->size);
-	if (w != (ssize_t)img->size || fsync(fd)) {
-		close(fd);
-		unlink(tmp);
-		goto fail;
-	}
-	close(fd);
-	if (rename(tmp, path) == 0)
-		return 0;
-	unlink(tmp);
-fail:
-	snprintf(err, err_len, "cannot write the image for zw-inspect to %s: %s",
-		 path, strerror(errno));
-	return -errno;
+	return zw_inspector__publish(img, zwnft_opts__inspect_image(o, path,
+								    sizeof(path)),
+				     err, err_len);
 }

@@ -86,6 +86,13 @@ struct zw_inspector_need {
 };
 /* The queue when the engine's options name none. */
 #define ZW_INSPECT_QUEUE_DEFAULT 23u
+
+/* Write @img to @path for the inspector, atomically (a temporary file
+ * beside it, fsync'd, renamed over it): what an engine with @need calls
+ * at commit with its inspect.image. Creates ZW_INSPECT_IMAGE_DIR when
+ * @path is in it. 0, or -errno with @err saying what failed. */
+int zw_inspector__publish(const struct zw_image *img, const char *path,
+			  char *err, size_t err_len);
 /* The image path when the engine's options name none (the nft engine:
  * ZW_INSPECT_IMAGE_DIR "/<table>.img"). */
 #define ZW_INSPECT_IMAGE_DIR "/run/zonewall"
