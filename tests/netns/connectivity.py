@@ -385,7 +385,9 @@ def run_matrix(args, matrix, k, fail):
         tlog(f"{name}: probes")
         n_allow = sum(p["allow"] for p in probes)
         n_good = check_probes(probes, results, fail, f"{name} {args.engine}")
-        print(f"{name}: {len(probes)} probes ({n_allow} allowed, {len(probes) - n_allow} denied), "
+        n_l7 = sum(bool(p["allow"] and p.get("l7")) for p in probes)
+        print(f"{name}: {len(probes)} probes ({n_allow} allowed, {n_l7} of them speaking "
+              f"their service's inspect: protocol, {len(probes) - n_allow} denied), "
               f"{n_good} as the oracle says")
         fail.check(n_allow > 0 and n_allow < len(probes), f"{name}: degenerate probe mix")
 
