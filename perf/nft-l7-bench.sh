@@ -58,6 +58,10 @@ name: l7-bench
 zones:
   ops: {kind: operations, networks: [10.72.1.0/24], isolate: true}
   srv: {kind: servers, networks: [10.72.2.0/24]}
+  adm: {kind: admin, networks: [10.72.3.0/24]}
+  upd: {kind: update, networks: [10.72.4.0/24]}
+  vpn: {kind: remote-access, networks: [10.72.5.0/24]}
+  xchg: {kind: provider-exchange, networks: [10.72.6.0/24]}
 services:
   ssh-plain: {proto: tcp, ports: [2222]}
 flows:
@@ -66,7 +70,8 @@ YAML
 IMG=$T/inspect.img
 ip netns exec $F "$B/dataplane/nft/zw-nft-apply" --l7 "inspect_image=$IMG" "$T/m.yaml" >/dev/null
 ip netns exec $F "$B/dataplane/nft/zw-inspect" --queue 23 --image "$IMG" 2>"$T/inspect.err" &
-PIDS+=($!)
+INSP=$!
+PIDS+=($INSP)
 for port in 22 2222; do
 	ip netns exec $S "$B/perf/conn-load" server $port &
 	PIDS+=($!)
@@ -81,6 +86,11 @@ printf "%-44s %s\n" "flow B-1, ssh (inspect: ssh, NFQUEUE)" \
 	"$(ip netns exec $C "$B/perf/conn-load" client 10.72.2.2 22 "$SECS" "$CONC")"
 cut=$(ip netns exec $F nft list counter inet zonewall zw_l7_mismatch 2>/dev/null | grep -o "packets [0-9]*" || true)
 echo "(packets of cut connections: ${cut:-none}; per inspected connection the handshake and both banners go through NFQUEUE)"
+# the control: without the inspector the same connections do not pass
+# (fail closed), so the figure above went through it
+kill "$INSP"; wait "$INSP" 2>/dev/null || true
+printf "%-44s %s\n" "flow B-1, ssh, inspector stopped (control)" \
+	"$(ip netns exec $C "$B/perf/conn-load" client 10.72.2.2 22 1 "$CONC")"
 echo
 echo "== the same judgement in user space only (build/perf/l7-bench) =="
 "$B/perf/l7-bench" 100000
