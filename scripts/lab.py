@@ -213,6 +213,12 @@ def lab_namespaces(prefix):
 
 
 def down(prefix):
+    # the inspector of --apply, in the appliance namespace, ends with it
+    for name in (f"{prefix}.img", f"{prefix}.inspect.log"):
+        try:
+            os.unlink(os.path.join(STATE_DIR, name))
+        except FileNotFoundError:
+            pass
     # A few rounds: an `ip netns add` of an interrupted `up` may still be
     # finishing when the first round looks.
     for attempt in range(20):
@@ -227,12 +233,10 @@ def down(prefix):
         if not lab_namespaces(prefix):
             break
         time.sleep(0.1)
-    for path in (state_path(prefix), os.path.join(STATE_DIR, f"{prefix}.img"),
-                 os.path.join(STATE_DIR, f"{prefix}.inspect.log")):
-        try:
-            os.unlink(path)
-        except FileNotFoundError:
-            pass
+    try:
+        os.unlink(state_path(prefix))
+    except FileNotFoundError:
+        pass
     left = lab_namespaces(prefix)
     if left:
         die(f"could not remove {' '.join(left)}")
