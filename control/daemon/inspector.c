@@ -289,6 +289,17 @@ void zwd_inspector__tick(struct zwd *d)
 	spawn(in);
 }
 
+bool zwd_inspector__status(const struct zwd *d, bool *up, uint64_t *restarts)
+{
+	const struct zwd_inspector *in = d->insp;
+
+	if (!in)
+		return false;
+	*up = in->pid != 0;
+	*restarts = in->restarts;
+	return true;
+}
+
 void zwd_inspector__stop(struct zwd *d)
 {
 	struct zwd_inspector *in = d->insp;

@@ -149,6 +149,9 @@ void zwd_inspector__reap(struct zwd *d);
 int zwd_inspector__timeout(const struct zwd *d);
 /* Restart it if due. */
 void zwd_inspector__tick(struct zwd *d);
+/* For the metrics: false when no engine needs an inspector; else whether
+ * it runs now and how many times it was started again. */
+bool zwd_inspector__status(const struct zwd *d, bool *up, uint64_t *restarts);
 /* Stop it (SIGTERM, then SIGKILL after 2 s), remove its pid file, free.
  * NULL-safe. (A killed daemon leaves it running: the next one adopts it,
  * see inspector.c.) */

@@ -7,7 +7,8 @@
 # tests/netns/l7_inspect.sh):
 #  - started once for the engines that need it, with their queue and image;
 #    its output in the daemon's log; none when no engine needs one;
-#  - killed: logged (inspector-died) and started again;
+#  - killed: logged (inspector-died) and started again; the metrics
+#    zonewall_inspector_up and zonewall_inspector_restarts_total say so;
 #  - stopped with the daemon (SIGTERM);
 #  - not found (--inspector PATH), or engines naming different queues:
 #    the daemon does not start, and says why.
@@ -63,9 +64,18 @@ wait_for() { # COMMAND...: up to 3 s
 	return 1
 }
 one_live() { [ "$(live | wc -l)" = 1 ]; }
+PORT=$(/usr/bin/python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])')
+metric() { # NAME: its value on the endpoint, "-" if absent
+	/usr/bin/python3 - "$PORT" "$1" <<'EOT'
+import sys, urllib.request
+page = urllib.request.urlopen(f"http://127.0.0.1:{sys.argv[1]}/metrics", timeout=10).read().decode()
+print(next((l.split()[1] for l in page.splitlines() if l.split()[:1] == [sys.argv[2]]), "-"))
+EOT
+}
 
 # ---- started for the engines that need it
-start "file:$T/a.img,inspect=7" "file:$T/b.img" -- --inspector "$FAKE" ||
+start "file:$T/a.img,inspect=7" "file:$T/b.img" -- --inspector "$FAKE" \
+	--metrics "127.0.0.1:$PORT" ||
 	{ cat "$T/zwd.log"; exit 1; }
 check "the inspector runs once" wait_for one_live
 P1=$(live)
@@ -76,6 +86,8 @@ check "logged (inspector-started, its pid, queue, image)" \
 	grep -q "inspector-started pid=$P1 path=$FAKE queue=7 image=$T/a.img restarts=0" "$T/zwd.log"
 check "its output goes to the daemon's log" wait_for grep -q "fake-inspect: listening --queue 7" "$T/zwd.log"
 check "its pid is in the state directory" [ "$(cat "$T/state/zw-inspect.pid")" = "$P1" ]
+check "metrics: zonewall_inspector_up 1, no restart" \
+	[ "$(metric zonewall_inspector_up) $(metric zonewall_inspector_restarts_total)" = "1 0" ]
 
 # ---- killed: logged, started again
 kill -9 "$P1"; rm -f "$T/insp.$P1.pid"
@@ -84,6 +96,8 @@ check "it is started again" wait_for one_live
 P2=$(live)
 check "a new process, counted as a restart" \
 	grep -q "inspector-started pid=$P2 .*restarts=1" "$T/zwd.log"
+check "metrics: up again, one restart" \
+	[ "$(metric zonewall_inspector_up) $(metric zonewall_inspector_restarts_total)" = "1 1" ]
 
 # ---- stopped with the daemon
 stop
@@ -92,9 +106,11 @@ check "logged (inspector-stopped)" grep -q "inspector-stopped pid=$P2" "$T/zwd.l
 check "its pid file removed" [ ! -e "$T/state/zw-inspect.pid" ]
 
 # ---- no engine needs one: none
-start "file:$T/a.img" -- --inspector "$FAKE" || { cat "$T/zwd.log"; exit 1; }
+start "file:$T/a.img" -- --inspector "$FAKE" --metrics "127.0.0.1:$PORT" ||
+	{ cat "$T/zwd.log"; exit 1; }
 sleep 0.3
 check "no engine needs it: no inspector" [ -z "$(live)" ]
+check "and no inspector metrics" [ "$(metric zonewall_inspector_up)" = - ]
 stop
 
 # ---- refusals at start
