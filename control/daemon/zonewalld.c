@@ -402,6 +402,8 @@ static int split_hostport(const char *s, char **host, const char **port)
 /* ---- start-up failure reporting to the parent in daemon mode ---- */
 
 static int ready_fd = -1;
+/* a daemon that does not start stops the inspector it started */
+static struct zwd *inspector_owner;
 
 static void fail(const char *fmt, ...) __attribute__((format(printf, 1, 2), noreturn));
 
@@ -419,6 +421,8 @@ static void fail(const char *fmt, ...)
 		zw_log(ZW_LOG_ERR, "start-failed", "error=%s",
 		       zw_log__q(msg, q, sizeof(q)));
 	}
+	if (inspector_owner)
+		zwd_inspector__stop(inspector_owner);
 	if (ready_fd >= 0) {
 		if (write(ready_fd, msg, strlen(msg)) < 0)
 			(void)0;
@@ -994,6 +998,7 @@ int zwd__main(int argc, char **argv)
 					 sizeof(err));
 		if (r < 0)
 			fail("%s", err);
+		inspector_owner = &d;
 	}
 	if (!o.n_backends)
 		zw_log(ZW_LOG_WARN, "no-backend",
@@ -1087,6 +1092,7 @@ int zwd__main(int argc, char **argv)
 			fail("%s", err);
 	}
 	state_write_pid(dfd, "zonewalld.pid");
+	inspector_owner = NULL; /* started: from now on it outlives a kill */
 	zw_log(ZW_LOG_INFO, "ready",
 	       "pid=%d state=%s socket=%s backends=%zu active_version=%lld "
 	       "syslog=%s metrics=%s",

@@ -11,7 +11,8 @@
 #    zonewall_inspector_up and zonewall_inspector_restarts_total say so;
 #  - stopped with the daemon (SIGTERM);
 #  - not found (--inspector PATH), or engines naming different queues:
-#    the daemon does not start, and says why.
+#    the daemon does not start, and says why; a start that fails later
+#    stops the inspector it started.
 set -u
 B=${ZONEWALL_BUILDDIR:?}
 ZWD=$B/tests/control/zonewalld-test
@@ -127,6 +128,16 @@ rc=$?
 check "two queues: the daemon does not start (exit $rc)" [ $rc = 3 ]
 check "and says one inspector per appliance" grep -q "one inspector per appliance" "$T/err"
 check "no inspector left running" [ -z "$(live)" ]
+# a start that fails after the inspector was started (the socket path is
+# a plain file) stops it
+: >"$T/not-a-socket"
+"$ZWD" --state "$T/state" --socket "$T/not-a-socket" --backend "file:$T/a.img,inspect=7" \
+	--foreground --inspector "$FAKE" --log "$T/zwd3.log" 2>"$T/err"
+rc=$?
+check "a later start failure: exit $rc" [ $rc = 3 ]
+check "the inspector it started is stopped" \
+	sh -c "grep -q inspector-started '$T/zwd3.log' && grep -q inspector-stopped '$T/zwd3.log'"
+check "none left running" wait_for sh -c "[ -z \"\$(cat '$T'/insp.*.pid 2>/dev/null)\" ]"
 
 echo "$checks checks, $fails failed"
 [ $fails = 0 ]
