@@ -7,10 +7,13 @@
  * only the image, so they live in libzwimage.
  */
 #include <errno.h>
+#include <fcntl.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
 
 #include <zonewall/backend.h>
 #include <zonewall/policy.h>
@@ -301,4 +304,44 @@ int zw_backend__apply(struct zw_backend *be, const struct zw_image *img,
 	if (r)
 		return r;
 	return be->ops->commit(be, t, err, err_len);
+}
+
+/* ---- the image for the L7 inspector ---- */
+
+int zw_inspector__publish(const struct zw_image *img, const char *path,
+			  char *err, size_t err_len)
+{
+	size_t dl = strlen(ZW_INSPECT_IMAGE_DIR);
+	char tmp[4096];
+	int fd, e;
+	ssize_t w;
+
+	if (!strncmp(path, ZW_INSPECT_IMAGE_DIR "/", dl + 1))
+		mkdir(ZW_INSPECT_IMAGE_DIR, 0750); /* may not exist yet */
+	if ((size_t)snprintf(tmp, sizeof(tmp), "%s.tmp", path) >= sizeof(tmp)) {
+		errno = ENAMETOOLONG;
+		goto fail;
+	}
+	fd = open(tmp, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0640);
+	if (fd < 0)
+		goto fail;
+	w = write(fd, img->bytes, img->size);
+	if (w != (ssize_t)img->size || fsync(fd)) {
+		e = w >= 0 && w != (ssize_t)img->size ? EIO : errno;
+		close(fd);
+		unlink(tmp);
+		errno = e;
+		goto fail;
+	}
+	close(fd);
+	if (rename(tmp, path) == 0)
+		return 0;
+	e = errno;
+	unlink(tmp);
+	errno = e;
+fail:
+	e = errno;
+	snprintf(err, err_len, "cannot write the image for zw-inspect to %s: %s",
+		 path, strerror(e));
+	return -e;
 }

@@ -15,6 +15,7 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 ROOT=$PWD
 ENGINE=nft
+INSPECTOR=()
 KEEP=0
 while [ $# -gt 0 ]; do
 	case $1 in
@@ -92,7 +93,11 @@ read -r NSEL_URL IPFIX_URL < <(./scripts/lab.sh status --prefix "$TAG" --json |
 	/usr/bin/python3 -c 'import json,sys; c=json.load(sys.stdin)["collector"]; print(c["nsel_url"], c["ipfix_url"])')
 
 case $ENGINE in
-nft) SPEC=nft ;;
+nft)
+	# the engine inspects the services with inspect: (docs/l7.md) through
+	# zw-inspect, which zonewalld runs; its image in the demo's directory
+	SPEC="nft:inspect_image=$TMP/inspect.img"
+	INSPECTOR=(--inspector "$B/dataplane/nft/zw-inspect") ;;
 xdp)
 	# 'ip netns exec' remounts /sys, so the pins that keep enforcement alive
 	# without the daemon go on a bpffs of the demo's own (docs/xdp-engine.md).
@@ -126,7 +131,7 @@ step "4/8 zonewalld in the appliance namespace, backend $SPEC"
 # 'log: true', so the collector sees every connection of the table
 echo "exporting flow records to $NSEL_URL and $IPFIX_URL"
 ip netns exec "$APP" "$B/control/zonewalld" --state "$TMP/state" --socket "$SOCK" \
-	--backend "$SPEC" --foreground --log "$TMP/zonewalld.log" \
+	--backend "$SPEC" "${INSPECTOR[@]}" --foreground --log "$TMP/zonewalld.log" \
 	--ipfix "$NSEL_URL" --ipfix "$IPFIX_URL" --log-all-flows &
 ZWD_PID=$!
 for _ in $(seq 100); do

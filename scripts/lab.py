@@ -25,7 +25,10 @@ message count.
 Every name the lab creates starts with TAG (default zwlab): namespaces
 TAG-app and TAG-<zone>-<n>, state file /run/zonewall-lab/TAG.json.
 `down` removes every namespace whose name starts with TAG- (and the
-processes in them), whether `up` finished or not.
+processes in them), whether `up` finished or not. `--apply` also runs the
+nft engine's L7 inspector, zw-inspect, in TAG-app (the engine queues the
+connections of `inspect:` services to it; without it they are dropped),
+its image and log at /run/zonewall-lab/TAG.img and TAG.inspect.log.
 """
 import argparse
 import ipaddress
@@ -227,6 +230,12 @@ def lab_namespaces(prefix):
 
 
 def down(prefix):
+    # the inspector of --apply, in the appliance namespace, ends with it
+    for name in (f"{prefix}.img", f"{prefix}.inspect.log"):
+        try:
+            os.unlink(os.path.join(STATE_DIR, name))
+        except FileNotFoundError:
+            pass
     # A few rounds: an `ip netns add` of an interrupted `up` may still be
     # finishing when the first round looks.
     for attempt in range(20):
@@ -432,10 +441,31 @@ def apply_nft(plan, builddir):
             break
     if not tool:
         die("zw-nft-apply not found (build first, or pass --builddir)")
-    r = run(["ip", "netns", "exec", plan["appliance"], tool, plan["matrix"]], check=False)
+    inspector = os.path.join(os.path.dirname(tool), "zw-inspect")
+    if not os.access(inspector, os.X_OK):
+        die(f"{inspector} not built: the services with inspect: would be dropped")
+    image = os.path.join(STATE_DIR, f"{plan['prefix']}.img")
+    r = run(["ip", "netns", "exec", plan["appliance"], tool, "--l7",
+             f"inspect_image={image}", plan["matrix"]], check=False)
     if r.returncode != 0:
         die(f"applying the matrix with the nft engine: {r.stderr.strip()}")
     print(r.stdout.strip())
+    # the inspector lives in the appliance namespace: `down` ends it
+    log_path = os.path.join(STATE_DIR, f"{plan['prefix']}.inspect.log")
+    with open(log_path, "a") as log:
+        p = subprocess.Popen(["ip", "netns", "exec", plan["appliance"], inspector,
+                              "--queue", "23", "--image", image],
+                             stdout=log, stderr=log, stdin=subprocess.DEVNULL,
+                             start_new_session=True)
+    for _ in range(100):
+        with open(log_path) as f:
+            if "listening on NFQUEUE" in f.read():
+                return
+        if p.poll() is not None:
+            break
+        time.sleep(0.05)
+    with open(log_path) as f:
+        raise RuntimeError(f"zw-inspect did not start: {f.read().strip()}")
 
 
 def print_status(plan, as_json):

@@ -459,6 +459,22 @@ char *zwd_metrics__render(struct zwd *d, size_t *len)
 		       "1 while connected to the syslog server.");
 		fprintf(f, "zonewall_syslog_connected %d\n", fs.connected ? 1 : 0);
 	}
+	{
+		bool up;
+		uint64_t restarts;
+
+		if (zwd_inspector__status(d, &up, &restarts)) {
+			family(f, "zonewall_inspector_up", "gauge",
+			       "1 while the L7 inspector runs (without it, "
+			       "inspected connections are dropped).");
+			fprintf(f, "zonewall_inspector_up %d\n", up ? 1 : 0);
+			family(f, "zonewall_inspector_restarts_total", "counter",
+			       "Times the daemon started the L7 inspector again "
+			       "after it died.");
+			fprintf(f, "zonewall_inspector_restarts_total %llu\n",
+				(unsigned long long)restarts);
+		}
+	}
 
 	telemetry(f, d);
 

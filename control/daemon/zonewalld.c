@@ -55,7 +55,44 @@ struct opts {
 	char **cfg_args; /* --config FILE's settings (config.h) */
 	char **argv;	 /* argv with them inserted after argv[0] */
 	enum zwd_on_drift on_drift;
+	const char *inspector;
 };
+
+static const char *inspector_default; /* zwd__set_inspector_default() */
+
+void zwd__set_inspector_default(const char *path)
+{
+	inspector_default = path;
+}
+
+/* Where zw-inspect is: --inspector, else the test build's, else next to
+ * this program or in the bin/ beside its sbin/ (a tree installed
+ * elsewhere than its prefix), else where it is installed. Returns @buf
+ * or the option. */
+static const char *find_inspector(const char *opt, char *buf, size_t len)
+{
+	static const char *const rel[] = {"zw-inspect", "../bin/zw-inspect"};
+	ssize_t n;
+
+	if (opt)
+		return opt;
+	if (inspector_default)
+		return inspector_default;
+	n = readlink("/proc/self/exe", buf, len - 32);
+	if (n > 0 && memchr(buf, '/', (size_t)n)) {
+		char *slash;
+
+		buf[n] = '\0';
+		slash = strrchr(buf, '/') + 1;
+		for (size_t i = 0; i < sizeof(rel) / sizeof(rel[0]); i++) {
+			strcpy(slash, rel[i]);
+			if (access(buf, X_OK) == 0)
+				return buf;
+		}
+	}
+	snprintf(buf, len, "%s", ZW_INSPECTOR_INSTALLED);
+	return buf;
+}
 
 static void usage(FILE *out)
 {
@@ -69,7 +106,7 @@ static void usage(FILE *out)
 	      "                 [--socket-group GROUP] [--metrics ADDR:PORT]\n"
 	      "                 [--log FILE] [--foreground]\n"
 	      "                 [--usage-interval SECONDS]\n"
-	      "                 [--on-drift repair|alert]\n"
+	      "                 [--on-drift repair|alert] [--inspector PATH]\n"
 	      "\n"
 	      "zonewall's control daemon: the only writer of the matrix versions\n"
 	      "and of the change journal; programs every backend with the active\n"
@@ -124,6 +161,10 @@ static void usage(FILE *out)
 	      "                     back (seen within a second): repair (default:\n"
 	      "                     journal, alert, re-apply the active version)\n"
 	      "                     or alert (journal and alert only)\n"
+	      "  --inspector PATH   the L7 inspector zw-inspect, run and restarted\n"
+	      "                     by the daemon when an engine inspects (nft):\n"
+	      "                     default zw-inspect next to zonewalld or in\n"
+	      "                     ../bin from it, else " ZW_INSPECTOR_INSTALLED "\n"
 	      "\n"
 	      "SIGTERM/SIGINT stop it cleanly; enforcement stays in place. SIGHUP\n"
 	      "is ignored: nothing is reloaded by surprise, changes go through\n"
@@ -146,7 +187,8 @@ static int parse_u32(const char *s, uint32_t min, uint32_t max, uint32_t *out)
 
 enum { O_SYSLOG_TLS = 256, O_SYSLOG_CA, O_SYSLOG_CERT, O_SYSLOG_KEY,
        O_SYSLOG_NAME, O_IPFIX, O_LOG, O_GROUP, O_CONFIG, O_METRICS,
-       O_USAGE, O_IPFIX_DOMAIN, O_IPFIX_PEN, O_ACTIVE_TIMEOUT, O_LOG_ALL, O_ON_DRIFT };
+       O_USAGE, O_IPFIX_DOMAIN, O_IPFIX_PEN, O_ACTIVE_TIMEOUT, O_LOG_ALL, O_ON_DRIFT,
+       O_INSPECTOR };
 /* Also the keys of the configuration file (config.h). */
 static const struct option lo[] = {
 		{"state", required_argument, NULL, 's'},
@@ -171,6 +213,7 @@ static const struct option lo[] = {
 		{"foreground", no_argument, NULL, 'f'},
 		{"usage-interval", required_argument, NULL, O_USAGE},
 		{"on-drift", required_argument, NULL, O_ON_DRIFT},
+		{"inspector", required_argument, NULL, O_INSPECTOR},
 		{"help", no_argument, NULL, 'h'},
 		{"version", no_argument, NULL, 'V'},
 		{NULL, 0, NULL, 0},
@@ -305,6 +348,7 @@ static int parse_opts(int argc, char **argv, struct opts *o)
 				return 2;
 			}
 			break;
+		case O_INSPECTOR: o->inspector = optarg; break;
 		case 'h': usage(stdout); exit(0);
 		case 'V': puts("zonewalld " ZW_VERSION); exit(0);
 		default:
@@ -358,6 +402,8 @@ static int split_hostport(const char *s, char **host, const char **port)
 /* ---- start-up failure reporting to the parent in daemon mode ---- */
 
 static int ready_fd = -1;
+/* a daemon that does not start stops the inspector it started */
+static struct zwd *inspector_owner;
 
 static void fail(const char *fmt, ...) __attribute__((format(printf, 1, 2), noreturn));
 
@@ -375,6 +421,8 @@ static void fail(const char *fmt, ...)
 		zw_log(ZW_LOG_ERR, "start-failed", "error=%s",
 		       zw_log__q(msg, q, sizeof(q)));
 	}
+	if (inspector_owner)
+		zwd_inspector__stop(inspector_owner);
 	if (ready_fd >= 0) {
 		if (write(ready_fd, msg, strlen(msg)) < 0)
 			(void)0;
@@ -941,6 +989,17 @@ int zwd__main(int argc, char **argv)
 		zw_log(ZW_LOG_INFO, "backend-open", "backend=%s engine=%s",
 		       o.backends[i], b->be->ops->name);
 	}
+	{
+		char path[4096];
+
+		r = zwd_inspector__start(&d, find_inspector(o.inspector, path,
+							    sizeof(path)),
+					 logf ? fileno(logf) : -1, err,
+					 sizeof(err));
+		if (r < 0)
+			fail("%s", err);
+		inspector_owner = &d;
+	}
 	if (!o.n_backends)
 		zw_log(ZW_LOG_WARN, "no-backend",
 		       "msg=\"no --backend: versions are stored and journalled "
@@ -992,6 +1051,7 @@ int zwd__main(int argc, char **argv)
 	sigaddset(&mask, SIGTERM);
 	sigaddset(&mask, SIGINT);
 	sigaddset(&mask, SIGHUP);
+	sigaddset(&mask, SIGCHLD); /* the inspector */
 	sigprocmask(SIG_BLOCK, &mask, NULL);
 	sfd = signalfd(-1, &mask, SFD_CLOEXEC);
 	tfd = timerfd_create(CLOCK_REALTIME, TFD_CLOEXEC);
@@ -1032,6 +1092,7 @@ int zwd__main(int argc, char **argv)
 			fail("%s", err);
 	}
 	state_write_pid(dfd, "zonewalld.pid");
+	inspector_owner = NULL; /* started: from now on it outlives a kill */
 	zw_log(ZW_LOG_INFO, "ready",
 	       "pid=%d state=%s socket=%s backends=%zu active_version=%lld "
 	       "syslog=%s metrics=%s",
@@ -1094,6 +1155,9 @@ int zwd__main(int argc, char **argv)
 		wt = zwd_watch__timeout(&d);
 		if (timeout < 0 || wt < timeout)
 			timeout = wt;
+		wt = zwd_inspector__timeout(&d);
+		if (wt >= 0 && (timeout < 0 || wt < timeout))
+			timeout = wt;
 		/* the compile worker's completion, last */
 		p[4 + MAX_CONNS + n_m + n_watch] = (struct pollfd){
 			.fd = zwd__commit_fd(&d), .events = POLLIN};
@@ -1106,7 +1170,9 @@ int zwd__main(int argc, char **argv)
 			struct signalfd_siginfo si;
 
 			if (read(sfd, &si, sizeof(si)) == sizeof(si)) {
-				if (si.ssi_signo == SIGHUP) {
+				if (si.ssi_signo == SIGCHLD) {
+					zwd_inspector__reap(&d);
+				} else if (si.ssi_signo == SIGHUP) {
 					zw_log(ZW_LOG_INFO, "sighup-ignored",
 					       "msg=\"nothing is reloaded; use "
 					       "zonectl commit\"");
@@ -1158,6 +1224,10 @@ int zwd__main(int argc, char **argv)
 				conn_read(&d, c);
 		}
 		zwd_tm__tick(&d);
+		/* also without SIGCHLD: a thread started before the mask was
+		 * set may have taken it (the watch wakes us every 250 ms) */
+		zwd_inspector__reap(&d);
+		zwd_inspector__tick(&d);
 		now = mono_ms();
 		for (size_t i = 0; i < MAX_CONNS; i++)
 			if (conns[i].fd >= 0 && !conns[i].waiting &&
@@ -1172,6 +1242,7 @@ int zwd__main(int argc, char **argv)
 		if (metrics)
 			zwd_metrics__serve(metrics, &d, p + 4 + MAX_CONNS, n_m);
 	}
+	zwd_inspector__stop(&d);
 	zwd_metrics__free(metrics);
 	for (size_t i = 0; i < MAX_CONNS; i++)
 		if (conns[i].fd >= 0)

@@ -83,6 +83,7 @@ struct zwd_deferred {
 #define ZWD_MAX_DEFERRED 64
 
 struct zwd_tm;
+struct zwd_inspector;
 
 struct zwd_commit; /* a commit being compiled (zonewalld_ops.c) */
 
@@ -128,7 +129,36 @@ struct zwd {
 	/* the commit or rollback being compiled off the loop (zwd__serve),
 	 * NULL when none */
 	struct zwd_commit *commit;
+
+	/* the L7 inspector the engines hand packets to (inspector.c), NULL
+	 * when no engine needs one */
+	struct zwd_inspector *insp;
 };
+
+/* ---- the L7 inspector (inspector.c, docs/l7.md) ----
+ * Start zw-inspect at @path (stdout and stderr to @log_fd, -1: inherited)
+ * when an open engine says it needs the inspector (zw_backend.inspect):
+ * one for every such engine, which must name the same queue and image.
+ * 0 (also when none needs it), -ENOENT when @path is NULL or not
+ * executable, -EINVAL when engines disagree; @err says why. */
+int zwd_inspector__start(struct zwd *d, const char *path, int log_fd,
+			 char *err, size_t err_len);
+/* SIGCHLD: reap it if it died (logged) and plan its restart. */
+void zwd_inspector__reap(struct zwd *d);
+/* ms until a planned restart (0: due), -1 if none. */
+int zwd_inspector__timeout(const struct zwd *d);
+/* Restart it if due. */
+void zwd_inspector__tick(struct zwd *d);
+/* For the metrics: false when no engine needs an inspector; else whether
+ * it runs now and how many times it was started again. */
+bool zwd_inspector__status(const struct zwd *d, bool *up, uint64_t *restarts);
+/* Stop it (SIGTERM, then SIGKILL after 2 s), remove its pid file, free.
+ * NULL-safe. (A killed daemon leaves it running: the next one adopts it,
+ * see inspector.c.) */
+void zwd_inspector__stop(struct zwd *d);
+/* zonewalld-test: where the build's zw-inspect is, used when neither
+ * --inspector nor an installed zw-inspect is given. */
+void zwd__set_inspector_default(const char *path);
 
 /* Start-up checks of the evidence (integrity.c): the journal's chain and
  * its checkpoint (then kept after each append), reported in

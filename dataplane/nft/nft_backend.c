@@ -619,6 +619,12 @@ static int nft_open(const char *arg, struct zw_backend **out, char *err,
 		be->watch_err = be->watch ? 0 : errno ? errno : EIO;
 	}
 	be->base.ops = &zw_backend_nft;
+	/* L7 inspection is on (docs/l7.md): the daemon runs zw-inspect on
+	 * our queue, reading the image we write at each commit */
+	be->base.inspect.need = be->opts.queue_set;
+	be->base.inspect.queue = be->opts.queue;
+	zwnft_opts__inspect_image(&be->opts, be->base.inspect.image,
+				  sizeof(be->base.inspect.image));
 	*out = &be->base;
 	return 0;
 err:

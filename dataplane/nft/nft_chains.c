@@ -793,7 +793,8 @@ static int flow_rules(struct zwnft_build *b)
 			if ((ret = zwnft_rb__end(&rb, b->rs, n, f, NULL, 0, 0)))
 				return ret;
 		}
-		if ((fl->flags & ZW_IMG_FLOW_LOG) || b->rs->opts.log_all) {
+		if (((fl->flags & ZW_IMG_FLOW_LOG) || b->rs->opts.log_all) &&
+		    !b->rs->opts.l7_only) {
 			/* the flow index in the connection's ct mark, for its
 			 * created/ended records (nft_records.c); L7's bits
 			 * kept */

@@ -521,6 +521,10 @@ void zwnft_rb__deny_log(struct zwnft_rb *rb, const struct zwnft_ruleset *rs,
 {
 	char p[64];
 
+	/* The XDP engine's L7 table: its records are the XDP engine's,
+	 * nothing listens on its log group. */
+	if (rs->opts.l7_only)
+		return;
 	if (flow == ZW_NO_FLOW)
 		snprintf(p, sizeof(p), ZWNFT_DENY_PREFIX "%s ",
 			 zw_drop_reason__name(reason));

@@ -5,13 +5,10 @@
  * The rules themselves (ct mark, NFQUEUE) are built in nft_chains.c.
  */
 #include <errno.h>
-#include <fcntl.h>
 #include <stdio.h>
-#include <stdlib.h>
 #include <string.h>
-#include <sys/stat.h>
-#include <unistd.h>
 
+#include <zonewall/backend.h>
 #include <zonewall/l7.h>
 #include <zonewall/policy.h>
 
@@ -25,8 +22,8 @@ int zwnft_l7__check(const struct zw_image *img, int32_t day,
 
 	if (img->n_fileblock && !o->queue_set) {
 		snprintf(err, err_len,
-			 "crisis block-file needs the nft option queue=N and "
-			 "zw-inspect (docs/l7.md): not enforced, refused");
+			 "crisis block-file needs L7 inspection (zw-inspect, "
+			 "docs/l7.md): not enforced, refused");
 		return -EOPNOTSUPP;
 	}
 	if (!o->queue_set)
@@ -60,7 +57,7 @@ int zwnft_l7__check(const struct zw_image *img, int32_t day,
 		if (img->services[s].inspect) {
 			snprintf(err, err_len,
 				 "this build has no L7 inspection (Hyperscan): "
-				 "queue= cannot be honoured");
+				 "`inspect:` cannot be enforced");
 			return -EOPNOTSUPP;
 		}
 	return 0;
@@ -70,31 +67,11 @@ int zwnft_l7__check(const struct zw_image *img, int32_t day,
 int zwnft_l7__publish(const struct zw_image *img, const struct zwnft_opts *o,
 		      char *err, size_t err_len)
 {
-	char tmp[sizeof(o->inspect_image) + 16];
-	int fd;
-	ssize_t w;
+	char path[sizeof(o->inspect_image)];
 
-	if (!o->queue_set || !o->inspect_image[0])
+	if (!o->queue_set)
 		return 0;
-	/* the directory of the default path may not exist yet */
-	if (!strncmp(o->inspect_image, "/run/zonewall/", 14))
-		mkdir("/run/zonewall", 0750);
-	snprintf(tmp, sizeof(tmp), "%s.tmp", o->inspect_image);
-	fd = open(tmp, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0640);
-	if (fd < 0)
-		goto fail;
-	w = write(fd, img->bytes, img->size);
-	if (w != (ssize_t)img->size || fsync(fd)) {
-		close(fd);
-		unlink(tmp);
-		goto fail;
-	}
-	close(fd);
-	if (rename(tmp, o->inspect_image) == 0)
-		return 0;
-	unlink(tmp);
-fail:
-	snprintf(err, err_len, "cannot write the image for zw-inspect to %s: %s",
-		 o->inspect_image, strerror(errno));
-	return -errno;
+	return zw_inspector__publish(img, zwnft_opts__inspect_image(o, path,
+								    sizeof(path)),
+				     err, err_len);
 }

@@ -6,6 +6,8 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include <zonewall/backend.h>
+
 #include "zwnft.h"
 
 void zwnft_buf__printf(struct zwnft_buf *b, const char *fmt, ...)
@@ -78,6 +80,18 @@ void zwnft_opts__init(struct zwnft_opts *o)
 	snprintf(o->table, sizeof(o->table), "%s", ZWNFT_TABLE_DEFAULT);
 	o->priority = 0;
 	o->log_group = ZWNFT_LOG_GROUP_DEFAULT;
+	o->queue_set = true;
+	o->queue = ZW_INSPECT_QUEUE_DEFAULT;
+}
+
+const char *zwnft_opts__inspect_image(const struct zwnft_opts *o, char *buf,
+				      size_t len)
+{
+	if (o->inspect_image[0])
+		snprintf(buf, len, "%s", o->inspect_image);
+	else
+		snprintf(buf, len, ZW_INSPECT_IMAGE_DIR "/%s.img", o->table);
+	return buf;
 }
 
 static bool valid_table_name(const char *s)
@@ -167,9 +181,6 @@ int zwnft_opts__parse(struct zwnft_opts *o, const char *arg, char *err,
 		}
 	}
 	free(copy);
-	if (!ret && o->queue_set && !o->inspect_image[0])
-		snprintf(o->inspect_image, sizeof(o->inspect_image),
-			 "/run/zonewall/%s.img", o->table);
 	return ret;
 }
 

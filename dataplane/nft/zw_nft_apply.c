@@ -37,8 +37,11 @@ static void usage(FILE *out)
 	      "  --date YYYY-MM-DD  day for flow expiry (default today, UTC)\n"
 	      "  --timing           print batch size and time taken\n"
 	      "  --l7 queue=N[,inspect_image=PATH]\n"
-	      "                     inspect: and block-file through NFQUEUE N and\n"
-	      "                     zw-inspect (docs/l7.md)\n"
+	      "                     inspect: and block-file go through NFQUEUE N\n"
+	      "                     (default 23) to zw-inspect, which reads the\n"
+	      "                     image written to PATH (default\n"
+	      "                     /run/zonewall/TABLE.img); run zw-inspect\n"
+	      "                     --queue N --image PATH beside (docs/l7.md)\n"
 	      "  --inject-failure   (tests) end the batch with a message the kernel\n"
 	      "                     refuses: nothing may change\n"
 	      "Exit: 0 ok, 1 invalid input or drift found, 2 usage, 3 kernel/environment.\n",
@@ -223,10 +226,9 @@ int main(int argc, char **argv)
 		case OPT_L7: {
 			struct zwnft_opts t;
 
-			if (zwnft_opts__parse(&t, optarg, err, sizeof(err)) ||
-			    !t.queue_set) {
+			if (zwnft_opts__parse(&t, optarg, err, sizeof(err))) {
 				fprintf(stderr, "zw-nft-apply: --l7 %s: %s\n", optarg,
-					err[0] ? err : "queue=N is needed");
+					err);
 				return EXIT_USAGE;
 			}
 			o.queue_set = true;

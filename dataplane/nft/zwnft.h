@@ -78,9 +78,12 @@ struct zwnft_opts {
 			      * kernel refuses, to prove atomicity */
 	/* L7 inspection (docs/l7.md): connections of flows with `inspect:`
 	 * services or under a crisis block-file measure go to NFQUEUE
-	 * @queue until zw-inspect marks them judged; off unless queue= is
-	 * given. The inspector reads the enforced image at @inspect_image,
-	 * written at commit. */
+	 * @queue (default ZW_INSPECT_QUEUE_DEFAULT, or queue=N) until
+	 * zw-inspect marks them judged; always on (@queue_set: the builder's
+	 * tests may turn it off to see the rules of an engine without it).
+	 * The inspector reads the enforced image at @inspect_image (default
+	 * "" = ZW_INSPECT_IMAGE_DIR/<table>.img, see
+	 * zwnft_opts__inspect_image()), written at commit. */
 	bool queue_set;
 	uint16_t queue;
 	char inspect_image[256];
@@ -94,6 +97,10 @@ struct zwnft_opts {
 };
 
 void zwnft_opts__init(struct zwnft_opts *o);
+/* The image path zw-inspect reads: o->inspect_image, or the default of
+ * o->table. Returns @buf. */
+const char *zwnft_opts__inspect_image(const struct zwnft_opts *o, char *buf,
+				      size_t len);
 /* "table=NAME,priority=N,log_group=N,queue=N,inspect_image=PATH" (any
  * subset, "" = defaults).
  * Returns 0 or -EINVAL with a reason in @err. */

@@ -66,11 +66,44 @@ struct zw_record_conf {
 };
 #define ZW_ACTIVE_TIMEOUT_DEFAULT 300u
 
+/*
+ * The L7 inspector an engine hands packets to (docs/l7.md): zw-inspect,
+ * one process per appliance, judges the connections of `inspect:`
+ * services (and of crisis block-file measures) that reach NFQUEUE @queue,
+ * against the image at @image. An engine that sends packets there sets
+ * @need, @queue and @image in its base at open(), and writes the image
+ * it enforces to @image (atomically) at each commit; the daemon starts
+ * zw-inspect once for all such engines, restarts it when it dies and
+ * stops it with itself (control/daemon/inspector.c). Engines that need
+ * it must agree on @queue and @image, or the daemon does not start. The
+ * engine enforces fail closed: without the inspector, queued packets
+ * are dropped.
+ */
+struct zw_inspector_need {
+	bool need;
+	uint16_t queue;
+	char image[256]; /* absolute path */
+};
+/* The queue when the engine's options name none. */
+#define ZW_INSPECT_QUEUE_DEFAULT 23u
+
+/* Write @img to @path for the inspector, atomically (a temporary file
+ * beside it, fsync'd, renamed over it): what an engine with @need calls
+ * at commit with its inspect.image. Creates ZW_INSPECT_IMAGE_DIR when
+ * @path is in it. 0, or -errno with @err saying what failed. */
+int zw_inspector__publish(const struct zw_image *img, const char *path,
+			  char *err, size_t err_len);
+/* The image path when the engine's options name none (the nft engine:
+ * ZW_INSPECT_IMAGE_DIR "/<table>.img"). */
+#define ZW_INSPECT_IMAGE_DIR "/run/zonewall"
+
 /* Base of every engine instance; the engine's own struct embeds it
- * (zero-initialised by open(): no log_all, default active timeout). */
+ * (zero-initialised by open(): no log_all, default active timeout, no
+ * inspector). */
 struct zw_backend {
 	const struct zw_backend_ops *ops;
 	struct zw_record_conf rec;
+	struct zw_inspector_need inspect; /* set by the engine at open() */
 };
 
 #define zw_container_of(ptr, type, member)                                     \

@@ -36,6 +36,11 @@
  * drop-reason name or "none"; optional extra fields "rev=P/B" (responder
  * packets/bytes) and "start-ago-ms=N" fill the record's extension. The
  * timestamp is the time it is read (CLOCK_MONOTONIC).
+ *
+ * "file:PATH,inspect=N" also says at open that the engine hands packets
+ * to the L7 inspector on queue N, reading its image at PATH (what the
+ * engine writes at commit): the daemon's supervision of the inspector is
+ * tested with it (tests/control/inspector_test.sh).
  */
 #include <arpa/inet.h>
 #include <errno.h>
@@ -70,11 +75,29 @@ static int file_open(const char *arg, struct zw_backend **out, char *err,
 		     size_t err_len)
 {
 	struct file_be *be;
-	char *dir, *slash;
+	char *dir, *slash, path[sizeof(be->base.inspect.image)];
+	const char *opt;
+	long queue = -1;
 
 	if (!arg || !*arg) {
 		snprintf(err, err_len, "the file engine needs a path (file:PATH)");
 		return -EINVAL;
+	}
+	opt = strstr(arg, ",inspect=");
+	if (opt) {
+		char *end;
+
+		queue = strtol(opt + 9, &end, 10);
+		if (*end || end == opt + 9 || queue < 0 || queue > 65535) {
+			snprintf(err, err_len, "file engine: inspect=0..65535");
+			return -EINVAL;
+		}
+		if ((size_t)(opt - arg) >= sizeof(be->base.inspect.image)) {
+			snprintf(err, err_len, "file engine: path too long for inspect=");
+			return -ENAMETOOLONG;
+		}
+		snprintf(path, sizeof(path), "%.*s", (int)(opt - arg), arg);
+		arg = path;
 	}
 	dir = strdup(arg);
 	if (!dir)
@@ -98,6 +121,11 @@ static int file_open(const char *arg, struct zw_backend **out, char *err,
 		return -ENOMEM;
 	}
 	be->base.ops = &zw_backend_file;
+	if (queue >= 0) {
+		be->base.inspect.need = true;
+		be->base.inspect.queue = (uint16_t)queue;
+		memcpy(be->base.inspect.image, path, strlen(path) + 1);
+	}
 	*out = &be->base;
 	return 0;
 }

@@ -5,10 +5,17 @@
 Reads one JSON command per line on stdin, answers one JSON line on stdout:
   {"op": "listen", "tcp": [..], "udp": [..], "raw": [protos]}
       echo servers on every address (IPv4 and IPv6)
-  {"op": "probe", "timeout": s, "probes": [{"id", "kind", "dst", "port"}]}
+  {"op": "probe", "timeout": s, "probes": [{"id", "kind", "dst", "port", "l7"}]}
       kind tcp|udp|icmp|raw; all at once; result per id: ok|timeout|refused|error
       (ok = the request reached the server AND its answer came back)
-  {"op": "hold", "id", "dst", "port"} / {"op": "ping_held", "id", "timeout"}
+  {"op": "hold", "id", "dst", "port", "l7"} / {"op": "ping_held", "id", "timeout"}
+
+A TCP connection to a service with `inspect:` (docs/l7.md) must start
+with that protocol in both directions or the engine cuts it: "l7" (ssh,
+tls or http; absent: by port, L7_PORTS) makes the client open with that
+protocol's first message carrying the probe's tag; the TCP server knows
+the protocol from those bytes (whatever the port) and answers with the
+protocol's reply carrying the tag back; then both echo lines as before.
   {"op": "craft", "flags": "A"|"S"|"SA", "dst", "port", "timeout"}
       one hand-made TCP segment (scapy); answered|silent
   {"op": "craft6", "dst", "port", "packets": [{"kind", "marker"}]}
@@ -28,6 +35,79 @@ import sys
 
 held = {}
 
+# The ports of the `inspect:` services of the built-in catalogue
+# (matrix/catalogue.c) and of the examples, for callers that do not say.
+L7_PORTS = {22: "ssh", 830: "ssh", 80: "http", 443: "tls", 465: "tls", 636: "tls",
+            993: "tls", 5986: "tls", 6514: "tls", 8006: "tls"}
+
+
+def l7_of(p):
+    return p["l7"] if "l7" in p else L7_PORTS.get(p.get("port"))
+
+
+def tls_hello(hs_type, tag):
+    """A TLS 1.2 record with a ClientHello (1) or ServerHello (2) whose
+    random carries @tag (at most 32 bytes)."""
+    rnd = tag[:32].ljust(32, b".")
+    if hs_type == 1:  # no session id, one cipher suite, null compression
+        body = b"\x03\x03" + rnd + b"\x00" + b"\x00\x02\x13\x01" + b"\x01\x00" + b"\x00\x00"
+    else:
+        body = b"\x03\x03" + rnd + b"\x00" + b"\x13\x01" + b"\x00" + b"\x00\x00"
+    hs = bytes([hs_type]) + len(body).to_bytes(3, "big") + body
+    return b"\x16\x03\x01" + len(hs).to_bytes(2, "big") + hs
+
+
+async def read_http_head(reader):
+    """The lines up to the blank one (request or response head)."""
+    lines = []
+    while True:
+        line = await reader.readline()
+        if not line or line in (b"\r\n", b"\n"):
+            return lines
+        lines.append(line)
+
+
+async def l7_open(r, w, proto, tag, timeout):
+    """Client side: open with @proto's first message carrying @tag; True
+    when the server's reply carries it back."""
+    if proto == "ssh":
+        line = b"SSH-2.0-zwlab_" + tag.strip().replace(b" ", b"_") + b"\r\n"
+        w.write(line)
+        return await asyncio.wait_for(r.readline(), timeout) == line
+    if proto == "http":
+        w.write(b"GET /" + tag.strip().replace(b" ", b"_") + b" HTTP/1.1\r\n"
+                b"Host: lab\r\n\r\n")
+        head = await asyncio.wait_for(read_http_head(r), timeout)
+        n = next((int(h.split(b":")[1]) for h in head
+                  if h.lower().startswith(b"content-length:")), 0)
+        body = await asyncio.wait_for(r.readexactly(n), timeout)
+        return bool(head) and head[0].startswith(b"HTTP/1.1 200 ") and body == tag
+    if proto == "tls":
+        w.write(tls_hello(1, tag))
+        hdr = await asyncio.wait_for(r.readexactly(5), timeout)
+        rec = await asyncio.wait_for(r.readexactly(int.from_bytes(hdr[3:5], "big")), timeout)
+        return hdr[0] == 0x16 and rec[0] == 2 and rec[6:38] == tls_hello(2, tag)[11:43]
+    raise ValueError(f"no client for inspect: {proto}")
+
+
+async def l7_answer(reader, writer, first):
+    """Server side: @first is the first byte the client sent. Answers an
+    HTTP request or a TLS ClientHello in kind; an SSH banner (or anything
+    else) is a line, echoed as before (an SSH banner is one both ways).
+    Returns the line to echo, if any."""
+    if first == b"\x16":
+        hdr = first + await reader.readexactly(4)
+        rec = await reader.readexactly(int.from_bytes(hdr[3:5], "big"))
+        writer.write(tls_hello(2, rec[6:38]))
+        return None
+    line = first + await reader.readline()
+    if line.split(b" ")[0] in (b"GET", b"HEAD", b"POST") and b" HTTP/1." in line:
+        await read_http_head(reader)
+        body = line.split(b" ")[1].lstrip(b"/").replace(b"_", b" ") + b"\n"
+        writer.write(b"HTTP/1.1 200 OK\r\nContent-Length: %d\r\n\r\n" % len(body) + body)
+        return None
+    return line
+
 
 class UdpEcho(asyncio.DatagramProtocol):
     def connection_made(self, transport):
@@ -39,6 +119,13 @@ class UdpEcho(asyncio.DatagramProtocol):
 
 async def tcp_echo(reader, writer):
     try:
+        first = await reader.read(1)
+        if not first:
+            return
+        line = await l7_answer(reader, writer, first)
+        if line:
+            writer.write(line)
+        await writer.drain()
         while True:
             line = await reader.readline()
             if not line:
@@ -120,9 +207,14 @@ async def probe_tcp(p, timeout):
     except OSError as e:
         return f"error {e.strerror}"
     try:
+        proto = l7_of(p)
+        if proto:
+            return "ok" if await l7_open(r, w, proto, tag, timeout) else "error bad answer"
         w.write(tag)
         line = await asyncio.wait_for(r.readline(), timeout)
         return "ok" if line == tag else "error bad echo"
+    except asyncio.IncompleteReadError:
+        return "error closed"
     except asyncio.TimeoutError:
         return "timeout"
     except OSError as e:
@@ -251,6 +343,14 @@ async def hold(cmd):
                                       cmd.get("timeout", 2))
     except (asyncio.TimeoutError, OSError) as e:
         return {"ok": False, "error": str(e) or "timeout"}
+    proto = l7_of(cmd)
+    if proto:
+        try:
+            if not await l7_open(r, w, proto, f"open {cmd['id']}\n".encode(),
+                                 cmd.get("timeout", 2)):
+                return {"ok": False, "error": f"bad {proto} answer"}
+        except (asyncio.TimeoutError, asyncio.IncompleteReadError, OSError) as e:
+            return {"ok": False, "error": str(e) or "timeout"}
     held[str(cmd["id"])] = (r, w)
     return await ping_held({"id": cmd["id"], "timeout": cmd.get("timeout", 2)})
 

@@ -55,7 +55,7 @@ findings() { rep "[f['kind'] + ': ' + f['message'] + ' | ' + f.get('engine_text'
 
 start_zwd() {
   ip netns exec "$APP" "$ZWD" --state "$T/state" --socket "$SOCK" \
-    --backend nft --foreground --log "$T/zwd.log" --on-drift alert &
+    --backend "nft:inspect_image=$T/inspect.img" --foreground --log "$T/zwd.log" --on-drift alert &
   PID=$!
   for _ in $(seq 100); do zc status >/dev/null 2>&1 && break; sleep 0.1; done
   zc status >/dev/null 2>&1 || { echo "zonewalld did not start"; cat "$T/zwd.log"; exit 1; }

@@ -27,6 +27,7 @@ engine's owner adds theirs without touching the driver):
 """
 import os
 import subprocess
+import time
 
 
 class Skip(Exception):
@@ -43,13 +44,18 @@ class Engine:
     def __init__(self, ctx):
         self.ctx = ctx
         self.tool = os.path.join(ctx.builddir, "dataplane", "nft", "zw-nft-apply")
+        self.inspector = os.path.join(ctx.builddir, "dataplane", "nft", "zw-inspect")
         self.table = f"zw_{ctx.tag}"
         self.app = ctx.plan["appliance"]
+        # the engine always inspects (docs/l7.md): its image for zw-inspect
+        # goes to the run's scratch directory
+        self.image = os.path.join(ctx.tmp, "nft-inspect.img")
+        self.insp = None
 
     def _run(self, *args):
         r = subprocess.run(["ip", "netns", "exec", self.app, self.tool,
-                            "--table", self.table] + list(args),
-                           capture_output=True, text=True)
+                            "--table", self.table, "--l7", f"inspect_image={self.image}"] +
+                           list(args), capture_output=True, text=True)
         return r.returncode, (r.stdout + r.stderr).strip()
 
     def start(self, policy):
@@ -58,6 +64,23 @@ class Engine:
         ok, msg = self.apply(policy)
         if not ok:
             raise RuntimeError(f"nft engine: {msg}")
+        # without the daemon, the inspector is ours to run (on the default
+        # queue, 23): the services with inspect: are judged, not dropped
+        if not os.access(self.inspector, os.X_OK):
+            raise RuntimeError(f"{self.inspector} not built: the nft engine's "
+                               "inspected connections would all be dropped")
+        self.insp_log = open(os.path.join(self.ctx.tmp, "zw-inspect.log"), "a")
+        self.insp = subprocess.Popen(
+            ["ip", "netns", "exec", self.app, self.inspector, "--queue", "23",
+             "--image", self.image], stdout=self.insp_log, stderr=self.insp_log)
+        for _ in range(100):
+            with open(self.insp_log.name) as f:
+                if "listening on NFQUEUE" in f.read():
+                    return
+            if self.insp.poll() is not None:
+                break
+            time.sleep(0.05)
+        raise RuntimeError(f"zw-inspect did not start (see {self.insp_log.name})")
 
     def apply(self, policy):
         rc, out = self._run(policy)
@@ -79,7 +102,7 @@ class Engine:
         return None if rc == 0 else out
 
     def backend_spec(self):
-        return f"nft:table={self.table}"
+        return f"nft:table={self.table},inspect_image={self.image}"
 
     def snapshot(self):
         r = subprocess.run(["ip", "netns", "exec", self.app, "nft", "-a", "-s", "list",
@@ -87,4 +110,11 @@ class Engine:
         return r.stdout if r.returncode == 0 else None
 
     def stop(self):
+        if self.insp:
+            self.insp.terminate()
+            try:
+                self.insp.wait(timeout=5)
+            except subprocess.TimeoutExpired:
+                self.insp.kill()
+            self.insp = None
         self._run("--destroy")

@@ -41,15 +41,21 @@ done
 command -v nft >/dev/null || { echo "FAIL: the nft command is missing"; exit 1; }
 
 T=$(mktemp -d /tmp/zw-engine-set.XXXXXX)
+# the nft engine's image for the L7 inspector, at its default path (the
+# spec stays "nft": the refusals name it): removed after if we made it
+IMG=/run/zonewall/zonewall.img
+IMG_WAS=; [ -e "$IMG" ] && IMG_WAS=1
 SOCK=$T/zw.sock
 PID=
 MON=
 fails=0
 cleanup() {
 	[ -n "$MON" ] && kill "$MON" 2>/dev/null
-	[ -n "$PID" ] && kill -9 "$PID" 2>/dev/null
+	# SIGTERM: the daemon stops its L7 inspector (a killed one leaves it)
+	[ -n "$PID" ] && kill "$PID" 2>/dev/null
 	wait 2>/dev/null
 	nft delete table inet zonewall 2>/dev/null
+	[ -z "$IMG_WAS" ] && rm -f "$IMG"
 	[ -z "${ZW_KEEP_TMP:-}" ] && rm -rf "$T"
 }
 trap cleanup EXIT

@@ -4,9 +4,11 @@
 # in a lab of three network namespaces (client -- appliance -- server):
 #  1. an `inspect: ssh` flow: a real OpenSSH client and server pass; an
 #     HTTP request on the same port is cut (counted as l7-mismatch);
-#  2. under zonewalld: `crisis block-file executable` from the client's
-#     zone to the server's: an HTTP download of an ELF file is cut, a text
-#     file passes; after `crisis end` the ELF passes.
+#  2. under zonewalld, which runs zw-inspect itself: `crisis block-file
+#     executable` from the client's zone to the server's: an HTTP download
+#     of an ELF file is cut, a text file passes; after `crisis end` the
+#     ELF passes; the inspector killed is restarted (and logged), and
+#     stopped with the daemon.
 # Needs root, nft, OpenSSH (sshd, ssh, ssh-keygen), python3, curl.
 set -u
 
@@ -168,16 +170,20 @@ IMG2=$T/daemon.img
 mkdir -p "$T/state"
 ip netns exec $F "$ZD" --state "$T/state" --socket "$T/zw.sock" \
 	--backend "nft:queue=$QUEUE,inspect_image=$IMG2" --foreground \
-	--log "$T/zd.log" &
-PIDS+=($!)
+	--inspector "$INSPECT" --log "$T/zd.log" &
+ZDPID=$!
+PIDS+=($ZDPID)
 zc() { ip netns exec $F "$ZC" --socket "$T/zw.sock" "$@"; }
 for _ in $(seq 100); do zc status >/dev/null 2>&1 && break; sleep 0.05; done
 zc commit "$T/m.yaml" -m "l7 lab" >"$T/commit.out" 2>&1 ||
 	{ bad "commit: $(cat "$T/commit.out") $(tail -5 "$T/zd.log")"; exit 1; }
 ok "commit through zonewalld with the nft engine's queue"
-ip netns exec $F "$INSPECT" --queue $QUEUE --image "$IMG2" --stats "$T/stats2.json" \
-	>"$T/inspect2.out" 2>"$T/inspect2.err" &
-PIDS+=($!)
+inspector_pid() { pgrep -P "$ZDPID" -x zw-inspect; }
+for _ in $(seq 50); do grep -q 'zw-inspect: listening on NFQUEUE' "$T/zd.log" && break; sleep 0.1; done
+IP1=$(inspector_pid)
+[ -n "$IP1" ] && grep -q "inspector-started pid=$IP1 .*queue=$QUEUE image=$IMG2" "$T/zd.log" &&
+	ok "zonewalld runs zw-inspect (pid $IP1) on the engine's queue and image" ||
+	bad "no inspector under zonewalld: $(tail -5 "$T/zd.log")"
 ip netns exec $S $PY -m http.server 8080 --bind 10.71.2.2 --directory "$T/www" \
 	>/dev/null 2>&1 &
 PIDS+=($!)
@@ -194,10 +200,23 @@ zc crisis block-file executable --from ops --to srv -m "C2 drill" >"$T/crisis.ou
 	ok "crisis block-file executable in force" || bad "crisis block-file: $(cat "$T/crisis.out")"
 [ "$(get tool.elf)" != 200 ] || ! cmp -s "$T/got" "$T/www/tool.elf" &&
 	ok "during the crisis the ELF download is cut" ||
-	{ bad "the ELF passed during the crisis"; cat "$T/inspect2.err";
+	{ bad "the ELF passed during the crisis"; tail -20 "$T/zd.log";
 	  ip netns exec $F nft list chain inet zonewall flow_L7-WEB 2>/dev/null; }
-grep -q 'reason=file-type flow=L7-WEB .*file=elf' "$T/inspect2.out" &&
-	ok "record: file-type, flow L7-WEB, elf" || bad "no file-type record: $(cat "$T/inspect2.out")"
+grep -q 'reason=file-type flow=L7-WEB .*file=elf' "$T/zd.log" &&
+	ok "record: file-type, flow L7-WEB, elf (in zonewalld's log)" ||
+	bad "no file-type record: $(grep zw-inspect "$T/zd.log")"
+# the inspector dies: logged, restarted; the measure still holds
+kill -9 "$IP1"
+for _ in $(seq 100); do IP2=$(inspector_pid); [ -n "$IP2" ] && [ "$IP2" != "$IP1" ] && break; sleep 0.05; done
+grep -q "inspector-died pid=$IP1 signal=9" "$T/zd.log" &&
+	ok "the inspector's death is logged" || bad "no inspector-died line: $(tail -5 "$T/zd.log")"
+[ -n "$IP2" ] && [ "$IP2" != "$IP1" ] && grep -q "inspector-started pid=$IP2 .*restarts=1" "$T/zd.log" &&
+	ok "zonewalld restarted the inspector (pid $IP2)" || bad "the inspector was not restarted"
+for _ in $(seq 50); do [ "$(grep -c 'zw-inspect: listening on NFQUEUE' "$T/zd.log")" -ge 2 ] && break; sleep 0.1; done
+[ "$(get tool.elf)" != 200 ] || ! cmp -s "$T/got" "$T/www/tool.elf" &&
+	ok "after the restart the ELF download is still cut" || bad "the ELF passed after the inspector's restart"
+[ "$(get hello.txt)" = 200 ] && [ "$(cat "$T/got")" = hello ] &&
+	ok "after the restart a text file passes" || bad "the text file did not pass after the restart"
 [ "$(get hello.txt)" = 200 ] && [ "$(cat "$T/got")" = hello ] &&
 	ok "during the crisis a text file passes" || bad "the text file did not pass"
 zc crisis end -m "drill over" >"$T/end.out" 2>&1 && ok "crisis end" || bad "crisis end: $(cat "$T/end.out")"
@@ -206,6 +225,30 @@ zc crisis end -m "drill over" >"$T/end.out" 2>&1 && ok "crisis end" || bad "cris
 zc journal --format json 2>/dev/null | grep -q 'crisis-block-file' &&
 	ok "the measure is journalled" || bad "no crisis-block-file journal entry"
 
+# zonewalld killed: the inspector stays (like the ruleset) and the next
+# daemon adopts it
+IP3=$(inspector_pid)
+kill -9 "$ZDPID"; wait "$ZDPID" 2>/dev/null
+[ -n "$IP3" ] && kill -0 "$IP3" 2>/dev/null &&
+	ok "the inspector outlives a killed zonewalld" || bad "the inspector died with zonewalld (kill -9)"
+[ "$(get hello.txt)" = 200 ] && [ "$(cat "$T/got")" = hello ] &&
+	ok "with zonewalld killed, a new connection is still judged and passes" ||
+	bad "no new connection without zonewalld"
+ip netns exec $F "$ZD" --state "$T/state" --socket "$T/zw.sock" \
+	--backend "nft:queue=$QUEUE,inspect_image=$IMG2" --foreground \
+	--inspector "$INSPECT" --log "$T/zd.log" &
+ZDPID=$!
+PIDS+=($ZDPID)
+for _ in $(seq 100); do zc status >/dev/null 2>&1 && break; sleep 0.05; done
+grep -q "inspector-adopted pid=$IP3 " "$T/zd.log" && [ "$(inspector_pid)" = "" ] &&
+	ok "the restarted zonewalld adopts the running inspector" ||
+	bad "no adoption: $(grep inspector "$T/zd.log" | tail -3)"
+kill -TERM "$ZDPID"; wait "$ZDPID" 2>/dev/null
+# gone, or a zombie its new parent has not reaped yet (it was adopted)
+gone() { ! kill -0 "$1" 2>/dev/null || [ "$(awk '{print $3}' "/proc/$1/stat" 2>/dev/null)" = Z ]; }
+[ -n "$IP3" ] && gone "$IP3" && grep -q "inspector-stopped pid=$IP3" "$T/zd.log" &&
+	ok "the inspector stops with zonewalld" ||
+	bad "the inspector outlived zonewalld: $(grep inspector "$T/zd.log" | tail -2)"
 ip netns exec $F "$APPLY" --destroy >/dev/null 2>&1
 [ $fails = 0 ] && echo "l7-inspect: all passed" || echo "l7-inspect: $fails failure(s)"
 [ $fails = 0 ]

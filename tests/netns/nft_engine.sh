@@ -33,7 +33,9 @@ fails=0
 ok() { echo "ok: $*"; }
 fail() { echo "FAIL: $*"; fails=$((fails + 1)); }
 in_ns() { ip netns exec "$NS" "$@"; }
-zw() { in_ns "$APPLY" --table "$T" "$@"; }
+# the image for the L7 inspector (the engine writes it at each apply) in
+# the test's directory, not /run/zonewall
+zw() { in_ns "$APPLY" --table "$T" --l7 "inspect_image=$TMP/inspect.img" "$@"; }
 ruleset() { in_ns nft -s list ruleset; }
 
 M1=$S/matrix/examples/piams.yaml

@@ -7,7 +7,9 @@
  *   zw-oracle rules POLICY    one line per image rule of a live flow:
  *                             FROM TO PROTO LO HI ANY SERVICE FLOW
  *   zw-oracle explain POLICY  reads "SRC DST PROTO PORT" lines, prints
- *                             "allow FLOW REASON" or "deny - REASON"
+ *                             "allow FLOW REASON INSPECT" or "deny - REASON -"
+ *                             (INSPECT: the `inspect:` protocol of the
+ *                             service that allows it, "-" if none)
  * POLICY is an image or a matrix (compiled on the fly). Day: today, or
  * $ZONEWALL_TODAY.
  */
@@ -110,9 +112,13 @@ int main(int argc, char **argv)
 		}
 		q.day = today;
 		zw_eval__image(img, &q, &v);
-		printf("%s %s %s\n", v.allow ? "allow" : "deny",
+		printf("%s %s %s %s\n", v.allow ? "allow" : "deny",
 		       v.flow != ZW_NO_FLOW ? zw_image__str(img, img->flows[v.flow].id) : "-",
-		       reason(v.reason));
+		       reason(v.reason),
+		       v.allow && v.flow != ZW_NO_FLOW &&
+				       img->services[v.service].inspect
+			       ? zw_image__str(img, img->services[v.service].inspect)
+			       : "-");
 	}
 	zw_image__free(img);
 	return 0;

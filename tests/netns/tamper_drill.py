@@ -101,7 +101,7 @@ def main():
         proc = subprocess.Popen(
             ["ip", "netns", "exec", plan["appliance"], zwd, "--state",
              os.path.join(tmp, "state"), "--socket", sock,
-             "--backend", f"nft:table={table}",
+             "--backend", f"nft:table={table},inspect_image={tmp}/inspect.img",
              "--backend", f"xdp:{','.join(ifaces)},dir={xdir},l7=off",
              "--foreground"],
             stdout=log, stderr=log, env=env)

@@ -39,11 +39,17 @@ ARCH=$(dpkg --print-architecture)
 W=$B/tests/package/work
 SRCDIR=$W/zonewall-$VERSION
 T=$(mktemp -d /tmp/zw-deb.XXXXXX)
+# the shipped configuration's nft engine writes the image for the L7
+# inspector to its default path: removed after if we made it
+IMG=/run/zonewall/zonewall.img
+IMG_WAS=; [ -e "$IMG" ] && IMG_WAS=1
 PID=
 fails=0
 checks=0
 cleanup() {
-	[ -n "$PID" ] && kill -9 "$PID" 2>/dev/null
+	# SIGTERM: the daemon stops its L7 inspector (a killed one leaves it)
+	[ -n "$PID" ] && kill "$PID" 2>/dev/null && sleep 1 && kill -9 "$PID" 2>/dev/null
+	[ -z "$IMG_WAS" ] && rm -f "$IMG"
 	rm -rf "$T"
 }
 trap cleanup EXIT
