@@ -137,6 +137,11 @@ int zwnft_prepare(struct zwnft_sock *s, const struct zwnft_opts *o,
 		zwnft_ticket__free(t);
 		return ret;
 	}
+	/* the mirror to probes joins the same batch (nft_mirror.c) */
+	if ((ret = zwnft_mirror__build(img, o, &t->rs->mirror, err, err_len))) {
+		zwnft_ticket__free(t);
+		return ret;
+	}
 	t->st.rules = t->rs->n[ZWNFT_RULE];
 	t->st.chains = t->rs->n[ZWNFT_CHAIN];
 	t->st.sets = t->rs->n[ZWNFT_SET];
@@ -724,6 +729,9 @@ static int nft_read_back(struct zw_backend *b, const struct zw_image *expected,
 				st->drift = zwnft_drift(rs, &live);
 				if (!st->drift && errno)
 					ret = -errno;
+				if (!ret)
+					ret = zwnft_mirror__drift_append(
+						expected, &be->opts, &st->drift);
 			}
 			zwnft_ruleset__free(rs);
 		}
@@ -977,6 +985,9 @@ static int nft_destroy(struct zw_backend *b, char *err, size_t err_len)
 	struct zwnft_batch bt;
 	int ret;
 
+	ret = zwnft_mirror__destroy(be->opts.table, err, err_len);
+	if (ret)
+		return ret;
 	ret = zwnft_sock__read(be->sock, be->opts.table, 0, &live, err,
 			       err_len);
 	if (ret)
