@@ -16,6 +16,7 @@
 #include <bpf/bpf.h>
 #include <bpf/libbpf.h>
 
+#include <zonewall/backend.h>
 #include <zonewall/policy.h>
 
 #include "xdp_instance.h"
@@ -448,6 +449,12 @@ int zw_xdp__prepare(struct zw_xdp *x, const struct zw_image *img, int32_t day,
 	int lock, rc;
 
 	*out = NULL;
+	/* mirroring to probes is not implemented here yet: refuse */
+	rc = zw_backend__refuse_probes(img, "XDP",
+				       "cannot copy packets to a probe interface yet",
+				       err, err_len);
+	if (rc)
+		return rc;
 	rc = prepare_begin(x, img, day, &t, &lock, err, err_len);
 	if (!rc)
 		rc = prepare_locked(x, img, day, t, out, err, err_len);
