@@ -47,7 +47,6 @@
 #include "nft_build.h"
 #include "zwnft.h"
 
-#define MIRROR_SUFFIX "_mirror"
 #define PRIO_INGRESS (-500) /* before anything else on the device */
 #define PRIO_EGRESS 500	    /* after anything else on the device */
 #define SET_ID_BASE 0x40000000u /* batch-local set ids, clear of the
@@ -72,7 +71,6 @@ struct zwnft_mirror {
 	size_t n_rules;
 	struct mdup *dups; /* one per probe */
 	size_t n_dups;
-	struct zwnft_buf text;
 };
 
 static int push(void ***v, size_t *n, void *x)
@@ -105,7 +103,6 @@ void zwnft_mirror__free(struct zwnft_mirror *m)
 	free(m->chains);
 	free(m->rules);
 	free(m->dups);
-	zwnft_buf__fini(&m->text);
 	free(m);
 }
 
@@ -382,17 +379,6 @@ static int add_rule(struct zwnft_mirror *m, const char *chain, int fam,
 	if ((ret = zwnft_udata_set_comment(r, ZWNFT_RULE,
 					   NFTNL_UDATA_RULE_COMMENT, comment)))
 		goto err;
-	{
-		const char *ip = fam == 4 ? "ip" : "ip6";
-
-		zwnft_buf__printf(&m->text, "\t\tmeta protocol %s %s saddr %s@%s",
-				  ip, ip, dst ? "!= " : "", set);
-		if (dst)
-			zwnft_buf__printf(&m->text, " %s daddr @%s", ip, set);
-		zwnft_buf__printf(&m->text,
-				  " counter dup to \"%s\" comment \"%s\"\n",
-				  d->dev, comment);
-	}
 	return push((void ***)&m->rules, &m->n_rules, r);
 err:
 	nftnl_rule_free(r);
@@ -508,13 +494,9 @@ static int add_set(struct zwnft_mirror *m, const struct zw_image *img,
 	nftnl_set_set_u32(s, NFTNL_SET_KEY_TYPE,
 			  fam == 4 ? 7 /* ipv4_addr */ : 8 /* ipv6_addr */);
 	nftnl_set_set_u32(s, NFTNL_SET_KEY_LEN, (uint32_t)w);
-	zwnft_buf__printf(&m->text,
-			  "\tset %s {\n\t\ttype %s\n\t\tflags interval\n\t\telements = { ",
-			  name, fam == 4 ? "ipv4_addr" : "ipv6_addr");
 	if (!all(v[0].lo, w, 0) && (ret = elem(s, zero, w, true)))
 		goto out;
 	for (uint32_t i = 0; i < k; i++) {
-		char lo[INET6_ADDRSTRLEN], hi[INET6_ADDRSTRLEN];
 		uint8_t next[16];
 
 		if ((ret = elem(s, v[i].lo, w, false)))
@@ -525,11 +507,7 @@ static int add_set(struct zwnft_mirror *m, const struct zw_image *img,
 			if ((ret = elem(s, next, w, true)))
 				goto out;
 		}
-		inet_ntop(fam == 4 ? AF_INET : AF_INET6, v[i].lo, lo, sizeof(lo));
-		inet_ntop(fam == 4 ? AF_INET : AF_INET6, v[i].hi, hi, sizeof(hi));
-		zwnft_buf__printf(&m->text, "%s%s-%s", i ? ", " : "", lo, hi);
 	}
-	zwnft_buf__puts(&m->text, " }\n\t}\n");
 	if ((ret = push((void ***)&m->sets, &m->n_sets, s)))
 		goto out;
 	s = NULL;
@@ -559,10 +537,6 @@ static int add_chain(struct zwnft_mirror *m, const char *name,
 			    egress ? PRIO_EGRESS : PRIO_INGRESS);
 	nftnl_chain_set_u32(c, NFTNL_CHAIN_POLICY, NF_ACCEPT);
 	nftnl_chain_set_str(c, NFTNL_CHAIN_DEV, dev);
-	zwnft_buf__printf(&m->text,
-			  "\tchain %s {\n\t\ttype filter hook %s device \"%s\" priority %d; policy accept;\n",
-			  name, egress ? "egress" : "ingress", dev,
-			  egress ? PRIO_EGRESS : PRIO_INGRESS);
 	return push((void ***)&m->chains, &m->n_chains, c);
 }
 
@@ -576,7 +550,7 @@ int zwnft_mirror__build(const struct zw_image *img, const struct zwnft_opts *o,
 	*out = NULL;
 	if (!m)
 		return -ENOMEM;
-	snprintf(m->table, sizeof(m->table), "%s" MIRROR_SUFFIX, o->table);
+	snprintf(m->table, sizeof(m->table), "%s" ZWNFT_MIRROR_SUFFIX, o->table);
 	m->want = img->n_probes > 0;
 	ret = live_read(m->table, false, &l);
 	if (ret) {
@@ -657,8 +631,6 @@ int zwnft_mirror__build(const struct zw_image *img, const struct zwnft_opts *o,
 	if ((ret = zwnft_udata_set_comment(m->t, -1, NFTNL_UDATA_TABLE_COMMENT,
 					   ZWNFT_OWNER_COMMENT)))
 		goto err;
-	zwnft_buf__printf(&m->text, "table netdev %s {\n\tcomment \"%s\"\n",
-			  m->table, ZWNFT_OWNER_COMMENT);
 
 	/* sets: p4_<probe>, p6_<probe> */
 	bool *made = calloc(img->n_probes * 2, sizeof(*made));
@@ -712,18 +684,12 @@ int zwnft_mirror__build(const struct zw_image *img, const struct zwnft_opts *o,
 							       &m->dups[i]);
 				}
 			}
-			zwnft_buf__puts(&m->text, "\t}\n");
 		}
 	}
 	free(made);
-	zwnft_buf__puts(&m->text, "}\n");
 	if (ret) {
 		snprintf(err, err_len, "building table netdev %s: %s", m->table,
 			 strerror(-ret));
-		goto err;
-	}
-	if (m->text.oom) {
-		ret = -ENOMEM;
 		goto err;
 	}
 	*out = m;
@@ -968,11 +934,6 @@ done:
 	return ret ? ret : n;
 }
 
-char *zwnft_mirror__text(const struct zwnft_mirror *m)
-{
-	return strdup(m->want && m->text.s ? m->text.s : "");
-}
-
 int zwnft_mirror__destroy(const char *table, char *err, size_t err_len)
 {
 	char name[96], buf[8192];
@@ -984,7 +945,7 @@ int zwnft_mirror__destroy(const char *table, char *err, size_t err_len)
 	uint32_t seq = (uint32_t)time(NULL);
 	int ret;
 
-	snprintf(name, sizeof(name), "%s" MIRROR_SUFFIX, table);
+	snprintf(name, sizeof(name), "%s" ZWNFT_MIRROR_SUFFIX, table);
 	ret = live_read(name, false, &l);
 	if (ret) {
 		snprintf(err, err_len, "reading table netdev %s: %s", name,

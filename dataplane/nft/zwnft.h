@@ -117,6 +117,7 @@ int zwnft_l7__publish(const struct zw_image *img, const struct zwnft_opts *o,
  * (-EINVAL/-ENODEV) with the probe named in @err. With no probe, the
  * result only removes a table left by an earlier version.
  */
+#define ZWNFT_MIRROR_SUFFIX "_mirror" /* table netdev <table>_mirror */
 struct zwnft_mirror;
 struct zwnft_batch;
 int zwnft_mirror__build(const struct zw_image *img, const struct zwnft_opts *o,
@@ -138,8 +139,6 @@ int zwnft_mirror__drift(const struct zwnft_mirror *m, struct zwnft_buf *out);
  * nothing differs). 0 or -errno. */
 int zwnft_mirror__drift_append(const struct zw_image *img,
 			       const struct zwnft_opts *o, char **drift);
-/* The table in nft syntax (zw-nft-apply --print, describe): malloc'd. */
-char *zwnft_mirror__text(const struct zwnft_mirror *m);
 /* Remove the table if it is zonewall's (destroy): 0 or -errno. */
 int zwnft_mirror__destroy(const char *table, char *err, size_t err_len);
 

@@ -17,7 +17,10 @@
 #  - drift: a rule removed by hand from the mirror table is reported by
 #    --read-back; re-applying repairs it; a matrix without probes removes
 #    the mirror table; a matrix with probes but no --mirror is refused at
-#    prepare, naming the probe, and changes nothing.
+#    prepare, naming the probe, and changes nothing;
+#  - through zonewalld (--backend nft:mirror=...): the commit journals the
+#    probe, the probe gets the same packets, and a mirror rule removed by
+#    hand is put back by the enforcement watch (drift, then reconcile).
 set -uo pipefail
 [ "$(id -u)" = 0 ] || { echo "skip: needs root (network namespaces)"; exit 77; }
 for c in nft tcpdump ping; do
@@ -26,13 +29,19 @@ done
 B=${ZONEWALL_BUILDDIR:?run through meson test}
 APPLY=$B/dataplane/nft/zw-nft-apply
 ZONECTL=$B/control/zonectl
-[ -x "$APPLY" ] || { echo "skip: zw-nft-apply not built"; exit 77; }
+ZWD=$B/tests/control/zonewalld-test
+PY=/usr/bin/python3
+for x in "$APPLY" "$ZWD" "$ZONECTL" "$PY"; do
+	[ -x "$x" ] || { echo "skip: $x not built or missing"; exit 77; }
+done
 . "${ZONEWALL_SRCDIR:?}/tests/lib/checks.sh"
 
 TAG=zwm$$
 R=${TAG}r A=${TAG}a BB=${TAG}b C=${TAG}c P=${TAG}p
 T=$(mktemp -d)
+DPID=
 cleanup() {
+	[ -n "$DPID" ] && kill -9 "$DPID" 2>/dev/null
 	for n in "$R" "$A" "$BB" "$C" "$P"; do ip netns delete "$n" 2>/dev/null; done
 	rm -rf "$T"
 }
@@ -183,6 +192,31 @@ check "table netdev zwm_mirror removed" bash -c "! ip netns exec $R nft list tab
 capture none >"$T/none.got"
 : >"$T/none.want"
 expect_capture none "$T/none.want"
+
+# ---- through zonewalld ----
+zw --destroy >/dev/null
+SOCK=$T/zw.sock
+zc() { "$ZONECTL" --socket "$SOCK" "$@"; }
+ip netns exec "$R" "$ZWD" --state "$T/state" --socket "$SOCK" \
+	--backend "nft:table=zwm,mirror=ra+rb+rc" --foreground --log "$T/zwd.log" &
+DPID=$!
+for _ in $(seq 100); do zc status >/dev/null 2>&1 && break; sleep 0.05; done
+expect_rc 0 "zonewalld commits the matrix with the probe" zc commit "$T/all.yaml" -m "SOC probe"
+check "journalled: probe-added ids" bash -c "'$ZONECTL' --socket '$SOCK' journal --format json |
+	$PY -c \"import json,sys; sys.exit(not any(e['action']=='probe-added' and e['detail']=='probe ids' for e in json.load(sys.stdin)['entries']))\""
+capture daemon >"$T/daemon.got"
+expect_capture daemon "$T/all.want"
+rules() { ns "$R" nft list chain netdev zwm_mirror in_ra 2>/dev/null | grep -c 'probe ids'; }
+n0=$(rules)
+h=$(ns "$R" nft -a list chain netdev zwm_mirror in_ra | sed -n 's/.*probe ids.*# handle \([0-9]*\)$/\1/p' | head -1)
+ns "$R" nft delete rule netdev zwm_mirror in_ra handle "$h"
+n1=$(rules)
+# the watch repairs within a second or so; wait for it, up to 20 s
+for _ in $(seq 200); do [ "$(rules)" = "$n0" ] && break; sleep 0.1; done
+check "a mirror rule removed by hand ($n0 -> $n1) is put back by the watch ($(rules))" \
+	[ "$n1" -lt "$n0" -a "$(rules)" = "$n0" ]
+check "journalled: the drift names the mirror table" bash -c "'$ZONECTL' --socket '$SOCK' journal --format json | grep -q 'mirror table zwm_mirror'"
+kill -TERM "$DPID"; wait "$DPID" 2>/dev/null; DPID=
 
 # ---- destroy removes both tables ----
 zw --mirror ra+rb+rc "$T/all.yaml" >/dev/null
