@@ -425,9 +425,16 @@ static int prepare_begin(struct zw_xdp *x, const struct zw_image *img,
 			 int32_t day, struct zw_xdp_tables **t, int *lock,
 			 char *err, size_t err_len)
 {
-	int rc = zw_xdp_tables__build(img, day, t, err, err_len);
+	int rc;
 
 	*lock = -1;
+	/* mirroring to probes is not implemented here yet: refuse (prepare
+	 * and apply alike) */
+	rc = zw_backend__refuse_probes(img, "XDP",
+				       "cannot copy packets to a probe interface yet",
+				       err, err_len);
+	if (!rc)
+		rc = zw_xdp_tables__build(img, day, t, err, err_len);
 	if (rc)
 		return rc;
 	if (x->destroyed) {
@@ -449,12 +456,6 @@ int zw_xdp__prepare(struct zw_xdp *x, const struct zw_image *img, int32_t day,
 	int lock, rc;
 
 	*out = NULL;
-	/* mirroring to probes is not implemented here yet: refuse */
-	rc = zw_backend__refuse_probes(img, "XDP",
-				       "cannot copy packets to a probe interface yet",
-				       err, err_len);
-	if (rc)
-		return rc;
 	rc = prepare_begin(x, img, day, &t, &lock, err, err_len);
 	if (!rc)
 		rc = prepare_locked(x, img, day, t, out, err, err_len);
