@@ -100,6 +100,13 @@ static int build_batch(struct zwnft_sock *s, const struct zwnft_opts *o,
 		zwnft_live__free(&live);
 		return -EEXIST;
 	}
+	/* after the generation id was read: a change in between is refused
+	 * by the kernel like any other */
+	if (t->rs->mirror &&
+	    (ret = zwnft_mirror__refresh(t->rs->mirror, err, err_len))) {
+		zwnft_live__free(&live);
+		return ret;
+	}
 	ms = ms_now();
 	ret = zwnft_batch__build(&t->bt, t->rs, &live, zwnft_sock__seq(s, 0));
 	t->st.batch_ms += ms_now() - ms;

@@ -540,23 +540,15 @@ static int add_chain(struct zwnft_mirror *m, const char *name,
 	return push((void ***)&m->chains, &m->n_chains, c);
 }
 
-int zwnft_mirror__build(const struct zw_image *img, const struct zwnft_opts *o,
-			struct zwnft_mirror **out, char *err, size_t err_len)
+int zwnft_mirror__refresh(struct zwnft_mirror *m, char *err, size_t err_len)
 {
-	struct zwnft_mirror *m = calloc(1, sizeof(*m));
 	struct live l;
-	int ret;
+	int ret = live_read(m->table, false, &l);
 
-	*out = NULL;
-	if (!m)
-		return -ENOMEM;
-	snprintf(m->table, sizeof(m->table), "%s" ZWNFT_MIRROR_SUFFIX, o->table);
-	m->want = img->n_probes > 0;
-	ret = live_read(m->table, false, &l);
 	if (ret) {
 		snprintf(err, err_len, "reading table netdev %s: %s", m->table,
 			 strerror(-ret));
-		goto err;
+		return ret;
 	}
 	m->live = l.t != NULL;
 	m->live_owned = l.t && table_owned(l.t);
@@ -565,9 +557,24 @@ int zwnft_mirror__build(const struct zw_image *img, const struct zwnft_opts *o,
 		snprintf(err, err_len,
 			 "table netdev %s exists and is not zonewall's (no \"%s\" comment): refusing to touch it",
 			 m->table, ZWNFT_OWNER_MARK);
-		ret = -EEXIST;
-		goto err;
+		return -EEXIST;
 	}
+	return 0;
+}
+
+int zwnft_mirror__build(const struct zw_image *img, const struct zwnft_opts *o,
+			struct zwnft_mirror **out, char *err, size_t err_len)
+{
+	struct zwnft_mirror *m = calloc(1, sizeof(*m));
+	int ret;
+
+	*out = NULL;
+	if (!m)
+		return -ENOMEM;
+	snprintf(m->table, sizeof(m->table), "%s" ZWNFT_MIRROR_SUFFIX, o->table);
+	m->want = img->n_probes > 0;
+	if ((ret = zwnft_mirror__refresh(m, err, err_len)))
+		goto err;
 	if (!m->want) {
 		*out = m;
 		return 0;

@@ -123,6 +123,10 @@ struct zwnft_batch;
 int zwnft_mirror__build(const struct zw_image *img, const struct zwnft_opts *o,
 			struct zwnft_mirror **out, char *err, size_t err_len);
 void zwnft_mirror__free(struct zwnft_mirror *m); /* NULL-safe */
+/* Read again whether the table exists and is ours (before each batch is
+ * built: the batch's generation id then covers what was read). 0, or
+ * -EEXIST for a table of that name that is not zonewall's, -errno. */
+int zwnft_mirror__refresh(struct zwnft_mirror *m, char *err, size_t err_len);
 /* Append the table's messages to @bt (family netdev), numbering them from
  * *@seq; *@last is set to the last message appended (it carries the ack).
  * 0 or -ENOMEM. */

@@ -17,7 +17,8 @@
 #  - drift: a rule removed by hand from the mirror table is reported by
 #    --read-back; re-applying repairs it; a matrix without probes removes
 #    the mirror table; a matrix with probes but no --mirror is refused at
-#    prepare, naming the probe, and changes nothing;
+#    prepare, naming the probe, and changes nothing; so is one while a
+#    table of the mirror's name that is not ours exists (left alone);
 #  - through zonewalld (--backend nft:mirror=...): the commit journals the
 #    probe, the probe gets the same packets, and a mirror rule removed by
 #    hand is put back by the enforcement watch (drift, then reconcile).
@@ -146,6 +147,13 @@ matrix "$T/all.yaml" all
 expect_rc 3 "a matrix with probes and no --mirror is refused" zw "$T/all.yaml"
 check "the refusal names the probe and the option" grep -q "prepare: probe 'ids'.*nft:mirror=" "$T/err"
 check "nothing was installed" bash -c "! ip netns exec $R nft list tables | grep -q zwm"
+
+# ---- a table of the mirror's name that is not ours: refused, untouched ----
+ns "$R" nft add table netdev zwm_mirror
+expect_rc 1 "a foreign table netdev zwm_mirror is refused" zw --mirror ra+rb+rc "$T/all.yaml"
+check "the refusal names it" grep -q "table netdev zwm_mirror exists and is not zonewall's" "$T/err"
+check "it is left alone, nothing else installed" bash -c "ip netns exec $R nft list tables | grep -qx 'table netdev zwm_mirror' && ! ip netns exec $R nft list tables | grep -q 'inet zwm'"
+ns "$R" nft delete table netdev zwm_mirror
 
 # ---- traffic: all ----
 expect_rc 0 "apply with probe ids (traffic all)" zw --mirror ra+rb+rc "$T/all.yaml"
