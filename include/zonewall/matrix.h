@@ -214,7 +214,8 @@ const struct zw_code_info *zw_code__all(void);
 /*
  * Parse matrix text (YAML) into a model. Every problem found is appended to
  * @diags (ZW001 for syntax, type, range, unknown/duplicate/missing keys;
- * ZW002 for unknown references; ZW010 for malformed prefixes). The model is
+ * ZW002 for unknown references; ZW010 for malformed prefixes; ZW062 for a
+ * probe's zone list). The model is
  * returned even when diagnostics were emitted, as far as it could be built,
  * so the validator can report more; it must not be compiled unless
  * diags->n_errors is 0 after validation.
