@@ -345,3 +345,20 @@ fail:
 		 path, strerror(e));
 	return -e;
 }
+
+/* ---- probes an engine cannot honour ---- */
+
+int zw_backend__refuse_probes(const struct zw_image *img, const char *engine,
+			      const char *why, char *err, size_t err_len)
+{
+	const struct zw_img_probe *p;
+
+	if (!img || !img->n_probes)
+		return 0;
+	p = &img->probes[0];
+	snprintf(err, err_len,
+		 "probe '%s' (interface %s)%s: the %s engine %s; the matrix is refused rather than enforced without its mirror",
+		 zw_image__str(img, p->name), zw_image__str(img, p->interface),
+		 img->n_probes > 1 ? " and the other probes" : "", engine, why);
+	return -EOPNOTSUPP;
+}

@@ -202,6 +202,48 @@ static int verify_names(const struct zw_image *img, char *err, size_t n)
 	return 0;
 }
 
+/* Probes: names valid and sorted (so unique), interfaces valid and
+ * unique, zone lists in range, contiguous, sorted, without outside. */
+static int verify_probes(const struct zw_image *img, char *err, size_t n)
+{
+	uint32_t next = 0;
+
+	for (uint32_t i = 0; i < img->n_probes; i++) {
+		const struct zw_img_probe *p = &img->probes[i];
+
+		if (!str_ok(img, p->name) || !str_ok(img, p->interface) ||
+		    !str_ok(img, p->description) ||
+		    !zw_name__valid(zw_image__str(img, p->name)) ||
+		    !zw_ifname__valid(zw_image__str(img, p->interface)) ||
+		    (p->flags & ~ZW_IMG_PROBE_DENIED) || p->first != next ||
+		    !p->count ||
+		    (uint64_t)p->first + p->count > img->n_probe_zones)
+			return fail(err, n, -EINVAL, "probe %u malformed", i);
+		if (i && strcmp(zw_image__str(img, img->probes[i - 1].name),
+				zw_image__str(img, p->name)) >= 0)
+			return fail(err, n, -EINVAL, "probes not sorted by name");
+		for (uint32_t j = 0; j < i; j++)
+			if (!strcmp(zw_image__str(img, img->probes[j].interface),
+				    zw_image__str(img, p->interface)))
+				return fail(err, n, -EINVAL,
+					    "probes %u and %u share interface '%s'",
+					    j, i, zw_image__str(img, p->interface));
+		for (uint32_t z = p->first; z < p->first + p->count; z++) {
+			uint16_t zone = img->probe_zones[z].zone;
+
+			if (!zone || zone >= img->n_zones ||
+			    img->probe_zones[z].pad ||
+			    (z > p->first && img->probe_zones[z - 1].zone >= zone))
+				return fail(err, n, -EINVAL,
+					    "probe %u: zone list malformed", i);
+		}
+		next = p->first + p->count;
+	}
+	if (next != img->n_probe_zones)
+		return fail(err, n, -EINVAL, "probe zone list has stray entries");
+	return 0;
+}
+
 static int verify(struct zw_image *img, char *err, size_t n)
 {
 	const uint8_t *b = img->bytes;
@@ -221,6 +263,8 @@ static int verify(struct zw_image *img, char *err, size_t n)
 		[ZW_SEC_NARROW] = sizeof(struct zw_img_narrow),
 		[ZW_SEC_BLOCK] = sizeof(struct zw_img_narrow),
 		[ZW_SEC_FILEBLOCK] = sizeof(struct zw_img_fileblock),
+		[ZW_SEC_PROBES] = sizeof(struct zw_img_probe),
+		[ZW_SEC_PROBE_ZONES] = sizeof(struct zw_img_probe_zone),
 	};
 	const void *sec[ZW_SEC__MAX + 1];
 	uint32_t cnt[ZW_SEC__MAX + 1];
@@ -301,6 +345,9 @@ static int verify(struct zw_image *img, char *err, size_t n)
 	img->block = sec[ZW_SEC_BLOCK], img->n_block = cnt[ZW_SEC_BLOCK];
 	img->fileblock = sec[ZW_SEC_FILEBLOCK];
 	img->n_fileblock = cnt[ZW_SEC_FILEBLOCK];
+	img->probes = sec[ZW_SEC_PROBES], img->n_probes = cnt[ZW_SEC_PROBES];
+	img->probe_zones = sec[ZW_SEC_PROBE_ZONES];
+	img->n_probe_zones = cnt[ZW_SEC_PROBE_ZONES];
 
 	if (!img->strings_size || img->strings[0] ||
 	    img->strings[img->strings_size - 1])
@@ -391,6 +438,9 @@ static int verify(struct zw_image *img, char *err, size_t n)
 		    (fb->to != ZW_FILEBLOCK_ANY && fb->to >= img->n_zones))
 			return fail(err, n, -EINVAL, "block-file measure %u malformed", i);
 	}
+	rc = verify_probes(img, err, n);
+	if (rc < 0)
+		return rc;
 
 	uint32_t next = 0;
 

@@ -465,6 +465,14 @@ bool zw_matrix_name__valid(const char *s)
 	return true;
 }
 
+bool zw_ifname__valid(const char *s)
+{
+	/* Stricter than the kernel's dev_valid_name(): a name every engine
+	 * can carry as is (nft device expressions, DPDK port names, shell
+	 * commands in the docs), never "." or "..". */
+	return zw_flow_id__valid(s) && strlen(s) <= 15;
+}
+
 uint64_t zw_fnv1a64(const void *data, size_t len)
 {
 	const uint8_t *p = data;

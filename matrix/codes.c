@@ -16,7 +16,7 @@ static const struct zw_code_info codes[] = {
 	 "types are listed in docs/matrix-guide.md; dates are YYYY-MM-DD, ports "
 	 "1-65535 or \"lo-hi\", booleans true/false."},
 	{2, ZW_ERROR, "unknown zone or service", "M1",
-	 "A flow names a zone or a service that is neither declared in the "
+	 "A flow (or a probe) names a zone or a service that is neither declared in the "
 	 "matrix nor (for services) in the built-in catalogue.",
 	 "Each flow must describe exactly which zones and which services, "
 	 "protocols and ports it opens (M1); an unresolved name cannot be "
@@ -167,6 +167,29 @@ static const struct zw_code_info codes[] = {
 	 "The cartography should describe what is really used (M6, Z3); dead "
 	 "declarations drift out of date.",
 	 "Remove the declaration, or add the flows it was meant for."},
+	{60, ZW_ERROR, "bad probe interface", "D1",
+	 "A probe names an interface that is not a network interface name: "
+	 "1 to 15 characters, letters, digits, '.', '_' or '-', starting with a "
+	 "letter or digit.",
+	 "Detection probes must receive the traffic of every interconnection "
+	 "(D1); a name no engine can attach a mirror to would leave the probe "
+	 "blind, so it is refused before anything is enforced.",
+	 "Write the name of the interface the probe is plugged into, as 'ip "
+	 "link' shows it (for the DPDK engine, the name of its mirror port)."},
+	{61, ZW_ERROR, "interface shared by two probes", "D1",
+	 "Two probes name the same interface.",
+	 "Each probe interface receives exactly the traffic of its probe's "
+	 "zones (D1); two probes on one interface would mix two selections "
+	 "and each engine installs one mirror per probe interface.",
+	 "Merge the two probes (list every zone in one probe), or give each "
+	 "its own interface."},
+	{62, ZW_ERROR, "bad probe zone list", "D1",
+	 "A probe's 'zones' is empty, names a zone twice, or names 'outside'.",
+	 "A probe receives all the traffic to or from the zones it lists (D1); "
+	 "'outside' is everything undeclared, which no probe can be sized for, "
+	 "and an empty list would mirror nothing while looking configured.",
+	 "List each watched zone once; to watch an interconnection, name the "
+	 "interconnection zone (internet-access, third-party-exchange...)."},
 	{0, ZW_ERROR, NULL, NULL, NULL, NULL, NULL},
 };
 

@@ -105,7 +105,7 @@ static uint32_t intern(struct strtab *t, const char *s)
 struct tables {
 	struct strtab str;
 	struct buf meta, zones, p4, p6, services, flows, pairs, rules, sets,
-		narrow, block, fileblock;
+		narrow, block, fileblock, probes, probe_zones;
 };
 
 static int cmp_p4(const void *a, const void *b)
@@ -183,6 +183,8 @@ static int cmp_pending(const void *a, const void *b)
 		return x->to < y->to ? -1 : 1;
 	return x->seq < y->seq ? -1 : x->seq > y->seq;
 }
+
+static int build_probes(const struct zw_matrix *m, struct tables *t);
 
 static int build(const struct zw_matrix *m, const struct zw_compile_opts *o,
 		 struct tables *t)
@@ -399,6 +401,9 @@ static int build(const struct zw_matrix *m, const struct zw_compile_opts *o,
 		if (known && x.types)
 			put(&t->fileblock, &x, sizeof(x));
 	}
+	err = build_probes(m, t);
+	if (err)
+		goto out;
 	err = 0;
 out:
 	free(svc_map);
@@ -406,11 +411,56 @@ out:
 	return err;
 }
 
+static int cmp_probe_name(const void *a, const void *b)
+{
+	const struct zw_probe *const *x = a, *const *y = b;
+
+	return strcmp((*x)->name, (*y)->name);
+}
+
+/* Probes by name (the model keeps file order), each with its zone list. */
+static int build_probes(const struct zw_matrix *m, struct tables *t)
+{
+	const struct zw_probe **v;
+	uint32_t first = 0;
+
+	if (!m->n_probes)
+		return 0;
+	v = malloc(m->n_probes * sizeof(*v));
+	if (!v)
+		return -ENOMEM;
+	for (size_t i = 0; i < m->n_probes; i++)
+		v[i] = &m->probes[i];
+	qsort(v, m->n_probes, sizeof(*v), cmp_probe_name);
+	for (size_t i = 0; i < m->n_probes; i++) {
+		const struct zw_probe *p = v[i];
+		struct zw_img_probe x = {
+			.name = intern(&t->str, p->name),
+			.interface = intern(&t->str, p->interface),
+			.flags = p->traffic == ZW_PROBE_ALL ? ZW_IMG_PROBE_DENIED : 0,
+			.first = first,
+			.count = (uint32_t)p->n_zones,
+			.description = intern(&t->str, p->description),
+		};
+
+		for (size_t z = 0; z < p->n_zones; z++) {
+			struct zw_img_probe_zone pz = {.zone = (uint16_t)p->zones[z]};
+
+			put(&t->probe_zones, &pz, sizeof(pz));
+		}
+		first += (uint32_t)p->n_zones;
+		put(&t->probes, &x, sizeof(x));
+	}
+	free(v);
+	return 0;
+}
+
 static void free_tables(struct tables *t)
 {
 	struct buf *all[] = {&t->str.data, &t->meta, &t->zones, &t->p4,
 			     &t->p6, &t->services, &t->flows, &t->pairs,
-			     &t->rules, &t->sets, &t->narrow, &t->block, &t->fileblock};
+			     &t->rules, &t->sets, &t->narrow, &t->block, &t->fileblock,
+			     &t->probes, &t->probe_zones};
 
 	for (size_t i = 0; i < sizeof(all) / sizeof(all[0]); i++)
 		free(all[i]->v);
@@ -447,6 +497,8 @@ int zw_policy__compile_opts(const struct zw_matrix *m,
 		{&t.narrow, sizeof(struct zw_img_narrow)},
 		{&t.block, sizeof(struct zw_img_narrow)},
 		{&t.fileblock, sizeof(struct zw_img_fileblock)},
+		{&t.probes, sizeof(struct zw_img_probe)},
+		{&t.probe_zones, sizeof(struct zw_img_probe_zone)},
 	};
 	struct buf img = {0};
 	struct zw_image_header h;

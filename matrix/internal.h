@@ -29,8 +29,13 @@ extern const char *const zw_parse_keys_root[];
 extern const char *const zw_parse_keys_zone[];
 extern const char *const zw_parse_keys_svc_entry[];
 extern const char *const zw_parse_keys_flow[];
+extern const char *const zw_parse_keys_probe[];
+#define ZW_PARSE_MAX_PROBES 64	 /* probes in a matrix */
 #define ZW_PARSE_MAX_ZONES 4096	 /* zones in a matrix */
 #define ZW_PARSE_MAX_LIST 1000000 /* entries of any list */
+
+/* ZW060, ZW061: the probes' interfaces (matrix/probes.c). */
+void zw_probes__check(const struct zw_matrix *m, struct zw_diags *diags);
 
 /* ZW040: append a warning for every redundant live flow. */
 void zw_redundancy__check(const struct zw_matrix *m, int32_t today,

@@ -35,11 +35,13 @@
  * (internal.h: the JSON Schema is generated from them, schema.c). */
 const char *const zw_parse_keys_root[] = {"zonewall", "name",	  "profile",
 					  "zones",    "services", "flows",
-					  NULL};
+					  "probes",   NULL};
 const char *const zw_parse_keys_zone[] = {"kind", "networks", "isolate",
 					  "description", NULL};
 const char *const zw_parse_keys_svc_entry[] = {"proto", "ports", "types",
 					       "unsafe", "inspect", NULL};
+const char *const zw_parse_keys_probe[] = {"interface", "zones", "traffic",
+					   "description", NULL};
 const char *const zw_parse_keys_flow[] = {
 	"id",	   "from",	    "to",	    "src",    "dst",
 	"services", "justification", "compensating", "review", "expires",
@@ -1239,13 +1241,170 @@ static void parse_flows(struct parser *p, const yaml_node_t *n)
 	}
 }
 
+/* ---- probes ---- */
+
+static int cmp_u32(const void *a, const void *b)
+{
+	uint32_t x = *(const uint32_t *)a, y = *(const uint32_t *)b;
+
+	return x < y ? -1 : x > y;
+}
+
+static void parse_probe(struct parser *p, const yaml_node_t *k,
+			const yaml_node_t *v, struct zw_probe *pr)
+{
+	const char *const *keys = zw_parse_keys_probe;
+	enum { K_INTERFACE, K_ZONES, K_TRAFFIC, K_DESCRIPTION };
+	yaml_node_t *f[4];
+	struct zw_loc kl[4] = {{0, 0}};
+	char what[64];
+	const char *s;
+
+	pr->loc = loc_of(k);
+	snprintf(what, sizeof(what), "probe '%s'", pr->name);
+	if (!walk_mapping(p, v, what, keys, f, kl))
+		return;
+	pr->loc_interface = f[K_INTERFACE] ? loc_of(f[K_INTERFACE]) : pr->loc;
+	pr->loc_zones = f[K_ZONES] ? loc_of(f[K_ZONES]) : pr->loc;
+	if (!f[K_INTERFACE]) {
+		ERR(p, loc_of(v), 1, "probe '%s': missing key 'interface'",
+		    pr->name);
+	} else if (get_string(p, f[K_INTERFACE], "interface", &s)) {
+		/* ZW060: the validator reports a name no engine can use */
+		pr->interface = xstrdup(p, s);
+	}
+	if (!f[K_ZONES]) {
+		ERR(p, loc_of(v), 1, "probe '%s': missing key 'zones'", pr->name);
+	} else if (want(p, f[K_ZONES], YAML_SEQUENCE_NODE, "zones")) {
+		size_t len = seq_len(f[K_ZONES]);
+
+		if (!len || len > MAX_ZONES) {
+			ERR(p, loc_of(f[K_ZONES]), 62,
+			    "probe '%s': zones must name 1 to %u zones (the zones whose traffic the probe receives)",
+			    pr->name, MAX_ZONES);
+			len = 0;
+		} else {
+			pr->zones = calloc(len, sizeof(*pr->zones));
+			if (!pr->zones) {
+				p->oom = true;
+				return;
+			}
+		}
+		for (size_t i = 0; i < len; i++) {
+			yaml_node_t *it = seq_item(p, f[K_ZONES], i);
+			int z;
+			bool dup = false;
+
+			if (!it || !want(p, it, YAML_SCALAR_NODE, "a zone name"))
+				continue;
+			z = find_ref(p->zone_ix, p->n_zone_ix, scalar(it));
+			if (z < 0) {
+				ERR(p, loc_of(it), 2,
+				    "probe '%s': unknown zone '%s'", pr->name,
+				    scalar(it));
+				continue;
+			}
+			if (z == ZW_ZONE_OUTSIDE) {
+				ERR(p, loc_of(it), 62,
+				    "probe '%s': a probe watches declared zones, not 'outside' (name the interconnection zone whose traffic it must see)",
+				    pr->name);
+				continue;
+			}
+			for (size_t j = 0; j < pr->n_zones; j++)
+				dup |= pr->zones[j] == (uint32_t)z;
+			if (dup) {
+				ERR(p, loc_of(it), 62,
+				    "probe '%s': zone '%s' listed twice",
+				    pr->name, scalar(it));
+				continue;
+			}
+			pr->zones[pr->n_zones++] = (uint32_t)z;
+		}
+		if (pr->n_zones)
+			qsort(pr->zones, pr->n_zones, sizeof(*pr->zones),
+			      cmp_u32);
+	}
+	if (f[K_TRAFFIC] && get_string(p, f[K_TRAFFIC], "traffic", &s)) {
+		if (!strcmp(s, "all"))
+			pr->traffic = ZW_PROBE_ALL;
+		else if (!strcmp(s, "allowed"))
+			pr->traffic = ZW_PROBE_ALLOWED;
+		else
+			ERR(p, loc_of(f[K_TRAFFIC]), 1,
+			    "probe '%s': traffic must be all (allowed and denied) or allowed, not '%s'",
+			    pr->name, s);
+	}
+	if (f[K_DESCRIPTION] &&
+	    get_string(p, f[K_DESCRIPTION], "description", &s) && *s)
+		pr->description = xstrdup(p, s);
+}
+
+static void parse_probes(struct parser *p, const yaml_node_t *n)
+{
+	struct zw_matrix *m = p->m;
+	size_t len;
+	bool *dup;
+
+	if (!p->zone_ix) {
+		p->zone_ix = build_index(p, m->n_zones, zone_name_at);
+		if (!p->zone_ix)
+			return;
+		p->n_zone_ix = m->n_zones;
+	}
+	if (!want(p, n, YAML_MAPPING_NODE, "probes"))
+		return;
+	len = (size_t)(n->data.mapping.pairs.top - n->data.mapping.pairs.start);
+	if (len > ZW_PARSE_MAX_PROBES) {
+		ERR(p, loc_of(n), 1, "too many probes (%zu, limit %u)", len,
+		    ZW_PARSE_MAX_PROBES);
+		return;
+	}
+	if (!len)
+		return;
+	dup = check_unique_keys(p, n, "probes");
+	if (!dup)
+		return;
+	m->probes = calloc(len, sizeof(*m->probes));
+	if (!m->probes) {
+		p->oom = true;
+		free(dup);
+		return;
+	}
+	for (yaml_node_pair_t *pr = n->data.mapping.pairs.start;
+	     pr < n->data.mapping.pairs.top && !p->oom; pr++) {
+		yaml_node_t *k = yaml_document_get_node(p->doc, pr->key);
+		yaml_node_t *v = yaml_document_get_node(p->doc, pr->value);
+		struct zw_probe *probe;
+
+		if (!k || !v || !want(p, k, YAML_SCALAR_NODE, "a probe name"))
+			continue;
+		if (!zw_name__valid(scalar(k))) {
+			ERR(p, loc_of(k), 1,
+			    "probe name '%s' must match [a-z][a-z0-9-]{0,31}",
+			    scalar(k));
+			continue;
+		}
+		if (dup[pr - n->data.mapping.pairs.start])
+			continue; /* reported */
+		probe = &m->probes[m->n_probes];
+		memset(probe, 0, sizeof(*probe));
+		probe->name = xstrdup(p, scalar(k));
+		if (!probe->name)
+			break;
+		m->n_probes++;
+		parse_probe(p, k, v, probe);
+	}
+	free(dup);
+}
+
 /* ---- top level ---- */
 
 static void parse_root(struct parser *p, const yaml_node_t *root)
 {
 	const char *const *keys = zw_parse_keys_root;
-	enum { K_VERSION, K_NAME, K_PROFILE, K_ZONES, K_SERVICES, K_FLOWS };
-	yaml_node_t *f[6];
+	enum { K_VERSION, K_NAME, K_PROFILE, K_ZONES, K_SERVICES, K_FLOWS,
+	       K_PROBES };
+	yaml_node_t *f[7];
 	struct zw_matrix *m = p->m;
 	struct zw_loc top = loc_of(root);
 	const char *s;
@@ -1287,6 +1446,8 @@ static void parse_root(struct parser *p, const yaml_node_t *root)
 		ERR(p, top, 1, "missing key 'flows' (write 'flows: []' for none)");
 	else
 		parse_flows(p, f[K_FLOWS]);
+	if (f[K_PROBES])
+		parse_probes(p, f[K_PROBES]);
 }
 
 /*
@@ -1683,6 +1844,13 @@ void zw_matrix__free(struct zw_matrix *m)
 	for (size_t i = 0; i < m->n_flows; i++)
 		free_flow(&m->flows[i]);
 	free(m->flows);
+	for (size_t i = 0; i < m->n_probes; i++) {
+		free(m->probes[i].name);
+		free(m->probes[i].interface);
+		free(m->probes[i].zones);
+		free(m->probes[i].description);
+	}
+	free(m->probes);
 	free(m->name);
 	free(m->file);
 	free(m);
@@ -1700,6 +1868,14 @@ int zw_matrix__service_index(const struct zw_matrix *m, const char *name)
 {
 	for (size_t i = 0; i < m->n_services; i++)
 		if (m->services[i].name && !strcmp(m->services[i].name, name))
+			return (int)i;
+	return -1;
+}
+
+int zw_matrix__probe_index(const struct zw_matrix *m, const char *name)
+{
+	for (size_t i = 0; i < m->n_probes; i++)
+		if (!strcmp(m->probes[i].name, name))
 			return (int)i;
 	return -1;
 }

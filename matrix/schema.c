@@ -53,6 +53,12 @@ static const struct key_schema root_keys[] = {
 	 "\"type\": \"array\", \"maxItems\": @MAXLIST@, "
 	 "\"items\": {\"$ref\": \"#/definitions/flow\"}",
 	 "The authorised flows; anything else is denied. 'flows: []' for none."},
+	{"probes",
+	 "\"type\": \"object\", \"propertyNames\": {\"pattern\": \"" NAME_PATTERN
+	 "\"}, \"maxProperties\": @MAXPROBES@, "
+	 "\"additionalProperties\": {\"$ref\": \"#/definitions/probe\"}",
+	 "Detection probes by name: interfaces that receive a copy of the "
+	 "traffic of chosen zones."},
 	{NULL, NULL, NULL},
 };
 static const char *const root_required[] = {"zonewall", "name", "zones",
@@ -135,6 +141,24 @@ static const struct key_schema flow_keys[] = {
 static const char *const flow_required[] = {"id", "from", "to", "services",
 					   NULL};
 
+static const struct key_schema probe_keys[] = {
+	{"interface",
+	 "\"type\": \"string\", \"pattern\": \"^[A-Za-z0-9][A-Za-z0-9._-]{0,14}$\"",
+	 "Network interface the copies are sent to (for the DPDK engine, its "
+	 "mirror port)."},
+	{"zones",
+	 "\"type\": \"array\", \"minItems\": 1, \"maxItems\": @MAXZONES@, "
+	 "\"uniqueItems\": true, \"items\": {\"type\": \"string\", "
+	 "\"pattern\": \"" NAME_PATTERN "\", \"not\": {\"const\": \"outside\"}}",
+	 "Zones whose traffic (to or from them) the probe receives."},
+	{"traffic", "\"enum\": [\"all\", \"allowed\"]",
+	 "all (default): allowed and denied packets; allowed: allowed only."},
+	{"description", TEXT, "Free text."},
+	{NULL, NULL, NULL},
+};
+
+static const char *const probe_required[] = {"interface", "zones", NULL};
+
 /* Print @s, replacing each @NAME@ by its value. */
 static void expand(FILE *f, const char *s)
 {
@@ -149,6 +173,8 @@ static void expand(FILE *f, const char *s)
 			fprintf(f, "%d", ZW_MATRIX_LANG_VERSION);
 		} else if (!strncmp(s, "@MAXZONES@", 10)) {
 			fprintf(f, "%d", ZW_PARSE_MAX_ZONES);
+		} else if (!strncmp(s, "@MAXPROBES@", 11)) {
+			fprintf(f, "%d", ZW_PARSE_MAX_PROBES);
 		} else if (!strncmp(s, "@MAXLIST@", 9)) {
 			fprintf(f, "%d", ZW_PARSE_MAX_LIST);
 		} else if (!strncmp(s, "@KINDS@", 7)) {
@@ -281,7 +307,8 @@ char *zw_matrix__schema(void)
 	if (!all_known(root_keys, zw_parse_keys_root) ||
 	    !all_known(zone_keys, zw_parse_keys_zone) ||
 	    !all_known(svc_entry_keys, zw_parse_keys_svc_entry) ||
-	    !all_known(flow_keys, zw_parse_keys_flow)) {
+	    !all_known(flow_keys, zw_parse_keys_flow) ||
+	    !all_known(probe_keys, zw_parse_keys_probe)) {
 		errno = EINVAL;
 		return NULL;
 	}
@@ -311,6 +338,10 @@ char *zw_matrix__schema(void)
 	fputs(",\n", f);
 	ok = ok && object(f, "flow", "An authorised flow between two zones.",
 			  zw_parse_keys_flow, flow_keys, flow_required, NULL);
+	fputs(",\n", f);
+	ok = ok && object(f, "probe",
+			  "A detection probe: where copies go and what it watches.",
+			  zw_parse_keys_probe, probe_keys, probe_required, NULL);
 	fputs(",\n"
 	      "    \"service\": {\n"
 	      "      \"description\": \"A service: one entry or a list of "

@@ -532,6 +532,7 @@ size_t zw_matrix__validate(struct zw_matrix *m, int32_t today,
 	for (size_t i = 0; i < m->n_flows; i++)
 		check_flow(m, &m->flows[i], today, d);
 	check_unused(m, d);
+	zw_probes__check(m, d);
 	/* Redundancy needs a sound model: skip it when anything is broken so
 	 * it never reasons on half-parsed flows. */
 	if (!d->n_errors)

@@ -104,6 +104,19 @@ json_t *zw_zone__json(const struct zw_matrix *m, const struct zw_zone *z)
 			 z->isolate, "description", z->description);
 }
 
+json_t *zw_probe__json(const struct zw_matrix *m, const struct zw_probe *p)
+{
+	json_t *zones = json_array();
+
+	for (size_t i = 0; zones && i < p->n_zones; i++)
+		json_array_append_new(zones,
+				      json_string(m->zones[p->zones[i]].name));
+	return json_pack("{s:s, s:s, s:o, s:s, s:s?}", "name", p->name,
+			 "interface", p->interface, "zones", zones, "traffic",
+			 p->traffic == ZW_PROBE_ALLOWED ? "allowed" : "all",
+			 "description", p->description);
+}
+
 struct item {
 	const char *name;
 	int idx;
@@ -116,11 +129,17 @@ static int by_name(const void *a, const void *b)
 		      ((const struct item *)b)->name);
 }
 
-/* Items of @m (zones if @zones) sorted by name, with canonical JSON. */
-static struct item *items(const struct zw_matrix *m, bool zones, size_t *n)
+enum kind { K_ZONES, K_FLOWS, K_PROBES };
+
+/* Items of @m (zones, flows or probes) sorted by name, with canonical
+ * JSON. */
+static struct item *items(const struct zw_matrix *m, enum kind kind,
+			  size_t *n)
 {
+	bool zones = kind == K_ZONES;
 	size_t cnt = !m ? 0 : zones ? (m->n_zones ? m->n_zones - 1 : 0)
-				   : m->n_flows;
+			 : kind == K_PROBES ? m->n_probes
+					    : m->n_flows;
 	struct item *v = calloc(cnt + 1, sizeof(*v));
 
 	*n = 0;
@@ -133,6 +152,10 @@ static struct item *items(const struct zw_matrix *m, bool zones, size_t *n)
 			v[i].name = m->zones[i + 1].name;
 			v[i].idx = (int)i + 1;
 			o = zw_zone__json(m, &m->zones[i + 1]);
+		} else if (kind == K_PROBES) {
+			v[i].name = m->probes[i].name;
+			v[i].idx = (int)i;
+			o = zw_probe__json(m, &m->probes[i]);
 		} else {
 			v[i].name = m->flows[i].id;
 			v[i].idx = (int)i;
@@ -182,14 +205,19 @@ static int push(struct zw_change **out, size_t *n, size_t *cap,
 }
 
 static int diff(struct item *a, size_t na, struct item *b, size_t nb,
-		bool zones, struct zw_change **out, size_t *n, size_t *cap)
+		enum kind kind, struct zw_change **out, size_t *n, size_t *cap)
 {
+	static const enum zw_journal_action acts[3][3] = {
+		[K_ZONES] = {ZW_JA_ZONE_ADDED, ZW_JA_ZONE_CHANGED,
+			     ZW_JA_ZONE_REMOVED},
+		[K_FLOWS] = {ZW_JA_FLOW_ADDED, ZW_JA_FLOW_CHANGED,
+			     ZW_JA_FLOW_REMOVED},
+		[K_PROBES] = {ZW_JA_PROBE_ADDED, ZW_JA_PROBE_CHANGED,
+			      ZW_JA_PROBE_REMOVED},
+	};
 	size_t i = 0, k = 0;
-	enum zw_journal_action add = zones ? ZW_JA_ZONE_ADDED : ZW_JA_FLOW_ADDED,
-			       chg = zones ? ZW_JA_ZONE_CHANGED
-					   : ZW_JA_FLOW_CHANGED,
-			       rem = zones ? ZW_JA_ZONE_REMOVED
-					   : ZW_JA_FLOW_REMOVED;
+	enum zw_journal_action add = acts[kind][0], chg = acts[kind][1],
+			       rem = acts[kind][2];
 
 	while (i < na || k < nb) {
 		int c = i == na	  ? 1
@@ -223,18 +251,22 @@ static void items_free(struct item *v, size_t n)
 int zw_matrix__changes(const struct zw_matrix *old, const struct zw_matrix *new,
 		       struct zw_change **out, size_t *n)
 {
-	size_t nzo, nzn, nfo, nfn, cap = 0;
-	struct item *zo = items(old, true, &nzo), *zn = items(new, true, &nzn);
-	struct item *fo = items(old, false, &nfo), *fn = items(new, false, &nfn);
+	size_t nzo, nzn, nfo, nfn, npo, npn, cap = 0;
+	struct item *zo = items(old, K_ZONES, &nzo), *zn = items(new, K_ZONES, &nzn);
+	struct item *fo = items(old, K_FLOWS, &nfo), *fn = items(new, K_FLOWS, &nfn);
+	struct item *po = items(old, K_PROBES, &npo),
+		    *pn = items(new, K_PROBES, &npn);
 	int r = -ENOMEM;
 
 	*out = NULL;
 	*n = 0;
-	if (!zo || !zn || !fo || !fn)
+	if (!zo || !zn || !fo || !fn || !po || !pn)
 		goto out;
-	r = diff(zo, nzo, zn, nzn, true, out, n, &cap);
+	r = diff(zo, nzo, zn, nzn, K_ZONES, out, n, &cap);
 	if (!r)
-		r = diff(fo, nfo, fn, nfn, false, out, n, &cap);
+		r = diff(fo, nfo, fn, nfn, K_FLOWS, out, n, &cap);
+	if (!r)
+		r = diff(po, npo, pn, npn, K_PROBES, out, n, &cap);
 	if (r) {
 		zw_changes__free(*out, *n);
 		*out = NULL;
@@ -245,6 +277,8 @@ out:
 	items_free(zn, nzn);
 	items_free(fo, nfo);
 	items_free(fn, nfn);
+	items_free(po, npo);
+	items_free(pn, npn);
 	return r;
 }
 
@@ -276,6 +310,10 @@ bool zw_matrix__has_secret(const struct zw_matrix *m, char *why, size_t len)
 	for (size_t i = 1; i < m->n_zones; i++)
 		if (check(m->zones[i].description, "the description",
 			  m->zones[i].name, why, len))
+			return true;
+	for (size_t i = 0; i < m->n_probes; i++)
+		if (check(m->probes[i].description, "the description",
+			  m->probes[i].name, why, len))
 			return true;
 	for (size_t i = 0; i < m->n_flows; i++) {
 		const struct zw_flow *f = &m->flows[i];

@@ -93,11 +93,16 @@ json_t *zw_state__versions_json(sqlite3 *db);
 json_t *zw_flow__json(const struct zw_matrix *m, const struct zw_flow *f);
 /* Canonical JSON of zone @z. */
 json_t *zw_zone__json(const struct zw_matrix *m, const struct zw_zone *z);
+/* A probe as the journal records it: {name, interface, zones, traffic,
+ * description}. */
+json_t *zw_probe__json(const struct zw_matrix *m, const struct zw_probe *p);
 
 /* One difference between two matrices. */
 struct zw_change {
-	enum zw_journal_action action; /* FLOW_ or ZONE_ ADDED/CHANGED/REMOVED */
-	const char *name;   /* flow id or zone name (points into a model) */
+	enum zw_journal_action action; /* FLOW_, ZONE_ or PROBE_ ADDED/CHANGED/
+					* REMOVED */
+	const char *name;   /* flow id, zone or probe name (points into a
+			     * model) */
 	int old_idx;	    /* index in old model, -1 */
 	int new_idx;	    /* index in new model, -1 */
 	char *before;	    /* canonical JSON text or NULL */
@@ -105,7 +110,7 @@ struct zw_change {
 };
 
 /* Differences from @old (may be NULL: everything added) to @new, sorted
- * zones first, then flows, by name. Returns 0 or -ENOMEM. */
+ * zones first, then flows, then probes, by name. Returns 0 or -ENOMEM. */
 int zw_matrix__changes(const struct zw_matrix *old, const struct zw_matrix *new,
 		       struct zw_change **out, size_t *n);
 void zw_changes__free(struct zw_change *c, size_t n);

@@ -768,8 +768,18 @@ static json_t *commit_finish(struct zwd *d, struct zwd_commit *job)
 		struct zw_change *c = &ch[i];
 		bool is_zone = c->action >= ZW_JA_ZONE_ADDED &&
 			       c->action <= ZW_JA_ZONE_REMOVED;
-		char *impl = NULL;
+		bool is_probe = c->action >= ZW_JA_PROBE_ADDED &&
+				c->action <= ZW_JA_PROBE_REMOVED;
+		char *impl = NULL, pdetail[96];
 
+		if (is_probe) {
+			/* a probe is neither a flow nor a zone: named in
+			 * the detail, described by before/after */
+			snprintf(pdetail, sizeof(pdetail), "probe %s", c->name);
+			r = journal(d, who, c->action, v.n, reason, NULL, NULL,
+				    c->before, c->after, NULL, pdetail);
+			continue;
+		}
 		if (!is_zone)
 			impl = c->new_idx >= 0
 				       ? impl_json(d, img,

@@ -37,6 +37,9 @@ static const char *const action_names[] = {
 	[ZW_JA_DRIFT] = "drift",
 	[ZW_JA_CLOCK_STEP] = "clock-step",
 	[ZW_JA_CRISIS_BLOCK_FILE] = "crisis-block-file",
+	[ZW_JA_PROBE_ADDED] = "probe-added",
+	[ZW_JA_PROBE_CHANGED] = "probe-changed",
+	[ZW_JA_PROBE_REMOVED] = "probe-removed",
 };
 
 const char *zw_journal_action__name(enum zw_journal_action a)

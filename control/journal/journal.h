@@ -65,7 +65,10 @@ enum zw_journal_action {
 	ZW_JA_CLOCK_STEP,	/* the wall clock jumped; the one entry allowed
 				 * to be dated before the entry preceding it */
 	ZW_JA_CRISIS_BLOCK_FILE, /* crisis block-file TYPES (C2) */
-	ZW_JA__MAX = ZW_JA_CRISIS_BLOCK_FILE,
+	ZW_JA_PROBE_ADDED,	/* a probe of the matrix (mirroring, D1) */
+	ZW_JA_PROBE_CHANGED,
+	ZW_JA_PROBE_REMOVED,
+	ZW_JA__MAX = ZW_JA_PROBE_REMOVED,
 };
 
 /* "commit", "flow-added", ...; NULL if out of range. */

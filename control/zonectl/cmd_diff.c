@@ -49,7 +49,7 @@ struct section {
 struct diff {
 	const struct zw_matrix *o, *n;
 	const char *opath, *npath;
-	struct section matrix, zones, services, flows;
+	struct section matrix, zones, services, flows, probes;
 	struct zw_traffic_diff *traffic;
 	int32_t day;
 	bool oom;
@@ -552,6 +552,121 @@ static void diff_flows(struct diff *d)
 	}
 }
 
+/* ---- probes (shown only when a matrix has some) ---- */
+
+static const char *probe_traffic(const struct zw_probe *p)
+{
+	return p->traffic == ZW_PROBE_ALLOWED ? "allowed" : "all";
+}
+
+static char **probe_zones(const struct zw_matrix *m, const struct zw_probe *p)
+{
+	char **v = calloc(p->n_zones + 1, sizeof(*v));
+
+	for (size_t i = 0; v && i < p->n_zones; i++)
+		v[i] = strdup(m->zones[p->zones[i]].name);
+	return v;
+}
+
+static char *probe_summary(const struct zw_matrix *m, const struct zw_probe *p)
+{
+	char **z = probe_zones(m, p);
+	struct val l = z ? v_list(z, p->n_zones, "(none)") : (struct val){0};
+	char *s = NULL;
+
+	if (l.text && asprintf(&s, "interface %s, traffic %s, zones %s",
+			       p->interface, probe_traffic(p), l.text) < 0)
+		s = NULL;
+	val_free(&l);
+	strs_free(z, p->n_zones);
+	return s;
+}
+
+static char *probe_json(const struct zw_matrix *m, const struct zw_probe *p)
+{
+	char **z = probe_zones(m, p);
+	struct val l = z ? v_list(z, p->n_zones, "") : (struct val){0};
+	char *buf = NULL;
+	size_t len = 0;
+	FILE *f = l.json ? open_memstream(&buf, &len) : NULL;
+
+	strs_free(z, p->n_zones);
+	if (!f) {
+		val_free(&l);
+		return NULL;
+	}
+	fputs("{\"name\": ", f);
+	zw_json__string(f, p->name);
+	fputs(", \"interface\": ", f);
+	zw_json__string(f, p->interface);
+	fprintf(f, ", \"zones\": %s, \"traffic\": \"%s\", \"description\": ",
+		l.json, probe_traffic(p));
+	if (p->description)
+		zw_json__string(f, p->description);
+	else
+		fputs("null", f);
+	fputc('}', f);
+	val_free(&l);
+	if (fclose(f)) {
+		free(buf);
+		return NULL;
+	}
+	return buf;
+}
+
+static void diff_probes(struct diff *d)
+{
+	struct section *s = &d->probes;
+
+	for (size_t i = 0; i < d->o->n_probes; i++) {
+		const struct zw_probe *a = &d->o->probes[i];
+		int j = zw_matrix__probe_index(d->n, a->name);
+		struct item *it = NULL;
+
+		if (j < 0) {
+			it = item_add(d, s, '-', a->name);
+			if (it && (!(it->summary = probe_summary(d->o, a)) ||
+				   !(it->json = probe_json(d->o, a))))
+				d->oom = true;
+			continue;
+		}
+		const struct zw_probe *b = &d->n->probes[j];
+		char **za = probe_zones(d->o, a), **zb = probe_zones(d->n, b);
+
+		field_str(d, s, &it, a->name, "interface", a->interface,
+			  b->interface, false);
+		if (!za || !zb)
+			d->oom = true;
+		else
+			field(d, s, &it, a->name, "zones",
+			      v_list(za, a->n_zones, "(none)"),
+			      v_list(zb, b->n_zones, "(none)"),
+			      lists_differ(za, a->n_zones, zb, b->n_zones), false);
+		strs_free(za, a->n_zones);
+		strs_free(zb, b->n_zones);
+		field_str(d, s, &it, a->name, "traffic", probe_traffic(a),
+			  probe_traffic(b), false);
+		field_str(d, s, &it, a->name, "description", a->description,
+			  b->description, true);
+	}
+	for (size_t j = 0; j < d->n->n_probes; j++) {
+		const struct zw_probe *b = &d->n->probes[j];
+		struct item *it;
+
+		if (zw_matrix__probe_index(d->o, b->name) >= 0)
+			continue;
+		it = item_add(d, s, '+', b->name);
+		if (it && (!(it->summary = probe_summary(d->n, b)) ||
+			   !(it->json = probe_json(d->n, b))))
+			d->oom = true;
+	}
+}
+
+static bool has_probes(const struct diff *d)
+{
+	return d->o->n_probes || d->n->n_probes;
+}
+
 static void diff_matrix(struct diff *d)
 {
 	struct item *it = NULL;
@@ -580,7 +695,7 @@ static void section_free(struct section *s)
 static bool different(const struct diff *d)
 {
 	return d->matrix.n || d->zones.n || d->services.n || d->flows.n ||
-	       d->traffic->n_added || d->traffic->n_removed;
+	       d->probes.n || d->traffic->n_added || d->traffic->n_removed;
 }
 
 /* Items in the order: added, removed, changed. */
@@ -649,6 +764,10 @@ static int render_text(FILE *out, const struct diff *d)
 	section_text(out, &d->services);
 	fputc('\n', out);
 	section_text(out, &d->flows);
+	if (has_probes(d)) {
+		fputc('\n', out);
+		section_text(out, &d->probes);
+	}
 	fprintf(out, "\nAllowed traffic on %s (new connections; replies follow):\n",
 		zw_date__format(d->day, day));
 	if (!d->traffic->n_added && !d->traffic->n_removed) {
@@ -732,6 +851,8 @@ static int render_json(FILE *out, const struct diff *d)
 	section_json(out, "zones", &d->zones, false);
 	section_json(out, "services", &d->services, false);
 	section_json(out, "flows", &d->flows, false);
+	if (has_probes(d))
+		section_json(out, "probes", &d->probes, false);
 	fputs("  \"traffic\": {\n    \"now_allowed\": ", out);
 	if (zw_diff_traffic_json(out, d->n, d->o, d->traffic->added,
 				 d->traffic->n_added, "new", "old"))
@@ -769,8 +890,8 @@ static const struct zw_ctl_cmdline diff_cmdline = {
 	.usage = "zonectl diff OLD.yaml NEW.yaml [--format text|json]\n"
 		 "             [--date YYYY-MM-DD] [--exit-code] [-o|--output FILE]",
 	.about = "Compare two matrices that pass 'zonectl check':\n"
-		 "  - what was written: zones, declared services and flows (by id)\n"
-		 "    added, removed or changed, field by field (old -> new);\n"
+		 "  - what was written: zones, declared services, flows (by id) and\n"
+		 "    probes added, removed or changed, field by field (old -> new);\n"
 		 "  - what it means: the traffic NEW allows and OLD does not (now\n"
 		 "    allowed) and the reverse (no longer allowed), exact to the address\n"
 		 "    and port, grouped by zone pair and service, including traffic\n"
@@ -823,10 +944,12 @@ int zw_cmd_diff(int argc, char **argv)
 	d.zones.title = "Zones";
 	d.services.title = "Services declared by the matrices";
 	d.flows.title = "Flows";
+	d.probes.title = "Probes (mirroring; no effect on allowed traffic)";
 	diff_matrix(&d);
 	diff_zones(&d);
 	diff_services(&d);
 	diff_flows(&d);
+	diff_probes(&d);
 	r = d.oom ? -ENOMEM : zw_matrix__traffic_diff(m[0], m[1], d.day, &d.traffic);
 
 	char *buf = NULL;
@@ -858,6 +981,7 @@ out:
 	section_free(&d.zones);
 	section_free(&d.services);
 	section_free(&d.flows);
+	section_free(&d.probes);
 	zw_traffic_diff__free(d.traffic);
 	for (int k = 0; k < 2; k++) {
 		zw_matrix__free(m[k]);

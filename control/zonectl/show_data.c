@@ -304,6 +304,28 @@ int zw_show_json(const struct zw_matrix *m, const struct zw_show_opts *o,
 		jbool(out, "unsafe", zw_show_flow_unsafe(m, f));
 		fputc('}', out);
 	}
-	fputs(m->n_flows ? "\n  ]\n}\n" : "]\n}\n", out);
+	fputs(m->n_flows ? "\n  ]" : "]", out);
+	/* only when there are some: documents without probes unchanged */
+	if (m->n_probes)
+		fputs(",\n  \"probes\": [", out);
+	for (size_t i = 0; i < m->n_probes; i++) {
+		const struct zw_probe *p = &m->probes[i];
+
+		fputs(i ? ",\n    {" : "\n    {", out);
+		jstr(out, "name", p->name, false);
+		jstr(out, "interface", p->interface, true);
+		fputs(", \"zones\": [", out);
+		for (size_t k = 0; k < p->n_zones; k++) {
+			if (k)
+				fputs(", ", out);
+			zw_json__string(out, m->zones[p->zones[k]].name);
+		}
+		fputc(']', out);
+		jstr(out, "traffic", p->traffic == ZW_PROBE_ALLOWED ? "allowed" : "all",
+		     true);
+		jstr(out, "description", p->description, true);
+		fputc('}', out);
+	}
+	fputs(m->n_probes ? "\n  ]\n}\n" : "\n}\n", out);
 	return 0;
 }

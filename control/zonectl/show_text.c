@@ -466,6 +466,40 @@ static int flows_out(FILE *out, const struct zw_matrix *m, int32_t today)
 	return 0;
 }
 
+/* Probes (mirroring to detection probes): only when the matrix has some. */
+static int probes_out(FILE *out, const struct zw_matrix *m, unsigned width)
+{
+	size_t nw = 0;
+
+	if (!m->n_probes)
+		return 0;
+	for (size_t i = 0; i < m->n_probes; i++)
+		if (strlen(m->probes[i].name) > nw)
+			nw = strlen(m->probes[i].name);
+	fprintf(out, "\nProbes (%zu; a copy of every packet to or from their zones):\n",
+		m->n_probes);
+	for (size_t i = 0; i < m->n_probes; i++) {
+		const struct zw_probe *p = &m->probes[i];
+
+		fprintf(out, "  %-*s  interface %s, %s, zones", (int)nw, p->name,
+			p->interface,
+			p->traffic == ZW_PROBE_ALLOWED ? "allowed traffic only"
+						       : "allowed and denied traffic");
+		for (size_t k = 0; k < p->n_zones; k++)
+			fprintf(out, "%s %s", k ? "," : "", m->zones[p->zones[k]].name);
+		fputc('\n', out);
+		if (p->description) {
+			char *d = terminal_safe(p->description);
+
+			if (!d)
+				return -ENOMEM;
+			wrapped(out, nw + 4, d, width);
+			free(d);
+		}
+	}
+	return 0;
+}
+
 int zw_show_text(const struct zw_matrix *m, const struct zw_show_opts *o,
 		 FILE *out)
 {
@@ -509,7 +543,8 @@ int zw_show_text(const struct zw_matrix *m, const struct zw_show_opts *o,
 			fprintf(out, "%s %s", i ? "," : "", m->flows[g->expired[i]].id);
 		fputc('\n', out);
 	}
-	if (zones_out(out, m, width) || flows_out(out, m, o->today))
+	if (zones_out(out, m, width) || flows_out(out, m, o->today) ||
+	    probes_out(out, m, width))
 		goto out;
 	r = 0;
 out:

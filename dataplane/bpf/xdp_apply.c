@@ -16,6 +16,7 @@
 #include <bpf/bpf.h>
 #include <bpf/libbpf.h>
 
+#include <zonewall/backend.h>
 #include <zonewall/policy.h>
 
 #include "xdp_instance.h"
@@ -424,9 +425,16 @@ static int prepare_begin(struct zw_xdp *x, const struct zw_image *img,
 			 int32_t day, struct zw_xdp_tables **t, int *lock,
 			 char *err, size_t err_len)
 {
-	int rc = zw_xdp_tables__build(img, day, t, err, err_len);
+	int rc;
 
 	*lock = -1;
+	/* mirroring to probes is not implemented here yet: refuse (prepare
+	 * and apply alike) */
+	rc = zw_backend__refuse_probes(img, "XDP",
+				       "cannot copy packets to a probe interface yet",
+				       err, err_len);
+	if (!rc)
+		rc = zw_xdp_tables__build(img, day, t, err, err_len);
 	if (rc)
 		return rc;
 	if (x->destroyed) {

@@ -9,6 +9,8 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include <zonewall/backend.h>
+
 #include <rte_acl.h>
 #include <rte_atomic.h>
 #include <rte_byteorder.h>
@@ -144,6 +146,11 @@ struct zw_ctx *zw_ctx__new(struct zw_image *img, int32_t day,
 	uint32_t i;
 	size_t stride;
 
+	/* mirroring to probes is not implemented here yet: refuse */
+	if (zw_backend__refuse_probes(img, "DPDK",
+				      "cannot copy packets to a mirror port yet",
+				      err, err_len))
+		return NULL;
 	ctx = calloc(1, sizeof(*ctx));
 	if (!ctx) {
 		snprintf(err, err_len, "out of memory");

@@ -109,6 +109,13 @@ static int build_batch(struct zwnft_sock *s, const struct zwnft_opts *o,
 		zwnft_live__free(&live);
 		return -EEXIST;
 	}
+	/* after the generation id was read: a change in between is refused
+	 * by the kernel like any other */
+	if (t->rs->mirror &&
+	    (ret = zwnft_mirror__refresh(t->rs->mirror, err, err_len))) {
+		zwnft_live__free(&live);
+		return ret;
+	}
 	ms = ms_now();
 	ret = zwnft_batch__build(&t->bt, t->rs, &live, zwnft_sock__seq(s, 0));
 	t->st.batch_ms += ms_now() - ms;
@@ -143,6 +150,11 @@ int zwnft_prepare(struct zwnft_sock *s, const struct zwnft_opts *o,
 	t->st.build_ms = ms_now() - ms;
 	if (ret) {
 		snprintf(err, err_len, "building the ruleset: %s", strerror(-ret));
+		zwnft_ticket__free(t);
+		return ret;
+	}
+	/* the mirror to probes joins the same batch (nft_mirror.c) */
+	if ((ret = zwnft_mirror__build(img, o, &t->rs->mirror, err, err_len))) {
 		zwnft_ticket__free(t);
 		return ret;
 	}
@@ -763,6 +775,9 @@ static int nft_read_back(struct zw_backend *b, const struct zw_image *expected,
 				st->drift = zwnft_drift(rs, &live);
 				if (!st->drift && errno)
 					ret = -errno;
+				if (!ret)
+					ret = zwnft_mirror__drift_append(
+						expected, &be->opts, &st->drift);
 			}
 			zwnft_ruleset__free(rs);
 		}
@@ -1035,6 +1050,9 @@ static int nft_destroy(struct zw_backend *b, char *err, size_t err_len)
 	struct zwnft_batch bt;
 	int ret;
 
+	ret = zwnft_mirror__destroy(be->opts.table, err, err_len);
+	if (ret)
+		return ret;
 	ret = zwnft_sock__read(be->sock, be->opts.table, 0, &live, err,
 			       err_len);
 	if (ret)

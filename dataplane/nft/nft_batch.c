@@ -619,6 +619,8 @@ int zwnft_batch__build(struct zwnft_batch *bt, const struct zwnft_ruleset *rs,
 			 "injected failure (test)");
 		nftnl_rule_free(r);
 	}
+	if (!c.err && rs->mirror)
+		c.err = zwnft_mirror__emit(rs->mirror, bt, &c.seq, &c.last);
 	return batch_end(&c);
 }
 

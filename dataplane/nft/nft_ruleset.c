@@ -93,6 +93,7 @@ void zwnft_ruleset__free(struct zwnft_ruleset *rs)
 		free(rs->fx.idx[k]);
 	}
 	free(rs->nset_items);
+	zwnft_mirror__free(rs->mirror);
 	free(rs);
 }
 

@@ -7,6 +7,7 @@
 #include <string.h>
 
 #include <zonewall/backend.h>
+#include <zonewall/policy.h>
 
 #include "zwnft.h"
 
@@ -154,6 +155,33 @@ int zwnft_opts__parse(struct zwnft_opts *o, const char *arg, char *err,
 				 "%s", eq);
 			continue;
 		}
+		if (strcmp(tok, "mirror") == 0) {
+			char *dsave = NULL;
+
+			o->n_mirror = 0;
+			for (char *d = strtok_r(eq, "+", &dsave); d;
+			     d = strtok_r(NULL, "+", &dsave)) {
+				if (!zw_ifname__valid(d) ||
+				    o->n_mirror == ZWNFT_MIRROR_MAX) {
+					snprintf(err, err_len,
+						 "nft option mirror=: '%s' is not an interface name (or more than %d interfaces)",
+						 d, ZWNFT_MIRROR_MAX);
+					ret = -EINVAL;
+					break;
+				}
+				snprintf(o->mirror[o->n_mirror++],
+					 sizeof(o->mirror[0]), "%s", d);
+			}
+			if (ret)
+				break;
+			if (!o->n_mirror) {
+				snprintf(err, err_len,
+					 "nft option mirror=: name the enforced interfaces, IF[+IF...]");
+				ret = -EINVAL;
+				break;
+			}
+			continue;
+		}
 		errno = 0;
 		v = strtol(eq, &end, 10);
 		if (errno || end == eq || *end) {
@@ -174,7 +202,7 @@ int zwnft_opts__parse(struct zwnft_opts *o, const char *arg, char *err,
 			snprintf(err, err_len,
 				 "nft option %s=%s: unknown option or out of range "
 				 "(table=NAME, priority=-400..400, log_group=0..65535, "
-				 "queue=0..65535, inspect_image=PATH)",
+				 "queue=0..65535, inspect_image=PATH, mirror=IF[+IF...])",
 				 tok, eq);
 			ret = -EINVAL;
 			break;

@@ -113,6 +113,13 @@ static bool relevant(const struct zwnft_watch *w, const struct nlmsghdr *nlh)
 	}
 	if (hook)
 		return true; /* a base chain, ours or another's */
+	if (nfg->nfgen_family == NFPROTO_NETDEV && table) {
+		/* the mirror to probes, table netdev <table>_mirror */
+		size_t n = strlen(w->table);
+
+		return !strncmp(table, w->table, n) &&
+		       !strcmp(table + n, ZWNFT_MIRROR_SUFFIX);
+	}
 	return nfg->nfgen_family == NFPROTO_INET && table &&
 	       !strcmp(table, w->table);
 }

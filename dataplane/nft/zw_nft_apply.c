@@ -42,6 +42,10 @@ static void usage(FILE *out)
 	      "                     image written to PATH (default\n"
 	      "                     /run/zonewall/TABLE.img); run zw-inspect\n"
 	      "                     --queue N --image PATH beside (docs/l7.md)\n"
+	      "  --mirror IF[+IF...]\n"
+	      "                     the enforced interfaces whose traffic the\n"
+	      "                     matrix's probes receive a copy of (table netdev\n"
+	      "                     NAME_mirror, docs/nft-engine.md)\n"
 	      "  --inject-failure   (tests) end the batch with a message the kernel\n"
 	      "                     refuses: nothing may change\n"
 	      "Exit: 0 ok, 1 invalid input or drift found, 2 usage, 3 kernel/environment.\n",
@@ -141,7 +145,7 @@ int main(int argc, char **argv)
 {
 	enum { OPT_PRINT = 256, OPT_DESCRIBE, OPT_READ_BACK, OPT_COUNTERS,
 	       OPT_DESTROY, OPT_TABLE, OPT_PRIORITY, OPT_LOG_GROUP, OPT_DATE,
-	       OPT_INJECT, OPT_TIMING, OPT_L7 };
+	       OPT_INJECT, OPT_TIMING, OPT_L7, OPT_MIRROR };
 	static const struct option opts[] = {
 		{"print", no_argument, NULL, OPT_PRINT},
 		{"describe", required_argument, NULL, OPT_DESCRIBE},
@@ -155,6 +159,7 @@ int main(int argc, char **argv)
 		{"inject-failure", no_argument, NULL, OPT_INJECT},
 		{"timing", no_argument, NULL, OPT_TIMING},
 		{"l7", required_argument, NULL, OPT_L7},
+		{"mirror", required_argument, NULL, OPT_MIRROR},
 		{"help", no_argument, NULL, 'h'},
 		{NULL, 0, NULL, 0},
 	};
@@ -235,6 +240,20 @@ int main(int argc, char **argv)
 			o.queue = t.queue;
 			memcpy(o.inspect_image, t.inspect_image,
 			       sizeof(o.inspect_image));
+			err[0] = '\0';
+			break;
+		}
+		case OPT_MIRROR: {
+			struct zwnft_opts t;
+
+			snprintf(err, sizeof(err), "mirror=%s", optarg);
+			if (zwnft_opts__parse(&t, err, err, sizeof(err))) {
+				fprintf(stderr, "zw-nft-apply: --mirror %s: %s\n",
+					optarg, err);
+				return EXIT_USAGE;
+			}
+			memcpy(o.mirror, t.mirror, sizeof(o.mirror));
+			o.n_mirror = t.n_mirror;
 			err[0] = '\0';
 			break;
 		}
@@ -333,10 +352,13 @@ int main(int argc, char **argv)
 
 	/* the remaining modes go through the backend ops */
 	struct zw_backend *be = NULL;
-	char arg[160];
+	char arg[512];
+	int alen = snprintf(arg, sizeof(arg), "table=%s,priority=%d,log_group=%u",
+			    o.table, o.priority, o.log_group);
 
-	snprintf(arg, sizeof(arg), "table=%s,priority=%d,log_group=%u", o.table,
-		 o.priority, o.log_group);
+	for (size_t i = 0; i < o.n_mirror && alen > 0 && (size_t)alen < sizeof(arg); i++)
+		alen += snprintf(arg + alen, sizeof(arg) - (size_t)alen, "%s%s",
+				 i ? "+" : ",mirror=", o.mirror[i]);
 	if (zw_backend_nft.open(arg, &be, err, sizeof(err))) {
 		fprintf(stderr, "zw-nft-apply: %s\n", err);
 		rc = EXIT_ENV;

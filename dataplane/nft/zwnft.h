@@ -65,6 +65,8 @@ void zwnft_buf__fini(struct zwnft_buf *b);
 
 /* ---- options (the part after "nft:" in --backend) ---- */
 
+#define ZWNFT_MIRROR_MAX 16 /* enforced interfaces of mirror= */
+
 struct zwnft_opts {
 	char table[64];	     /* table name in family inet */
 	int32_t priority;    /* forward hook priority (0 = filter) */
@@ -94,6 +96,10 @@ struct zwnft_opts {
 	 * policy accept; no block list, no rate limit, no log, no deny;
 	 * chains only for the zone pairs with an inspected flow). */
 	bool l7_only;
+	/* Mirroring to probes (nft_mirror.c): the enforced interfaces, whose
+	 * traffic the image's probes receive a copy of ("mirror=A+B"). */
+	char mirror[ZWNFT_MIRROR_MAX][16];
+	size_t n_mirror;
 };
 
 void zwnft_opts__init(struct zwnft_opts *o);
@@ -101,8 +107,8 @@ void zwnft_opts__init(struct zwnft_opts *o);
  * o->table. Returns @buf. */
 const char *zwnft_opts__inspect_image(const struct zwnft_opts *o, char *buf,
 				      size_t len);
-/* "table=NAME,priority=N,log_group=N,queue=N,inspect_image=PATH" (any
- * subset, "" = defaults).
+/* "table=NAME,priority=N,log_group=N,queue=N,inspect_image=PATH,
+ * mirror=IF[+IF...]" (any subset, "" = defaults).
  * Returns 0 or -EINVAL with a reason in @err. */
 int zwnft_opts__parse(struct zwnft_opts *o, const char *arg, char *err,
 		      size_t err_len);
@@ -117,6 +123,53 @@ int zwnft_l7__check(const struct zw_image *img, int32_t day,
  * rename); nothing without queue=. 0 or -errno with @err. */
 int zwnft_l7__publish(const struct zw_image *img, const struct zwnft_opts *o,
 		      char *err, size_t err_len);
+
+/* ---- mirroring to probes (nft_mirror.c, docs/nft-engine.md) ---- */
+
+/*
+ * The table `netdev <table>_mirror` an image's probes imply: on each
+ * enforced interface of o->mirror, an ingress chain duplicating every
+ * packet to or from a zone of a probe with traffic "all" to its
+ * interface, and an egress chain doing the same for probes with traffic
+ * "allowed" (what leaves an enforced interface was let through). It is
+ * replaced whole in the engine's batch, so a commit changes the filter
+ * and the mirror together or neither.
+ *
+ * zwnft_mirror__build() reads whether the table exists (a table of that
+ * name without zonewall's comment is refused, -EEXIST) and resolves the
+ * interfaces: a probe in @img while o->mirror is empty, an interface not
+ * found, or a probe interface that is also an enforced one fails
+ * (-EINVAL/-ENODEV) with the probe named in @err. With no probe, the
+ * result only removes a table left by an earlier version.
+ */
+#define ZWNFT_MIRROR_SUFFIX "_mirror" /* table netdev <table>_mirror */
+struct zwnft_mirror;
+struct zwnft_batch;
+int zwnft_mirror__build(const struct zw_image *img, const struct zwnft_opts *o,
+			struct zwnft_mirror **out, char *err, size_t err_len);
+void zwnft_mirror__free(struct zwnft_mirror *m); /* NULL-safe */
+/* Read again whether the table exists and is ours (before each batch is
+ * built: the batch's generation id then covers what was read). 0, or
+ * -EEXIST for a table of that name that is not zonewall's, -errno. */
+int zwnft_mirror__refresh(struct zwnft_mirror *m, char *err, size_t err_len);
+/* Append the table's messages to @bt (family netdev), numbering them from
+ * *@seq; *@last is set to the last message appended (it carries the ack).
+ * 0 or -ENOMEM. */
+int zwnft_mirror__emit(const struct zwnft_mirror *m, struct zwnft_batch *bt,
+		       uint32_t *seq, struct nlmsghdr **last);
+/* Compare the live table with @m (built from the enforced image): one line
+ * per difference appended to @out (missing or extra chains, rules, set
+ * elements; a probe interface re-created under another index; the table
+ * gone or present when no probe asks for it). Returns the number of
+ * differences, or -errno when the table cannot be read. */
+int zwnft_mirror__drift(const struct zwnft_mirror *m, struct zwnft_buf *out);
+/* Build the mirror of @img and append its drift (or why it cannot be
+ * built now) to *@drift (malloc'd text, may be NULL and stays NULL when
+ * nothing differs). 0 or -errno. */
+int zwnft_mirror__drift_append(const struct zw_image *img,
+			       const struct zwnft_opts *o, char **drift);
+/* Remove the table if it is zonewall's (destroy): 0 or -errno. */
+int zwnft_mirror__destroy(const char *table, char *err, size_t err_len);
 
 /* ---- the ruleset an image implies ---- */
 
@@ -165,6 +218,9 @@ struct zwnft_ruleset {
 	struct zwnft_flow_index fx;
 	uint32_t *nset_items; /* [image set] -> first set item + 1, 0 none */
 	uint32_t n_nsets;
+	/* The mirror table (nft_mirror.c), attached by prepare: its
+	 * messages end the batch. NULL: the batch leaves it alone. */
+	struct zwnft_mirror *mirror;
 };
 
 /*

@@ -340,6 +340,14 @@ int zw_backend__open_spec(const char *spec, struct zw_backend **be, char *err,
 int zw_backend__apply(struct zw_backend *be, const struct zw_image *img,
 		      int32_t day, char *err, size_t err_len);
 
+/* For an engine that cannot mirror to the image's probes (policy.h,
+ * PROBES): 0 when @img has none, else -EOPNOTSUPP with @err naming the
+ * first probe, @engine and @why ("cannot ..."). Engines call it at
+ * prepare, so a matrix with probes is refused, never enforced without
+ * its mirror. */
+int zw_backend__refuse_probes(const struct zw_image *img, const char *engine,
+			      const char *why, char *err, size_t err_len);
+
 #ifdef __cplusplus
 }
 #endif

@@ -110,6 +110,32 @@ struct zw_flow {
 	struct zw_flow_locs locs;
 };
 
+/* What a probe receives (docs/matrix-language.md, "probes"). */
+enum zw_probe_traffic {
+	ZW_PROBE_ALL,	  /* allowed and denied packets (the default) */
+	ZW_PROBE_ALLOWED, /* allowed packets only */
+};
+
+/* Longest interface name a probe may name: IFNAMSIZ - 1 on Linux. */
+#define ZW_IFNAME_MAX 15
+
+/*
+ * A detection probe (REQUIREMENTS D1): every packet to or from one of
+ * @zones (zone indexes, sorted, never outside) is copied, unmodified, to
+ * the network interface @interface. Both directions of a connection are
+ * copied, since a connection's two directions have a zone of @zones at
+ * one end or the other.
+ */
+struct zw_probe {
+	char *name;	 /* [a-z][a-z0-9-]{0,31}, unique */
+	char *interface; /* zw_ifname__valid() */
+	uint32_t *zones;
+	size_t n_zones;
+	enum zw_probe_traffic traffic;
+	char *description; /* or NULL */
+	struct zw_loc loc, loc_interface, loc_zones;
+};
+
 struct zw_matrix {
 	char *file; /* the name diagnostics use */
 	int lang_version;
@@ -123,6 +149,8 @@ struct zw_matrix {
 	struct zw_flow *flows; /* in file order */
 	size_t n_flows;
 	uint8_t source_sha256[32]; /* SHA-256 of the YAML text */
+	struct zw_probe *probes; /* in file order (top-level 'probes:') */
+	size_t n_probes;
 };
 
 /* ---- diagnostics ---- */
@@ -186,7 +214,8 @@ const struct zw_code_info *zw_code__all(void);
 /*
  * Parse matrix text (YAML) into a model. Every problem found is appended to
  * @diags (ZW001 for syntax, type, range, unknown/duplicate/missing keys;
- * ZW002 for unknown references; ZW010 for malformed prefixes). The model is
+ * ZW002 for unknown references; ZW010 for malformed prefixes; ZW062 for a
+ * probe's zone list). The model is
  * returned even when diagnostics were emitted, as far as it could be built,
  * so the validator can report more; it must not be compiled unless
  * diags->n_errors is 0 after validation.
@@ -218,6 +247,8 @@ int zw_matrix__zone_index(const struct zw_matrix *m, const char *name);
 int zw_matrix__service_index(const struct zw_matrix *m, const char *name);
 /* Index of a flow by id, or -1. */
 int zw_matrix__flow_index(const struct zw_matrix *m, const char *id);
+/* Index of a probe by name, or -1. */
+int zw_matrix__probe_index(const struct zw_matrix *m, const char *name);
 /* True if @flow is live (not expired) on @day. */
 bool zw_flow__live(const struct zw_flow *flow, int32_t day);
 

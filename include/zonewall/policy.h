@@ -81,7 +81,7 @@ struct zw_prefix {
 
 
 #define ZW_IMAGE_MAGIC "ZWPOLICY" /* 8 bytes, no NUL */
-#define ZW_IMAGE_FORMAT 3
+#define ZW_IMAGE_FORMAT 4
 
 /* Sentinels. */
 #define ZW_NO_FLOW UINT32_MAX
@@ -116,7 +116,12 @@ enum zw_section_type {
 			      * any flow is considered (REQUIREMENTS C1) */
 	ZW_SEC_FILEBLOCK = 13, /* struct zw_img_fileblock[]: crisis block-file
 				* measures (REQUIREMENTS C2), since format 3 */
-	ZW_SEC__MAX = 13,
+	ZW_SEC_PROBES = 14, /* struct zw_img_probe[]: traffic mirrored to
+			     * detection probes (REQUIREMENTS D1), by name,
+			     * since format 4 */
+	ZW_SEC_PROBE_ZONES = 15, /* struct zw_img_probe_zone[]: the zones each
+				  * probe watches, grouped by probe */
+	ZW_SEC__MAX = 15,
 };
 
 /* Section directory entry. Every section of 1..ZW_SEC__MAX appears exactly
@@ -260,6 +265,30 @@ struct zw_img_fileblock {
 };
 _Static_assert(sizeof(struct zw_img_fileblock) == 8, "fileblock size");
 
+/* A detection probe: a copy of every packet to or from one of the zones
+ * probe_zones[first .. first + count) (sorted, never outside), sent
+ * unmodified to the network interface @interface. Without
+ * ZW_IMG_PROBE_DENIED only the packets the policy lets through are
+ * copied. Probes are sorted by name; no two share an interface. */
+enum zw_img_probe_flags {
+	ZW_IMG_PROBE_DENIED = 1u << 0, /* denied packets are copied too */
+};
+struct zw_img_probe {
+	uint32_t name;	    /* string offset */
+	uint32_t interface; /* string offset: a zw_ifname__valid() name */
+	uint32_t flags;	    /* enum zw_img_probe_flags */
+	uint32_t first;	    /* index into PROBE_ZONES */
+	uint32_t count;	    /* >= 1 */
+	uint32_t description; /* string offset (0 = none) */
+};
+_Static_assert(sizeof(struct zw_img_probe) == 24, "probe size");
+
+struct zw_img_probe_zone {
+	uint16_t zone; /* index into ZONES, never 0 (outside) */
+	uint16_t pad;
+};
+_Static_assert(sizeof(struct zw_img_probe_zone) == 4, "probe zone size");
+
 /*
  * A loaded, verified image. All pointers point into the private copy of the
  * bytes held by the image and are valid until zw_image__free(). Every index
@@ -298,6 +327,10 @@ struct zw_image {
 	uint32_t n_block;
 	const struct zw_img_fileblock *fileblock;
 	uint32_t n_fileblock;
+	const struct zw_img_probe *probes;
+	uint32_t n_probes;
+	const struct zw_img_probe_zone *probe_zones;
+	uint32_t n_probe_zones;
 };
 
 
@@ -421,6 +454,9 @@ uint64_t zw_flow_id__hash(const char *id);
 bool zw_name__valid(const char *s);
 bool zw_flow_id__valid(const char *s);
 bool zw_matrix_name__valid(const char *s);
+/* A network interface name a probe may name (docs/matrix-language.md):
+ * [A-Za-z0-9][A-Za-z0-9._-]{0,14}, within Linux's IFNAMSIZ. */
+bool zw_ifname__valid(const char *s);
 
 /* The values `inspect:` takes (docs/matrix-language.md): the application
  * protocols libzwl7 (include/zonewall/l7.h) knows how to check. Adding one

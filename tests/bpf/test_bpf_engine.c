@@ -6,6 +6,7 @@
  *    attaches to the pins without flushing (same generation, same image,
  *    the live connection's reply passes, no drift);
  *  - re-applying keeps per-flow counters (carried over by flow id);
+ *  - an image with probes is refused, naming the probe, nothing changes;
  *  - the two phases: prepare (then abort) changes neither the generation,
  *    nor a verdict, nor a counter; commit switches; a ticket made stale by
  *    another apply, or by another prepare of the same slot, is refused;
@@ -594,6 +595,33 @@ int main(void)
 		      before.generation, st.generation);
 		run(x, "10.2.0.1", "10.1.0.1", 1500, 40000, 0x10, &r);
 		CHECK(r.action == XDP_PASS, "the live connection still passes");
+	}
+
+	/* an image with probes is refused, naming the probe (this engine
+	 * does not mirror yet): nothing changes */
+	{
+		struct zw_xdp_status before;
+		size_t n = strlen(matrix) + 128;
+		char *t = malloc(n);
+		struct zw_image *pimg;
+
+		CHECK(t != NULL, "memory");
+		snprintf(t, n, "%sprobes:\n  ids: {interface: probe0, zones: [ex]}\n",
+			 matrix);
+		pimg = zwt_image_of_text(t, "engine-probes", NULL);
+		zw_xdp__status(x, &before);
+		err[0] = '\0';
+		CHECK(pimg->n_probes == 1 &&
+			      zw_xdp__apply(x, pimg, day, err, sizeof(err)) == -EOPNOTSUPP &&
+			      strstr(err, "probe 'ids' (interface probe0)") &&
+			      strstr(err, "XDP"),
+		      "an image with probes refused: %s", err);
+		CHECK(zw_xdp__status(x, &st) == 0 && st.generation == before.generation &&
+			      !memcmp(st.sha256, img->sha256, 32),
+		      "generation and image unchanged after the refusal (%u, %u)",
+		      before.generation, st.generation);
+		zw_image__free(pimg);
+		free(t);
 	}
 
 	test_two_phase(x, img, day);

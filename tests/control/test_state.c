@@ -325,6 +325,59 @@ static void test_rules_from_journal(void)
 	zw_journal__free(j);
 }
 
+/* Probes are journalled like zones and flows: added, changed (any field),
+ * removed, after the flows; a matrix without probes has none. */
+static void test_probe_changes(void)
+{
+	static const char p1[] = "probes:\n"
+				 "  ids: {interface: probe0, zones: [xchg]}\n"
+				 "  old: {interface: probe1, zones: [vpn]}\n";
+	static const char p2[] = "probes:\n"
+				 "  ids: {interface: probe0, zones: [xchg, inet], traffic: allowed}\n"
+				 "  soc: {interface: probe1, zones: [vpn]}\n";
+	char *t1 = malloc(sizeof(base) + sizeof(p1)), *t2 = malloc(sizeof(base) + sizeof(p2));
+	struct zw_matrix *m0 = load(base), *m1, *m2;
+	struct zw_change *c;
+	size_t n;
+
+	CU_ASSERT_PTR_NOT_NULL_FATAL(t1);
+	CU_ASSERT_PTR_NOT_NULL_FATAL(t2);
+	strcat(strcpy(t1, base), p1);
+	strcat(strcpy(t2, base), p2);
+	m1 = load(t1);
+	m2 = load(t2);
+	/* probes added, flows and zones unchanged */
+	CU_ASSERT_EQUAL(zw_matrix__changes(m0, m1, &c, &n), 0);
+	CU_ASSERT_EQUAL_FATAL(n, 2);
+	CU_ASSERT_EQUAL(c[0].action, ZW_JA_PROBE_ADDED);
+	CU_ASSERT_STRING_EQUAL(c[0].name, "ids");
+	CU_ASSERT_PTR_NULL(c[0].before);
+	CU_ASSERT_PTR_NOT_NULL(strstr(c[0].after, "\"interface\":\"probe0\""));
+	CU_ASSERT_PTR_NOT_NULL(strstr(c[0].after, "\"traffic\":\"all\""));
+	CU_ASSERT_STRING_EQUAL(c[1].name, "old");
+	zw_changes__free(c, n);
+	/* ids changed, old removed, soc added: sorted by name */
+	CU_ASSERT_EQUAL(zw_matrix__changes(m1, m2, &c, &n), 0);
+	CU_ASSERT_EQUAL_FATAL(n, 3);
+	CU_ASSERT_EQUAL(c[0].action, ZW_JA_PROBE_CHANGED);
+	CU_ASSERT_STRING_EQUAL(c[0].name, "ids");
+	CU_ASSERT_PTR_NOT_NULL(strstr(c[0].after, "\"zones\":[\"inet\",\"xchg\"]"));
+	CU_ASSERT_PTR_NOT_NULL(strstr(c[0].after, "\"traffic\":\"allowed\""));
+	CU_ASSERT_EQUAL(c[1].action, ZW_JA_PROBE_REMOVED);
+	CU_ASSERT_STRING_EQUAL(c[1].name, "old");
+	CU_ASSERT_PTR_NULL(c[1].after);
+	CU_ASSERT_EQUAL(c[2].action, ZW_JA_PROBE_ADDED);
+	CU_ASSERT_STRING_EQUAL(c[2].name, "soc");
+	zw_changes__free(c, n);
+	CU_ASSERT_STRING_EQUAL(zw_journal_action__name(ZW_JA_PROBE_CHANGED), "probe-changed");
+	CU_ASSERT_EQUAL(zw_journal_action__parse("probe-removed"), ZW_JA_PROBE_REMOVED);
+	zw_matrix__free(m0);
+	zw_matrix__free(m1);
+	zw_matrix__free(m2);
+	free(t1);
+	free(t2);
+}
+
 int main(void)
 {
 	CU_pSuite s;
@@ -334,6 +387,7 @@ int main(void)
 	zw_backend__register(&zw_backend_file);
 	s = CU_add_suite("state", NULL, NULL);
 	CU_add_test(s, "changes between versions", test_changes);
+	CU_add_test(s, "probe changes", test_probe_changes);
 	CU_add_test(s, "secret in a matrix", test_matrix_secret);
 	CU_add_test(s, "backend registry and specs", test_registry);
 	CU_add_test(s, "file engine and describe", test_file_engine_and_describe);

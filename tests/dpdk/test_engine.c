@@ -2156,6 +2156,45 @@ static void test_l7_refusals(void)
 }
 #endif
 
+/* An image with probes (mirroring, not implemented by this engine yet) is
+ * refused where its context is built, naming the probe: PREPARE (the
+ * daemon's commit) and the start-up policy alike; the enforced policy and
+ * its generation are unchanged. */
+static void test_probes_refused(void)
+{
+	const char *src = getenv("ZONEWALL_SRCDIR");
+	char path[512], err[512] = "", sha[65];
+	char *base, *text;
+	struct zw_image *img, *copy;
+	uint32_t gen = zw_eng.generation;
+
+	snprintf(path, sizeof(path), "%s/matrix/examples/minimal.yaml",
+		 src ? src : ".");
+	base = read_file(path);
+	CU_ASSERT_PTR_NOT_NULL_FATAL(base);
+	text = malloc(strlen(base) + 128);
+	CU_ASSERT_PTR_NOT_NULL_FATAL(text);
+	sprintf(text, "%s\nprobes:\n  ids: {interface: mirror0, zones: [jump]}\n",
+		base);
+	img = zt_compile(text, day, NULL, 0);
+	CU_ASSERT_PTR_NOT_NULL_FATAL(img);
+	CU_ASSERT_EQUAL(img->n_probes, 1);
+	copy = zw_image__open(img->bytes, img->size, NULL, 0);
+	CU_ASSERT_PTR_NOT_NULL_FATAL(copy);
+	CU_ASSERT_PTR_NULL(zw_ctx__new(copy, day, 900, 1, err, sizeof(err)));
+	CU_ASSERT_PTR_NOT_NULL(strstr(err, "probe 'ids' (interface mirror0)"));
+	CU_ASSERT_PTR_NOT_NULL(strstr(err, "DPDK"));
+	zw_image__free(copy);
+	err[0] = '\0';
+	CU_ASSERT_NOT_EQUAL(zw_engine__prepare(img->bytes, img->size, day, sha,
+					       err, sizeof(err)), 0);
+	CU_ASSERT_PTR_NOT_NULL(strstr(err, "probe 'ids'"));
+	CU_ASSERT_EQUAL(zw_eng.generation, gen);
+	zw_image__free(img);
+	free(text);
+	free(base);
+}
+
 int main(int argc, char **argv)
 {
 	char *eal[] = { argv[0], "--no-huge", "-m", "1024", "--no-shconf",
@@ -2216,6 +2255,7 @@ int main(int argc, char **argv)
 		    test_table_full);
 	CU_add_test(s, "flow rate limit per source (GCRA)", test_rate);
 	CU_add_test(s, "unload: fail closed, then load again", test_unload);
+	CU_add_test(s, "an image with probes is refused", test_probes_refused);
 	CU_add_test(s, "flow records through the rte_ring", test_records);
 	CU_add_test(s, "END records for every end of a logged connection",
 		    test_end_records);

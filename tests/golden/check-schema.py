@@ -106,7 +106,10 @@ for y in valid:
 # ---- 3. key and type errors of the golden corpus
 for name in ["unknown-flow-key", "unknown-top-key", "bool-yes", "missing-version",
              "wrong-version", "bad-rate", "unknown-kind", "ports-on-icmp",
-             "missing-ports", "port-zero", "reserved-outside", "bad-date"]:
+             "missing-ports", "port-zero", "reserved-outside", "bad-date",
+             "probe-unknown-key", "probe-bad-traffic", "probe-missing-interface",
+             "probe-bad-interface", "probe-empty-zones", "probe-outside",
+             "probe-duplicate-zone", "probe-bad-name"]:
     y = "%s/tests/golden/fail/%s.yaml" % (SRC, name)
     errs = errors(load(y))
     result(bool(errs) and check_cli(y) == 1,
@@ -155,6 +158,15 @@ mutations = {
     "unsafe as a string": lambda m: svc(m, {"proto": "tcp", "ports": [1], "unsafe": "no"}),
     "service name with capitals": lambda m: m.setdefault("services", {}).update(
         {"Bad": {"proto": "tcp", "ports": [1]}}),
+    "probes as a list": lambda m: m.update(probes=[]),
+    "unknown probe key": lambda m: m.update(
+        probes={"ids": {"interface": "p0", "zones": ["ops"], "mirror": True}}),
+    "probe zones as a string": lambda m: m.update(
+        probes={"ids": {"interface": "p0", "zones": "ops"}}),
+    "probe interface too long": lambda m: m.update(
+        probes={"ids": {"interface": "p0123456789abcdef", "zones": ["ops"]}}),
+    "probe traffic unknown": lambda m: m.update(
+        probes={"ids": {"interface": "p0", "zones": ["ops"], "traffic": "denied"}}),
 }
 with tempfile.TemporaryDirectory() as tmp:
     for what, fn in mutations.items():

@@ -1446,6 +1446,111 @@ static void test_image_rejects_bad_names(void)
 	zw_matrix__free(m);
 }
 
+/* Probes (docs/matrix-language.md): parsed in file order, compiled sorted
+ * by name with their zones sorted; the loader refuses what the compiler
+ * cannot produce. */
+static void expect_open_fails(uint8_t *b, size_t l, const char *what, int line)
+{
+	char err[256] = "";
+	struct zw_image *x;
+
+	rehash(b, l);
+	x = zw_image__open(b, l, err, sizeof(err));
+	if (x || !strstr(err, what))
+		fprintf(stderr, "line %d: expected '%s', got %s\n", line, what,
+			x ? "an image" : err);
+	CU_ASSERT_PTR_NULL(x);
+	CU_ASSERT(strstr(err, what) != NULL);
+	zw_image__free(x);
+}
+
+static void test_image_probes(void)
+{
+	static const char probes[] =
+		"probes:\n"
+		"  soc: {interface: probe1, zones: [jump], traffic: allowed}\n"
+		"  ids: {interface: probe0, zones: [xchg, vpn], description: d}\n";
+	size_t n = strlen(EX) + sizeof(probes);
+	char *text = malloc(n);
+	struct zw_diags d;
+	struct zw_matrix *m;
+	struct zw_image *img;
+	uint8_t *b = NULL;
+	size_t l = 0;
+	char err[256];
+
+	CU_ASSERT_PTR_NOT_NULL_FATAL(text);
+	snprintf(text, n, "%s%s", EX, probes);
+	zw_diags__init(&d, "p");
+	m = zw_matrix__parse(text, strlen(text), "p.yaml", &d);
+	CU_ASSERT_PTR_NOT_NULL_FATAL(m);
+	zw_matrix__validate(m, today(), &d);
+	CU_ASSERT_EQUAL(d.n_errors, 0);
+	CU_ASSERT_EQUAL_FATAL(m->n_probes, 2);
+	CU_ASSERT_STRING_EQUAL(m->probes[0].name, "soc");
+	CU_ASSERT_EQUAL(m->probes[0].traffic, ZW_PROBE_ALLOWED);
+	CU_ASSERT_EQUAL(m->probes[1].traffic, ZW_PROBE_ALL);
+	CU_ASSERT_EQUAL_FATAL(m->probes[1].n_zones, 2);
+	/* sorted: vpn (5) before xchg (6) */
+	CU_ASSERT_EQUAL(m->probes[1].zones[0], (uint32_t)zw_matrix__zone_index(m, "vpn"));
+	CU_ASSERT_EQUAL(m->probes[1].zones[1], (uint32_t)zw_matrix__zone_index(m, "xchg"));
+	CU_ASSERT_EQUAL(zw_matrix__probe_index(m, "ids"), 1);
+	CU_ASSERT_EQUAL(zw_matrix__probe_index(m, "nope"), -1);
+	zw_diags__fini(&d);
+	CU_ASSERT_EQUAL_FATAL(zw_policy__compile(m, &b, &l), 0);
+	img = zw_image__open(b, l, err, sizeof(err));
+	CU_ASSERT_PTR_NOT_NULL_FATAL(img);
+	CU_ASSERT_EQUAL_FATAL(img->n_probes, 2);
+	CU_ASSERT_EQUAL(img->n_probe_zones, 3);
+	CU_ASSERT_STRING_EQUAL(zw_image__str(img, img->probes[0].name), "ids");
+	CU_ASSERT_STRING_EQUAL(zw_image__str(img, img->probes[0].interface), "probe0");
+	CU_ASSERT_STRING_EQUAL(zw_image__str(img, img->probes[0].description), "d");
+	CU_ASSERT_EQUAL(img->probes[0].flags, ZW_IMG_PROBE_DENIED);
+	CU_ASSERT_EQUAL(img->probes[0].count, 2);
+	CU_ASSERT_STRING_EQUAL(zw_image__str(img, img->zones[img->probe_zones[0].zone].name), "vpn");
+	CU_ASSERT_STRING_EQUAL(zw_image__str(img, img->zones[img->probe_zones[1].zone].name), "xchg");
+	CU_ASSERT_STRING_EQUAL(zw_image__str(img, img->probes[1].name), "soc");
+	CU_ASSERT_EQUAL(img->probes[1].flags, 0);
+	CU_ASSERT_EQUAL(img->probes[1].first, 2);
+	CU_ASSERT_STRING_EQUAL(zw_image__str(img, img->zones[img->probe_zones[2].zone].name), "jump");
+
+	/* every mutation below is refused by the loader */
+	size_t po = (size_t)((const uint8_t *)img->probes - img->bytes);
+	size_t zo = (size_t)((const uint8_t *)img->probe_zones - img->bytes);
+	size_t so = (size_t)((const uint8_t *)img->strings - img->bytes);
+	uint32_t if0 = img->probes[0].interface;
+	uint8_t *c = malloc(l);
+	struct zw_img_probe *p;
+	struct zw_img_probe_zone *z;
+
+	zw_image__free(img);
+	CU_ASSERT_PTR_NOT_NULL_FATAL(c);
+#define MUT(stmt, what)                                                         \
+	do {                                                                   \
+		memcpy(c, b, l);                                               \
+		p = (struct zw_img_probe *)(c + po);                           \
+		z = (struct zw_img_probe_zone *)(c + zo);                      \
+		(void)p, (void)z;                                              \
+		stmt;                                                          \
+		expect_open_fails(c, l, what, __LINE__);                       \
+	} while (0)
+	MUT(p[0].flags = 2, "probe 0 malformed");
+	MUT(p[0].count = 0, "probe 0 malformed");
+	MUT(p[1].first = 1, "probe 1 malformed");
+	MUT(p[1].count = 2, "probe 1 malformed");
+	MUT(z[0].zone = 0, "zone list malformed");
+	MUT(z[0].zone = 999, "zone list malformed");
+	MUT((z[0].zone = z[1].zone), "zone list malformed");
+	MUT(p[1].interface = p[0].interface, "share interface");
+	MUT(uint32_t t_ = p[0].name; p[0].name = p[1].name; p[1].name = t_, "not sorted");
+	MUT(memcpy(c + so + if0, "pr/be0", 6), "probe 0 malformed");
+#undef MUT
+	free(c);
+	free(b);
+	free(text);
+	zw_matrix__free(m);
+}
+
 int main(void)
 {
 	CU_pSuite s;
@@ -1492,6 +1597,7 @@ int main(void)
 	CU_add_test(s, "image corruption", test_image_rejects_corruption);
 	CU_add_test(s, "image not canonical", test_image_rejects_noncanonical);
 	CU_add_test(s, "image names outside the grammar", test_image_rejects_bad_names);
+	CU_add_test(s, "image probes", test_image_probes);
 	CU_basic_set_mode(CU_BRM_VERBOSE);
 	CU_basic_run_tests();
 	unsigned fails = CU_get_number_of_failures();
