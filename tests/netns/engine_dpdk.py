@@ -69,10 +69,9 @@ class Engine:
             a, b = h["dpdk_pair"]
             cmd += [f"--vdev=net_af_packet{2 * i},iface={a}",
                     f"--vdev=net_af_packet{2 * i + 1},iface={b}"]
-        # --no-l7: the probes ("ping N") are not the inspected services'
-        # protocols; this lab checks L3/L4, as the nft engine's lab does
-        # without queue= (docs/l7.md)
-        cmd += ["--", "--control", self.sock, "--conns", "65536", "--no-l7"]
+        # L7 inspection on, as in production: the lab's agents speak the
+        # protocol of inspected services (tests/netns/agent.py)
+        cmd += ["--", "--control", self.sock, "--conns", "65536"]
         if image:
             cmd += ["--policy", image]
         for i in range(len(hosts)):
