@@ -262,6 +262,11 @@ static void engine_stats(FILE *f, struct zwd *d, const struct engine_view *v)
 		    "make room for new ones.",
 		    offsetof(struct zw_engine_stats, has_early_drops),
 		    offsetof(struct zw_engine_stats, early_drops));
+	stat_family(f, d, v, "zonewall_engine_records_lost_total", "counter",
+		    "Flow records the engine produced and lost before the "
+		    "daemon pulled them (a full ring or buffer).",
+		    offsetof(struct zw_engine_stats, has_records_lost),
+		    offsetof(struct zw_engine_stats, records_lost));
 }
 
 static unsigned long long jint(const json_t *o, const char *key)

@@ -307,6 +307,7 @@ void zwd_tm__drain(struct zwd *d)
 json_t *zwd_tm__status(struct zwd *d)
 {
 	struct zwd_tm *t = d->tm;
+	uint64_t engine_lost = 0;
 	json_t *xs, *o;
 
 	if (!t)
@@ -340,14 +341,25 @@ json_t *zwd_tm__status(struct zwd *d)
 				  (json_int_t)st.connects, "last_error",
 				  *st.last_error ? st.last_error : NULL));
 	}
+	/* records the engines lost before we pulled them (their stats op:
+	 * a full ring...): asked now, for this answer only */
+	for (size_t i = 0; i < d->n_bes; i++) {
+		struct zw_backend *be = d->bes[i].be;
+		struct zw_engine_stats es;
+
+		if (be && be->ops->stats && be->ops->stats(be, &es) == 0 &&
+		    es.has_records_lost)
+			engine_lost += es.records_lost;
+	}
 	o = json_pack("{s:b, s:i, s:I, s:I, s:I, s:I, s:I, s:I, s:I, s:s?,"
-		      " s:I, s:o}",
+		      " s:I, s:I, s:o}",
 		      "log_all_flows", t->log_all, "active_timeout_s",
 		      (int)t->active_timeout_s, "observation_domain",
 		      (json_int_t)t->domain, "pen", (json_int_t)t->pen,
 		      "records_pulled", (json_int_t)t->pulled,
 		      "records_exported", (json_int_t)t->exported,
 		      "not_logged", (json_int_t)t->not_logged,
+		      "engine_records_lost", (json_int_t)engine_lost,
 		      "aggregation_overflow",
 		      (json_int_t)zw_tm_agg__overflow(t->agg), "engine_errors",
 		      (json_int_t)t->engine_errors, "last_engine_error",

@@ -63,6 +63,9 @@ static void print_telemetry(const json_t *t)
 	       json_is_true(json_object_get(t, "log_all_flows"))
 		       ? " (every flow logged)"
 		       : " (flows with log: true)");
+	if (iget(t, "engine_records_lost"))
+		printf(", %lld lost in the engines (ring full)",
+		       iget(t, "engine_records_lost"));
 	if (iget(t, "aggregation_overflow"))
 		printf(", %lld lost to a full table",
 		       iget(t, "aggregation_overflow"));

@@ -152,8 +152,9 @@ void zw_ctab__del(struct zw_ctab *t, struct zw_worker *w,
 		return;
 	zw_ctab__fold(t, w, ctx, (uint32_t)pos);
 	if (!d->kind && (d->c.flags & ZW_CF_LOG))
-		zw_worker__emit_end(w, zw_ctab__key(t, (uint32_t)pos), t->family,
-				    d, now_ns);
+		zw_worker__emit_conn(w, zw_ctab__key(t, (uint32_t)pos),
+				     t->family, d, &t->fold[pos], ZW_EV_END,
+				     now_ns);
 	/* stored in its secondary bucket: one spill less for the primary */
 	h = key_hash_at(t, (uint32_t)pos);
 	b1 = zw_ctab__b1(t, h);
@@ -311,8 +312,8 @@ static int32_t place(struct zw_ctab *t, struct zw_worker *w,
 	       t->family == 4 ? sizeof(struct zw_key4) : sizeof(struct zw_key6));
 	memset(d, 0, sizeof(*d));
 	d->spill = spill;
-	t->fold[pos].packets = 0;
-	t->fold[pos].bytes = 0;
+	t->fold[pos] = (struct zw_cfold){ .start_ns = now_ns,
+					  .report_ns = now_ns };
 	/* published last (a concurrent reader checks `used` first) */
 	rte_compiler_barrier();
 	d->used = 1;
@@ -353,6 +354,15 @@ uint32_t zw_ctab__expire_ctx(struct zw_ctab *t, struct zw_worker *w,
 		      now_ns - d->c.last_ns >
 			      zw_dconn__timeout(d, key_proto(t, pos)))) {
 			zw_ctab__fold(t, w, ctx, pos);
+			/* a long-lived logged connection: its counts so far,
+			 * every active timeout */
+			if (unlikely(d->c.flags & ZW_CF_LOG) && !d->kind && ctx &&
+			    now_ns - t->fold[pos].report_ns >= ctx->active_ns) {
+				t->fold[pos].report_ns = now_ns;
+				zw_worker__emit_conn(w, zw_ctab__key(t, pos),
+						     t->family, d, &t->fold[pos],
+						     ZW_EV_UPDATE, now_ns);
+			}
 			continue;
 		}
 		zw_ctab__del(t, w, ctx, (int32_t)pos, now_ns);

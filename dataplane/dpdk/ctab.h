@@ -106,9 +106,15 @@ struct zw_cent6 {
 } __rte_aligned(64);
 _Static_assert(sizeof(struct zw_cent6) == 128, "cent6: two lines");
 
-/* Packets and bytes of an entry already added to its flow's counters. */
+/* Packets and bytes of an entry already added to its flow's counters;
+ * and, for a connection of a logged flow (ZW_CF_LOG) only, what its
+ * flow records need beyond the entry: the responder's packets and bytes
+ * (counted on the fast path, prefetched with the lookup), its start and
+ * its last ZW_EV_UPDATE. Cold: beside the table, not in the entry's line. */
 struct zw_cfold {
 	uint64_t packets, bytes;
+	uint64_t rev_packets, rev_bytes;
+	uint64_t start_ns, report_ns;
 };
 
 struct zw_ctab {

@@ -182,8 +182,23 @@ static void emit_pkt(struct zw_worker *w, const struct zw_ctx *ctx,
 	zw_worker__emit(w, &r);
 }
 
-void zw_worker__emit_end(struct zw_worker *w, const void *key, uint8_t family,
-			 const struct zw_dconn *d, uint64_t now_ns)
+/* Why a connection's END record is emitted: what removes it tells (conn.c
+ * removes entries for every cause through zw_ctab__del). */
+static uint8_t end_reason(const struct zw_dconn *d, const struct zw_ctx *ctx,
+			  uint8_t proto, uint64_t now_ns)
+{
+	if (d->c.state == ZW_CS_CLOSE || d->c.state == ZW_CS_TIME_WAIT)
+		return ZW_END_CLOSED;
+	if (zw_conn__expired(&d->c, proto, now_ns))
+		return ZW_END_IDLE;
+	if (!ctx || d->c.generation != ctx->generation)
+		return ZW_END_FORCED; /* cut by a policy change, unloaded */
+	return ZW_END_EVICTED;	     /* early drop for a new connection */
+}
+
+void zw_worker__emit_conn(struct zw_worker *w, const void *key, uint8_t family,
+			  const struct zw_dconn *d, const struct zw_cfold *f,
+			  uint8_t event, uint64_t now_ns)
 {
 	const struct zw_ctx *ctx = __atomic_load_n(&zw_eng.ctx, __ATOMIC_ACQUIRE);
 	struct zw_flow_record r;
@@ -211,10 +226,16 @@ void zw_worker__emit_end(struct zw_worker *w, const void *key, uint8_t family,
 	}
 	r.family = family;
 	r.proto = t.proto;
-	r.event = ZW_EV_END;
+	r.event = event;
 	r.engine = 2;
 	r.packets = d->packets;
 	r.bytes = d->bytes;
+	r.flags = ZW_REC_F_EXT;
+	r.start_ns = f->start_ns;
+	r.rev_packets = f->rev_packets;
+	r.rev_bytes = f->rev_bytes;
+	r.end_reason = event == ZW_EV_UPDATE ? ZW_END_ACTIVE :
+					       end_reason(d, ctx, t.proto, now_ns);
 	memcpy(r.src, t.src, 16);
 	memcpy(r.dst, t.dst, 16);
 	zw_worker__emit(w, &r);
@@ -583,6 +604,12 @@ uint16_t zw_pipeline__burst(struct zw_worker *w, const struct zw_ctx *ctx,
 			continue;
 		sl->cand = 0;
 		sl->pos = zw_ctab__lookup(tab(w, p[i].t.family), &k[i], h[i]);
+		/* a logged connection counts its replies beside the table */
+		if (sl->pos >= 0 &&
+		    unlikely(zw_ctab__entry(tab(w, p[i].t.family),
+					    (uint32_t)sl->pos)->c.flags &
+			     ZW_CF_LOG))
+			rte_prefetch0(&tab(w, p[i].t.family)->fold[sl->pos]);
 	}
 
 	/* 3. bulk classification of what may open a connection */
@@ -690,6 +717,11 @@ uint16_t zw_pipeline__burst(struct zw_worker *w, const struct zw_ctx *ctx,
 		 * counters by the expiry scan and at its end (ctab.h) */
 		d->packets++;
 		d->bytes += len;
+		if (unlikely(d->c.flags & ZW_CF_LOG) && sl->kind == 0 &&
+		    zw_conn__is_reply(&d->c, sl->swapped)) {
+			t->fold[sl->pos].rev_packets++;
+			t->fold[sl->pos].rev_bytes += len;
+		}
 		if ((pk->flags & (ZW_PF_FRAG | ZW_PF_FRAG_LATER)) == ZW_PF_FRAG) {
 			frag_note(w, ctx, pk, d->c.flow, d->flow_hash, now);
 			inserted++;

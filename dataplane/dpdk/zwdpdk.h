@@ -75,6 +75,8 @@ struct zw_ctx {
 	uint32_t n_acl4, n_acl6, n_lpm; /* entries programmed */
 	uint32_t *fh_slot; /* open addressing: flow id hash -> flow index */
 	uint32_t fh_mask;
+	uint64_t active_ns; /* ZW_EV_UPDATE of a logged connection this
+			     * often (zw_eng.rec.active_timeout_s) */
 };
 
 /* Flow index of the flow (live or not) whose id hashes to @h, or
@@ -93,7 +95,8 @@ static inline uint32_t zw_ctx__flow_by_hash(const struct zw_ctx *ctx,
 }
 
 /* Build a context for @img (ownership of @img passes to the context on
- * success) on day @day. Returns NULL with a reason in @err. */
+ * success) on day @day, with the record settings in force (zw_eng.rec:
+ * log_all logs every flow). Returns NULL with a reason in @err. */
 struct zw_ctx *zw_ctx__new(struct zw_image *img, int32_t day,
 			   uint32_t generation, uint32_t n_workers, char *err,
 			   size_t err_len);
@@ -194,6 +197,9 @@ struct zw_engine {
 	struct zw_ctx *volatile ctx; /* published with one store */
 	struct rte_rcu_qsbr *qs;
 	struct rte_ring *events;     /* struct zw_flow_record, MP/SC */
+	/* Flow-record settings (zonewalld's PREPARE), applied to every
+	 * context built from then on (zw_ctx__new). */
+	struct zw_record_conf rec;
 	uint32_t n_workers;
 	struct zw_worker *workers[ZW_MAX_WORKERS];
 	uint16_t n_ports;
@@ -256,9 +262,12 @@ int zw_worker__main(void *arg);
 void zw_worker__housekeep(struct zw_worker *w, uint64_t now_ns);
 /* Emit a telemetry record (never blocks; counts when the ring is full). */
 void zw_worker__emit(struct zw_worker *w, const struct zw_flow_record *r);
-/* Emit ZW_EV_END for an entry being removed. */
-void zw_worker__emit_end(struct zw_worker *w, const void *key, uint8_t family,
-			 const struct zw_dconn *d, uint64_t now_ns);
+/* Emit the ZW_EV_END (entry being removed) or ZW_EV_UPDATE (active
+ * timeout) record of a connection: both directions' counts (@f: the
+ * responder's, its start), flags ZW_REC_F_EXT. */
+void zw_worker__emit_conn(struct zw_worker *w, const void *key, uint8_t family,
+			  const struct zw_dconn *d, const struct zw_cfold *f,
+			  uint8_t event, uint64_t now_ns);
 
 /* ---- control ---- */
 

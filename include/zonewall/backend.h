@@ -110,6 +110,11 @@ struct zw_engine_stats {
 	uint64_t conn_used;
 	uint64_t conn_size;
 	uint64_t early_drops;
+	/* Flow records the engine produced and lost before the daemon could
+	 * pull them (a full ring, an overwritten buffer), when
+	 * has_records_lost. */
+	bool has_records_lost;
+	uint64_t records_lost;
 };
 
 /*
