@@ -61,10 +61,12 @@ int zw_ctab__init(struct zw_ctab *t, const char *name, uint8_t family,
 				     (size_t)slots * sizeof(*t->fold),
 				     RTE_CACHE_LINE_SIZE, socket);
 	t->emb_cap = rte_align32pow2(cap + 1);
+	t->rev = rte_zmalloc_socket("zw_rev", (size_t)slots * sizeof(*t->rev),
+				    RTE_CACHE_LINE_SIZE, socket);
 	t->embryo = rte_malloc_socket("zw_embryo",
 				      (size_t)t->emb_cap * sizeof(uint32_t), 0,
 				      socket);
-	if (!t->ent || !t->fold || !t->embryo) {
+	if (!t->ent || !t->fold || !t->rev || !t->embryo) {
 		zw_ctab__fini(t);
 		return -ENOMEM;
 	}
@@ -88,6 +90,7 @@ void zw_ctab__fini(struct zw_ctab *t)
 	pthread_mutex_unlock(&reg_lock);
 	rte_free(t->ent);
 	rte_free(t->fold);
+	rte_free(t->rev);
 	rte_free(t->embryo);
 	memset(t, 0, sizeof(*t));
 }
@@ -152,9 +155,7 @@ void zw_ctab__del(struct zw_ctab *t, struct zw_worker *w,
 		return;
 	zw_ctab__fold(t, w, ctx, (uint32_t)pos);
 	if (!d->kind && (d->c.flags & ZW_CF_LOG))
-		zw_worker__emit_conn(w, zw_ctab__key(t, (uint32_t)pos),
-				     t->family, d, &t->fold[pos], ZW_EV_END,
-				     now_ns);
+		zw_worker__emit_conn(w, t, (uint32_t)pos, ZW_EV_END, now_ns);
 	/* stored in its secondary bucket: one spill less for the primary */
 	h = key_hash_at(t, (uint32_t)pos);
 	b1 = zw_ctab__b1(t, h);
@@ -222,6 +223,7 @@ static void move_entry(struct zw_ctab *t, struct zw_worker *w,
 	d->kind = s->kind;
 	d->spill = spill;
 	t->fold[to] = t->fold[from];
+	t->rev[to] = t->rev[from];
 	rte_compiler_barrier();
 	d->used = 1;
 	rte_compiler_barrier();
@@ -314,6 +316,7 @@ static int32_t place(struct zw_ctab *t, struct zw_worker *w,
 	d->spill = spill;
 	t->fold[pos] = (struct zw_cfold){ .start_ns = now_ns,
 					  .report_ns = now_ns };
+	t->rev[pos] = (struct zw_crev){ 0 };
 	/* published last (a concurrent reader checks `used` first) */
 	rte_compiler_barrier();
 	d->used = 1;
@@ -359,9 +362,8 @@ uint32_t zw_ctab__expire_ctx(struct zw_ctab *t, struct zw_worker *w,
 			if (unlikely(d->c.flags & ZW_CF_LOG) && !d->kind && ctx &&
 			    now_ns - t->fold[pos].report_ns >= ctx->active_ns) {
 				t->fold[pos].report_ns = now_ns;
-				zw_worker__emit_conn(w, zw_ctab__key(t, pos),
-						     t->family, d, &t->fold[pos],
-						     ZW_EV_UPDATE, now_ns);
+				zw_worker__emit_conn(w, t, pos, ZW_EV_UPDATE,
+						     now_ns);
 			}
 			continue;
 		}

@@ -196,10 +196,12 @@ static uint8_t end_reason(const struct zw_dconn *d, const struct zw_ctx *ctx,
 	return ZW_END_EVICTED;	     /* early drop for a new connection */
 }
 
-void zw_worker__emit_conn(struct zw_worker *w, const void *key, uint8_t family,
-			  const struct zw_dconn *d, const struct zw_cfold *f,
-			  uint8_t event, uint64_t now_ns)
+void zw_worker__emit_conn(struct zw_worker *w, const struct zw_ctab *t_,
+			  uint32_t pos, uint8_t event, uint64_t now_ns)
 {
+	const void *key = zw_ctab__key(t_, pos);
+	const struct zw_dconn *d = zw_ctab__entry(t_, pos);
+	uint8_t family = t_->family;
 	const struct zw_ctx *ctx = __atomic_load_n(&zw_eng.ctx, __ATOMIC_ACQUIRE);
 	struct zw_flow_record r;
 	struct zw_tuple t;
@@ -231,9 +233,9 @@ void zw_worker__emit_conn(struct zw_worker *w, const void *key, uint8_t family,
 	r.packets = d->packets;
 	r.bytes = d->bytes;
 	r.flags = ZW_REC_F_EXT;
-	r.start_ns = f->start_ns;
-	r.rev_packets = f->rev_packets;
-	r.rev_bytes = f->rev_bytes;
+	r.start_ns = t_->fold[pos].start_ns;
+	r.rev_packets = t_->rev[pos].packets;
+	r.rev_bytes = t_->rev[pos].bytes;
 	r.end_reason = event == ZW_EV_UPDATE ? ZW_END_ACTIVE :
 					       end_reason(d, ctx, t.proto, now_ns);
 	memcpy(r.src, t.src, 16);
@@ -609,7 +611,7 @@ uint16_t zw_pipeline__burst(struct zw_worker *w, const struct zw_ctx *ctx,
 		    unlikely(zw_ctab__entry(tab(w, p[i].t.family),
 					    (uint32_t)sl->pos)->c.flags &
 			     ZW_CF_LOG))
-			rte_prefetch0(&tab(w, p[i].t.family)->fold[sl->pos]);
+			rte_prefetch0(&tab(w, p[i].t.family)->rev[sl->pos]);
 	}
 
 	/* 3. bulk classification of what may open a connection */
@@ -717,10 +719,13 @@ uint16_t zw_pipeline__burst(struct zw_worker *w, const struct zw_ctx *ctx,
 		 * counters by the expiry scan and at its end (ctab.h) */
 		d->packets++;
 		d->bytes += len;
-		if (unlikely(d->c.flags & ZW_CF_LOG) && sl->kind == 0 &&
-		    zw_conn__is_reply(&d->c, sl->swapped)) {
-			t->fold[sl->pos].rev_packets++;
-			t->fold[sl->pos].rev_bytes += len;
+		if (unlikely(d->c.flags & ZW_CF_LOG) && sl->kind == 0) {
+			/* branch-free: the direction is a coin toss */
+			uint64_t rp = (uint64_t)zw_conn__is_reply(&d->c,
+								  sl->swapped);
+
+			t->rev[sl->pos].packets += rp;
+			t->rev[sl->pos].bytes += len & -rp;
 		}
 		if ((pk->flags & (ZW_PF_FRAG | ZW_PF_FRAG_LATER)) == ZW_PF_FRAG) {
 			frag_note(w, ctx, pk, d->c.flow, d->flow_hash, now);

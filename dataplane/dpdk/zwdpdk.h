@@ -263,11 +263,10 @@ void zw_worker__housekeep(struct zw_worker *w, uint64_t now_ns);
 /* Emit a telemetry record (never blocks; counts when the ring is full). */
 void zw_worker__emit(struct zw_worker *w, const struct zw_flow_record *r);
 /* Emit the ZW_EV_END (entry being removed) or ZW_EV_UPDATE (active
- * timeout) record of a connection: both directions' counts (@f: the
- * responder's, its start), flags ZW_REC_F_EXT. */
-void zw_worker__emit_conn(struct zw_worker *w, const void *key, uint8_t family,
-			  const struct zw_dconn *d, const struct zw_cfold *f,
-			  uint8_t event, uint64_t now_ns);
+ * timeout) record of the connection at @pos of @t: both directions'
+ * counts, its start, flags ZW_REC_F_EXT. */
+void zw_worker__emit_conn(struct zw_worker *w, const struct zw_ctab *t,
+			  uint32_t pos, uint8_t event, uint64_t now_ns);
 
 /* ---- control ---- */
 
