@@ -145,10 +145,24 @@ static void init_tuple(uint8_t family, const void *key,
 	}
 }
 
+void zw_worker__flush(struct zw_worker *w)
+{
+	unsigned n = w->n_rec, k;
+
+	if (!n)
+		return;
+	/* one reservation of the shared ring per burst, not per record */
+	k = rte_ring_mp_enqueue_burst_elem(zw_eng.events, w->rec, sizeof(w->rec[0]),
+					   n, NULL);
+	w->st.events_lost += n - k;
+	w->n_rec = 0;
+}
+
 void zw_worker__emit(struct zw_worker *w, const struct zw_flow_record *r)
 {
-	if (rte_ring_mp_enqueue_elem(zw_eng.events, (void *)r, sizeof(*r)))
-		w->st.events_lost++;
+	if (w->n_rec == ZW_BURST)
+		zw_worker__flush(w);
+	w->rec[w->n_rec++] = *r;
 }
 
 static void emit_pkt(struct zw_worker *w, const struct zw_ctx *ctx,
@@ -804,6 +818,7 @@ done:
 	}
 	if (nd)
 		rte_pktmbuf_free_bulk(drop, nd);
+	zw_worker__flush(w);
 	return nout;
 }
 
@@ -839,6 +854,7 @@ void zw_worker__housekeep(struct zw_worker *w, uint64_t now_ns)
 
 	w->st.expired += zw_ctab__expire(&w->t4, w, now_ns, b4);
 	w->st.expired += zw_ctab__expire(&w->t6, w, now_ns, b6);
+	zw_worker__flush(w);
 }
 
 int zw_worker__main(void *arg)

@@ -191,6 +191,9 @@ struct zw_worker {
 	uint64_t next_expire;
 	uint64_t tsc_to_ns_mul; /* ns = tsc * mul >> 20 */
 	uint32_t drop_budget;	/* drop records left in this millisecond */
+	/* records staged for one enqueue per burst (zw_worker__flush) */
+	uint32_t n_rec;
+	struct zw_flow_record rec[ZW_BURST];
 } __rte_cache_aligned;
 
 struct zw_engine {
@@ -260,8 +263,12 @@ void zw_worker__rate_fini(struct zw_worker *w);
 int zw_worker__main(void *arg);
 /* Periodic housekeeping of a worker (expiry). */
 void zw_worker__housekeep(struct zw_worker *w, uint64_t now_ns);
-/* Emit a telemetry record (never blocks; counts when the ring is full). */
+/* Emit a telemetry record: staged in the worker, enqueued with the others
+ * of its burst by zw_worker__flush (never blocks; what a full ring refuses
+ * is counted in events_lost). */
 void zw_worker__emit(struct zw_worker *w, const struct zw_flow_record *r);
+/* Enqueue the staged records (the end of every burst and housekeeping). */
+void zw_worker__flush(struct zw_worker *w);
 /* Emit the ZW_EV_END (entry being removed) or ZW_EV_UPDATE (active
  * timeout) record of the connection at @pos of @t: both directions'
  * counts, its start, flags ZW_REC_F_EXT. */
