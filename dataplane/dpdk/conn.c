@@ -316,7 +316,8 @@ static int32_t place(struct zw_ctab *t, struct zw_worker *w,
 	d->spill = spill;
 	t->fold[pos] = (struct zw_cfold){ .start_ns = now_ns,
 					  .report_ns = now_ns };
-	t->rev[pos] = (struct zw_crev){ 0 };
+	/* (t->rev[pos] is zeroed by the worker for logged connections only:
+	 * the others never read it, and it is a cache line of its own) */
 	/* published last (a concurrent reader checks `used` first) */
 	rte_compiler_barrier();
 	d->used = 1;

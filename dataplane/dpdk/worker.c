@@ -532,6 +532,8 @@ static uint8_t open_conn(struct zw_worker *w, const struct zw_ctx *ctx,
 		      j->flow != ZW_NO_FLOW && ctx->flows[j->flow].log);
 	if (j->flow != ZW_NO_FLOW)
 		d->flow_hash = ctx->flows[j->flow].id_hash;
+	if (d->c.flags & ZW_CF_LOG)
+		t->rev[pos] = (struct zw_crev){ 0 };
 	d->packets = 1;
 	d->bytes = len;
 	zw_ctab__embryo(t, pos);
