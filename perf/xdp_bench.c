@@ -22,9 +22,19 @@
  *    (XDP_PASS), the zonewall XDP engine, and the nftables engine when this
  *    build has it (zw-nft-apply), same frames, same run.
  *
+ * 3. with --logging (instead of 1 and 2): the cost of flow records, every
+ *    new connection logged (log_all_new, zonewalld --log-all-flows) vs
+ *    none, same run, medians of interleaved rounds: an established packet
+ *    (BPF_PROG_TEST_RUN repeat, best of 9), and new allowed connections,
+ *    each a distinct SYN run once (the kernel's own duration per run, so
+ *    the syscall is left out), the ring buffer drained between batches as
+ *    zonewalld drains it.
+ *
  * Usage: xdp-bench [--seconds N] [--repeat N] [--flows 10,1000,10000]
+ *                  [--logging]
  */
 #include <errno.h>
+#include <inttypes.h>
 #include <stdarg.h>
 #include <fcntl.h>
 #include <linux/bpf.h>
@@ -349,6 +359,140 @@ static void part1(const size_t *flows, int n_flows)
 	       "with narrowing and\nstate, xdp-filter matches ports and addresses "
 	       "independently, statelessly)\n");
 	close(pass_fd);
+}
+
+/* ---- part 3: the cost of logging ---- */
+
+#define LOG_ROUNDS 5
+#define LOG_NEW 20000 /* distinct new connections per mode and round */
+
+static int count_rec(const struct zw_flow_record *r, void *arg)
+{
+	(void)r;
+	++*(uint64_t *)arg;
+	return 0;
+}
+
+/* @n distinct allowed SYNs of @qa (source port and address varied from
+ * @salt), each run once: the kernel's ns per run, median of the batches'
+ * averages is left to the caller; the records drained into *@recs. */
+static double new_conns(struct zw_xdp *x, const struct zw_query *qa,
+			uint32_t salt, uint64_t *recs)
+{
+	uint8_t f[128], src[16];
+	uint64_t dur = 0;
+
+	memcpy(src, qa->src, 16);
+	*recs = 0;
+	zw_xdp__poll_records(x, count_rec, &(uint64_t){0}, 0);
+	for (uint32_t i = 0; i < LOG_NEW; i++) {
+		uint32_t k = salt * LOG_NEW + i;
+		size_t l;
+
+		/* the host byte stays inside a /24 zone prefix */
+		src[3] = (uint8_t)(qa->src[3] ^ ((k / 60000) & 0x7f));
+		l = build(f, sizeof(f), 4, src, qa->dst, 6,
+			  (uint16_t)(1024 + k % 60000), qa->port, 0x02);
+		{
+			LIBBPF_OPTS(bpf_test_run_opts, o, .data_in = f,
+				    .data_size_in = (__u32)l, .repeat = 1);
+
+			if (bpf_prog_test_run_opts(zw_xdp__prog_fd(x), &o))
+				return -1;
+			dur += o.duration;
+		}
+		if (i % 512 == 511)
+			zw_xdp__poll_records(x, count_rec, recs, 0);
+	}
+	zw_xdp__poll_records(x, count_rec, recs, 0);
+	return (double)dur / LOG_NEW;
+}
+
+static void part3(size_t flows)
+{
+	struct zw_gen_opts o = {.seed = 4242, .n_zones = flows >= 1000 ? 50 : 8,
+				.n_flows = flows, .n_services = 20,
+				.ipv6 = true, .narrowing = true};
+	char *yaml = zw_gen__matrix(&o), *p;
+	struct zw_matrix *m;
+	struct zw_image *img;
+	struct zw_query qa = {0}, qd = {0};
+	struct zw_xdp *x;
+	char dir[128], err[512];
+	double en[LOG_ROUNDS], ea[LOG_ROUNDS], nn[LOG_ROUNDS], na[LOG_ROUNDS];
+	uint64_t rn = 0, ra = 0, r;
+	uint8_t f[128];
+	size_t l;
+	int act;
+	const char *fs = getenv("ZONEWALL_TEST_BPFFS"); /* tests/with_bpffs.sh */
+
+	/* "none" is none: no flow of the matrix has log: true */
+	while ((p = strstr(yaml, "log: true"))) {
+		yaml = realloc(yaml, strlen(yaml) + 2);
+		p = strstr(yaml, "log: true");
+		memmove(p + 10, p + 9, strlen(p + 9) + 1);
+		memcpy(p, "log: false", 10);
+	}
+	img = compile_text(yaml, &m);
+
+	free(yaml);
+	if (pick_queries(m, img, &qa, &qd)) {
+		fprintf(stderr, "no allowed/denied TCP question found\n");
+		exit(1);
+	}
+	snprintf(dir, sizeof(dir), "%s/zwbench-%s", fs ? fs : "/sys/fs/bpf",
+		 tag);
+	if (zw_xdp__open(dir, NULL, &x, err, sizeof(err)) ||
+	    zw_xdp__apply(x, img, zw_date__today(), err, sizeof(err))) {
+		fprintf(stderr, "zonewall: %s\n", err);
+		exit(1);
+	}
+	printf("\n3. the cost of logging: %zu flows, TCP/IPv4 64-byte frames; "
+	       "every new connection logged (log_all_new) vs none, medians of "
+	       "%d interleaved rounds\n\n", flows, LOG_ROUNDS);
+	for (int k = 0; k < LOG_ROUNDS; k++) {
+		for (int mode = 0; mode < 2; mode++) {
+			uint16_t sp = (uint16_t)(30000 + 2 * k + mode);
+
+			zw_xdp__set_records(x, 0, mode);
+			/* an established packet of a connection opened in
+			 * this mode */
+			l = build(f, sizeof(f), 4, qa.src, qa.dst, 6, sp,
+				  qa.port, 0x02);
+			ns_per_pkt(zw_xdp__prog_fd(x), f, l, &act);
+			l = build(f, sizeof(f), 4, qa.src, qa.dst, 6, sp,
+				  qa.port, 0x10);
+			(mode ? ea : en)[k] = ns_per_pkt(zw_xdp__prog_fd(x), f, l,
+							 &act);
+			(mode ? na : nn)[k] = new_conns(
+				x, &qa, (uint32_t)(2 * k + mode), &r);
+			*(mode ? &ra : &rn) += r;
+		}
+	}
+	zw_xdp__poll_records(x, count_rec, &r, 0);
+	qsort(en, LOG_ROUNDS, sizeof(double), cmp_double);
+	qsort(ea, LOG_ROUNDS, sizeof(double), cmp_double);
+	qsort(nn, LOG_ROUNDS, sizeof(double), cmp_double);
+	qsort(na, LOG_ROUNDS, sizeof(double), cmp_double);
+	printf("  %-44s %8s %8s %8s\n", "", "none", "logged", "cost");
+	printf("  %-44s %8.1f %8.1f %+7.1f %%\n",
+	       "established packet, ns", en[LOG_ROUNDS / 2],
+	       ea[LOG_ROUNDS / 2],
+	       100.0 * (ea[LOG_ROUNDS / 2] - en[LOG_ROUNDS / 2]) /
+		       en[LOG_ROUNDS / 2]);
+	printf("  %-44s %8.1f %8.1f %+7.1f %%\n",
+	       "new allowed connection (one record), ns", nn[LOG_ROUNDS / 2],
+	       na[LOG_ROUNDS / 2],
+	       100.0 * (na[LOG_ROUNDS / 2] - nn[LOG_ROUNDS / 2]) /
+		       nn[LOG_ROUNDS / 2]);
+	printf("  records received: none %" PRIu64 ", logged %" PRIu64
+	       " of %d new connections; at %.1f ns per new connection one core "
+	       "would make %.0f records/s\n", rn, ra, LOG_ROUNDS * LOG_NEW,
+	       na[LOG_ROUNDS / 2], 1e9 / na[LOG_ROUNDS / 2]);
+	zw_xdp__destroy(x, err, sizeof(err));
+	zw_xdp__close(x);
+	zw_image__free(img);
+	zw_matrix__free(m);
 }
 
 /* ---- part 2: forwarding ---- */
@@ -694,13 +838,15 @@ out:
 int main(int argc, char **argv)
 {
 	size_t flows[8] = {10, 1000, 10000};
-	int n_flows = 3;
+	int n_flows = 3, logging = 0;
 
 	for (int i = 1; i < argc; i++) {
 		if (!strcmp(argv[i], "--seconds") && i + 1 < argc)
 			seconds = atoi(argv[++i]);
 		else if (!strcmp(argv[i], "--repeat") && i + 1 < argc)
 			repeat = atoi(argv[++i]);
+		else if (!strcmp(argv[i], "--logging"))
+			logging = 1;
 		else if (!strcmp(argv[i], "--flows") && i + 1 < argc) {
 			char *s = argv[++i], *tok, *save = NULL;
 
@@ -710,7 +856,7 @@ int main(int argc, char **argv)
 				flows[n_flows++] = strtoul(tok, NULL, 10);
 		} else {
 			fprintf(stderr, "usage: xdp-bench [--seconds N] [--repeat N] "
-					"[--flows 10,1000,10000]\n");
+					"[--flows 10,1000,10000] [--logging]\n");
 			return 2;
 		}
 	}
@@ -722,6 +868,10 @@ int main(int argc, char **argv)
 	self_ns = open("/proc/self/ns/net", O_RDONLY);
 	printf("xdp-bench: zonewall XDP engine vs baselines, same run (%ld CPUs, kernel BPF JIT)\n",
 	       sysconf(_SC_NPROCESSORS_ONLN));
+	if (logging) {
+		part3(flows[0]);
+		return 0;
+	}
 	part1(flows, n_flows);
 	part2();
 	return 0;

@@ -307,6 +307,7 @@ void zwd_tm__drain(struct zwd *d)
 json_t *zwd_tm__status(struct zwd *d)
 {
 	struct zwd_tm *t = d->tm;
+	uint64_t engine_lost = 0;
 	json_t *xs, *o;
 
 	if (!t)
@@ -340,16 +341,15 @@ json_t *zwd_tm__status(struct zwd *d)
 				  (json_int_t)st.connects, "last_error",
 				  *st.last_error ? st.last_error : NULL));
 	}
-	/* records the engines lost before we pulled them (their stats) */
-	json_int_t lost = 0;
-
+	/* records the engines lost before we pulled them (their stats op:
+	 * a full ring, a socket overrun...): asked now, for this answer */
 	for (size_t i = 0; i < d->n_bes; i++) {
 		struct zw_backend *be = d->bes[i].be;
 		struct zw_engine_stats es;
 
-		if (be->ops->stats && be->ops->stats(be, &es) == 0 &&
+		if (be && be->ops->stats && be->ops->stats(be, &es) == 0 &&
 		    es.has_records_lost)
-			lost += (json_int_t)es.records_lost;
+			engine_lost += es.records_lost;
 	}
 	o = json_pack("{s:b, s:i, s:I, s:I, s:I, s:I, s:I, s:I, s:I, s:I,"
 		      " s:s?, s:I, s:o}",
@@ -361,7 +361,7 @@ json_t *zwd_tm__status(struct zwd *d)
 		      "not_logged", (json_int_t)t->not_logged,
 		      "aggregation_overflow",
 		      (json_int_t)zw_tm_agg__overflow(t->agg), "engine_lost",
-		      lost, "engine_errors",
+		      (json_int_t)engine_lost, "engine_errors",
 		      (json_int_t)t->engine_errors, "last_engine_error",
 		      *t->engine_error ? t->engine_error : NULL,
 		      "live_seq", (json_int_t)(t->live_next - 1), "exporters",

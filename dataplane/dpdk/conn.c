@@ -64,10 +64,12 @@ int zw_ctab__init(struct zw_ctab *t, const char *name, uint8_t family,
 				   (size_t)slots * sizeof(*t->l7),
 				   RTE_CACHE_LINE_SIZE, socket);
 	t->emb_cap = rte_align32pow2(cap + 1);
+	t->rev = rte_zmalloc_socket("zw_rev", (size_t)slots * sizeof(*t->rev),
+				    RTE_CACHE_LINE_SIZE, socket);
 	t->embryo = rte_malloc_socket("zw_embryo",
 				      (size_t)t->emb_cap * sizeof(uint32_t), 0,
 				      socket);
-	if (!t->ent || !t->fold || !t->l7 || !t->embryo) {
+	if (!t->ent || !t->fold || !t->l7 || !t->rev || !t->embryo) {
 		zw_ctab__fini(t);
 		return -ENOMEM;
 	}
@@ -92,6 +94,7 @@ void zw_ctab__fini(struct zw_ctab *t)
 	rte_free(t->ent);
 	rte_free(t->fold);
 	rte_free(t->l7);
+	rte_free(t->rev);
 	rte_free(t->embryo);
 	memset(t, 0, sizeof(*t));
 }
@@ -156,8 +159,7 @@ void zw_ctab__del(struct zw_ctab *t, struct zw_worker *w,
 		return;
 	zw_ctab__fold(t, w, ctx, (uint32_t)pos);
 	if (!d->kind && (d->c.flags & ZW_CF_LOG))
-		zw_worker__emit_end(w, zw_ctab__key(t, (uint32_t)pos), t->family,
-				    d, now_ns);
+		zw_worker__emit_conn(w, t, (uint32_t)pos, ZW_EV_END, now_ns);
 	/* stored in its secondary bucket: one spill less for the primary */
 	h = key_hash_at(t, (uint32_t)pos);
 	b1 = zw_ctab__b1(t, h);
@@ -228,6 +230,7 @@ static void move_entry(struct zw_ctab *t, struct zw_worker *w,
 	d->spill = spill;
 	t->fold[to] = t->fold[from];
 	t->l7[to] = t->l7[from];
+	t->rev[to] = t->rev[from];
 	rte_compiler_barrier();
 	d->used = 1;
 	rte_compiler_barrier();
@@ -318,8 +321,10 @@ static int32_t place(struct zw_ctab *t, struct zw_worker *w,
 	       t->family == 4 ? sizeof(struct zw_key4) : sizeof(struct zw_key6));
 	memset(d, 0, sizeof(*d));
 	d->spill = spill;
-	t->fold[pos].packets = 0;
-	t->fold[pos].bytes = 0;
+	t->fold[pos] = (struct zw_cfold){ .start_ns = now_ns,
+					  .report_ns = now_ns };
+	/* (t->rev[pos] is zeroed by the worker for logged connections only:
+	 * the others never read it, and it is a cache line of its own) */
 	/* published last (a concurrent reader checks `used` first) */
 	rte_compiler_barrier();
 	d->used = 1;
@@ -360,6 +365,14 @@ uint32_t zw_ctab__expire_ctx(struct zw_ctab *t, struct zw_worker *w,
 		      now_ns - d->c.last_ns >
 			      zw_dconn__timeout(d, key_proto(t, pos)))) {
 			zw_ctab__fold(t, w, ctx, pos);
+			/* a long-lived logged connection: its counts so far,
+			 * every active timeout */
+			if (unlikely(d->c.flags & ZW_CF_LOG) && !d->kind && ctx &&
+			    now_ns - t->fold[pos].report_ns >= ctx->active_ns) {
+				t->fold[pos].report_ns = now_ns;
+				zw_worker__emit_conn(w, t, pos, ZW_EV_UPDATE,
+						     now_ns);
+			}
 			continue;
 		}
 		zw_ctab__del(t, w, ctx, (int32_t)pos, now_ns);

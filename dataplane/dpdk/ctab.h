@@ -106,8 +106,19 @@ struct zw_cent6 {
 } __rte_aligned(64);
 _Static_assert(sizeof(struct zw_cent6) == 128, "cent6: two lines");
 
-/* Packets and bytes of an entry already added to its flow's counters. */
+/* Packets and bytes of an entry already added to its flow's counters;
+ * and what the flow records of a connection of a logged flow (ZW_CF_LOG)
+ * need beyond the entry: its start and its last ZW_EV_UPDATE. Cold: beside
+ * the table, not in the entry's line. */
 struct zw_cfold {
+	uint64_t packets, bytes;
+	uint64_t start_ns, report_ns;
+};
+
+/* The responder's packets and bytes of a connection of a logged flow,
+ * counted on the fast path (prefetched with the lookup): 16 bytes per
+ * position, four to a line, beside the table (no room in the entry). */
+struct zw_crev {
 	uint64_t packets, bytes;
 };
 
@@ -116,6 +127,7 @@ struct zw_ctab {
 	struct zw_cfold *fold;	/* [position] */
 	uint32_t *l7;		/* [position] L7 slot of an entry under
 				 * inspection (ZW_CF_L7, l7.c) */
+	struct zw_crev *rev;	/* [position] */
 	uint32_t esz;		/* 64 (IPv4) or 128 (IPv6) */
 	uint32_t bmask;		/* buckets - 1 */
 	uint32_t nslots;	/* buckets * ZW_CT_WAYS */

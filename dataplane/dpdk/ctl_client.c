@@ -20,12 +20,19 @@
 /* LOAD builds LPM and ACL tables for the whole image: give it time. */
 #define LOAD_TIMEOUT_MS 120000
 #define TIMEOUT_MS 5000
+/* RECORDS runs on the daemon's tick: never wait long for a busy engine
+ * (the next tick asks again; a timeout is an engine error, shown). */
+#define RECORDS_TIMEOUT_MS 1000
 
 struct dpdk_be {
 	struct zw_backend base;
 	char path[108];
 	struct zw_ticket *ticket; /* the one prepared, not yet committed */
 	char seen[256]; /* the watch: what STATUS said last ("" unknown) */
+	int proto;	/* the server's protocol version */
+	/* records received but not yet handed (the callback stopped) */
+	struct zw_flow_record *pend;
+	size_t pend_n, pend_off, pend_cap;
 };
 
 /* The DPDK ticket: the engine built the context of the image with this
@@ -117,17 +124,22 @@ static int dpdk_open(const char *arg, struct zw_backend **out, char *err,
 	}
 	n = zw_ctl__split(reply, w, 8);
 	proto = zw_ctl__kv(w, n, "proto");
-	if (!proto || strtol(proto, NULL, 10) != ZW_CTL_PROTO_VERSION) {
+	/* an older server (protocol 2) is driven without flow records:
+	 * records() then says so (an engine error, shown by status) */
+	if (!proto || strtol(proto, NULL, 10) < ZW_CTL_PROTO_MIN ||
+	    strtol(proto, NULL, 10) > ZW_CTL_PROTO_VERSION) {
 		snprintf(err, err_len,
 			 "zonewall-dpdk at %s speaks control protocol %s, this "
-			 "zonewalld speaks %d: run matching versions",
-			 arg, proto ? proto : "(unknown)", ZW_CTL_PROTO_VERSION);
+			 "zonewalld speaks %d to %d: run matching versions",
+			 arg, proto ? proto : "(unknown)", ZW_CTL_PROTO_MIN,
+			 ZW_CTL_PROTO_VERSION);
 		return -EPROTO;
 	}
 	be = calloc(1, sizeof(*be));
 	if (!be)
 		return -ENOMEM;
 	strcpy(be->path, arg);
+	be->proto = (int)strtol(proto, NULL, 10);
 	be->base.ops = &zw_backend_dpdk;
 	*out = &be->base;
 	return 0;
@@ -147,7 +159,14 @@ static int dpdk_prepare(struct zw_backend *b, const struct zw_image *img,
 		snprintf(err, err_len, "dpdk: a prepared change is already out");
 		return -EBUSY;
 	}
-	snprintf(line, sizeof(line), "PREPARE %" PRId32 " %zu", day, img->size);
+	if (be->proto >= ZW_CTL_PROTO_RECORDS)
+		snprintf(line, sizeof(line),
+			 "PREPARE %" PRId32 " %zu log_all=%d active_timeout=%" PRIu32,
+			 day, img->size, b->rec.log_all ? 1 : 0,
+			 b->rec.active_timeout_s);
+	else
+		snprintf(line, sizeof(line), "PREPARE %" PRId32 " %zu", day,
+			 img->size);
 	fd = request(be->path, line, img->bytes, img->size, LOAD_TIMEOUT_MS,
 		     reply, sizeof(reply), err, err_len);
 	if (fd < 0)
@@ -354,7 +373,7 @@ static int dpdk_stats(struct zw_backend *base, struct zw_engine_stats *out)
 {
 	struct dpdk_be *be = D(base);
 	char reply[ZW_CTL_LINE_MAX], err[256], *w[32];
-	const char *used, *size, *early;
+	const char *used, *size, *early, *lost;
 	long i, n;
 	int fd, rc = 0, k;
 
@@ -407,6 +426,11 @@ static int dpdk_stats(struct zw_backend *base, struct zw_engine_stats *out)
 		out->has_early_drops = true;
 		out->early_drops = strtoull(early, NULL, 10);
 	}
+	lost = zw_ctl__kv(w, k, "records_lost"); /* protocol 3 */
+	if (lost) {
+		out->has_records_lost = true;
+		out->records_lost = strtoull(lost, NULL, 10);
+	}
 	return 0;
 }
 
@@ -440,18 +464,89 @@ static struct zw_describer *dpdk_describer(const struct zw_image *img)
 	return &d->base;
 }
 
-static int dpdk_records(struct zw_backend *be, zw_record_fn fn, void *ctx,
+/* Hand the records waiting in be->pend to @fn, at most @max; the count. */
+static size_t hand_pending(struct dpdk_be *be, zw_record_fn fn, void *ctx,
+			   size_t max)
+{
+	size_t k = 0;
+
+	while (k < max && be->pend_off < be->pend_n) {
+		int stop = fn(ctx, &be->pend[be->pend_off++]);
+
+		k++;
+		if (stop)
+			break;
+	}
+	return k;
+}
+
+/* RECORDS over the control socket (protocol 3): one bounded batch of
+ * binary records the engine's control thread drained from its ring; the
+ * lcores never wait for us. Records the callback did not take are kept
+ * for the next call. */
+static int dpdk_records(struct zw_backend *b, zw_record_fn fn, void *ctx,
 			size_t max)
 {
-	/* EVENTS over the control socket: the telemetry work */
-	(void)be, (void)fn, (void)ctx, (void)max;
-	return 0;
+	struct dpdk_be *be = D(b);
+	char line[64], reply[ZW_CTL_LINE_MAX], err[256], *w[8];
+	const char *nv, *sv;
+	size_t k, n;
+	int fd, words, rc;
+
+	if (be->pend_off < be->pend_n) {
+		k = hand_pending(be, fn, ctx, max);
+		if (be->pend_off < be->pend_n || k >= max)
+			return (int)k;
+		max -= k;
+	} else {
+		k = 0;
+	}
+	if (be->proto < ZW_CTL_PROTO_RECORDS)
+		return -EPROTONOSUPPORT; /* a protocol-2 engine has no RECORDS */
+	if (!max)
+		return (int)k;
+	if (max > ZW_CTL_RECORDS_MAX)
+		max = ZW_CTL_RECORDS_MAX;
+	snprintf(line, sizeof(line), "RECORDS %zu", max);
+	fd = request(be->path, line, NULL, 0, RECORDS_TIMEOUT_MS, reply,
+		     sizeof(reply), err, sizeof(err));
+	if (fd < 0)
+		return k ? (int)k : fd;
+	words = zw_ctl__split(reply, w, 8);
+	nv = zw_ctl__kv(w, words, "n");
+	sv = zw_ctl__kv(w, words, "size");
+	n = nv ? strtoul(nv, NULL, 10) : 0;
+	if (!nv || !sv || n > max ||
+	    strtoul(sv, NULL, 10) != sizeof(struct zw_flow_record)) {
+		/* another record layout: refuse rather than misread */
+		close(fd);
+		return k ? (int)k : -EPROTO;
+	}
+	if (n > be->pend_cap) {
+		struct zw_flow_record *p = realloc(be->pend, n * sizeof(*p));
+
+		if (!p) {
+			close(fd);
+			return k ? (int)k : -ENOMEM;
+		}
+		be->pend = p;
+		be->pend_cap = n;
+	}
+	rc = n ? zw_ctl__read_full(fd, be->pend, n * sizeof(*be->pend)) : 0;
+	close(fd);
+	be->pend_off = 0;
+	be->pend_n = rc ? 0 : n;
+	if (rc)
+		return k ? (int)k : rc;
+	return (int)(k + hand_pending(be, fn, ctx, max));
 }
 
 static void dpdk_close(struct zw_backend *b)
 {
-	if (b)
+	if (b) {
+		free(D(b)->pend);
 		free(D(b));
+	}
 }
 
 /* Remove the policy: the engine stays up, fail closed (every IP packet

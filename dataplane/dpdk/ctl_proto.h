@@ -13,7 +13,13 @@
 #include <stddef.h>
 #include <stdint.h>
 
-#define ZW_CTL_PROTO_VERSION 2 /* 2: PREPARE, COMMIT, ABORT */
+/* 2: PREPARE, COMMIT, ABORT. 3: RECORDS, PREPARE's record settings
+ * (log_all=, active_timeout=), STATUS records_lost=. zonewalld speaks to a
+ * server of ZW_CTL_PROTO_MIN..ZW_CTL_PROTO_VERSION, using what it has. */
+#define ZW_CTL_PROTO_VERSION 3
+#define ZW_CTL_PROTO_MIN 2
+#define ZW_CTL_PROTO_RECORDS 3	 /* first version with RECORDS */
+#define ZW_CTL_RECORDS_MAX 65536 /* records one RECORDS reply holds */
 #define ZW_CTL_LINE_MAX 1024
 #define ZW_CTL_IMAGE_MAX (256u << 20) /* largest image LOAD accepts */
 

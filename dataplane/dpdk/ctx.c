@@ -162,6 +162,10 @@ struct zw_ctx *zw_ctx__new(struct zw_image *img, int32_t day,
 	ctx->n_flows = img->n_flows;
 	ctx->n_zones = img->n_zones;
 	ctx->n_workers = n_workers ? n_workers : 1;
+	ctx->active_ns = (uint64_t)(zw_eng.rec.active_timeout_s
+					    ? zw_eng.rec.active_timeout_s
+					    : ZW_ACTIVE_TIMEOUT_DEFAULT) *
+			 1000000000ull;
 	ctx->flows = calloc(img->n_flows + 1, sizeof(*ctx->flows));
 	ctx->rule_flow = calloc(img->n_rules + 1, sizeof(*ctx->rule_flow));
 	ctx->zone_isolate = calloc(img->n_zones + 1, 1);
@@ -183,7 +187,8 @@ struct zw_ctx *zw_ctx__new(struct zw_image *img, int32_t day,
 		ctx->flows[i].id_hash = zw_dpdk__flow_hash(f->id_hash);
 		ctx->flows[i].from = f->from;
 		ctx->flows[i].to = f->to;
-		ctx->flows[i].log = !!(f->flags & ZW_IMG_FLOW_LOG);
+		ctx->flows[i].log =
+			zw_eng.rec.log_all || (f->flags & ZW_IMG_FLOW_LOG);
 		ctx->flows[i].live =
 			f->expires == INT32_MIN || f->expires >= day;
 		ctx->flows[i].rate = f->rate;

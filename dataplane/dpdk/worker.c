@@ -146,10 +146,24 @@ static void init_tuple(uint8_t family, const void *key,
 	}
 }
 
+void zw_worker__flush(struct zw_worker *w)
+{
+	unsigned n = w->n_rec, k;
+
+	if (!n)
+		return;
+	/* one reservation of the shared ring per burst, not per record */
+	k = rte_ring_mp_enqueue_burst_elem(zw_eng.events, w->rec, sizeof(w->rec[0]),
+					   n, NULL);
+	w->st.events_lost += n - k;
+	w->n_rec = 0;
+}
+
 void zw_worker__emit(struct zw_worker *w, const struct zw_flow_record *r)
 {
-	if (rte_ring_mp_enqueue_elem(zw_eng.events, (void *)r, sizeof(*r)))
-		w->st.events_lost++;
+	if (w->n_rec == ZW_BURST)
+		zw_worker__flush(w);
+	w->rec[w->n_rec++] = *r;
 }
 
 static void emit_pkt(struct zw_worker *w, const struct zw_ctx *ctx,
@@ -183,9 +197,26 @@ static void emit_pkt(struct zw_worker *w, const struct zw_ctx *ctx,
 	zw_worker__emit(w, &r);
 }
 
-void zw_worker__emit_end(struct zw_worker *w, const void *key, uint8_t family,
-			 const struct zw_dconn *d, uint64_t now_ns)
+/* Why a connection's END record is emitted: what removes it tells (conn.c
+ * removes entries for every cause through zw_ctab__del). */
+static uint8_t end_reason(const struct zw_dconn *d, const struct zw_ctx *ctx,
+			  uint8_t proto, uint64_t now_ns)
 {
+	if (d->c.state == ZW_CS_CLOSE || d->c.state == ZW_CS_TIME_WAIT)
+		return ZW_END_CLOSED;
+	if (zw_conn__expired(&d->c, proto, now_ns))
+		return ZW_END_IDLE;
+	if (!ctx || d->c.generation != ctx->generation)
+		return ZW_END_FORCED; /* cut by a policy change, unloaded */
+	return ZW_END_EVICTED;	     /* early drop for a new connection */
+}
+
+void zw_worker__emit_conn(struct zw_worker *w, const struct zw_ctab *t_,
+			  uint32_t pos, uint8_t event, uint64_t now_ns)
+{
+	const void *key = zw_ctab__key(t_, pos);
+	const struct zw_dconn *d = zw_ctab__entry(t_, pos);
+	uint8_t family = t_->family;
 	const struct zw_ctx *ctx = __atomic_load_n(&zw_eng.ctx, __ATOMIC_ACQUIRE);
 	struct zw_flow_record r;
 	struct zw_tuple t;
@@ -212,10 +243,16 @@ void zw_worker__emit_end(struct zw_worker *w, const void *key, uint8_t family,
 	}
 	r.family = family;
 	r.proto = t.proto;
-	r.event = ZW_EV_END;
+	r.event = event;
 	r.engine = 2;
 	r.packets = d->packets;
 	r.bytes = d->bytes;
+	r.flags = ZW_REC_F_EXT;
+	r.start_ns = t_->fold[pos].start_ns;
+	r.rev_packets = t_->rev[pos].packets;
+	r.rev_bytes = t_->rev[pos].bytes;
+	r.end_reason = event == ZW_EV_UPDATE ? ZW_END_ACTIVE :
+					       end_reason(d, ctx, t.proto, now_ns);
 	memcpy(r.src, t.src, 16);
 	memcpy(r.dst, t.dst, 16);
 	zw_worker__emit(w, &r);
@@ -512,6 +549,8 @@ static uint8_t open_conn(struct zw_worker *w, const struct zw_ctx *ctx,
 		      j->flow != ZW_NO_FLOW && ctx->flows[j->flow].log);
 	if (j->flow != ZW_NO_FLOW)
 		d->flow_hash = ctx->flows[j->flow].id_hash;
+	if (d->c.flags & ZW_CF_LOG)
+		t->rev[pos] = (struct zw_crev){ 0 };
 	d->packets = 1;
 	d->bytes = len;
 	zw_ctab__embryo(t, pos);
@@ -638,6 +677,12 @@ uint16_t zw_pipeline__burst(struct zw_worker *w, const struct zw_ctx *ctx,
 			continue;
 		sl->cand = 0;
 		sl->pos = zw_ctab__lookup(tab(w, p[i].t.family), &k[i], h[i]);
+		/* a logged connection counts its replies beside the table */
+		if (sl->pos >= 0 &&
+		    unlikely(zw_ctab__entry(tab(w, p[i].t.family),
+					    (uint32_t)sl->pos)->c.flags &
+			     ZW_CF_LOG))
+			rte_prefetch0(&tab(w, p[i].t.family)->rev[sl->pos]);
 	}
 
 	/* 3. bulk classification of what may open a connection */
@@ -759,6 +804,14 @@ uint16_t zw_pipeline__burst(struct zw_worker *w, const struct zw_ctx *ctx,
 		 * counters by the expiry scan and at its end (ctab.h) */
 		d->packets++;
 		d->bytes += len;
+		if (unlikely(d->c.flags & ZW_CF_LOG) && sl->kind == 0) {
+			/* branch-free: the direction is a coin toss */
+			uint64_t rp = (uint64_t)zw_conn__is_reply(&d->c,
+								  sl->swapped);
+
+			t->rev[sl->pos].packets += rp;
+			t->rev[sl->pos].bytes += len & -rp;
+		}
 		if ((pk->flags & (ZW_PF_FRAG | ZW_PF_FRAG_LATER)) == ZW_PF_FRAG) {
 			frag_note(w, ctx, pk, d->c.flow, d->flow_hash, now);
 			inserted++;
@@ -856,6 +909,7 @@ done:
 	}
 	if (nd)
 		rte_pktmbuf_free_bulk(drop, nd);
+	zw_worker__flush(w);
 	return nout;
 }
 
@@ -891,6 +945,7 @@ void zw_worker__housekeep(struct zw_worker *w, uint64_t now_ns)
 
 	w->st.expired += zw_ctab__expire(&w->t4, w, now_ns, b4);
 	w->st.expired += zw_ctab__expire(&w->t6, w, now_ns, b6);
+	zw_worker__flush(w);
 }
 
 int zw_worker__main(void *arg)

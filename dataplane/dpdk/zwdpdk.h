@@ -81,6 +81,8 @@ struct zw_ctx {
 	 * + 1 of the rule's service, 0 none */
 	uint8_t l7;
 	uint8_t *rule_l7;
+	uint64_t active_ns; /* ZW_EV_UPDATE of a logged connection this
+			     * often (zw_eng.rec.active_timeout_s) */
 };
 
 /* Flow index of the flow (live or not) whose id hashes to @h, or
@@ -99,7 +101,8 @@ static inline uint32_t zw_ctx__flow_by_hash(const struct zw_ctx *ctx,
 }
 
 /* Build a context for @img (ownership of @img passes to the context on
- * success) on day @day. Returns NULL with a reason in @err. */
+ * success) on day @day, with the record settings in force (zw_eng.rec:
+ * log_all logs every flow). Returns NULL with a reason in @err. */
 struct zw_ctx *zw_ctx__new(struct zw_image *img, int32_t day,
 			   uint32_t generation, uint32_t n_workers, char *err,
 			   size_t err_len);
@@ -204,12 +207,18 @@ struct zw_worker {
 	uint64_t next_expire;
 	uint64_t tsc_to_ns_mul; /* ns = tsc * mul >> 20 */
 	uint32_t drop_budget;	/* drop records left in this millisecond */
+	/* records staged for one enqueue per burst (zw_worker__flush) */
+	uint32_t n_rec;
+	struct zw_flow_record rec[ZW_BURST];
 } __rte_cache_aligned;
 
 struct zw_engine {
 	struct zw_ctx *volatile ctx; /* published with one store */
 	struct rte_rcu_qsbr *qs;
 	struct rte_ring *events;     /* struct zw_flow_record, MP/SC */
+	/* Flow-record settings (zonewalld's PREPARE), applied to every
+	 * context built from then on (zw_ctx__new). */
+	struct zw_record_conf rec;
 	uint32_t n_workers;
 	struct zw_worker *workers[ZW_MAX_WORKERS];
 	uint16_t n_ports;
@@ -270,11 +279,17 @@ void zw_worker__rate_fini(struct zw_worker *w);
 int zw_worker__main(void *arg);
 /* Periodic housekeeping of a worker (expiry). */
 void zw_worker__housekeep(struct zw_worker *w, uint64_t now_ns);
-/* Emit a telemetry record (never blocks; counts when the ring is full). */
+/* Emit a telemetry record: staged in the worker, enqueued with the others
+ * of its burst by zw_worker__flush (never blocks; what a full ring refuses
+ * is counted in events_lost). */
 void zw_worker__emit(struct zw_worker *w, const struct zw_flow_record *r);
-/* Emit ZW_EV_END for an entry being removed. */
-void zw_worker__emit_end(struct zw_worker *w, const void *key, uint8_t family,
-			 const struct zw_dconn *d, uint64_t now_ns);
+/* Enqueue the staged records (the end of every burst and housekeeping). */
+void zw_worker__flush(struct zw_worker *w);
+/* Emit the ZW_EV_END (entry being removed) or ZW_EV_UPDATE (active
+ * timeout) record of the connection at @pos of @t: both directions'
+ * counts, its start, flags ZW_REC_F_EXT. */
+void zw_worker__emit_conn(struct zw_worker *w, const struct zw_ctab *t,
+			  uint32_t pos, uint8_t event, uint64_t now_ns);
 
 /* ---- L7 inspection (l7.c, docs/l7.md) ---- */
 

@@ -21,10 +21,18 @@
  *    same flow, same run: ns/packet of a new connection's first packets
  *    (handshake and banners, judged on them) and of established ones
  *    (judged: fast path).
+ *  - --logging: the cost of flow records (issue 11): the same traffic
+ *    through a worker whose connections are all logged (log_all) and one
+ *    whose connections are not, same run, interleaved, medians:
+ *    established packets (the responder's counts kept beside the table),
+ *    and a mix with new connections at about 1 000 000 records/s (a
+ *    created record per new connection, an ended one per early drop of
+ *    the oldest embryonic entry of a full table).
  *
- * Usage: zw-dpdk-bench [--quick] [--l7]   (root for the EAL; --no-huge)
+ * Usage: zw-dpdk-bench [--quick] [--l7] [--logging]   (root for the EAL; --no-huge)
  */
 #include <arpa/inet.h>
+#include <inttypes.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <errno.h>
@@ -1222,6 +1230,173 @@ static int bench_l7(void)
 	return bad ? 1 : 0;
 }
 
+/* ---- the cost of logging (--logging) ---- */
+
+/* Take every record out of the ring (untimed: in zonewall-dpdk the control
+ * thread does it on another core); returns how many. */
+static uint64_t drain_ring(void)
+{
+	static struct zw_flow_record r[256];
+	uint64_t n = 0;
+	unsigned k;
+
+	while ((k = rte_ring_sc_dequeue_burst_elem(bench_events, r, sizeof(r[0]),
+						   256, NULL)) > 0) {
+		n += k;
+	}
+	return n;
+}
+
+/*
+ * @total packets of @q through @w, @per_win of every WIN replaced by the
+ * opening packet of a connection never seen (from @fresh, in turn): ns per
+ * packet, and the records the worker produced into *@records (lost ones
+ * included: none, the ring is drained between windows).
+ */
+static double bench_mix(struct zw_worker *w, const struct zw_ctx *ctx,
+			struct seq *q, const struct conn *fresh, uint32_t nfresh,
+			uint32_t *fpos, uint32_t per_win, uint32_t total,
+			uint64_t *records)
+{
+	double sum = 0;
+	uint32_t done = 0, i;
+	uint64_t lost0 = w->st.events_lost;
+
+	*records = 0;
+	q->pos = 0;
+	drain_ring();
+	/* the engine's context in force (END records name their flow in it) */
+	zw_eng.ctx = (struct zw_ctx *)ctx;
+	while (done < total) {
+		seq_next(q);
+		for (i = 0; i < per_win; i++) {
+			struct rte_mbuf *m = q->win[(uint64_t)i * WIN / per_win];
+			struct zt_pkt p = fresh[*fpos].p;
+			uint8_t f[256];
+			size_t len;
+
+			*fpos = (*fpos + 1) % nfresh;
+			p.tag = i;
+			len = zt_frame(&p, f, sizeof(f));
+			rte_pktmbuf_reset(m);
+			memcpy(rte_pktmbuf_append(m, (uint16_t)len), f, len);
+		}
+		for (i = 0; i < WIN; i++)
+			rte_mbuf_refcnt_update(q->win[i], 1);
+		sum += bench_pipeline(w, ctx, q->win, WIN, 1, 0) * WIN;
+		for (i = 0; i < WIN; i++)
+			if (rte_mbuf_refcnt_read(q->win[i]) > 1)
+				rte_mbuf_refcnt_update(q->win[i], -1);
+		*records += drain_ring();
+		done += WIN;
+	}
+	*records += w->st.events_lost - lost0;
+	return sum / done;
+}
+
+static int bench_logging(unsigned flows, uint32_t nconn)
+{
+	const uint32_t nfresh = 1u << 18, slack = 8192;
+	uint32_t npkt = quick ? 1u << 19 : 1u << 21, fpos_n = 0, fpos_a = 0;
+	struct zw_matrix *m = NULL;
+	struct zw_image *img = gen_image(flows, &m);
+	struct zw_ctx *cn, *ca;
+	struct zw_worker *wn, *wa;
+	struct conn *c;
+	struct seq sq;
+	double vn[REPS], va[REPS], en, ea, mn, ma, rate_n, rate_a;
+	uint64_t rn[REPS], ra[REPS], recs, lost0;
+	uint32_t per_win;
+	char err[256];
+
+	if (!img)
+		return -1;
+	zw_eng.rec.log_all = false;
+	cn = zw_ctx__new(zw_image__open(img->bytes, img->size, NULL, 0), day,
+			 200, 1, err, sizeof(err));
+	zw_eng.rec.log_all = true;
+	ca = zw_ctx__new(zw_image__open(img->bytes, img->size, NULL, 0), day,
+			 201, 1, err, sizeof(err));
+	zw_eng.rec.log_all = false;
+	/* none: not even the generated flows that have log: true */
+	for (uint32_t f = 0; cn && f < cn->n_flows; f++)
+		cn->flows[f].log = 0;
+	c = make_conns(img, m, 4, nconn + nfresh);
+	wn = new_worker(nconn + slack, 0);
+	wa = new_worker(nconn + slack, 0);
+	if (!cn || !ca || !c || !wn || !wa) {
+		fprintf(stderr, "logging bench: no memory\n");
+		return -1;
+	}
+	open_conns(wn, cn, c, nconn);
+	open_conns(wa, ca, c, nconn);
+	drain_ring();
+	printf("== cost of logging: IPv4, %u flows, %u live connections, one "
+	       "core; every flow logged (log_all) vs none, same packets, "
+	       "medians of %d interleaved runs\n", img->n_flows, nconn, REPS);
+	seq_init(&sq, c, nconn, npkt);
+	for (int rep = 0; rep < REPS; rep++) {
+		vn[rep] = bench_pipeline_seq(wn, cn, &sq, npkt / 2);
+		va[rep] = bench_pipeline_seq(wa, ca, &sq, npkt / 2);
+	}
+	en = median(vn, REPS);
+	ea = median(va, REPS);
+	printf("  established (half of them replies), no record:\n");
+	printf("    %-42s %7.1f ns/pkt\n", "no flow logged", en);
+	printf("    %-42s %7.1f ns/pkt   %+.1f %%\n",
+	       "every flow logged (responder's counts)", ea,
+	       100.0 * (ea - en) / en);
+	/* new connections at about 1 M records/s of this core's rate: two
+	 * records (created, ended) per new connection */
+	per_win = (uint32_t)(0.5e6 * en * WIN / 1e9 + 0.5);
+	if (per_win < 1)
+		per_win = 1;
+	if (getenv("ZW_BENCH_PER_WIN")) /* new connections per WIN, fixed */
+		per_win = (uint32_t)atoi(getenv("ZW_BENCH_PER_WIN"));
+	for (int pass = 0; pass < 3; pass++) {
+		lost0 = wa->st.events_lost; /* (not those of open_conns) */
+		for (int rep = 0; rep < REPS; rep++) {
+			vn[rep] = bench_mix(wn, cn, &sq, c + nconn, nfresh,
+					    &fpos_n, per_win, npkt / 2, &recs);
+			rn[rep] = recs;
+			va[rep] = bench_mix(wa, ca, &sq, c + nconn, nfresh,
+					    &fpos_a, per_win, npkt / 2, &recs);
+			ra[rep] = recs;
+		}
+		mn = median(vn, REPS);
+		ma = median(va, REPS);
+		rate_n = (double)rn[REPS / 2] / ((double)(npkt / 2) * mn / 1e9);
+		rate_a = (double)ra[REPS / 2] / ((double)(npkt / 2) * ma / 1e9);
+		if (pass < 2 && rate_a > 0 && !getenv("ZW_BENCH_PER_WIN") &&
+		    (rate_a < 0.9e6 || rate_a > 1.1e6)) {
+			/* the mix is slower than established traffic: aim
+			 * again from what it produced */
+			per_win = (uint32_t)(per_win * 1e6 / rate_a + 0.5);
+			continue;
+		}
+		break;
+	}
+	printf("  with %u new connections in every %d packets (%.2f %%):\n",
+	       per_win, WIN, 100.0 * per_win / WIN);
+	printf("    %-42s %7.1f ns/pkt   %.0f records/s\n", "no flow logged",
+	       mn, rate_n);
+	printf("    %-42s %7.1f ns/pkt   %.0f records/s   %+.1f %%\n",
+	       "every flow logged (created + ended)", ma, rate_a,
+	       100.0 * (ma - mn) / mn);
+	printf("    (records lost to a full ring in these runs: %" PRIu64 ")\n",
+	       wa->st.events_lost - lost0);
+	zw_eng.ctx = NULL;
+	seq_fini(&sq);
+	free_worker(wn);
+	free_worker(wa);
+	zw_ctx__free(cn);
+	zw_ctx__free(ca);
+	free(c);
+	zw_image__free(img);
+	zw_matrix__free(m);
+	return 0;
+}
+
 int main(int argc, char **argv)
 {
 	char *eal[] = { argv[0], "--no-huge", "-m", "6144", "--no-shconf",
@@ -1231,13 +1406,15 @@ int main(int argc, char **argv)
 	static const uint32_t conn_counts[] = { 1000, 1000000 };
 	unsigned fi, ci, fam;
 
-	int l7 = 0;
+	int l7 = 0, logging = 0;
 
 	for (int a = 1; a < argc; a++) {
 		if (!strcmp(argv[a], "--quick"))
 			quick = 1;
 		else if (!strcmp(argv[a], "--l7"))
 			l7 = 1;
+		else if (!strcmp(argv[a], "--logging"))
+			logging = 1;
 	}
 	/* ZW_BENCH_FLOWS / _FAMILY / _CONNS: run one scenario only. */
 	only_flows = getenv("ZW_BENCH_FLOWS") ? (unsigned)atoi(getenv("ZW_BENCH_FLOWS")) : 0;
@@ -1285,6 +1462,19 @@ int main(int argc, char **argv)
 	if (thp < 0)
 		printf("no heap on transparent huge pages (%s): tables on 4 KiB "
 		       "pages only\n", rte_strerror(-thp));
+	if (logging) {
+		int rc = 0;
+
+		printf("zonewall-dpdk: the cost of logging, one core, TSC %.2f "
+		       "GHz, packets from memory, bursts of %d\n\n",
+		       (double)hz / 1e9, BURST);
+		for (ci = 0; ci < 2 && !rc; ci++)
+			if (!only_conns || only_conns == conn_counts[ci])
+				rc = bench_logging(only_flows ? only_flows : 10,
+						   conn_counts[ci]);
+		rte_eal_cleanup();
+		return rc ? 1 : 0;
+	}
 	printf("zonewall-dpdk pipeline benchmark: one core (%s), TSC %.2f GHz, "
 	       "packets from memory, bursts of %d\n",
 	       "lcore 0", (double)hz / 1e9, BURST);

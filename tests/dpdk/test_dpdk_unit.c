@@ -296,6 +296,8 @@ struct fake {
 	uint8_t staged_sha[32];
 	int32_t staged_day;
 	int aborts;
+	char prepare_opts[128]; /* PREPARE's words after DAY SIZE */
+	int records;		/* RECORDS requests served */
 };
 
 static void *fake_main(void *arg)
@@ -322,10 +324,17 @@ static void *fake_main(void *arg)
 				zw_ctl__printf(c, "OK enforcing=%d sha256=%s generation=%d\n",
 					       f->enforcing, f->enforcing ? hex : "-",
 					       f->loads + 1);
-			} else if (!strcmp(w[0], "PREPARE") && n == 3) {
+			} else if (!strcmp(w[0], "PREPARE") && n >= 3 &&
+				   (n == 3 || f->proto >= 3)) {
 				size_t sz = strtoul(w[2], NULL, 10);
 				uint8_t *b = malloc(sz);
 				struct zw_image *img;
+
+				f->prepare_opts[0] = 0;
+				for (int i = 3; i < n; i++) {
+					strcat(f->prepare_opts, " ");
+					strncat(f->prepare_opts, w[i], 40);
+				}
 
 				zw_ctl__read_full(c, b, sz);
 				img = zw_image__open(b, sz, NULL, 0);
@@ -363,6 +372,22 @@ static void *fake_main(void *arg)
 			} else if (!strcmp(w[0], "UNLOAD")) {
 				f->enforcing = 0;
 				zw_ctl__printf(c, "OK enforcing=0\n");
+			} else if (!strcmp(w[0], "RECORDS") && f->proto >= 3) {
+				/* two records the first time, none after */
+				struct zw_flow_record r[2];
+
+				memset(r, 0, sizeof(r));
+				r[0].event = ZW_EV_NEW;
+				r[0].sport = 1001;
+				r[1].event = ZW_EV_END;
+				r[1].sport = 1001;
+				r[1].packets = 9;
+				r[1].rev_packets = 4;
+				r[1].flags = ZW_REC_F_EXT;
+				zw_ctl__printf(c, "OK n=%d size=%zu lost=0\n",
+					       f->records ? 0 : 2, sizeof(r[0]));
+				if (!f->records++)
+					zw_ctl__write_full(c, r, sizeof(r));
 			} else if (!strcmp(w[0], "COUNTERS")) {
 				zw_ctl__printf(c, "OK sha256=%s n=2\n", hex);
 				zw_ctl__printf(c, "0 F-0 10 1000 2 1\n");
@@ -374,6 +399,20 @@ static void *fake_main(void *arg)
 		close(c);
 	}
 	return NULL;
+}
+
+struct rec_got {
+	struct zw_flow_record r[4];
+	int n;
+};
+
+static int got_one(void *ctx, const struct zw_flow_record *r)
+{
+	struct rec_got *g = ctx;
+
+	if (g->n < 4)
+		g->r[g->n++] = *r;
+	return 0;
 }
 
 static void test_client(void)
@@ -456,6 +495,24 @@ static void test_client(void)
 	CU_ASSERT_EQUAL(c[1].packets, 20);
 	CU_ASSERT_EQUAL(c[2].packets, 0); /* not reported: zero */
 
+	/* Protocol 3: PREPARE carries the record settings set after open,
+	 * and records() hands RECORDS' binary batch. */
+	be->rec.log_all = true;
+	be->rec.active_timeout_s = 42;
+	CU_ASSERT_EQUAL(zw_backend__apply(be, img, 20000, err, sizeof(err)), 0);
+	CU_ASSERT_STRING_EQUAL(f.prepare_opts, " log_all=1 active_timeout=42");
+	{
+		struct rec_got g = { 0 };
+
+		CU_ASSERT_EQUAL(zw_backend_dpdk.records(be, got_one, &g, 100), 2);
+		CU_ASSERT_EQUAL(g.n, 2);
+		CU_ASSERT_EQUAL(g.r[0].event, ZW_EV_NEW);
+		CU_ASSERT_EQUAL(g.r[1].event, ZW_EV_END);
+		CU_ASSERT_EQUAL(g.r[1].packets, 9);
+		CU_ASSERT_EQUAL(g.r[1].rev_packets, 4);
+		CU_ASSERT_EQUAL(zw_backend_dpdk.records(be, got_one, &g, 100), 0);
+	}
+
 	/* destroy() unloads: the engine is left enforcing nothing. */
 	CU_ASSERT_EQUAL(zw_backend_dpdk.destroy(be, err, sizeof(err)), 0);
 	CU_ASSERT_EQUAL(f.enforcing, 0);
@@ -468,6 +525,22 @@ static void test_client(void)
 	CU_ASSERT_PTR_NOT_NULL(strstr(err, "bad image"));
 	zw_backend_dpdk.close(be);
 	zw_backend_dpdk.close(NULL);
+
+	/* A protocol-2 engine is still driven: PREPARE without the record
+	 * settings, and records() says it has none to give (an error the
+	 * daemon counts and shows, not a silent 0). */
+	f.proto = 2;
+	CU_ASSERT_EQUAL_FATAL(zw_backend_dpdk.open(f.path, &be, err, sizeof(err)), 0);
+	be->rec.log_all = true;
+	CU_ASSERT_EQUAL(zw_backend__apply(be, img, 20000, err, sizeof(err)), 0);
+	CU_ASSERT_STRING_EQUAL(f.prepare_opts, "");
+	{
+		struct rec_got g = { 0 };
+
+		CU_ASSERT_EQUAL(zw_backend_dpdk.records(be, got_one, &g, 100),
+				-EPROTONOSUPPORT);
+	}
+	zw_backend_dpdk.close(be);
 
 	fd = zw_ctl__connect(f.path, 1000);
 	zw_ctl__printf(fd, "QUIT\n");

@@ -390,6 +390,31 @@ def run_matrix(args, matrix, k, fail):
               f"their service's inspect: protocol, {len(probes) - n_allow} denied), "
               f"{n_good} as the oracle says")
         fail.check(n_allow > 0 and n_allow < len(probes), f"{name}: degenerate probe mix")
+        records = args.daemon and getattr(engine, "telemetry", False)
+        if records:
+            # the engine's records reached the daemon: a created record
+            # for an allowed TCP connection, a denied one for a denied probe
+            ok_tcp = [p for p in probes if p["allow"] and p["proto"] == 6 and p["reason"] == "flow"
+                      and results.get(p["id"]) == "ok"]
+            no_tcp = [p for p in probes if not p["allow"] and p["proto"] == 6]
+            if fail.check(ok_tcp and no_tcp, f"{name}: no allowed and denied TCP probes"):
+                p = ok_tcp[0]
+                fail.check(engine.wait_record("created", p["addr"], p["port"]),
+                           f"{name}: no created record for {describe(p)}")
+                p = no_tcp[0]
+                fail.check(engine.wait_record("denied", p["addr"], p["port"]),
+                           f"{name}: no denied record for {describe(p)}")
+            # and went out to the IPFIX collector
+            for _ in range(50):
+                st = engine.telemetry_status()
+                x = (st.get("exporters") or [{}])[0]
+                if x.get("records_sent", 0) > 0:
+                    break
+                time.sleep(0.2)
+            fail.check(st.get("records_pulled", 0) > 0 and x.get("records_sent", 0) > 0
+                       and x.get("records_dropped", 1) == 0,
+                       f"{name}: records not exported: {st}")
+            tlog(f"{name}: records")
 
         # 2. unsolicited segments
         tcp_ok = [p for p in probes if p["allow"] and p["proto"] == 6 and p["reason"] == "flow"]
@@ -453,6 +478,11 @@ def run_matrix(args, matrix, k, fail):
             r = agents.call(keep["src"], {"op": "ping_held", "id": keep["id"]})
             fail.check(r.get("ok"), f"{name}: connection of flow {keep['flow']} was cut "
                        f"when {cut['flow']} was removed: {r}")
+            if records:
+                e = engine.wait_record("ended", cut["addr"], cut["port"])
+                fail.check(e and e.get("packets", 0) >= 3,
+                           f"{name}: no ended record with its packets for the cut "
+                           f"connection {describe(cut)}: {e}")
             again = [dict(cut)]
             ask_oracle(oracle, p2, again)
             fail.check(not again[0]["allow"], f"{name}: oracle still allows {describe(cut)}")

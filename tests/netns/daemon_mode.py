@@ -7,7 +7,14 @@ namespace with that backend plus the `file:` test double, which fails on
 demand (PATH.fail): a commit that one backend refuses must leave every
 engine on the previous version. What the engine enforces is always read
 back from the engine itself, never from the daemon.
+
+With an engine that hands its flow records to the daemon (DPDK: RECORDS on
+its control socket), zonewalld also runs with --log-all-flows and
+--ipfix to a UDP collector in the appliance namespace
+(tests/control/collector.py): flows() shows what the daemon received
+(`zonectl flows`), telemetry_status() what it exported (`zonectl status`).
 """
+import json
 import os
 import signal
 import subprocess
@@ -27,6 +34,9 @@ class Daemon:
         self.fileimg = os.path.join(ctx.tmp, "file-engine.img")
         self.spec = engine.backend_spec()
         self.proc = None
+        self.telemetry = getattr(engine, "name", "") == "dpdk"
+        self.collector = None
+        self.ipfix_port = 20000 + os.getpid() % 20000
 
     def _zc(self, *args):
         r = subprocess.run([self.zc, "--socket", self.sock] + list(args),
@@ -35,10 +45,13 @@ class Daemon:
 
     def launch(self):
         self.log = open(os.path.join(self.ctx.tmp, "zonewalld.log"), "a")
+        extra = []
+        if self.telemetry:
+            extra = ["--ipfix", f"udp://127.0.0.1:{self.ipfix_port}", "--log-all-flows"]
         self.proc = subprocess.Popen(
             ["ip", "netns", "exec", self.ctx.plan["appliance"], self.zwd,
              "--state", self.state, "--socket", self.sock, "--backend", self.spec,
-             "--backend", f"file:{self.fileimg}", "--foreground"],
+             "--backend", f"file:{self.fileimg}", "--foreground"] + extra,
             stdout=self.log, stderr=self.log)
         for _ in range(200):
             if self._zc("status")[0] == 0:
@@ -51,6 +64,11 @@ class Daemon:
     def start(self, matrix):
         if not os.access(self.zwd, os.X_OK):
             raise self.skip("zonewalld not built (meson option daemon)")
+        if self.telemetry:
+            col = os.path.join(self.ctx.srcdir, "tests", "control", "collector.py")
+            self.collector = subprocess.Popen(
+                ["ip", "netns", "exec", self.ctx.plan["appliance"], "/usr/bin/python3",
+                 col, "udp", str(self.ipfix_port), os.path.join(self.ctx.tmp, "ipfix.pcap")])
         self.launch()
         ok, msg = self.apply(matrix)
         if not ok:
@@ -77,6 +95,32 @@ class Daemon:
     def status(self):
         return self._zc("status")
 
+    def flows(self):
+        """What the daemon received from its engines (the live buffer)."""
+        rc, out = self._zc("flows", "--format", "json")
+        if rc != 0:
+            return []
+        d = json.loads(out)
+        return d.get("flows", []) if isinstance(d, dict) else d
+
+    def wait_record(self, event, dst, port, timeout=5.0):
+        """The first record of @event to @dst:@port (TCP), or None."""
+        end = time.time() + timeout
+        while True:
+            for f in self.flows():
+                if (f.get("event") == event and f.get("dst") == dst and
+                        f.get("dport") == port and f.get("proto") == "tcp"):
+                    return f
+            if time.time() > end:
+                return None
+            time.sleep(0.2)
+
+    def telemetry_status(self):
+        rc, out = self._zc("status", "--format", "json")
+        if rc != 0:
+            return {}
+        return json.loads(out).get("telemetry") or {}
+
     def kill9(self):
         os.kill(self.proc.pid, signal.SIGKILL)
         self.proc.wait()
@@ -90,4 +134,8 @@ class Daemon:
             except subprocess.TimeoutExpired:
                 self.proc.kill()
             self.proc = None
+        if self.collector:
+            self.collector.terminate()
+            self.collector.wait()
+            self.collector = None
         self.engine.stop()
