@@ -39,7 +39,10 @@
  *
  * Usage: xdp-bench [--flows 1000] [--conns 1000,100000,1000000]
  *                  [--samples 20000] [--repeat 200000] [--seconds 3]
- *                  [--no-forward]
+ *                  [--table N] [--no-forward]
+ * --table: the connection table's size (default: the largest --conns plus
+ * room for the new connections; --table equal to --conns measures new
+ * connections that evict another: the table full).
  */
 #include <arpa/inet.h>
 #include <errno.h>
@@ -391,6 +394,7 @@ static void xdp_filter_teardown(struct xf *xf)
 static size_t conn_counts[8] = {1000, 100000, 1000000};
 static int n_conn_counts = 3;
 static size_t samples = 20000;
+static size_t table_size; /* 0: the largest --conns + room for the new ones */
 
 static uint64_t rnd(uint64_t *s)
 {
@@ -640,7 +644,8 @@ static void part1(const size_t *flows, int n_flows)
 		struct zw_matrix *m;
 		struct zw_image *img = compile_text(yaml, &m);
 		struct zw_query qa = {0}, qd = {0};
-		struct zw_xdp_opts xo = {.conns = (uint32_t)(max_conns + samples + 65536)};
+		struct zw_xdp_opts xo = {.conns = (uint32_t)(table_size ? table_size
+									  : max_conns + samples + 65536)};
 		struct zw_xdp *x;
 		struct xf xf = {.prog_fd = -1};
 		struct zw_bpf_conn tmpl;
@@ -1217,12 +1222,14 @@ int main(int argc, char **argv)
 			parse_list(argv[++i], flows, &n_flows);
 		else if (!strcmp(argv[i], "--conns") && i + 1 < argc)
 			parse_list(argv[++i], conn_counts, &n_conn_counts);
+		else if (!strcmp(argv[i], "--table") && i + 1 < argc)
+			table_size = strtoul(argv[++i], NULL, 10);
 		else if (!strcmp(argv[i], "--no-forward"))
 			forward = 0;
 		else {
 			fprintf(stderr, "usage: xdp-bench [--flows 1000] [--conns 1000,100000,1000000]\n"
 					"                 [--samples 20000] [--repeat 200000] [--seconds 3]\n"
-					"                 [--no-forward]\n");
+					"                 [--table N] [--no-forward]\n");
 			return 2;
 		}
 	}
