@@ -116,6 +116,7 @@ def main():
         zwd = subprocess.Popen(
             ["ip", "netns", "exec", plan["appliance"], os.path.join(B, "control", "zonewalld"),
              "--state", os.path.join(tmp, "state"), "--socket", sock, "--backend", spec,
+             "--inspector", os.path.join(B, "dataplane", "nft", "zw-inspect"),
              "--foreground", "--ipfix", col["nsel_url"], "--ipfix", col["ipfix_url"]],
             stdout=log, stderr=subprocess.STDOUT)
         zc = [os.path.join(B, "control", "zonectl"), "--socket", sock]
