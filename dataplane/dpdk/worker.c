@@ -555,22 +555,36 @@ static void l7_drop(struct zw_worker *w, const struct zw_ctx *ctx,
 	}
 }
 
-uint16_t zw_pipeline__burst(struct zw_worker *w, const struct zw_ctx *ctx,
-			    struct rte_mbuf **pkts, uint16_t n,
-			    struct rte_mbuf **out, uint64_t now)
-{
+/*
+ * The pipeline in two stages, a burst apart (VPP's prefetch-then-process):
+ * zw_pipeline__parse parses burst k+1, hashes its keys and prefetches
+ * their buckets; zw_pipeline__judge then looks up and decides burst k,
+ * whose buckets had a whole burst's work to arrive. Nothing of the parse
+ * stage depends on the policy (the block list is checked when judging),
+ * so a parsed burst may wait across a policy swap and a quiescent report.
+ */
+struct zw_burst {
+	struct rte_mbuf *pkts[ZW_BURST];
 	struct zw_pkt p[ZW_BURST];
 	struct slot s[ZW_BURST];
 	union key k[ZW_BURST];
 	uint32_t h[ZW_BURST];
-	uint8_t c4[ZW_BURST], c6[ZW_BURST];
-	struct rte_mbuf *drop[ZW_BURST];
-	unsigned nc4 = 0, nc6 = 0, nd = 0, i, inserted = 0;
-	uint64_t evicted0 = w->st.evicted;
-	uint32_t moved0 = w->t4.moved + w->t6.moved;
-	int dirty = 0, block = ctx->img->n_block != 0;
-	uint16_t nout = 0;
+	uint16_t n;
+};
 
+const size_t zw_burst_size = sizeof(struct zw_burst);
+
+void zw_pipeline__parse(struct zw_worker *w, struct zw_burst *b,
+			struct rte_mbuf **pkts, uint16_t n)
+{
+	struct zw_pkt *p = b->p;
+	struct slot *s = b->s;
+	union key *k = b->k;
+	uint32_t *h = b->h;
+	unsigned i;
+
+	b->n = n;
+	memcpy(b->pkts, pkts, n * sizeof(*pkts));
 	/* 1. parse, keys */
 	for (i = 0; i < n && i < 4; i++)
 		rte_prefetch0(rte_pktmbuf_mtod(pkts[i], void *));
@@ -599,13 +613,6 @@ uint16_t zw_pipeline__burst(struct zw_worker *w, const struct zw_ctx *ctx,
 			w->st.passed_nonip++;
 			continue;
 		}
-		/* Crisis block list: denied first, whatever the packet (only
-		 * while a block list is in force: one LPM lookup per end). */
-		if (unlikely(block) && blocked(ctx, &p[i].t)) {
-			sl->verdict = V_DROP;
-			sl->reason = ZW_DROP_BLOCKED;
-			continue;
-		}
 		if (p[i].flags & ZW_PF_FRAG_LATER) {
 			sl->kind = 1;
 			frag_key(&p[i], &k[i]);
@@ -624,13 +631,51 @@ uint16_t zw_pipeline__burst(struct zw_worker *w, const struct zw_ctx *ctx,
 		sl->cand = 2; /* looked up below */
 	}
 
-	/* 2. every bucket prefetched at once, then the lookups: with a
-	 * million connections each is a miss (and, on 4 KiB pages, a page
-	 * walk), overlapped with the others; issued inside the parse loop
-	 * they stall it (measured) */
+	/* 2. every bucket prefetched at once: with a million connections
+	 * each is a miss (and, on 4 KiB pages, a page walk), overlapped with
+	 * the others and, in the worker loop, with the judging of the burst
+	 * before; issued inside the parse loop they stall it (measured) */
 	for (i = 0; i < n; i++)
 		if (s[i].cand == 2)
 			zw_ctab__prefetch(tab(w, p[i].t.family), h[i]);
+}
+
+uint16_t zw_pipeline__judge(struct zw_worker *w, const struct zw_ctx *ctx,
+			    struct zw_burst *b, struct rte_mbuf **out,
+			    uint64_t now)
+{
+	struct rte_mbuf **pkts = b->pkts;
+	struct zw_pkt *p = b->p;
+	struct slot *s = b->s;
+	union key *k = b->k;
+	uint32_t *h = b->h;
+	uint16_t n = b->n;
+	uint8_t c4[ZW_BURST], c6[ZW_BURST];
+	struct rte_mbuf *drop[ZW_BURST];
+	unsigned nc4 = 0, nc6 = 0, nd = 0, i, inserted = 0;
+	uint64_t evicted0 = w->st.evicted;
+	uint32_t moved0 = w->t4.moved + w->t6.moved;
+	int dirty = 0;
+	uint16_t nout = 0;
+
+	/* Crisis block list: denied first, whatever the packet (only while
+	 * a block list is in force: one LPM lookup per end). */
+	if (unlikely(ctx->img->n_block != 0))
+		for (i = 0; i < n; i++) {
+			struct slot *sl = &s[i];
+
+			if (sl->cls != ZW_PARSE_IP ||
+			    (sl->verdict != V_NONE &&
+			     sl->reason != ZW_DROP_UNRELATED_ICMP) ||
+			    !blocked(ctx, &p[i].t))
+				continue;
+			sl->verdict = V_DROP;
+			sl->reason = ZW_DROP_BLOCKED;
+			sl->cand = 0;
+			sl->kind = 0;
+			sl->swapped = 0;
+		}
+	/* 2'. the lookups */
 	for (i = 0; i < n; i++) {
 		struct slot *sl = &s[i];
 
@@ -883,6 +928,16 @@ uint16_t zw_pipeline__closed(struct zw_worker *w, struct rte_mbuf **pkts,
 	return nout;
 }
 
+uint16_t zw_pipeline__burst(struct zw_worker *w, const struct zw_ctx *ctx,
+			    struct rte_mbuf **pkts, uint16_t n,
+			    struct rte_mbuf **out, uint64_t now)
+{
+	struct zw_burst b;
+
+	zw_pipeline__parse(w, &b, pkts, n);
+	return zw_pipeline__judge(w, ctx, &b, out, now);
+}
+
 void zw_worker__housekeep(struct zw_worker *w, uint64_t now_ns)
 {
 	w->drop_budget = ZW_DROP_EVENTS_PER_MS;
@@ -893,47 +948,69 @@ void zw_worker__housekeep(struct zw_worker *w, uint64_t now_ns)
 	w->st.expired += zw_ctab__expire(&w->t6, w, now_ns, b6);
 }
 
+/* Judge the parsed burst @b (from pair @pp) and send what passes. */
+static void judge_send(struct zw_worker *w, const struct zw_port_pair *pp,
+		       struct zw_burst *b, struct rte_mbuf **tx, uint64_t now)
+{
+	const struct zw_ctx *ctx;
+	uint16_t nb = b->n, nout, sent;
+
+	/* One context per burst: a burst is judged by one policy, never a
+	 * mix. */
+	ctx = __atomic_load_n(&zw_eng.ctx, __ATOMIC_ACQUIRE);
+	if (likely(ctx != NULL))
+		nout = zw_pipeline__judge(w, ctx, b, tx, now);
+	else
+		nout = zw_pipeline__closed(w, b->pkts, nb, tx);
+	b->n = 0;
+	if (nout) {
+		sent = rte_eth_tx_burst(pp->out, w->queue, tx, nout);
+		w->st.tx += sent;
+		if (unlikely(sent < nout)) {
+			w->st.tx_fail += nout - sent;
+			rte_pktmbuf_free_bulk(tx + sent, nout - sent);
+		}
+	}
+	__atomic_store_n(&w->st.done, w->st.done + nb, __ATOMIC_RELEASE);
+}
+
 int zw_worker__main(void *arg)
 {
 	struct zw_worker *w = arg;
 	struct rte_mbuf *rx[ZW_BURST], *tx[ZW_BURST];
-	uint64_t tick = rte_get_tsc_hz() / 1000, next = 0;
+	/* the burst being parsed and the one parsed before, judged next
+	 * (zw_pipeline__parse): at most one burst waits, and only until the
+	 * next receive, whether or not it brings packets */
+	struct zw_burst bu[2], *cur = &bu[0], *pend = &bu[1], *sw;
+	const struct zw_port_pair *pend_pp = NULL;
+	uint64_t tick = rte_get_tsc_hz() / 1000, next = 0, now = 0;
 	uint16_t k;
 
+	cur->n = pend->n = 0;
 	w->tsc_to_ns_mul = (uint64_t)((1000000000ull << 20) / rte_get_tsc_hz());
 	rte_rcu_qsbr_thread_online(zw_eng.qs, w->id);
 	while (!zw_eng.quit) {
-		uint64_t tsc = rte_rdtsc(), now = worker_ns(w, tsc);
+		uint64_t tsc = rte_rdtsc();
 
+		now = worker_ns(w, tsc);
 		for (k = 0; k < w->n_pairs; k++) {
 			const struct zw_port_pair *pp = &w->pairs[k];
-			const struct zw_ctx *ctx;
-			uint16_t nb, nout, sent;
+			uint16_t nb;
 
 			nb = rte_eth_rx_burst(pp->in, w->queue, rx, ZW_BURST);
-			if (!nb)
-				continue;
-			w->st.rx += nb;
-			w->st.bursts++;
-			/* One context per burst: a burst is judged by one
-			 * policy, never a mix. */
-			ctx = __atomic_load_n(&zw_eng.ctx, __ATOMIC_ACQUIRE);
-			if (likely(ctx != NULL))
-				nout = zw_pipeline__burst(w, ctx, rx, nb, tx, now);
-			else
-				nout = zw_pipeline__closed(w, rx, nb, tx);
-			if (nout) {
-				sent = rte_eth_tx_burst(pp->out, w->queue, tx,
-							nout);
-				w->st.tx += sent;
-				if (unlikely(sent < nout)) {
-					w->st.tx_fail += nout - sent;
-					rte_pktmbuf_free_bulk(tx + sent,
-							      nout - sent);
-				}
+			if (nb) {
+				w->st.rx += nb;
+				w->st.bursts++;
+				zw_pipeline__parse(w, cur, rx, nb);
 			}
-			__atomic_store_n(&w->st.done, w->st.done + nb,
-					 __ATOMIC_RELEASE);
+			if (pend->n)
+				judge_send(w, pend_pp, pend, tx, now);
+			if (nb) {
+				sw = pend;
+				pend = cur;
+				cur = sw;
+				pend_pp = pp;
+			}
 		}
 		/* Housekeeping reads the context too (END records): it runs
 		 * before the quiescent report, never after. */
@@ -943,6 +1020,8 @@ int zw_worker__main(void *arg)
 		}
 		rte_rcu_qsbr_quiescent(zw_eng.qs, w->id);
 	}
+	if (pend->n)
+		judge_send(w, pend_pp, pend, tx, now);
 	rte_rcu_qsbr_thread_offline(zw_eng.qs, w->id);
 	return 0;
 }
