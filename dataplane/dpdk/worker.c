@@ -609,8 +609,7 @@ void zw_pipeline__parse(struct zw_worker *w, struct zw_burst *b,
 			continue;
 		}
 		if (sl->cls != ZW_PARSE_IP) {
-			sl->verdict = V_PASS;
-			w->st.passed_nonip++;
+			sl->verdict = V_PASS; /* counted when judged */
 			continue;
 		}
 		if (p[i].flags & ZW_PF_FRAG_LATER) {
@@ -631,18 +630,30 @@ void zw_pipeline__parse(struct zw_worker *w, struct zw_burst *b,
 		sl->cand = 2; /* looked up below */
 	}
 
-	/* 2. every bucket prefetched at once: with a million connections
-	 * each is a miss (and, on 4 KiB pages, a page walk), overlapped with
-	 * the others and, in the worker loop, with the judging of the burst
-	 * before; issued inside the parse loop they stall it (measured) */
-	for (i = 0; i < n; i++)
-		if (s[i].cand == 2)
-			zw_ctab__prefetch(tab(w, p[i].t.family), h[i]);
+}
+
+/* The bucket of packet @i of @b (if it is to be looked up). */
+static inline void prefetch_one(struct zw_worker *w, const struct zw_burst *b,
+				unsigned i)
+{
+	if (b->s[i].cand == 2)
+		zw_ctab__prefetch(tab(w, b->p[i].t.family), b->h[i]);
+}
+
+void zw_pipeline__prefetch(struct zw_worker *w, const struct zw_burst *b)
+{
+	unsigned i;
+
+	/* every bucket at once: with a million connections each is a miss
+	 * (and, on 4 KiB pages, a page walk), overlapped with the others;
+	 * issued inside the parse loop they stall it (measured) */
+	for (i = 0; i < b->n; i++)
+		prefetch_one(w, b, i);
 }
 
 uint16_t zw_pipeline__judge(struct zw_worker *w, const struct zw_ctx *ctx,
-			    struct zw_burst *b, struct rte_mbuf **out,
-			    uint64_t now)
+			    struct zw_burst *b, const struct zw_burst *next,
+			    struct rte_mbuf **out, uint64_t now)
 {
 	struct rte_mbuf **pkts = b->pkts;
 	struct zw_pkt *p = b->p;
@@ -705,13 +716,18 @@ uint16_t zw_pipeline__judge(struct zw_worker *w, const struct zw_ctx *ctx,
 	if (nc6)
 		classify6(ctx, p, s, c6, nc6);
 
-	/* 4. decide, in arrival order */
+	/* 4. decide, in arrival order; the next burst's buckets are
+	 * prefetched one per packet decided, so that their misses spread
+	 * over the burst instead of filling the miss queue at once */
 	for (i = 0; i < n; i++) {
 		struct slot *sl = &s[i];
 		struct zw_pkt *pk = &p[i];
 		struct zw_ctab *t;
 		struct zw_dconn *d;
 		uint32_t len = pk->l3_len; /* IP bytes, as every engine counts */
+
+		if (next && i < next->n)
+			prefetch_one(w, next, i);
 
 		if (sl->verdict != V_NONE)
 			goto done;
@@ -883,6 +899,8 @@ miss:
 		}
 done:
 		if (sl->verdict == V_PASS) {
+			if (sl->cls != ZW_PARSE_IP)
+				w->st.passed_nonip++;
 			out[nout++] = pkts[i];
 		} else {
 			w->st.drops[sl->reason < ZW_DROP__COUNT ? sl->reason : 0]++;
@@ -899,6 +917,9 @@ done:
 			drop[nd++] = pkts[i];
 		}
 	}
+	if (next)
+		for (i = n; i < next->n; i++)
+			prefetch_one(w, next, i);
 	if (nd)
 		rte_pktmbuf_free_bulk(drop, nd);
 	return nout;
@@ -935,7 +956,8 @@ uint16_t zw_pipeline__burst(struct zw_worker *w, const struct zw_ctx *ctx,
 	struct zw_burst b;
 
 	zw_pipeline__parse(w, &b, pkts, n);
-	return zw_pipeline__judge(w, ctx, &b, out, now);
+	zw_pipeline__prefetch(w, &b);
+	return zw_pipeline__judge(w, ctx, &b, NULL, out, now);
 }
 
 void zw_worker__housekeep(struct zw_worker *w, uint64_t now_ns)
@@ -948,9 +970,11 @@ void zw_worker__housekeep(struct zw_worker *w, uint64_t now_ns)
 	w->st.expired += zw_ctab__expire(&w->t6, w, now_ns, b6);
 }
 
-/* Judge the parsed burst @b (from pair @pp) and send what passes. */
+/* Judge the parsed burst @b (from pair @pp) and send what passes; prefetch
+ * the buckets of @next meanwhile. */
 static void judge_send(struct zw_worker *w, const struct zw_port_pair *pp,
-		       struct zw_burst *b, struct rte_mbuf **tx, uint64_t now)
+		       struct zw_burst *b, const struct zw_burst *next,
+		       struct rte_mbuf **tx, uint64_t now)
 {
 	const struct zw_ctx *ctx;
 	uint16_t nb = b->n, nout, sent;
@@ -959,7 +983,7 @@ static void judge_send(struct zw_worker *w, const struct zw_port_pair *pp,
 	 * mix. */
 	ctx = __atomic_load_n(&zw_eng.ctx, __ATOMIC_ACQUIRE);
 	if (likely(ctx != NULL))
-		nout = zw_pipeline__judge(w, ctx, b, tx, now);
+		nout = zw_pipeline__judge(w, ctx, b, next, tx, now);
 	else
 		nout = zw_pipeline__closed(w, b->pkts, nb, tx);
 	b->n = 0;
@@ -1004,7 +1028,10 @@ int zw_worker__main(void *arg)
 				zw_pipeline__parse(w, cur, rx, nb);
 			}
 			if (pend->n)
-				judge_send(w, pend_pp, pend, tx, now);
+				judge_send(w, pend_pp, pend, nb ? cur : NULL,
+					   tx, now);
+			else if (nb)
+				zw_pipeline__prefetch(w, cur);
 			if (nb) {
 				sw = pend;
 				pend = cur;
@@ -1021,7 +1048,7 @@ int zw_worker__main(void *arg)
 		rte_rcu_qsbr_quiescent(zw_eng.qs, w->id);
 	}
 	if (pend->n)
-		judge_send(w, pend_pp, pend, tx, now);
+		judge_send(w, pend_pp, pend, NULL, tx, now);
 	rte_rcu_qsbr_thread_offline(zw_eng.qs, w->id);
 	return 0;
 }
