@@ -555,36 +555,22 @@ static void l7_drop(struct zw_worker *w, const struct zw_ctx *ctx,
 	}
 }
 
-/*
- * The pipeline in two stages, a burst apart (VPP's prefetch-then-process):
- * zw_pipeline__parse parses burst k+1, hashes its keys and prefetches
- * their buckets; zw_pipeline__judge then looks up and decides burst k,
- * whose buckets had a whole burst's work to arrive. Nothing of the parse
- * stage depends on the policy (the block list is checked when judging),
- * so a parsed burst may wait across a policy swap and a quiescent report.
- */
-struct zw_burst {
-	struct rte_mbuf *pkts[ZW_BURST];
+uint16_t zw_pipeline__burst(struct zw_worker *w, const struct zw_ctx *ctx,
+			    struct rte_mbuf **pkts, uint16_t n,
+			    struct rte_mbuf **out, uint64_t now)
+{
 	struct zw_pkt p[ZW_BURST];
 	struct slot s[ZW_BURST];
 	union key k[ZW_BURST];
 	uint32_t h[ZW_BURST];
-	uint16_t n;
-};
+	uint8_t c4[ZW_BURST], c6[ZW_BURST];
+	struct rte_mbuf *drop[ZW_BURST];
+	unsigned nc4 = 0, nc6 = 0, nd = 0, i, inserted = 0;
+	uint64_t evicted0 = w->st.evicted;
+	uint32_t moved0 = w->t4.moved + w->t6.moved;
+	int dirty = 0, block = ctx->img->n_block != 0;
+	uint16_t nout = 0;
 
-const size_t zw_burst_size = sizeof(struct zw_burst);
-
-void zw_pipeline__parse(struct zw_worker *w, struct zw_burst *b,
-			struct rte_mbuf **pkts, uint16_t n)
-{
-	struct zw_pkt *p = b->p;
-	struct slot *s = b->s;
-	union key *k = b->k;
-	uint32_t *h = b->h;
-	unsigned i;
-
-	b->n = n;
-	memcpy(b->pkts, pkts, n * sizeof(*pkts));
 	/* 1. parse, keys */
 	for (i = 0; i < n && i < 4; i++)
 		rte_prefetch0(rte_pktmbuf_mtod(pkts[i], void *));
@@ -609,7 +595,15 @@ void zw_pipeline__parse(struct zw_worker *w, struct zw_burst *b,
 			continue;
 		}
 		if (sl->cls != ZW_PARSE_IP) {
-			sl->verdict = V_PASS; /* counted when judged */
+			sl->verdict = V_PASS;
+			w->st.passed_nonip++;
+			continue;
+		}
+		/* Crisis block list: denied first, whatever the packet (only
+		 * while a block list is in force: one LPM lookup per end). */
+		if (unlikely(block) && blocked(ctx, &p[i].t)) {
+			sl->verdict = V_DROP;
+			sl->reason = ZW_DROP_BLOCKED;
 			continue;
 		}
 		if (p[i].flags & ZW_PF_FRAG_LATER) {
@@ -630,63 +624,13 @@ void zw_pipeline__parse(struct zw_worker *w, struct zw_burst *b,
 		sl->cand = 2; /* looked up below */
 	}
 
-}
-
-/* The bucket of packet @i of @b (if it is to be looked up). */
-static inline void prefetch_one(struct zw_worker *w, const struct zw_burst *b,
-				unsigned i)
-{
-	if (b->s[i].cand == 2)
-		zw_ctab__prefetch(tab(w, b->p[i].t.family), b->h[i]);
-}
-
-void zw_pipeline__prefetch(struct zw_worker *w, const struct zw_burst *b)
-{
-	unsigned i;
-
-	/* every bucket at once: with a million connections each is a miss
-	 * (and, on 4 KiB pages, a page walk), overlapped with the others;
-	 * issued inside the parse loop they stall it (measured) */
-	for (i = 0; i < b->n; i++)
-		prefetch_one(w, b, i);
-}
-
-uint16_t zw_pipeline__judge(struct zw_worker *w, const struct zw_ctx *ctx,
-			    struct zw_burst *b, const struct zw_burst *next,
-			    struct rte_mbuf **out, uint64_t now)
-{
-	struct rte_mbuf **pkts = b->pkts;
-	struct zw_pkt *p = b->p;
-	struct slot *s = b->s;
-	union key *k = b->k;
-	uint32_t *h = b->h;
-	uint16_t n = b->n;
-	uint8_t c4[ZW_BURST], c6[ZW_BURST];
-	struct rte_mbuf *drop[ZW_BURST];
-	unsigned nc4 = 0, nc6 = 0, nd = 0, i, inserted = 0;
-	uint64_t evicted0 = w->st.evicted;
-	uint32_t moved0 = w->t4.moved + w->t6.moved;
-	int dirty = 0;
-	uint16_t nout = 0;
-
-	/* Crisis block list: denied first, whatever the packet (only while
-	 * a block list is in force: one LPM lookup per end). */
-	if (unlikely(ctx->img->n_block != 0))
-		for (i = 0; i < n; i++) {
-			struct slot *sl = &s[i];
-
-			if (sl->cls != ZW_PARSE_IP ||
-			    (sl->verdict != V_NONE &&
-			     sl->reason != ZW_DROP_UNRELATED_ICMP) ||
-			    !blocked(ctx, &p[i].t))
-				continue;
-			sl->verdict = V_DROP;
-			sl->reason = ZW_DROP_BLOCKED;
-			sl->cand = 0;
-			sl->kind = 0;
-			sl->swapped = 0;
-		}
-	/* 2'. the lookups */
+	/* 2. every bucket prefetched at once, then the lookups: with a
+	 * million connections each is a miss (and, on 4 KiB pages, a page
+	 * walk), overlapped with the others; issued inside the parse loop
+	 * they stall it (measured) */
+	for (i = 0; i < n; i++)
+		if (s[i].cand == 2)
+			zw_ctab__prefetch(tab(w, p[i].t.family), h[i]);
 	for (i = 0; i < n; i++) {
 		struct slot *sl = &s[i];
 
@@ -716,18 +660,13 @@ uint16_t zw_pipeline__judge(struct zw_worker *w, const struct zw_ctx *ctx,
 	if (nc6)
 		classify6(ctx, p, s, c6, nc6);
 
-	/* 4. decide, in arrival order; the next burst's buckets are
-	 * prefetched one per packet decided, so that their misses spread
-	 * over the burst instead of filling the miss queue at once */
+	/* 4. decide, in arrival order */
 	for (i = 0; i < n; i++) {
 		struct slot *sl = &s[i];
 		struct zw_pkt *pk = &p[i];
 		struct zw_ctab *t;
 		struct zw_dconn *d;
 		uint32_t len = pk->l3_len; /* IP bytes, as every engine counts */
-
-		if (next && i < next->n)
-			prefetch_one(w, next, i);
 
 		if (sl->verdict != V_NONE)
 			goto done;
@@ -899,8 +838,6 @@ miss:
 		}
 done:
 		if (sl->verdict == V_PASS) {
-			if (sl->cls != ZW_PARSE_IP)
-				w->st.passed_nonip++;
 			out[nout++] = pkts[i];
 		} else {
 			w->st.drops[sl->reason < ZW_DROP__COUNT ? sl->reason : 0]++;
@@ -917,9 +854,6 @@ done:
 			drop[nd++] = pkts[i];
 		}
 	}
-	if (next)
-		for (i = n; i < next->n; i++)
-			prefetch_one(w, next, i);
 	if (nd)
 		rte_pktmbuf_free_bulk(drop, nd);
 	return nout;
@@ -949,17 +883,6 @@ uint16_t zw_pipeline__closed(struct zw_worker *w, struct rte_mbuf **pkts,
 	return nout;
 }
 
-uint16_t zw_pipeline__burst(struct zw_worker *w, const struct zw_ctx *ctx,
-			    struct rte_mbuf **pkts, uint16_t n,
-			    struct rte_mbuf **out, uint64_t now)
-{
-	struct zw_burst b;
-
-	zw_pipeline__parse(w, &b, pkts, n);
-	zw_pipeline__prefetch(w, &b);
-	return zw_pipeline__judge(w, ctx, &b, NULL, out, now);
-}
-
 void zw_worker__housekeep(struct zw_worker *w, uint64_t now_ns)
 {
 	w->drop_budget = ZW_DROP_EVENTS_PER_MS;
@@ -970,74 +893,47 @@ void zw_worker__housekeep(struct zw_worker *w, uint64_t now_ns)
 	w->st.expired += zw_ctab__expire(&w->t6, w, now_ns, b6);
 }
 
-/* Judge the parsed burst @b (from pair @pp) and send what passes; prefetch
- * the buckets of @next meanwhile. */
-static void judge_send(struct zw_worker *w, const struct zw_port_pair *pp,
-		       struct zw_burst *b, const struct zw_burst *next,
-		       struct rte_mbuf **tx, uint64_t now)
-{
-	const struct zw_ctx *ctx;
-	uint16_t nb = b->n, nout, sent;
-
-	/* One context per burst: a burst is judged by one policy, never a
-	 * mix. */
-	ctx = __atomic_load_n(&zw_eng.ctx, __ATOMIC_ACQUIRE);
-	if (likely(ctx != NULL))
-		nout = zw_pipeline__judge(w, ctx, b, next, tx, now);
-	else
-		nout = zw_pipeline__closed(w, b->pkts, nb, tx);
-	b->n = 0;
-	if (nout) {
-		sent = rte_eth_tx_burst(pp->out, w->queue, tx, nout);
-		w->st.tx += sent;
-		if (unlikely(sent < nout)) {
-			w->st.tx_fail += nout - sent;
-			rte_pktmbuf_free_bulk(tx + sent, nout - sent);
-		}
-	}
-	__atomic_store_n(&w->st.done, w->st.done + nb, __ATOMIC_RELEASE);
-}
-
 int zw_worker__main(void *arg)
 {
 	struct zw_worker *w = arg;
 	struct rte_mbuf *rx[ZW_BURST], *tx[ZW_BURST];
-	/* the burst being parsed and the one parsed before, judged next
-	 * (zw_pipeline__parse): at most one burst waits, and only until the
-	 * next receive, whether or not it brings packets */
-	struct zw_burst bu[2], *cur = &bu[0], *pend = &bu[1], *sw;
-	const struct zw_port_pair *pend_pp = NULL;
-	uint64_t tick = rte_get_tsc_hz() / 1000, next = 0, now = 0;
+	uint64_t tick = rte_get_tsc_hz() / 1000, next = 0;
 	uint16_t k;
 
-	cur->n = pend->n = 0;
 	w->tsc_to_ns_mul = (uint64_t)((1000000000ull << 20) / rte_get_tsc_hz());
 	rte_rcu_qsbr_thread_online(zw_eng.qs, w->id);
 	while (!zw_eng.quit) {
-		uint64_t tsc = rte_rdtsc();
+		uint64_t tsc = rte_rdtsc(), now = worker_ns(w, tsc);
 
-		now = worker_ns(w, tsc);
 		for (k = 0; k < w->n_pairs; k++) {
 			const struct zw_port_pair *pp = &w->pairs[k];
-			uint16_t nb;
+			const struct zw_ctx *ctx;
+			uint16_t nb, nout, sent;
 
 			nb = rte_eth_rx_burst(pp->in, w->queue, rx, ZW_BURST);
-			if (nb) {
-				w->st.rx += nb;
-				w->st.bursts++;
-				zw_pipeline__parse(w, cur, rx, nb);
+			if (!nb)
+				continue;
+			w->st.rx += nb;
+			w->st.bursts++;
+			/* One context per burst: a burst is judged by one
+			 * policy, never a mix. */
+			ctx = __atomic_load_n(&zw_eng.ctx, __ATOMIC_ACQUIRE);
+			if (likely(ctx != NULL))
+				nout = zw_pipeline__burst(w, ctx, rx, nb, tx, now);
+			else
+				nout = zw_pipeline__closed(w, rx, nb, tx);
+			if (nout) {
+				sent = rte_eth_tx_burst(pp->out, w->queue, tx,
+							nout);
+				w->st.tx += sent;
+				if (unlikely(sent < nout)) {
+					w->st.tx_fail += nout - sent;
+					rte_pktmbuf_free_bulk(tx + sent,
+							      nout - sent);
+				}
 			}
-			if (pend->n)
-				judge_send(w, pend_pp, pend, nb ? cur : NULL,
-					   tx, now);
-			else if (nb)
-				zw_pipeline__prefetch(w, cur);
-			if (nb) {
-				sw = pend;
-				pend = cur;
-				cur = sw;
-				pend_pp = pp;
-			}
+			__atomic_store_n(&w->st.done, w->st.done + nb,
+					 __ATOMIC_RELEASE);
 		}
 		/* Housekeeping reads the context too (END records): it runs
 		 * before the quiescent report, never after. */
@@ -1047,8 +943,6 @@ int zw_worker__main(void *arg)
 		}
 		rte_rcu_qsbr_quiescent(zw_eng.qs, w->id);
 	}
-	if (pend->n)
-		judge_send(w, pend_pp, pend, NULL, tx, now);
 	rte_rcu_qsbr_thread_offline(zw_eng.qs, w->id);
 	return 0;
 }

@@ -256,20 +256,6 @@ extern struct zw_engine zw_eng;
 uint16_t zw_pipeline__burst(struct zw_worker *w, const struct zw_ctx *ctx,
 			    struct rte_mbuf **pkts, uint16_t n,
 			    struct rte_mbuf **out, uint64_t now);
-/* The same in stages, a burst apart (worker.c): parse @n packets of @pkts
- * into @b and hash their keys (nothing policy-dependent); prefetch their
- * buckets, all at once (zw_pipeline__prefetch) or while judging the burst
- * before (@next of zw_pipeline__judge); judge @b as zw_pipeline__burst
- * does. @b is zw_burst_size bytes, owned by the caller (the worker loop
- * keeps two). */
-struct zw_burst;
-extern const size_t zw_burst_size;
-void zw_pipeline__parse(struct zw_worker *w, struct zw_burst *b,
-			struct rte_mbuf **pkts, uint16_t n);
-void zw_pipeline__prefetch(struct zw_worker *w, const struct zw_burst *b);
-uint16_t zw_pipeline__judge(struct zw_worker *w, const struct zw_ctx *ctx,
-			    struct zw_burst *b, const struct zw_burst *next,
-			    struct rte_mbuf **out, uint64_t now);
 /* No policy loaded yet (started without --policy): fail closed, every IP
  * packet is dropped (NO_FLOW); ARP and IPv6 link-local control pass. */
 uint16_t zw_pipeline__closed(struct zw_worker *w, struct rte_mbuf **pkts,

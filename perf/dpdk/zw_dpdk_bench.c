@@ -551,36 +551,19 @@ static double bench_pipeline(struct zw_worker *w, const struct zw_ctx *ctx,
 	uint64_t t0, t = 0, cnt = 0, now = 2;
 	uint32_t i, k;
 	int r;
-	/* as the worker loop runs it (worker.c): burst k+1 parsed before
-	 * burst k is judged, its buckets prefetched while judging */
-	struct zw_burst *b[2] = { malloc(zw_burst_size),
-				  malloc(zw_burst_size) };
-	unsigned j;
 
-	if (!b[0] || !b[1])
-		abort();
 	for (r = 0; r < rounds; r++) {
 		t0 = rte_rdtsc();
-		for (i = 0, j = 0; i + BURST <= n; i += BURST, j++) {
+		for (i = 0; i + BURST <= n; i += BURST) {
 			if (refcnt) /* dropped packets are freed: keep them */
 				for (k = 0; k < BURST; k++)
 					rte_mbuf_refcnt_update(pkts[i + k], 1);
-			zw_pipeline__parse(w, b[j & 1], pkts + i, BURST);
-			if (j)
-				zw_pipeline__judge(w, ctx, b[(j - 1) & 1],
-						   b[j & 1], out, now);
-			else
-				zw_pipeline__prefetch(w, b[0]);
+			zw_pipeline__burst(w, ctx, pkts + i, BURST, out, now);
 		}
-		if (j)
-			zw_pipeline__judge(w, ctx, b[(j - 1) & 1], NULL, out,
-					   now);
 		t += rte_rdtsc() - t0;
 		cnt += i;
 		now += 1000;
 	}
-	free(b[0]);
-	free(b[1]);
 	return ns_per(t, cnt);
 }
 
