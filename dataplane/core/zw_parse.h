@@ -676,8 +676,12 @@ ZW_INLINE int zw_parse__fast(const void *data_, const void *data_end_,
 	__u16 l3_len;
 	__u8 proto;
 
-	if (flen < sizeof(*eth) + sizeof(struct zw_ip6hdr) + 8)
-		goto slow; /* (IPv4 + TCP is 54 bytes: the slow path) */
+	/* Each header is read only once the frame holds it: the Ethernet
+	 * and IPv4 headers here, the IPv6 one below, the L4 header within
+	 * the IP length (itself within the frame). A minimum-size IPv4
+	 * frame (60 bytes) thus takes this path. */
+	if (flen < sizeof(*eth) + sizeof(struct zw_iphdr))
+		goto slow;
 	if (eth->proto == zw_htons(ZW_ETH_P_IP)) {
 		const struct zw_iphdr *ip =
 			(const struct zw_iphdr *)(data + sizeof(*eth));
@@ -698,8 +702,11 @@ ZW_INLINE int zw_parse__fast(const void *data_, const void *data_end_,
 	} else if (eth->proto == zw_htons(ZW_ETH_P_IPV6)) {
 		const struct zw_ip6hdr *ip6 =
 			(const struct zw_ip6hdr *)(data + sizeof(*eth));
-		__u32 plen = zw_ntohs(ip6->payload_len);
+		__u32 plen;
 
+		if (flen < sizeof(*eth) + sizeof(*ip6))
+			goto slow;
+		plen = zw_ntohs(ip6->payload_len);
 		if ((zw_ntohl(ip6->vtc_flow) >> 28) != 6 || plen == 0 ||
 		    plen > flen - sizeof(*eth) - sizeof(*ip6))
 			goto slow;
