@@ -911,7 +911,9 @@ static void conn_expire(struct zwd *d, struct conn *c)
 int zwd__main(int argc, char **argv)
 {
 	static struct conn conns[MAX_CONNS];
-	struct opts o = {0};
+	/* static: the option arrays live as long as the process, whichever
+	 * of the many early exits below is taken */
+	static struct opts o;
 	struct zwd d = {0};
 	struct zwd_metrics *metrics = NULL;
 	char err[1024], lockpath[4200];
