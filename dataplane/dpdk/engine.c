@@ -283,11 +283,14 @@ int zw_engine__init(const struct zw_engine_cfg *cfg, struct zw_image *img,
 		w->id = i;
 		w->lcore = lcores[i];
 		w->queue = (uint16_t)i;
+		w->n_pairs = 0;
 		for (k = 0; k < zw_eng.n_ports; k++) {
-			w->pairs[k].in = zw_eng.ports[k];
-			w->pairs[k].out = zw_eng.peer[zw_eng.ports[k]];
+			if (zw_eng.peer[zw_eng.ports[k]] == UINT16_MAX)
+				continue; /* a mirror port: sent to, never read */
+			w->pairs[w->n_pairs].in = zw_eng.ports[k];
+			w->pairs[w->n_pairs++].out =
+				zw_eng.peer[zw_eng.ports[k]];
 		}
-		w->n_pairs = zw_eng.n_ports;
 		snprintf(name, sizeof(name), "zwc4_%u", i);
 		rc = zw_ctab__init(&w->t4, name, 4, cfg->conns, socket);
 		snprintf(name, sizeof(name), "zwc6_%u", i);
@@ -367,6 +370,7 @@ void zw_engine__fini(void)
 		rte_eth_dev_close(zw_eng.ports[i]);
 	zw_eng.ports_started = 0;
 	zw_eng.n_ports = 0;
+	zw_eng.n_mirrors = 0;
 	rte_mempool_free(zw_eng.mp);
 	zw_eng.mp = NULL;
 }
@@ -405,6 +409,8 @@ static void worker_sum(struct zw_worker_stats *s)
 		s->l7_cut += w->l7_cut;
 		s->l7_pool_full += w->l7_pool_full;
 		s->l7_held += w->l7_held;
+		s->mirrored += w->mirrored;
+		s->mirror_drops += w->mirror_drops;
 		s->conns += zw_eng.workers[i]->t4.count +
 			    zw_eng.workers[i]->t6.count;
 		for (k = 0; k < ZW_DROP__COUNT; k++)
@@ -438,6 +444,9 @@ void zw_engine__print_stats(FILE *f)
 	fprintf(f, "l7 judged %" PRIu64 " cut %" PRIu64 " pool-full %" PRIu64
 		   " held %" PRIu64 "\n",
 		s.l7_judged, s.l7_cut, s.l7_pool_full, s.l7_held);
+	if (zw_eng.n_mirrors)
+		fprintf(f, "mirror copies %" PRIu64 " drops %" PRIu64 "\n",
+			s.mirrored, s.mirror_drops);
 	for (i = 1; i < ZW_DROP__COUNT; i++)
 		if (s.drops[i])
 			fprintf(f, "drop %-15s %" PRIu64 "\n",
@@ -565,14 +574,16 @@ static int reply_status(int fd)
 		"workers=%u ports=%u conns=%" PRIu64 " rx=%" PRIu64
 		" done=%" PRIu64 " tx=%" PRIu64 " dropped=%" PRIu64
 		" acl4=%u acl6=%u lpm=%u conns_size=%" PRIu64
-		" early_drops=%" PRIu64 "\n",
+		" early_drops=%" PRIu64 " mirrored=%" PRIu64
+		" mirror_drops=%" PRIu64 "\n",
 		ctx ? 1 : 0, ctx ? ctx->img->sha256_hex : "-",
 		zw_eng.generation, ctx ? ctx->day : 0,
 		ctx ? zw_image__str(ctx->img, ctx->img->meta->name) : "-",
 		zw_eng.n_workers, zw_eng.n_ports, s.conns, s.rx, s.done, s.tx,
 		dropped,
 		ctx ? ctx->n_acl4 : 0, ctx ? ctx->n_acl6 : 0,
-		ctx ? ctx->n_lpm : 0, conns_size, s.evicted);
+		ctx ? ctx->n_lpm : 0, conns_size, s.evicted, s.mirrored,
+		s.mirror_drops);
 }
 
 static int reply_counters(int fd)
