@@ -54,8 +54,8 @@
 
 static struct rte_mempool *pool;
 static struct rte_ring *rx_a, *tx_a, *rx_b, *tx_b;
-/* a third port, a mirror port (--mirror-port ALIAS=ztmN), when
- * mirror_alias is set before engine_start */
+/* a third port, a mirror port (--mirror-port ALIAS=ztmN, or without
+ * an alias when it is ""), when mirror_alias is set before engine_start */
 static struct rte_ring *rx_m, *tx_m;
 static const char *mirror_alias;
 static char *yaml;
@@ -2341,7 +2341,7 @@ static void test_mirror(void)
 	/* no alias: the probe names the port's device (net_ring_ztm<run>,
 	 * the next run's) */
 	snprintf(name, sizeof(name), "net_ring_ztm%d", run_id + 1);
-	mirror_run("all", name, NULL);
+	mirror_run("all", name, "");
 	/* a probe naming another interface than the mirror port: refused
 	 * at start-up, naming it */
 	{
