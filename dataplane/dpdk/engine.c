@@ -140,12 +140,16 @@ static int setup_port(const struct zw_engine_cfg *cfg, uint16_t port,
 	struct rte_eth_dev_info info;
 	struct rte_eth_conf conf = { 0 };
 	uint16_t rxd = cfg->rxd, txd = cfg->txd, q;
+	/* a mirror port is only sent to: a tx queue per worker, one rx queue
+	 * never read (some drivers want one), no RSS */
+	int mirror = zw_eng.peer[port] == UINT16_MAX;
+	uint16_t nrx = mirror ? 1 : nq;
 	int rc;
 
 	rc = rte_eth_dev_info_get(port, &info);
 	if (rc)
 		return rc;
-	if (nq > 1) {
+	if (nq > 1 && !mirror) {
 		uint64_t hf = RTE_ETH_RSS_IP & info.flow_type_rss_offloads;
 
 		zw_engine__rss_key(rss_key, sizeof(rss_key));
@@ -159,16 +163,17 @@ static int setup_port(const struct zw_engine_cfg *cfg, uint16_t port,
 		if (!hf)
 			return -ENOTSUP;
 	}
-	rc = rte_eth_dev_configure(port, nq, nq, &conf);
+	rc = rte_eth_dev_configure(port, nrx, nq, &conf);
 	if (rc)
 		return rc;
 	rc = rte_eth_dev_adjust_nb_rx_tx_desc(port, &rxd, &txd);
 	if (rc)
 		return rc;
 	for (q = 0; q < nq; q++) {
-		rc = rte_eth_rx_queue_setup(port, q, rxd,
-					    (unsigned)rte_eth_dev_socket_id(port),
-					    NULL, mp);
+		rc = q < nrx ? rte_eth_rx_queue_setup(
+				       port, q, rxd,
+				       (unsigned)rte_eth_dev_socket_id(port),
+				       NULL, mp) : 0;
 		if (rc)
 			return rc;
 		rc = rte_eth_tx_queue_setup(port, q, txd,
@@ -209,6 +214,11 @@ int zw_engine__init(const struct zw_engine_cfg *cfg, struct zw_image *img,
 			snprintf(err, err_len, "port %u: no device info",
 				 zw_eng.ports[i]);
 			return -ENODEV;
+		}
+		if (zw_eng.peer[zw_eng.ports[i]] == UINT16_MAX) {
+			/* a mirror port: a tx queue per worker is all */
+			nq = RTE_MIN(nq, info.max_tx_queues);
+			continue;
 		}
 		nq = RTE_MIN(nq, RTE_MIN(info.max_rx_queues, info.max_tx_queues));
 		if (!(info.flow_type_rss_offloads & RTE_ETH_RSS_IP))
