@@ -15,6 +15,7 @@
 #include <rte_atomic.h>
 #include <rte_byteorder.h>
 #include <rte_errno.h>
+#include <rte_ethdev.h>
 #include <rte_lcore.h>
 #include <rte_lpm.h>
 #include <rte_lpm6.h>
@@ -36,6 +37,8 @@ void zw_ctx__free(struct zw_ctx *ctx)
 	free(ctx->rule_flow);
 	free(ctx->rule_l7);
 	free(ctx->zone_isolate);
+	free(ctx->mir_any);
+	free(ctx->mir_deny);
 	free(ctx->base);
 	free(ctx->fh_slot);
 	rte_free(ctx->ctr);
@@ -138,6 +141,64 @@ static int build_acl(struct zw_ctx *ctx, uint8_t family, char *err,
 	return 0;
 }
 
+/* The mirror port of probe interface @ifname: a --mirror-port mapped to
+ * that name, else the mirror port whose device name it is; -1 none. */
+static int mirror_port_of(const char *ifname)
+{
+	uint16_t i;
+
+	for (i = 0; i < zw_eng.n_mirrors; i++)
+		if (!strcmp(zw_eng.mirrors[i].alias, ifname))
+			return zw_eng.mirrors[i].port;
+	for (i = 0; i < zw_eng.n_mirrors; i++) {
+		char name[RTE_ETH_NAME_MAX_LEN];
+
+		if (!zw_eng.mirrors[i].alias[0] &&
+		    !rte_eth_dev_get_name_by_port(zw_eng.mirrors[i].port, name) &&
+		    !strcmp(name, ifname))
+			return zw_eng.mirrors[i].port;
+	}
+	return -1;
+}
+
+/* Probes (PROBES, PROBE_ZONES): per zone, the mirror ports that watch it.
+ * A probe naming no mirror port of this engine refuses the policy, named:
+ * the engine never mirrors less than asked. */
+static int build_mirror(struct zw_ctx *ctx, char *err, size_t err_len)
+{
+	const struct zw_image *img = ctx->img;
+	uint32_t i, k;
+
+	for (i = 0; i < img->n_probes; i++) {
+		const struct zw_img_probe *pr = &img->probes[i];
+		const char *ifname = zw_image__str(img, pr->interface);
+		int port = mirror_port_of(ifname);
+
+		if (port < 0 || port >= ZW_MAX_PORTS) {
+			snprintf(err, err_len,
+				 "probe '%s' (interface %s): no mirror port of "
+				 "the DPDK engine is named %s (--mirror-port "
+				 "[%s=]PORT)",
+				 zw_image__str(img, pr->name), ifname, ifname,
+				 ifname);
+			return -EOPNOTSUPP;
+		}
+		for (k = pr->first; k < pr->first + pr->count; k++) {
+			uint16_t z = img->probe_zones[k].zone;
+
+			if (z > img->n_zones)
+				continue; /* verified by the image loader */
+			ctx->mir_any[z] |= 1u << port;
+			if (pr->flags & ZW_IMG_PROBE_DENIED)
+				ctx->mir_deny[z] |= 1u << port;
+		}
+		ctx->mirror = 1;
+		if (pr->flags & ZW_IMG_PROBE_DENIED)
+			ctx->mirror_deny = 1;
+	}
+	return 0;
+}
+
 struct zw_ctx *zw_ctx__new(struct zw_image *img, int32_t day,
 			   uint32_t generation, uint32_t n_workers, char *err,
 			   size_t err_len)
@@ -146,11 +207,6 @@ struct zw_ctx *zw_ctx__new(struct zw_image *img, int32_t day,
 	uint32_t i;
 	size_t stride;
 
-	/* mirroring to probes is not implemented here yet: refuse */
-	if (zw_backend__refuse_probes(img, "DPDK",
-				      "cannot copy packets to a mirror port yet",
-				      err, err_len))
-		return NULL;
 	ctx = calloc(1, sizeof(*ctx));
 	if (!ctx) {
 		snprintf(err, err_len, "out of memory");
@@ -169,6 +225,8 @@ struct zw_ctx *zw_ctx__new(struct zw_image *img, int32_t day,
 	ctx->flows = calloc(img->n_flows + 1, sizeof(*ctx->flows));
 	ctx->rule_flow = calloc(img->n_rules + 1, sizeof(*ctx->rule_flow));
 	ctx->zone_isolate = calloc(img->n_zones + 1, 1);
+	ctx->mir_any = calloc(img->n_zones + 1, sizeof(uint32_t));
+	ctx->mir_deny = calloc(img->n_zones + 1, sizeof(uint32_t));
 	ctx->base = calloc(img->n_flows + 1, sizeof(*ctx->base));
 	/* One cache-line-aligned slice per worker: no false sharing. */
 	stride = RTE_ALIGN_CEIL((size_t)img->n_flows + 1, 2);
@@ -177,7 +235,7 @@ struct zw_ctx *zw_ctx__new(struct zw_image *img, int32_t day,
 			       stride * ctx->n_workers * sizeof(*ctx->ctr),
 			       RTE_CACHE_LINE_SIZE);
 	if (!ctx->flows || !ctx->rule_flow || !ctx->zone_isolate ||
-	    !ctx->base || !ctx->ctr) {
+	    !ctx->base || !ctx->ctr || !ctx->mir_any || !ctx->mir_deny) {
 		snprintf(err, err_len, "out of memory");
 		goto err;
 	}
@@ -222,7 +280,8 @@ struct zw_ctx *zw_ctx__new(struct zw_image *img, int32_t day,
 	for (i = 0; i < img->n_zones; i++)
 		ctx->zone_isolate[i] =
 			!!(img->zones[i].flags & ZW_IMG_ZONE_ISOLATE);
-	if (zw_ctx__l7_build(ctx, err, err_len) ||
+	if (build_mirror(ctx, err, err_len) ||
+	    zw_ctx__l7_build(ctx, err, err_len) ||
 	    build_lpm(ctx, err, err_len) || build_acl(ctx, 4, err, err_len) ||
 	    build_acl(ctx, 6, err, err_len))
 		goto err;

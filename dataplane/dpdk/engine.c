@@ -140,12 +140,16 @@ static int setup_port(const struct zw_engine_cfg *cfg, uint16_t port,
 	struct rte_eth_dev_info info;
 	struct rte_eth_conf conf = { 0 };
 	uint16_t rxd = cfg->rxd, txd = cfg->txd, q;
+	/* a mirror port is only sent to: a tx queue per worker, one rx queue
+	 * never read (some drivers want one), no RSS */
+	int mirror = zw_eng.peer[port] == UINT16_MAX;
+	uint16_t nrx = mirror ? 1 : nq;
 	int rc;
 
 	rc = rte_eth_dev_info_get(port, &info);
 	if (rc)
 		return rc;
-	if (nq > 1) {
+	if (nq > 1 && !mirror) {
 		uint64_t hf = RTE_ETH_RSS_IP & info.flow_type_rss_offloads;
 
 		zw_engine__rss_key(rss_key, sizeof(rss_key));
@@ -159,16 +163,17 @@ static int setup_port(const struct zw_engine_cfg *cfg, uint16_t port,
 		if (!hf)
 			return -ENOTSUP;
 	}
-	rc = rte_eth_dev_configure(port, nq, nq, &conf);
+	rc = rte_eth_dev_configure(port, nrx, nq, &conf);
 	if (rc)
 		return rc;
 	rc = rte_eth_dev_adjust_nb_rx_tx_desc(port, &rxd, &txd);
 	if (rc)
 		return rc;
 	for (q = 0; q < nq; q++) {
-		rc = rte_eth_rx_queue_setup(port, q, rxd,
-					    (unsigned)rte_eth_dev_socket_id(port),
-					    NULL, mp);
+		rc = q < nrx ? rte_eth_rx_queue_setup(
+				       port, q, rxd,
+				       (unsigned)rte_eth_dev_socket_id(port),
+				       NULL, mp) : 0;
 		if (rc)
 			return rc;
 		rc = rte_eth_tx_queue_setup(port, q, txd,
@@ -209,6 +214,11 @@ int zw_engine__init(const struct zw_engine_cfg *cfg, struct zw_image *img,
 			snprintf(err, err_len, "port %u: no device info",
 				 zw_eng.ports[i]);
 			return -ENODEV;
+		}
+		if (zw_eng.peer[zw_eng.ports[i]] == UINT16_MAX) {
+			/* a mirror port: a tx queue per worker is all */
+			nq = RTE_MIN(nq, info.max_tx_queues);
+			continue;
 		}
 		nq = RTE_MIN(nq, RTE_MIN(info.max_rx_queues, info.max_tx_queues));
 		if (!(info.flow_type_rss_offloads & RTE_ETH_RSS_IP))
@@ -283,11 +293,14 @@ int zw_engine__init(const struct zw_engine_cfg *cfg, struct zw_image *img,
 		w->id = i;
 		w->lcore = lcores[i];
 		w->queue = (uint16_t)i;
+		w->n_pairs = 0;
 		for (k = 0; k < zw_eng.n_ports; k++) {
-			w->pairs[k].in = zw_eng.ports[k];
-			w->pairs[k].out = zw_eng.peer[zw_eng.ports[k]];
+			if (zw_eng.peer[zw_eng.ports[k]] == UINT16_MAX)
+				continue; /* a mirror port: sent to, never read */
+			w->pairs[w->n_pairs].in = zw_eng.ports[k];
+			w->pairs[w->n_pairs++].out =
+				zw_eng.peer[zw_eng.ports[k]];
 		}
-		w->n_pairs = zw_eng.n_ports;
 		snprintf(name, sizeof(name), "zwc4_%u", i);
 		rc = zw_ctab__init(&w->t4, name, 4, cfg->conns, socket);
 		snprintf(name, sizeof(name), "zwc6_%u", i);
@@ -367,6 +380,7 @@ void zw_engine__fini(void)
 		rte_eth_dev_close(zw_eng.ports[i]);
 	zw_eng.ports_started = 0;
 	zw_eng.n_ports = 0;
+	zw_eng.n_mirrors = 0;
 	rte_mempool_free(zw_eng.mp);
 	zw_eng.mp = NULL;
 }
@@ -405,6 +419,8 @@ static void worker_sum(struct zw_worker_stats *s)
 		s->l7_cut += w->l7_cut;
 		s->l7_pool_full += w->l7_pool_full;
 		s->l7_held += w->l7_held;
+		s->mirrored += w->mirrored;
+		s->mirror_drops += w->mirror_drops;
 		s->conns += zw_eng.workers[i]->t4.count +
 			    zw_eng.workers[i]->t6.count;
 		for (k = 0; k < ZW_DROP__COUNT; k++)
@@ -438,6 +454,9 @@ void zw_engine__print_stats(FILE *f)
 	fprintf(f, "l7 judged %" PRIu64 " cut %" PRIu64 " pool-full %" PRIu64
 		   " held %" PRIu64 "\n",
 		s.l7_judged, s.l7_cut, s.l7_pool_full, s.l7_held);
+	if (zw_eng.n_mirrors)
+		fprintf(f, "mirror copies %" PRIu64 " drops %" PRIu64 "\n",
+			s.mirrored, s.mirror_drops);
 	for (i = 1; i < ZW_DROP__COUNT; i++)
 		if (s.drops[i])
 			fprintf(f, "drop %-15s %" PRIu64 "\n",
@@ -610,7 +629,8 @@ static int reply_status(int fd)
 		" done=%" PRIu64 " tx=%" PRIu64 " dropped=%" PRIu64
 		" acl4=%u acl6=%u lpm=%u conns_size=%" PRIu64
 		" early_drops=%" PRIu64 " records_lost=%" PRIu64
-		" records_queued=%u log_all=%d active_timeout=%u\n",
+		" records_queued=%u log_all=%d active_timeout=%u"
+		" mirrored=%" PRIu64 " mirror_drops=%" PRIu64 "\n",
 		ctx ? 1 : 0, ctx ? ctx->img->sha256_hex : "-",
 		zw_eng.generation, ctx ? ctx->day : 0,
 		ctx ? zw_image__str(ctx->img, ctx->img->meta->name) : "-",
@@ -620,7 +640,8 @@ static int reply_status(int fd)
 		ctx ? ctx->n_lpm : 0, conns_size, s.evicted,
 		s.events_lost + evq_lost, evq_n, zw_eng.rec.log_all ? 1 : 0,
 		zw_eng.rec.active_timeout_s ? zw_eng.rec.active_timeout_s
-					    : ZW_ACTIVE_TIMEOUT_DEFAULT);
+					    : ZW_ACTIVE_TIMEOUT_DEFAULT,
+		s.mirrored, s.mirror_drops);
 }
 
 static int reply_counters(int fd)

@@ -35,6 +35,8 @@ static struct opts {
 	const char *control;
 	char *pairs[ZW_MAX_PORTS];
 	int n_pairs;
+	char *mirrors[ZW_MAX_PORTS];
+	int n_mirrors;
 	uint32_t conns;
 	int32_t day;
 	int day_set;
@@ -63,6 +65,12 @@ static void usage(FILE *f)
 		"                    it, with --control: every IP packet is dropped\n"
 		"                    until zonewalld loads one)\n"
 		"  --pair A:B        a port pair (repeat for more pairs)\n"
+		"  --mirror-port [IF=]PORT\n"
+		"                    a mirror port: copies of the traffic the\n"
+		"                    matrix's probes watch leave by it (repeat for\n"
+		"                    more); a probe whose interface is IF, or else\n"
+		"                    PORT's device name, is sent to it; a probe\n"
+		"                    naming no mirror port: policy refused\n"
 		"  --control PATH    Unix control socket (zonewalld's dpdk backend,\n"
 		"                    protocol in docs/dpdk-engine.md)\n"
 		"  --conns N         connection table size per worker and family\n"
@@ -112,6 +120,7 @@ static int parse_args(int argc, char **argv)
 	static const struct option lo[] = {
 		{ "policy", required_argument, 0, 'p' },
 		{ "pair", required_argument, 0, 'P' },
+		{ "mirror-port", required_argument, 0, 'M' },
 		{ "control", required_argument, 0, 'c' },
 		{ "conns", required_argument, 0, 'n' },
 		{ "day", required_argument, 0, 'd' },
@@ -139,6 +148,13 @@ static int parse_args(int argc, char **argv)
 				return -1;
 			}
 			o.pairs[o.n_pairs++] = optarg;
+			break;
+		case 'M':
+			if (o.n_mirrors == ZW_MAX_PORTS / 2) {
+				fprintf(stderr, PROG ": too many --mirror-port\n");
+				return -1;
+			}
+			o.mirrors[o.n_mirrors++] = optarg;
 			break;
 		case 'c':
 			o.control = optarg;
@@ -231,6 +247,8 @@ static int add_port(uint16_t p)
 	for (i = 0; i < zw_eng.n_ports; i++)
 		if (zw_eng.ports[i] == p)
 			return -EEXIST;
+	if (zw_eng.n_ports == ZW_MAX_PORTS)
+		return -ENOSPC;
 	zw_eng.ports[zw_eng.n_ports++] = p;
 	return 0;
 }
@@ -267,6 +285,43 @@ static int parse_pairs(void)
 		}
 		zw_eng.peer[a] = b;
 		zw_eng.peer[b] = a;
+	}
+	/* mirror ports: output only, in no pair, each once */
+	for (i = 0; i < o.n_mirrors; i++) {
+		struct zw_mirror_port *mp = &zw_eng.mirrors[zw_eng.n_mirrors];
+		const char *arg = o.mirrors[i], *eq = strchr(arg, '=');
+		const char *port = eq ? eq + 1 : arg;
+		uint16_t p;
+		int k;
+
+		memset(mp, 0, sizeof(*mp));
+		if (eq && (eq == arg || (size_t)(eq - arg) >= sizeof(mp->alias))) {
+			fprintf(stderr, PROG ": --mirror-port %s: IF must be 1 "
+					"to %zu characters\n",
+				arg, sizeof(mp->alias) - 1);
+			return -EINVAL;
+		}
+		if (port_of(port, &p)) {
+			fprintf(stderr, PROG ": --mirror-port %s: no such port "
+					"(%u ports available)\n",
+				arg, rte_eth_dev_count_avail());
+			return -ENODEV;
+		}
+		if (eq)
+			memcpy(mp->alias, arg, (size_t)(eq - arg));
+		for (k = 0; k < zw_eng.n_mirrors; k++)
+			if (mp->alias[0] &&
+			    !strcmp(zw_eng.mirrors[k].alias, mp->alias))
+				break;
+		if (p >= ZW_MAX_PORTS || k < zw_eng.n_mirrors || add_port(p)) {
+			fprintf(stderr, PROG ": --mirror-port %s: a mirror port "
+					"is in no --pair and given once, each IF "
+					"once\n",
+				arg);
+			return -EINVAL;
+		}
+		mp->port = p;
+		zw_eng.n_mirrors++;
 	}
 	return 0;
 }

@@ -44,7 +44,7 @@ struct slot {
 	uint8_t kind;	  /* 0 connection key, 1 fragment key, 2 ICMP error */
 	uint8_t cand;	  /* classified as a new connection */
 	uint8_t emitted;  /* its drop record is out already (L7 cut) */
-	uint8_t flow_pad;
+	uint8_t mir;	  /* a probe watches its connection: zones in j */
 	struct zw_judge j;
 };
 
@@ -296,6 +296,10 @@ static uint8_t recheck(struct zw_worker *w, const struct zw_ctx *ctx,
 		d->c.flags |= ZW_CF_LOG;
 	else
 		d->c.flags &= (uint8_t)~ZW_CF_LOG;
+	if (ctx->mirror && zw_ctx__mirrors(ctx, j.src_zone, j.dst_zone, 1))
+		d->c.flags |= ZW_CF_MIRROR;
+	else
+		d->c.flags &= (uint8_t)~ZW_CF_MIRROR;
 	return 0;
 }
 
@@ -423,7 +427,7 @@ static inline int blocked(const struct zw_ctx *ctx, const struct zw_tuple *t)
  * pass. */
 static void frag_note(struct zw_worker *w, const struct zw_ctx *ctx,
 		      const struct zw_pkt *p, uint32_t flow, uint32_t fhash,
-		      uint64_t now)
+		      uint16_t sz, uint16_t dz, uint64_t now)
 {
 	struct zw_ctab *t = tab(w, p->t.family);
 	struct zw_dconn *d;
@@ -446,6 +450,13 @@ static void frag_note(struct zw_worker *w, const struct zw_ctx *ctx,
 	d->c.generation = ctx->generation;
 	d->c.last_ns = now;
 	d->c.state = ZW_CS_NONE;
+	/* its later fragments are mirrored as it was */
+	d->c.src_zone = sz;
+	d->c.dst_zone = dz;
+	if (ctx->mirror && zw_ctx__mirrors(ctx, sz, dz, 1))
+		d->c.flags |= ZW_CF_MIRROR;
+	else
+		d->c.flags &= (uint8_t)~ZW_CF_MIRROR;
 }
 
 int zw_worker__rate_init(struct zw_worker *w, int socket)
@@ -551,6 +562,9 @@ static uint8_t open_conn(struct zw_worker *w, const struct zw_ctx *ctx,
 		d->flow_hash = ctx->flows[j->flow].id_hash;
 	if (d->c.flags & ZW_CF_LOG)
 		t->rev[pos] = (struct zw_crev){ 0 };
+	if (unlikely(ctx->mirror) &&
+	    zw_ctx__mirrors(ctx, j->src_zone, j->dst_zone, 1))
+		d->c.flags |= ZW_CF_MIRROR;
 	d->packets = 1;
 	d->bytes = len;
 	zw_ctab__embryo(t, pos);
@@ -594,6 +608,87 @@ static void l7_drop(struct zw_worker *w, const struct zw_ctx *ctx,
 	}
 }
 
+/*
+ * Mirroring to probes (docs/dpdk-engine.md "Probes"), once a packet's
+ * verdict is known: an allowed packet goes to every probe of its zones, a
+ * denied one to those with `traffic: all`, each port once. The zones are
+ * those the pipeline found: the connection's (sl->mir), the new-connection
+ * classification's (sl->cand); only a denied packet that was never
+ * classified (no connection, fragment, unrelated ICMP, block list, cut by
+ * a policy change) has them looked up here, and only when a probe wants
+ * denied packets. The copy is the mbuf itself, one more reference
+ * (unmodified, no allocation), queued for the burst's end.
+ */
+static inline void mirror_zones(const struct zw_ctx *ctx,
+				const struct zw_tuple *t, uint16_t *sz,
+				uint16_t *dz)
+{
+	uint32_t a = 0, b = 0;
+
+	if (t->family == 4) {
+		if (rte_lpm_lookup(ctx->lpm4, rte_be_to_cpu_32(*(const uint32_t *)t->src), &a))
+			a = 0;
+		if (rte_lpm_lookup(ctx->lpm4, rte_be_to_cpu_32(*(const uint32_t *)t->dst), &b))
+			b = 0;
+	} else {
+		if (rte_lpm6_lookup(ctx->lpm6, t->src, &a))
+			a = 0;
+		if (rte_lpm6_lookup(ctx->lpm6, t->dst, &b))
+			b = 0;
+	}
+	*sz = (uint16_t)(a & ZW_NH_ZONE_MASK);
+	*dz = (uint16_t)(b & ZW_NH_ZONE_MASK);
+}
+
+static void mirror_note(struct zw_worker *w, const struct zw_ctx *ctx,
+			const struct slot *sl, const struct zw_pkt *pk,
+			struct rte_mbuf *m)
+{
+	int pass = sl->verdict == V_PASS;
+	uint16_t sz, dz;
+	uint32_t ports;
+
+	if (sl->mir || sl->cand) {
+		sz = sl->j.src_zone;
+		dz = sl->j.dst_zone;
+	} else if (!pass && ctx->mirror_deny && sl->cls == ZW_PARSE_IP) {
+		mirror_zones(ctx, &pk->t, &sz, &dz);
+	} else {
+		return; /* non-IP, or allowed by no connection of a probe */
+	}
+	ports = zw_ctx__mirrors(ctx, sz, dz, pass);
+	while (ports) {
+		unsigned port = (unsigned)__builtin_ctz(ports);
+
+		ports &= ports - 1;
+		rte_mbuf_refcnt_update(m, 1);
+		w->mq[port][w->nmq[port]++] = m;
+		w->mq_used |= 1u << port;
+	}
+}
+
+/* Send the burst's copies; what a full port does not take is freed and
+ * counted (mirror drops): never waits. */
+static void mirror_flush(struct zw_worker *w)
+{
+	uint32_t used = w->mq_used;
+
+	while (used) {
+		unsigned port = (unsigned)__builtin_ctz(used);
+		uint16_t n = w->nmq[port], sent;
+
+		used &= used - 1;
+		sent = rte_eth_tx_burst((uint16_t)port, w->queue, w->mq[port], n);
+		w->st.mirrored += sent;
+		if (unlikely(sent < n)) {
+			w->st.mirror_drops += n - sent;
+			rte_pktmbuf_free_bulk(w->mq[port] + sent, n - sent);
+		}
+		w->nmq[port] = 0;
+	}
+	w->mq_used = 0;
+}
+
 uint16_t zw_pipeline__burst(struct zw_worker *w, const struct zw_ctx *ctx,
 			    struct rte_mbuf **pkts, uint16_t n,
 			    struct rte_mbuf **out, uint64_t now)
@@ -623,6 +718,7 @@ uint16_t zw_pipeline__burst(struct zw_worker *w, const struct zw_ctx *ctx,
 		sl->verdict = V_NONE;
 		sl->cand = 0;
 		sl->emitted = 0;
+		sl->mir = 0;
 		sl->kind = 0;
 		sl->swapped = 0;
 		sl->cls = (uint8_t)zw_parse__fast(data,
@@ -744,7 +840,7 @@ uint16_t zw_pipeline__burst(struct zw_worker *w, const struct zw_ctx *ctx,
 				c->bytes += len;
 			}
 			sl->verdict = V_PASS;
-			goto done;
+			goto pass;
 		}
 		if (unlikely(d->kind)) /* cannot happen: kind is in the key */
 			goto miss;
@@ -813,10 +909,19 @@ uint16_t zw_pipeline__burst(struct zw_worker *w, const struct zw_ctx *ctx,
 			t->rev[sl->pos].bytes += len & -rp;
 		}
 		if ((pk->flags & (ZW_PF_FRAG | ZW_PF_FRAG_LATER)) == ZW_PF_FRAG) {
-			frag_note(w, ctx, pk, d->c.flow, d->flow_hash, now);
+			frag_note(w, ctx, pk, d->c.flow, d->flow_hash,
+				  d->c.src_zone, d->c.dst_zone, now);
 			inserted++;
 		}
 		sl->verdict = V_PASS;
+pass:
+		/* established (or a later fragment): the one flag test of
+		 * mirroring on the fast path */
+		if (unlikely(d->c.flags & ZW_CF_MIRROR)) {
+			sl->mir = 1;
+			sl->j.src_zone = d->c.src_zone;
+			sl->j.dst_zone = d->c.dst_zone;
+		}
 		goto done;
 miss:
 		if (sl->kind == 0 && !sl->cand && zw_pkt__may_open(pk)) {
@@ -886,10 +991,13 @@ miss:
 			if (pk->flags & ZW_PF_FRAG) {
 				frag_note(w, ctx, pk, sl->j.flow,
 					  sl->j.flow == ZW_NO_FLOW ? 0 :
-					  ctx->flows[sl->j.flow].id_hash, now);
+					  ctx->flows[sl->j.flow].id_hash,
+					  sl->j.src_zone, sl->j.dst_zone, now);
 			}
 		}
 done:
+		if (unlikely(ctx->mirror))
+			mirror_note(w, ctx, sl, pk, pkts[i]);
 		if (sl->verdict == V_PASS) {
 			out[nout++] = pkts[i];
 		} else {
@@ -909,6 +1017,8 @@ done:
 	}
 	if (nd)
 		rte_pktmbuf_free_bulk(drop, nd);
+	if (unlikely(w->mq_used))
+		mirror_flush(w);
 	zw_worker__flush(w);
 	return nout;
 }

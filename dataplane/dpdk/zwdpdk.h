@@ -83,7 +83,24 @@ struct zw_ctx {
 	uint8_t *rule_l7;
 	uint64_t active_ns; /* ZW_EV_UPDATE of a logged connection this
 			     * often (zw_eng.rec.active_timeout_s) */
+	/* Mirroring to probes (docs/dpdk-engine.md "Probes"): per zone, the
+	 * mirror ports (bit = port id, < ZW_MAX_PORTS) whose probes watch it:
+	 * mir_any every probe (allowed packets), mir_deny the probes with
+	 * `traffic: all` (denied packets too). mirror: the image has probes;
+	 * mirror_deny: one of them wants denied packets. */
+	uint8_t mirror, mirror_deny;
+	uint32_t *mir_any, *mir_deny; /* [n_zones + 1] */
 };
+
+/* The mirror ports of an allowed (@pass) or denied packet between zones
+ * @sz and @dz. */
+static inline uint32_t zw_ctx__mirrors(const struct zw_ctx *ctx, uint16_t sz,
+				       uint16_t dz, int pass)
+{
+	const uint32_t *m = pass ? ctx->mir_any : ctx->mir_deny;
+
+	return m[sz] | m[dz];
+}
 
 /* Flow index of the flow (live or not) whose id hashes to @h, or
  * ZW_NO_FLOW. */
@@ -192,6 +209,9 @@ struct zw_worker_stats {
 	uint64_t l7_pool_full; /* new inspected connections refused */
 	uint64_t l7_held;      /* segments dropped before being fed (out of
 				* order, before the handshake: sent again) */
+	/* mirroring to probes */
+	uint64_t mirrored;     /* copies sent to mirror ports */
+	uint64_t mirror_drops; /* copies a full mirror port did not take */
 } __rte_cache_aligned;
 
 struct zw_worker {
@@ -210,6 +230,11 @@ struct zw_worker {
 	/* records staged for one enqueue per burst (zw_worker__flush) */
 	uint32_t n_rec;
 	struct zw_flow_record rec[ZW_BURST];
+	/* copies to mirror ports of the burst being judged, sent at its end
+	 * (a packet goes at most once to a port: ZW_BURST each) */
+	uint32_t mq_used; /* bit = port id */
+	uint16_t nmq[ZW_MAX_PORTS];
+	struct rte_mbuf *mq[ZW_MAX_PORTS][ZW_BURST];
 } __rte_cache_aligned;
 
 struct zw_engine {
@@ -223,7 +248,14 @@ struct zw_engine {
 	struct zw_worker *workers[ZW_MAX_WORKERS];
 	uint16_t n_ports;
 	uint16_t ports[ZW_MAX_PORTS];
-	uint16_t peer[ZW_MAX_PORTS]; /* by port id, UINT16_MAX none */
+	uint16_t peer[ZW_MAX_PORTS]; /* by port id, UINT16_MAX none (a
+				      * mirror port: sent to, never read) */
+	/* mirror ports (--mirror-port): also in ports[], without a peer */
+	uint16_t n_mirrors;
+	struct zw_mirror_port {
+		uint16_t port;
+		char alias[16]; /* a probe interface name mapped to it, or "" */
+	} mirrors[ZW_MAX_PORTS];
 	uint32_t generation;
 	volatile int quit;
 	int main_is_worker;
@@ -297,6 +329,8 @@ void zw_worker__emit_conn(struct zw_worker *w, const struct zw_ctab *t,
 #define ZW_CF_L7 (1u << 4)	/* under inspection: ctab.l7[pos] is its slot */
 #define ZW_CF_L7_CUT (1u << 5)	/* cut: every later packet dropped */
 #define ZW_CF_L7_FILE (1u << 6) /* cut for a file type (else l7-mismatch) */
+#define ZW_CF_MIRROR (1u << 7)	/* a probe watches one of its zones (set at
+				 * open and recheck, by zw_ctx__mirrors) */
 
 #define ZW_L7_CONNS_DEFAULT 1024
 /* zw_l7__packet: a segment dropped without judging (sent again later) */

@@ -17,6 +17,10 @@
  *  - new, denied connections (every packet goes through LPM and ACL);
  *  - the real worker loop through ports: net_ring rx -> net_null tx.
  *
+ *  - --mirror: the cost of mirroring to probes for packets it does not
+ *    copy: established ns/packet with a probe watching a zone none of the
+ *    connections touches, beside the same policy without probes, same run.
+ *
  *  - --l7: L7 inspection (`inspect: ssh`) beside an uninspected service,
  *    same flow, same run: ns/packet of a new connection's first packets
  *    (handshake and banners, judged on them) and of established ones
@@ -29,7 +33,7 @@
  *    created record per new connection, an ended one per early drop of
  *    the oldest embryonic entry of a full table).
  *
- * Usage: zw-dpdk-bench [--quick] [--l7] [--logging]   (root for the EAL; --no-huge)
+ * Usage: zw-dpdk-bench [--quick] [--l7] [--logging] [--mirror]   (root for the EAL; --no-huge)
  */
 #include <arpa/inet.h>
 #include <inttypes.h>
@@ -1397,6 +1401,145 @@ static int bench_logging(unsigned flows, uint32_t nconn)
 	return 0;
 }
 
+/* ---- mirroring (--mirror): a probe on other zones costs a flag test ---- */
+
+static struct zw_image *compile_text(const char *y)
+{
+	struct zw_diags d;
+	struct zw_matrix *m;
+	uint8_t *bytes = NULL;
+	size_t len = 0;
+	struct zw_image *img = NULL;
+
+	zw_diags__init(&d, "bench");
+	m = zw_matrix__parse(y, strlen(y), "bench", &d);
+	if (m && !d.n_errors && !zw_policy__compile(m, &bytes, &len))
+		img = zw_image__open(bytes, len, NULL, 0);
+	else
+		zw_diags__print_text(&d, stderr);
+	free(bytes);
+	zw_diags__fini(&d);
+	zw_matrix__free(m);
+	return img;
+}
+
+/*
+ * One matrix of 1 000 flows (tests/gen), twice: as is, and with a probe
+ * (`traffic: all`) watching one zone, on a mirror port. The connections
+ * are allowed ones of the other zones only, so nothing is copied (checked:
+ * the copies counter stays 0): the figure is what mirroring costs a packet
+ * it does not copy, the context's flag and the entry's ZW_CF_MIRROR test.
+ * Both run interleaved on the same packets, medians of REPS.
+ */
+static int bench_mirror(void)
+{
+	struct zw_gen_opts o = { .seed = 1000, .n_zones = 8 + 1000 / 80,
+				 .n_flows = 1000, .n_services = 20,
+				 .ipv6 = true, .narrowing = true };
+	static const uint32_t conn_counts[] = { 1000, 1000000 };
+	char *y = zw_gen__matrix(&o), *yp, err[256];
+	struct zw_image *img = compile_text(y), *pimg;
+	struct zw_diags d;
+	struct zw_matrix *m;
+	struct zw_ctx *c0, *c1;
+	uint32_t watched;
+	const char *zname;
+	unsigned fam, ci;
+
+	if (!img)
+		return 1;
+	/* the last zone is watched */
+	watched = img->n_zones - 1;
+	zname = zw_image__str(img, img->zones[watched].name);
+	yp = malloc(strlen(y) + 256);
+	sprintf(yp, "%s\nprobes:\n  bench: {interface: mirror0, zones: [%s], "
+		    "traffic: all}\n", y, zname);
+	pimg = compile_text(yp);
+	zw_diags__init(&d, "bench");
+	m = zw_matrix__parse(y, strlen(y), "bench", &d);
+	zw_diags__fini(&d);
+	if (!pimg || !m || pimg->n_probes != 1)
+		return 1;
+	/* the mirror port: mapped, never sent to (nothing is copied) */
+	zw_eng.n_mirrors = 1;
+	zw_eng.mirrors[0].port = 0;
+	snprintf(zw_eng.mirrors[0].alias, sizeof(zw_eng.mirrors[0].alias),
+		 "mirror0");
+	c0 = zw_ctx__new(zw_image__open(img->bytes, img->size, NULL, 0), day,
+			 200, 1, err, sizeof(err));
+	c1 = zw_ctx__new(zw_image__open(pimg->bytes, pimg->size, NULL, 0), day,
+			 201, 1, err, sizeof(err));
+	if (!c0 || !c1) {
+		fprintf(stderr, "ctx: %s\n", err);
+		return 1;
+	}
+	printf("zonewall-dpdk mirroring benchmark: %u flows, %u zones; a probe "
+	       "(traffic: all) on zone %s, connections of the other zones\n"
+	       "established packets, same run, medians of %d interleaved runs; "
+	       "packets hot in cache, connections drawn at random\n\n",
+	       img->n_flows, img->n_zones, zname, REPS);
+	for (fam = 4; fam <= 6; fam += 2) {
+		for (ci = 0; ci < 2; ci++) {
+			uint32_t nconn = conn_counts[ci], i, k = 0;
+			uint32_t npkt = quick ? 1u << 19 : 1u << 22;
+			struct conn *all = make_conns(img, m, (uint8_t)fam,
+						      nconn * 2), *c;
+			struct zw_worker *w0, *w1;
+			double v0[REPS], v1[REPS], a, b;
+			struct seq sq;
+
+			if (!all)
+				continue;
+			/* keep the connections of unwatched zones */
+			c = calloc(nconn, sizeof(*c));
+			for (i = 0; i < nconn * 2 && k < nconn; i++) {
+				uint32_t zs = zw_image__zone_of(img, (uint8_t)fam,
+								all[i].p.src);
+				uint32_t zd = zw_image__zone_of(img, (uint8_t)fam,
+								all[i].p.dst);
+
+				if (zs != watched && zd != watched)
+					c[k++] = all[i];
+			}
+			free(all);
+			w0 = new_worker(nconn + nconn / 4 + 1024, 0);
+			w1 = new_worker(nconn + nconn / 4 + 1024, 0);
+			if (!w0 || !w1) {
+				fprintf(stderr, "no memory for tables\n");
+				return 1;
+			}
+			open_conns(w0, c0, c, k);
+			open_conns(w1, c1, c, k);
+			seq_init(&sq, c, k, npkt);
+			for (int rep = 0; rep < REPS; rep++) {
+				v0[rep] = bench_pipeline_seq(w0, c0, &sq, npkt / 2);
+				v1[rep] = bench_pipeline_seq(w1, c1, &sq, npkt / 2);
+			}
+			seq_fini(&sq);
+			a = median(v0, REPS);
+			b = median(v1, REPS);
+			printf(" IPv%u, %u live connections (%u copies made):\n",
+			       fam, k, (unsigned)w1->st.mirrored + w1->mq_used);
+			line("no probes (baseline)", a, 0);
+			line("a probe on another zone", b, 0);
+			printf("  %-44s %+7.1f ns/pkt (%+.1f %%)\n",
+			       "difference", b - a, 100.0 * (b - a) / a);
+			free_worker(w0);
+			free_worker(w1);
+			free(c);
+		}
+	}
+	zw_ctx__free(c0);
+	zw_ctx__free(c1);
+	zw_eng.n_mirrors = 0;
+	zw_matrix__free(m);
+	zw_image__free(img);
+	zw_image__free(pimg);
+	free(y);
+	free(yp);
+	return 0;
+}
+
 int main(int argc, char **argv)
 {
 	char *eal[] = { argv[0], "--no-huge", "-m", "6144", "--no-shconf",
@@ -1406,7 +1549,7 @@ int main(int argc, char **argv)
 	static const uint32_t conn_counts[] = { 1000, 1000000 };
 	unsigned fi, ci, fam;
 
-	int l7 = 0, logging = 0;
+	int l7 = 0, logging = 0, mirror = 0;
 
 	for (int a = 1; a < argc; a++) {
 		if (!strcmp(argv[a], "--quick"))
@@ -1415,6 +1558,8 @@ int main(int argc, char **argv)
 			l7 = 1;
 		else if (!strcmp(argv[a], "--logging"))
 			logging = 1;
+		else if (!strcmp(argv[a], "--mirror"))
+			mirror = 1;
 	}
 	/* ZW_BENCH_FLOWS / _FAMILY / _CONNS: run one scenario only. */
 	only_flows = getenv("ZW_BENCH_FLOWS") ? (unsigned)atoi(getenv("ZW_BENCH_FLOWS")) : 0;
@@ -1458,6 +1603,12 @@ int main(int argc, char **argv)
 	 * protocol, so L7 inspection is off for them (--no-l7); --l7 has its
 	 * own figures. */
 	zw_l7_opts.off = true;
+	if (mirror) {
+		int rc = bench_mirror();
+
+		rte_eal_cleanup();
+		return rc;
+	}
 	thp = thp_heap((size_t)1 << 30);
 	if (thp < 0)
 		printf("no heap on transparent huge pages (%s): tables on 4 KiB "

@@ -55,6 +55,8 @@ struct expect {
 	struct zw_query q;
 };
 
+static char *slurp(const char *path);
+
 static int write_file(const char *path, const void *b, size_t n)
 {
 	FILE *f = fopen(path, "wb");
@@ -797,6 +799,271 @@ static int run_l7(void)
 }
 #endif
 
+/* ---- mirroring to probes (docs/dpdk-engine.md "Probes") ---- */
+
+#define MIR_N 3000
+
+/* Zone index of @name in @img, or UINT32_MAX. */
+static uint32_t zone_named(const struct zw_image *img, const char *name)
+{
+	uint32_t i;
+
+	for (i = 0; i < img->n_zones; i++)
+		if (!strcmp(zw_image__str(img, img->zones[i].name), name))
+			return i;
+	return UINT32_MAX;
+}
+
+/* Run the binary with @argv (its output to @log); 0 or the exit status. */
+static pid_t spawn(char *const *argv, const char *log)
+{
+	pid_t pid = fork();
+
+	if (pid == 0) {
+		int fd = open(log, O_WRONLY | O_CREAT | O_TRUNC, 0644);
+
+		dup2(fd, 1);
+		dup2(fd, 2);
+		execv(bin, argv);
+		_exit(127);
+	}
+	return pid;
+}
+
+/* Read a mirror capture: every frame a tag below @n seen once, byte for
+ * byte the frame sent (@frames, @lens); into @seen. Returns the number of
+ * frames that are not (unknown, twice, modified). */
+static int read_mirror(const char *path, uint8_t (*frames)[256],
+		       const size_t *lens, int n, uint8_t *seen)
+{
+	char errbuf[PCAP_ERRBUF_SIZE];
+	pcap_t *pd = pcap_open_offline(path, errbuf);
+	struct pcap_pkthdr *h;
+	const u_char *d;
+	int bad = 0;
+
+	memset(seen, 0, (size_t)n);
+	if (!pd) {
+		fprintf(stderr, "mirror: %s: %s\n", path, errbuf);
+		return 1;
+	}
+	while (pcap_next_ex(pd, &h, &d) == 1) {
+		uint32_t t = zt_frame_tag(d, h->caplen);
+
+		if (t >= (uint32_t)n || seen[t]++ || h->caplen != lens[t] ||
+		    memcmp(d, frames[t], lens[t])) {
+			if (++bad <= 5)
+				fprintf(stderr, "mirror: %s: frame tag %u is "
+						"unknown, twice or modified\n",
+					path, t);
+		}
+	}
+	pcap_close(pd);
+	return bad;
+}
+
+/*
+ * Two probes on two mirror ports of the real binary: `ids` (traffic: all,
+ * zone adm) named by the port's device name net_pcap2, `soc` (traffic:
+ * allowed, zone jump) by the interface probe1 mapped with --mirror-port
+ * probe1=net_pcap3. Openings aimed at the rules (allowed and denied) and
+ * the replies of the allowed TCP and UDP ones go in; each mirror capture
+ * must hold exactly its selection (source or destination in its zone; for
+ * soc only what passed), each once, unmodified, and STATUS must count
+ * them with no mirror drop. Then a probe naming no mirror port: the
+ * binary refuses the policy (exit 1), naming the probe.
+ */
+static int run_mirror(const char *yaml)
+{
+	char in[512], out0[512], out1[512], m2[512], m3[512], pol[512];
+	char sock[512], log[512], a0[1200], a1[600], a2[600], a3[600];
+	char reply[ZW_CTL_LINE_MAX] = "", *text;
+	uint8_t (*frames)[256] = calloc(2 * MIR_N, 256);
+	size_t *lens = calloc(2 * MIR_N, sizeof(*lens));
+	uint8_t *pass = calloc(2 * MIR_N, 1), *seen = calloc(2 * MIR_N, 1);
+	uint16_t (*zones)[2] = calloc(2 * MIR_N, sizeof(*zones));
+	struct zw_image *img;
+	uint32_t adm, jump;
+	uint64_t s = 11;
+	long want_ids = 0, want_soc = 0, mirrored = -1, mdrops = -1, done = -1;
+	int i, n = 0, bad = 0, st;
+	pcap_t *pd;
+	pcap_dumper_t *dump;
+	pid_t pid;
+	time_t end;
+
+	text = malloc(strlen(yaml) + 256);
+	if (!frames || !lens || !pass || !seen || !zones || !text)
+		return 1;
+	sprintf(text, "%s\nprobes:\n"
+		      "  ids: {interface: net_pcap2, zones: [adm], traffic: all}\n"
+		      "  soc: {interface: probe1, zones: [jump], traffic: allowed}\n",
+		yaml);
+	img = zt_compile(text, day, NULL, 0);
+	if (!img)
+		return 1;
+	adm = zone_named(img, "adm");
+	jump = zone_named(img, "jump");
+	snprintf(in, sizeof(in), "%s/mirror.in.pcap", dir);
+	snprintf(out0, sizeof(out0), "%s/mirror.out0.pcap", dir);
+	snprintf(out1, sizeof(out1), "%s/mirror.out1.pcap", dir);
+	snprintf(m2, sizeof(m2), "%s/mirror.ids.pcap", dir);
+	snprintf(m3, sizeof(m3), "%s/mirror.soc.pcap", dir);
+	snprintf(pol, sizeof(pol), "%s/mirror.img", dir);
+	snprintf(sock, sizeof(sock), "%s/mirror.sock", dir);
+	snprintf(log, sizeof(log), "%s/mirror.log", dir);
+	if (write_file(pol, img->bytes, img->size))
+		return 1;
+	memset(set, 0, sizeof(set));
+	pd = pcap_open_dead(DLT_EN10MB, 65535);
+	dump = pcap_dump_open(pd, in);
+	if (!dump)
+		return 1;
+	for (i = 0; i < MIR_N; i++) {
+		struct zw_query q;
+		struct zw_verdict v;
+		struct zt_pkt p;
+		int k;
+
+		zt_query(img, &s, day, &q);
+		q.day = day;
+		if (no_packet_for(&q))
+			continue;
+		zt_pkt_of_query(&q, (uint16_t)(1024 + n), (uint32_t)n, &p);
+		if (!claim(&p))
+			continue;
+		zw_eval__image(img, &q, &v);
+		for (k = 0; k < 2; k++) {
+			struct pcap_pkthdr h = { 0 };
+
+			if (k) { /* the reply of an allowed TCP or UDP one */
+				uint8_t a[16];
+				uint16_t port = p.sport;
+
+				if (!v.allow || (p.proto != 6 && p.proto != 17))
+					break;
+				memcpy(a, p.src, 16);
+				memcpy(p.src, p.dst, 16);
+				memcpy(p.dst, a, 16);
+				p.sport = p.dport;
+				p.dport = port;
+				p.tcp_flags = 0x12; /* SYN-ACK */
+				p.tag = (uint32_t)n;
+			}
+			pass[n] = v.allow;
+			zones[n][0] = (uint16_t)(k ? v.dst_zone : v.src_zone);
+			zones[n][1] = (uint16_t)(k ? v.src_zone : v.dst_zone);
+			lens[n] = zt_frame(&p, frames[n], 256);
+			h.caplen = h.len = (uint32_t)lens[n];
+			h.ts.tv_usec = n;
+			pcap_dump((u_char *)dump, &h, frames[n]);
+			if (zones[n][0] == adm || zones[n][1] == adm)
+				want_ids++;
+			if (pass[n] && (zones[n][0] == jump || zones[n][1] == jump))
+				want_soc++;
+			n++;
+		}
+	}
+	pcap_dump_close(dump);
+	pcap_close(pd);
+
+	snprintf(a0, sizeof(a0), "net_pcap0,rx_pcap=%s,tx_pcap=%s", in, out0);
+	snprintf(a1, sizeof(a1), "net_pcap1,tx_pcap=%s", out1);
+	snprintf(a2, sizeof(a2), "net_pcap2,tx_pcap=%s", m2);
+	snprintf(a3, sizeof(a3), "net_pcap3,tx_pcap=%s", m3);
+	unlink(sock);
+	{
+		char *argv[] = { bin, "--no-huge", "-m", "1024", "--no-shconf",
+				 "--no-pci", "-l", "0-1", "--vdev", a0, "--vdev",
+				 a1, "--vdev", a2, "--vdev", a3, "--log-level",
+				 "lib.eal:error", "--", "--policy", pol, "--pair",
+				 "0:1", "--mirror-port", "net_pcap2",
+				 "--mirror-port", "probe1=net_pcap3", "--control",
+				 sock, "--no-l7", NULL };
+
+		pid = spawn(argv, log);
+	}
+	end = time(NULL) + 60;
+	while (time(NULL) < end) {
+		usleep(50 * 1000);
+		if (waitpid(pid, &st, WNOHANG) == pid)
+			return exited_early("mirror", log, st);
+		if (status(sock, reply, sizeof(reply)))
+			continue;
+		done = kv_long(reply, "done");
+		if (done >= n)
+			break;
+	}
+	mirrored = kv_long(reply, "mirrored");
+	mdrops = kv_long(reply, "mirror_drops");
+	shutdown_engine(sock);
+	waitpid(pid, &st, 0);
+	if (done < n || !WIFEXITED(st) || WEXITSTATUS(st)) {
+		fprintf(stderr, "mirror: %ld of %d judged, exit status %d\n",
+			done, n, st);
+		bad++;
+	}
+	/* ids: every frame to or from adm, passed or not */
+	bad += read_mirror(m2, frames, lens, n, seen);
+	for (i = 0; i < n; i++)
+		if (seen[i] != (zones[i][0] == adm || zones[i][1] == adm) &&
+		    ++bad <= 10)
+			fprintf(stderr, "mirror: ids: frame %d (zones %u -> %u, "
+					"%s) %s\n", i, zones[i][0], zones[i][1],
+				pass[i] ? "allowed" : "denied",
+				seen[i] ? "copied" : "not copied");
+	/* soc: the frames to or from jump that passed */
+	bad += read_mirror(m3, frames, lens, n, seen);
+	for (i = 0; i < n; i++)
+		if (seen[i] != (pass[i] && (zones[i][0] == jump ||
+					    zones[i][1] == jump)) &&
+		    ++bad <= 10)
+			fprintf(stderr, "mirror: soc: frame %d (zones %u -> %u, "
+					"%s) %s\n", i, zones[i][0], zones[i][1],
+				pass[i] ? "allowed" : "denied",
+				seen[i] ? "copied" : "not copied");
+	if (mirrored != want_ids + want_soc || mdrops != 0) {
+		fprintf(stderr, "mirror: STATUS mirrored=%ld mirror_drops=%ld, "
+				"want %ld and 0\n",
+			mirrored, mdrops, want_ids + want_soc);
+		bad++;
+	}
+	/* a probe naming no mirror port: refused, named */
+	{
+		char *argv[] = { bin, "--no-huge", "-m", "512", "--no-shconf",
+				 "--no-pci", "-l", "0", "--vdev", "net_null0",
+				 "--vdev", "net_null1", "--vdev", "net_null2",
+				 "--log-level", "lib.eal:error", "--", "--policy",
+				 pol, "--pair", "0:1", "--mirror-port",
+				 "net_null2", NULL };
+		char *out;
+
+		pid = spawn(argv, log);
+		waitpid(pid, &st, 0);
+		out = slurp(log);
+		if (!WIFEXITED(st) || WEXITSTATUS(st) != 1 || !out ||
+		    !strstr(out, "probe 'ids' (interface net_pcap2)")) {
+			fprintf(stderr, "mirror: a probe naming no mirror port: "
+					"exit status %d, said: %s\n",
+				st, out ? out : "");
+			bad++;
+		}
+		free(out);
+	}
+	printf("mirror       %5d frames: ids (all, adm) %ld copies, soc "
+	       "(allowed, jump) %ld copies, unknown port refused: %s\n",
+	       n, want_ids, want_soc, bad ? "DISAGREE" : "exact");
+	fflush(stdout);
+	zw_image__free(img);
+	free(text);
+	free(frames);
+	free(lens);
+	free(pass);
+	free(seen);
+	free(zones);
+	return bad ? 1 : 0;
+}
+
 /* Exit codes of the CLI contract (docs/cli.md): 1 invalid policy, 2 usage. */
 static int run_rc(const char *pol, const char *pair)
 {
@@ -937,6 +1204,7 @@ int main(void)
 	snprintf(path, sizeof(path), "%s/matrix/examples/minimal.yaml", sd ? sd : ".");
 	y = slurp(path);
 	CASE(one_case("minimal", y, 1, 4000, NULL, 0));
+	CASE(run_mirror(y));
 	{
 		struct zw_image *img = zt_compile(y, day, NULL, 0);
 

@@ -54,6 +54,10 @@
 
 static struct rte_mempool *pool;
 static struct rte_ring *rx_a, *tx_a, *rx_b, *tx_b;
+/* a third port, a mirror port (--mirror-port ALIAS=ztmN, or without
+ * an alias when it is ""), when mirror_alias is set before engine_start */
+static struct rte_ring *rx_m, *tx_m;
+static const char *mirror_alias;
 static char *yaml;
 static struct zw_image *full; /* minimal.yaml, every flow */
 static int32_t day;
@@ -110,6 +114,24 @@ static int engine_start(const struct zw_image *img, uint32_t conns)
 	zw_eng.ports[1] = (uint16_t)b;
 	zw_eng.peer[a] = (uint16_t)b;
 	zw_eng.peer[b] = (uint16_t)a;
+	zw_eng.n_mirrors = 0;
+	if (mirror_alias) {
+		int m;
+
+		snprintf(name, sizeof(name), "rxm%d", run_id);
+		rx_m = rte_ring_create(name, 1024, 0, RING_F_SP_ENQ | RING_F_SC_DEQ);
+		snprintf(name, sizeof(name), "txm%d", run_id);
+		tx_m = rte_ring_create(name, 65536, 0, RING_F_SP_ENQ | RING_F_SC_DEQ);
+		snprintf(name, sizeof(name), "ztm%d", run_id);
+		m = rte_eth_from_rings(name, &rx_m, 1, &tx_m, 1, 0);
+		if (m < 0)
+			return -1;
+		zw_eng.ports[zw_eng.n_ports++] = (uint16_t)m;
+		zw_eng.mirrors[0].port = (uint16_t)m;
+		snprintf(zw_eng.mirrors[0].alias, sizeof(zw_eng.mirrors[0].alias),
+			 "%s", mirror_alias);
+		zw_eng.n_mirrors = 1;
+	}
 	if (zw_engine__init(&cfg, copy, err, sizeof(err))) {
 		fprintf(stderr, "engine init: %s\n", err);
 		zw_image__free(copy);
@@ -127,6 +149,9 @@ static void engine_end(void)
 	rte_ring_free(tx_a);
 	rte_ring_free(rx_b);
 	rte_ring_free(tx_b);
+	rte_ring_free(rx_m);
+	rte_ring_free(tx_m);
+	rx_m = tx_m = NULL;
 }
 
 static uint64_t rx_total(void)
@@ -2385,10 +2410,10 @@ static void test_l7_refusals(void)
 }
 #endif
 
-/* An image with probes (mirroring, not implemented by this engine yet) is
- * refused where its context is built, naming the probe: PREPARE (the
- * daemon's commit) and the start-up policy alike; the enforced policy and
- * its generation are unchanged. */
+/* An image with a probe naming no mirror port of the engine (here: it
+ * has none) is refused where its context is built, naming the probe:
+ * PREPARE (the daemon's commit) and the start-up policy alike; the
+ * enforced policy and its generation are unchanged. */
 static void test_probes_refused(void)
 {
 	const char *src = getenv("ZONEWALL_SRCDIR");
@@ -2422,6 +2447,160 @@ static void test_probes_refused(void)
 	zw_image__free(img);
 	free(text);
 	free(base);
+}
+
+/* The tags of what the mirror port sent since the last call, as a bit
+ * set of packet numbers (tag - 1000 * run_id - 1); -1 on a packet
+ * without a tag or sent twice. */
+static int64_t mirrored_tags(void)
+{
+	struct rte_mbuf *m;
+	int64_t set = 0;
+
+	while (rte_ring_sc_dequeue(tx_m, (void **)&m) == 0) {
+		uint32_t tag = zt_frame_tag(rte_pktmbuf_mtod(m, uint8_t *),
+					    rte_pktmbuf_data_len(m));
+		uint32_t k = tag - 1000u * (uint32_t)run_id - 1;
+
+		if (tag == UINT32_MAX || k >= 63 || (set >> k & 1))
+			set = -1;
+		if (set >= 0)
+			set |= (int64_t)1 << k;
+		rte_pktmbuf_free(m);
+	}
+	return set;
+}
+
+/* Packet number @k of the mirror test, its tag set. */
+static int send_k(int side, struct zt_pkt p, uint32_t k)
+{
+	uint8_t f[1][256];
+	size_t len;
+	int passed;
+
+	p.tag = 1000u * (uint32_t)run_id + 1 + k;
+	len = zt_frame(&p, f[0], sizeof(f[0]));
+	return xfer(side, f, &len, 1, &passed); /* frames that left */
+}
+
+/*
+ * Mirroring (docs/dpdk-engine.md "Probes"): a probe watching `adm` on the
+ * mirror port receives, for `traffic: all`, every packet to or from adm
+ * whatever its verdict (a connection both ways, a denied opening, an ACK
+ * of no connection, a denied one from another zone), and nothing of a
+ * connection between two other zones; for `traffic: allowed` only the
+ * forwarded ones. Each once, unmodified; the counters say so. The
+ * interface is mapped by --mirror-port IF=PORT (alias), then named by the
+ * port's device name.
+ */
+static void mirror_run(const char *traffic, const char *iface,
+		       const char *alias)
+{
+	const char *src = getenv("ZONEWALL_SRCDIR");
+	char path[512], *base, *text;
+	struct zw_image *img;
+	int all = !strcmp(traffic, "all");
+	struct {
+		int side;
+		struct zt_pkt p;
+		int pass, watched;
+	} seq[] = {
+		/* jump -> adm ssh, allowed (F-002), both directions */
+		{ 0, tcp(JUMP, ADM, 41000, 22, SYN), 1, 1 },
+		{ 1, tcp(ADM, JUMP, 22, 41000, SYN | ACK), 1, 1 },
+		{ 0, tcp(JUMP, ADM, 41000, 22, ACK), 1, 1 },
+		{ 1, tcp(ADM, JUMP, 22, 41000, ACK), 1, 1 },
+		/* ops -> jump ssh, allowed, unwatched zones */
+		{ 0, tcp(OPS, JUMP, 41001, 22, SYN), 1, 0 },
+		{ 1, tcp(JUMP, OPS, 22, 41001, SYN | ACK), 1, 0 },
+		{ 0, tcp(OPS, JUMP, 41001, 22, ACK), 1, 0 },
+		/* denied: adm -> jump (no flow), an ACK of no connection to
+		 * adm, ops -> adm (no flow); and unwatched denied */
+		{ 1, tcp(ADM, JUMP, 41002, 22, SYN), 0, 1 },
+		{ 0, tcp(JUMP, ADM, 41003, 22, ACK), 0, 1 },
+		{ 0, tcp(OPS, ADM, 41004, 22, SYN), 0, 1 },
+		{ 1, tcp(JUMP, OPS, 41005, 22, SYN), 0, 0 },
+	};
+	unsigned n = sizeof(seq) / sizeof(seq[0]), k;
+	int64_t want = 0, got;
+	uint64_t sel = 0;
+
+	snprintf(path, sizeof(path), "%s/matrix/examples/minimal.yaml",
+		 src ? src : ".");
+	base = read_file(path);
+	CU_ASSERT_PTR_NOT_NULL_FATAL(base);
+	text = malloc(strlen(base) + 256);
+	CU_ASSERT_PTR_NOT_NULL_FATAL(text);
+	sprintf(text, "%s\nprobes:\n  ids: {interface: %s, zones: [adm], "
+		      "traffic: %s}\n", base, iface, traffic);
+	img = zt_compile(text, day, NULL, 0);
+	CU_ASSERT_PTR_NOT_NULL_FATAL(img);
+	mirror_alias = alias;
+	CU_ASSERT_FATAL(engine_start(img, 4096) == 0);
+	mirror_alias = NULL;
+	for (k = 0; k < n; k++) {
+		if (seq[k].p.tcp_flags == SYN) /* an opening: the oracle's */
+			CU_ASSERT_EQUAL(oracle_allows(img, &seq[k].p),
+					seq[k].pass);
+		CU_ASSERT_EQUAL(send_k(seq[k].side, seq[k].p, k), seq[k].pass);
+		if (seq[k].watched && (seq[k].pass || all)) {
+			want |= (int64_t)1 << k;
+			sel++;
+		}
+	}
+	got = mirrored_tags();
+	CU_ASSERT_EQUAL(got, want);
+	if (got != want)
+		fprintf(stderr, "mirror (%s): got %#llx want %#llx\n", traffic,
+			(long long)got, (long long)want);
+	CU_ASSERT_EQUAL(zw_eng.workers[0]->st.mirrored, sel);
+	CU_ASSERT_EQUAL(zw_eng.workers[0]->st.mirror_drops, 0);
+	engine_end();
+	zw_image__free(img);
+	free(text);
+	free(base);
+}
+
+static void test_mirror(void)
+{
+	char name[32], sha[65];
+
+	mirror_run("all", "probe0", "probe0");
+	mirror_run("allowed", "probe0", "probe0");
+	/* no alias: the probe names the port's device (net_ring_ztm<run>,
+	 * the next run's) */
+	snprintf(name, sizeof(name), "net_ring_ztm%d", run_id + 1);
+	mirror_run("all", name, "");
+	/* a probe naming another interface than the mirror port: refused
+	 * at start-up, naming it */
+	{
+		const char *src = getenv("ZONEWALL_SRCDIR");
+		char path[512], err[512] = "", *base, *text;
+		struct zw_image *img;
+
+		snprintf(path, sizeof(path), "%s/matrix/examples/minimal.yaml",
+			 src ? src : ".");
+		base = read_file(path);
+		CU_ASSERT_PTR_NOT_NULL_FATAL(base);
+		text = malloc(strlen(base) + 256);
+		CU_ASSERT_PTR_NOT_NULL_FATAL(text);
+		sprintf(text, "%s\nprobes:\n  ids: {interface: probe0, "
+			      "zones: [adm]}\n  soc: {interface: probe9, "
+			      "zones: [jump]}\n", base);
+		img = zt_compile(text, day, NULL, 0);
+		CU_ASSERT_PTR_NOT_NULL_FATAL(img);
+		mirror_alias = "probe0";
+		CU_ASSERT_FATAL(engine_start(full, 4096) == 0);
+		mirror_alias = NULL;
+		CU_ASSERT_NOT_EQUAL(zw_engine__prepare(img->bytes, img->size,
+						       day, sha, err,
+						       sizeof(err)), 0);
+		CU_ASSERT_PTR_NOT_NULL(strstr(err, "probe 'soc' (interface probe9)"));
+		engine_end();
+		zw_image__free(img);
+		free(text);
+		free(base);
+	}
 }
 
 int main(int argc, char **argv)
@@ -2484,7 +2663,10 @@ int main(int argc, char **argv)
 		    test_table_full);
 	CU_add_test(s, "flow rate limit per source (GCRA)", test_rate);
 	CU_add_test(s, "unload: fail closed, then load again", test_unload);
-	CU_add_test(s, "an image with probes is refused", test_probes_refused);
+	CU_add_test(s, "a probe naming no mirror port is refused",
+		    test_probes_refused);
+	CU_add_test(s, "mirroring to probes: exactly the selected packets",
+		    test_mirror);
 	CU_add_test(s, "flow records through the rte_ring", test_records);
 	CU_add_test(s, "records through the control socket, as zonewalld reads them",
 		    test_records_daemon_path);
