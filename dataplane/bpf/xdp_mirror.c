@@ -27,6 +27,7 @@
  * nftables engine does its mirror table).
  */
 #include <errno.h>
+#include <stdarg.h>
 #include <net/if.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -296,16 +297,31 @@ static int tc_hook(const char *ifname, struct bpf_tc_hook *h)
 	return 0;
 }
 
+/* libbpf prints the kernel's "Parent Qdisc doesn't exists" when an
+ * interface has no clsact qdisc, the normal case without probes and at
+ * every watch check then: queries and removals run with its printing off
+ * (zonewalld is single-threaded). */
+static int quiet_print(enum libbpf_print_level l, const char *f, va_list a)
+{
+	(void)l, (void)f, (void)a;
+	return 0;
+}
+
 /* Our classifier's program id on @ifname, 0 when there is none. */
 static uint32_t attached_id(const char *ifname)
 {
 	struct bpf_tc_hook h;
 	LIBBPF_OPTS(bpf_tc_opts, o, .handle = ZW_M_TC_HANDLE,
 		    .priority = ZW_M_TC_PRIO);
+	libbpf_print_fn_t old;
+	int rc;
 
-	if (tc_hook(ifname, &h) || bpf_tc_query(&h, &o))
+	if (tc_hook(ifname, &h))
 		return 0;
-	return o.prog_id;
+	old = libbpf_set_print(quiet_print);
+	rc = bpf_tc_query(&h, &o);
+	libbpf_set_print(old);
+	return rc ? 0 : o.prog_id;
 }
 
 static int detach(const char *ifname)
@@ -313,11 +329,14 @@ static int detach(const char *ifname)
 	struct bpf_tc_hook h;
 	LIBBPF_OPTS(bpf_tc_opts, o, .handle = ZW_M_TC_HANDLE,
 		    .priority = ZW_M_TC_PRIO);
+	libbpf_print_fn_t old;
 	int rc;
 
 	if (tc_hook(ifname, &h))
 		return 0; /* gone with its interface */
+	old = libbpf_set_print(quiet_print);
 	rc = bpf_tc_detach(&h, &o);
+	libbpf_set_print(old);
 	return rc == -ENOENT || rc == -EINVAL ? 0 : rc;
 }
 
@@ -340,7 +359,11 @@ int xdp_mirror__commit(struct xdp_mirror *m, char (*ifaces)[16], int n,
 		}
 		rc = tc_hook(ifaces[i], &h);
 		if (!rc) {
+			/* quiet: an existing qdisc is reported as an error */
+			libbpf_print_fn_t old = libbpf_set_print(quiet_print);
+
 			rc = bpf_tc_hook_create(&h);
+			libbpf_set_print(old);
 			if (rc == -EEXIST)
 				rc = 0;
 		}

@@ -104,12 +104,16 @@ int zw_mirror(struct __sk_buff *skb)
 		__builtin_memcpy(k.addr, data + off + 24, 16);
 		mask |= watched(bpf_map_lookup_elem(&zw_m_zones6, &k));
 	}
-	for (__u32 i = 0; i < ZW_M_MAX_PROBES && mask; i++) {
+	if (!mask)
+		return TC_ACT_UNSPEC;
+	/* @mask stays as it is in the loop: the verifier then merges the
+	 * copy and no-copy paths of each probe (a mask cleared bit by bit
+	 * would make 2^64 states of it) */
+	for (__u32 i = 0; i < ZW_M_MAX_PROBES; i++) {
 		__u32 *ifindex;
 
 		if (!(mask & (1ULL << i)))
 			continue;
-		mask &= ~(1ULL << i);
 		ifindex = bpf_map_lookup_elem(&zw_m_probes, &i);
 		if (ifindex && *ifindex)
 			bpf_clone_redirect(skb, *ifindex, 0);
