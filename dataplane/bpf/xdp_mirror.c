@@ -135,8 +135,7 @@ static int push(struct xdp_mirror_ticket *t, int map, const void *k,
 }
 
 /* The entries @img gives, into @t. */
-static int entries(const struct zw_image *img, struct xdp_mirror_ticket *t,
-		   char *err, size_t err_len)
+static int entries(const struct zw_image *img, struct xdp_mirror_ticket *t)
 {
 	uint64_t *mask = calloc(img->n_zones ? img->n_zones : 1, sizeof(*mask));
 	uint32_t ifx[ZW_M_MAX_PROBES] = {0};
@@ -152,7 +151,6 @@ static int entries(const struct zw_image *img, struct xdp_mirror_ticket *t,
 				mask[img->probe_zones[z].zone] |= 1ULL << i;
 		ifx[i] = if_nametoindex(zw_image__str(img, p->interface));
 	}
-	(void)err, (void)err_len;
 	for (uint32_t i = 0; i < img->n_prefix4 && !rc; i++) {
 		struct zw_m_key4 k = {.prefixlen = img->prefix4[i].len};
 		uint32_t z = img->prefix4[i].zone;
@@ -242,7 +240,7 @@ int xdp_mirror__prepare(struct xdp_mirror *m, const struct zw_image *img,
 		snprintf(err, err_len, "more than %d probes", ZW_M_MAX_PROBES);
 		goto err;
 	}
-	rc = entries(img, t, err, err_len);
+	rc = entries(img, t);
 	if (rc)
 		goto oom;
 	t->skel = zw_mirror_bpf__open();
@@ -544,7 +542,7 @@ int xdp_mirror__drift(struct xdp_mirror *m, const struct zw_image *img,
 			add_line(&want, strdup(line));
 			continue;
 		}
-		uint32_t id = 0, n_maps = 0;
+		uint32_t id = 0;
 		uint8_t tag[8];
 		char name[16];
 		struct bpf_prog_info info;
@@ -558,7 +556,6 @@ int xdp_mirror__drift(struct xdp_mirror *m, const struct zw_image *img,
 			memcpy(name, info.name, 16);
 			name[15] = '\0';
 		}
-		(void)n_maps;
 		if (!id) {
 			rc = -errno;
 			goto out;

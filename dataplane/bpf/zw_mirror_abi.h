@@ -25,4 +25,7 @@ struct zw_m_key6 {
 	__u8 addr[16];
 };
 
+_Static_assert(sizeof(struct zw_m_key4) == 8, "zw_m_key4 size");
+_Static_assert(sizeof(struct zw_m_key6) == 20, "zw_m_key6 size");
+
 #endif /* ZONEWALL_ZW_MIRROR_ABI_H */
