@@ -129,6 +129,12 @@ int zw_xdp__apply(struct zw_xdp *x, const struct zw_image *img, int32_t day,
  * changes nothing packets see. */
 void zw_xdp__inject_failure(struct zw_xdp *x);
 
+/* The caller mirrors the image's probes itself (the backend, with
+ * xdp_mirror.c): zw_xdp__prepare() and zw_xdp__apply() then accept an
+ * image with probes. Without it they refuse one, naming the probe (the
+ * loader alone, e.g. zw-xdp, copies nothing to a probe). */
+void zw_xdp__mirrored_elsewhere(struct zw_xdp *x);
+
 /* An interface the instance is attached to. */
 struct zw_xdp_link {
 	char ifname[16];

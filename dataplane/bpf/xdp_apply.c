@@ -428,11 +428,12 @@ static int prepare_begin(struct zw_xdp *x, const struct zw_image *img,
 	int rc;
 
 	*lock = -1;
-	/* mirroring to probes is not implemented here yet: refuse (prepare
-	 * and apply alike) */
-	rc = zw_backend__refuse_probes(img, "XDP",
-				       "cannot copy packets to a probe interface yet",
-				       err, err_len);
+	/* mirroring to probes is the backend's (xdp_mirror.c): the loader
+	 * alone refuses them (prepare and apply alike) */
+	rc = x->probes_ok ? 0 :
+		zw_backend__refuse_probes(img, "XDP",
+					  "copies to a probe interface only through zonewalld (backend xdp)",
+					  err, err_len);
 	if (!rc)
 		rc = zw_xdp_tables__build(img, day, t, err, err_len);
 	if (rc)

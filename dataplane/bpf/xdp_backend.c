@@ -7,7 +7,9 @@
  * Interfaces are attached at open() when the instance already enforces a
  * policy (re-attach after a restart), otherwise at the first apply() (so
  * an interface never runs the program before it has a policy: the
- * program would drop everything).
+ * program would drop everything). The matrix's probes are mirrored by a
+ * tc classifier on the same interfaces, committed with the policy
+ * (xdp_mirror.h).
  */
 #include <errno.h>
 #include <stdbool.h>
@@ -20,6 +22,7 @@
 
 #include "xdp.h"
 #include "xdp_l7.h"
+#include "xdp_mirror.h"
 #include "zw_bpf_abi.h"
 
 #define MAX_IFACES 32
@@ -36,6 +39,7 @@ struct xdp_be {
 	uint64_t fp, fp_maps; /* without, with the rule maps */
 	unsigned n_checks;
 	struct xdp_l7 l7; /* the L7 table (xdp_l7.c) */
+	struct xdp_mirror mirror; /* the mirror to probes (xdp_mirror.c) */
 };
 
 /* The rule maps are read at one check in MAPS_EVERY (the links, the
@@ -49,6 +53,7 @@ struct xdp_be {
 struct zw_ticket {
 	struct zw_xdp_ticket *xt;
 	struct zw_ticket *l7; /* the L7 table's, NULL without queue= */
+	struct xdp_mirror_ticket *mirror;
 };
 
 static struct xdp_be *X(struct zw_backend *be)
@@ -120,6 +125,7 @@ static int xdp_open(const char *arg, struct zw_backend **out, char *err,
 	rc = zw_xdp__open(dir, NULL, &be->x, err, err_len);
 	if (rc)
 		goto err;
+	zw_xdp__mirrored_elsewhere(be->x); /* xdp_mirror.c */
 	rc = zw_xdp__status(be->x, &st);
 	if (!rc && st.generation)
 		rc = attach_all(be, err, err_len);
@@ -165,14 +171,22 @@ static int xdp_prepare(struct zw_backend *b, const struct zw_image *img,
 		snprintf(err, err_len, "out of memory");
 		return -ENOMEM;
 	}
+	rc = xdp_mirror__prepare(&be->mirror, img, be->ifaces, be->n,
+				 &nt->mirror, err, err_len);
+	if (rc) {
+		free(nt);
+		return rc;
+	}
 	rc = zw_xdp__prepare(be->x, img, day, &nt->xt, err, err_len);
 	if (rc) {
+		xdp_mirror__abort(nt->mirror);
 		free(nt);
 		return rc;
 	}
 	rc = xdp_l7__prepare(&be->l7, img, day, &nt->l7, err, err_len);
 	if (rc) {
 		zw_xdp__abort(be->x, nt->xt);
+		xdp_mirror__abort(nt->mirror);
 		free(nt);
 		return rc;
 	}
@@ -190,6 +204,7 @@ static void xdp_abort(struct zw_backend *b, struct zw_ticket *t)
 		be->ticket = NULL;
 	xdp_l7__abort(&be->l7, t->l7);
 	zw_xdp__abort(be->x, t->xt);
+	xdp_mirror__abort(t->mirror);
 	free(t);
 }
 
@@ -209,14 +224,24 @@ static int xdp_commit(struct zw_backend *b, struct zw_ticket *t, char *err,
 	rc = xdp_l7__commit(&be->l7, t->l7, err, err_len);
 	if (rc) {
 		zw_xdp__abort(be->x, t->xt);
+		xdp_mirror__abort(t->mirror);
 		free(t);
 		return rc;
 	}
 	rc = zw_xdp__commit(be->x, t->xt, err, err_len);
-	free(t);
-	if (rc)
+	if (rc) {
+		xdp_mirror__abort(t->mirror);
+		free(t);
 		return rc;
+	}
 	rc = attach_all(be, err, err_len);
+	/* the mirror after the interfaces: it copies what the program passes */
+	if (!rc)
+		rc = xdp_mirror__commit(&be->mirror, be->ifaces, be->n,
+					t->mirror, err, err_len);
+	else
+		xdp_mirror__abort(t->mirror);
+	free(t);
 	/* our own change: the watch starts from here */
 	be->fp_known = !rc &&
 		       zw_xdp__fingerprint(be->x, be->ifaces, (size_t)be->n,
@@ -241,6 +266,7 @@ static int xdp_check(struct zw_backend *b)
 				     &fp);
 	/* the L7 table's notifications; without them, read back each time */
 	int l7 = xdp_l7__check(&be->l7) != 0;
+	int mirror = xdp_mirror__check(&be->mirror, be->ifaces, be->n);
 	bool same;
 
 	if (!rc && maps)
@@ -253,7 +279,7 @@ static int xdp_check(struct zw_backend *b)
 	if (maps)
 		be->fp_maps = fpm;
 	be->fp_known = true;
-	return same && !l7 ? 0 : 1;
+	return same && !l7 && !mirror ? 0 : 1;
 }
 
 static int xdp_read_back(struct zw_backend *b, const struct zw_image *expected,
@@ -301,6 +327,12 @@ static int xdp_read_back(struct zw_backend *b, const struct zw_image *expected,
 		drift = zw_xdp__drift(be->x, expected);
 		if (!drift && errno)
 			return -errno;
+		rc = xdp_mirror__drift(&be->mirror, expected, be->ifaces, be->n,
+				       &drift);
+		if (rc) {
+			free(drift);
+			return rc;
+		}
 	}
 	/* as data: the rules the active slot's maps hold, and what others
 	 * put on the same interfaces */
@@ -459,7 +491,10 @@ static int xdp_destroy(struct zw_backend *b, char *err, size_t err_len)
 	int rc;
 
 	X(b)->fp_known = false;
-	rc = zw_xdp__destroy(X(b)->x, err, err_len);
+	rc = xdp_mirror__destroy(&X(b)->mirror, X(b)->ifaces, X(b)->n, err,
+				 err_len);
+	if (!rc)
+		rc = zw_xdp__destroy(X(b)->x, err, err_len);
 	return rc ? rc : xdp_l7__destroy(&X(b)->l7, err, err_len);
 }
 

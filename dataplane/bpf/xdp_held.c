@@ -27,6 +27,7 @@
 #include <zonewall/backend.h>
 #include <zonewall/policy.h>
 
+#include "zw_mirror_abi.h"
 #include "xdp_instance.h"
 #include "xdp_tables.h"
 
@@ -225,6 +226,29 @@ struct tc_dump {
 	int rc;
 };
 
+/* The engine's mirror to probes (xdp_mirror.c): its program on its
+ * handle and priority of the ingress hook; its read-back checks the
+ * program's tag and maps. */
+static bool is_mirror(const struct tcmsg *t, const char *hook, __u32 id)
+{
+	struct bpf_prog_info info;
+	__u32 ilen = sizeof(info);
+	int fd;
+	bool ours;
+
+	if (strcmp(hook, "ingress") || t->tcm_handle != ZW_M_TC_HANDLE ||
+	    TC_H_MAJ(t->tcm_info) >> 16 != ZW_M_TC_PRIO)
+		return false;
+	fd = bpf_prog_get_fd_by_id(id);
+	if (fd < 0)
+		return false;
+	memset(&info, 0, sizeof(info));
+	ours = !bpf_obj_get_info_by_fd(fd, &info, &ilen) &&
+	       !strcmp(info.name, ZW_M_PROG_NAME);
+	close(fd);
+	return ours;
+}
+
 static int tc_filter_cb(struct nl_msg *msg, void *arg)
 {
 	struct tc_dump *d = arg;
@@ -243,6 +267,9 @@ static int tc_filter_cb(struct nl_msg *msg, void *arg)
 	if (!tb[TCA_OPTIONS] ||
 	    nla_parse_nested(ob, TCA_BPF_MAX, tb[TCA_OPTIONS], NULL))
 		return NL_OK; /* the filter's head: its programs follow */
+	if (ob[TCA_BPF_ID] && is_mirror(nlmsg_data(nlh), d->hook,
+					nla_get_u32(ob[TCA_BPF_ID])))
+		return NL_OK; /* the engine's own mirror to probes */
 	if (ob[TCA_BPF_ID])
 		prog_label(nla_get_u32(ob[TCA_BPF_ID]), label, sizeof(label));
 	else

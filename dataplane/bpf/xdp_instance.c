@@ -33,6 +33,11 @@
 #define BPF_FS_MAGIC 0xcafe4a11
 #endif
 
+void zw_xdp__mirrored_elsewhere(struct zw_xdp *x)
+{
+	x->probes_ok = 1;
+}
+
 void zw_xdp__inject_failure(struct zw_xdp *x)
 {
 	x->inject_failure = 1;

@@ -60,6 +60,7 @@ struct zw_xdp {
 	int ncpus;
 	int destroyed; /* unpinned by zw_xdp__destroy(); apply re-pins */
 	int inject_failure; /* zw_xdp__inject_failure() */
+	int probes_ok; /* zw_xdp__mirrored_elsewhere() */
 };
 
 /* ---- xdp_instance.c ---- */
