@@ -116,7 +116,9 @@ def main():
         zwd = subprocess.Popen(
             ["ip", "netns", "exec", plan["appliance"], os.path.join(B, "control", "zonewalld"),
              "--state", os.path.join(tmp, "state"), "--socket", sock, "--backend", spec,
-             "--foreground", "--ipfix", col["nsel_url"], "--ipfix", col["ipfix_url"]],
+             "--foreground", "--ipfix", col["nsel_url"], "--ipfix", col["ipfix_url"],
+             # the build's zw-inspect, for an engine that inspects (docs/l7.md)
+             "--inspector", os.path.join(B, "dataplane", "nft", "zw-inspect")],
             stdout=log, stderr=subprocess.STDOUT)
         zc = [os.path.join(B, "control", "zonectl"), "--socket", sock]
         for _ in range(100):
