@@ -7,9 +7,9 @@
 #   - no filter (baseline);
 #   - the XDP engine under zonewalld, inspect: waived (l7=off): the XDP
 #     program alone (baseline);
-#   - the XDP engine with queue=N: the same program plus its L7 table on
+#   - the XDP engine inspecting (its default): the same program plus its L7 table on
 #     the forward hook (conntrack loaded, the zone lookups of a source
-#     zone that has an inspected flow), zw-inspect running.
+#     zone that has an inspected flow), zonewalld's zw-inspect running.
 # The matrix (tests/netns/matrices/basic.yaml) has inspected flows (ssh,
 # https); the packets measured are not theirs: this is what every other
 # flow pays once one flow is inspected.
@@ -28,9 +28,7 @@ BPFFS=$T/bpffs
 QUEUE=$((5000 + $$ % 1000))
 M=tests/netns/matrices/basic.yaml
 ZDPID=
-INSP=
 stop() {
-	[ -n "$INSP" ] && { kill "$INSP" 2>/dev/null; wait "$INSP" 2>/dev/null; INSP=; }
 	[ -n "$ZDPID" ] && { kill "$ZDPID" 2>/dev/null; wait "$ZDPID" 2>/dev/null; ZDPID=; }
 }
 cleanup() {
@@ -77,9 +75,7 @@ run "no filter"
 daemon "l7=off"
 run "XDP program alone (l7=off)"
 stop
+# the engine inspects by default: zonewalld runs zw-inspect on its queue
 daemon "queue=$QUEUE,inspect_image=$T/inspect.img,l7_table=zwxl_$$"
-ip netns exec "$TAG-app" "$B/dataplane/nft/zw-inspect" --queue $QUEUE --image "$T/inspect.img" \
-	>/dev/null 2>&1 &
-INSP=$!
 sleep 0.3
 run "XDP program + L7 table (flow not inspected)"

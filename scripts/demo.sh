@@ -101,10 +101,13 @@ nft)
 xdp)
 	# 'ip netns exec' remounts /sys, so the pins that keep enforcement alive
 	# without the daemon go on a bpffs of the demo's own (docs/xdp-engine.md).
+	# The engine inspects like nft (docs/l7.md, the kernel path): its L7
+	# table queues to zw-inspect, which zonewalld runs
 	BPFFS=$TMP/bpffs
 	mkdir -p "$BPFFS" && mount -t bpf bpf "$BPFFS"
 	SPEC="xdp:$(./scripts/lab.sh status --prefix $TAG --json |
-	/usr/bin/python3 -c 'import json,sys; print(",".join(h["iface"] for h in json.load(sys.stdin)["hosts"]))'),dir=$BPFFS/zonewall,l7=off" ;;
+	/usr/bin/python3 -c 'import json,sys; print(",".join(h["iface"] for h in json.load(sys.stdin)["hosts"]))'),dir=$BPFFS/zonewall,inspect_image=$TMP/inspect.img"
+	INSPECTOR=(--inspector "$B/dataplane/nft/zw-inspect") ;;
 dpdk)
 	# zonewall-dpdk bridges each z<N>:r<N> pair (docs/lab.md); it must be
 	# running with a control socket before zonewalld can program it.

@@ -2,8 +2,8 @@
 /*
  * zw_backend_xdp: the XDP engine behind zonewalld's backend interface.
  * Argument: "IFACE[,IFACE...][,dir=BPFFS_DIR][,mode=auto|native|generic]"
- * and the L7 options (xdp_l7.h): queue=N[,inspect_image=PATH]
- * [,l7_table=NAME], or l7=off.
+ * and the L7 options (xdp_l7.h; inspection is on by default):
+ * [queue=N][,inspect_image=PATH][,l7_table=NAME], or l7=off.
  * Interfaces are attached at open() when the instance already enforces a
  * policy (re-attach after a restart), otherwise at the first apply() (so
  * an interface never runs the program before it has a policy: the
@@ -52,7 +52,7 @@ struct xdp_be {
  * filled, the generation flip left to commit). */
 struct zw_ticket {
 	struct zw_xdp_ticket *xt;
-	struct zw_ticket *l7; /* the L7 table's, NULL without queue= */
+	struct zw_ticket *l7; /* the L7 table's, NULL with l7=off */
 	struct xdp_mirror_ticket *mirror;
 };
 
@@ -119,7 +119,7 @@ static int xdp_open(const char *arg, struct zw_backend **out, char *err,
 		snprintf(err, err_len, "xdp: name at least one interface (xdp:IFACE[,IFACE...])");
 		goto err;
 	}
-	rc = xdp_l7__open(&be->l7, err, err_len);
+	rc = xdp_l7__open(&be->l7, &be->base.inspect, err, err_len);
 	if (rc)
 		goto err;
 	rc = zw_xdp__open(dir, NULL, &be->x, err, err_len);
@@ -378,7 +378,7 @@ static int xdp_counters(struct zw_backend *b, struct zw_flow_counters *out,
 
 /* Drops by reason from the program's per-CPU statistics (every reason
  * the program can drop for; it does not inspect payloads), those of the
- * L7 table (l7-mismatch, with queue=), and the
+ * L7 table (l7-mismatch, unless l7=off), and the
  * connection tables. They are LRU hashes: the kernel evicts the least
  * recently used entry when one is full, established or not, and counts
  * nothing: no early drops to report. */

@@ -71,32 +71,50 @@ int xdp_l7__option(struct xdp_l7 *l, const char *tok, char *err,
 	return 0;
 }
 
-int xdp_l7__open(struct xdp_l7 *l, char *err, size_t err_len)
+int xdp_l7__open(struct xdp_l7 *l, struct zw_inspector_need *need, char *err,
+		 size_t err_len)
 {
-	if (l->off && l->queue_set) {
-		snprintf(err, err_len, "xdp: l7=off and queue= contradict");
+	if (l->off && (l->queue_set || l->image[0])) {
+		snprintf(err, err_len,
+			 "xdp: l7=off and queue=/inspect_image= contradict");
 		return -EINVAL;
 	}
 	if (!l->table[0])
 		snprintf(l->table, sizeof(l->table), "%s",
 			 ZW_XDP_L7_TABLE_DEFAULT);
-	if (!l->queue_set)
+	if (l->off)
 		return 0;
 #ifdef ZW_XDP_HAVE_NFT
 	{
 		char arg[400];
 		int rc;
 
-		snprintf(arg, sizeof(arg), "table=%s,queue=%u%s%s", l->table,
-			 l->queue, l->image[0] ? ",inspect_image=" : "",
-			 l->image);
+		/* inspection is on unless waived (docs/l7.md): the defaults
+		 * are the nftables engine's, so both engines in one daemon
+		 * hand their packets to the same inspector */
+		if (!l->queue_set)
+			l->queue = ZW_INSPECT_QUEUE_DEFAULT;
+		if (!l->image[0])
+			snprintf(l->image, sizeof(l->image), "%s",
+				 ZW_XDP_INSPECT_IMAGE_DEFAULT);
+		snprintf(arg, sizeof(arg), "table=%s,queue=%u,inspect_image=%s",
+			 l->table, l->queue, l->image);
 		rc = zw_backend_nft.open(arg, &l->nft, err, err_len);
 		if (rc)
 			return rc;
 		zwnft_backend__l7_only(l->nft);
+		/* the daemon runs zw-inspect on our queue, reading the image
+		 * the L7 table's engine publishes at each commit
+		 * (zw_inspector__publish) */
+		need->need = true;
+		need->queue = l->queue;
+		snprintf(need->image, sizeof(need->image), "%s", l->image);
 		return 0;
 	}
 #else
+	(void)need;
+	if (!l->queue_set && !l->image[0])
+		return 0; /* no inspection: images that need it are refused */
 	snprintf(err, err_len,
 		 "xdp: queue=: this build has no nftables engine, which the "
 		 "XDP engine's L7 inspection uses (docs/l7.md)");
@@ -111,7 +129,8 @@ void xdp_l7__close(struct xdp_l7 *l)
 	l->nft = NULL;
 }
 
-/* Without queue=: refuse what needs the inspector, naming the flows. */
+/* Without the L7 table (l7=off, or a build without the nftables
+ * engine): refuse what needs the inspector, naming the flows. */
 static int refuse(const struct xdp_l7 *l, const struct zw_image *img,
 		  int32_t day, char *err, size_t err_len)
 {
@@ -120,9 +139,11 @@ static int refuse(const struct xdp_l7 *l, const struct zw_image *img,
 
 	if (img->n_fileblock) {
 		snprintf(err, err_len,
-			 "xdp: a crisis block-file measure needs the option "
-			 "queue=N and zw-inspect (docs/l7.md): not enforced, "
-			 "refused");
+			 "xdp: a crisis block-file measure needs L7 "
+			 "inspection (zw-inspect, docs/l7.md), %s: not "
+			 "enforced, refused",
+			 l->off ? "waived here by l7=off" :
+				  "which this build lacks (no nftables engine)");
 		return -EOPNOTSUPP;
 	}
 	if (l->off)
@@ -136,11 +157,12 @@ static int refuse(const struct xdp_l7 *l, const struct zw_image *img,
 		last = ru->flow;
 		if (!bad++)
 			off = (size_t)snprintf(err, err_len,
-					       "xdp: inspect: is enforced only "
-					       "with the option queue=N and "
-					       "zw-inspect, or waived with "
-					       "l7=off (docs/l7.md); refused, "
-					       "flows:");
+					       "xdp: inspect: cannot be enforced: "
+					       "this build has no nftables "
+					       "engine, which the XDP engine's "
+					       "L7 inspection uses; waive it "
+					       "with l7=off (docs/l7.md); "
+					       "refused, flows:");
 		if (off < err_len)
 			off += (size_t)snprintf(
 				err + off, err_len - off, " %s (%s)",

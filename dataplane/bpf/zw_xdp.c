@@ -138,7 +138,7 @@ static int do_apply(struct zw_xdp *x, const char *path, int32_t day,
 			fprintf(stderr,
 				"zw-xdp: warning: inspect: and block-file "
 				"measures are not enforced by zw-xdp (L3/L4 "
-				"only): zonewalld --backend xdp:...,queue=N "
+				"only): zonewalld --backend xdp:... "
 				"enforces them (docs/l7.md)\n");
 			break;
 		}

@@ -712,10 +712,14 @@ static int nft_read_back(struct zw_backend *b, const struct zw_image *expected,
 	if (ret)
 		return ret;
 	/* as data, from the kernel's objects: the rules held (none without
-	 * the table) and the other tables' base chains on our hooks */
+	 * the table) and the other tables' base chains on our hooks; nft's
+	 * text of them but for the XDP engine's L7 table, whose held rules
+	 * nobody shows (libxtables, which prints its NFQUEUE targets, warns
+	 * on stderr that it cannot for family inet) */
 	st->rules_known = true;
 	if ((ret = zwnft_live__held_rules(&live, st)) ||
-	    (ret = zwnft_held__nft_text(be->opts.table, st)) ||
+	    (!be->opts.l7_only &&
+	     (ret = zwnft_held__nft_text(be->opts.table, st))) ||
 	    (ret = zwnft_live__foreign(&live, be->opts.priority, st))) {
 		zwnft_live__free(&live);
 		return ret;

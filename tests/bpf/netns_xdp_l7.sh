@@ -3,16 +3,19 @@
 # L7 inspection with the XDP engine (docs/l7.md, "The XDP engine"), under
 # zonewalld, in a lab of three network namespaces (client -- appliance --
 # server), the XDP program on both appliance interfaces:
-#  1. without queue= the engine refuses an image with an `inspect:` flow,
-#     naming it;
-#  2. with queue=N: the L7 table is installed beside the XDP program; with
-#     no inspector an ssh connection fails (fail closed); with zw-inspect a
-#     real OpenSSH client and server pass the `inspect: ssh` flow, an HTTP
+#  1. l7=off (the operator's waiver): the image with an `inspect:` flow is
+#     committed, the status says inspect: is not enforced, no inspector is
+#     started, a crisis block-file measure is refused;
+#  2. by default (no queue= given: queue 23): the engine asks zonewalld for
+#     the inspector; with one that does not listen (a stand-in given by
+#     --inspector) an ssh connection fails (fail closed); with zw-inspect,
+#     which zonewalld starts on the engine's queue and image, a real
+#     OpenSSH client and server pass the `inspect: ssh` flow, an HTTP
 #     request on the same port is cut (record, counter);
 #  3. the L7 table deleted behind the daemon's back is drift, repaired;
 #  4. `crisis block-file executable`: an HTTP download of an ELF is cut, a
 #     text file passes; after `crisis end` the ELF passes.
-# zonewalld does not start zw-inspect here: the test does.
+# The test never starts zw-inspect itself: zonewalld does.
 # Needs root, a bpffs of its own (tests/with_bpffs.sh), nft, OpenSSH, curl.
 set -u
 
@@ -38,7 +41,7 @@ BPFFS=${ZONEWALL_TEST_BPFFS:-}
 TAG=zx7$$
 C=$TAG-c F=$TAG-f S=$TAG-s
 T=$(mktemp -d)
-QUEUE=$((4000 + $$ % 1000))
+QUEUE=23 # ZW_INSPECT_QUEUE_DEFAULT: the engine's default, not given
 MPORT=$((19000 + $$ % 1000))
 L7T=zwx7_$$
 DIR=$BPFFS/zwx7-$$
@@ -124,31 +127,50 @@ wait_listen() {
 	done
 	bad "nothing listens on 10.72.2.2:$1"
 }
-start_daemon() { # SPEC-SUFFIX STATE-DIR
-	mkdir -p "$2"
-	ip netns exec $F "$ZD" --state "$2" --socket "$T/zw.sock" \
-		--backend "xdp:fa,fb,mode=$mode,$1" --foreground \
-		--metrics "127.0.0.1:$MPORT" --log "$T/zd.log" &
+start_daemon() { # SPEC-SUFFIX STATE-DIR [zonewalld options]
+	local spec=$1 state=$2
+	shift 2
+	mkdir -p "$state"
+	ip netns exec $F "$ZD" --state "$state" --socket "$T/zw.sock" \
+		--backend "xdp:fa,fb,mode=$mode,$spec" --foreground \
+		--metrics "127.0.0.1:$MPORT" --log "$T/zd.log" "$@" &
 	ZDPID=$!
 	for _ in $(seq 100); do zc status >/dev/null 2>&1 && break; sleep 0.05; done
 	zc status >/dev/null 2>&1 || { bad "zonewalld did not start: $(tail -5 "$T/zd.log")"; exit 1; }
 }
 
-# ---- 1. no queue=: refused, the flow named ----
-start_daemon "dir=$DIR-r" "$T/state-r"
-zc commit "$T/m.yaml" -m "l7 lab" >"$T/refused.out" 2>&1 &&
-	bad "the XDP engine without queue= accepted an inspect: flow" ||
-	{ grep -q "L7-SSH (ssh)" "$T/refused.out" "$T/zd.log" &&
-		ok "without queue= the commit is refused, naming L7-SSH" ||
-		bad "refusal does not name the flow: $(cat "$T/refused.out")"; }
+# ---- 1. l7=off: inspect: waived, no inspector, block-file refused ----
+start_daemon "dir=$DIR-r,l7=off" "$T/state-r"
+zc commit "$T/m.yaml" -m "l7 lab" >"$T/waived.out" 2>&1 &&
+	ok "with l7=off the inspect: flow is committed (waived)" ||
+	bad "l7=off: commit refused: $(cat "$T/waived.out")"
+zc status 2>&1 | grep -q "inspect: not enforced (l7=off)" &&
+	ok "the status says inspect: is not enforced (l7=off)" ||
+	bad "status with l7=off: $(zc status 2>&1 | grep -i xdp)"
+grep -q "inspector-started" "$T/zd.log" &&
+	bad "zonewalld started an inspector for l7=off" ||
+	ok "no inspector for an engine with l7=off"
+zc crisis block-file executable --from ops --to srv -m "C2 drill" >"$T/refused.out" 2>&1 &&
+	bad "l7=off: a block-file measure was accepted" ||
+	{ grep -q "block-file" "$T/refused.out" &&
+		ok "l7=off: a block-file measure is refused" ||
+		bad "block-file refusal: $(cat "$T/refused.out")"; }
 stop_daemon
 "$ZWXDP" --dir "$DIR-r" unload >/dev/null 2>&1
+: >"$T/zd.log"
 
-# ---- 2. queue=N: the kernel path ----
-start_daemon "dir=$DIR,queue=$QUEUE,inspect_image=$IMG,l7_table=$L7T" "$T/state"
+# ---- 2. by default: the kernel path, zonewalld runs the inspector ----
+# first with a stand-in that never listens on the queue: fail closed
+printf '#!/bin/sh\nexec sleep 600\n' >"$T/mute-inspect"
+chmod +x "$T/mute-inspect"
+start_daemon "dir=$DIR,inspect_image=$IMG,l7_table=$L7T" "$T/state" \
+	--inspector "$T/mute-inspect"
 zc commit "$T/m.yaml" -m "l7 lab" >"$T/commit.out" 2>&1 &&
-	ok "commit through zonewalld with the XDP engine's queue" ||
+	ok "commit through zonewalld, the XDP engine inspecting by default" ||
 	{ bad "commit: $(cat "$T/commit.out") $(tail -5 "$T/zd.log")"; exit 1; }
+grep -q "inspector-started pid=[0-9]* path=$T/mute-inspect queue=$QUEUE image=$IMG " "$T/zd.log" &&
+	ok "the XDP engine makes zonewalld start the inspector (queue $QUEUE, its image)" ||
+	bad "no inspector-started for the XDP engine: $(grep inspector "$T/zd.log")"
 ip netns exec $F nft list table inet "$L7T" >"$T/l7t.txt" 2>&1
 grep -q "policy accept" "$T/l7t.txt" && grep -q "ct mark" "$T/l7t.txt" &&
 	ok "the L7 table: policy accept, ct mark rules" ||
@@ -186,16 +208,20 @@ sshc() {
 		-p 2222 root@10.72.2.2 "$@" 2>>"$T/ssh.err"
 }
 out=$(sshc echo through 2>/dev/null)
-[ "$out" != through ] && ok "no inspector: the connection does not pass (fail closed)" ||
+[ "$out" != through ] && ok "no inspector listening: the connection does not pass (fail closed)" ||
 	bad "an ssh connection passed with no inspector listening"
 
-ip netns exec $F "$INSPECT" --queue $QUEUE --image "$IMG" --stats "$T/stats.json" \
-	>"$T/inspect.out" 2>"$T/inspect.err" &
-PIDS+=($!)
-sleep 0.5
+# the same state, zonewalld's own zw-inspect (the test build's default)
+stop_daemon
+start_daemon "dir=$DIR,inspect_image=$IMG,l7_table=$L7T" "$T/state"
+for _ in $(seq 100); do grep -q 'zw-inspect: listening on NFQUEUE' "$T/zd.log" && break; sleep 0.1; done
+IPID=$(pgrep -P "$ZDPID" -x zw-inspect)
+[ -n "$IPID" ] && grep -q "inspector-started pid=$IPID path=$INSPECT queue=$QUEUE image=$IMG " "$T/zd.log" &&
+	ok "zonewalld runs zw-inspect (pid $IPID) for the XDP engine" ||
+	bad "zw-inspect not run by zonewalld: $(grep inspector "$T/zd.log")"
 out=$(sshc echo through)
 [ "$out" = through ] && ok "OpenSSH client and server pass the inspect: ssh flow" ||
-	{ bad "ssh through the inspect: ssh flow failed: $(tail -3 "$T/ssh.err")"; cat "$T/inspect.err"; }
+	{ bad "ssh through the inspect: ssh flow failed: $(tail -3 "$T/ssh.err")"; grep zw-inspect "$T/zd.log" | tail -5; }
 out=$(sshc echo again)
 [ "$out" = again ] && ok "a second ssh connection passes" || bad "second ssh connection"
 
@@ -208,9 +234,9 @@ wait_listen 2222
 got=$(ip netns exec $C curl -s -m 4 http://10.72.2.2:2222/hello.txt)
 [ "$got" != hello ] && ok "an HTTP request on the ssh port is cut" ||
 	bad "HTTP passed through the inspect: ssh flow"
-grep -q 'reason=l7-mismatch flow=L7-SSH .*seen=http' "$T/inspect.out" &&
-	ok "record: l7-mismatch, flow L7-SSH, http seen" ||
-	{ bad "no l7-mismatch record naming http"; cat "$T/inspect.out"; }
+grep -q 'reason=l7-mismatch flow=L7-SSH .*seen=http' "$T/zd.log" &&
+	ok "record: l7-mismatch, flow L7-SSH, http seen (in zonewalld's log)" ||
+	{ bad "no l7-mismatch record naming http"; grep zw-inspect "$T/zd.log" | tail -5; }
 ip netns exec $F nft list counter inet "$L7T" drop_L7-SSH 2>/dev/null | grep -q "packets [1-9]" &&
 	ok "later packets of the cut connection dropped by the L7 table (drop_L7-SSH)" ||
 	bad "drop_L7-SSH counted nothing"
@@ -249,8 +275,8 @@ zc crisis block-file executable --from ops --to srv -m "C2 drill" >"$T/crisis.ou
 [ "$(get tool.elf)" != 200 ] || ! cmp -s "$T/got" "$T/www/tool.elf" &&
 	ok "during the crisis the ELF download is cut" ||
 	{ bad "the ELF passed during the crisis"; ip netns exec $F nft list table inet "$L7T"; }
-grep -q 'reason=file-type flow=L7-WEB .*file=elf' "$T/inspect.out" &&
-	ok "record: file-type, flow L7-WEB, elf" || bad "no file-type record: $(cat "$T/inspect.out")"
+grep -q 'reason=file-type flow=L7-WEB .*file=elf' "$T/zd.log" &&
+	ok "record: file-type, flow L7-WEB, elf" || bad "no file-type record: $(grep zw-inspect "$T/zd.log" | tail -5)"
 [ "$(get hello.txt)" = 200 ] && [ "$(cat "$T/got")" = hello ] &&
 	ok "during the crisis a text file passes" || bad "the text file did not pass"
 zc crisis end -m "drill over" >"$T/end.out" 2>&1 && ok "crisis end" || bad "crisis end: $(cat "$T/end.out")"

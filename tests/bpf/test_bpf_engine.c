@@ -352,7 +352,8 @@ static void test_foreign(struct zw_xdp *x, const struct zw_image *img,
 	LIBBPF_OPTS(bpf_tc_opts, to, .prog_fd = pfd);
 
 	(void)x;
-	snprintf(arg, sizeof(arg), "%s,dir=%s", ifa, zwt_dir);
+	/* L3/L4 only: inspect: waived, no L7 table (docs/l7.md) */
+	snprintf(arg, sizeof(arg), "%s,dir=%s,l7=off", ifa, zwt_dir);
 	CHECK(zw_backend_xdp.open(arg, &be, err, sizeof(err)) == 0, "open: %s", err);
 	if (!be)
 		goto out;

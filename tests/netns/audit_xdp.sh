@@ -71,7 +71,7 @@ mkdir -p "$DIR"
 # --on-drift alert: the tampering below must stay for the audit to see it
 # (the default repairs within a second)
 ip netns exec "$APP" "$ZWD" --state "$T/state" --socket "$SOCK" \
-  --backend "xdp:$IFACES,dir=$DIR,l7=off" --foreground --log "$T/zwd.log" \
+  --backend "xdp:$IFACES,dir=$DIR,inspect_image=$T/inspect.img" --foreground --log "$T/zwd.log" \
   --usage-interval 1 --on-drift alert &
 PID=$!
 for _ in $(seq 100); do zc status >/dev/null 2>&1 && break; sleep 0.1; done

@@ -117,8 +117,10 @@ class Engine:
 
     def backend_spec(self):
         self._bpffs()  # zonewalld opens the instance there
-        # L3/L4 connectivity: `inspect:` waived (docs/l7.md, l7=off)
-        return f"xdp:{','.join(self.ifaces)},dir={self.dir},l7=off"
+        # the engine inspects by default (docs/l7.md): zonewalld runs
+        # zw-inspect on its queue (23), reading its image in our directory
+        img = os.path.join(self.ctx.tmp, "xdp-inspect.img")
+        return f"xdp:{','.join(self.ifaces)},dir={self.dir},inspect_image={img}"
 
     def snapshot(self):
         """Generation and the program each link runs: a restarted daemon

@@ -102,7 +102,8 @@ def main():
             ["ip", "netns", "exec", plan["appliance"], zwd, "--state",
              os.path.join(tmp, "state"), "--socket", sock,
              "--backend", f"nft:table={table},inspect_image={tmp}/inspect.img",
-             "--backend", f"xdp:{','.join(ifaces)},dir={xdir},l7=off",
+             # both engines inspect: one inspector, same queue (23) and image
+             "--backend", f"xdp:{','.join(ifaces)},dir={xdir},inspect_image={tmp}/inspect.img",
              "--foreground"],
             stdout=log, stderr=log, env=env)
         for _ in range(200):
