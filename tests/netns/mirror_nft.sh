@@ -53,7 +53,7 @@ for n in "$R" "$A" "$BB" "$C" "$P"; do
 	ip -n "$n" link set lo up
 done
 ns() { local n=$1; shift; ip netns exec "$n" "$@"; }
-zw() { ns "$R" "$APPLY" --table zwm "$@"; }
+zw() { ns "$R" "$APPLY" --table zwm --l7 "queue=23,inspect_image=$T/inspect.img" "$@"; }
 
 # hosts: NS RIF HIF V4 V6 (router .1 / ::1 on the same prefix)
 host() {
@@ -206,7 +206,7 @@ zw --destroy >/dev/null
 SOCK=$T/zw.sock
 zc() { "$ZONECTL" --socket "$SOCK" "$@"; }
 ip netns exec "$R" "$ZWD" --state "$T/state" --socket "$SOCK" \
-	--backend "nft:table=zwm,mirror=ra+rb+rc" --foreground --log "$T/zwd.log" &
+	--backend "nft:table=zwm,mirror=ra+rb+rc,inspect_image=$T/inspect-zwd.img" --foreground --log "$T/zwd.log" &
 DPID=$!
 for _ in $(seq 100); do zc status >/dev/null 2>&1 && break; sleep 0.05; done
 expect_rc 0 "zonewalld commits the matrix with the probe" zc commit "$T/all.yaml" -m "SOC probe"
