@@ -468,6 +468,11 @@ static int judge(const uint8_t *p, size_t n)
 		uint32_t next;
 
 		if (k.tcp_flags & 0x02) { /* SYN, SYN-ACK */
+			/* data on a SYN (TCP Fast Open) would reach the server
+			 * unread: refused, as the DPDK engine does; a Fast
+			 * Open client sends its SYN again without data */
+			if (len)
+				return NF_DROP;
 			c->seq[dir] = k.seq + 1;
 			c->seq_known[dir] = true;
 			return NF_ACCEPT;

@@ -1426,9 +1426,10 @@ static void test_ipv6_ah(void)
  * (queue while the ct mark has no verdict, accept once PASS, drop once
  * CUT: run by the interpreter above) and zw-inspect (dataplane/nft/
  * zw_inspect.c), modelled here with the same stream rules (docs/l7.md):
- * a SYN sets the sequence of its direction and is accepted unread (data
- * on it is not fed: without TCP Fast Open the peer drops it and the
- * sender sends it again), data before its direction's SYN is dropped, a
+ * a SYN sets the sequence of its direction and is accepted (one carrying
+ * data, TCP Fast Open, is dropped: its bytes would reach the server
+ * unread; the client sends the SYN again without), data before its
+ * direction's SYN is dropped, a
  * retransmission is accepted without being fed again (an overlap feeds
  * only its new bytes), a segment after a hole is dropped, an empty
  * segment is no data packet. The connection's fate must be what the
@@ -1459,6 +1460,8 @@ static int model_inspect(struct mconn *c, const struct seg *s, const uint8_t *da
 	uint32_t off = s->off, len = s->len;
 
 	if (s->flags & 0x02) {
+		if (len)
+			return NF_DROP; /* data on a SYN (Fast Open): refused */
 		c->next[s->dir] = 0;
 		c->known[s->dir] = true;
 		return NF_ACCEPT;
@@ -1724,11 +1727,13 @@ static void test_payload_differential(void)
 		sg[n++] = (struct seg){1, 0x10, 0, 0, false};
 		sg[n++] = (struct seg){1, 0x18, 0, len[1], false};
 		RUN("empty first segment");
-		/* data before the handshake ends: the server's before its
-		 * SYN-ACK (dropped, sent again), the client's on its SYN (not
-		 * in the stream: sent again after) and before the last ACK */
+		/* data before the handshake ends: the client's on its SYN
+		 * (Fast Open: the SYN is dropped, the client sends it again
+		 * without data), the server's before its SYN-ACK (dropped,
+		 * sent again), the client's before the last ACK */
 		n = 0;
 		sg[n++] = (struct seg){0, 0x02, 0, len[0], true};
+		sg[n++] = (struct seg){0, 0x02, 0, 0, false};
 		sg[n++] = (struct seg){1, 0x18, 0, len[1], false};
 		sg[n++] = (struct seg){1, 0x12, 0, 0, false};
 		sg[n++] = (struct seg){0, 0x18, 0, len[0], false};
