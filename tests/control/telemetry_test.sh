@@ -182,9 +182,18 @@ check "nfdump: IPv6 events" grep -q "fd00:2::7" "$T/nsel.txt"
 grep -q "10.3.0.4" "$T/nsel.txt" && bad "nfdump: the not-logged flow was exported" ||
 	ok "nfdump: the not-logged flow is not there"
 
-# --- pmacct
+# --- pmacct (Debian 12's 1.7.7 reads `fw_event` as natEvent, IE 230: it
+# decodes firewallEvent, IE 233, from 1.7.8 on; so reception is checked,
+# and that the event column is natEvent's, not ours: docs/telemetry.md)
 sleep 1.5
 check "nfacctd receives the IPFIX stream" grep -q "10.1.0.5,10.2.0.7,40000,22,tcp" "$T/pmacct.csv"
+if nfacctd -V 2>&1 | grep -q 'nfacctd 1\.7\.7'; then
+	check "pmacct 1.7.7 heads the column NAT_EVENT (its fw_event is natEvent)" \
+		grep -q '^SRC_IP,DST_IP,SRC_PORT,DST_PORT,PROTOCOL,NAT_EVENT,' "$T/pmacct.csv"
+else
+	check "pmacct decodes firewallEvent: created (1) for the allowed connection" \
+		grep -qE "10.1.0.5,10.2.0.7,40000,22,tcp,1," "$T/pmacct.csv"
+fi
 
 # --- TCP collector: a session that starts with the templates
 $PY - "$T/p4.bin" <<'PYEOF' && ok "TCP: IPFIX messages, templates first" || bad "TCP stream"
