@@ -14,6 +14,8 @@
 
 #include <hs/hs.h>
 
+#include <zonewall/policy.h>
+
 #include "l7_db.h"
 #include "l7_pool.h"
 
@@ -231,6 +233,21 @@ int zw_l7_conn__seen(const struct zw_l7_conn *c)
 int zw_l7_conn__ftype(const struct zw_l7_conn *c)
 {
 	return c->ftype;
+}
+
+uint8_t zw_l7_conn__seen_code(const struct zw_l7_conn *c)
+{
+	const char *name;
+
+	if (c->verdict == ZW_L7_FILE)
+		return c->ftype >= 0 ? (uint8_t)(c->ftype + 1) : 0;
+	if (c->seen < 0)
+		return 0;
+	name = zw_l7_proto__name(c->seen);
+	for (unsigned i = 0; zw_inspect_names[i] && i < 254; i++)
+		if (!strcmp(zw_inspect_names[i], name))
+			return (uint8_t)(i + 1);
+	return 0;
 }
 
 /* The protocol the first bytes of either direction are, by the

@@ -45,6 +45,7 @@ enum fkind {
 	K_E_FLOW_ID,
 	K_E_REASON,
 	K_E_SHA,
+	K_E_L7_SEEN,
 };
 
 struct field {
@@ -72,6 +73,7 @@ static const struct field ipfix4[] = {
 	E(ZW_TM_IE_FLOW_ID, VAR, K_E_FLOW_ID),
 	E(ZW_TM_IE_DROP_REASON, VAR, K_E_REASON),
 	E(ZW_TM_IE_IMAGE_SHA256, 32, K_E_SHA),
+	E(ZW_TM_IE_L7_SEEN, VAR, K_E_L7_SEEN),
 };
 static const struct field ipfix6[] = {
 	F(148, 8, K_CONN_ID),	 F(27, 16, K_SRC),	 F(28, 16, K_DST),
@@ -86,6 +88,7 @@ static const struct field ipfix6[] = {
 	E(ZW_TM_IE_FLOW_ID, VAR, K_E_FLOW_ID),
 	E(ZW_TM_IE_DROP_REASON, VAR, K_E_REASON),
 	E(ZW_TM_IE_IMAGE_SHA256, 32, K_E_SHA),
+	E(ZW_TM_IE_L7_SEEN, VAR, K_E_L7_SEEN),
 };
 /* NetFlow v9 + NSEL: fixed lengths only (v9 has neither variable-length
  * nor enterprise elements); ids as nfdump and Wireshark read them:
@@ -213,6 +216,7 @@ static size_t record_size(const struct tmpl *t, const struct zw_tm_record *r)
 		case K_E_SRC_ZONE: n += 1 + slen(r->src_zone); break;
 		case K_E_DST_ZONE: n += 1 + slen(r->dst_zone); break;
 		case K_E_FLOW_ID: n += 1 + slen(r->flow_id); break;
+		case K_E_L7_SEEN: n += 1 + slen(r->l7_seen); break;
 		default: n += 1 + slen(r->drop_reason); break;
 		}
 	}
@@ -321,6 +325,7 @@ static uint8_t *put_record(const struct zw_tm_encoder *e, const struct tmpl *t,
 		case K_E_DST_ZONE: p = put_str(p, r->dst_zone); break;
 		case K_E_FLOW_ID: p = put_str(p, r->flow_id); break;
 		case K_E_REASON: p = put_str(p, r->drop_reason); break;
+		case K_E_L7_SEEN: p = put_str(p, r->l7_seen); break;
 		case K_E_SHA:
 			if (r->image_sha256)
 				memcpy(p, r->image_sha256, 32);

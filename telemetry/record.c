@@ -76,6 +76,7 @@ int zw_tm_record__from_flow(struct zw_tm_record *out,
 	memcpy(key.dst, in->dst, 16);
 	out->conn_id = zw_fnv1a64(&key, sizeof(key));
 	out->src_zone = out->dst_zone = out->flow_id = out->drop_reason = "";
+	out->l7_seen = "";
 	if (out->fw_event == ZW_TM_FW_DENIED)
 		out->drop_reason = zw_drop_reason__name(in->reason);
 	return 0;

@@ -16,6 +16,14 @@
  * by a pidfd from then on, so a recycled pid is never taken for it), and
  * supervises it through the pidfd. Under systemd, the unit's control
  * group is stopped with the daemon, inspector included.
+ *
+ * The inspector's verdicts reach the record pump as flow records (a cut:
+ * reason l7-mismatch or file-type, with what it saw): zw-inspect sends
+ * each as one datagram to STATE/inspector.rec, a socket the daemon binds
+ * at start (a path, not an inherited descriptor, so an adopted inspector
+ * reaches the new daemon too); zwd_tm__tick() reads it like an engine's
+ * records. A record sent while no daemon listens is lost and counted by
+ * zw-inspect (its stats file).
  */
 #include <errno.h>
 #include <signal.h>
@@ -24,7 +32,10 @@
 #include <string.h>
 #include <fcntl.h>
 #include <poll.h>
+#include <sys/socket.h>
+#include <sys/stat.h>
 #include <sys/syscall.h>
+#include <sys/un.h>
 #include <sys/wait.h>
 #include <time.h>
 #include <unistd.h>
@@ -43,6 +54,8 @@ struct zwd_inspector {
 	char image[256];
 	int log_fd;
 	char pidfile[4200];
+	char records[108];	/* STATE/inspector.rec (sun_path's size) */
+	int rec_fd;		/* bound there, non-blocking; -1 none */
 	pid_t pid;		/* 0: not running */
 	int pidfd;		/* adopted (not our child): its pidfd, else -1 */
 	int64_t started_ms;	/* CLOCK_MONOTONIC */
@@ -111,8 +124,10 @@ static bool adopt(struct zwd_inspector *in)
 	n = f ? fread(buf, 1, sizeof(buf), f) : 0;
 	if (f)
 		fclose(f);
-	wn = (size_t)snprintf(want, sizeof(want), "%s%c--queue%c%s%c--image%c%s",
-			      in->path, 0, 0, in->queue, 0, 0, in->image) + 1;
+	wn = (size_t)snprintf(want, sizeof(want),
+			      "%s%c--queue%c%s%c--image%c%s%c--records%c%s",
+			      in->path, 0, 0, in->queue, 0, 0, in->image, 0, 0,
+			      in->records) + 1;
 	if (n != wn || memcmp(buf, want, wn)) {
 		close(fd);
 		return false;
@@ -129,8 +144,8 @@ static bool adopt(struct zwd_inspector *in)
 
 static void spawn(struct zwd_inspector *in)
 {
-	char *argv[] = {in->path, "--queue", in->queue, "--image", in->image,
-			NULL};
+	char *argv[] = {in->path,   "--queue",	 in->queue, "--image",
+			in->image,  "--records", in->records, NULL};
 	pid_t pid;
 
 	pid = fork();
@@ -164,6 +179,35 @@ static void spawn(struct zwd_inspector *in)
 	       "pid=%d path=%s queue=%s image=%s restarts=%llu", (int)pid,
 	       in->path, in->queue, in->image,
 	       (unsigned long long)in->restarts);
+}
+
+/* The datagram socket zw-inspect sends its records to: created anew
+ * (a stale one of a previous daemon removed), owner-only, non-blocking,
+ * with room for bursts of cuts. -1 with errno. */
+static int bind_records(const char *path)
+{
+	struct sockaddr_un a = {.sun_family = AF_UNIX};
+	int fd = socket(AF_UNIX, SOCK_DGRAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
+	int sz = 1 << 20, e;
+
+	if (fd < 0)
+		return -1;
+	snprintf(a.sun_path, sizeof(a.sun_path), "%s", path);
+	unlink(path);
+	if (bind(fd, (struct sockaddr *)&a, sizeof(a)) < 0 ||
+	    chmod(path, 0600) < 0) {
+		e = errno;
+		close(fd);
+		errno = e;
+		return -1;
+	}
+	setsockopt(fd, SOL_SOCKET, SO_RCVBUF, &sz, sizeof(sz));
+	return fd;
+}
+
+int zwd_inspector__records_fd(const struct zwd *d)
+{
+	return d->insp ? d->insp->rec_fd : -1;
 }
 
 int zwd_inspector__start(struct zwd *d, const char *path, int log_fd,
@@ -215,6 +259,22 @@ int zwd_inspector__start(struct zwd *d, const char *path, int log_fd,
 	in->pidfd = -1;
 	snprintf(in->pidfile, sizeof(in->pidfile), "%s/zw-inspect.pid",
 		 d->state_dir);
+	if ((size_t)snprintf(in->records, sizeof(in->records),
+			     "%s/inspector.rec", d->state_dir) >=
+	    sizeof(in->records)) {
+		snprintf(err, err_len,
+			 "state directory %s: too long a path for the "
+			 "inspector's record socket (%zu bytes at most)",
+			 d->state_dir, sizeof(in->records) - 15);
+		free(in);
+		return -ENAMETOOLONG;
+	}
+	in->rec_fd = bind_records(in->records);
+	if (in->rec_fd < 0)
+		zw_log(ZW_LOG_WARN, "inspector-records",
+		       "path=%s error=\"%s\" msg=\"the inspector's verdicts "
+		       "will not reach the flow records\"",
+		       in->records, strerror(errno));
 	d->insp = in;
 	if (!adopt(in))
 		spawn(in);
@@ -335,6 +395,10 @@ void zwd_inspector__stop(struct zwd *d)
 		       (int)in->pid, r == 0 ? " killed=1" : "");
 	}
 	unlink(in->pidfile);
+	if (in->rec_fd >= 0) {
+		close(in->rec_fd);
+		unlink(in->records);
+	}
 	free(in);
 	d->insp = NULL;
 }

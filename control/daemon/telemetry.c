@@ -14,12 +14,17 @@
  */
 #include <arpa/inet.h>
 #include <errno.h>
+#include <sys/socket.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
 
 #include <zonewall/flow_record.h>
+#ifdef ZW_HAVE_L7
+#include <zonewall/l7.h>
+#endif
+#include <zonewall/policy.h>
 #include <zonewall/telemetry.h>
 
 #include "log.h"
@@ -149,6 +154,26 @@ static const char *flow_name(const struct zw_image *img, uint32_t f)
 				       : "";
 }
 
+/* What an L7 cut saw (struct zw_flow_record.l7_seen): the protocol
+ * recognised or the file type, "" when none or unknown. */
+static const char *l7_seen_name(const struct zw_flow_record *r)
+{
+	size_t n = 0;
+
+	if (!r->l7_seen)
+		return "";
+	if (r->reason == ZW_DROP_L7_MISMATCH) {
+		while (zw_inspect_names[n])
+			n++;
+		return r->l7_seen <= n ? zw_inspect_names[r->l7_seen - 1] : "";
+	}
+#ifdef ZW_HAVE_L7
+	if (r->reason == ZW_DROP_FILE_TYPE && r->l7_seen <= ZW_FT__COUNT)
+		return zw_l7_ftype__name(r->l7_seen - 1u);
+#endif
+	return "";
+}
+
 /* Zones of a record: as the engine judged them; for a denial that came
  * before any zone lookup (both "outside"), looked up here. */
 static void zones_of(const struct zw_image *img, const struct zw_flow_record *r,
@@ -209,6 +234,7 @@ static void export(struct zwd_tm *t, const struct zw_flow_record *r,
 	x.src_zone = zone_name(img, zs);
 	x.dst_zone = zone_name(img, zd);
 	x.flow_id = flow_name(img, r->flow);
+	x.l7_seen = l7_seen_name(r);
 	x.image_sha256 = img ? img->sha256 : NULL;
 	for (size_t i = 0; i < t->n_x; i++)
 		zw_tm_exporter__add(t->x[i], &x, (uint64_t)t->now_unix_ms);
@@ -256,6 +282,38 @@ static int take(void *ctx, const struct zw_flow_record *r)
 	return 0;
 }
 
+/* The L7 inspector's verdicts (inspector.c: one record per datagram on
+ * its socket), taken like an engine's records, at most PULL_MAX a tick. */
+static void inspector_records(struct zwd *d, struct zwd_tm *t)
+{
+	int fd = zwd_inspector__records_fd(d);
+	struct zw_flow_record r;
+
+	for (int n = 0; fd >= 0 && n < PULL_MAX; n++) {
+		ssize_t k = recv(fd, &r, sizeof(r), MSG_DONTWAIT | MSG_TRUNC);
+
+		if (k < 0) {
+			if (errno != EAGAIN && errno != EWOULDBLOCK &&
+			    errno != EINTR) {
+				t->engine_errors++;
+				snprintf(t->engine_error, sizeof(t->engine_error),
+					 "inspector records: %s", strerror(errno));
+			}
+			return;
+		}
+		if (k != (ssize_t)sizeof(r) || r.event != ZW_EV_DROP) {
+			t->engine_errors++;
+			snprintf(t->engine_error, sizeof(t->engine_error),
+				 "inspector records: a datagram of %zd bytes "
+				 "that is no denied record", k);
+			continue;
+		}
+		take(t, &r);
+		if (n + 1 == PULL_MAX)
+			t->behind = true;
+	}
+}
+
 void zwd_tm__tick(struct zwd *d)
 {
 	struct zwd_tm *t = d->tm;
@@ -283,6 +341,7 @@ void zwd_tm__tick(struct zwd *d)
 			t->behind = true;
 		}
 	}
+	inspector_records(d, t);
 	zw_tm_agg__flush(t->agg, (uint64_t)t->now_unix_ms, false, fold_out, t);
 	for (size_t i = 0; i < t->n_x; i++)
 		zw_tm_exporter__tick(t->x[i], (uint64_t)t->now_unix_ms);
@@ -417,6 +476,8 @@ static json_t *live_json(const struct live *l)
 	json_object_set_new(o, "reason",
 			    denied ? json_string(zw_drop_reason__name(r->reason))
 				   : json_null());
+	if (*l7_seen_name(r))
+		json_object_set_new(o, "seen", json_string(l7_seen_name(r)));
 	return o;
 }
 

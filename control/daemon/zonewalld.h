@@ -145,6 +145,10 @@ int zwd_inspector__start(struct zwd *d, const char *path, int log_fd,
 			 char *err, size_t err_len);
 /* SIGCHLD: reap it if it died (logged) and plan its restart. */
 void zwd_inspector__reap(struct zwd *d);
+/* The socket the inspector sends its verdicts' flow records to (one
+ * struct zw_flow_record per datagram), -1 when none: read by the record
+ * pump (telemetry.c). */
+int zwd_inspector__records_fd(const struct zwd *d);
 /* ms until a planned restart (0: due), -1 if none. */
 int zwd_inspector__timeout(const struct zwd *d);
 /* Restart it if due. */

@@ -76,7 +76,11 @@ static void print_text(const json_t *f)
 	       *zw_ctl_sget(f, "flow") ? zw_ctl_sget(f, "flow") : "-",
 	       zw_ctl_sget(f, "from"), zw_ctl_sget(f, "to"),
 	       zw_ctl_sget(f, "proto"), src, dst);
-	if (!strcmp(ev, "denied"))
+	if (!strcmp(ev, "denied") && *zw_ctl_sget(f, "seen"))
+		printf(" reason %s (%s) count %lld\n", zw_ctl_sget(f, "reason"),
+		       zw_ctl_sget(f, "seen"),
+		       (long long)json_integer_value(json_object_get(f, "packets")));
+	else if (!strcmp(ev, "denied"))
 		printf(" reason %s count %lld\n", zw_ctl_sget(f, "reason"),
 		       (long long)json_integer_value(json_object_get(f, "packets")));
 	else if (!strcmp(ev, "created"))

@@ -529,9 +529,9 @@ static __always_inline void emit(struct xdp_md *ctx, const struct zw_pkt *p,
 	r->event = event;
 	r->reason = reason;
 	r->engine = 1;
+	r->l7_seen = 0;
 	r->pad[0] = 0;
 	r->pad[1] = 0;
-	r->pad[2] = 0;
 	r->ifindex = ctx->ingress_ifindex;
 	r->reserved = 0;
 	__builtin_memcpy(r->src, p->t.src, 16);
@@ -595,9 +595,9 @@ static __always_inline void emit_end(const struct zw_tuple *key,
 	r->event = ZW_EV_END;
 	r->reason = ZW_DROP_NONE;
 	r->engine = 1;
+	r->l7_seen = 0;
 	r->pad[0] = 0;
 	r->pad[1] = 0;
-	r->pad[2] = 0;
 	r->ifindex = 0;
 	r->flags = ZW_REC_F_EXT;
 	r->start_ns = e->start_ns;

@@ -384,6 +384,7 @@ uint8_t zw_l7__packet(struct zw_worker *w, struct zw_ctab *t, uint32_t pos,
 	if (v == ZW_L7_MISMATCH || v == ZW_L7_FILE) {
 		d->c.flags = (uint8_t)((d->c.flags & ~ZW_CF_L7) | ZW_CF_L7_CUT |
 				       (v == ZW_L7_FILE ? ZW_CF_L7_FILE : 0));
+		w->l7_seen = zw_l7_conn__seen_code(st->c); /* its record's */
 		zw_l7__end(w, t->l7[pos]);
 		w->st.l7_cut++;
 		*cut = 1;

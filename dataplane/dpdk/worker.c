@@ -604,6 +604,9 @@ static void l7_drop(struct zw_worker *w, const struct zw_ctx *ctx,
 	if (cut) {
 		emit_pkt(w, ctx, pk, ZW_EV_DROP, r, flow, d->c.src_zone,
 			 d->c.dst_zone, now);
+		/* what the cut saw (zw_l7__packet): the protocol or file type */
+		w->rec[w->n_rec - 1].l7_seen = w->l7_seen;
+		w->l7_seen = 0;
 		sl->emitted = 1;
 	}
 }

@@ -229,6 +229,7 @@ struct zw_worker {
 	uint32_t drop_budget;	/* drop records left in this millisecond */
 	/* records staged for one enqueue per burst (zw_worker__flush) */
 	uint32_t n_rec;
+	uint8_t l7_seen; /* the last L7 cut's, for its record (l7.c) */
 	struct zw_flow_record rec[ZW_BURST];
 	/* copies to mirror ports of the burst being judged, sent at its end
 	 * (a packet goes at most once to a port: ZW_BURST each) */

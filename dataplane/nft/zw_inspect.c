@@ -14,12 +14,17 @@
  *     the connection's packets from then on without queueing them), accepts;
  *   - not the protocol, or a blocked file type: sets the CUT bits (the
  *     ruleset drops every later packet, counted per flow), drops the packet,
- *     prints a denied record (reason l7-mismatch or file-type);
+ *     prints a denied record (reason l7-mismatch or file-type) and, with
+ *     --records PATH, sends it as a struct zw_flow_record datagram to that
+ *     socket (zonewalld's record pump binds it: the verdict then reaches
+ *     zonectl flows and the IPFIX/NSEL exporters like an engine's
+ *     records, with the protocol or file type seen);
  *   - not judged yet: accepts.
  * TCP segments out of order are dropped while a connection is inspected
  * (the sender sends them again): bytes are judged in stream order.
  *
- * Usage: zw-inspect --queue N --image PATH [--stats FILE] [--verbose]
+ * Usage: zw-inspect --queue N --image PATH [--records SOCKET] [--stats FILE]
+ *                   [--verbose]
  * Run it in the network namespace of the engine (ip netns exec NS ...).
  */
 #include <arpa/inet.h>
@@ -29,7 +34,9 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/socket.h>
 #include <sys/stat.h>
+#include <sys/un.h>
 #include <time.h>
 #include <unistd.h>
 
@@ -59,6 +66,7 @@ struct conn {
 	struct conn *next;
 	struct zw_l7_conn *l7;
 	uint32_t flow;
+	uint16_t src_zone, dst_zone; /* as the image judged the connection */
 	uint32_t seq[2]; /* next expected TCP sequence per direction */
 	bool seq_known[2];
 	time_t last;
@@ -77,6 +85,9 @@ static struct {
 	uint16_t queue;
 	const char *image_path;
 	const char *stats_path;
+	const char *records_path;
+	int rec_fd;		/* -1 without --records */
+	uint64_t rec_sent, rec_lost;
 	bool verbose;
 	struct zw_image *img;
 	struct stat img_st;
@@ -132,8 +143,10 @@ static void write_stats(void)
 	f = fopen(tmp, "w");
 	if (!f)
 		return;
-	fprintf(f, "{\"image\": \"%s\", \"unknown_cut\": %llu, \"flows\": {",
-		g.img->sha256_hex, (unsigned long long)g.unknown_cut);
+	fprintf(f, "{\"image\": \"%s\", \"unknown_cut\": %llu, "
+		   "\"records_sent\": %llu, \"records_lost\": %llu, \"flows\": {",
+		g.img->sha256_hex, (unsigned long long)g.unknown_cut,
+		(unsigned long long)g.rec_sent, (unsigned long long)g.rec_lost);
 	for (uint32_t i = 0, n = 0; i < g.img->n_flows; i++) {
 		if (!g.fs[i].judged && !g.fs[i].mismatch && !g.fs[i].file)
 			continue;
@@ -342,6 +355,41 @@ static const char *addr_str(uint8_t fam, const uint8_t *a, char *buf)
 }
 
 /* The record of a cut connection, one line (docs/l7.md). */
+/* The cut as a flow record, one datagram to --records (never blocking: a
+ * daemon that is not there, or behind, loses it, counted). */
+static void send_record(const struct conn *c, unsigned reason)
+{
+	struct sockaddr_un a = {.sun_family = AF_UNIX};
+	struct zw_flow_record r;
+	struct timespec ts;
+
+	if (g.rec_fd < 0)
+		return;
+	memset(&r, 0, sizeof(r));
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	r.ts_ns = (uint64_t)ts.tv_sec * 1000000000ull + (uint64_t)ts.tv_nsec;
+	r.packets = 1;
+	r.flow = c->flow < g.img->n_flows ? c->flow : ZW_NO_FLOW;
+	r.src_zone = c->src_zone;
+	r.dst_zone = c->dst_zone;
+	r.sport = c->k.cport;
+	r.dport = c->k.sport;
+	r.family = c->k.family;
+	r.proto = c->k.proto;
+	r.event = ZW_EV_DROP;
+	r.reason = (uint8_t)reason;
+	r.engine = 4; /* the L7 inspector */
+	r.l7_seen = zw_l7_conn__seen_code(c->l7);
+	memcpy(r.src, c->k.caddr, 16);
+	memcpy(r.dst, c->k.saddr, 16);
+	snprintf(a.sun_path, sizeof(a.sun_path), "%s", g.records_path);
+	if (sendto(g.rec_fd, &r, sizeof(r), MSG_DONTWAIT | MSG_NOSIGNAL,
+		   (struct sockaddr *)&a, sizeof(a)) == (ssize_t)sizeof(r))
+		g.rec_sent++;
+	else
+		g.rec_lost++;
+}
+
 static void record(const struct conn *c, unsigned reason)
 {
 	char a[INET6_ADDRSTRLEN], b[INET6_ADDRSTRLEN];
@@ -358,6 +406,7 @@ static void record(const struct conn *c, unsigned reason)
 	       seen >= 0 ? zw_l7_proto__name(seen) : "-",
 	       ft >= 0 ? zw_l7_ftype__name((unsigned)ft) : "-");
 	fflush(stdout);
+	send_record(c, reason);
 }
 
 /* A new connection from the packet's source: what to check on it. NULL
@@ -396,6 +445,8 @@ static struct conn *new_conn(const struct pkt *k, bool *pass)
 	c->k.cport = k->sport;
 	c->k.sport = k->dport;
 	c->flow = v.flow;
+	c->src_zone = (uint16_t)v.src_zone;
+	c->dst_zone = (uint16_t)v.dst_zone;
 	if (!*pass) {
 		c->l7 = zw_l7_conn__new(g.db, proto, k->proto, ft);
 		if (!c->l7) {
@@ -599,10 +650,13 @@ static int config(uint8_t cmd)
 static void usage(FILE *f)
 {
 	fprintf(f,
-		"usage: zw-inspect --queue N --image PATH [--stats FILE] [--verbose]\n"
-		"The L7 inspector of the nftables engine (docs/l7.md): judges the\n"
-		"connections the engine queues to NFQUEUE N (its option queue=N)\n"
-		"against the image it enforces (its option inspect_image=PATH).\n");
+		"usage: zw-inspect --queue N --image PATH [--records SOCKET]\n"
+		"                  [--stats FILE] [--verbose]\n"
+		"The L7 inspector of the kernel engines (docs/l7.md): judges the\n"
+		"connections an engine queues to NFQUEUE N (its option queue=N)\n"
+		"against the image it enforces (its option inspect_image=PATH).\n"
+		"--records: send each cut as a flow record (one datagram) to the\n"
+		"socket zonewalld binds (STATE/inspector.rec); zonewalld passes it.\n");
 }
 
 int main(int argc, char **argv)
@@ -611,6 +665,7 @@ int main(int argc, char **argv)
 		{"queue", required_argument, NULL, 'q'},
 		{"image", required_argument, NULL, 'i'},
 		{"stats", required_argument, NULL, 's'},
+		{"records", required_argument, NULL, 'r'},
 		{"verbose", no_argument, NULL, 'v'},
 		{"help", no_argument, NULL, 'h'},
 		{NULL, 0, NULL, 0},
@@ -619,7 +674,8 @@ int main(int argc, char **argv)
 	int c, ret = 0;
 	bool have_queue = false;
 
-	while ((c = getopt_long(argc, argv, "q:i:s:vh", lo, NULL)) != -1) {
+	g.rec_fd = -1;
+	while ((c = getopt_long(argc, argv, "q:i:s:r:vh", lo, NULL)) != -1) {
 		switch (c) {
 		case 'q': {
 			char *end;
@@ -635,6 +691,13 @@ int main(int argc, char **argv)
 		}
 		case 'i': g.image_path = optarg; break;
 		case 's': g.stats_path = optarg; break;
+		case 'r':
+			if (strlen(optarg) >= sizeof(((struct sockaddr_un *)0)->sun_path)) {
+				fprintf(stderr, "zw-inspect: --records: path too long\n");
+				return 2;
+			}
+			g.records_path = optarg;
+			break;
 		case 'v': g.verbose = true; break;
 		case 'h': usage(stdout); return 0;
 		default: usage(stderr); return 2;
@@ -643,6 +706,14 @@ int main(int argc, char **argv)
 	if (!have_queue || !g.image_path || optind != argc) {
 		usage(stderr);
 		return 2;
+	}
+	if (g.records_path) {
+		g.rec_fd = socket(AF_UNIX, SOCK_DGRAM | SOCK_CLOEXEC, 0);
+		if (g.rec_fd < 0) {
+			fprintf(stderr, "zw-inspect: --records: %s\n",
+				strerror(errno));
+			return 1;
+		}
 	}
 	g.db = zw_l7_db__new(err, sizeof(err));
 	if (!g.db) {

@@ -87,8 +87,12 @@ struct zw_flow_record {
 	__u8 proto;
 	__u8 event;	  /* enum zw_flow_event */
 	__u8 reason;	  /* enum zw_drop_reason */
-	__u8 engine;	  /* 1 xdp, 2 dpdk, 3 nft */
-	__u8 pad[3];
+	__u8 engine;	  /* 1 xdp, 2 dpdk, 3 nft, 4 the L7 inspector */
+	__u8 l7_seen;	  /* reason l7-mismatch: the protocol recognised,
+			   * 1 + its index in zw_inspect_names (0: none);
+			   * reason file-type: 1 + the file type (enum
+			   * zw_l7_ftype, l7.h); else 0 */
+	__u8 pad[2];
 	__u32 ifindex;	  /* ingress interface (xdp) or port id (dpdk) */
 	union {
 		__u32 reserved; /* its old name: engines that write 0 here

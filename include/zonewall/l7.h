@@ -153,6 +153,11 @@ bool zw_l7_conn__done(const struct zw_l7_conn *c);
 int zw_l7_conn__seen(const struct zw_l7_conn *c);
 /* The file type found (enum zw_l7_ftype), or -1. */
 int zw_l7_conn__ftype(const struct zw_l7_conn *c);
+/* What a cut saw, as flow records carry it (struct zw_flow_record.l7_seen):
+ * after ZW_L7_FILE, 1 + the file type; after ZW_L7_MISMATCH, 1 + the index
+ * of the protocol recognised in zw_inspect_names (policy.h), 0 when none
+ * was. One rule for every engine and the inspector. */
+uint8_t zw_l7_conn__seen_code(const struct zw_l7_conn *c);
 
 /* ---- preallocated connections (a packet path that must not allocate) ---- */
 

@@ -58,6 +58,8 @@ enum zw_tm_enterprise_ie {
 	ZW_TM_IE_FLOW_ID = 3,	  /* string: matrix flow id ("OPS-001") */
 	ZW_TM_IE_DROP_REASON = 4, /* string: zw_drop_reason__name() */
 	ZW_TM_IE_IMAGE_SHA256 = 5, /* octetArray[32]: the policy image */
+	ZW_TM_IE_L7_SEEN = 6,	  /* string: an L7 cut's protocol seen
+				   * ("http") or file type ("elf"), "" */
 };
 
 /* firewallEvent (IE 233) / NF_F_FW_EVENT values. */
@@ -95,6 +97,7 @@ struct zw_tm_record {
 	uint64_t init_packets, init_octets, resp_packets, resp_octets;
 	uint64_t start_ms, end_ms; /* UNIX time, milliseconds */
 	const char *src_zone, *dst_zone, *flow_id, *drop_reason;
+	const char *l7_seen; /* ZW_TM_IE_L7_SEEN */
 	const uint8_t *image_sha256; /* 32 bytes, or NULL (zeros) */
 };
 #define ZW_TM_NO_FLOW UINT32_MAX

@@ -237,6 +237,22 @@ got=$(ip netns exec $C curl -s -m 4 http://10.72.2.2:2222/hello.txt)
 grep -q 'reason=l7-mismatch flow=L7-SSH .*seen=http' "$T/zd.log" &&
 	ok "record: l7-mismatch, flow L7-SSH, http seen (in zonewalld's log)" ||
 	{ bad "no l7-mismatch record naming http"; grep zw-inspect "$T/zd.log" | tail -5; }
+# the XDP program never sees the kernel path's verdict: the inspector's
+# record is what reaches the daemon's flow records (and the exporters)
+for _ in $(seq 50); do
+	zc flows --denied --format json >"$T/flows.json" 2>/dev/null
+	grep -q '"seen"' "$T/flows.json" && break
+	sleep 0.1
+done
+$PY - "$T/flows.json" <<'PYEOF' &&
+import json, sys
+d = json.load(open(sys.argv[1]))
+recs = d["flows"] if isinstance(d, dict) and "flows" in d else d
+sys.exit(0 if any(r.get("reason") == "l7-mismatch" and r.get("flow") == "L7-SSH"
+                  and r.get("seen") == "http" for r in recs) else 1)
+PYEOF
+	ok "zonectl flows: the cut as a denied record, l7-mismatch, L7-SSH, seen http" ||
+	bad "no inspector record in zonectl flows: $(head -c 600 "$T/flows.json")"
 ip netns exec $F nft list counter inet "$L7T" drop_L7-SSH 2>/dev/null | grep -q "packets [1-9]" &&
 	ok "later packets of the cut connection dropped by the L7 table (drop_L7-SSH)" ||
 	bad "drop_L7-SSH counted nothing"

@@ -2077,6 +2077,18 @@ static const struct l7_case l7_file_cases[] = {
 	    { 0, ACK, 0, B("SSH-2.0-cli\r\n"), -1 } } },
 };
 
+/* The record's l7_seen for the oracle's result (flow_record.h): 1 + the
+ * file type, or 1 + the index of the protocol seen in zw_inspect_names. */
+static uint8_t l7_seen_want(const struct zw_l7_result *r)
+{
+	if (r->reason == ZW_DROP_FILE_TYPE)
+		return r->ftype >= 0 ? (uint8_t)(r->ftype + 1) : 0;
+	for (unsigned i = 0; r->seen >= 0 && zw_inspect_names[i]; i++)
+		if (!strcmp(zw_inspect_names[i], zw_l7_proto__name(r->seen)))
+			return (uint8_t)(i + 1);
+	return 0;
+}
+
 /*
  * Each case's packets one burst at a time through a worker's pipeline,
  * then a probe (one more in-sequence client segment): the connection
@@ -2179,6 +2191,8 @@ static void run_l7_cases(const struct zw_image *img, const struct l7_case *cs,
 					continue;
 				n_drop++;
 				CU_ASSERT_EQUAL(ev.reason, r.reason);
+				/* what the cut saw, as the oracle saw it */
+				CU_ASSERT_EQUAL(ev.l7_seen, l7_seen_want(&r));
 				CU_ASSERT_EQUAL(ev.flow, 0);
 				CU_ASSERT(ev.dport == c->port ||
 					  ev.sport == c->port);

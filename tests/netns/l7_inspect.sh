@@ -205,6 +205,22 @@ zc crisis block-file executable --from ops --to srv -m "C2 drill" >"$T/crisis.ou
 grep -q 'reason=file-type flow=L7-WEB .*file=elf' "$T/zd.log" &&
 	ok "record: file-type, flow L7-WEB, elf (in zonewalld's log)" ||
 	bad "no file-type record: $(grep zw-inspect "$T/zd.log")"
+# the inspector's record reaches the daemon's flow records (the pump
+# reads STATE/inspector.rec every 100 ms)
+for _ in $(seq 50); do
+	zc flows --denied --format json >"$T/flows.json" 2>/dev/null
+	grep -q '"seen"' "$T/flows.json" && break
+	sleep 0.1
+done
+$PY - "$T/flows.json" <<'PYEOF' &&
+import json, sys
+d = json.load(open(sys.argv[1]))
+recs = d["flows"] if isinstance(d, dict) and "flows" in d else d
+sys.exit(0 if any(r.get("reason") == "file-type" and r.get("flow") == "L7-WEB"
+                  and r.get("seen") == "elf" for r in recs) else 1)
+PYEOF
+	ok "zonectl flows: the cut as a denied record, file-type, L7-WEB, seen elf" ||
+	bad "no inspector record in zonectl flows: $(head -c 600 "$T/flows.json")"
 # the inspector dies: logged, restarted; the measure still holds
 kill -9 "$IP1"
 for _ in $(seq 100); do IP2=$(inspector_pid); [ -n "$IP2" ] && [ "$IP2" != "$IP1" ] && break; sleep 0.05; done

@@ -249,6 +249,7 @@ static struct zw_tm_record rec4(uint16_t sport)
 	r.dst_zone = "jump";
 	r.flow_id = "OPS-001";
 	r.drop_reason = "";
+	r.l7_seen = "";
 	r.image_sha256 = sha;
 	return r;
 }
@@ -303,6 +304,9 @@ static void test_ipfix_roundtrip(void)
 	r[2].flow_index = ZW_TM_NO_FLOW;
 	r[2].flow_id = "";
 	r[2].drop_reason = "no-flow";
+	r[1].fw_event = ZW_TM_FW_DENIED;
+	r[1].drop_reason = "l7-mismatch";
+	r[1].l7_seen = "http";
 	one_message(e, r, 3, 1700000002000ull, d);
 	CU_ASSERT_EQUAL(d->version, 10);
 	CU_ASSERT_EQUAL(d->domain, 42);
@@ -333,6 +337,7 @@ static void test_ipfix_roundtrip(void)
 	CU_ASSERT(str_is(x, ZW_TM_IE_DST_ZONE, "jump"));
 	CU_ASSERT(str_is(x, ZW_TM_IE_FLOW_ID, "OPS-001"));
 	CU_ASSERT(str_is(x, ZW_TM_IE_DROP_REASON, ""));
+	CU_ASSERT(str_is(x, ZW_TM_IE_L7_SEEN, ""));
 	CU_ASSERT_EQUAL(val(x, ZW_TM_IE_IMAGE_SHA256, ZW_TM_DEFAULT_PEN)->len, 32);
 	CU_ASSERT(!memcmp(val(x, ZW_TM_IE_IMAGE_SHA256, ZW_TM_DEFAULT_PEN)->p,
 			  sha, 32));
@@ -341,6 +346,8 @@ static void test_ipfix_roundtrip(void)
 	CU_ASSERT_EQUAL(val(x, 27, 0)->len, 16);
 	CU_ASSERT(!memcmp(val(x, 27, 0)->p, r[1].src, 16));
 	CU_ASSERT(!memcmp(val(x, 28, 0)->p, r[1].dst, 16));
+	CU_ASSERT(str_is(x, ZW_TM_IE_DROP_REASON, "l7-mismatch"));
+	CU_ASSERT(str_is(x, ZW_TM_IE_L7_SEEN, "http"));
 	x = &d->rec[2];
 	CU_ASSERT_EQUAL(x->tid, ZW_TM_TEMPLATE_V4);
 	CU_ASSERT_EQUAL(num(x, 32), 8 << 8);

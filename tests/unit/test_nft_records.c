@@ -209,7 +209,7 @@ static void test_ct_new(void)
 	CU_ASSERT_EQUAL(r.reason, ZW_DROP_NONE);
 	CU_ASSERT_EQUAL(r.ifindex, 0);
 	CU_ASSERT_EQUAL(r.egress_ifindex, 0);
-	CU_ASSERT_EQUAL(r.pad[0] | r.pad[1] | r.pad[2], 0);
+	CU_ASSERT_EQUAL(r.l7_seen | r.pad[0] | r.pad[1], 0);
 	CU_ASSERT_EQUAL(r.pad2[0] | r.pad2[1] | r.pad2[2], 0);
 
 	/* no timestamp (nf_conntrack_timestamp off): the time it is read */
