@@ -80,8 +80,10 @@ start "file:$T/a.img,inspect=7" "file:$T/b.img" -- --inspector "$FAKE" \
 	{ cat "$T/zwd.log"; exit 1; }
 check "the inspector runs once" wait_for one_live
 P1=$(live)
-check "with the engine's queue and image" \
-	grep -qx -- "--queue 7 --image $T/a.img" "$T/insp.$P1.args"
+check "with the engine's queue and image, and the daemon's record socket" \
+	grep -qx -- "--queue 7 --image $T/a.img --records $T/state/inspector.rec" "$T/insp.$P1.args"
+check "the record socket is bound, owner only" \
+	bash -c "[ -S '$T/state/inspector.rec' ] && [ \"\$(stat -c %a '$T/state/inspector.rec')\" = 600 ]"
 check "started as zonewalld's child" [ "$(ps -o ppid= -p "$P1" | tr -d ' ')" = "$PID" ]
 check "logged (inspector-started, its pid, queue, image)" \
 	grep -q "inspector-started pid=$P1 path=$FAKE queue=7 image=$T/a.img restarts=0" "$T/zwd.log"
