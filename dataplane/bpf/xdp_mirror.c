@@ -119,8 +119,11 @@ static char *entry_line(const char *ifname, const char *map,
 static int push(struct xdp_mirror_ticket *t, int map, const void *k,
 		size_t kl, const void *v, size_t vl)
 {
-	struct ment *ne = realloc(t->e, (t->n_e + 1) * sizeof(*ne));
+	struct ment *ne;
 
+	if (kl > sizeof(ne->key) || vl > sizeof(ne->val))
+		return -EINVAL;
+	ne = realloc(t->e, (t->n_e + 1) * sizeof(*ne));
 	if (!ne)
 		return -ENOMEM;
 	t->e = ne;
