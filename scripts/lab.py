@@ -353,15 +353,25 @@ def listening(c, proto, port):
 
 
 def start_nfcapd(c):
-    p = spawn(c, "nfcapd", ["nfcapd", "-w", c["nfcapd_dir"], "-b", c["address"],
-                            "-p", str(NSEL_PORT), "-t", "3600"])
-    for _ in range(100):
-        if listening(c, "udp", NSEL_PORT):
-            return
-        if p.poll() is not None:
-            break
-        time.sleep(0.05)
-    raise RuntimeError(f"nfcapd did not start (see {c['dir']}/nfcapd.log)")
+    # up to three attempts: an nfcapd that exits at once (seen once, right
+    # after another lab's collector went down) is started again
+    for _ in range(3):
+        p = spawn(c, "nfcapd", ["nfcapd", "-w", c["nfcapd_dir"], "-b", c["address"],
+                                "-p", str(NSEL_PORT), "-t", "3600"])
+        for _ in range(100):
+            if listening(c, "udp", NSEL_PORT):
+                return
+            if p.poll() is not None:
+                break
+            time.sleep(0.05)
+        if p.poll() is None:
+            break  # running but not listening after 5 s: give up
+        time.sleep(0.2)
+    try:
+        tail = open(os.path.join(c["dir"], "nfcapd.log")).read()[-400:].strip()
+    except OSError:
+        tail = ""
+    raise RuntimeError(f"nfcapd did not start: {tail or 'no output'}")
 
 
 def collector_up(plan):
