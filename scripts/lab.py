@@ -236,6 +236,18 @@ def down(prefix):
             os.unlink(os.path.join(STATE_DIR, name))
         except FileNotFoundError:
             pass
+    # The collector's nfcapd first, with SIGTERM: it then releases its
+    # bookkeeping (shared memory keyed by its directory). Killed with
+    # SIGKILL it leaves it naming its pid, and while that pid is an
+    # unreaped zombie the next lab's nfcapd on the same directory refuses
+    # to start ("another collector ... is already running").
+    try:
+        with open(state_path(prefix)) as f:
+            pid = (json.load(f).get("collector") or {}).get("pids", {}).get("nfcapd")
+    except (OSError, ValueError, AttributeError):
+        pid = None
+    if pid:
+        stop_quietly(pid)
     # A few rounds: an `ip netns add` of an interrupted `up` may still be
     # finishing when the first round looks.
     for attempt in range(20):
@@ -405,6 +417,21 @@ def collector_up(plan):
         raise RuntimeError("the IPFIX sink (socat) did not start")
 
 
+def stop_quietly(pid):
+    """SIGTERM, then wait (up to 10 s) until the process is gone or a
+    zombie its (gone) parent will never reap."""
+    try:
+        os.kill(pid, signal.SIGTERM)
+        for _ in range(200):
+            os.kill(pid, 0)
+            with open(f"/proc/{pid}/stat") as f:
+                if f.read().split(") ")[1].startswith("Z"):
+                    return
+            time.sleep(0.05)
+    except (ProcessLookupError, FileNotFoundError, IndexError):
+        pass
+
+
 def collector_show(plan, settle, fmt):
     c = plan.get("collector")
     if not c:
@@ -412,17 +439,7 @@ def collector_show(plan, settle, fmt):
     time.sleep(settle)
     pid = c["pids"].get("nfcapd")
     if pid:
-        try:
-            os.kill(pid, signal.SIGTERM)
-            for _ in range(200):
-                os.kill(pid, 0)
-                # a zombie until reaped: its parent (a past lab.py) is gone
-                with open(f"/proc/{pid}/stat") as f:
-                    if f.read().split(") ")[1].startswith("Z"):
-                        break
-                time.sleep(0.05)
-        except (ProcessLookupError, FileNotFoundError):
-            pass
+        stop_quietly(pid)
     start_nfcapd(c)
     with open(state_path(plan["prefix"]), "w") as f:
         json.dump(plan, f, indent=1)
