@@ -42,21 +42,9 @@ trap cleanup EXIT
 ok() { echo "ok: $*"; }
 bad() { echo "FAIL: $*"; fails=$((fails + 1)); }
 
-for n in $C $F $S; do ip netns add "$n" || exit 1; done
-ip link add "$TAG-a" netns $C type veth peer name fa netns $F || exit 1
-ip link add "$TAG-b" netns $S type veth peer name fb netns $F || exit 1
-ip -n $C link set "$TAG-a" name eth0
-ip -n $S link set "$TAG-b" name eth0
-ip -n $C addr add 10.71.1.2/24 dev eth0
-ip -n $F addr add 10.71.1.1/24 dev fa
-ip -n $F addr add 10.71.2.1/24 dev fb
-ip -n $S addr add 10.71.2.2/24 dev eth0
-for n in $C $F $S; do ip -n "$n" link set lo up; done
-ip -n $C link set eth0 up; ip -n $S link set eth0 up
-ip -n $F link set fa up; ip -n $F link set fb up
-ip -n $C route add default via 10.71.1.1
-ip -n $S route add default via 10.71.2.1
-ip netns exec $F sysctl -qw net.ipv4.ip_forward=1
+# shellcheck source=../lib/three_ns.sh
+. "$(dirname "$0")/../lib/three_ns.sh"
+zw_three_ns $C $F $S "$TAG" 10.71 || exit 1
 
 cat >"$T/m.yaml" <<'EOF'
 zonewall: 1
